@@ -1,0 +1,115 @@
+import {parseArgs} from 'node:util'
+import {parseDuration, parseSize} from '../core/duration.js'
+import type {CommandSpec, FlagSpec, FlagValue, Parsed} from './spec.js'
+
+export class UsageError extends Error {}
+
+type ParseArgsOptions = Record<string, {type: 'string' | 'boolean'; short?: string; multiple?: boolean}>
+
+/** Parse argv (the words after the command id) against a command's declaration. */
+export function parseCommandArgv(spec: CommandSpec, argv: string[], env: NodeJS.ProcessEnv = process.env): Parsed {
+  const options: ParseArgsOptions = {}
+  for (const [name, f] of Object.entries(spec.flags)) {
+    options[name] = {type: f.type === 'boolean' ? 'boolean' : 'string', ...(f.char ? {short: f.char} : {}), ...(f.multiple ? {multiple: true} : {})}
+  }
+  let res: ReturnType<typeof parseArgs>
+  try {
+    res = parseArgs({args: argv, options, allowPositionals: true, allowNegative: true, strict: true, tokens: true})
+  } catch (e) {
+    throw new UsageError(friendly((e as Error).message))
+  }
+  for (const t of res.tokens ?? []) {
+    if (t.kind === 'option' && t.rawName.startsWith('--no-') && !spec.flags[t.name]?.allowNo) {
+      throw new UsageError(`unknown flag ${t.rawName}`)
+    }
+  }
+  const terminator = (res.tokens ?? []).find((t) => t.kind === 'option-terminator')
+  const before: string[] = []
+  const rest: string[] = []
+  for (const t of res.tokens ?? []) {
+    if (t.kind !== 'positional') continue
+    if (terminator && t.index > terminator.index) rest.push(t.value)
+    else before.push(t.value)
+  }
+  if (rest.length > 0 && !spec.rest) throw new UsageError(`unexpected arguments after --: ${rest.join(' ')}`)
+  if (spec.rest?.required && rest.length === 0) throw new UsageError(`missing the command to run: medic ${spec.id} [flags] -- ${spec.rest.name.toUpperCase()} [ARGS...]`)
+
+  const raw = res.values as Record<string, string | boolean | Array<string | boolean> | undefined>
+  const args = spec.args ?? []
+  const extra: Record<string, string[]> = {}
+  if (before.length > 0) {
+    const sink = args[0]
+    if (!sink?.into) throw new UsageError(`unexpected argument: ${before[0]}`)
+    extra[sink.into] = before
+  }
+
+  const flags: Record<string, FlagValue> = {}
+  for (const [name, f] of Object.entries(spec.flags)) {
+    let v = raw[name]
+    if (extra[name]) v = [...(Array.isArray(v) ? (v as string[]) : v === undefined ? [] : [String(v)]), ...extra[name]]
+    if (v === undefined && f.env && env[f.env] !== undefined && env[f.env] !== '') v = f.multiple ? [env[f.env]!] : env[f.env]
+    if (v === undefined && f.default !== undefined) v = f.multiple ? [String(f.default)] : f.default
+    if (f.type === 'boolean') {
+      flags[name] = f.multiple ? (Array.isArray(v) ? v.length : 0) : v === true
+      continue
+    }
+    if (v === undefined) {
+      flags[name] = f.multiple ? [] : undefined
+      continue
+    }
+    const list = Array.isArray(v) ? v.map(String) : [String(v)]
+    const converted = list.map((x) => convert(name, f, x))
+    flags[name] = f.multiple ? (converted as Array<number | string | RegExp>) : converted[converted.length - 1]
+  }
+  return {flags, rest}
+}
+
+function convert(name: string, f: FlagSpec, text: string): number | string | RegExp {
+  const bad = (what: string) => new UsageError(`--${name} ${JSON.stringify(text)}: ${what}`)
+  switch (f.type) {
+    case 'string':
+      return text
+    case 'enum':
+      if (!f.options?.includes(text)) throw bad(`expected one of ${f.options?.join(', ')}`)
+      return text
+    case 'integer': {
+      if (!/^-?\d+$/.test(text.trim())) throw bad('expected a whole number')
+      const n = Number(text)
+      if ((f.min !== undefined && n < f.min) || (f.max !== undefined && n > f.max)) throw bad(`expected ${f.min ?? '…'} to ${f.max ?? '…'}`)
+      return n
+    }
+    case 'port': {
+      if (!/^\d+$/.test(text.trim())) throw bad('expected a TCP port number, 1 to 65535')
+      const n = Number(text)
+      if (n < 1 || n > 65535) throw bad('expected a TCP port number, 1 to 65535')
+      return n
+    }
+    case 'duration': {
+      const ms = parseDuration(text)
+      if (ms === null) throw bad('expected a duration such as 250ms, 10s, 5m, 1h or a number of seconds')
+      if (f.min !== undefined && ms < f.min) throw bad(`must be at least ${f.min}ms`)
+      return ms
+    }
+    case 'size': {
+      const b = parseSize(text)
+      if (b === null) throw bad('expected a size such as 10MB, 512KiB or a number of bytes')
+      return b
+    }
+    case 'regex':
+      try {
+        return new RegExp(text)
+      } catch (e) {
+        throw bad(`not a valid regular expression (${(e as Error).message})`)
+      }
+    default:
+      return text
+  }
+}
+
+function friendly(msg: string): string {
+  return msg
+    .replace(/^Unknown option '([^']+)'.*$/s, 'unknown flag $1')
+    .replace(/^Option '([^']+?)(?: <value>)?' argument missing.*$/s, 'flag $1 needs a value')
+    .replace(/^Option '([^']+?)' does not take an argument.*$/s, 'flag $1 takes no value')
+    .split('\n')[0]
+}

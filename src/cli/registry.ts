@@ -1,0 +1,14 @@
+import type {CommandSpec} from './spec.js'
+
+/**
+ * Every command id and how to load its declaration, without loading @oclif/core.
+ * test/cli/registry.test.ts checks this list against the oclif manifest.
+ */
+export const COMMANDS: Record<string, () => Promise<CommandSpec>> = {
+  cleanup: async () => (await import('./specs/cleanup.js')).default,
+}
+
+/** Topics (the first word of multi-word ids) that have no command of their own. */
+export function topics(): string[] {
+  return [...new Set(Object.keys(COMMANDS).filter((id) => id.includes(' ')).map((id) => id.split(' ')[0]))]
+}

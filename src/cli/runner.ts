@@ -1,0 +1,102 @@
+import {performance} from 'node:perf_hooks'
+import {formatMs} from '../core/duration.js'
+import {exitCodeFor, toJson, toSubject, toText, usageVerdict, type ExitCodeMode, type Verdict} from '../core/verdict.js'
+import {parseCommandArgv, UsageError} from './parse.js'
+import type {CommandSpec, Parsed} from './spec.js'
+
+/** How long after `--timeout` medic waits for its own op to wrap up before it calls itself hung. */
+const HUNG_GRACE_MS = 2000
+
+interface Output {
+  json: boolean
+  verbose: number
+  mode: ExitCodeMode
+}
+
+/**
+ * Runs one command: parse → op → render, and returns the exit code. Every path ends in
+ * exactly one verdict on stdout: a usage error, a thrown exception and a hung op too.
+ */
+export interface Io {
+  stdout: (text: string) => void
+  stderr: (text: string) => void
+}
+
+const processIo: Io = {stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t)}
+
+export async function runCommand(spec: CommandSpec, argv: string[], env: NodeJS.ProcessEnv = process.env, io: Io = processIo): Promise<number> {
+  const t0 = performance.now()
+  const out = prescan(argv, env)
+  let emitted = false
+  const emit = (v: Verdict): number => {
+    const code = exitCodeFor(v, out.mode)
+    if (emitted) return code
+    emitted = true
+    io.stdout(out.json ? JSON.stringify(toJson(v, out.mode, performance.now() - t0)) + '\n' : toText(v, out.verbose))
+    return code
+  }
+
+  let parsed: Parsed
+  try {
+    parsed = parseCommandArgv(spec, argv, env)
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e
+    io.stderr(`medic ${spec.id}: ${e.message}\nusage: see 'medic ${spec.id} --help'\n`)
+    return emit(usageVerdict(subjectFor(spec, argv), e.message))
+  }
+  const subject = spec.subjectFromName && typeof parsed.flags.name === 'string' ? toSubject(parsed.flags.name) : spec.subject
+  out.json = parsed.flags.json === true
+  out.verbose = typeof parsed.flags.verbose === 'number' ? parsed.flags.verbose : 0
+  out.mode = parsed.flags['exit-codes'] as ExitCodeMode
+
+  const timeoutMs = typeof parsed.flags.timeout === 'number' ? parsed.flags.timeout : null
+  let hung: NodeJS.Timeout | undefined
+  const hungVerdict = new Promise<Verdict>((resolve) => {
+    if (timeoutMs === null) return
+    hung = setTimeout(() => resolve({
+      subject, status: 'UNKNOWN', checks: [], actions: [],
+      summary: `medic did not finish within --timeout ${formatMs(timeoutMs)} (+${formatMs(HUNG_GRACE_MS)} grace)`,
+    }), timeoutMs + HUNG_GRACE_MS)
+    hung.unref()
+  })
+  try {
+    const work = spec.run({parsed, t0, deadlineAt: timeoutMs === null ? null : t0 + timeoutMs, stderr: (l) => io.stderr(`${l}\n`)})
+    const v = await Promise.race([work, hungVerdict])
+    return emit({...v, subject: v.usageError ? v.subject : subject})
+  } catch (e) {
+    const err = e as Error
+    if (e instanceof UsageError) {
+      io.stderr(`medic ${spec.id}: ${err.message}\nusage: see 'medic ${spec.id} --help'\n`)
+      return emit(usageVerdict(subject, err.message))
+    }
+    io.stderr(`medic ${spec.id}: internal error: ${env.MEDIC_DEBUG ? err.stack : err.message}\n`)
+    return emit({subject, status: 'UNKNOWN', summary: `internal error: ${err.message}`, checks: [], actions: []})
+  } finally {
+    if (hung) clearTimeout(hung)
+  }
+}
+
+/** Before a full parse: how a usage error must be printed (JSON? which exit-code mode?). */
+function prescan(argv: string[], env: NodeJS.ProcessEnv): Output {
+  const end = argv.indexOf('--')
+  const words = end < 0 ? argv : argv.slice(0, end)
+  let mode: ExitCodeMode = env.MEDIC_EXIT_CODES === 'binary' ? 'binary' : 'nagios'
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]
+    const v = w.startsWith('--exit-codes=') ? w.slice(13) : w === '--exit-codes' ? words[i + 1] : undefined
+    if (v === 'binary' || v === 'nagios') mode = v
+  }
+  return {json: words.includes('--json'), verbose: 0, mode}
+}
+
+function subjectFor(spec: CommandSpec, argv: string[]): string {
+  if (spec.subjectFromName) {
+    const end = argv.indexOf('--')
+    const words = end < 0 ? argv : argv.slice(0, end)
+    for (let i = 0; i < words.length; i++) {
+      if (words[i] === '--name' && words[i + 1]) return toSubject(words[i + 1])
+      if (words[i].startsWith('--name=')) return toSubject(words[i].slice(7))
+    }
+  }
+  return spec.subject
+}

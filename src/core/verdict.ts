@@ -1,0 +1,142 @@
+/**
+ * The verdict contract (docs/contract.md §1), defined here and nowhere else.
+ * Every command ends in one Verdict; the renderer turns it into line 1 of stdout
+ * (or one JSON object) and the exit code.
+ */
+
+export const STATUSES = ['OK', 'RECOVERED', 'ALERT', 'UNKNOWN'] as const
+export type Status = (typeof STATUSES)[number]
+
+export type ExitCodeMode = 'nagios' | 'binary'
+export const EXIT_CODE_MODES: readonly ExitCodeMode[] = ['nagios', 'binary']
+
+/** Exhaustive by type: a new status fails to compile until it has a code in both modes. */
+export const EXIT_CODES: Record<ExitCodeMode, Record<Status, number>> = {
+  nagios: {OK: 0, RECOVERED: 1, ALERT: 2, UNKNOWN: 3},
+  binary: {OK: 0, RECOVERED: 0, ALERT: 1, UNKNOWN: 1},
+}
+
+export const STATUS_MEANING: Record<Status, string> = {
+  OK: 'healthy; nothing was done',
+  RECOVERED: 'something was wrong and medic fixed it; verified afterwards',
+  ALERT: 'something is wrong and is not fixed (repair off, failed, refused, over budget)',
+  UNKNOWN: 'medic could not tell: bad input, missing permission or tool, internal error',
+}
+
+/**
+ * A usage error (bad flag, missing argument, unknown command) exits 3 in either mode:
+ * it is found before the mode is known for sure (`--exit-codes bogus`), and 3 is a
+ * failure to binary callers too.
+ */
+export const USAGE_EXIT_CODE = 3
+
+export interface Check {
+  name: string
+  status: Status
+  detail: string
+}
+
+export interface Action {
+  action: string
+  target: string
+  result: string
+  ms: number
+}
+
+export interface Verdict {
+  subject: string
+  status: Status
+  summary: string
+  checks: Check[]
+  actions: Action[]
+  /** Detail lines for `-v`, in order. */
+  details?: string[]
+  /** Command-specific fields merged into the JSON object. */
+  extra?: Record<string, unknown>
+  /** Set for usage errors: exit 3 in both modes. */
+  usageError?: boolean
+}
+
+const RANK: Record<Status, number> = {OK: 0, RECOVERED: 1, UNKNOWN: 2, ALERT: 3}
+
+/** The status that dominates a set: ALERT over UNKNOWN over RECOVERED over OK. */
+export function worstOf(statuses: Iterable<Status>): Status {
+  let worst: Status = 'OK'
+  for (const s of statuses) if (RANK[s] > RANK[worst]) worst = s
+  return worst
+}
+
+/** `--name whatsapp` → `WHATSAPP`; anything outside [A-Z0-9_] becomes `_`. */
+export function toSubject(name: string): string {
+  const s = name.toUpperCase().replace(/[^A-Z0-9_]+/g, '_').replace(/^_+|_+$/g, '')
+  return s === '' ? 'MEDIC' : s
+}
+
+export function token(subject: string, status: Status): string {
+  return `${subject}_${status}`
+}
+
+export function exitCodeFor(v: Pick<Verdict, 'status' | 'usageError'>, mode: ExitCodeMode): number {
+  return v.usageError ? USAGE_EXIT_CODE : EXIT_CODES[mode][v.status]
+}
+
+const TOKEN_RE = /([A-Za-z0-9])_(OK|RECOVERED|ALERT|UNKNOWN)(?![A-Za-z0-9])/g
+
+/**
+ * Callers match tokens by substring, so no byte of stdout but the token itself may
+ * look like one: a process named `GATEWAY_ALERT` in a summary becomes `GATEWAY-ALERT`.
+ */
+export function defang(text: string): string {
+  return text.replace(TOKEN_RE, '$1-$2')
+}
+
+export const SUMMARY_MAX = 120
+
+/** One line, no tokens, at most SUMMARY_MAX characters. */
+export function oneLine(text: string, max = SUMMARY_MAX): string {
+  const flat = defang(text.replace(/\s*[\r\n]+\s*/g, '; ').trim())
+  return flat.length <= max ? flat : flat.slice(0, max - 1) + '…'
+}
+
+export interface VerdictJson {
+  token: string
+  status: Status
+  exitCode: number
+  subject: string
+  summary: string
+  checks: Check[]
+  actions: Action[]
+  durationMs: number
+  [k: string]: unknown
+}
+
+export function toJson(v: Verdict, mode: ExitCodeMode, durationMs: number): VerdictJson {
+  return {
+    token: token(v.subject, v.status),
+    status: v.status,
+    exitCode: exitCodeFor(v, mode),
+    subject: v.subject,
+    summary: oneLine(v.summary, 1000),
+    checks: v.checks,
+    actions: v.actions,
+    durationMs: Math.round(durationMs),
+    ...Object.fromEntries(Object.entries(v.extra ?? {}).filter(([k]) => !CORE_KEYS.has(k))),
+  }
+}
+
+const CORE_KEYS = new Set(['token', 'status', 'exitCode', 'subject', 'summary', 'checks', 'actions', 'durationMs'])
+
+/** The text form: line 1 is the token and summary; `-v` adds token-free detail lines. */
+export function toText(v: Verdict, verbose: number): string {
+  const lines = [`${token(v.subject, v.status)}: ${oneLine(v.summary)}`]
+  if (verbose > 0) {
+    for (const c of v.checks) lines.push(defang(`  check ${c.name}: ${c.status.toLowerCase()} - ${c.detail}`))
+    for (const a of v.actions) lines.push(defang(`  action ${a.action} ${a.target}: ${a.result} (+${a.ms}ms)`))
+    for (const d of v.details ?? []) lines.push(defang(`  ${d}`))
+  }
+  return lines.map((l, i) => (i === 0 ? l : l.replace(/[\r\n]+/g, ' '))).join('\n') + '\n'
+}
+
+export function usageVerdict(subject: string, message: string): Verdict {
+  return {subject, status: 'UNKNOWN', summary: message, checks: [], actions: [], usageError: true}
+}

@@ -1,0 +1,37 @@
+import {accessSync, constants} from 'node:fs'
+import type {ProcessDeps} from './ops/deps.js'
+import {systemClock} from './sys/clock.js'
+import {LockManager} from './sys/lock.js'
+import {LogFile} from './sys/log-file.js'
+import {portTable} from './sys/port-table.js'
+import {procTable} from './sys/proc-table.js'
+import {readRegistry} from './sys/protected-registry.js'
+import {makeSignaller} from './sys/signaller.js'
+import {defaultStateDir, ensureDir} from './sys/state-store.js'
+
+/** The composition root: the one place real sys/ implementations are wired to ops/. */
+export function makeProcessDeps(opts: {stateDir?: string; logFile?: string; stderr: (l: string) => void}): ProcessDeps & {stateDir: string} {
+  const stateDir = opts.stateDir ?? defaultStateDir()
+  return {
+    stateDir,
+    clock: systemClock,
+    procs: procTable,
+    ports: portTable,
+    signaller: makeSignaller(procTable),
+    registry: () => readRegistry(stateDir, procTable),
+    locks: writable(stateDir) ? new LockManager(stateDir, procTable, systemClock) : null,
+    log: new LogFile(opts.logFile),
+    progress: opts.stderr,
+    selfPid: process.pid,
+  }
+}
+
+function writable(dir: string): boolean {
+  try {
+    ensureDir(dir)
+    accessSync(dir, constants.W_OK)
+    return true
+  } catch {
+    return false
+  }
+}

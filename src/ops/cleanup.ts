@@ -1,0 +1,216 @@
+import type {KillTarget} from '../core/kill-plan.js'
+import {STATE_NAMES} from '../core/proc-parse.js'
+import {describeProc, refusalFor, type ProtectionContext} from '../core/protect.js'
+import {formatMs} from '../core/duration.js'
+import {worstOf, type Action, type Check, type Status, type Verdict} from '../core/verdict.js'
+import type {PortListeners} from '../sys/port-table.js'
+import type {ProcessDeps} from './deps.js'
+import {terminate} from './terminate.js'
+
+export interface CleanupInput {
+  ports: number[]
+  graceMs: number
+  killWaitMs: number
+  match: RegExp | null
+  protect: RegExp[]
+  dryRun: boolean
+  deadlineAt: number | null
+  subject?: string
+}
+
+export interface Holder {
+  pid: number
+  startTime: string
+  comm: string
+  user: string
+  state: string
+  cmdline: string[]
+  refused?: string
+}
+
+interface PortReport {
+  port: number
+  status: Status
+  summary: string
+  detail: string
+  before: {listening: boolean; invisible: boolean; holders: Holder[]}
+  after?: {listening: boolean; bindable: boolean; holders: number[]}
+}
+
+function label(h: Pick<Holder, 'pid' | 'comm'>): string {
+  return `pid ${h.pid} (${h.comm})`
+}
+
+function holderText(h: Holder): string {
+  return `pid ${h.pid} (${h.comm}, user ${h.user}, ${STATE_NAMES[h.state] ?? h.state})`
+}
+
+/**
+ * `medic cleanup`: free TCP ports. Every process holding a LISTEN socket on the port is
+ * a target (a forked child that inherited the socket too); clients never are. Targets
+ * go through the identity-checked TERM → grace → KILL plan, and the port is then proven
+ * bindable. Refused, protected, unkillable and invisible holders make it an ALERT that
+ * names them.
+ */
+export async function cleanup(input: CleanupInput, deps: ProcessDeps): Promise<Verdict> {
+  const subject = input.subject ?? 'PORT'
+  const t0 = deps.clock.now()
+  const actions: Action[] = []
+  const details: string[] = []
+  const ctx: ProtectionContext = {
+    selfPid: deps.selfPid,
+    ancestors: new Set(deps.procs.ancestors(deps.selfPid).map((p) => p.pid)),
+    protect: input.protect,
+    match: input.match,
+    registry: deps.registry(),
+  }
+
+  const reports: PortReport[] = []
+  const targets = new Map<number, KillTarget>()
+  for (const port of input.ports) {
+    const l = await deps.ports.listeners(port)
+    const holders = l.pids.map((pid) => inspect(pid, ctx, deps)).filter((h): h is Holder => h !== null)
+    for (const h of holders) if (!h.refused) targets.set(h.pid, {pid: h.pid, startTime: h.startTime, label: label(h)})
+    reports.push({port, status: 'OK', summary: '', detail: '', before: {listening: l.listening, invisible: l.invisible, holders}})
+    if (l.listening) {
+      details.push(`port ${port}: ${l.sockets.map((s) => `${s.address}:${s.port}`).join(', ')} via ${l.via}`)
+      for (const h of holders) details.push(`  holder ${holderText(h)}: ${describeProc(h)}${h.refused ? ` [refused: ${h.refused}]` : ''}`)
+      if (l.invisible) details.push(`  a listening socket whose owner is invisible to uid ${process.getuid?.()}`)
+    }
+  }
+
+  if (input.dryRun) {
+    for (const t of targets.values()) {
+      details.push(`plan: SIGTERM+SIGCONT → ${t.label}; SIGKILL after ${formatMs(input.graceMs)} if still alive`)
+    }
+  } else if (targets.size > 0) {
+    const release = await lockPorts(input.ports, input.graceMs, deps, details)
+    try {
+      deps.log.line(`cleanup ports ${input.ports.join(',')}: terminating ${[...targets.values()].map((t) => t.label).join(', ')}`)
+      const r = await terminate([...targets.values()], {graceMs: input.graceMs, killWaitMs: input.killWaitMs, deadlineAt: input.deadlineAt, t0}, deps)
+      actions.push(...r.actions)
+      for (const t of r.plan.targets) {
+        if (t.phase === 'survived' || t.phase === 'denied') {
+          const st = deps.procs.stat(t.target.pid)
+          const why = st?.state === 'D' ? 'unkillable: uninterruptible sleep (D state)' : (t.reason ?? t.phase)
+          for (const rep of reports) {
+            const h = rep.before.holders.find((x) => x.pid === t.target.pid)
+            if (h) h.refused = why
+          }
+        }
+      }
+    } finally {
+      release()
+    }
+  }
+
+  for (const rep of reports) await judgePort(rep, input, deps, actions, t0)
+
+  const status = worstOf(reports.map((r) => r.status))
+  const ordered = [...reports].sort((a, b) => rank(b.status) - rank(a.status))
+  const summary = input.ports.length === 1 ? ordered[0].summary : ordered.map((r) => r.summary).join('; ')
+  const checks: Check[] = reports.map((r) => ({name: `port ${r.port}`, status: r.status, detail: r.detail}))
+  deps.log.line(`cleanup ports ${input.ports.join(',')}: ${status} ${summary}`)
+  return {
+    subject,
+    status,
+    summary,
+    checks,
+    actions,
+    details,
+    extra: {
+      dryRun: input.dryRun,
+      ports: reports.map((r) => ({port: r.port, status: r.status, before: r.before, after: r.after ?? null})),
+    },
+  }
+}
+
+function rank(s: Status): number {
+  return {OK: 0, RECOVERED: 1, UNKNOWN: 2, ALERT: 3}[s]
+}
+
+function inspect(pid: number, ctx: ProtectionContext, deps: ProcessDeps): Holder | null {
+  const p = deps.procs.get(pid)
+  if (!p) return null // exited between the port lookup and now
+  const holder: Holder = {pid, startTime: p.startTime, comm: p.comm, user: deps.procs.userName(p.uid), state: p.state, cmdline: p.cmdline}
+  const refusal = refusalFor(p, deps.procs.ancestors(pid), ctx)
+  if (refusal) holder.refused = refusal.reason
+  return holder
+}
+
+async function lockPorts(ports: number[], graceMs: number, deps: ProcessDeps, details: string[]): Promise<() => void> {
+  if (!deps.locks) {
+    details.push('no lock taken: the state dir is not writable')
+    return () => {}
+  }
+  const releases: (() => void)[] = []
+  for (const port of [...ports].sort((a, b) => a - b)) {
+    const r = await deps.locks.acquire(`port-${port}`, graceMs + 5000, 'cleanup')
+    if (r.acquired) releases.push(r.release)
+    else details.push(`port ${port}: another medic (pid ${r.owner?.pid ?? '?'}) holds its lock; going on`)
+  }
+  return () => releases.forEach((f) => f())
+}
+
+async function judgePort(rep: PortReport, input: CleanupInput, deps: ProcessDeps, actions: Action[], t0: number): Promise<void> {
+  const {port, before} = rep
+  const refused = before.holders.filter((h) => h.refused)
+  const acted = !input.dryRun && before.holders.some((h) => !h.refused)
+
+  if (!before.listening && !acted) {
+    const b = await deps.ports.bindable(port)
+    if (b.ok || b.code === 'EACCES') {
+      rep.status = 'OK'
+      rep.summary = `port ${port} is free`
+      rep.detail = b.ok ? 'no listener; bindable' : 'no listener (bind test not permitted below 1024 without root)'
+    } else {
+      rep.status = 'ALERT'
+      rep.summary = `port ${port} is not bindable (${b.code}) but no listener is visible`
+      rep.detail = rep.summary
+    }
+    rep.after = {listening: false, bindable: b.ok, holders: []}
+    return
+  }
+
+  if (input.dryRun) {
+    const who = before.holders.map(holderText).join(', ') || 'an invisible process'
+    rep.status = 'ALERT'
+    rep.summary = `port ${port} held by ${who}; dry run, nothing done`
+    rep.detail = refused.length ? `would refuse: ${refused.map((h) => `pid ${h.pid}: ${h.refused}`).join('; ')}` : 'would terminate every holder'
+    return
+  }
+
+  // Verify: no listener left and the port is bindable. A short retry absorbs the socket
+  // teardown of a process that has only just exited.
+  let after = await deps.ports.listeners(port)
+  let bind = await deps.ports.bindable(port)
+  for (let i = 0; i < 10 && (after.listening || !bind.ok) && !after.pids.some((p) => refused.some((h) => h.pid === p)); i++) {
+    await deps.clock.sleep(20)
+    after = await deps.ports.listeners(port)
+    bind = await deps.ports.bindable(port)
+  }
+  actions.push({action: 'bind-test', target: `port ${port}`, result: bind.ok ? 'bindable' : `not bindable (${bind.code})`, ms: Math.round(deps.clock.now() - t0)})
+  rep.after = {listening: after.listening, bindable: bind.ok, holders: after.pids}
+  const freed = !after.listening && (bind.ok || bind.code === 'EACCES')
+  const mine = (a: Action) => before.holders.some((h) => a.target === label(h))
+  const firstSignal = Math.min(...actions.filter((a) => a.action === 'SIGTERM' && mine(a)).map((a) => a.ms))
+  const took = actions.filter((a) => a.action === 'exit' && mine(a)).map((a) => a.ms - (Number.isFinite(firstSignal) ? firstSignal : 0))
+  if (freed && refused.length === 0 && !before.invisible) {
+    rep.status = 'RECOVERED'
+    const who = before.holders.map(label).join(', ')
+    rep.summary = `port ${port} freed: ${who} terminated in ${formatMs(Math.max(0, ...took))}; bindable`
+    rep.detail = rep.summary
+    return
+  }
+  rep.status = 'ALERT'
+  const reasons: string[] = []
+  for (const h of refused) reasons.push(`${holderText(h)}: ${h.refused}`)
+  if (before.invisible || (after.listening && after.pids.length === 0)) {
+    reasons.push(process.getuid?.() === 0 ? 'held by an invisible process (another namespace or hidden from root)' : 'held by an invisible process (not root: run as root to see and free it)')
+  }
+  const newcomers = after.pids.filter((p) => !before.holders.some((h) => h.pid === p))
+  if (newcomers.length) reasons.push(`re-taken by pid ${newcomers.join(', ')}`)
+  if (reasons.length === 0) reasons.push(bind.ok ? 'still listening' : `not bindable (${bind.code})`)
+  rep.summary = `port ${port} still held by ${reasons.join('; ')}`
+  rep.detail = rep.summary
+}

@@ -1,0 +1,23 @@
+import type {ProtectedEntry} from '../core/protect.js'
+import type {Clock} from '../sys/clock.js'
+import type {LockManager} from '../sys/lock.js'
+import type {LogFile} from '../sys/log-file.js'
+import type {PortTable} from '../sys/port-table.js'
+import type {ProcessTable} from '../sys/proc-table.js'
+import type {Signaller} from '../sys/signaller.js'
+
+/** What the process-facing use cases need from the OS; one real implementation in sys/, fakes in tests. */
+export interface ProcessDeps {
+  clock: Clock
+  procs: ProcessTable
+  ports: PortTable
+  signaller: Signaller
+  /** Live entries of the protected registry. */
+  registry: () => ProtectedEntry[]
+  /** Null when the state dir cannot be written: the op goes on without a lock and says so. */
+  locks: LockManager | null
+  log: LogFile
+  /** Progress for people and journals: stderr, never stdout. */
+  progress: (line: string) => void
+  selfPid: number
+}

@@ -1,0 +1,105 @@
+import {execFile} from 'node:child_process'
+import {readFileSync, readdirSync, readlinkSync} from 'node:fs'
+import {createServer} from 'node:net'
+import {parseProcNetTcp, parseSsListeners, type TcpListenSocket} from '../core/proc-parse.js'
+
+export interface PortListeners {
+  port: number
+  /** Some socket is in LISTEN on the port, whether or not we can see its owner. */
+  listening: boolean
+  sockets: TcpListenSocket[]
+  /** Distinct owner pids over all sockets. */
+  pids: number[]
+  /** A listening socket whose owner we could not see (not root, another user's process). */
+  invisible: boolean
+  via: 'ss' | 'proc'
+}
+
+export type Bindable = {ok: true} | {ok: false; code: string}
+
+/**
+ * Port → owners. Written here rather than taken from a library: port-pid runs
+ * `lsof -i` through a shell and matches clients, pid-port's bare port misses listeners
+ * on 0.0.0.0 and [::] and returns one pid, fkill kills by it (see
+ * research/deps-prototype.md). Only LISTEN sockets count — a client is never an owner.
+ * `ss` pushes the port filter into the kernel (~5 ms); /proc is the fallback when ss
+ * is missing or fails (~13 ms: the kernel walks its whole hash table for /proc/net/tcp).
+ */
+export interface PortTable {
+  listeners(port: number): Promise<PortListeners>
+  bindable(port: number): Promise<Bindable>
+}
+
+function summarise(port: number, sockets: TcpListenSocket[], via: 'ss' | 'proc'): PortListeners {
+  const pids = [...new Set(sockets.flatMap((s) => s.owners.map((o) => o.pid)))].sort((a, b) => a - b)
+  return {port, listening: sockets.length > 0, sockets, pids, invisible: sockets.some((s) => s.owners.length === 0), via}
+}
+
+function viaSs(port: number): Promise<TcpListenSocket[] | null> {
+  return new Promise((resolve) => {
+    execFile('ss', ['-Htlnp', `sport = :${port}`], {timeout: 3000, env: {...process.env, LC_ALL: 'C'}}, (err, stdout) => {
+      resolve(err ? null : parseSsListeners(stdout).filter((s) => s.port === port))
+    })
+  })
+}
+
+function viaProc(port: number): TcpListenSocket[] {
+  const socks: {address: string; port: number; inode: number}[] = []
+  for (const [file, fam] of [['/proc/net/tcp', 4], ['/proc/net/tcp6', 6]] as const) {
+    try {
+      socks.push(...parseProcNetTcp(readFileSync(file, 'latin1'), fam).filter((s) => s.port === port))
+    } catch {
+      // No IPv6 in this kernel: no tcp6 file.
+    }
+  }
+  if (socks.length === 0) return []
+  const byInode = new Map(socks.map((s) => [s.inode, {...s, owners: [] as TcpListenSocket['owners']}]))
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    let fds: string[]
+    try {
+      fds = readdirSync(`/proc/${name}/fd`)
+    } catch {
+      continue // another user's process, or gone: its sockets stay ownerless (invisible)
+    }
+    for (const fd of fds) {
+      let link: string
+      try {
+        link = readlinkSync(`/proc/${name}/fd/${fd}`)
+      } catch {
+        continue
+      }
+      const m = /^socket:\[(\d+)\]$/.exec(link)
+      const sock = m && byInode.get(Number(m[1]))
+      if (!sock) continue
+      let comm = '?'
+      try {
+        comm = readFileSync(`/proc/${name}/comm`, 'latin1').trim()
+      } catch {}
+      sock.owners.push({comm, pid: Number(name), fd: Number(fd)})
+    }
+  }
+  return [...byInode.values()]
+}
+
+function tryBind(port: number, host: string, ipv6Only: boolean): Promise<Bindable> {
+  return new Promise((resolve) => {
+    const srv = createServer()
+    srv.once('error', (e: NodeJS.ErrnoException) => resolve({ok: false, code: e.code ?? 'EUNKNOWN'}))
+    srv.listen({port, host, ipv6Only, exclusive: true}, () => srv.close(() => resolve({ok: true})))
+  })
+}
+
+export const portTable: PortTable = {
+  async listeners(port) {
+    const ss = process.env.MEDIC_PORT_TABLE === 'proc' ? null : await viaSs(port)
+    return ss === null ? summarise(port, viaProc(port), 'proc') : summarise(port, ss, 'ss')
+  },
+  async bindable(port) {
+    // A dual-stack bind on [::] conflicts with a listener on any IPv4 or IPv6 address of
+    // the port, so one bind answers "is anything at all listening here".
+    const r = await tryBind(port, '::', false)
+    if (!r.ok && (r.code === 'EAFNOSUPPORT' || r.code === 'EADDRNOTAVAIL')) return tryBind(port, '0.0.0.0', false)
+    return r
+  },
+}

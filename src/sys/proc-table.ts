@@ -1,0 +1,82 @@
+import {readFileSync, readdirSync, statSync} from 'node:fs'
+import {isDeadState, parseCmdline, parseStat, type ProcStat} from '../core/proc-parse.js'
+
+export interface ProcInfo extends ProcStat {
+  uid: number
+  cmdline: string[]
+}
+
+export type Liveness = 'alive' | 'gone' | 'reused'
+
+/** The process table, read from /proc. Everything returns data; a vanished pid is `null`. */
+export interface ProcessTable {
+  get(pid: number): ProcInfo | null
+  stat(pid: number): ProcStat | null
+  /** Is the process with this identity still running? Zombies count as gone. */
+  liveness(pid: number, startTime: string): Liveness
+  list(): number[]
+  /** Nearest first: parent, grandparent … up to (not including) pid 0. */
+  ancestors(pid: number): ProcInfo[]
+  userName(uid: number): string
+}
+
+function readText(path: string): string | null {
+  try {
+    return readFileSync(path, 'latin1')
+  } catch {
+    return null
+  }
+}
+
+let passwd: Map<number, string> | undefined
+
+export const procTable: ProcessTable = {
+  stat(pid) {
+    const text = readText(`/proc/${pid}/stat`)
+    return text === null ? null : parseStat(text)
+  },
+  get(pid) {
+    const st = this.stat(pid)
+    if (!st) return null
+    let uid = -1
+    try {
+      uid = statSync(`/proc/${pid}`).uid
+    } catch {
+      return null
+    }
+    const cmd = readText(`/proc/${pid}/cmdline`)
+    return {...st, uid, cmdline: cmd === null ? [] : parseCmdline(cmd)}
+  },
+  liveness(pid, startTime) {
+    const st = this.stat(pid)
+    if (!st) return 'gone'
+    if (st.startTime !== startTime) return 'reused'
+    return isDeadState(st.state) ? 'gone' : 'alive'
+  },
+  list() {
+    return readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number)
+  },
+  ancestors(pid) {
+    const out: ProcInfo[] = []
+    const seen = new Set<number>([pid])
+    let cur = this.stat(pid)?.ppid ?? 0
+    while (cur > 0 && !seen.has(cur)) {
+      seen.add(cur)
+      const p = this.get(cur)
+      if (!p) break
+      out.push(p)
+      cur = p.ppid
+    }
+    return out
+  },
+  userName(uid) {
+    if (!passwd) {
+      passwd = new Map()
+      for (const line of (readText('/etc/passwd') ?? '').split('\n')) {
+        const f = line.split(':')
+        if (f.length > 2) passwd.set(Number(f[2]), f[0])
+      }
+    }
+    return passwd.get(uid) ?? String(uid)
+  },
+}
