@@ -1,0 +1,129 @@
+import {spawn, type ChildProcess} from 'node:child_process'
+import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+export const SERVICE = join(ROOT, 'test/fixtures/proc/service.mjs')
+export const BIN = join(ROOT, 'bin/run.js')
+
+export interface Ready {
+  pid: number
+  port: number
+  [k: string]: unknown
+}
+
+/**
+ * Records every process group a test starts and kills each of them — by its own pgid,
+ * never by name — when the test ends.
+ */
+export class Janitor {
+  private groups = new Set<number>()
+  private dirs: string[] = []
+  private children: ChildProcess[] = []
+
+  track(pgid: number): void {
+    this.groups.add(pgid)
+  }
+
+  child(c: ChildProcess): void {
+    this.children.push(c)
+    if (c.pid) this.track(c.pid)
+  }
+
+  tmp(): string {
+    const d = mkdtempSync(join(tmpdir(), 'medic-test-'))
+    this.dirs.push(d)
+    return d
+  }
+
+  async cleanup(): Promise<void> {
+    for (const g of this.groups) {
+      try {
+        process.kill(-g, 'SIGKILL')
+      } catch {}
+      try {
+        process.kill(g, 'SIGKILL')
+      } catch {}
+    }
+    await Promise.all(this.children.map((c) => (c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => c.once('exit', r)))))
+    this.groups.clear()
+    this.children = []
+    for (const d of this.dirs) rmSync(d, {recursive: true, force: true})
+    this.dirs = []
+  }
+}
+
+/** Waits for a ready file written by a fixture after its handlers are installed. */
+export async function waitReady(file: string, what: string, pred: (r: Ready) => boolean = () => true, timeoutMs = 10_000): Promise<Ready> {
+  const until = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      const r = JSON.parse(readFileSync(file, 'utf8')) as Ready
+      if (pred(r)) return r
+    } catch {}
+    if (Date.now() > until) throw new Error(`${what}: not ready within ${timeoutMs}ms (${file})`)
+    await new Promise((r) => setTimeout(r, 5))
+  }
+}
+
+/** Starts the service fixture in its own process group and waits until it listens. */
+export async function startService(j: Janitor, args: string[] = [], opts: {uid?: number} = {}): Promise<Ready & {child: ChildProcess}> {
+  const ready = join(j.tmp(), 'ready.json')
+  const child = spawn(process.execPath, [SERVICE, '--ready', ready, ...args], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    detached: true,
+    ...(opts.uid !== undefined ? {uid: opts.uid, gid: opts.uid} : {}),
+  })
+  j.child(child)
+  const orphan = args.includes('--orphan')
+  const r = await waitReady(ready, `service ${args.join(' ')}`, (x) => !orphan || x.pid !== child.pid)
+  if (orphan) j.track(r.pid) // the orphan leads its own session and group
+  return {...r, child}
+}
+
+export function alive(pid: number): boolean {
+  try {
+    const st = readFileSync(`/proc/${pid}/stat`, 'latin1')
+    const state = st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3)
+    return state !== 'Z' && state !== 'X'
+  } catch {
+    return false
+  }
+}
+
+export interface MedicResult {
+  code: number
+  stdout: string
+  stderr: string
+  lines: string[]
+}
+
+/** Runs the real CLI as a subprocess, as cron or systemd would. */
+export function medic(args: string[], opts: {env?: NodeJS.ProcessEnv; uid?: number; cwd?: string} = {}): Promise<MedicResult> {
+  return new Promise((resolve, reject) => {
+    const c = spawn(process.execPath, [BIN, ...args], {
+      env: {...process.env, NO_COLOR: '1', ...opts.env},
+      stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: opts.cwd ?? ROOT,
+      ...(opts.uid !== undefined ? {uid: opts.uid, gid: opts.uid} : {}),
+    })
+    let stdout = ''
+    let stderr = ''
+    c.stdout.on('data', (d) => (stdout += d))
+    c.stderr.on('data', (d) => (stderr += d))
+    c.on('error', reject)
+    c.on('close', (code) => resolve({code: code ?? -1, stdout, stderr, lines: stdout.split('\n').filter((l) => l !== '')}))
+  })
+}
+
+export const TOKEN_LINE = /^[A-Z0-9_]+_(OK|RECOVERED|ALERT|UNKNOWN): \S/
+export const ANY_TOKEN = /[A-Z0-9]_(OK|RECOVERED|ALERT|UNKNOWN)\b/
+
+/** The contract on one run: a token on line 1 and nowhere else. */
+export function expectContract(r: MedicResult, token: string): void {
+  if (!r.lines[0]?.startsWith(`${token}: `)) throw new Error(`expected line 1 to start with ${token}: got ${JSON.stringify(r.stdout)} (stderr ${r.stderr})`)
+  for (const l of r.lines.slice(1)) if (ANY_TOKEN.test(l)) throw new Error(`a token leaked into line: ${l}`)
+  if (/^\s+at /m.test(r.stderr) || /^\s+at /m.test(r.stdout)) throw new Error(`stack trace printed: ${r.stderr}`)
+}

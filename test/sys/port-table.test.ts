@@ -1,0 +1,64 @@
+import {afterEach, describe, expect, it} from 'vitest'
+import {portTable} from '../../src/sys/port-table.js'
+import {Janitor, startService} from '../helpers/procs.js'
+
+const j = new Janitor()
+afterEach(() => j.cleanup())
+
+describe.each(['ss', 'proc'] as const)('port table via %s', (via) => {
+  const withVia = async <T>(f: () => Promise<T>): Promise<T> => {
+    const before = process.env.MEDIC_PORT_TABLE
+    process.env.MEDIC_PORT_TABLE = via === 'proc' ? 'proc' : ''
+    try {
+      return await f()
+    } finally {
+      process.env.MEDIC_PORT_TABLE = before
+    }
+  }
+
+  it.each([
+    ['dual-stack [::]', []],
+    ['0.0.0.0', ['--host', '0.0.0.0']],
+    ['127.0.0.1', ['--host', '127.0.0.1']],
+    ['[::1]', ['--host', '::1']],
+  ])('finds the owner of a listener on %s', async (_name, args) => {
+    const s = await startService(j, args)
+    const l = await withVia(() => portTable.listeners(s.port))
+    expect(l).toMatchObject({listening: true, pids: [s.pid], invisible: false, via})
+  })
+
+  it('never counts a connected client as an owner', async () => {
+    const s = await startService(j, ['--host', '127.0.0.1'])
+    const client = await startService(j, ['--connect', String(s.port)])
+    const l = await withVia(() => portTable.listeners(s.port))
+    expect(l.pids).toEqual([s.pid])
+    expect(l.pids).not.toContain(client.pid)
+  })
+
+  it('lists every process that shares an inherited listening socket', async () => {
+    const s = await startService(j, ['--orphan'])
+    const l = await withVia(() => portTable.listeners(s.port))
+    expect(l.pids).toEqual([s.pid])
+    expect(l.sockets).toHaveLength(1)
+  })
+
+  it('says a free port is free', async () => {
+    const s = await startService(j)
+    process.kill(-s.child.pid!, 'SIGKILL')
+    await new Promise((r) => s.child.once('exit', r))
+    const l = await withVia(() => portTable.listeners(s.port))
+    expect(l).toMatchObject({listening: false, pids: [], invisible: false})
+  })
+})
+
+describe('bind test', () => {
+  it('is false while anything listens, on IPv4 or IPv6, and true once free', async () => {
+    for (const host of ['127.0.0.1', '::1', '0.0.0.0']) {
+      const s = await startService(j, ['--host', host])
+      expect(await portTable.bindable(s.port)).toEqual({ok: false, code: 'EADDRINUSE'})
+      process.kill(-s.child.pid!, 'SIGKILL')
+      await new Promise((r) => s.child.once('exit', r))
+      expect(await portTable.bindable(s.port)).toEqual({ok: true})
+    }
+  })
+})
