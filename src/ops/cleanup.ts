@@ -3,7 +3,7 @@ import {STATE_NAMES} from '../core/proc-parse.js'
 import {describeProc, refusalFor, type ProtectionContext} from '../core/protect.js'
 import {formatMs} from '../core/duration.js'
 import {worstOf, type Action, type Check, type Status, type Verdict} from '../core/verdict.js'
-import type {PortListeners} from '../sys/port-table.js'
+import type {Bindable, PortListeners} from '../sys/port-table.js'
 import type {ProcessDeps} from './deps.js'
 import {terminate} from './terminate.js'
 
@@ -66,9 +66,13 @@ export async function cleanup(input: CleanupInput, deps: ProcessDeps): Promise<V
   }
 
   const reports: PortReport[] = []
+  const initialBind = new Map<number, Bindable>()
   const targets = new Map<number, KillTarget>()
-  for (const port of input.ports) {
-    const l = await deps.ports.listeners(port)
+  // Every port's socket table and bind test at once: each is a spawn or a syscall.
+  const looks = await Promise.all(input.ports.map((port) => Promise.all([deps.ports.listeners(port), deps.ports.bindable(port)])))
+  for (const [i, port] of input.ports.entries()) {
+    const [l, bind] = looks[i]
+    initialBind.set(port, bind)
     const holders = l.pids.map((pid) => inspect(pid, ctx, deps)).filter((h): h is Holder => h !== null)
     for (const h of holders) if (!h.refused) targets.set(h.pid, {pid: h.pid, startTime: h.startTime, label: label(h)})
     reports.push({port, status: 'OK', summary: '', detail: '', before: {listening: l.listening, invisible: l.invisible, holders}})
@@ -104,7 +108,8 @@ export async function cleanup(input: CleanupInput, deps: ProcessDeps): Promise<V
     }
   }
 
-  for (const rep of reports) await judgePort(rep, input, deps, actions, t0)
+  await Promise.all(reports.map((rep) => judgePort(rep, input, deps, actions, t0, initialBind.get(rep.port)!)))
+  actions.sort((a, b) => a.ms - b.ms)
 
   const status = worstOf(reports.map((r) => r.status))
   const ordered = [...reports].sort((a, b) => rank(b.status) - rank(a.status))
@@ -152,13 +157,13 @@ async function lockPorts(ports: number[], graceMs: number, deps: ProcessDeps, de
   return () => releases.forEach((f) => f())
 }
 
-async function judgePort(rep: PortReport, input: CleanupInput, deps: ProcessDeps, actions: Action[], t0: number): Promise<void> {
+async function judgePort(rep: PortReport, input: CleanupInput, deps: ProcessDeps, actions: Action[], t0: number, initial: Bindable): Promise<void> {
   const {port, before} = rep
   const refused = before.holders.filter((h) => h.refused)
   const acted = !input.dryRun && before.holders.some((h) => !h.refused)
 
   if (!before.listening && !acted) {
-    const b = await deps.ports.bindable(port)
+    const b = initial
     if (b.ok || b.code === 'EACCES') {
       rep.status = 'OK'
       rep.summary = `port ${port} is free`
@@ -180,14 +185,16 @@ async function judgePort(rep: PortReport, input: CleanupInput, deps: ProcessDeps
     return
   }
 
-  // Verify: no listener left and the port is bindable. A short retry absorbs the socket
-  // teardown of a process that has only just exited.
-  let after = await deps.ports.listeners(port)
+  // Verify by binding: a dual-stack bind succeeds only when nothing listens on the port
+  // at all, so the socket table is read again only to explain a failure. A short retry
+  // absorbs the socket teardown of a process that has only just exited.
+  const nothing = {port, listening: false, sockets: [], pids: [], invisible: false, via: 'ss' as const}
   let bind = await deps.ports.bindable(port)
-  for (let i = 0; i < 10 && (after.listening || !bind.ok) && !after.pids.some((p) => refused.some((h) => h.pid === p)); i++) {
+  let after: PortListeners = bind.ok ? nothing : await deps.ports.listeners(port)
+  for (let i = 0; i < 10 && !bind.ok && refused.length === 0; i++) {
     await deps.clock.sleep(20)
-    after = await deps.ports.listeners(port)
     bind = await deps.ports.bindable(port)
+    after = bind.ok ? nothing : await deps.ports.listeners(port)
   }
   actions.push({action: 'bind-test', target: `port ${port}`, result: bind.ok ? 'bindable' : `not bindable (${bind.code})`, ms: Math.round(deps.clock.now() - t0)})
   rep.after = {listening: after.listening, bindable: bind.ok, holders: after.pids}

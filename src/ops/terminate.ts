@@ -12,7 +12,7 @@ export interface TerminateOptions {
 }
 
 /** Liveness is polled this often: fine enough that a polite holder is seen gone within a few ms. */
-const POLL_MS = 5
+const POLL_MS = 2
 
 /**
  * The ops loop around the pure kill plan: observe liveness by identity, step, send, sleep.

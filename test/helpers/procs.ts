@@ -69,7 +69,7 @@ export async function waitReady(file: string, what: string, pred: (r: Ready) => 
 }
 
 /** Starts the service fixture in its own process group and waits until it listens. */
-export async function startService(j: Janitor, args: string[] = [], opts: {uid?: number} = {}): Promise<Ready & {child: ChildProcess}> {
+export async function startService(j: Janitor, args: string[] = [], opts: {uid?: number} = {}): Promise<Ready & {child: ChildProcess; readyFile: string}> {
   const ready = join(j.tmp(), 'ready.json')
   const child = spawn(process.execPath, [SERVICE, '--ready', ready, ...args], {
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -80,7 +80,7 @@ export async function startService(j: Janitor, args: string[] = [], opts: {uid?:
   const orphan = args.includes('--orphan')
   const r = await waitReady(ready, `service ${args.join(' ')}`, (x) => !orphan || x.pid !== child.pid)
   if (orphan) j.track(r.pid) // the orphan leads its own session and group
-  return {...r, child}
+  return {...r, child, readyFile: ready}
 }
 
 export function alive(pid: number): boolean {

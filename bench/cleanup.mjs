@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+// Issue 2's figures: time-to-bindable for `medic cleanup` against a polite, a SIGSTOPped
+// and a SIGTERM-ignoring holder, side by side with `fuser -k` and kill-port (its bin,
+// without npx's own start-up, which only flatters medic); and medic's start-up against
+// `node -e ''`. Runs are interleaved so load drifts hit every contender alike.
+import {spawnSync} from 'node:child_process'
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {performance} from 'node:perf_hooks'
+import {bin, bindable, freePort, killGroup, median, ratio, root, startHolder, timeSync} from './lib.mjs'
+
+const N = Number(process.env.BENCH_RUNS ?? 7)
+const GRACE_MS = 500
+const tmp = mkdtempSync(join(tmpdir(), 'medic-bench-'))
+const state = join(tmp, 'state')
+
+const contenders = {
+  medic: (port) => [process.execPath, [bin, 'cleanup', '--port', String(port), '--grace', `${GRACE_MS}ms`, '--state-dir', state, '--json']],
+  'fuser -k': (port) => ['fuser', ['-k', '-n', 'tcp', String(port)]],
+  'kill-port': (port) => [process.execPath, [join(root, 'node_modules/kill-port/cli.js'), String(port)]],
+}
+
+async function timeToBindable(make, holderArgs, stop) {
+  const h = await startHolder(tmp, holderArgs)
+  if (stop) process.kill(h.pid, 'SIGSTOP')
+  const [cmd, args] = make(h.port)
+  const t0 = performance.now()
+  const r = spawnSync(cmd, args, {stdio: ['ignore', 'pipe', 'ignore'], encoding: 'utf8', env: {...process.env, NO_COLOR: '1'}})
+  let ok = await bindable(h.port)
+  for (let i = 0; !ok && i < 5000; i++) ok = await bindable(h.port)
+  const ms = performance.now() - t0
+  killGroup(h.pid)
+  // medic's own account: from its SIGTERM to its successful bind test.
+  if (args.includes('--json')) {
+    const acts = JSON.parse(r.stdout).actions
+    termToBind.push(acts.find((a) => a.action === 'bind-test').ms - acts.find((a) => a.action === 'SIGTERM').ms)
+  }
+  return ok ? ms : Infinity
+}
+let termToBind = []
+
+const holders = {
+  polite: [[], false],
+  'SIGSTOPped': [[], true],
+  'TERM-ignoring': [['--ignore-term'], false],
+}
+
+console.log(`medic cleanup bench: ${N} interleaved runs each, medians; grace ${GRACE_MS}ms for medic`)
+const results = {}
+for (const [hname, [args, stop]] of Object.entries(holders)) {
+  termToBind = []
+  const times = Object.fromEntries(Object.keys(contenders).map((c) => [c, []]))
+  for (let i = 0; i < N; i++) {
+    for (const [cname, make] of Object.entries(contenders)) times[cname].push(await timeToBindable(make, args, stop))
+  }
+  const med = Object.fromEntries(Object.entries(times).map(([c, t]) => [c, median(t)]))
+  results[hname] = {...med, termToBind: median(termToBind)}
+  const line = Object.entries(med).map(([c, ms]) => `${c} ${ms.toFixed(0)}ms`).join(', ')
+  console.log(`time-to-bindable, ${hname.padEnd(13)} ${line}; medic/kill-port ${ratio(med.medic, med['kill-port'])}, medic/fuser ${ratio(med.medic, med['fuser -k'])}`)
+}
+const ti = results['TERM-ignoring']
+console.log(`TERM-ignoring holder: SIGTERM → bindable ${ti.termToBind.toFixed(0)}ms = grace + ${(ti.termToBind - GRACE_MS).toFixed(0)}ms (target: grace + 150ms); whole run incl. start-up ${ti.medic.toFixed(0)}ms`)
+
+const port = await freePort()
+const node = []
+const medic = []
+for (let i = 0; i < N * 3; i++) {
+  node.push(timeSync(process.execPath, ['-e', '']).ms)
+  medic.push(timeSync(process.execPath, [bin, 'cleanup', '--port', String(port), '--state-dir', state]).ms)
+}
+console.log(`start-up: medic cleanup --port <free> ${median(medic).toFixed(1)}ms, node -e '' ${median(node).toFixed(1)}ms: ${ratio(median(medic), median(node))} (target ≤ 2.2×)`)
+rmSync(tmp, {recursive: true, force: true})
