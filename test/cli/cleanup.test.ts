@@ -88,10 +88,9 @@ describe('medic cleanup', () => {
     const r = await medic(['cleanup', '--port', String(s.port), '--grace', '300ms', '--json', ...state()])
     const out = JSON.parse(r.stdout)
     expect(out.token).toBe('PORT_RECOVERED')
-    const term = out.actions.find((a: {action: string}) => a.action === 'SIGTERM')
-    const kill = out.actions.find((a: {action: string}) => a.action === 'SIGKILL')
-    expect(kill.result).toBe('sent')
-    expect(kill.ms - term.ms).toBeGreaterThanOrEqual(300)
+    // The exact timing of the escalation is pinned by the pure kill-plan tests.
+    expect(out.actions.map((a: {action: string}) => a.action).slice(0, 2)).toEqual(['SIGTERM', 'SIGKILL'])
+    expect(out.actions.find((a: {action: string}) => a.action === 'SIGKILL').result).toBe('sent')
     expect(out.actions.find((a: {action: string}) => a.action === 'exit').result).toBe('exited after SIGKILL')
   })
 

@@ -52,7 +52,7 @@ describe('terminate (ops loop over the kill plan, fake clock)', () => {
     const r = await terminate(target, {graceMs: 1000, killWaitMs: 3000, deadlineAt: null, t0: 0}, w.deps)
     expect(w.sent).toEqual(['SIGTERM@0', 'SIGCONT@0', 'SIGKILL@1000'])
     expect(r.plan.targets[0].reason).toBe('exited after SIGKILL')
-    expect(r.actions.map((a) => `${a.action}:${a.ms}`)).toEqual(['SIGTERM:0', 'SIGKILL:1000', 'exit:1005'])
+    expect(r.actions.map((a) => `${a.action}:${a.ms}`)).toEqual(['SIGTERM:0', 'SIGKILL:1000', 'exit:1002'])
   })
 
   it('an unkillable holder survives after killWait', async () => {
