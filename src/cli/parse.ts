@@ -37,11 +37,14 @@ export function parseCommandArgv(spec: CommandSpec, argv: string[], env: NodeJS.
   const raw = res.values as Record<string, string | boolean | Array<string | boolean> | undefined>
   const args = spec.args ?? []
   const extra: Record<string, string[]> = {}
+  const positionals: string[] = []
   if (before.length > 0) {
     const sink = args[0]
-    if (!sink?.into) throw new UsageError(`unexpected argument: ${before[0]}`)
-    extra[sink.into] = before
+    if (sink?.into) extra[sink.into] = before
+    else if (sink && before.length <= (sink.max ?? 1)) positionals.push(...before)
+    else throw new UsageError(`unexpected argument: ${before[sink ? (sink.max ?? 1) : 0]}`)
   }
+  const given = new Set<string>([...Object.keys(raw).filter((k) => raw[k] !== undefined), ...Object.keys(extra)])
 
   const flags: Record<string, FlagValue> = {}
   for (const [name, f] of Object.entries(spec.flags)) {
@@ -61,7 +64,28 @@ export function parseCommandArgv(spec: CommandSpec, argv: string[], env: NodeJS.
     const converted = list.map((x) => convert(name, f, x))
     flags[name] = f.multiple ? (converted as Array<number | string | RegExp>) : converted[converted.length - 1]
   }
-  return {flags, rest}
+  return {flags, rest, given, positionals}
+}
+
+/**
+ * Settings from a config file, for the flags the command line did not give: converted
+ * and validated exactly like flags, so a bad value in the file is a usage error too.
+ */
+export function applySettings(spec: CommandSpec, parsed: Parsed, settings: Record<string, unknown>, origin: string): Parsed {
+  const flags = {...parsed.flags}
+  for (const [name, value] of Object.entries(settings)) {
+    const f = spec.flags[name]
+    if (!f) throw new UsageError(`${origin}: unknown setting "${name}"`)
+    if (parsed.given.has(name) || value === null || value === undefined) continue
+    try {
+      if (f.type === 'boolean') flags[name] = value === true || value === 'true'
+      else if (f.multiple) flags[name] = (Array.isArray(value) ? value : [value]).map((v) => convert(name, f, String(v))) as Array<number | string | RegExp>
+      else flags[name] = convert(name, f, String(value))
+    } catch (e) {
+      throw new UsageError(`${origin}: ${(e as Error).message}`)
+    }
+  }
+  return {...parsed, flags}
 }
 
 function convert(name: string, f: FlagSpec, text: string): number | string | RegExp {

@@ -6,6 +6,7 @@ import type {CommandSpec} from './spec.js'
  */
 export const COMMANDS: Record<string, () => Promise<CommandSpec>> = {
   cleanup: async () => (await import('./specs/cleanup.js')).default,
+  health: async () => (await import('./specs/health.js')).default,
 }
 
 /** Topics (the first word of multi-word ids) that have no command of their own. */

@@ -44,7 +44,8 @@ export async function runCommand(spec: CommandSpec, argv: string[], env: NodeJS.
     io.stderr(`medic ${spec.id}: ${e.message}\nusage: see 'medic ${spec.id} --help'\n`)
     return emit(usageVerdict(subjectFor(spec, argv), e.message))
   }
-  const subject = spec.subjectFromName && typeof parsed.flags.name === 'string' ? toSubject(parsed.flags.name) : spec.subject
+  const nameArg = parsed.positionals[0] ?? parsed.flags.name
+  const subject = spec.subjectFromName && typeof nameArg === 'string' ? toSubject(nameArg) : spec.subject
   out.json = parsed.flags.json === true
   out.verbose = typeof parsed.flags.verbose === 'number' ? parsed.flags.verbose : 0
   out.mode = parsed.flags['exit-codes'] as ExitCodeMode
@@ -94,7 +95,7 @@ function subjectFor(spec: CommandSpec, argv: string[]): string {
     const end = argv.indexOf('--')
     const words = end < 0 ? argv : argv.slice(0, end)
     for (let i = 0; i < words.length; i++) {
-      if (words[i] === '--name' && words[i + 1]) return toSubject(words[i + 1])
+      if (words[i] === '--name' && words[i + 1] && !words[i + 1].startsWith('-')) return toSubject(words[i + 1])
       if (words[i].startsWith('--name=')) return toSubject(words[i].slice(7))
     }
   }

@@ -31,6 +31,8 @@ export interface ArgSpec {
   description: string
   /** Values of this positional are appended to this flag (e.g. `medic cleanup 18789`). */
   into?: string
+  /** Without `into`: the positional is kept in `Parsed.positionals` (at most `max`). */
+  max?: number
 }
 
 export interface RestSpec {
@@ -43,6 +45,10 @@ export type FlagValue = boolean | number | string | RegExp | undefined | Array<n
 
 export interface Parsed {
   flags: Record<string, FlagValue>
+  /** Flags given on the command line (not defaults, env or config). */
+  given: Set<string>
+  /** Positionals that no flag took (the service name of `medic health gateway`). */
+  positionals: string[]
   /** Everything after `--`. */
   rest: string[]
 }

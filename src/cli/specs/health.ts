@@ -1,0 +1,154 @@
+import {COMMON_FLAGS} from '../common-flags.js'
+import type {CommandSpec, Parsed} from '../spec.js'
+
+const spec: CommandSpec = {
+  id: 'health',
+  subject: 'GATEWAY',
+  subjectFromName: true,
+  summary: 'Probe a service and repair it (stop → free the port → start → verify), with a verdict cron and heartbeat agents can trust.',
+  description: `Checks a service end to end — HTTP (or TCP) probe with a timeout, the manager's state, restarts in the last hour, who holds its port (orphans outside the service, duplicates), D and Z states — and reports every problem found: RESTART_LOOP, ORPHAN_PROCESS, GATEWAY_DEAD, UNRESPONSIVE (probed twice), HUNG (D state), ZOMBIE.
+
+Unless --no-repair, it repairs through the service's manager: stop, free the port (identity-checked TERM → grace → KILL), start, and verify by --verify-probes consecutive passing probes within --verify-timeout. A service that crashes right after starting is ALERT, never RECOVERED. Repairs are capped by a budget persisted in the state dir (--max-repairs per --repair-window), and one run at a time per service holds a lock: concurrent runs wait and report what the first did.
+
+Managers (--manager auto detects and says which): systemd, systemd-user, supervise (medic supervise), pm2, docker, command (--start-cmd/--stop-cmd/--restart-cmd, split like systemd's ExecStart: quotes honoured, no shell), none (check only).
+
+The service is named by flags, or by a service entry of the config file (medic health gateway). Defaults are the seed's gateway: port 18789, http://127.0.0.1:18789/health, unit clawdbot-gateway. --name sets the token subject (--name whatsapp → WHATSAPP_OK).
+
+GATEWAY_OK          healthy; nothing done
+GATEWAY_RECOVERED   a problem was found, repaired, and the probe passed N times in a row
+GATEWAY_ALERT       a problem is not fixed: repair off, no manager, over budget, HUNG, or the repair failed
+GATEWAY_UNKNOWN     bad input, or a concurrent repair is still running past --lock-wait`,
+  examples: [
+    '<%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %> --name whatsapp --port 3000 --url http://127.0.0.1:3000/ --manager pm2 --pm2-app whatsapp',
+    '<%= config.bin %> <%= command.id %> --manager command --start-cmd "/usr/local/bin/gateway start" --pid-file /run/gateway.pid -v',
+    '<%= config.bin %> <%= command.id %> --no-repair --exit-codes binary   # a Docker HEALTHCHECK',
+    '<%= config.bin %> <%= command.id %> gateway --config /etc/medic/medic.config.yaml --json',
+  ],
+  flags: {
+    name: {type: 'string', default: 'gateway', description: 'Service name: the token subject (upper-cased), the config entry, the lock and state file names.'},
+    config: {type: 'string', description: 'Config file (default: ./medic.config.{json,yaml}, then ~/.config/medic/).'},
+    port: {type: 'port', char: 'p', env: 'OPENCLAW_GATEWAY_PORT', default: '18789', description: 'The TCP port the service listens on.'},
+    url: {type: 'string', description: 'Health URL (default http://127.0.0.1:<port>/health).'},
+    tcp: {type: 'boolean', description: 'Probe with a TCP connect to --host:--port instead of HTTP.'},
+    host: {type: 'string', default: '127.0.0.1', description: 'Host of the TCP probe.'},
+    'probe-timeout': {type: 'duration', default: '5s', description: 'Timeout of one probe; refused or timed out is DOWN.'},
+    'healthy-status': {type: 'string', default: '200-399', description: 'HTTP statuses that count as healthy (a range lo-hi, or one code).'},
+    'reprobe-delay': {type: 'duration', default: '3s', description: 'Wait before probing a second time when the first probe failed.'},
+    manager: {type: 'enum', options: ['auto', 'systemd', 'systemd-user', 'supervise', 'pm2', 'docker', 'command', 'none'], default: 'auto', description: 'What runs the service.'},
+    unit: {type: 'string', default: 'clawdbot-gateway', description: 'systemd unit (systemd, systemd-user).'},
+    'pm2-app': {type: 'string', description: 'pm2 app name (default: --unit).'},
+    container: {type: 'string', description: 'Docker container (default: --name).'},
+    'start-cmd': {type: 'string', description: 'command manager: starts the service and returns (split like ExecStart, no shell).'},
+    'stop-cmd': {type: 'string', description: 'command manager: stops the service and returns.'},
+    'restart-cmd': {type: 'string', description: 'command manager: restarts the service and returns (used when there is no --start-cmd).'},
+    'status-cmd': {type: 'string', description: 'command manager: exits 0 when the service runs.'},
+    'pid-file': {type: 'string', description: "command manager: the service's pid file (its process tree is the service)."},
+    'command-timeout': {type: 'duration', default: '10s', description: 'Timeout of each manager command (systemctl, journalctl, pm2, docker).'},
+    'loop-threshold': {type: 'integer', default: '50', min: 1, description: 'More restarts than this in the last hour is RESTART_LOOP.'},
+    repair: {type: 'boolean', allowNo: true, default: true, description: 'Repair what is found (--no-repair: check only, problems are ALERT).'},
+    'dry-run': {type: 'boolean', description: 'Print the repair plan and change nothing.'},
+    'verify-probes': {type: 'integer', default: '3', min: 1, max: 100, description: 'Consecutive passing probes that prove a repair.'},
+    'verify-timeout': {type: 'duration', default: '30s', description: 'Deadline for those probes after the start.'},
+    'verify-interval': {type: 'duration', default: '1s', description: 'Time between verification probes.'},
+    'max-repairs': {type: 'integer', default: '3', min: 1, description: 'Repairs allowed per --repair-window (persisted).'},
+    'repair-window': {type: 'duration', default: '1h', description: 'The sliding window of the repair budget.'},
+    grace: {type: 'duration', default: '5s', description: 'SIGTERM → SIGKILL grace when freeing the port.'},
+    'lock-wait': {type: 'duration', description: 'How long a concurrent run waits for the running one (default: verify-timeout + 2 × grace + 10s).'},
+    protect: {type: 'regex', multiple: true, description: 'Never signal a process whose comm or command line matches (repeatable).'},
+    ...COMMON_FLAGS,
+  },
+  args: [{name: 'service', type: 'string', description: 'a service entry of the config file (sets --name)', max: 1}],
+  async run({parsed: cli, deadlineAt, stderr}) {
+    const [{applySettings, UsageError}, {loadConfig, serviceEntry, ConfigError}] = await Promise.all([import('../parse.js'), import('../../sys/config.js')])
+    let parsed: Parsed = cli
+    const name = cli.positionals[0] ?? (cli.flags.name as string)
+    if (!/^[A-Za-z0-9@._-]+$/.test(name)) throw new UsageError(`service name ${JSON.stringify(name)}: letters, digits, @ . _ - only`)
+    let cfgProtect: RegExp[] = []
+    try {
+      const cfg = await loadConfig(cli.flags.config as string | undefined)
+      const entry = serviceEntry(cfg, name)
+      if (cli.positionals[0] && !entry && name !== 'gateway') throw new UsageError(`no service "${name}" in ${cfg ? cfg.path : 'any config file (looked for medic.config.{json,yaml} here and in ~/.config/medic/)'}`)
+      if (entry) parsed = applySettings(spec, cli, entry, `${cfg!.path}: services.${name}`)
+      cfgProtect = (cfg?.protect ?? []).map((p) => new RegExp(p))
+    } catch (e) {
+      if (e instanceof ConfigError) throw new UsageError(e.message)
+      throw e
+    }
+    const f = parsed.flags
+    const port = f.port as number
+    const healthy = parseRange(f['healthy-status'] as string, UsageError)
+    const unit = f.unit as string
+    if (!/^[A-Za-z0-9@._:\\-]+$/.test(unit)) throw new UsageError(`--unit ${JSON.stringify(unit)}: not a unit name`)
+    const url = f.tcp ? null : ((f.url as string | undefined) ?? `http://127.0.0.1:${port}/health`)
+    if (url) {
+      try {
+        const u = new URL(url)
+        if (!/^https?:$/.test(u.protocol)) throw new Error('only http and https')
+      } catch (e) {
+        throw new UsageError(`--url ${JSON.stringify(url)}: ${(e as Error).message}`)
+      }
+    }
+    const {splitCommandLine} = await import('../../core/command-line.js')
+    const cmd = (k: string) => {
+      const v = f[k] as string | undefined
+      if (v === undefined) return undefined
+      try {
+        const argv = splitCommandLine(v)
+        if (argv.length === 0) throw new Error('empty command')
+        return argv
+      } catch (e) {
+        throw new UsageError(`--${k}: ${(e as Error).message}`)
+      }
+    }
+    const startCmd = cmd('start-cmd')
+    const stopCmd = cmd('stop-cmd')
+    const restartCmd = cmd('restart-cmd')
+    const statusCmd = cmd('status-cmd')
+
+    const [{health}, {makeProcessDeps}, managers, {prober}, {join}, {terminate}, {LogFile}] = await Promise.all([
+      import('../../ops/health.js'), import('../../deps.js'), import('../../sys/managers.js'), import('../../sys/probe.js'), import('node:path'), import('../../ops/terminate.js'), import('../../sys/log-file.js'),
+    ])
+    const base = makeProcessDeps({stateDir: f['state-dir'] as string | undefined, logFile: f['log-file'] as string | undefined, stderr})
+    const logFile = (f['log-file'] as string | undefined) ?? (base.locks ? join(base.stateDir, 'health', `${name}.log`) : undefined)
+    const deps0 = {...base, log: new LogFile(logFile)}
+    const graceMs = f.grace as number
+    const mo = {
+      name, unit, container: (f.container as string | undefined) ?? name, pm2App: (f['pm2-app'] as string | undefined) ?? unit,
+      startCmd, stopCmd, restartCmd, statusCmd, pidFile: f['pid-file'] as string | undefined,
+      stateDir: base.stateDir, graceMs, cmdTimeoutMs: f['command-timeout'] as number,
+      logFile: logFile ? logFile.replace(/\.log$/, '') + '.commands.log' : undefined,
+      procs: base.procs, signaller: base.signaller,
+      terminate: async (pids: number[]) => {
+        const targets = pids.map((pid) => ({pid, startTime: base.procs.stat(pid)?.startTime ?? '', label: `pid ${pid}`})).filter((t) => t.startTime)
+        const r = await terminate(targets, {graceMs, killWaitMs: 3000, deadlineAt, t0: base.clock.now()}, deps0)
+        const left = r.plan.targets.filter((t) => t.phase === 'survived' || t.phase === 'denied')
+        return {ok: left.length === 0, detail: left.length ? `still running: ${left.map((t) => t.target.label).join(', ')}` : `terminated ${targets.map((t) => t.label).join(', ') || 'nothing'}`}
+      },
+    }
+    const kind = f.manager as import('../../sys/managers.js').ManagerKind
+    const chosen = kind === 'auto' ? await managers.detectManager(mo) : {manager: managers.makeManager(kind, mo)!, tried: null}
+    const verifyTimeoutMs = f['verify-timeout'] as number
+    return health({
+      name, subject: '', url, host: f.host as string, port,
+      probeTimeoutMs: f['probe-timeout'] as number, healthy, reprobeDelayMs: f['reprobe-delay'] as number,
+      loopThreshold: f['loop-threshold'] as number, repair: f.repair !== false, dryRun: f['dry-run'] === true,
+      verifyProbes: f['verify-probes'] as number, verifyTimeoutMs, verifyIntervalMs: f['verify-interval'] as number,
+      maxRepairs: f['max-repairs'] as number, repairWindowMs: f['repair-window'] as number, graceMs,
+      lockWaitMs: (f['lock-wait'] as number | undefined) ?? verifyTimeoutMs + 2 * graceMs + 10_000,
+      protect: [...(f.protect as RegExp[]), ...cfgProtect], deadlineAt,
+      statePath: join(base.stateDir, 'health', `${name}.json`),
+    }, {...deps0, prober, manager: chosen.manager, detected: chosen.tried})
+  },
+}
+
+function parseRange(text: string, E: new (m: string) => Error): [number, number] {
+  const m = /^\s*(\d{3})\s*(?:-\s*(\d{3}))?\s*$/.exec(text)
+  if (!m) throw new E(`--healthy-status ${JSON.stringify(text)}: expected a range such as 200-399`)
+  const lo = Number(m[1])
+  const hi = Number(m[2] ?? m[1])
+  if (lo > hi) throw new E(`--healthy-status ${text}: empty range`)
+  return [lo, hi]
+}
+
+export default spec

@@ -1,0 +1,171 @@
+/**
+ * The health policy of `medic health`: from observations to problems, from problems to
+ * a decision, and the verification after a repair as a step function of `now`.
+ * Pure: the ops layer observes, this decides.
+ */
+import type {ManagerView, ServiceState} from './manager-parse.js'
+
+export type ProbeKind = 'ok' | 'http-error' | 'refused' | 'timeout' | 'error'
+
+export interface ProbeResult {
+  kind: ProbeKind
+  ok: boolean
+  status?: number
+  ms: number
+  detail: string
+}
+
+export type ProblemCode = 'RESTART_LOOP' | 'ORPHAN_PROCESS' | 'GATEWAY_DEAD' | 'UNRESPONSIVE' | 'HUNG' | 'ZOMBIE'
+
+export interface Problem {
+  code: ProblemCode
+  detail: string
+}
+
+export interface ProcFact {
+  pid: number
+  comm: string
+  state: string
+}
+
+export interface OwnerFact extends ProcFact {
+  /** Inside the service's process tree / cgroup? null when the service's processes are unknown. */
+  inService: boolean | null
+}
+
+export interface ManagerFact {
+  kind: string
+  available: boolean
+  /** Why it cannot be used (no user bus, docker daemon down, not installed …). */
+  reason?: string
+  view?: ManagerView
+}
+
+export interface HealthObservation {
+  probe: ProbeResult
+  /** The second probe after a short wait, taken only when the first failed. */
+  reprobe?: ProbeResult
+  manager: ManagerFact
+  restarts: {count: number; sources: string[]}
+  loopThreshold: number
+  owners: OwnerFact[]
+  portListening: boolean
+  invisibleOwner: boolean
+  /** The service's own processes (main pid and its tree, or its cgroup). */
+  serviceProcs: ProcFact[]
+}
+
+const DOWN_STATES: ReadonlySet<ServiceState> = new Set(['inactive', 'failed', 'not-found'])
+
+export function probeDown(o: Pick<HealthObservation, 'probe' | 'reprobe'>): boolean {
+  return !o.probe.ok && !(o.reprobe?.ok ?? false)
+}
+
+const who = (p: ProcFact) => `pid ${p.pid} (${p.comm})`
+
+/** Every problem found, in a stable order — not only the last, as gateway_health.sh v1 kept. */
+export function diagnose(o: HealthObservation): Problem[] {
+  const problems: Problem[] = []
+  const state = o.manager.view?.state ?? 'unknown'
+  const down = probeDown(o)
+
+  if (o.restarts.count > o.loopThreshold) {
+    problems.push({code: 'RESTART_LOOP', detail: `${o.restarts.count} restarts in the last hour (threshold ${o.loopThreshold}; ${o.restarts.sources.join(', ')})`})
+  }
+  const outsiders = o.owners.filter((w) => w.inService === false)
+  if (outsiders.length > 0) {
+    problems.push({code: 'ORPHAN_PROCESS', detail: `port held by ${outsiders.map(who).join(', ')} outside the service${DOWN_STATES.has(state) ? ` (service ${o.manager.view?.raw})` : ''}`})
+  } else if (DOWN_STATES.has(state) && (o.owners.length > 0 || o.invisibleOwner)) {
+    const holders = o.owners.length ? o.owners.map(who).join(', ') : 'an invisible process'
+    problems.push({code: 'ORPHAN_PROCESS', detail: `service ${o.manager.view?.raw} but the port is held by ${holders}`})
+  }
+  const hung = [...o.serviceProcs, ...o.owners].filter((p) => p.state === 'D')
+  if (down && hung.length > 0) {
+    problems.push({code: 'HUNG', detail: `${uniq(hung).map(who).join(', ')} in uninterruptible sleep (D state): cannot be killed until the kernel lets go`})
+  }
+  const zombies = o.serviceProcs.filter((p) => p.state === 'Z')
+  if (zombies.length > 0) {
+    problems.push({code: 'ZOMBIE', detail: `${zombies.map(who).join(', ')} exited but was never reaped (zombie)`})
+  }
+  if (down) {
+    const probe = o.reprobe ?? o.probe
+    const serviceDown = DOWN_STATES.has(state) || (state === 'unknown' && !o.portListening)
+    if (serviceDown) {
+      problems.push({code: 'GATEWAY_DEAD', detail: `service down (${o.manager.view ? o.manager.view.raw : 'no process on the port'}); probe ${probe.detail}`})
+    } else {
+      problems.push({code: 'UNRESPONSIVE', detail: `service ${o.manager.view?.raw ?? 'running'} but the probe failed twice: ${probe.detail}`})
+    }
+  }
+  return problems
+}
+
+function uniq(ps: ProcFact[]): ProcFact[] {
+  return [...new Map(ps.map((p) => [p.pid, p])).values()]
+}
+
+export interface Budget {
+  used: number
+  max: number
+  windowMs: number
+  exhausted: boolean
+  /** Wall ms when the oldest counted repair leaves the window. */
+  freesAt: number | null
+}
+
+/** A sliding window over persisted repair times (wall ms). */
+export function repairBudget(history: number[], now: number, max: number, windowMs: number): Budget {
+  const inWindow = history.filter((t) => t > now - windowMs && t <= now).sort((a, b) => a - b)
+  return {used: inWindow.length, max, windowMs, exhausted: inWindow.length >= max, freesAt: inWindow.length ? inWindow[0] + windowMs : null}
+}
+
+export type Decision =
+  | {kind: 'ok'}
+  | {kind: 'alert'; reason: string}
+  | {kind: 'plan'}
+  | {kind: 'repair'}
+
+export function decide(problems: Problem[], opts: {repair: boolean; dryRun: boolean; manager: ManagerFact; budget: Budget}): Decision {
+  if (problems.length === 0) return {kind: 'ok'}
+  const hung = problems.find((p) => p.code === 'HUNG')
+  if (hung) return {kind: 'alert', reason: `HUNG: ${hung.detail}`}
+  if (!opts.repair) return {kind: 'alert', reason: 'repair is off (--no-repair)'}
+  if (!opts.manager.available) return {kind: 'alert', reason: `cannot repair: ${opts.manager.reason ?? `manager ${opts.manager.kind} unavailable`}`}
+  if (opts.dryRun) return {kind: 'plan'}
+  if (opts.budget.exhausted) {
+    return {kind: 'alert', reason: `repair budget spent: ${opts.budget.used} repairs in the last ${Math.round(opts.budget.windowMs / 60_000)}m (max ${opts.budget.max})`}
+  }
+  return {kind: 'repair'}
+}
+
+export interface VerifyState {
+  deadline: number
+  need: number
+  streak: number
+  probes: number
+  last?: ProbeResult
+}
+
+export type VerifyStep =
+  | {done: false; state: VerifyState}
+  | {done: true; ok: boolean; state: VerifyState; reason: string}
+
+export function startVerify(now: number, need: number, timeoutMs: number): VerifyState {
+  return {deadline: now + timeoutMs, need, streak: 0, probes: 0}
+}
+
+/**
+ * One probe after a start. N consecutive passes → verified. A manager that reports the
+ * service down again after it was started → crashed right after starting (never
+ * RECOVERED). The deadline passing first → not verified.
+ */
+export function stepVerify(s: VerifyState, probe: ProbeResult, now: number, managerState: ServiceState | null): VerifyStep {
+  const state: VerifyState = {...s, probes: s.probes + 1, streak: probe.ok ? s.streak + 1 : 0, last: probe}
+  if (managerState === 'failed' || (managerState === 'inactive' && !probe.ok)) {
+    return {done: true, ok: false, state, reason: `crashed right after starting (manager says ${managerState})`}
+  }
+  if (state.streak >= state.need) return {done: true, ok: true, state, reason: `${state.need} consecutive probes passed`}
+  if (now >= state.deadline) {
+    return {done: true, ok: false, state, reason: `not ${state.need} consecutive passing probes before the deadline (${state.probes} probes, last: ${probe.detail})`}
+  }
+  return {done: false, state}
+}

@@ -1,0 +1,307 @@
+import {formatMs} from '../core/duration.js'
+import {decide, diagnose, probeDown, repairBudget, startVerify, stepVerify, type HealthObservation, type OwnerFact, type Problem, type ProbeResult, type ProcFact} from '../core/health-policy.js'
+import {describeProc, refusalFor, type ProtectionContext} from '../core/protect.js'
+import type {KillTarget} from '../core/kill-plan.js'
+import {STATE_NAMES} from '../core/proc-parse.js'
+import {worstOf, type Action, type Check, type Status, type Verdict} from '../core/verdict.js'
+import type {ManagerStatus, ServiceManager, StepResult} from '../sys/managers.js'
+import type {Prober} from '../sys/probe.js'
+import {readJson, writeFileAtomic} from '../sys/state-store.js'
+import type {ProcessDeps} from './deps.js'
+import {terminate} from './terminate.js'
+
+export interface HealthInput {
+  name: string
+  subject: string
+  /** null with `--tcp`: a TCP connect to host:port is the probe. */
+  url: string | null
+  host: string
+  port: number
+  probeTimeoutMs: number
+  healthy: [number, number]
+  reprobeDelayMs: number
+  loopThreshold: number
+  repair: boolean
+  dryRun: boolean
+  verifyProbes: number
+  verifyTimeoutMs: number
+  verifyIntervalMs: number
+  maxRepairs: number
+  repairWindowMs: number
+  graceMs: number
+  lockWaitMs: number
+  protect: RegExp[]
+  deadlineAt: number | null
+  statePath: string
+}
+
+export interface HealthDeps extends ProcessDeps {
+  prober: Prober
+  manager: ServiceManager
+  /** What `--manager auto` tried before it settled. */
+  detected: string[] | null
+}
+
+/** Persisted between runs in `<state-dir>/health/<name>.json`. */
+interface HealthState {
+  version: 1
+  owners: {pid: number; startTime: string}[]
+  /** Wall ms at which the set of port owners changed identity between two runs. */
+  ownerChanges: number[]
+  /** Wall ms of every repair started (the budget). */
+  repairs: number[]
+  lastRepair: {by: number; startedAt: number; finishedAt: number; status: Status; summary: string} | null
+}
+
+const HOUR = 3_600_000
+
+function loadState(path: string): HealthState {
+  const s = readJson<HealthState>(path)
+  return s && s.version === 1 ? s : {version: 1, owners: [], ownerChanges: [], repairs: [], lastRepair: null}
+}
+
+/**
+ * `medic health`: probe, diagnose, repair (stop → free the port → start → verify), verdict.
+ * One run at a time per service (a lock); a repair budget persisted across runs.
+ */
+export async function health(input: HealthInput, deps: HealthDeps): Promise<Verdict> {
+  const {clock} = deps
+  const t0 = clock.now()
+  const startedWall = clock.wall().getTime()
+  const at = () => Math.round(clock.now() - t0)
+  const actions: Action[] = []
+  const details: string[] = []
+  const log = (line: string) => deps.log.line(`[${input.name}] ${line}`)
+  const base = {subject: input.subject, actions, details}
+
+  // 1. One run at a time per service. A run that had to wait reports what the other did.
+  let release = () => {}
+  let waited = false
+  if (deps.locks) {
+    let lock = await deps.locks.acquire(`health-${input.name}`, 0, 'health')
+    if (!lock.acquired) {
+      waited = true
+      deps.progress(`another medic health (pid ${lock.owner?.pid ?? '?'}) is checking ${input.name}; waiting up to ${formatMs(input.lockWaitMs)}`)
+      lock = await deps.locks.acquire(`health-${input.name}`, input.lockWaitMs, 'health')
+    }
+    if (!lock.acquired) {
+      return {...base, status: 'UNKNOWN', summary: `a repair of ${input.name} by medic pid ${lock.owner?.pid ?? '?'} is in progress; not waiting longer`, checks: []}
+    }
+    release = lock.release
+  } else details.push('no lock: the state dir is not writable')
+
+  try {
+    const state = loadState(input.statePath)
+    const obs = await observe(input, deps, state, details)
+    const problems = diagnose(obs.observation)
+    const checks = obs.checks
+    checks.push({name: 'problems', status: problems.length ? 'ALERT' : 'OK', detail: problems.length ? problems.map((p) => `${p.code}: ${p.detail}`).join('; ') : 'none'})
+    log(`check: ${problems.length ? problems.map((p) => p.code).join(', ') : 'healthy'}; probe ${obs.observation.probe.detail}; manager ${obs.managerText}`)
+    const extra = {name: input.name, manager: deps.manager.kind, problems, dryRun: input.dryRun}
+
+    // 2. Someone else repaired while we waited: no second repair.
+    const other = state.lastRepair
+    if (waited && other && other.finishedAt >= startedWall && other.by !== deps.selfPid) {
+      saveState(input.statePath, state, deps)
+      if (problems.length === 0) return {...base, status: 'OK', checks, extra, summary: `${input.name} healthy; repaired by concurrent medic pid ${other.by} ${formatMs(startedWall + at() - other.finishedAt)} ago`}
+      return {...base, status: 'ALERT', checks, extra, summary: `${codes(problems)}: a concurrent repair (medic pid ${other.by}) ended ${other.status.toLowerCase()}: ${other.summary}`}
+    }
+
+    const budget = repairBudget(state.repairs, clock.wall().getTime(), input.maxRepairs, input.repairWindowMs)
+    checks.push({name: 'repair budget', status: budget.exhausted ? 'ALERT' : 'OK', detail: `${budget.used}/${budget.max} repairs in the last ${formatMs(budget.windowMs)}`})
+    const decision = decide(problems, {repair: input.repair, dryRun: input.dryRun, manager: obs.observation.manager, budget})
+
+    if (decision.kind === 'ok') {
+      saveState(input.statePath, state, deps)
+      return {...base, status: 'OK', checks, extra, summary: `${input.name} healthy: ${obs.observation.probe.detail}; ${obs.managerText}`}
+    }
+    if (decision.kind === 'alert') {
+      saveState(input.statePath, state, deps)
+      log(`alert: ${decision.reason}`)
+      return {...base, status: 'ALERT', checks, extra, summary: `${codes(problems)}: ${problemHeadline(problems)}; ${decision.reason}`}
+    }
+    if (decision.kind === 'plan') {
+      details.push(...planLines(input, deps, obs.owners))
+      saveState(input.statePath, state, deps)
+      return {...base, status: 'ALERT', checks, extra, summary: `${codes(problems)}: ${problemHeadline(problems)}; dry run, would stop, free port ${input.port}, start and verify`}
+    }
+
+    // 3. Repair. Counted against the budget before acting, so a crash mid-repair still counts.
+    state.repairs = [...state.repairs.filter((t) => t > clock.wall().getTime() - input.repairWindowMs), clock.wall().getTime()]
+    saveState(input.statePath, state, deps)
+    const r = await repair(input, deps, obs.managerStatus, problems, actions, at, log)
+    const status: Status = r.ok ? 'RECOVERED' : 'ALERT'
+    const summary = r.ok ? `${codes(problems)}: ${r.story}; restarted and verified in ${formatMs(at())}` : `${codes(problems)}: ${problemHeadline(problems)}; repair failed: ${r.reason}`
+    checks.push({name: 'verify', status: r.ok ? 'RECOVERED' : 'ALERT', detail: r.reason})
+    state.lastRepair = {by: deps.selfPid, startedAt: startedWall, finishedAt: clock.wall().getTime(), status, summary}
+    // The owners right after our own repair are the new baseline, not a restart to count.
+    const after = await deps.ports.listeners(input.port)
+    state.owners = after.pids.map((pid) => ({pid, startTime: deps.procs.stat(pid)?.startTime ?? ''}))
+    writeFileAtomic(input.statePath, JSON.stringify(state, null, 2) + '\n')
+    log(`${status === 'RECOVERED' ? 'recovered' : 'repair failed'}: ${r.reason}`)
+    return {...base, status, checks, extra, summary}
+  } finally {
+    release()
+  }
+}
+
+function codes(problems: Problem[]): string {
+  return problems.map((p) => p.code).join('+')
+}
+
+function problemHeadline(problems: Problem[]): string {
+  const p = problems.find((x) => x.code === 'ORPHAN_PROCESS') ?? problems[0]
+  return p.detail
+}
+
+function saveState(path: string, state: HealthState, deps: ProcessDeps): void {
+  try {
+    writeFileAtomic(path, JSON.stringify(state, null, 2) + '\n')
+  } catch (e) {
+    deps.progress(`cannot write ${path}: ${(e as Error).message}`)
+  }
+}
+
+interface Observed {
+  observation: HealthObservation
+  checks: Check[]
+  owners: (OwnerFact & {startTime: string; refused?: string; cmdline: string[]})[]
+  managerStatus: ManagerStatus
+  managerText: string
+}
+
+async function probeOnce(input: HealthInput, deps: HealthDeps): Promise<ProbeResult> {
+  return input.url ? deps.prober.http(input.url, input.probeTimeoutMs, input.healthy) : deps.prober.tcp(input.host, input.port, input.probeTimeoutMs)
+}
+
+async function observe(input: HealthInput, deps: HealthDeps, state: HealthState, details: string[]): Promise<Observed> {
+  const [probe, managerStatus, listeners] = await Promise.all([probeOnce(input, deps), deps.manager.status(), deps.ports.listeners(input.port)])
+  let reprobe: ProbeResult | undefined
+  if (!probe.ok) {
+    // gateway_health.sh v4's rule: one failed probe is not yet a verdict.
+    await deps.clock.sleep(input.reprobeDelayMs)
+    reprobe = await probeOnce(input, deps)
+  }
+  const view = managerStatus.view
+  const servicePids = managerStatus.available || view ? deps.manager.servicePids(view) : null
+  const serviceSet = servicePids ? new Set(servicePids) : null
+  const ctx: ProtectionContext = {selfPid: deps.selfPid, ancestors: new Set(deps.procs.ancestors(deps.selfPid).map((p) => p.pid)), protect: input.protect, match: null, registry: deps.registry()}
+  const owners: Observed['owners'] = []
+  for (const pid of listeners.pids) {
+    const p = deps.procs.get(pid)
+    if (!p) continue
+    const refusal = refusalFor(p, deps.procs.ancestors(pid), ctx)
+    owners.push({pid, comm: p.comm, state: p.state, startTime: p.startTime, cmdline: p.cmdline, inService: serviceSet ? serviceSet.has(pid) : null, ...(refusal ? {refused: refusal.reason} : {})})
+  }
+  const serviceProcs: ProcFact[] = (servicePids ?? []).map((pid) => deps.procs.stat(pid)).filter((s) => s !== null).map((s) => ({pid: s!.pid, comm: s!.comm, state: s!.state}))
+
+  // medic's own record: the owners' identities changing between two runs is a restart
+  // that happened without medic, whatever the manager counts.
+  const now = deps.clock.wall().getTime()
+  const ids = owners.map((o) => `${o.pid}:${o.startTime}`).sort()
+  const before = state.owners.map((o) => `${o.pid}:${o.startTime}`).sort()
+  if (before.length > 0 && ids.length > 0 && ids.join() !== before.join()) state.ownerChanges.push(now)
+  if (ids.length > 0) state.owners = owners.map((o) => ({pid: o.pid, startTime: o.startTime}))
+  state.ownerChanges = state.ownerChanges.filter((t) => t > now - HOUR)
+  const sources: {count: number; source: string}[] = [...(view?.restarts ?? []), {count: state.ownerChanges.length, source: 'medic: port owner changed between runs, last hour'}]
+  // The manager's own hourly figure (journal) wins over lifetime counters; medic's record is a floor.
+  const hourly = sources.filter((s) => /last hour/.test(s.source))
+  const count = Math.max(0, ...hourly.map((s) => s.count))
+
+  const observation: HealthObservation = {
+    probe, ...(reprobe ? {reprobe} : {}),
+    manager: {kind: deps.manager.kind, available: managerStatus.available, ...(managerStatus.reason ? {reason: managerStatus.reason} : {}), ...(view ? {view} : {})},
+    restarts: {count, sources: sources.map((s) => `${s.source}: ${s.count}`)},
+    loopThreshold: input.loopThreshold,
+    owners,
+    portListening: listeners.listening,
+    invisibleOwner: listeners.invisible,
+    serviceProcs,
+  }
+  const managerText = managerStatus.available
+    ? `${deps.manager.label} ${view?.raw ?? ''}`.trim()
+    : `${deps.manager.label}: ${managerStatus.reason}`
+  const down = probeDown(observation)
+  const checks: Check[] = [
+    {name: 'probe', status: down ? 'ALERT' : 'OK', detail: `${input.url ?? `tcp ${input.host}:${input.port}`}: ${probe.detail}${reprobe ? `; re-probe after ${formatMs(input.reprobeDelayMs)}: ${reprobe.detail}` : ''}`},
+    {name: 'manager', status: managerStatus.available ? (view && ['failed', 'inactive'].includes(view.state) ? 'ALERT' : 'OK') : 'UNKNOWN', detail: `${managerText}${deps.detected ? ` [auto: ${deps.detected.length ? `tried ${deps.detected.join('; ')}` : 'first candidate'}]` : ''}`},
+    {name: 'restarts', status: count > input.loopThreshold ? 'ALERT' : 'OK', detail: `${count} in the last hour (threshold ${input.loopThreshold}); ${sources.map((s) => `${s.source}: ${s.count}`).join('; ')}`},
+    {
+      name: `port ${input.port}`,
+      status: owners.some((o) => o.inService === false) || listeners.invisible || (owners.length > 0 && ['inactive', 'failed', 'not-found'].includes(view?.state ?? '')) ? 'ALERT' : 'OK',
+      detail: owners.length
+        ? owners.map((o) => `pid ${o.pid} (${o.comm}, ${STATE_NAMES[o.state] ?? o.state})${o.inService === false ? ' outside the service' : o.inService ? ' in the service' : ''}`).join(', ')
+        : listeners.invisible ? 'held by an invisible process' : 'no listener',
+    },
+    {name: 'processes', status: serviceProcs.some((p) => p.state === 'D' || p.state === 'Z') ? 'ALERT' : 'OK', detail: serviceProcs.length ? serviceProcs.map((p) => `${p.pid} ${p.comm} ${p.state}`).join(', ') : 'service processes unknown'},
+  ]
+  for (const o of owners) details.push(`port ${input.port} owner pid ${o.pid}: ${describeProc(o)}${o.refused ? ` [never signalled: ${o.refused}]` : ''}`)
+  return {observation, checks, owners, managerStatus, managerText}
+}
+
+function planLines(input: HealthInput, deps: HealthDeps, owners: Observed['owners']): string[] {
+  return [
+    `plan: stop via ${deps.manager.label}`,
+    ...owners.map((o) => (o.refused ? `plan: leave pid ${o.pid} (${o.comm}): ${o.refused} → ALERT` : `plan: SIGTERM+SIGCONT pid ${o.pid} (${o.comm}), SIGKILL after ${formatMs(input.graceMs)}`)),
+    `plan: start via ${deps.manager.label}`,
+    `plan: verify ${input.verifyProbes} consecutive passing probes within ${formatMs(input.verifyTimeoutMs)}`,
+  ]
+}
+
+async function repair(
+  input: HealthInput, deps: HealthDeps, status: ManagerStatus, problems: Problem[], actions: Action[], at: () => number, log: (l: string) => void,
+): Promise<{ok: boolean; reason: string; story: string}> {
+  const record = (action: string, target: string, r: StepResult) => {
+    actions.push({action, target, result: r.ok ? 'ok' : `failed: ${r.detail}`, ms: at()})
+    deps.progress(`${action} ${target}: ${r.detail}`)
+    log(`${action} ${target}: ${r.detail}`)
+  }
+  const story: string[] = []
+  const orphan = problems.find((p) => p.code === 'ORPHAN_PROCESS')
+
+  // stop
+  const stateNow = status.view?.state
+  if (stateNow !== 'inactive' && stateNow !== 'not-found') {
+    const s = await deps.manager.stop()
+    if (s) record('stop', deps.manager.label, s)
+  }
+  // free the port with the cleanup core
+  const l = await deps.ports.listeners(input.port)
+  const ctx: ProtectionContext = {selfPid: deps.selfPid, ancestors: new Set(deps.procs.ancestors(deps.selfPid).map((p) => p.pid)), protect: input.protect, match: null, registry: deps.registry()}
+  const targets: KillTarget[] = []
+  for (const pid of l.pids) {
+    const p = deps.procs.get(pid)
+    if (!p) continue
+    const refusal = refusalFor(p, deps.procs.ancestors(pid), ctx)
+    if (refusal) return {ok: false, reason: `port ${input.port} held by pid ${pid} (${p.comm}) that medic never signals: ${refusal.reason}`, story: ''}
+    targets.push({pid, startTime: p.startTime, label: `pid ${pid} (${p.comm})`})
+  }
+  if (l.invisible) return {ok: false, reason: `port ${input.port} held by an invisible process (not root?)`, story: ''}
+  if (targets.length) {
+    const t = await terminate(targets, {graceMs: input.graceMs, killWaitMs: 3000, deadlineAt: input.deadlineAt, t0: deps.clock.now() - at()}, deps)
+    actions.push(...t.actions)
+    for (const a of t.actions) log(`${a.action} ${a.target}: ${a.result}`)
+    const stuck = t.plan.targets.filter((x) => x.phase === 'survived' || x.phase === 'denied')
+    if (stuck.length) return {ok: false, reason: `could not free port ${input.port}: ${stuck.map((x) => `${x.target.label} ${x.reason}`).join(', ')}`, story: ''}
+    story.push(`port ${input.port} held by ${orphan ? 'orphan ' : ''}${targets.map((x) => x.label).join(', ')}; freed`)
+  }
+  // start
+  const s = await deps.manager.start()
+  record('start', deps.manager.label, s)
+  if (!s.ok) return {ok: false, reason: `start failed: ${s.detail}`, story: ''}
+  // verify
+  let v = startVerify(deps.clock.now(), input.verifyProbes, Math.min(input.verifyTimeoutMs, input.deadlineAt === null ? Infinity : input.deadlineAt - deps.clock.now()))
+  for (;;) {
+    const probe = await probeOnce(input, deps)
+    const ms = await deps.manager.status()
+    const step = stepVerify(v, probe, deps.clock.now(), ms.available ? (ms.view?.state ?? null) : null)
+    v = step.state
+    if (step.done) {
+      actions.push({action: 'verify', target: input.url ?? `tcp ${input.host}:${input.port}`, result: step.ok ? `ok: ${step.reason}` : `failed: ${step.reason}`, ms: at()})
+      if (!step.ok) return {ok: false, reason: step.reason, story: ''}
+      story.unshift(...(story.length ? [] : [problemHeadline(problems)]))
+      return {ok: true, reason: step.reason, story: story.join('; ')}
+    }
+    await deps.clock.sleep(Math.max(0, Math.min(input.verifyIntervalMs, v.deadline - deps.clock.now())))
+  }
+}

@@ -1,0 +1,67 @@
+import {existsSync, readFileSync} from 'node:fs'
+import {homedir} from 'node:os'
+import {join, resolve} from 'node:path'
+
+/**
+ * medic's config file: `--config FILE`, else `medic.config.{json,yaml,yml}` in the working
+ * directory, else in `~/.config/medic/` (also as `config.{json,yaml,yml}`).
+ *
+ *   services:
+ *     gateway:           # medic health gateway
+ *       port: 18789
+ *       url: http://127.0.0.1:18789/health
+ *       manager: systemd
+ *       unit: clawdbot-gateway
+ *   protect: ["train\\.py"]
+ *
+ * A service entry's keys are the command's flag names (kebab-case or camelCase); flags
+ * given on the command line win over them.
+ */
+export interface MedicConfig {
+  path: string
+  services: Record<string, Record<string, unknown>>
+  protect: string[]
+}
+
+export class ConfigError extends Error {}
+
+export function findConfig(explicit: string | undefined, cwd = process.cwd(), home = process.env.HOME || homedir()): string | null {
+  if (explicit) {
+    if (!existsSync(explicit)) throw new ConfigError(`config file ${explicit} does not exist`)
+    return resolve(explicit)
+  }
+  const names = ['medic.config.json', 'medic.config.yaml', 'medic.config.yml']
+  for (const n of names) if (existsSync(join(cwd, n))) return join(cwd, n)
+  const dir = join(home, '.config', 'medic')
+  for (const n of [...names, 'config.json', 'config.yaml', 'config.yml']) if (existsSync(join(dir, n))) return join(dir, n)
+  return null
+}
+
+export async function loadConfig(explicit: string | undefined): Promise<MedicConfig | null> {
+  const path = findConfig(explicit)
+  if (!path) return null
+  const text = readFileSync(path, 'utf8')
+  let data: unknown
+  try {
+    if (/\.ya?ml$/.test(path)) {
+      const {parse} = await import('yaml') // only when a YAML config exists
+      data = parse(text)
+    } else data = JSON.parse(text)
+  } catch (e) {
+    throw new ConfigError(`cannot parse ${path}: ${(e as Error).message.split('\n')[0]}`)
+  }
+  const o = (data ?? {}) as {services?: unknown; protect?: unknown}
+  if (typeof o !== 'object' || Array.isArray(o)) throw new ConfigError(`${path}: expected a mapping at the top`)
+  const services = (o.services ?? {}) as Record<string, Record<string, unknown>>
+  if (typeof services !== 'object' || Array.isArray(services)) throw new ConfigError(`${path}: services must be a mapping of name → settings`)
+  const protect = Array.isArray(o.protect) ? o.protect.map(String) : []
+  return {path, services, protect}
+}
+
+export function serviceEntry(cfg: MedicConfig | null, name: string): Record<string, unknown> | null {
+  const e = cfg?.services[name]
+  if (!e) return null
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(e)) out[k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)] = v
+  return out
+}

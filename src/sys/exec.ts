@@ -1,0 +1,85 @@
+import {execFile, spawn} from 'node:child_process'
+import {closeSync, openSync} from 'node:fs'
+import {dirname} from 'node:path'
+import {ensureDir} from './state-store.js'
+
+export interface ExecResult {
+  argv: string[]
+  code: number | null
+  signal: string | null
+  stdout: string
+  stderr: string
+  timedOut: boolean
+  /** The program does not exist (ENOENT) or cannot be run (EACCES). */
+  missing: boolean
+  ms: number
+}
+
+/**
+ * Every external command: an argument vector (never a shell), a timeout, SIGKILL when it
+ * runs out. Results are data; nothing throws.
+ */
+export function run(argv: string[], opts: {timeoutMs: number; env?: NodeJS.ProcessEnv; input?: string}): Promise<ExecResult> {
+  const t0 = Date.now()
+  return new Promise((resolve) => {
+    const child = execFile(argv[0], argv.slice(1), {timeout: opts.timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024, env: opts.env ?? process.env, encoding: 'utf8'}, (err, stdout, stderr) => {
+      const e = err as (NodeJS.ErrnoException & {killed?: boolean; signal?: string; code?: number | string}) | null
+      const missing = e?.code === 'ENOENT' || e?.code === 'EACCES'
+      resolve({
+        argv,
+        code: e ? (typeof e.code === 'number' ? e.code : null) : 0,
+        signal: e?.signal ?? null,
+        stdout: String(stdout ?? ''),
+        stderr: String(stderr ?? '') || (missing ? `${argv[0]}: ${e?.code}` : ''),
+        timedOut: Boolean(e?.killed && e.signal === 'SIGKILL'),
+        missing,
+        ms: Date.now() - t0,
+      })
+    })
+    if (opts.input !== undefined) child.stdin?.end(opts.input)
+  })
+}
+
+/**
+ * A start/stop command that "returns when done" (like systemd's ExecStart of a forking
+ * service): it runs in its own process group, its output goes to a log file (not a pipe
+ * — a daemon it leaves behind would hold a pipe open forever), and only its exit is
+ * awaited.
+ */
+export function runDetached(argv: string[], opts: {timeoutMs: number; logFile?: string; env?: NodeJS.ProcessEnv}): Promise<ExecResult> {
+  const t0 = Date.now()
+  return new Promise((resolve) => {
+    let fd: number | 'ignore' = 'ignore'
+    if (opts.logFile) {
+      try {
+        ensureDir(dirname(opts.logFile))
+        fd = openSync(opts.logFile, 'a')
+      } catch {}
+    }
+    const child = spawn(argv[0], argv.slice(1), {stdio: ['ignore', fd, fd], detached: true, env: opts.env ?? process.env})
+    if (typeof fd === 'number') closeSync(fd)
+    let timedOut = false
+    const timer = setTimeout(() => {
+      timedOut = true
+      try {
+        process.kill(-child.pid!, 'SIGKILL')
+      } catch {}
+    }, opts.timeoutMs)
+    child.once('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer)
+      resolve({argv, code: null, signal: null, stdout: '', stderr: `${argv[0]}: ${e.code}`, timedOut: false, missing: true, ms: Date.now() - t0})
+    })
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer)
+      resolve({argv, code, signal, stdout: '', stderr: '', timedOut, missing: false, ms: Date.now() - t0})
+    })
+  })
+}
+
+export function describeExec(r: ExecResult): string {
+  if (r.missing) return `${r.argv[0]} not found`
+  if (r.timedOut) return `timed out after ${r.ms}ms`
+  if (r.signal) return `killed by ${r.signal}`
+  const err = r.stderr.trim().split('\n').filter(Boolean).at(-1)
+  return r.code === 0 ? `ok in ${r.ms}ms` : `exit ${r.code}${err ? `: ${err.slice(0, 160)}` : ''}`
+}

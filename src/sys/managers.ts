@@ -1,0 +1,317 @@
+import {existsSync, readFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {countJournalRestarts, parseDockerInspect, parsePm2Jlist, parseSystemctlShow, systemdView, type ManagerView} from '../core/manager-parse.js'
+import {parseSuperviseState} from '../core/supervise-state.js'
+import {describeExec, run, runDetached, type ExecResult} from './exec.js'
+import type {ProcessTable} from './proc-table.js'
+import type {Signaller} from './signaller.js'
+
+export const MANAGER_KINDS = ['auto', 'systemd', 'systemd-user', 'supervise', 'pm2', 'docker', 'command', 'none'] as const
+export type ManagerKind = (typeof MANAGER_KINDS)[number]
+
+export interface ManagerStatus {
+  available: boolean
+  reason?: string
+  view?: ManagerView
+}
+
+export interface StepResult {
+  ok: boolean
+  detail: string
+}
+
+/** What `medic health` needs of whatever runs the service. One implementation per kind. */
+export interface ServiceManager {
+  kind: Exclude<ManagerKind, 'auto'>
+  label: string
+  status(): Promise<ManagerStatus>
+  /** Pids of the service's own processes (cgroup, or main pid and its descendants); null when unknown. */
+  servicePids(view: ManagerView | undefined): number[] | null
+  stop(): Promise<StepResult | null>
+  start(): Promise<StepResult>
+}
+
+export interface ManagerOptions {
+  name: string
+  unit: string
+  container: string
+  pm2App: string
+  startCmd?: string[]
+  stopCmd?: string[]
+  restartCmd?: string[]
+  statusCmd?: string[]
+  pidFile?: string
+  stateDir: string
+  graceMs: number
+  cmdTimeoutMs: number
+  logFile?: string
+  procs: ProcessTable
+  signaller: Signaller
+  /** Terminates a process group or pid the way cleanup does (identity-checked TERM → KILL). */
+  terminate: (pids: number[]) => Promise<StepResult>
+}
+
+const step = (r: ExecResult): StepResult => ({ok: !r.missing && !r.timedOut && r.code === 0, detail: `${r.argv.join(' ')}: ${describeExec(r)}`})
+
+function descendants(procs: ProcessTable, roots: number[]): number[] {
+  if (roots.length === 0) return []
+  const parent = new Map<number, number>()
+  for (const pid of procs.list()) {
+    const st = procs.stat(pid)
+    if (st) parent.set(pid, st.ppid)
+  }
+  const set = new Set(roots)
+  let grew = true
+  while (grew) {
+    grew = false
+    for (const [pid, ppid] of parent) if (!set.has(pid) && set.has(ppid)) (set.add(pid), (grew = true))
+  }
+  return [...set]
+}
+
+function cgroupPids(cgroup: string): number[] | null {
+  for (const base of ['/sys/fs/cgroup', '/sys/fs/cgroup/unified', '/sys/fs/cgroup/systemd']) {
+    try {
+      return readFileSync(join(base, cgroup, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number)
+    } catch {}
+  }
+  return null
+}
+
+export function systemdManager(o: ManagerOptions, user: boolean): ServiceManager {
+  const sc = (...a: string[]) => ['systemctl', ...(user ? ['--user'] : []), ...a]
+  const label = `systemd${user ? ' --user' : ''} unit ${o.unit}`
+  return {
+    kind: user ? 'systemd-user' : 'systemd',
+    label,
+    async status() {
+      const r = await run(sc('show', o.unit, '--no-pager', '-p', 'LoadState,ActiveState,SubState,MainPID,NRestarts,ControlGroup,Result'), {timeoutMs: o.cmdTimeoutMs})
+      if (r.missing) return {available: false, reason: 'systemctl not found'}
+      if (r.timedOut) return {available: false, reason: `systemctl timed out after ${r.ms}ms`}
+      if (r.code !== 0) {
+        // e.g. "System has not been booted with systemd", or, for --user from cron as root,
+        // "Failed to connect to bus": the state is unknown, never "inactive".
+        return {available: false, reason: `${label}: ${(r.stderr.trim().split('\n')[0] || `systemctl exit ${r.code}`).slice(0, 160)}`}
+      }
+      const view = systemdView(parseSystemctlShow(r.stdout))
+      if (view.state === 'not-found') return {available: false, reason: `${label} not found`, view}
+      const j = await run(['journalctl', ...(user ? ['--user'] : []), '-u', o.unit, '--since', '-1h', '-o', 'cat', '--no-pager', '-q'], {timeoutMs: o.cmdTimeoutMs})
+      if (!j.missing && !j.timedOut && j.code === 0) view.restarts.unshift({count: countJournalRestarts(j.stdout), source: 'journal: restart jobs in the last hour'})
+      return {available: true, view}
+    },
+    servicePids(view) {
+      if (view?.cgroup) {
+        const pids = cgroupPids(view.cgroup)
+        if (pids) return pids
+      }
+      return view?.mainPid ? descendants(o.procs, [view.mainPid]) : null
+    },
+    async stop() {
+      return step(await run(sc('stop', o.unit), {timeoutMs: o.cmdTimeoutMs + o.graceMs}))
+    },
+    async start() {
+      // A unit that looped hit its start limit; reset-failed lets it start again.
+      await run(sc('reset-failed', o.unit), {timeoutMs: o.cmdTimeoutMs})
+      return step(await run(sc('start', o.unit), {timeoutMs: o.cmdTimeoutMs * 3}))
+    },
+  }
+}
+
+export function pm2Manager(o: ManagerOptions): ServiceManager {
+  return {
+    kind: 'pm2',
+    label: `pm2 app ${o.pm2App}`,
+    async status() {
+      const r = await run(['pm2', 'jlist'], {timeoutMs: o.cmdTimeoutMs})
+      if (r.missing) return {available: false, reason: 'pm2 not found on PATH'}
+      if (r.code !== 0 || r.timedOut) return {available: false, reason: `pm2 jlist: ${describeExec(r)}`}
+      const view = parsePm2Jlist(r.stdout, o.pm2App)
+      if (view.state === 'not-found') return {available: false, reason: `pm2 has no app named ${o.pm2App}`, view}
+      return {available: true, view}
+    },
+    servicePids: (view) => (view?.mainPid ? descendants(o.procs, [view.mainPid]) : null),
+    async stop() {
+      return step(await run(['pm2', 'stop', o.pm2App], {timeoutMs: o.cmdTimeoutMs + o.graceMs}))
+    },
+    async start() {
+      return step(await run(['pm2', 'restart', o.pm2App], {timeoutMs: o.cmdTimeoutMs * 3}))
+    },
+  }
+}
+
+export function dockerManager(o: ManagerOptions): ServiceManager {
+  return {
+    kind: 'docker',
+    label: `docker container ${o.container}`,
+    async status() {
+      const r = await run(['docker', 'inspect', o.container], {timeoutMs: o.cmdTimeoutMs})
+      if (r.missing) return {available: false, reason: 'docker not found on PATH'}
+      if (r.timedOut) return {available: false, reason: `docker inspect timed out after ${r.ms}ms`}
+      if (r.code !== 0) {
+        const msg = r.stderr.trim().split('\n')[0] || `exit ${r.code}`
+        return {available: false, reason: /no such/i.test(msg) ? `no container named ${o.container}` : `docker: ${msg.slice(0, 160)}`}
+      }
+      return {available: true, view: parseDockerInspect(r.stdout)}
+    },
+    servicePids: (view) => (view?.mainPid ? descendants(o.procs, [view.mainPid]) : null),
+    async stop() {
+      return step(await run(['docker', 'stop', '-t', String(Math.ceil(o.graceMs / 1000)), o.container], {timeoutMs: o.cmdTimeoutMs + o.graceMs}))
+    },
+    async start() {
+      return step(await run(['docker', 'start', o.container], {timeoutMs: o.cmdTimeoutMs * 3}))
+    },
+  }
+}
+
+function readPidFile(path: string | undefined): number | null {
+  if (!path) return null
+  try {
+    const n = Number(readFileSync(path, 'utf8').trim())
+    return Number.isInteger(n) && n > 1 ? n : null
+  } catch {
+    return null
+  }
+}
+
+/** Commands that return when done (`--start-cmd`, `--stop-cmd`, `--restart-cmd`), split like ExecStart, never a shell. */
+export function commandManager(o: ManagerOptions): ServiceManager {
+  const label = 'command manager'
+  const livePid = () => {
+    const pid = readPidFile(o.pidFile)
+    const st = pid ? o.procs.stat(pid) : null
+    return st ? {pid: pid!, state: st.state} : null
+  }
+  return {
+    kind: 'command',
+    label,
+    async status() {
+      if (!o.startCmd && !o.restartCmd) return {available: false, reason: '--manager command needs --start-cmd or --restart-cmd'}
+      if (o.statusCmd) {
+        const r = await run(o.statusCmd, {timeoutMs: o.cmdTimeoutMs})
+        const live = livePid()
+        const state = r.code === 0 ? 'active' : 'inactive'
+        return {available: true, view: {state, raw: `${state} (${o.statusCmd.join(' ')}: ${describeExec(r)})`, mainPid: live?.pid ?? null, restarts: []}}
+      }
+      if (o.pidFile) {
+        const live = livePid()
+        const state = live && live.state !== 'Z' && live.state !== 'X' ? 'active' : 'inactive'
+        return {available: true, view: {state, raw: live ? `${state} (pid ${live.pid} from ${o.pidFile}, state ${live.state})` : `inactive (no live pid in ${o.pidFile})`, mainPid: live?.pid ?? null, restarts: []}}
+      }
+      return {available: true, view: {state: 'unknown', raw: 'no --pid-file or --status-cmd', mainPid: null, restarts: []}}
+    },
+    servicePids: (view) => (view?.mainPid ? descendants(o.procs, [view.mainPid]) : null),
+    async stop() {
+      if (o.stopCmd) return step(await runDetached(o.stopCmd, {timeoutMs: o.cmdTimeoutMs + o.graceMs, logFile: o.logFile}))
+      const live = livePid()
+      if (live && live.state !== 'Z') return o.terminate(descendants(o.procs, [live.pid]))
+      return null
+    },
+    async start() {
+      const argv = o.startCmd ?? o.restartCmd!
+      return step(await runDetached(argv, {timeoutMs: o.cmdTimeoutMs * 3, logFile: o.logFile}))
+    },
+  }
+}
+
+export function superviseStatePath(stateDir: string, name: string): string {
+  return join(stateDir, 'supervise', `${name}.json`)
+}
+
+/** The medic supervisor of `medic supervise`: read its state file, SIGHUP it for a graceful restart. */
+export function superviseManager(o: ManagerOptions): ServiceManager {
+  const read = () => {
+    try {
+      return parseSuperviseState(readFileSync(superviseStatePath(o.stateDir, o.name), 'utf8'))
+    } catch {
+      return null
+    }
+  }
+  return {
+    kind: 'supervise',
+    label: `medic supervise --name ${o.name}`,
+    async status() {
+      const s = read()
+      if (!s) return {available: false, reason: `no medic supervisor state for ${o.name} in ${o.stateDir}`}
+      if (o.procs.liveness(s.supervisor.pid, s.supervisor.startTime) !== 'alive') return {available: false, reason: `the supervisor of ${o.name} (pid ${s.supervisor.pid}) is not running`}
+      const childAlive = s.child ? o.procs.liveness(s.child.pid, s.child.startTime) === 'alive' : false
+      const state = s.state === 'running' && childAlive ? 'active' : s.state === 'starting' || s.state === 'backoff' ? 'activating' : s.state === 'fatal' ? 'failed' : 'inactive'
+      return {available: true, view: {state, raw: `${s.state}${s.alert ? ` (${s.alert})` : ''}`, mainPid: childAlive ? s.child!.pid : null, restarts: [{count: s.restarts.length, source: 'supervise restart history'}]}}
+    },
+    servicePids: (view) => (view?.mainPid ? descendants(o.procs, [view.mainPid]) : null),
+    async stop() {
+      return null // the supervisor restarts its child itself, freeing the port first
+    },
+    async start() {
+      const s = read()
+      if (!s) return {ok: false, detail: 'supervisor state vanished'}
+      const r = o.signaller.send(s.supervisor.pid, s.supervisor.startTime, 'SIGHUP')
+      return {ok: r === 'sent', detail: `SIGHUP → supervisor pid ${s.supervisor.pid}: ${r}`}
+    },
+  }
+}
+
+export function noManager(reason: string): ServiceManager {
+  return {
+    kind: 'none',
+    label: 'none',
+    status: async () => ({available: false, reason}),
+    servicePids: () => null,
+    stop: async () => null,
+    start: async () => ({ok: false, detail: reason}),
+  }
+}
+
+/**
+ * `--manager auto`: the first that knows the service, in this order, and what was tried
+ * when none does. pm2 is asked only when its daemon already runs (`pm2 jlist` would start one).
+ */
+export async function detectManager(o: ManagerOptions): Promise<{manager: ServiceManager; tried: string[]}> {
+  const tried: string[] = []
+  if (o.startCmd || o.restartCmd) return {manager: commandManager(o), tried: ['command (--start-cmd/--restart-cmd given)']}
+  const sup = superviseManager(o)
+  const ss = await sup.status()
+  if (ss.available) return {manager: sup, tried}
+  tried.push(`supervise: ${ss.reason}`)
+  if (existsSync('/run/systemd/system')) {
+    const m = systemdManager(o, false)
+    const st = await m.status()
+    if (st.available) return {manager: m, tried}
+    tried.push(`systemd: ${st.reason}`)
+  } else tried.push('systemd: not the init system here')
+  const uid = process.getuid?.() ?? 0
+  const runtime = process.env.XDG_RUNTIME_DIR ?? `/run/user/${uid}`
+  if (existsSync(join(runtime, 'bus')) || existsSync(join(runtime, 'systemd'))) {
+    const m = systemdManager(o, true)
+    const st = await m.status()
+    if (st.available) return {manager: m, tried}
+    tried.push(`systemd-user: ${st.reason}`)
+  } else tried.push('systemd-user: no user bus')
+  const pm2Home = process.env.PM2_HOME ?? join(process.env.HOME ?? '/root', '.pm2')
+  const pm2Pid = readPidFile(join(pm2Home, 'pm2.pid'))
+  if (pm2Pid && o.procs.stat(pm2Pid)) {
+    const m = pm2Manager(o)
+    const st = await m.status()
+    if (st.available) return {manager: m, tried}
+    tried.push(`pm2: ${st.reason}`)
+  } else tried.push('pm2: no pm2 daemon')
+  if (existsSync('/var/run/docker.sock') || process.env.DOCKER_HOST) {
+    const m = dockerManager(o)
+    const st = await m.status()
+    if (st.available) return {manager: m, tried}
+    tried.push(`docker: ${st.reason}`)
+  } else tried.push('docker: no docker daemon socket')
+  return {manager: noManager(`no manager found (${tried.join('; ')})`), tried}
+}
+
+export function makeManager(kind: ManagerKind, o: ManagerOptions): ServiceManager | null {
+  switch (kind) {
+    case 'systemd': return systemdManager(o, false)
+    case 'systemd-user': return systemdManager(o, true)
+    case 'pm2': return pm2Manager(o)
+    case 'docker': return dockerManager(o)
+    case 'command': return commandManager(o)
+    case 'supervise': return superviseManager(o)
+    case 'none': return noManager('no manager (--manager none): check only')
+    default: return null
+  }
+}

@@ -1,0 +1,104 @@
+import {describe, expect, it} from 'vitest'
+import {decide, diagnose, repairBudget, startVerify, stepVerify, type HealthObservation, type ProbeResult} from '../../src/core/health-policy.js'
+
+const up: ProbeResult = {kind: 'ok', ok: true, status: 200, ms: 3, detail: 'HTTP 200 in 3ms'}
+const refused: ProbeResult = {kind: 'refused', ok: false, ms: 1, detail: 'connection refused'}
+const timeout: ProbeResult = {kind: 'timeout', ok: false, ms: 5000, detail: 'no answer within 5000ms'}
+const view = (state: 'active' | 'inactive' | 'failed' | 'activating', raw: string = state) => ({state, raw, mainPid: 10, restarts: []})
+
+function obs(over: Partial<HealthObservation> = {}): HealthObservation {
+  return {
+    probe: up, manager: {kind: 'systemd', available: true, view: view('active')},
+    restarts: {count: 0, sources: []}, loopThreshold: 50, owners: [{pid: 10, comm: 'node', state: 'S', inService: true}],
+    portListening: true, invisibleOwner: false, serviceProcs: [{pid: 10, comm: 'node', state: 'S'}], ...over,
+  }
+}
+const codes = (o: HealthObservation) => diagnose(o).map((p) => p.code)
+
+describe('diagnose', () => {
+  it('finds nothing wrong with a healthy service', () => expect(codes(obs())).toEqual([]))
+
+  it('counts HTTP 000 (refused, timed out) as down, not healthy', () => {
+    expect(codes(obs({probe: refused, reprobe: refused}))).toEqual(['UNRESPONSIVE'])
+    expect(codes(obs({probe: timeout, reprobe: timeout}))).toEqual(['UNRESPONSIVE'])
+  })
+
+  it('forgives one failed probe when the re-probe passes', () => {
+    expect(codes(obs({probe: timeout, reprobe: up}))).toEqual([])
+  })
+
+  it('reports every problem, not only the last (seed 000)', () => {
+    const o = obs({
+      probe: timeout, reprobe: timeout, manager: {kind: 'systemd', available: true, view: view('failed')},
+      restarts: {count: 388, sources: ['journal: 388']}, owners: [{pid: 99, comm: 'node', state: 'S', inService: false}], serviceProcs: [],
+    })
+    expect(codes(o)).toEqual(['RESTART_LOOP', 'ORPHAN_PROCESS', 'GATEWAY_DEAD'])
+  })
+
+  it('handles activating and inactive, not only failed', () => {
+    expect(codes(obs({probe: refused, reprobe: refused, manager: {kind: 'systemd', available: true, view: view('inactive')}, owners: [], portListening: false, serviceProcs: []}))).toEqual(['GATEWAY_DEAD'])
+    expect(codes(obs({probe: refused, reprobe: refused, manager: {kind: 'systemd', available: true, view: view('activating', 'activating (auto-restart)')}, owners: [], portListening: false}))).toEqual(['UNRESPONSIVE'])
+  })
+
+  it('flags an orphan serving the port while the service is down', () => {
+    expect(codes(obs({manager: {kind: 'pm2', available: true, view: view('inactive')}, owners: [{pid: 5, comm: 'node', state: 'S', inService: null}]}))).toEqual(['ORPHAN_PROCESS'])
+  })
+
+  it('calls D state HUNG only when the probe fails, and reports zombies', () => {
+    expect(codes(obs({serviceProcs: [{pid: 10, comm: 'node', state: 'D'}]}))).toEqual([])
+    expect(codes(obs({probe: timeout, reprobe: timeout, serviceProcs: [{pid: 10, comm: 'node', state: 'D'}]}))).toEqual(['HUNG', 'UNRESPONSIVE'])
+    expect(codes(obs({probe: refused, reprobe: refused, serviceProcs: [{pid: 10, comm: 'node', state: 'Z'}], owners: [], portListening: false, manager: {kind: 'command', available: true, view: view('inactive')}}))).toEqual(['ZOMBIE', 'GATEWAY_DEAD'])
+  })
+
+  it('does not call a service dead when its manager cannot be asked but its port is held', () => {
+    const o = obs({probe: refused, reprobe: refused, manager: {kind: 'systemd-user', available: false, reason: 'Failed to connect to bus'}})
+    expect(codes(o)).toEqual(['UNRESPONSIVE'])
+  })
+})
+
+describe('decide', () => {
+  const budget = repairBudget([], 0, 3, 3_600_000)
+  const manager = {kind: 'systemd', available: true}
+  const p = [{code: 'GATEWAY_DEAD' as const, detail: 'x'}]
+  it('repairs only when it may and can', () => {
+    expect(decide([], {repair: true, dryRun: false, manager, budget})).toEqual({kind: 'ok'})
+    expect(decide(p, {repair: true, dryRun: false, manager, budget})).toEqual({kind: 'repair'})
+    expect(decide(p, {repair: false, dryRun: false, manager, budget})).toMatchObject({kind: 'alert', reason: 'repair is off (--no-repair)'})
+    expect(decide(p, {repair: true, dryRun: true, manager, budget})).toEqual({kind: 'plan'})
+    expect(decide(p, {repair: true, dryRun: false, manager: {kind: 'systemd-user', available: false, reason: 'Failed to connect to bus'}, budget})).toMatchObject({kind: 'alert', reason: 'cannot repair: Failed to connect to bus'})
+    expect(decide([{code: 'HUNG', detail: 'pid 1 D'}, ...p], {repair: true, dryRun: false, manager, budget})).toMatchObject({kind: 'alert'})
+  })
+
+  it('turns an endless loop into one clear ALERT when the budget is spent', () => {
+    const spent = repairBudget([1000, 2000, 3000], 4000, 3, 3_600_000)
+    expect(spent).toMatchObject({used: 3, exhausted: true, freesAt: 3_601_000})
+    expect(decide(p, {repair: true, dryRun: false, manager, budget: spent})).toMatchObject({kind: 'alert', reason: expect.stringMatching(/repair budget spent: 3 repairs in the last 60m/)})
+  })
+
+  it('slides the window', () => {
+    expect(repairBudget([1000, 2000, 3000], 3_601_500, 3, 3_600_000)).toMatchObject({used: 2, exhausted: false})
+  })
+})
+
+describe('verification after a start (step function of now)', () => {
+  it('needs N consecutive passes; a failure resets the streak', () => {
+    let v = startVerify(0, 3, 30_000)
+    for (const [probe, now] of [[up, 100], [up, 200], [refused, 300], [up, 400], [up, 500]] as const) {
+      const s = stepVerify(v, probe, now, 'active')
+      expect(s.done).toBe(false)
+      v = s.state
+    }
+    const last = stepVerify(v, up, 600, 'active')
+    expect(last).toMatchObject({done: true, ok: true})
+  })
+
+  it('is never RECOVERED for a unit that crashes right after starting', () => {
+    const v = stepVerify(startVerify(0, 3, 30_000), up, 100, 'active').state
+    expect(stepVerify(v, refused, 200, 'failed')).toMatchObject({done: true, ok: false, reason: expect.stringMatching(/crashed right after starting/)})
+  })
+
+  it('fails at the deadline', () => {
+    const s = stepVerify(startVerify(0, 3, 1000), refused, 1000, 'activating')
+    expect(s).toMatchObject({done: true, ok: false})
+  })
+})
