@@ -39,6 +39,7 @@ export function bindable(port) {
   })
 }
 
+/** An orphan holding a listening socket (service.mjs --orphan), extra args appended. */
 export async function startHolder(tmp, args) {
   const ready = join(tmp, `ready-${Math.random().toString(36).slice(2)}.json`)
   const p = spawn(process.execPath, [service, '--orphan', '--ready', ready, ...args], {stdio: 'ignore', detached: true})

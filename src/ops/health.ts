@@ -118,12 +118,12 @@ export async function health(input: HealthInput, deps: HealthDeps): Promise<Verd
     if (decision.kind === 'alert') {
       saveState(input.statePath, state, deps)
       log(`alert: ${decision.reason}`)
-      return {...base, status: 'ALERT', checks, extra, summary: `${codes(problems)}: ${problemHeadline(problems)}; ${decision.reason}`}
+      return {...base, status: 'ALERT', checks, extra, summary: `${codes(problems)}: ${decision.reason}; ${problemHeadline(problems)}`}
     }
     if (decision.kind === 'plan') {
       details.push(...planLines(input, deps, obs.owners))
       saveState(input.statePath, state, deps)
-      return {...base, status: 'ALERT', checks, extra, summary: `${codes(problems)}: ${problemHeadline(problems)}; dry run, would stop, free port ${input.port}, start and verify`}
+      return {...base, status: 'ALERT', checks, extra, summary: `${codes(problems)}: dry run, would stop, free port ${input.port}, start and verify; ${problemHeadline(problems)}`}
     }
 
     // 3. Repair. Counted against the budget before acting, so a crash mid-repair still counts.
@@ -131,7 +131,7 @@ export async function health(input: HealthInput, deps: HealthDeps): Promise<Verd
     saveState(input.statePath, state, deps)
     const r = await repair(input, deps, obs.managerStatus, problems, actions, at, log)
     const status: Status = r.ok ? 'RECOVERED' : 'ALERT'
-    const summary = r.ok ? `${codes(problems)}: ${r.story}; restarted and verified in ${formatMs(at())}` : `${codes(problems)}: ${problemHeadline(problems)}; repair failed: ${r.reason}`
+    const summary = r.ok ? `${codes(problems)}: ${r.story}; restarted and verified in ${formatMs(at())}` : `${codes(problems)}: repair failed: ${r.reason}; ${problemHeadline(problems)}`
     checks.push({name: 'verify', status: r.ok ? 'RECOVERED' : 'ALERT', detail: r.reason})
     state.lastRepair = {by: deps.selfPid, startedAt: startedWall, finishedAt: clock.wall().getTime(), status, summary}
     // The owners right after our own repair are the new baseline, not a restart to count.

@@ -1,5 +1,4 @@
 import {request as httpRequest} from 'node:http'
-import {request as httpsRequest} from 'node:https'
 import {connect} from 'node:net'
 import {performance} from 'node:perf_hooks'
 import type {ProbeResult} from '../core/health-policy.js'
@@ -15,7 +14,10 @@ export interface Prober {
  * loads in a few ms where fetch pulls in undici on first use.
  */
 export const prober: Prober = {
-  http(url, timeoutMs, [lo, hi]) {
+  async http(url, timeoutMs, [lo, hi]) {
+    const u = new URL(url)
+    // node:https drags in TLS: loaded only for an https URL.
+    const request = u.protocol === 'https:' ? (await import('node:https')).request : httpRequest
     const t0 = performance.now()
     const ms = () => Math.round(performance.now() - t0)
     return new Promise((resolve) => {
@@ -27,8 +29,7 @@ export const prober: Prober = {
         req.destroy()
         resolve(r)
       }
-      const u = new URL(url)
-      const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(u, {method: 'GET', headers: {'user-agent': 'medic-health'}, agent: false}, (res) => {
+      const req = request(u, {method: 'GET', headers: {'user-agent': 'medic-health'}, agent: false}, (res) => {
         const status = res.statusCode ?? 0
         res.resume()
         const ok = status >= lo && status <= hi

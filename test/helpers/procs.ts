@@ -6,6 +6,7 @@ import {fileURLToPath} from 'node:url'
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 export const SERVICE = join(ROOT, 'test/fixtures/proc/service.mjs')
+export const LAUNCH = join(ROOT, 'test/fixtures/proc/launch.mjs')
 export const BIN = join(ROOT, 'bin/run.js')
 
 export interface Ready {
@@ -22,6 +23,12 @@ export class Janitor {
   private groups = new Set<number>()
   private dirs: string[] = []
   private children: ChildProcess[] = []
+  private pidFiles: string[] = []
+
+  /** A service some command started (by pid file): killed by that pid's group at cleanup. */
+  pidFile(path: string): void {
+    this.pidFiles.push(path)
+  }
 
   track(pgid: number): void {
     this.groups.add(pgid)
@@ -39,6 +46,13 @@ export class Janitor {
   }
 
   async cleanup(): Promise<void> {
+    for (const f of this.pidFiles) {
+      try {
+        const pid = Number(readFileSync(f, 'utf8').trim())
+        if (pid > 1) this.groups.add(pid)
+      } catch {}
+    }
+    this.pidFiles = []
     for (const g of this.groups) {
       try {
         process.kill(-g, 'SIGKILL')
