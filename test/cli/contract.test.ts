@@ -1,5 +1,6 @@
 import {readFileSync} from 'node:fs'
 import {describe, expect, it} from 'vitest'
+import {COMMANDS} from '../../src/cli/registry.js'
 import {expectContract, medic, ROOT} from '../helpers/procs.js'
 
 /**
@@ -8,10 +9,10 @@ import {expectContract, medic, ROOT} from '../helpers/procs.js'
  */
 const manifest = JSON.parse(readFileSync(`${ROOT}/oclif.manifest.json`, 'utf8')) as {commands: Record<string, {flags: Record<string, unknown>}>}
 const ids = Object.keys(manifest.commands)
-const SUBJECT: Record<string, string> = {cleanup: 'PORT'}
+const SUBJECT: Record<string, string> = Object.fromEntries(await Promise.all(Object.entries(COMMANDS).map(async ([id, load]) => [id, (await load()).subject])))
 
 describe.each(ids)('usage errors of medic %s', (id) => {
-  const subject = SUBJECT[id] ?? 'MEDIC'
+  const subject = SUBJECT[id]
   const words = id.split(' ')
   it.each([
     ['an unknown flag', ['--bogus']],
