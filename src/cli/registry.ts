@@ -7,9 +7,11 @@ import type {CommandSpec} from './spec.js'
 export const COMMANDS: Record<string, () => Promise<CommandSpec>> = {
   cleanup: async () => (await import('./specs/cleanup.js')).default,
   health: async () => (await import('./specs/health.js')).default,
+  supervise: async () => (await import('./specs/supervise.js')).default,
+  'supervise status': async () => (await import('./specs/supervise-status.js')).default,
 }
 
 /** Topics (the first word of multi-word ids) that have no command of their own. */
 export function topics(): string[] {
-  return [...new Set(Object.keys(COMMANDS).filter((id) => id.includes(' ')).map((id) => id.split(' ')[0]))]
+  return [...new Set(Object.keys(COMMANDS).filter((id) => id.includes(' ')).map((id) => id.split(' ')[0]))].filter((t) => !(t in COMMANDS))
 }

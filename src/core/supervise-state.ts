@@ -9,6 +9,8 @@ export interface SuperviseStateFile {
   child: {pid: number; startTime: string} | null
   /** The supervisor's state machine state. */
   state: 'starting' | 'running' | 'backoff' | 'stopping' | 'stopped' | 'fatal'
+  /** The current run has lasted --min-uptime. */
+  stable: boolean
   command: string[]
   port: number | null
   starts: number

@@ -1,0 +1,79 @@
+import {COMMON_FLAGS} from '../common-flags.js'
+import type {CommandSpec} from '../spec.js'
+
+const SANE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+
+const spec: CommandSpec = {
+  id: 'supervise',
+  subject: 'SUPERVISOR',
+  summary: 'Keep a service alive without systemd: own process group, port cleanup before each start, probes, backoff, a restart budget, no orphans.',
+  description: `Runs in the foreground (under systemd, wsl.conf, a terminal or medic boot) and starts CMD in its own session and process group, with an explicit environment and its stdout+stderr in a size-capped log file. Before every start it frees --port with the cleanup core (identity-checked, TERM before KILL).
+
+It notices an exit at once, probes --health-url (or a TCP connect to --port) every --probe-interval and restarts a child that fails --probe-failures probes in a row or sits in D/Z state. Restarts back off (the first after a stable run is immediate, then 1s doubling up to --max-backoff; a run counts as stable after --min-uptime); exit code 78 (configuration error) is not retried. Past --max-restarts in --restart-window it prints one SUPERVISOR_ALERT line and keeps trying at the slow cap, and prints SUPERVISOR_OK once the service is stable again.
+
+SIGTERM or SIGINT stops the whole process group and every descendant (TERM → grace → KILL), removes the pid file and exits 0. SIGHUP, or the --restart-flag file appearing (consumed once), restarts the child gracefully. One supervisor per --name: a lock, a pid file with the start time, and a JSON state file read by 'medic supervise status', 'medic health --manager supervise' and 'medic boot'.
+
+Stdout carries one verdict line per status change (SUPERVISOR_ALERT, SUPERVISOR_OK) and a last one at exit; the log goes to stderr and --log-file.`,
+  examples: [
+    '<%= config.bin %> <%= command.id %> --name gateway --port 18789 --health-url http://127.0.0.1:18789/health -- /usr/bin/node /usr/lib/node_modules/openclaw/dist/entry.js gateway --port 18789',
+    '<%= config.bin %> <%= command.id %> --name worker --env NODE_ENV=production --max-restarts 5 -- node worker.js',
+    'kill -HUP "$(jq .pid /var/lib/medic/supervise/gateway.pid)"   # graceful restart',
+  ],
+  flags: {
+    name: {type: 'string', default: 'gateway', description: 'Name of the supervised service: token subject, lock, pid and state file names.'},
+    port: {type: 'port', char: 'p', description: 'Port the service listens on: freed before every start, TCP-probed when there is no --health-url.'},
+    'health-url': {type: 'string', description: 'HTTP URL probed every --probe-interval (200–399 is healthy).'},
+    'probe-interval': {type: 'duration', default: '30s', min: 10, description: 'Time between probes.'},
+    'probe-timeout': {type: 'duration', default: '5s', description: 'Timeout of one probe.'},
+    'probe-failures': {type: 'integer', default: '3', min: 1, description: 'Failed probes in a row that restart the child.'},
+    'min-uptime': {type: 'duration', default: '60s', description: 'A run this long is stable: backoff resets, an alert clears.'},
+    'max-backoff': {type: 'duration', default: '60s', description: 'Cap of the restart delay (1s doubling), and the pace once the budget is spent.'},
+    'max-restarts': {type: 'integer', default: '10', min: 1, description: 'Restarts allowed per --restart-window before the alert.'},
+    'restart-window': {type: 'duration', default: '1h', description: 'Window of the restart budget.'},
+    grace: {type: 'duration', default: '5s', description: 'SIGTERM → SIGKILL grace when stopping the child or freeing the port.'},
+    'restart-flag': {type: 'string', description: 'A file whose appearance restarts the child gracefully; consumed once.'},
+    env: {type: 'string', multiple: true, description: `KEY=VALUE for the child (repeatable). The child gets only these, PATH=${SANE_PATH}, HOME, USER, LANG, TZ — unless --inherit-env.`},
+    'inherit-env': {type: 'boolean', description: "Give the child medic's whole environment (plus --env)."},
+    'child-log': {type: 'string', description: "The child's stdout+stderr (default <state-dir>/supervise/<name>.out.log)."},
+    'child-log-max': {type: 'size', default: '10MB', description: 'Size cap of the child log; the oldest half goes first.'},
+    'pid-file': {type: 'string', description: "The supervisor's pid file, with its start time (default <state-dir>/supervise/<name>.pid)."},
+    'child-pid-file': {type: 'string', description: "Also write the child's pid here (the seed used /tmp/clawdbot-gateway.pid)."},
+    protect: {type: 'regex', multiple: true, description: 'Never signal a process matching this when freeing the port (repeatable).'},
+    ...COMMON_FLAGS,
+  },
+  rest: {name: 'cmd', description: 'the service command and its arguments, exactly as given', required: true},
+  async run({parsed, deadlineAt, stderr}) {
+    const f = parsed.flags
+    const {UsageError} = await import('../parse.js')
+    const name = f.name as string
+    if (!/^[A-Za-z0-9@._-]+$/.test(name)) throw new UsageError(`--name ${JSON.stringify(name)}: letters, digits, @ . _ - only`)
+    const env: NodeJS.ProcessEnv = f['inherit-env'] ? {...process.env} : {PATH: SANE_PATH}
+    if (!f['inherit-env']) for (const k of ['HOME', 'USER', 'LOGNAME', 'LANG', 'LC_ALL', 'TZ']) if (process.env[k]) env[k] = process.env[k]
+    for (const kv of f.env as string[]) {
+      const eq = kv.indexOf('=')
+      if (eq <= 0) throw new UsageError(`--env ${JSON.stringify(kv)}: expected KEY=VALUE`)
+      env[kv.slice(0, eq)] = kv.slice(eq + 1)
+    }
+    const url = f['health-url'] as string | undefined
+    if (url && !/^https?:\/\//.test(url)) throw new UsageError(`--health-url ${JSON.stringify(url)}: expected an http(s) URL`)
+    const [{supervise}, {makeProcessDeps}, {prober}, {join}, {LogFile}] = await Promise.all([import('../../ops/supervise.js'), import('../../deps.js'), import('../../sys/probe.js'), import('node:path'), import('../../sys/log-file.js')])
+    const base = makeProcessDeps({stateDir: f['state-dir'] as string | undefined, logFile: f['log-file'] as string | undefined, stderr})
+    const dir = join(base.stateDir, 'supervise')
+    return supervise({
+      name, subject: 'SUPERVISOR', command: parsed.rest, env,
+      port: (f.port as number | undefined) ?? null, healthUrl: url ?? null,
+      probeIntervalMs: f['probe-interval'] as number, probeTimeoutMs: f['probe-timeout'] as number, graceMs: f.grace as number,
+      config: {
+        minUptimeMs: f['min-uptime'] as number, backoffBaseMs: Math.min(1000, f['max-backoff'] as number), backoffCapMs: f['max-backoff'] as number,
+        maxRestarts: f['max-restarts'] as number, restartWindowMs: f['restart-window'] as number, probeFailures: f['probe-failures'] as number,
+      },
+      restartFlag: (f['restart-flag'] as string | undefined) ?? null,
+      childLog: (f['child-log'] as string | undefined) ?? join(dir, `${name}.out.log`), childLogMax: f['child-log-max'] as number,
+      statePath: join(dir, `${name}.json`), pidFile: (f['pid-file'] as string | undefined) ?? join(dir, `${name}.pid`),
+      childPidFile: (f['child-pid-file'] as string | undefined) ?? null,
+      protect: f.protect as RegExp[], deadlineAt,
+    }, {...base, log: new LogFile((f['log-file'] as string | undefined) ?? join(dir, `${name}.log`)), prober, announce: (l) => process.stdout.write(`${l}\n`)})
+  },
+}
+
+export default spec

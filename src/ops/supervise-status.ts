@@ -1,0 +1,35 @@
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {formatMs} from '../core/duration.js'
+import {parseSuperviseState, type SuperviseStateFile} from '../core/supervise-state.js'
+import type {Verdict} from '../core/verdict.js'
+import type {ProcessTable} from '../sys/proc-table.js'
+
+export function readSupervisor(stateDir: string, name: string, procs: ProcessTable): {file: SuperviseStateFile | null; alive: boolean} {
+  let file: SuperviseStateFile | null = null
+  try {
+    file = parseSuperviseState(readFileSync(join(stateDir, 'supervise', `${name}.json`), 'utf8'))
+  } catch {}
+  const alive = !!file && procs.liveness(file.supervisor.pid, file.supervisor.startTime) === 'alive'
+  return {file, alive}
+}
+
+export function superviseStatus(name: string, subject: string, deps: {stateDir: string; procs: ProcessTable}): Verdict {
+  const {file, alive} = readSupervisor(deps.stateDir, name, deps.procs)
+  const base = {subject, checks: [], actions: []}
+  if (!file || !alive) {
+    return {...base, status: 'UNKNOWN', summary: file ? `no supervisor runs for ${name} (pid ${file.supervisor.pid} in its state file is gone)` : `no supervisor runs for ${name} (no state in ${deps.stateDir})`}
+  }
+  const childAlive = !!file.child && deps.procs.liveness(file.child.pid, file.child.startTime) === 'alive'
+  const hour = file.restarts.filter((t) => t > Date.now() - file.budget.windowMs).length
+  const extra = {supervisor: file.supervisor, child: file.child, state: file.state, restarts: hour, budget: file.budget, alert: file.alert, command: file.command}
+  const checks = [
+    {name: 'supervisor', status: 'OK' as const, detail: `pid ${file.supervisor.pid} (${file.state})`},
+    {name: 'child', status: childAlive ? ('OK' as const) : ('ALERT' as const), detail: childAlive ? `pid ${file.child!.pid} running` : 'not running'},
+    {name: 'restart budget', status: file.budget.exhausted ? ('ALERT' as const) : ('OK' as const), detail: `${hour}/${file.budget.max} restarts in the last ${formatMs(file.budget.windowMs)}`},
+  ]
+  if (file.alert || !childAlive || file.state !== 'running') {
+    return {...base, checks, extra, status: 'ALERT', summary: `${name}: ${file.alert ?? `child not running (supervisor ${file.state})`}; supervisor pid ${file.supervisor.pid}`}
+  }
+  return {...base, checks, extra, status: 'OK', summary: `${name} supervised by pid ${file.supervisor.pid}; child pid ${file.child!.pid} running; ${hour} restarts in the last ${formatMs(file.budget.windowMs)}`}
+}

@@ -1,0 +1,216 @@
+import {spawn, type ChildProcess} from 'node:child_process'
+import {existsSync, unlinkSync} from 'node:fs'
+import {initialState, transition, type SupervisorAction, type SupervisorConfig, type SupervisorEvent, type SupervisorState} from '../core/supervisor-machine.js'
+import type {SuperviseStateFile} from '../core/supervise-state.js'
+import type {KillTarget} from '../core/kill-plan.js'
+import type {Verdict} from '../core/verdict.js'
+import {CappedLog} from '../sys/capped-log.js'
+import type {Prober} from '../sys/probe.js'
+import {writeFileAtomic} from '../sys/state-store.js'
+import {cleanup} from './cleanup.js'
+import type {ProcessDeps} from './deps.js'
+import {terminate} from './terminate.js'
+
+export interface SuperviseInput {
+  name: string
+  subject: string
+  command: string[]
+  env: NodeJS.ProcessEnv
+  port: number | null
+  healthUrl: string | null
+  probeIntervalMs: number
+  probeTimeoutMs: number
+  graceMs: number
+  config: SupervisorConfig
+  restartFlag: string | null
+  childLog: string
+  childLogMax: number
+  statePath: string
+  pidFile: string
+  childPidFile: string | null
+  protect: RegExp[]
+  /** Stop by itself at this monotonic time (`--timeout`), or never. */
+  deadlineAt: number | null
+}
+
+export interface SuperviseDeps extends ProcessDeps {
+  prober: Prober
+  /** Status lines (a token each) printed while running: stdout. */
+  announce: (line: string) => void
+}
+
+/**
+ * `medic supervise`: runs the pure state machine against a real child. Events come from
+ * the child's exit (at once, no polling), timers, probes, signals and the restart flag;
+ * they are handled one at a time, in order.
+ */
+export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Promise<Verdict> {
+  const {clock, procs} = deps
+  const lock = deps.locks ? await deps.locks.acquire(`supervise-${input.name}`, 0, 'supervise') : null
+  if (lock && !lock.acquired) {
+    return {subject: input.subject, status: 'UNKNOWN', summary: `${input.name} is already supervised by medic pid ${lock.owner?.pid ?? '?'}`, checks: [], actions: []}
+  }
+  const self = procs.get(process.pid)!
+  writeFileAtomic(input.pidFile, JSON.stringify({pid: process.pid, startTime: self.startTime, name: input.name}) + '\n')
+
+  let state: SupervisorState = initialState(input.config)
+  let child: ChildProcess | null = null
+  let childId: {pid: number; startTime: string} | null = null
+  const out = new CappedLog(input.childLog, input.childLogMax)
+  const wallOf = (mono: number) => Date.now() - (clock.now() - mono)
+  const log = (line: string) => {
+    deps.log.line(`[SUPERVISOR ${input.name}] ${line}`)
+    deps.progress(`[SUPERVISOR ${input.name}] ${line}`)
+  }
+  let finish!: (v: Verdict) => void
+  const finished = new Promise<Verdict>((r) => (finish = r))
+  let wakeTimer: NodeJS.Timeout | undefined
+  let busy = Promise.resolve()
+  let exiting = false
+
+  const persist = () => {
+    const file: SuperviseStateFile = {
+      version: 1, name: input.name,
+      supervisor: {pid: process.pid, startTime: self.startTime, cmdline: self.cmdline},
+      child: childId, state: state.phase, stable: state.stable, command: input.command, port: input.port, starts: state.starts,
+      restarts: state.restarts.map(wallOf),
+      budget: {max: input.config.maxRestarts, windowMs: input.config.restartWindowMs, exhausted: state.alert?.startsWith('restart budget') ?? false},
+      alert: state.alert, updatedAt: new Date().toISOString(),
+    }
+    try {
+      writeFileAtomic(input.statePath, JSON.stringify(file, null, 2) + '\n')
+    } catch (e) {
+      log(`cannot write ${input.statePath}: ${(e as Error).message}`)
+    }
+  }
+
+  const dispatch = (e: SupervisorEvent) => {
+    busy = busy.then(async () => {
+      if (exiting) return
+      const t = transition(state, e, clock.now(), input.config)
+      state = t.state
+      clearTimeout(wakeTimer)
+      if (t.wakeAt !== null) wakeTimer = setTimeout(() => dispatch({type: 'tick'}), Math.max(0, t.wakeAt - clock.now()))
+      for (const a of t.actions) await perform(a)
+      persist()
+    }).catch((err) => log(`internal error: ${(err as Error).stack ?? err}`))
+  }
+
+  const perform = async (a: SupervisorAction): Promise<void> => {
+    switch (a.type) {
+      case 'log':
+        return log(a.line)
+      case 'alert':
+        log(`ALERT ${a.line}`)
+        return deps.announce(`${input.subject}_ALERT: ${input.name}: ${a.line}`)
+      case 'clear-alert':
+        log(a.line)
+        return deps.announce(`${input.subject}_OK: ${input.name}: ${a.line}`)
+      case 'free-port': {
+        if (input.port === null) return
+        const v = await cleanup({ports: [input.port], graceMs: input.graceMs, killWaitMs: 3000, match: null, protect: input.protect, dryRun: false, deadlineAt: null}, {...deps, progress: () => {}})
+        if (v.status !== 'OK') log(`before start: ${v.summary}`)
+        return
+      }
+      case 'spawn':
+        return startChild()
+      case 'terminate':
+        return stopChild(a.reason)
+      case 'exit':
+        exiting = true
+        return finish({subject: input.subject, status: 'OK', summary: `${input.name} supervisor stopped; no process of its group left`, checks: [], actions: [], extra: {starts: state.starts, restarts: state.restarts.length}})
+    }
+  }
+
+  const startChild = () => {
+    const c = spawn(input.command[0], input.command.slice(1), {detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: input.env})
+    child = c
+    c.stdout?.on('data', (d: Buffer) => out.write(d))
+    c.stderr?.on('data', (d: Buffer) => out.write(d))
+    c.once('spawn', () => {
+      const st = procs.stat(c.pid!)
+      childId = {pid: c.pid!, startTime: st?.startTime ?? ''}
+      if (input.childPidFile) writeFileAtomic(input.childPidFile, `${c.pid}\n`)
+      log(`started child pid ${c.pid}: ${input.command.join(' ')}`)
+      dispatch({type: 'spawned'})
+    })
+    c.once('error', (err: NodeJS.ErrnoException) => {
+      if (c.pid === undefined) dispatch({type: 'spawn-failed', error: `${input.command[0]}: ${err.code ?? err.message}`, permanent: err.code === 'ENOENT' || err.code === 'EACCES'})
+    })
+    c.once('exit', (code, signal) => {
+      if (child === c) child = null
+      childId = null
+      dispatch({type: 'exited', code, signal})
+    })
+  }
+
+  /** TERM → grace → KILL to the child's whole process group and every descendant, by identity. */
+  const stopChild = async (reason: string) => {
+    if (!child?.pid) return
+    const pgid = child.pid
+    const members = new Map<number, KillTarget>()
+    const parents = new Map<number, number>()
+    for (const pid of procs.list()) {
+      const st = procs.stat(pid)
+      if (!st) continue
+      parents.set(pid, st.ppid)
+      if (st.pgid === pgid) members.set(pid, {pid, startTime: st.startTime, label: `pid ${pid} (${st.comm})`})
+    }
+    let grew = true
+    while (grew) {
+      grew = false
+      for (const [pid, ppid] of parents) {
+        if (!members.has(pid) && members.has(ppid)) {
+          const st = procs.stat(pid)
+          if (st) (members.set(pid, {pid, startTime: st.startTime, label: `pid ${pid} (${st.comm})`}), (grew = true))
+        }
+      }
+    }
+    const r = await terminate([...members.values()], {graceMs: input.graceMs, killWaitMs: 3000, deadlineAt: null, t0: clock.now()}, {...deps, progress: () => {}})
+    log(`${reason}: ${r.plan.targets.map((t) => `${t.target.label} ${t.reason}`).join(', ') || 'nothing to stop'}`)
+  }
+
+  // Probes: the service answering, and the child not stuck in D state.
+  const probeTimer = setInterval(async () => {
+    if (state.phase !== 'running' || !childId) return
+    const st = procs.stat(childId.pid)
+    if (st && (st.state === 'D' || st.state === 'Z')) return dispatch({type: 'probe', ok: false, detail: `child in ${st.state} state`})
+    if (!input.healthUrl && input.port === null) return
+    const p = input.healthUrl ? await deps.prober.http(input.healthUrl, input.probeTimeoutMs, [200, 399]) : await deps.prober.tcp('127.0.0.1', input.port!, input.probeTimeoutMs)
+    dispatch({type: 'probe', ok: p.ok, detail: p.detail})
+  }, input.probeIntervalMs)
+
+  // The restart flag is consumed once: removed, then acted on.
+  const flagTimer = input.restartFlag
+    ? setInterval(() => {
+        if (!existsSync(input.restartFlag!)) return
+        try {
+          unlinkSync(input.restartFlag!)
+        } catch {
+          return // someone else consumed it
+        }
+        dispatch({type: 'restart', reason: `restart flag ${input.restartFlag}`})
+      }, 1000)
+    : undefined
+
+  const onStop = (sig: string) => () => dispatch({type: 'stop', reason: `received ${sig}`})
+  const handlers: [NodeJS.Signals, () => void][] = [['SIGTERM', onStop('SIGTERM')], ['SIGINT', onStop('SIGINT')], ['SIGHUP', () => dispatch({type: 'restart', reason: 'received SIGHUP'})]]
+  for (const [sig, h] of handlers) process.on(sig, h)
+  const deadline = input.deadlineAt !== null ? setTimeout(() => dispatch({type: 'stop', reason: '--timeout reached'}), Math.max(0, input.deadlineAt - clock.now())) : undefined
+
+  dispatch({type: 'start'})
+  const verdict = await finished
+  for (const [sig, h] of handlers) process.off(sig, h)
+  clearInterval(probeTimer)
+  if (flagTimer) clearInterval(flagTimer)
+  clearTimeout(wakeTimer)
+  clearTimeout(deadline)
+  persist()
+  for (const f of [input.pidFile, ...(input.childPidFile ? [input.childPidFile] : [])]) {
+    try {
+      unlinkSync(f)
+    } catch {}
+  }
+  if (lock?.acquired) lock.release()
+  return verdict
+}

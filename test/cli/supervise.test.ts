@@ -1,0 +1,192 @@
+import {spawn, type ChildProcess} from 'node:child_process'
+import {existsSync, readFileSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {afterEach, describe, expect, it} from 'vitest'
+import {alive, BIN, expectContract, Janitor, medic, ROOT, SERVICE, startService, waitReady} from '../helpers/procs.js'
+
+const j = new Janitor()
+afterEach(() => j.cleanup())
+
+interface Sup {
+  child: ChildProcess
+  dir: string
+  out: () => string
+  err: () => string
+  state: () => any
+  exited: Promise<number | null>
+}
+
+function superviseRun(args: string[], cmd: string[], name = 'gw'): Sup {
+  const dir = j.tmp()
+  let out = ''
+  let err = ''
+  const child = spawn(process.execPath, [BIN, 'supervise', '--name', name, '--state-dir', dir, ...args, '--', ...cmd], {stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: {...process.env, NO_COLOR: '1'}})
+  j.child(child)
+  child.stdout!.on('data', (d) => (out += d))
+  child.stderr!.on('data', (d) => (err += d))
+  const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)))
+  const state = () => {
+    try {
+      return JSON.parse(readFileSync(join(dir, 'supervise', `${name}.json`), 'utf8'))
+    } catch {
+      return null
+    }
+  }
+  return {child, dir, out: () => out, err: () => err, state, exited}
+}
+
+/** Readiness by the supervisor's own state file, bounded. */
+async function until<T>(what: string, f: () => T | null | undefined | false, ms = 15_000): Promise<T> {
+  const end = Date.now() + ms
+  for (;;) {
+    const v = f()
+    if (v) return v
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
+const running = (s: Sup) => () => {
+  const st = s.state()
+  return st?.state === 'running' && st.child && alive(st.child.pid) ? st : null
+}
+
+async function freePort(): Promise<number> {
+  const {createServer} = await import('node:net')
+  return new Promise((resolve) => {
+    const srv = createServer().listen(0, () => {
+      const p = (srv.address() as {port: number}).port
+      srv.close(() => resolve(p))
+    })
+  })
+}
+
+describe('medic supervise', () => {
+  it('restarts a SIGKILLed service at once after a stable run, and reports through status', async () => {
+    const port = await freePort()
+    const s = superviseRun(['--port', String(port), '--min-uptime', '200ms'], [process.execPath, SERVICE, '--port', String(port)])
+    const first = await until('first child', running(s))
+    await until('a stable run', () => s.state()?.stable || null)
+    process.kill(first.child.pid, 'SIGKILL')
+    const second = await until('a new child', () => {
+      const st = running(s)()
+      return st && st.child.pid !== first.child.pid ? st : null
+    })
+    expect(second.restarts).toHaveLength(1)
+    const status = await medic(['supervise', 'status', '--name', 'gw', '--state-dir', s.dir])
+    expectContract(status, 'SUPERVISOR_OK')
+    expect(status.lines[0]).toContain(`child pid ${second.child.pid} running; 1 restarts`)
+    s.child.kill('SIGTERM')
+    expect(await s.exited).toBe(0)
+  })
+
+  it('holds the restart budget in a crash loop: one SUPERVISOR_ALERT line, then slow retries', async () => {
+    const s = superviseRun(['--max-restarts', '3', '--max-backoff', '100ms', '--min-uptime', '10s'], [process.execPath, '-e', 'process.exit(1)'])
+    await until('7 starts', () => (s.state()?.starts ?? 0) >= 7 || null)
+    const st = s.state()
+    expect(st.budget.exhausted).toBe(true)
+    s.child.kill('SIGTERM')
+    expect(await s.exited).toBe(0)
+    const lines = s.out().trim().split('\n')
+    expect(lines.filter((l) => l.includes('_ALERT'))).toEqual(['SUPERVISOR_ALERT: gw: restart budget spent: 3 restarts in the last 3600s (max 3); retrying every 100ms'])
+    expect(lines.at(-1)).toMatch(/^SUPERVISOR_OK: gw supervisor stopped/)
+    const status = await medic(['supervise', 'status', '--name', 'gw', '--state-dir', s.dir])
+    expectContract(status, 'SUPERVISOR_UNKNOWN')
+  })
+
+  it('stops the whole family on SIGTERM — grandchildren too — removes its pid file and exits 0', async () => {
+    const ready = join(j.tmp(), 'family.json')
+    const s = superviseRun(['--grace', '300ms'], [process.execPath, join(ROOT, 'test/fixtures/proc/family.mjs'), ready])
+    const fam = (await waitReady(ready, 'family')) as unknown as {pid: number; children: number[]}
+    for (const p of fam.children) j.track(p)
+    expect([fam.pid, ...fam.children].every(alive)).toBe(true)
+    expect(existsSync(join(s.dir, 'supervise', 'gw.pid'))).toBe(true)
+    s.child.kill('SIGTERM')
+    expect(await s.exited).toBe(0)
+    expect([fam.pid, ...fam.children].filter(alive)).toEqual([])
+    expect(existsSync(join(s.dir, 'supervise', 'gw.pid'))).toBe(false)
+  })
+
+  it('does not retry exit code 78 (configuration error)', async () => {
+    const s = superviseRun([], [process.execPath, '-e', 'process.exit(78)'])
+    await until('fatal', () => s.state()?.state === 'fatal' || null)
+    expect(s.state().starts).toBe(1)
+    expect(s.out()).toMatch(/^SUPERVISOR_ALERT: gw: child exited with 78 \(configuration error\): not retried$/m)
+    s.child.kill('SIGINT')
+    expect(await s.exited).toBe(0)
+  })
+
+  it('treats a missing program as a configuration error', async () => {
+    const s = superviseRun([], ['/nonexistent/program'])
+    await until('fatal', () => s.state()?.state === 'fatal' || null)
+    s.child.kill('SIGTERM')
+    expect(await s.exited).toBe(0)
+  })
+
+  it('restarts gracefully on SIGHUP and on the restart flag (consumed once), without counting a failure', async () => {
+    const flag = join(j.tmp(), 'restart.flag')
+    const s = superviseRun(['--restart-flag', flag], [process.execPath, SERVICE])
+    const a = await until('child', running(s))
+    s.child.kill('SIGHUP')
+    const b = await until('restart after SIGHUP', () => {
+      const st = running(s)()
+      return st && st.child.pid !== a.child.pid ? st : null
+    })
+    writeFileSync(flag, '')
+    const c = await until('restart after the flag', () => {
+      const st = running(s)()
+      return st && st.child.pid !== b.child.pid ? st : null
+    })
+    expect(existsSync(flag)).toBe(false)
+    expect(c.restarts).toEqual([])
+    expect(c.starts).toBe(3)
+    s.child.kill('SIGTERM')
+    await s.exited
+  })
+
+  it('frees its port from an orphan before starting', async () => {
+    const orphan = await startService(j, ['--orphan'])
+    const s = superviseRun(['--port', String(orphan.port)], [process.execPath, SERVICE, '--port', String(orphan.port)])
+    const st = await until('child', running(s))
+    expect(alive(orphan.pid)).toBe(false)
+    expect(st.child.pid).not.toBe(orphan.pid)
+    s.child.kill('SIGTERM')
+    await s.exited
+  })
+
+  it('restarts a child that fails its health probes', async () => {
+    const port = await freePort()
+    const s = superviseRun(['--port', String(port), '--health-url', `http://127.0.0.1:${port}/health`, '--probe-interval', '100ms', '--probe-failures', '2', '--max-backoff', '100ms'], [process.execPath, SERVICE, '--port', String(port), '--status', '503'])
+    await until('a restart for failed probes', () => (s.state()?.starts ?? 0) >= 2 || null)
+    s.child.kill('SIGTERM')
+    await s.exited
+    expect(s.err()).toMatch(/2 probes failed in a row \(HTTP 503/)
+  })
+
+  it('refuses a second supervisor for the same name', async () => {
+    const s = superviseRun([], [process.execPath, SERVICE])
+    await until('child', running(s))
+    const r = await medic(['supervise', '--name', 'gw', '--state-dir', s.dir, '--', process.execPath, SERVICE])
+    expectContract(r, 'SUPERVISOR_UNKNOWN')
+    expect(r.lines[0]).toContain('already supervised by medic pid')
+    s.child.kill('SIGTERM')
+    await s.exited
+  })
+
+  it('gives the child an explicit environment', async () => {
+    const s = superviseRun(['--env', 'GATEWAY_TOKEN=abc', '--max-backoff', '5s'], [process.execPath, '-e', 'console.log(JSON.stringify(process.env)); setInterval(() => {}, 1e9)'])
+    const log = join(s.dir, 'supervise', 'gw.out.log')
+    const env = await until('the child log', () => (existsSync(log) && readFileSync(log, 'utf8').includes('{') ? JSON.parse(readFileSync(log, 'utf8')) : null))
+    expect(env.GATEWAY_TOKEN).toBe('abc')
+    expect(env.PATH).toBe('/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin')
+    expect(Object.keys(env).every((k) => ['GATEWAY_TOKEN', 'PATH', 'HOME', 'USER', 'LOGNAME', 'LANG', 'LC_ALL', 'TZ'].includes(k))).toBe(true)
+    s.child.kill('SIGTERM')
+    await s.exited
+  })
+
+  it('needs a command', async () => {
+    const r = await medic(['supervise', '--name', 'gw'])
+    expectContract(r, 'SUPERVISOR_UNKNOWN')
+    expect(r.code).toBe(3)
+  })
+})
