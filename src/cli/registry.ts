@@ -7,6 +7,7 @@ import type {CommandSpec} from './spec.js'
 export const COMMANDS: Record<string, () => Promise<CommandSpec>> = {
   cleanup: async () => (await import('./specs/cleanup.js')).default,
   health: async () => (await import('./specs/health.js')).default,
+  boot: async () => (await import('./specs/boot.js')).default,
   supervise: async () => (await import('./specs/supervise.js')).default,
   'supervise status': async () => (await import('./specs/supervise-status.js')).default,
 }

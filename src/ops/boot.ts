@@ -1,0 +1,117 @@
+import {spawn} from 'node:child_process'
+import {openSync, closeSync} from 'node:fs'
+import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {formatMs} from '../core/duration.js'
+import type {Action, Verdict} from '../core/verdict.js'
+import type {Prober} from '../sys/probe.js'
+import {ensureDir} from '../sys/state-store.js'
+import {cleanup} from './cleanup.js'
+import type {ProcessDeps} from './deps.js'
+import {readSupervisor} from './supervise-status.js'
+
+export interface BootInput {
+  name: string
+  command: string[]
+  port: number | null
+  healthUrl: string | null
+  waitMs: number
+  stateDir: string
+  /** Flags handed on to `medic supervise` as they are. */
+  superviseArgs: string[]
+  protect: RegExp[]
+}
+
+export interface BootDeps extends ProcessDeps {
+  prober: Prober
+}
+
+const BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
+
+/**
+ * `medic boot` (wsl_boot.sh): idempotent. A live supervisor for the name — pid, start
+ * time and command line all verified, so a stale pid file is never trusted — is BOOT_OK.
+ * Otherwise: free the port, start `medic supervise` detached in its own session, and
+ * wait until the service answers. Concurrent boots are serialised by a lock, so the
+ * second finds the first one's supervisor.
+ */
+export async function boot(input: BootInput, deps: BootDeps): Promise<Verdict> {
+  const {clock, procs} = deps
+  const t0 = clock.now()
+  const at = () => Math.round(clock.now() - t0)
+  const actions: Action[] = []
+  const base = {subject: 'BOOT', actions, checks: []}
+  const log = (l: string) => deps.log.line(l)
+  log(`boot ${input.name}: ${input.command.join(' ')}`)
+
+  const lock = deps.locks ? await deps.locks.acquire(`boot-${input.name}`, input.waitMs + 5000, 'boot') : null
+  if (lock && !lock.acquired) return {...base, status: 'UNKNOWN', summary: `another medic boot (pid ${lock.owner?.pid ?? '?'}) is still starting ${input.name}`}
+  try {
+    const existing = readSupervisor(input.stateDir, input.name, procs)
+    if (existing.file && existing.alive) {
+      const now = procs.get(existing.file.supervisor.pid)
+      const same = now && now.cmdline.join('\0') === existing.file.supervisor.cmdline.join('\0')
+      if (same) {
+        log(`supervisor already running (pid ${existing.file.supervisor.pid})`)
+        return {...base, status: 'OK', summary: `${input.name}: supervisor pid ${existing.file.supervisor.pid} already running${existing.file.child ? ` (child pid ${existing.file.child.pid})` : ''}`}
+      }
+      log(`pid ${existing.file.supervisor.pid} from the state file now runs something else: not trusted`)
+    }
+
+    if (input.port !== null) {
+      const v = await cleanup({ports: [input.port], graceMs: 5000, killWaitMs: 3000, match: null, protect: input.protect, dryRun: false, deadlineAt: null}, deps)
+      actions.push(...v.actions)
+      if (v.status === 'ALERT') return {...base, status: 'ALERT', summary: `${input.name}: cannot free the port before starting: ${v.summary}`}
+      if (v.status === 'RECOVERED') log(`orphans cleaned: ${v.summary}`)
+    }
+
+    const dir = join(input.stateDir, 'supervise')
+    ensureDir(dir)
+    const errLog = join(dir, `${input.name}.supervisor.err`)
+    const fd = openSync(errLog, 'a')
+    const argv = [BIN, 'supervise', '--name', input.name, '--state-dir', input.stateDir, ...(input.port !== null ? ['--port', String(input.port)] : []), ...(input.healthUrl ? ['--health-url', input.healthUrl] : []), ...input.superviseArgs, '--', ...input.command]
+    const sup = spawn(process.execPath, argv, {detached: true, stdio: ['ignore', fd, fd]})
+    closeSync(fd)
+    let exitCode: number | null | undefined
+    sup.once('exit', (c) => (exitCode = c))
+    sup.unref()
+    actions.push({action: 'start', target: `medic supervise --name ${input.name}`, result: `pid ${sup.pid}`, ms: at()})
+    log(`supervisor started (pid ${sup.pid})`)
+
+    const deadline = clock.now() + input.waitMs
+    let last = 'not started yet'
+    // Without a probe, "answers" means the same child kept running for a settle time.
+    const settleMs = Math.min(1000, input.waitMs / 2)
+    let seen: {pid: number; at: number} | null = null
+    for (;;) {
+      if (exitCode !== undefined) {
+        log(`ERROR: supervisor exited (${exitCode}) after starting`)
+        return {...base, status: 'ALERT', summary: `${input.name}: supervisor pid ${sup.pid} exited with ${exitCode} (see ${errLog})`}
+      }
+      const s = readSupervisor(input.stateDir, input.name, procs)
+      if (s.file && s.file.supervisor.pid === sup.pid) {
+        last = `supervisor ${s.file.state}${s.file.alert ? `: ${s.file.alert}` : ''}`
+        if (s.file.state === 'fatal') return {...base, status: 'ALERT', summary: `${input.name}: ${s.file.alert ?? 'the service cannot start'}`}
+        if (s.file.state === 'running') {
+          const childPid = s.file.child?.pid ?? 0
+          if (!seen || seen.pid !== childPid) seen = {pid: childPid, at: clock.now()}
+          const settled = clock.now() - seen.at >= settleMs
+          const p = input.healthUrl ? await deps.prober.http(input.healthUrl, 2000, [200, 399]) : input.port !== null ? await deps.prober.tcp('127.0.0.1', input.port, 2000) : {ok: settled, detail: `child pid ${childPid} running for ${formatMs(clock.now() - seen.at)}`}
+          last = `supervisor running; probe ${p.detail}`
+          if (p.ok) {
+            actions.push({action: 'verify', target: input.healthUrl ?? (input.port !== null ? `tcp ${input.port}` : 'child'), result: p.detail, ms: at()})
+            log(`boot complete: supervisor pid ${sup.pid}, service healthy in ${formatMs(at())}`)
+            return {...base, status: 'RECOVERED', summary: `${input.name}: started supervisor pid ${sup.pid}; service healthy in ${formatMs(at())}`}
+          }
+        }
+      }
+      if (clock.now() >= deadline) {
+        log(`ERROR: not healthy within ${formatMs(input.waitMs)} (${last})`)
+        return {...base, status: 'ALERT', summary: `${input.name}: service not healthy within ${formatMs(input.waitMs)} (${last}); supervisor pid ${sup.pid} keeps trying`}
+      }
+      await clock.sleep(50)
+    }
+  } finally {
+    if (lock?.acquired) lock.release()
+  }
+}
