@@ -8,6 +8,9 @@ export const COMMANDS: Record<string, () => Promise<CommandSpec>> = {
   cleanup: async () => (await import('./specs/cleanup.js')).default,
   health: async () => (await import('./specs/health.js')).default,
   boot: async () => (await import('./specs/boot.js')).default,
+  'locks clean': async () => (await import('./specs/locks-clean.js')).default,
+  'sessions archive': async () => (await import('./specs/sessions-archive.js')).default,
+  watchdog: async () => (await import('./specs/watchdog.js')).default,
   supervise: async () => (await import('./specs/supervise.js')).default,
   'supervise status': async () => (await import('./specs/supervise-status.js')).default,
 }

@@ -1,14 +1,13 @@
 import {formatMs} from '../core/duration.js'
 import {decide, diagnose, probeDown, repairBudget, startVerify, stepVerify, type HealthObservation, type OwnerFact, type Problem, type ProbeResult, type ProcFact} from '../core/health-policy.js'
 import {describeProc, refusalFor, type ProtectionContext} from '../core/protect.js'
-import type {KillTarget} from '../core/kill-plan.js'
 import {STATE_NAMES} from '../core/proc-parse.js'
 import {worstOf, type Action, type Check, type Status, type Verdict} from '../core/verdict.js'
-import type {ManagerStatus, ServiceManager, StepResult} from '../sys/managers.js'
+import type {ManagerStatus, ServiceManager} from '../sys/managers.js'
 import type {Prober} from '../sys/probe.js'
 import {readJson, writeFileAtomic} from '../sys/state-store.js'
 import type {ProcessDeps} from './deps.js'
-import {terminate} from './terminate.js'
+import {restartService} from './restart.js'
 
 export interface HealthInput {
   name: string
@@ -251,44 +250,12 @@ function planLines(input: HealthInput, deps: HealthDeps, owners: Observed['owner
 async function repair(
   input: HealthInput, deps: HealthDeps, status: ManagerStatus, problems: Problem[], actions: Action[], at: () => number, log: (l: string) => void,
 ): Promise<{ok: boolean; reason: string; story: string}> {
-  const record = (action: string, target: string, r: StepResult) => {
-    actions.push({action, target, result: r.ok ? 'ok' : `failed: ${r.detail}`, ms: at()})
-    deps.progress(`${action} ${target}: ${r.detail}`)
-    log(`${action} ${target}: ${r.detail}`)
-  }
-  const story: string[] = []
-  const orphan = problems.find((p) => p.code === 'ORPHAN_PROCESS')
-
-  // stop
   const stateNow = status.view?.state
-  if (stateNow !== 'inactive' && stateNow !== 'not-found') {
-    const s = await deps.manager.stop()
-    if (s) record('stop', deps.manager.label, s)
-  }
-  // free the port with the cleanup core
-  const l = await deps.ports.listeners(input.port)
-  const ctx: ProtectionContext = {selfPid: deps.selfPid, ancestors: new Set(deps.procs.ancestors(deps.selfPid).map((p) => p.pid)), protect: input.protect, match: null, registry: deps.registry()}
-  const targets: KillTarget[] = []
-  for (const pid of l.pids) {
-    const p = deps.procs.get(pid)
-    if (!p) continue
-    const refusal = refusalFor(p, deps.procs.ancestors(pid), ctx)
-    if (refusal) return {ok: false, reason: `port ${input.port} held by pid ${pid} (${p.comm}) that medic never signals: ${refusal.reason}`, story: ''}
-    targets.push({pid, startTime: p.startTime, label: `pid ${pid} (${p.comm})`})
-  }
-  if (l.invisible) return {ok: false, reason: `port ${input.port} held by an invisible process (not root?)`, story: ''}
-  if (targets.length) {
-    const t = await terminate(targets, {graceMs: input.graceMs, killWaitMs: 3000, deadlineAt: input.deadlineAt, t0: deps.clock.now() - at()}, deps)
-    actions.push(...t.actions)
-    for (const a of t.actions) log(`${a.action} ${a.target}: ${a.result}`)
-    const stuck = t.plan.targets.filter((x) => x.phase === 'survived' || x.phase === 'denied')
-    if (stuck.length) return {ok: false, reason: `could not free port ${input.port}: ${stuck.map((x) => `${x.target.label} ${x.reason}`).join(', ')}`, story: ''}
-    story.push(`port ${input.port} held by ${orphan ? 'orphan ' : ''}${targets.map((x) => x.label).join(', ')}; freed`)
-  }
-  // start
-  const s = await deps.manager.start()
-  record('start', deps.manager.label, s)
-  if (!s.ok) return {ok: false, reason: `start failed: ${s.detail}`, story: ''}
+  const r = await restartService({manager: deps.manager, alreadyDown: stateNow === 'inactive' || stateNow === 'not-found', port: input.port, protect: input.protect, graceMs: input.graceMs, deadlineAt: input.deadlineAt, t0: deps.clock.now() - at()}, deps, log)
+  actions.push(...r.actions)
+  if (!r.ok) return {ok: false, reason: r.reason, story: ''}
+  const orphan = problems.some((p) => p.code === 'ORPHAN_PROCESS')
+  const story = r.freed.length ? `port ${input.port} held by ${orphan ? 'orphan ' : ''}${r.freed.join(', ')}; freed` : problemHeadline(problems)
   // verify
   let v = startVerify(deps.clock.now(), input.verifyProbes, Math.min(input.verifyTimeoutMs, input.deadlineAt === null ? Infinity : input.deadlineAt - deps.clock.now()))
   for (;;) {
@@ -298,9 +265,7 @@ async function repair(
     v = step.state
     if (step.done) {
       actions.push({action: 'verify', target: input.url ?? `tcp ${input.host}:${input.port}`, result: step.ok ? `ok: ${step.reason}` : `failed: ${step.reason}`, ms: at()})
-      if (!step.ok) return {ok: false, reason: step.reason, story: ''}
-      story.unshift(...(story.length ? [] : [problemHeadline(problems)]))
-      return {ok: true, reason: step.reason, story: story.join('; ')}
+      return step.ok ? {ok: true, reason: step.reason, story} : {ok: false, reason: step.reason, story: ''}
     }
     await deps.clock.sleep(Math.max(0, Math.min(input.verifyIntervalMs, v.deadline - deps.clock.now())))
   }

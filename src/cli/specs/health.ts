@@ -1,4 +1,5 @@
 import {COMMON_FLAGS} from '../common-flags.js'
+import {MANAGER_FLAGS} from '../manager-flags.js'
 import type {CommandSpec, Parsed} from '../spec.js'
 
 const spec: CommandSpec = {
@@ -35,16 +36,7 @@ GATEWAY_UNKNOWN     bad input, or a concurrent repair is still running past --lo
     'probe-timeout': {type: 'duration', default: '5s', description: 'Timeout of one probe; refused or timed out is DOWN.'},
     'healthy-status': {type: 'string', default: '200-399', description: 'HTTP statuses that count as healthy (a range lo-hi, or one code).'},
     'reprobe-delay': {type: 'duration', default: '3s', description: 'Wait before probing a second time when the first probe failed.'},
-    manager: {type: 'enum', options: ['auto', 'systemd', 'systemd-user', 'supervise', 'pm2', 'docker', 'command', 'none'], default: 'auto', description: 'What runs the service.'},
-    unit: {type: 'string', default: 'clawdbot-gateway', description: 'systemd unit (systemd, systemd-user).'},
-    'pm2-app': {type: 'string', description: 'pm2 app name (default: --unit).'},
-    container: {type: 'string', description: 'Docker container (default: --name).'},
-    'start-cmd': {type: 'string', description: 'command manager: starts the service and returns (split like ExecStart, no shell).'},
-    'stop-cmd': {type: 'string', description: 'command manager: stops the service and returns.'},
-    'restart-cmd': {type: 'string', description: 'command manager: restarts the service and returns (used when there is no --start-cmd).'},
-    'status-cmd': {type: 'string', description: 'command manager: exits 0 when the service runs.'},
-    'pid-file': {type: 'string', description: "command manager: the service's pid file (its process tree is the service)."},
-    'command-timeout': {type: 'duration', default: '10s', description: 'Timeout of each manager command (systemctl, journalctl, pm2, docker).'},
+    ...MANAGER_FLAGS,
     'loop-threshold': {type: 'integer', default: '50', min: 1, description: 'More restarts than this in the last hour is RESTART_LOOP.'},
     repair: {type: 'boolean', allowNo: true, default: true, description: 'Repair what is found (--no-repair: check only, problems are ALERT).'},
     'dry-run': {type: 'boolean', description: 'Print the repair plan and change nothing.'},
@@ -78,8 +70,6 @@ GATEWAY_UNKNOWN     bad input, or a concurrent repair is still running past --lo
     const f = parsed.flags
     const port = f.port as number
     const healthy = parseRange(f['healthy-status'] as string, UsageError)
-    const unit = f.unit as string
-    if (!/^[A-Za-z0-9@._:\\-]+$/.test(unit)) throw new UsageError(`--unit ${JSON.stringify(unit)}: not a unit name`)
     const url = f.tcp ? null : ((f.url as string | undefined) ?? `http://127.0.0.1:${port}/health`)
     if (url) {
       try {
@@ -89,45 +79,14 @@ GATEWAY_UNKNOWN     bad input, or a concurrent repair is still running past --lo
         throw new UsageError(`--url ${JSON.stringify(url)}: ${(e as Error).message}`)
       }
     }
-    const {splitCommandLine} = await import('../../core/command-line.js')
-    const cmd = (k: string) => {
-      const v = f[k] as string | undefined
-      if (v === undefined) return undefined
-      try {
-        const argv = splitCommandLine(v)
-        if (argv.length === 0) throw new Error('empty command')
-        return argv
-      } catch (e) {
-        throw new UsageError(`--${k}: ${(e as Error).message}`)
-      }
-    }
-    const startCmd = cmd('start-cmd')
-    const stopCmd = cmd('stop-cmd')
-    const restartCmd = cmd('restart-cmd')
-    const statusCmd = cmd('status-cmd')
-
-    const [{health}, {makeProcessDeps}, managers, {prober}, {join}, {terminate}, {LogFile}] = await Promise.all([
-      import('../../ops/health.js'), import('../../deps.js'), import('../../sys/managers.js'), import('../../sys/probe.js'), import('node:path'), import('../../ops/terminate.js'), import('../../sys/log-file.js'),
+    const [{health}, {makeProcessDeps}, {buildManager}, {prober}, {join}, {LogFile}] = await Promise.all([
+      import('../../ops/health.js'), import('../../deps.js'), import('../manager-flags.js'), import('../../sys/probe.js'), import('node:path'), import('../../sys/log-file.js'),
     ])
     const base = makeProcessDeps({stateDir: f['state-dir'] as string | undefined, logFile: f['log-file'] as string | undefined, stderr})
     const logFile = (f['log-file'] as string | undefined) ?? (base.locks ? join(base.stateDir, 'health', `${name}.log`) : undefined)
     const deps0 = {...base, log: new LogFile(logFile)}
     const graceMs = f.grace as number
-    const mo = {
-      name, unit, container: (f.container as string | undefined) ?? name, pm2App: (f['pm2-app'] as string | undefined) ?? unit,
-      startCmd, stopCmd, restartCmd, statusCmd, pidFile: f['pid-file'] as string | undefined,
-      stateDir: base.stateDir, graceMs, cmdTimeoutMs: f['command-timeout'] as number,
-      logFile: logFile ? logFile.replace(/\.log$/, '') + '.commands.log' : undefined,
-      procs: base.procs, signaller: base.signaller,
-      terminate: async (pids: number[]) => {
-        const targets = pids.map((pid) => ({pid, startTime: base.procs.stat(pid)?.startTime ?? '', label: `pid ${pid}`})).filter((t) => t.startTime)
-        const r = await terminate(targets, {graceMs, killWaitMs: 3000, deadlineAt, t0: base.clock.now()}, deps0)
-        const left = r.plan.targets.filter((t) => t.phase === 'survived' || t.phase === 'denied')
-        return {ok: left.length === 0, detail: left.length ? `still running: ${left.map((t) => t.target.label).join(', ')}` : `terminated ${targets.map((t) => t.label).join(', ') || 'nothing'}`}
-      },
-    }
-    const kind = f.manager as import('../../sys/managers.js').ManagerKind
-    const chosen = kind === 'auto' ? await managers.detectManager(mo) : {manager: managers.makeManager(kind, mo)!, tried: null}
+    const chosen = await buildManager(f, {name, graceMs, deadlineAt, logFile: logFile ? logFile.replace(/\.log$/, '') + '.commands.log' : undefined, deps: deps0})
     const verifyTimeoutMs = f['verify-timeout'] as number
     return health({
       name, subject: '', url, host: f.host as string, port,

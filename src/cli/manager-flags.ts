@@ -1,0 +1,52 @@
+import type {FlagSpec, FlagValue} from './spec.js'
+import type {ServiceManager} from '../sys/managers.js'
+import type {ProcessDeps} from '../ops/deps.js'
+
+/** How a command names the manager of its service (`health`, `watchdog`). */
+export const MANAGER_FLAGS: Record<string, FlagSpec> = {
+  manager: {type: 'enum', options: ['auto', 'systemd', 'systemd-user', 'supervise', 'pm2', 'docker', 'command', 'none'], default: 'auto', description: 'What runs the service.'},
+  unit: {type: 'string', default: 'clawdbot-gateway', description: 'systemd unit (systemd, systemd-user).'},
+  'pm2-app': {type: 'string', description: 'pm2 app name (default: --unit).'},
+  container: {type: 'string', description: 'Docker container (default: --name).'},
+  'start-cmd': {type: 'string', description: 'command manager: starts the service and returns (split like ExecStart, no shell).'},
+  'stop-cmd': {type: 'string', description: 'command manager: stops the service and returns.'},
+  'restart-cmd': {type: 'string', description: 'command manager: restarts the service and returns (used when there is no --start-cmd).'},
+  'status-cmd': {type: 'string', description: 'command manager: exits 0 when the service runs.'},
+  'pid-file': {type: 'string', description: "command manager: the service's pid file (its process tree is the service)."},
+  'command-timeout': {type: 'duration', default: '10s', description: 'Timeout of each manager command (systemctl, journalctl, pm2, docker).'},
+}
+
+export async function buildManager(
+  f: Record<string, FlagValue>,
+  o: {name: string; graceMs: number; deadlineAt: number | null; logFile?: string; deps: ProcessDeps & {stateDir: string}},
+): Promise<{manager: ServiceManager; tried: string[] | null}> {
+  const [{UsageError}, {splitCommandLine}, managers, {terminate}] = await Promise.all([import('./parse.js'), import('../core/command-line.js'), import('../sys/managers.js'), import('../ops/terminate.js')])
+  const unit = f.unit as string
+  if (!/^[A-Za-z0-9@._:\\-]+$/.test(unit)) throw new UsageError(`--unit ${JSON.stringify(unit)}: not a unit name`)
+  const cmd = (k: string) => {
+    const v = f[k] as string | undefined
+    if (v === undefined) return undefined
+    try {
+      const argv = splitCommandLine(v)
+      if (argv.length === 0) throw new Error('empty command')
+      return argv
+    } catch (e) {
+      throw new UsageError(`--${k}: ${(e as Error).message}`)
+    }
+  }
+  const {deps} = o
+  const mo = {
+    name: o.name, unit, container: (f.container as string | undefined) ?? o.name, pm2App: (f['pm2-app'] as string | undefined) ?? unit,
+    startCmd: cmd('start-cmd'), stopCmd: cmd('stop-cmd'), restartCmd: cmd('restart-cmd'), statusCmd: cmd('status-cmd'), pidFile: f['pid-file'] as string | undefined,
+    stateDir: deps.stateDir, graceMs: o.graceMs, cmdTimeoutMs: f['command-timeout'] as number, logFile: o.logFile,
+    procs: deps.procs, signaller: deps.signaller,
+    terminate: async (pids: number[]) => {
+      const targets = pids.map((pid) => ({pid, startTime: deps.procs.stat(pid)?.startTime ?? '', label: `pid ${pid}`})).filter((t) => t.startTime)
+      const r = await terminate(targets, {graceMs: o.graceMs, killWaitMs: 3000, deadlineAt: o.deadlineAt, t0: deps.clock.now()}, deps)
+      const left = r.plan.targets.filter((t) => t.phase === 'survived' || t.phase === 'denied')
+      return {ok: left.length === 0, detail: left.length ? `still running: ${left.map((t) => t.target.label).join(', ')}` : `terminated ${targets.map((t) => t.label).join(', ') || 'nothing'}`}
+    },
+  }
+  const kind = f.manager as import('../sys/managers.js').ManagerKind
+  return kind === 'auto' ? managers.detectManager(mo) : {manager: managers.makeManager(kind, mo)!, tried: null}
+}

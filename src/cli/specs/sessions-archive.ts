@@ -1,0 +1,30 @@
+import {COMMON_FLAGS} from '../common-flags.js'
+import type {CommandSpec} from '../spec.js'
+import {SESSIONS_DIR} from './locks-clean.js'
+
+const spec: CommandSpec = {
+  id: 'sessions archive',
+  subject: 'WATCHDOG',
+  summary: 'Move oversized *.jsonl sessions aside to unique .old names; never overwrite, never delete unless asked.',
+  description: `An oversized *.jsonl below --dir (byte size from stat, not du) that no process holds open and that was not written in the last --quiet is moved to <name>.<UTC timestamp>.old — never over an earlier archive. --prune-older-than is the only path that deletes, and only .old files.
+
+WATCHDOG_OK          nothing to archive (or only sessions in use)
+WATCHDOG_RECOVERED   sessions archived (or old archives pruned)
+WATCHDOG_ALERT       --dry-run found work to do`,
+  examples: ['<%= config.bin %> <%= command.id %> --dir /root/.clawdbot/agents/main/sessions', '<%= config.bin %> <%= command.id %> --dir ./sessions --max-size 50MB --quiet 5m --prune-older-than 7d'],
+  flags: {
+    dir: {type: 'string', default: SESSIONS_DIR, description: 'Directory searched (recursively) for *.jsonl.'},
+    'max-size': {type: 'size', default: '10MiB', description: 'Sessions larger than this are archived.'},
+    quiet: {type: 'duration', default: '60s', description: 'A session written more recently than this is left alone.'},
+    'prune-older-than': {type: 'duration', description: 'Also delete .old archives older than this (off unless given).'},
+    'dry-run': {type: 'boolean', description: 'Say what would be moved; move nothing.'},
+    ...COMMON_FLAGS,
+  },
+  async run({parsed, stderr}) {
+    const f = parsed.flags
+    const [{sessionsArchive}, {makeProcessDeps}] = await Promise.all([import('../../ops/housekeeping.js'), import('../../deps.js')])
+    return sessionsArchive({dir: f.dir as string, maxBytes: f['max-size'] as number, quietMs: f.quiet as number, pruneOlderThanMs: (f['prune-older-than'] as number | undefined) ?? null, dryRun: f['dry-run'] === true}, makeProcessDeps({stateDir: f['state-dir'] as string | undefined, logFile: f['log-file'] as string | undefined, stderr}))
+  },
+}
+
+export default spec

@@ -1,0 +1,68 @@
+import {COMMON_FLAGS} from '../common-flags.js'
+import {MANAGER_FLAGS} from '../manager-flags.js'
+import type {CommandSpec} from '../spec.js'
+import {SESSIONS_DIR} from './locks-clean.js'
+
+const spec: CommandSpec = {
+  id: 'watchdog',
+  subject: 'WATCHDOG',
+  summary: "The Docker sandbox's watchdog: orphan locks, oversized sessions, a hung gateway, the restart flag and ops requests — one pass or a loop.",
+  description: `Replaces watchdog.sh. Each pass runs, in order:
+- 'medic locks clean' on --sessions-dir (a lock goes only when old AND its pid is dead);
+- 'medic sessions archive' on --sessions-dir (every --sessions-every passes in a loop; always with --once);
+- the gateway check: a process matching --gateway-match in D or Z state for longer than --hang-threshold is restarted through the manager (stop → free --port → start); pid 1 is never signalled;
+- --restart-flag: its appearance restarts the gateway gracefully; the flag is consumed once;
+- --ops-dir: req-*.json requests (restart, set_model, set_timezone) are claimed atomically into processing/, so each runs at most once, and land in done/ or error/ with a .result.json record. What medic cannot do (set_model, set_timezone) goes to error/ as unsupported — never "done".
+
+WATCHDOG_OK          nothing to do
+WATCHDOG_RECOVERED   something was cleaned or restarted
+WATCHDOG_ALERT       something is wrong and not fixed (a restart failed, an unsupported request, an unparsable old lock, a hung PID 1)
+
+--once prints one verdict; the loop prints a verdict line whenever the status changes, and stops on SIGTERM. Log lines keep the seed's [WATCHDOG] prefix, with timestamps, on stderr and in --log-file.`,
+  examples: [
+    '<%= config.bin %> <%= command.id %> --once',
+    '<%= config.bin %> <%= command.id %> --interval 5s --startup-delay 30s --manager command --restart-cmd "clawdbot gateway --bind lan"',
+  ],
+  flags: {
+    once: {type: 'boolean', description: 'One pass, one verdict.'},
+    interval: {type: 'duration', default: '5s', min: 100, description: 'Time between passes in a loop.'},
+    'startup-delay': {type: 'duration', default: '0s', description: 'Wait before the first pass (watchdog.sh waited 30s for the gateway).'},
+    'sessions-dir': {type: 'string', default: SESSIONS_DIR, description: 'Where the locks and sessions live.'},
+    'lock-max-age': {type: 'duration', default: '5m', description: 'Orphan locks younger than this are kept.'},
+    'max-session-size': {type: 'size', default: '10MiB', description: 'Sessions larger than this are archived.'},
+    quiet: {type: 'duration', default: '60s', description: 'Sessions written more recently than this are left alone.'},
+    'prune-older-than': {type: 'duration', description: 'Delete .old archives older than this (off unless given).'},
+    'sessions-every': {type: 'integer', default: '5', min: 1, description: 'In a loop, archive sessions every N passes.'},
+    'gateway-match': {type: 'regex', default: 'clawdbot-gateway|openclaw-gateway|clawdbot gateway|entry\\.js gateway', description: "Command line of the gateway's processes."},
+    'hang-threshold': {type: 'duration', default: '600s', description: 'D or Z state must last this long before a restart.'},
+    'restart-flag': {type: 'string', default: '/root/.clawdbot/restart.flag', description: 'A file whose appearance restarts the gateway (consumed once).'},
+    'ops-dir': {type: 'string', default: '/root/clawd/ops-requests', description: 'Directory of req-*.json requests.'},
+    name: {type: 'string', default: 'gateway', description: 'The gateway service name (manager lookups, container, supervise).'},
+    port: {type: 'port', char: 'p', env: 'OPENCLAW_GATEWAY_PORT', default: '18789', description: 'Port freed between stop and start.'},
+    grace: {type: 'duration', default: '5s', description: 'SIGTERM → SIGKILL grace.'},
+    protect: {type: 'regex', multiple: true, description: 'Never signal a process matching this (repeatable).'},
+    'dry-run': {type: 'boolean', description: 'Report what would be done; change nothing.'},
+    ...MANAGER_FLAGS,
+    ...COMMON_FLAGS,
+  },
+  async run({parsed, deadlineAt, stderr}) {
+    const f = parsed.flags
+    const [{watchdogPass, watchdogLoop}, {makeProcessDeps}, {buildManager}, {join}] = await Promise.all([import('../../ops/watchdog.js'), import('../../deps.js'), import('../manager-flags.js'), import('node:path')])
+    const base = makeProcessDeps({stateDir: f['state-dir'] as string | undefined, logFile: f['log-file'] as string | undefined, stderr})
+    const name = f.name as string
+    const {manager} = await buildManager(f, {name, graceMs: f.grace as number, deadlineAt, deps: base})
+    const input = {
+      sessionsDir: f['sessions-dir'] as string, lockMaxAgeMs: f['lock-max-age'] as number, maxSessionBytes: f['max-session-size'] as number,
+      quietMs: f.quiet as number, pruneOlderThanMs: (f['prune-older-than'] as number | undefined) ?? null,
+      gatewayMatch: f['gateway-match'] as RegExp, hangThresholdMs: f['hang-threshold'] as number,
+      restartFlag: (f['restart-flag'] as string) || null, opsDir: (f['ops-dir'] as string) || null,
+      port: f.port as number, protect: f.protect as RegExp[], graceMs: f.grace as number, dryRun: f['dry-run'] === true,
+      statePath: join(base.stateDir, 'watchdog', `${name}-hang.json`),
+      sessionsEvery: f.once ? 1 : (f['sessions-every'] as number), intervalMs: f.interval as number, startupDelayMs: f['startup-delay'] as number,
+    }
+    const deps = {...base, manager, announce: (l: string) => process.stdout.write(`${l}\n`)}
+    return f.once ? watchdogPass(input, deps, 0) : watchdogLoop(input, deps)
+  },
+}
+
+export default spec

@@ -1,0 +1,223 @@
+import {existsSync, linkSync, mkdirSync, readFileSync, readdirSync, renameSync, unlinkSync} from 'node:fs'
+import {basename, join} from 'node:path'
+import {formatMs} from '../core/duration.js'
+import {parseOpsRequest} from '../core/housekeeping.js'
+import {toText, worstOf, type Action, type Check, type Status, type Verdict} from '../core/verdict.js'
+import type {ServiceManager} from '../sys/managers.js'
+import {readJson, writeFileAtomic} from '../sys/state-store.js'
+import type {ProcessDeps} from './deps.js'
+import {locksClean, sessionsArchive} from './housekeeping.js'
+import {restartService} from './restart.js'
+
+export interface WatchdogInput {
+  sessionsDir: string
+  lockMaxAgeMs: number
+  maxSessionBytes: number
+  quietMs: number
+  pruneOlderThanMs: number | null
+  gatewayMatch: RegExp
+  hangThresholdMs: number
+  restartFlag: string | null
+  opsDir: string | null
+  port: number | null
+  protect: RegExp[]
+  graceMs: number
+  dryRun: boolean
+  statePath: string
+  /** Loop: run sessions archival every N passes (deterministic, not watchdog.sh's 1-in-5 dice). */
+  sessionsEvery: number
+  intervalMs: number | null
+  startupDelayMs: number
+}
+
+export interface WatchdogDeps extends ProcessDeps {
+  manager: ServiceManager
+  announce: (line: string) => void
+}
+
+interface HangRecord {
+  /** `pid:starttime` → first wall ms it was seen in D or Z, and the state. */
+  seen: Record<string, {since: number; state: string; comm: string}>
+}
+
+type Part = {status: Status; text: string; checks: Check[]; actions: Action[]; details: string[]}
+
+const ok = (name: string, detail: string): Part => ({status: 'OK', text: '', checks: [{name, status: 'OK', detail}], actions: [], details: []})
+
+/** One pass: locks, sessions, hung gateway, restart flag, ops requests. */
+export async function watchdogPass(input: WatchdogInput, deps: WatchdogDeps, pass: number): Promise<Verdict> {
+  const wd = (line: string) => {
+    deps.log.line(`[WATCHDOG] ${line}`)
+    deps.progress(`[WATCHDOG] ${line}`)
+  }
+  const parts: Part[] = []
+  const fromVerdict = (v: Verdict): Part => ({status: v.status, text: v.status === 'OK' ? '' : v.summary, checks: v.checks, actions: v.actions, details: v.details ?? []})
+  parts.push(fromVerdict(locksClean({dir: input.sessionsDir, maxAgeMs: input.lockMaxAgeMs, dryRun: input.dryRun}, deps)))
+  if (pass % input.sessionsEvery === 0) {
+    parts.push(fromVerdict(sessionsArchive({dir: input.sessionsDir, maxBytes: input.maxSessionBytes, quietMs: input.quietMs, pruneOlderThanMs: input.pruneOlderThanMs, dryRun: input.dryRun}, deps)))
+  }
+  parts.push(await hangCheck(input, deps, wd))
+  parts.push(await restartFlag(input, deps, wd))
+  parts.push(await opsRequests(input, deps, wd))
+
+  const status = worstOf(parts.map((p) => p.status))
+  const texts = parts.filter((p) => p.text).sort((a, b) => (a.status === 'ALERT' ? -1 : 0) - (b.status === 'ALERT' ? -1 : 0)).map((p) => p.text)
+  return {
+    subject: 'WATCHDOG', status,
+    summary: texts.length ? texts.join('; ') : 'nothing to do: no orphan lock, no oversized session, gateway not hung, no restart flag, no ops request',
+    checks: parts.flatMap((p) => p.checks), actions: parts.flatMap((p) => p.actions), details: parts.flatMap((p) => p.details),
+  }
+}
+
+async function restart(why: string, input: WatchdogInput, deps: WatchdogDeps, wd: (l: string) => void): Promise<{ok: boolean; detail: string; actions: Action[]}> {
+  if (input.dryRun) return {ok: true, detail: `dry run: would restart via ${deps.manager.label}`, actions: []}
+  const st = await deps.manager.status()
+  if (!st.available) return {ok: false, detail: `cannot restart: ${st.reason}`, actions: []}
+  wd(`${why}: restarting via ${deps.manager.label}`)
+  const r = await restartService({manager: deps.manager, alreadyDown: st.view?.state === 'inactive', port: input.port, protect: input.protect, graceMs: input.graceMs, deadlineAt: null, t0: deps.clock.now()}, deps, wd)
+  return {ok: r.ok, detail: r.ok ? `restarted via ${deps.manager.label}` : r.reason, actions: r.actions}
+}
+
+/** D or Z must persist for --hang-threshold (watchdog.sh acted on one sample). pid 1 is never signalled. */
+async function hangCheck(input: WatchdogInput, deps: WatchdogDeps, wd: (l: string) => void): Promise<Part> {
+  const now = deps.clock.wall().getTime()
+  const rec = readJson<HangRecord>(input.statePath) ?? {seen: {}}
+  const mine = new Set([deps.selfPid, ...deps.procs.ancestors(deps.selfPid).map((p) => p.pid)])
+  const gateways = deps.procs.list().filter((pid) => !mine.has(pid)).map((pid) => deps.procs.get(pid)).filter((p) => p && input.gatewayMatch.test(`${p.comm} ${p.cmdline.join(' ')}`))
+  const seen: HangRecord['seen'] = {}
+  const hung: {pid: number; state: string; comm: string; forMs: number; ppid: number}[] = []
+  for (const p of gateways) {
+    if (!p || (p.state !== 'D' && p.state !== 'Z')) continue
+    const key = `${p.pid}:${p.startTime}`
+    const since = rec.seen[key]?.since ?? now
+    seen[key] = {since, state: p.state, comm: p.comm}
+    if (now - since >= input.hangThresholdMs) hung.push({pid: p.pid, state: p.state, comm: p.comm, forMs: now - since, ppid: p.ppid})
+    else wd(`Gateway pid ${p.pid} in state ${p.state} for ${formatMs(now - since)} (threshold ${formatMs(input.hangThresholdMs)})`)
+  }
+  try {
+    writeFileAtomic(input.statePath, JSON.stringify({seen}) + '\n')
+  } catch {}
+  if (gateways.length === 0) return ok('gateway', `no process matches ${input.gatewayMatch.source}`)
+  if (hung.length === 0) return ok('gateway', `${gateways.length} gateway process(es), none hung`)
+  const h = hung[0]
+  const what = `gateway pid ${h.pid} (${h.comm}) hung in ${h.state} state for ${formatMs(h.forMs)}`
+  wd(`Gateway is hung (state: ${h.state}), restarting...`)
+  if (h.pid === 1) return {status: 'ALERT', text: `${what}: it is PID 1, which medic never signals; restart the container`, checks: [{name: 'gateway', status: 'ALERT', detail: what}], actions: [], details: []}
+  const why = h.state === 'Z' ? `${what} (a zombie: its parent pid ${h.ppid} must reap it)` : what
+  const r = await restart(why, input, deps, wd)
+  const status: Status = r.ok ? (input.dryRun ? 'ALERT' : 'RECOVERED') : 'ALERT'
+  return {status, text: `${why}; ${r.detail}`, checks: [{name: 'gateway', status, detail: `${why}; ${r.detail}`}], actions: r.actions, details: []}
+}
+
+async function restartFlag(input: WatchdogInput, deps: WatchdogDeps, wd: (l: string) => void): Promise<Part> {
+  if (!input.restartFlag || !existsSync(input.restartFlag)) return ok('restart flag', input.restartFlag ? `${input.restartFlag}: absent` : 'not watched')
+  wd('Restart flag detected, restarting Clawdbot...')
+  if (!input.dryRun) {
+    try {
+      unlinkSync(input.restartFlag) // consumed once, before acting: a crash never repeats it
+    } catch {
+      return ok('restart flag', 'consumed by another run')
+    }
+  }
+  const r = await restart('restart flag', input, deps, wd)
+  const status: Status = r.ok ? (input.dryRun ? 'ALERT' : 'RECOVERED') : 'ALERT'
+  return {status, text: `restart flag: ${r.detail}`, checks: [{name: 'restart flag', status, detail: r.detail}], actions: r.actions, details: []}
+}
+
+/** Moves `file` into `dir` under its name, or a free variant of it: never over an existing file. */
+function moveInto(file: string, dir: string): string {
+  mkdirSync(dir, {recursive: true})
+  const name = basename(file)
+  for (let i = 0; ; i++) {
+    const target = join(dir, i === 0 ? name : name.replace(/\.json$/, `.${i}.json`))
+    try {
+      linkSync(file, target)
+      unlinkSync(file)
+      return target
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
+    }
+  }
+}
+
+/**
+ * `req-*.json` in --ops-dir: each is claimed by an atomic rename into processing/ (a
+ * request runs at most once, even with two watchdogs), then moved to done/ or error/
+ * with a result record beside it. What medic cannot do is an error, never "done".
+ */
+async function opsRequests(input: WatchdogInput, deps: WatchdogDeps, wd: (l: string) => void): Promise<Part> {
+  if (!input.opsDir || !existsSync(input.opsDir)) return ok('ops requests', input.opsDir ? `${input.opsDir}: no such directory` : 'not watched')
+  const reqs = readdirSync(input.opsDir).filter((n) => /^req-.*\.json$/.test(n)).sort()
+  if (reqs.length === 0 || input.dryRun) return ok('ops requests', input.dryRun && reqs.length ? `dry run: ${reqs.length} request(s) left alone` : 'none')
+  const processing = join(input.opsDir, 'processing')
+  mkdirSync(processing, {recursive: true})
+  const actions: Action[] = []
+  const results: string[] = []
+  let failed = 0
+  let done = 0
+  for (const n of reqs) {
+    const claimed = join(processing, n)
+    try {
+      renameSync(join(input.opsDir, n), claimed)
+    } catch {
+      continue // another watchdog claimed it
+    }
+    wd(`Processing request: ${join(input.opsDir, n)}`)
+    const req = parseOpsRequest(readFileSync(claimed, 'utf8'))
+    let outcome: {ok: boolean; detail: string}
+    if (!req.ok) {
+      wd(`Unknown action: ${req.error}`)
+      outcome = {ok: false, detail: req.error}
+    } else if (req.action === 'restart') {
+      wd('Executing restart...')
+      const r = await restart(`ops request ${n}`, input, deps, wd)
+      actions.push(...r.actions)
+      outcome = {ok: r.ok, detail: r.detail}
+    } else {
+      outcome = {ok: false, detail: `unsupported: medic cannot ${req.action === 'set_model' ? 'change the gateway model' : 'change the gateway timezone'}; nothing was changed`}
+      wd(`${req.action}: ${outcome.detail}`)
+    }
+    const dest = moveInto(claimed, join(input.opsDir, outcome.ok ? 'done' : 'error'))
+    writeFileAtomic(dest.replace(/\.json$/, '.result.json'), JSON.stringify({request: n, action: req.ok ? req.action : null, status: outcome.ok ? 'done' : 'error', detail: outcome.detail, at: deps.clock.wall().toISOString()}, null, 2) + '\n')
+    actions.push({action: 'ops-request', target: n, result: `${outcome.ok ? 'done' : 'error'}: ${outcome.detail}`, ms: 0})
+    results.push(`${n} ${outcome.ok ? 'done' : `error (${outcome.detail})`}`)
+    if (outcome.ok) done++
+    else failed++
+  }
+  const status: Status = failed ? 'ALERT' : done ? 'RECOVERED' : 'OK'
+  return {status, text: results.length ? `ops requests: ${results.join(', ')}` : '', checks: [{name: 'ops requests', status, detail: results.join(', ') || 'none'}], actions, details: []}
+}
+
+/** `medic watchdog` without --once: a pass every --interval; a verdict line on each status change. */
+export async function watchdogLoop(input: WatchdogInput, deps: WatchdogDeps): Promise<Verdict> {
+  let stop = false
+  let wake: (() => void) | null = null
+  const onSignal = () => {
+    stop = true
+    wake?.()
+  }
+  process.on('SIGTERM', onSignal)
+  process.on('SIGINT', onSignal)
+  const sleep = (ms: number) => new Promise<void>((r) => {
+    const t = setTimeout(r, ms)
+    wake = () => {
+      clearTimeout(t)
+      r()
+    }
+  })
+  deps.log.line('[WATCHDOG] Starting watchdog')
+  deps.progress('[WATCHDOG] Starting watchdog')
+  if (input.startupDelayMs > 0) await sleep(input.startupDelayMs)
+  let last: string | null = null
+  let pass = 0
+  while (!stop) {
+    const v = await watchdogPass(input, deps, pass++)
+    const key = `${v.status}`
+    if (key !== last) deps.announce(toText(v, 0).trimEnd())
+    last = key
+    if (!stop) await sleep(input.intervalMs ?? 5000)
+  }
+  process.off('SIGTERM', onSignal)
+  process.off('SIGINT', onSignal)
+  return {subject: 'WATCHDOG', status: 'OK', summary: `watchdog stopped after ${pass} passes`, checks: [], actions: []}
+}
