@@ -1,0 +1,95 @@
+#!/usr/bin/env node
+// Issue 4's figures: restart latency after a SIGKILL of the supervised service, as a ratio
+// to a bash `while true; do CMD; done` loop measured in the same run (target ≤ 1.15×);
+// and the supervisor's RSS and CPU while idle over BENCH_IDLE_S seconds (default 60;
+// targets ≤ 60 MB and < 0.5 %).
+import {spawn} from 'node:child_process'
+import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {connect} from 'node:net'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {bin, freePort, killGroup, median, ratio, service} from './lib.mjs'
+
+const N = Number(process.env.BENCH_RUNS ?? 7)
+const IDLE_S = Number(process.env.BENCH_IDLE_S ?? 60)
+const tmp = mkdtempSync(join(tmpdir(), 'medic-bench-sup-'))
+const TICK = 100 // clock ticks per second (USER_HZ)
+
+const connectable = (port) => new Promise((resolve) => {
+  const s = connect({port, host: '127.0.0.1'})
+  s.once('connect', () => (s.destroy(), resolve(true)))
+  s.once('error', () => resolve(false))
+})
+
+function listenerPid(port) {
+  // The pid now listening, from /proc/net/tcp6 + fds would be heavy; ask the service.
+  return new Promise((resolve) => {
+    import('node:http').then(({get}) => get({host: '127.0.0.1', port, path: '/'}, (res) => {
+      let b = ''
+      res.on('data', (d) => (b += d))
+      res.on('end', () => resolve(JSON.parse(b).pid))
+    }).on('error', () => resolve(null)))
+  })
+}
+
+async function until(f, ms = 20_000) {
+  const end = Date.now() + ms
+  for (;;) {
+    const v = await f()
+    if (v) return v
+    if (Date.now() > end) throw new Error('timed out')
+  }
+}
+
+/** SIGKILL the serving pid; time until a different pid accepts connections on the port. */
+async function restartLatency(port) {
+  const old = await until(() => listenerPid(port))
+  const t0 = process.hrtime.bigint()
+  process.kill(old, 'SIGKILL')
+  await until(async () => {
+    if (!(await connectable(port))) return false
+    const now = await listenerPid(port)
+    return typeof now === 'number' && now !== old
+  })
+  return Number(process.hrtime.bigint() - t0) / 1e6
+}
+
+const svcCmd = (port) => [process.execPath, service, '--port', String(port)]
+
+// bash loop
+const bport = await freePort()
+const bash = spawn('bash', ['-c', `while true; do ${svcCmd(bport).join(' ')}; done`], {stdio: 'ignore', detached: true})
+// medic supervise (min-uptime short so every kill follows a stable run: immediate restart)
+const mport = await freePort()
+const sup = spawn(process.execPath, [bin, 'supervise', '--name', 'bench', '--state-dir', join(tmp, 'state'), '--port', String(mport), '--min-uptime', '200ms', '--', ...svcCmd(mport)], {stdio: 'ignore', detached: true})
+
+const b = []
+const m = []
+for (let i = 0; i < N; i++) {
+  b.push(await restartLatency(bport))
+  await new Promise((r) => setTimeout(r, 300)) // let the supervised run become stable
+  m.push(await restartLatency(mport))
+}
+killGroup(bash.pid)
+console.log(`restart after SIGKILL: medic supervise ${median(m).toFixed(0)}ms, bash while-loop ${median(b).toFixed(0)}ms: ${ratio(median(m), median(b))} (target ≤ 1.15×)`)
+
+// Idle: RSS and CPU of the supervisor process alone, default probes (every 30s).
+await new Promise((r) => setTimeout(r, 300))
+const stat = () => {
+  const f = readFileSync(`/proc/${sup.pid}/stat`, 'latin1')
+  const x = f.slice(f.lastIndexOf(')') + 2).split(' ')
+  return Number(x[11]) + Number(x[12])
+}
+const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${sup.pid}/status`, 'latin1'))[1]) / 1024
+const c0 = stat()
+const t0 = Date.now()
+let peak = rss()
+while (Date.now() - t0 < IDLE_S * 1000) {
+  await new Promise((r) => setTimeout(r, 1000))
+  peak = Math.max(peak, rss())
+}
+const cpu = ((stat() - c0) / TICK) / ((Date.now() - t0) / 1000) * 100
+console.log(`supervisor idle over ${IDLE_S}s: RSS peak ${peak.toFixed(1)} MB (target ≤ 60 MB), CPU ${cpu.toFixed(2)}% (target < 0.5%)`)
+process.kill(sup.pid, 'SIGTERM')
+await new Promise((r) => sup.once('exit', r))
+rmSync(tmp, {recursive: true, force: true})
