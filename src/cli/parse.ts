@@ -40,9 +40,10 @@ export function parseCommandArgv(spec: CommandSpec, argv: string[], env: NodeJS.
   const positionals: string[] = []
   if (before.length > 0) {
     const sink = args[0]
-    if (sink?.into) extra[sink.into] = before
-    else if (sink && before.length <= (sink.max ?? 1)) positionals.push(...before)
-    else throw new UsageError(`unexpected argument: ${before[sink ? (sink.max ?? 1) : 0]}`)
+    if (args.length === 1 && sink.into) extra[sink.into] = before
+    else if (args.length === 1 && before.length <= (sink.max ?? 1)) positionals.push(...before)
+    else if (args.length > 1 && before.length <= args.length) before.forEach((v, i) => (args[i].into ? (extra[args[i].into!] = [v]) : positionals.push(v)))
+    else throw new UsageError(`unexpected argument: ${before[args.length === 1 ? (sink.max ?? 1) : args.length] ?? before[0]}`)
   }
   const given = new Set<string>([...Object.keys(raw).filter((k) => raw[k] !== undefined), ...Object.keys(extra)])
 

@@ -11,6 +11,9 @@ export const COMMANDS: Record<string, () => Promise<CommandSpec>> = {
   'locks clean': async () => (await import('./specs/locks-clean.js')).default,
   'sessions archive': async () => (await import('./specs/sessions-archive.js')).default,
   watchdog: async () => (await import('./specs/watchdog.js')).default,
+  'ollama frozen-check': async () => (await import('./specs/ollama-frozen-check.js')).default,
+  'ollama metrics': async () => (await import('./specs/ollama-metrics.js')).default,
+  'ollama rules': async () => (await import('./specs/ollama-rules.js')).default,
   supervise: async () => (await import('./specs/supervise.js')).default,
   'supervise status': async () => (await import('./specs/supervise-status.js')).default,
 }

@@ -51,6 +51,8 @@ export interface Verdict {
   actions: Action[]
   /** Detail lines for `-v`, in order. */
   details?: string[]
+  /** Print `details` even without `-v` (`ollama metrics --stdout`). */
+  printDetails?: boolean
   /** Command-specific fields merged into the JSON object. */
   extra?: Record<string, unknown>
   /** Set for usage errors: exit 3 in both modes. */
@@ -129,6 +131,7 @@ const CORE_KEYS = new Set(['token', 'status', 'exitCode', 'subject', 'summary', 
 /** The text form: line 1 is the token and summary; `-v` adds token-free detail lines. */
 export function toText(v: Verdict, verbose: number): string {
   const lines = [`${token(v.subject, v.status)}: ${oneLine(v.summary)}`]
+  if (verbose === 0 && v.printDetails) for (const d of v.details ?? []) lines.push(defang(d))
   if (verbose > 0) {
     for (const c of v.checks) lines.push(defang(`  check ${c.name}: ${c.status.toLowerCase()} - ${c.detail}`))
     for (const a of v.actions) lines.push(defang(`  action ${a.action} ${a.target}: ${a.result} (+${a.ms}ms)`))

@@ -1,0 +1,46 @@
+import {request as httpRequest} from 'node:http'
+
+export type HttpResult =
+  | {kind: 'ok'; status: number; body: unknown; text: string; ms: number}
+  | {kind: 'timeout' | 'refused' | 'error'; detail: string; ms: number}
+
+/**
+ * One HTTP request with a hard deadline; the request is destroyed (aborted) when it
+ * passes, so a canary stuck in Ollama's queue is dropped by the server too.
+ */
+export async function httpJson(method: 'GET' | 'POST', url: string, timeoutMs: number, payload?: unknown): Promise<HttpResult> {
+  const u = new URL(url)
+  const request = u.protocol === 'https:' ? (await import('node:https')).request : httpRequest
+  const t0 = Date.now()
+  return new Promise((resolve) => {
+    let done = false
+    const finish = (r: HttpResult) => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      req.destroy()
+      resolve(r)
+    }
+    const data = payload === undefined ? undefined : JSON.stringify(payload)
+    const req = request(u, {method, agent: false, headers: {'user-agent': 'medic', ...(data ? {'content-type': 'application/json', 'content-length': Buffer.byteLength(data)} : {})}}, (res) => {
+      let text = ''
+      res.setEncoding('utf8')
+      res.on('data', (d) => {
+        if (text.length < 4 * 1024 * 1024) text += d
+      })
+      res.on('end', () => {
+        let body: unknown = null
+        try {
+          body = JSON.parse(text)
+        } catch {
+          // NDJSON or plain text: the caller reads `text`.
+        }
+        finish({kind: 'ok', status: res.statusCode ?? 0, body, text, ms: Date.now() - t0})
+      })
+      res.on('error', (e) => finish({kind: 'error', detail: e.message, ms: Date.now() - t0}))
+    })
+    const timer = setTimeout(() => finish({kind: 'timeout', detail: `no answer within ${timeoutMs}ms`, ms: Date.now() - t0}), timeoutMs)
+    req.on('error', (e: NodeJS.ErrnoException) => finish({kind: e.code === 'ECONNREFUSED' ? 'refused' : 'error', detail: e.code === 'ECONNREFUSED' ? 'connection refused' : `${e.code ?? 'error'}: ${e.message}`, ms: Date.now() - t0}))
+    req.end(data)
+  })
+}
