@@ -32,7 +32,9 @@ export async function runCommand(spec: CommandSpec, argv: string[], env: NodeJS.
     const code = exitCodeFor(v, out.mode)
     if (emitted) return code
     emitted = true
-    io.stdout(out.json ? JSON.stringify(toJson(v, out.mode, performance.now() - t0)) + '\n' : toText(v, out.verbose))
+    const text = out.json ? JSON.stringify(toJson(v, out.mode, performance.now() - t0)) + '\n' : toText(v, out.verbose)
+    if (v.wrapper) io.stderr(text)
+    else io.stdout(text)
     return code
   }
 

@@ -57,6 +57,11 @@ export interface Verdict {
   extra?: Record<string, unknown>
   /** Set for usage errors: exit 3 in both modes. */
   usageError?: boolean
+  /**
+   * A wrapper's verdict (`run-dev-safe`): printed on stderr, because stdout belongs to the
+   * job, and the process exits with the job's own status.
+   */
+  wrapper?: {exitCode: number}
 }
 
 const RANK: Record<Status, number> = {OK: 0, RECOVERED: 1, UNKNOWN: 2, ALERT: 3}
@@ -78,7 +83,8 @@ export function token(subject: string, status: Status): string {
   return `${subject}_${status}`
 }
 
-export function exitCodeFor(v: Pick<Verdict, 'status' | 'usageError'>, mode: ExitCodeMode): number {
+export function exitCodeFor(v: Pick<Verdict, 'status' | 'usageError' | 'wrapper'>, mode: ExitCodeMode): number {
+  if (v.wrapper) return v.wrapper.exitCode
   return v.usageError ? USAGE_EXIT_CODE : EXIT_CODES[mode][v.status]
 }
 

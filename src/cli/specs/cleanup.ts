@@ -38,7 +38,7 @@ Replaces gateway_cleanup.sh and gateway_prestart.sh; the port defaults to $OPENC
       graceMs: f.grace as number,
       killWaitMs: f['kill-wait'] as number,
       match: (f.match as RegExp | undefined) ?? null,
-      protect: f.protect as RegExp[],
+      protect: [...(f.protect as RegExp[]), ...(await (await import('../../sys/protect-config.js')).configProtect())],
       dryRun: f['dry-run'] === true,
       deadlineAt,
     }, deps)

@@ -71,7 +71,7 @@ Stdout carries one verdict line per status change (SUPERVISOR_ALERT, SUPERVISOR_
       childLog: (f['child-log'] as string | undefined) ?? join(dir, `${name}.out.log`), childLogMax: f['child-log-max'] as number,
       statePath: join(dir, `${name}.json`), pidFile: (f['pid-file'] as string | undefined) ?? join(dir, `${name}.pid`),
       childPidFile: (f['child-pid-file'] as string | undefined) ?? null,
-      protect: f.protect as RegExp[], deadlineAt,
+      protect: [...(f.protect as RegExp[]), ...(await (await import('../../sys/protect-config.js')).configProtect())], deadlineAt,
     }, {...base, log: new LogFile((f['log-file'] as string | undefined) ?? join(dir, `${name}.log`)), prober, announce: (l) => process.stdout.write(`${l}\n`)})
   },
 }

@@ -42,6 +42,7 @@ WATCHDOG_ALERT       something is wrong and not fixed (a restart failed, an unsu
     grace: {type: 'duration', default: '5s', description: 'SIGTERM → SIGKILL grace.'},
     protect: {type: 'regex', multiple: true, description: 'Never signal a process matching this (repeatable).'},
     'dry-run': {type: 'boolean', description: 'Report what would be done; change nothing.'},
+    config: {type: 'string', description: 'Config file whose protect: patterns are honoured.'},
     ...MANAGER_FLAGS,
     ...COMMON_FLAGS,
   },
@@ -56,7 +57,7 @@ WATCHDOG_ALERT       something is wrong and not fixed (a restart failed, an unsu
       quietMs: f.quiet as number, pruneOlderThanMs: (f['prune-older-than'] as number | undefined) ?? null,
       gatewayMatch: f['gateway-match'] as RegExp, hangThresholdMs: f['hang-threshold'] as number,
       restartFlag: (f['restart-flag'] as string) || null, opsDir: (f['ops-dir'] as string) || null,
-      port: f.port as number, protect: f.protect as RegExp[], graceMs: f.grace as number, dryRun: f['dry-run'] === true,
+      port: f.port as number, protect: [...(f.protect as RegExp[]), ...(await (await import('../../sys/protect-config.js')).configProtect(f.config as string | undefined))], graceMs: f.grace as number, dryRun: f['dry-run'] === true,
       statePath: join(base.stateDir, 'watchdog', `${name}-hang.json`),
       sessionsEvery: f.once ? 1 : (f['sessions-every'] as number), intervalMs: f.interval as number, startupDelayMs: f['startup-delay'] as number,
     }

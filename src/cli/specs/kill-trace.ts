@@ -1,0 +1,43 @@
+import {COMMON_FLAGS} from '../common-flags.js'
+import type {CommandSpec} from '../spec.js'
+
+const spec: CommandSpec = {
+  id: 'kill-trace',
+  subject: 'TRACE',
+  summary: 'Name who sent each signal to a process (SIGKILL too) and explain how it ended: exit 137, the OOM killer, a stop timeout, a human.',
+  description: `Runs a command (-- CMD ARGS…) or attaches to one (--pid N, for --duration) and records every signal generated for it and its descendants (--follow-children, on by default), with the sender's pid, comm, user, and — read at event time — its command line and parent chain.
+
+The source is the kernel's signal/signal_generate tracepoint, in a private tracefs instance that is removed on every exit path, Ctrl+C included (root; tracefs is mounted if needed). Without it, strace: it sees who sent a catchable signal (si_pid), but never who sent a SIGKILL — said plainly in the result.
+
+At the end, an explanation, not a dump: how the target ended (137 = 128 + 9: SIGKILL), who sent the fatal signal, and the known causes checked for evidence: the kernel OOM killer (kernel log lines for the pid, the memory cgroup's oom_kill counter), earlyoom / systemd-oomd, a supervisor's stop timeout (TERM then KILL from the same sender: systemd, docker stop, PM2, supervisord), a human at a shell. Per-signal counts by sender.
+
+TRACE_OK        ended normally, or still running at the end of --duration with no fatal signal
+TRACE_ALERT     killed by a signal: the sender, or the most likely cause with its evidence
+TRACE_UNKNOWN   could not trace, and why
+
+The traced command's stdout and stderr go to stderr, so stdout stays the verdict.`,
+  examples: [
+    '<%= config.bin %> <%= command.id %> -- bash scripts/recovery/03_run_500_cycles_no_timeout.sh',
+    '<%= config.bin %> <%= command.id %> --pid 4242 --duration 10m -v',
+    '<%= config.bin %> <%= command.id %> --tracer strace -- pytest -x   # not root',
+  ],
+  flags: {
+    pid: {type: 'integer', min: 2, description: 'Attach to this process instead of running a command.'},
+    duration: {type: 'duration', description: 'Stop tracing after this long (attach mode: default until the process ends).'},
+    'follow-children': {type: 'boolean', allowNo: true, default: true, description: "Also record signals to the target's descendants."},
+    tracer: {type: 'enum', options: ['auto', 'tracefs', 'strace'], default: 'auto', description: 'tracefs (root, sees every sender) or strace (no root needed, blind to SIGKILL senders).'},
+    ...COMMON_FLAGS,
+  },
+  rest: {name: 'cmd', description: 'the command to run and trace, with its arguments exactly as given', required: false},
+  async run({parsed, stderr}) {
+    const f = parsed.flags
+    const {UsageError} = await import('../parse.js')
+    const pid = (f.pid as number | undefined) ?? null
+    if ((pid === null) === (parsed.rest.length === 0)) throw new UsageError('give either --pid N or -- CMD [ARGS...]')
+    const [{killTrace}, {procTable}] = await Promise.all([import('../../ops/kill-trace.js'), import('../../sys/proc-table.js')])
+    const {verdict} = await killTrace({command: parsed.rest.length ? parsed.rest : null, pid, durationMs: (f.duration as number | undefined) ?? null, followChildren: f['follow-children'] !== false, backend: f.tracer as 'auto'}, {procs: procTable, progress: stderr})
+    return verdict
+  },
+}
+
+export default spec

@@ -1,0 +1,42 @@
+import {COMMON_FLAGS} from '../common-flags.js'
+import type {CommandSpec} from '../spec.js'
+
+/** `medic protect list|add|remove`: one declaration per verb, sharing the flags. */
+function protectSpec(verb: 'list' | 'add' | 'remove'): CommandSpec {
+  return {
+    id: `protect ${verb}`,
+    subject: 'PROTECT',
+    summary: {
+      list: 'List what medic never signals: registered jobs (dead ones pruned) and --protect patterns from the config file.',
+      add: 'Protect a running process (--pid, by identity, with its descendants) or a pattern (--pattern, into the config file).',
+      remove: 'Unregister a process (--pid) or drop a pattern (--pattern) from the config file.',
+    }[verb],
+    description: `The protected registry lives in <state-dir>/protected/ (one file per job: pid, start time, name, command line); run-dev-safe writes it for as long as a job runs. Patterns live under protect: in the config file (--config, medic.config.{json,yaml}, ~/.config/medic/). medic cleanup, health, supervise, boot and watchdog never signal a registered process, its descendants, or anything a pattern matches.
+
+PROTECT_OK       listed, or changed
+PROTECT_UNKNOWN  bad input (no such process, nothing given)`,
+    examples: {
+      list: ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --json'],
+      add: ['<%= config.bin %> <%= command.id %> --pid 4242 --name train-500', '<%= config.bin %> <%= command.id %> --pattern "pytest|03_run_500"'],
+      remove: ['<%= config.bin %> <%= command.id %> --pid 4242', '<%= config.bin %> <%= command.id %> --pattern "pytest|03_run_500"'],
+    }[verb],
+    flags: {
+      ...(verb === 'list' ? {} : {
+        pid: {type: 'integer' as const, min: 2, description: 'A running process.'},
+        pattern: {type: 'string' as const, description: 'A regular expression over comm and command line.'},
+      }),
+      ...(verb === 'add' ? {name: {type: 'string' as const, description: 'A name for the registered process.'}} : {}),
+      config: {type: 'string', description: 'The config file that holds the patterns.'},
+      ...COMMON_FLAGS,
+    },
+    async run({parsed}) {
+      const f = parsed.flags
+      const [{protectVerb}, {procTable}, {defaultStateDir}] = await Promise.all([import('../../ops/protect.js'), import('../../sys/proc-table.js'), import('../../sys/state-store.js')])
+      return protectVerb(verb, {pid: f.pid as number | undefined, pattern: f.pattern as string | undefined, name: f.name as string | undefined, config: f.config as string | undefined, stateDir: (f['state-dir'] as string | undefined) ?? defaultStateDir()}, procTable)
+    },
+  }
+}
+
+export const protectList = protectSpec('list')
+export const protectAdd = protectSpec('add')
+export const protectRemove = protectSpec('remove')

@@ -1,0 +1,4 @@
+import {commandFromSpec} from '../../cli/oclif-adapter.js'
+import {protectList} from '../../cli/specs/protect.js'
+
+export default commandFromSpec(protectList)

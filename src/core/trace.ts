@@ -1,0 +1,185 @@
+/**
+ * Parsers and the explanation of `medic kill-trace`: tracefs lines (signal_generate,
+ * sched_process_fork), strace lines, kernel OOM lines, and what they add up to. Pure.
+ */
+
+export const SIGNALS: Record<number, string> = {
+  1: 'SIGHUP', 2: 'SIGINT', 3: 'SIGQUIT', 4: 'SIGILL', 5: 'SIGTRAP', 6: 'SIGABRT', 7: 'SIGBUS', 8: 'SIGFPE', 9: 'SIGKILL', 10: 'SIGUSR1',
+  11: 'SIGSEGV', 12: 'SIGUSR2', 13: 'SIGPIPE', 14: 'SIGALRM', 15: 'SIGTERM', 16: 'SIGSTKFLT', 17: 'SIGCHLD', 18: 'SIGCONT', 19: 'SIGSTOP',
+  20: 'SIGTSTP', 21: 'SIGTTIN', 22: 'SIGTTOU', 23: 'SIGURG', 24: 'SIGXCPU', 25: 'SIGXFSZ', 26: 'SIGVTALRM', 27: 'SIGPROF', 28: 'SIGWINCH',
+  29: 'SIGIO', 30: 'SIGPWR', 31: 'SIGSYS',
+}
+export const SIGNAL_NUMBERS: Record<string, number> = Object.fromEntries(Object.entries(SIGNALS).map(([n, s]) => [s, Number(n)]))
+
+/** si_code values that matter: who generated the signal. */
+export function codeName(code: number): string {
+  return ({0: 'SI_USER (kill)', 128: 'SI_KERNEL (the kernel)', [-1]: 'SI_QUEUE', [-6]: 'SI_TKILL (tgkill)', 1: 'CLD_EXITED'} as Record<number, string>)[code] ?? `code ${code}`
+}
+
+export interface SignalEvent {
+  ts: number
+  senderPid: number
+  senderComm: string
+  sig: number
+  code: number
+  targetPid: number
+  targetComm: string
+  /** 0 delivered/queued, 1 ignored, 2 already pending, 3 blocked/… (TRACE_SIGNAL_*). */
+  result: number
+}
+
+export interface ForkEvent {
+  ts: number
+  parentPid: number
+  childPid: number
+  childComm: string
+}
+
+const HEAD = /^\s*(.*)-(\d+)\s+\[\d+\]\s+\S+\s+([\d.]+):\s+(\w+):\s+(.*)$/
+
+export function parseTraceLine(line: string): SignalEvent | ForkEvent | null {
+  const m = HEAD.exec(line)
+  if (!m) return null
+  const [, comm, pid, ts, event, rest] = m
+  if (event === 'signal_generate') {
+    const f = /sig=(-?\d+) errno=(-?\d+) code=(-?\d+) comm=(.*) pid=(\d+) grp=(\d+) res=(\d+)/.exec(rest)
+    if (!f) return null
+    return {ts: Number(ts), senderPid: Number(pid), senderComm: comm, sig: Number(f[1]), code: Number(f[3]), targetComm: f[4], targetPid: Number(f[5]), result: Number(f[7])}
+  }
+  if (event === 'sched_process_fork') {
+    const f = /comm=.* pid=(\d+) child_comm=(.*) child_pid=(\d+)/.exec(rest)
+    if (!f) return null
+    return {ts: Number(ts), parentPid: Number(f[1]), childComm: f[2], childPid: Number(f[3])}
+  }
+  return null
+}
+
+export function isSignalEvent(e: SignalEvent | ForkEvent): e is SignalEvent {
+  return 'sig' in e
+}
+
+export interface StraceLine {
+  pid: number
+  kind: 'signal' | 'killed' | 'exited'
+  sig?: number
+  code?: string
+  senderPid?: number
+  senderUid?: number
+  exitCode?: number
+}
+
+/**
+ * strace -f output: `PID --- SIGTERM {si_signo=SIGTERM, si_code=SI_USER, si_pid=12, si_uid=0} ---`,
+ * `PID +++ killed by SIGKILL +++`, `PID +++ exited with 3 +++`. SIGKILL never reaches
+ * userspace, so strace sees no sender for it — its blind spot, said plainly.
+ */
+export function parseStraceLine(line: string): StraceLine | null {
+  const pidM = /^(?:\[pid\s+)?(\d+)\]?\s+(.*)$/.exec(line.trim())
+  if (!pidM) return null
+  const pid = Number(pidM[1])
+  const rest = pidM[2]
+  let m = /^--- (SIG\w+) \{si_signo=\w+, si_code=(\w+)(?:, si_pid=(\d+), si_uid=(\d+))?/.exec(rest)
+  if (m) return {pid, kind: 'signal', sig: SIGNAL_NUMBERS[m[1]] ?? 0, code: m[2], ...(m[3] ? {senderPid: Number(m[3]), senderUid: Number(m[4])} : {})}
+  m = /^\+\+\+ killed by (SIG\w+)/.exec(rest)
+  if (m) return {pid, kind: 'killed', sig: SIGNAL_NUMBERS[m[1]] ?? 0}
+  m = /^\+\+\+ exited with (\d+) \+\+\+/.exec(rest)
+  if (m) return {pid, kind: 'exited', exitCode: Number(m[1])}
+  return null
+}
+
+export interface OomKill {
+  pid: number
+  comm: string
+  line: string
+  memcg?: string
+}
+
+/**
+ * Kernel log lines of the OOM killer: `Out of memory: Killed process 123 (node) …` and
+ * `Memory cgroup out of memory: Killed process 123 (node) …`, and the `oom-kill:` summary.
+ */
+export function parseOomLines(text: string): OomKill[] {
+  const out: OomKill[] = []
+  for (const line of text.split('\n')) {
+    const m = /(?:Memory cgroup out of memory|Out of memory[^:]*): Killed process (\d+) \(([^)]*)\)/.exec(line)
+    if (m) {
+      out.push({pid: Number(m[1]), comm: m[2], line: line.trim()})
+      continue
+    }
+    const s = /oom-kill:.*?(?:oom_memcg=([^,]*),)?.*task=([^,]*),pid=(\d+)/.exec(line)
+    if (s) out.push({pid: Number(s[3]), comm: s[2], line: line.trim(), ...(s[1] ? {memcg: s[1]} : {})})
+  }
+  return out
+}
+
+export interface SenderInfo {
+  pid: number
+  comm: string
+  uid: number | null
+  user: string | null
+  cmdline: string[] | null
+  /** Nearest first: `pid comm` of the parent chain, read at event time. */
+  chain: string[]
+  tty: string | null
+}
+
+export interface ObservedSignal extends SignalEvent {
+  sender: SenderInfo
+}
+
+export interface Ending {
+  /** How the target ended, as far as medic knows. */
+  kind: 'exited' | 'signaled' | 'running' | 'vanished'
+  code?: number
+  signal?: number
+}
+
+export interface Explanation {
+  fatal: ObservedSignal | null
+  headline: string
+  causes: string[]
+  counts: {signal: string; sender: string; count: number}[]
+}
+
+const SUPERVISORS: [RegExp, string][] = [
+  [/^systemd$/, "systemd's stop timeout (TimeoutStopSec, 90s by default)"],
+  [/^(dockerd|containerd|containerd-shim.*|docker-init)$/, "docker stop's timeout (10s by default)"],
+  [/PM2|^node$/, "PM2's kill_timeout (1.6s by default)"],
+  [/^supervisord$/, "supervisord's stopwaitsecs (10s by default)"],
+  [/^medic$|^node$/, 'a medic TERM → grace → KILL escalation'],
+]
+
+export function explain(ending: Ending, signals: ObservedSignal[], oom: OomKill[], targetPids: Set<number>, extra: {oomCounter: number | null; killers: string[]}): Explanation {
+  const counts = new Map<string, number>()
+  for (const s of signals) {
+    if (s.sig === 17) continue
+    const key = `${SIGNALS[s.sig] ?? s.sig}\0${s.senderComm} (pid ${s.senderPid})`
+    counts.set(key, (counts.get(key) ?? 0) + 1)
+  }
+  const countList = [...counts].map(([k, count]) => ({signal: k.split('\0')[0], sender: k.split('\0')[1], count}))
+  const causes: string[] = []
+  const oomHits = oom.filter((o) => targetPids.has(o.pid))
+  const fatalSig = ending.kind === 'signaled' ? ending.signal : ending.kind === 'vanished' ? 9 : undefined
+  const fatal = fatalSig === undefined ? null : [...signals].reverse().find((s) => s.sig === fatalSig && targetPids.has(s.targetPid)) ?? null
+  if (ending.kind === 'running') return {fatal: null, headline: 'still running at the end of the trace', causes, counts: countList}
+  if (ending.kind === 'exited') return {fatal: null, headline: `exited with code ${ending.code}${ending.code === 0 ? '' : ' (not a signal)'}`, causes, counts: countList}
+  const sigName = SIGNALS[fatalSig!] ?? `signal ${fatalSig}`
+  const how = ending.kind === 'signaled' ? `killed by ${sigName} (exit status ${128 + fatalSig!} = 128 + ${fatalSig})` : 'vanished (not our child: its status is unknown)'
+  if (oomHits.length || (fatal && fatal.code === 128 && fatal.sig === 9)) {
+    causes.push(`the kernel OOM killer${oomHits.length ? `: ${oomHits[0].line}` : ' (SIGKILL generated by the kernel, SI_KERNEL)'}${extra.oomCounter ? `; cgroup oom_kill counter ${extra.oomCounter}` : ''}`)
+  }
+  if (fatal && fatal.code !== 128) {
+    const same = signals.filter((s) => s.senderPid === fatal.senderPid && targetPids.has(s.targetPid))
+    const term = same.find((s) => s.sig === 15 && s.ts < fatal.ts)
+    if (fatal.sig === 9 && term) {
+      const sup = SUPERVISORS.find(([re]) => re.test(fatal.senderComm))
+      causes.push(`a stop timeout: SIGTERM then SIGKILL ${(fatal.ts - term.ts).toFixed(1)}s later from the same sender${sup ? ` — looks like ${sup[1]}` : ''}`)
+    }
+    if (extra.killers.includes(fatal.senderComm)) causes.push(`${fatal.senderComm}, a userspace OOM killer, chose the target`)
+    if (fatal.sender.tty && fatal.sender.chain.some((c) => /\b(bash|zsh|sh|fish|dash|tmux|screen|sshd)\b/.test(c))) causes.push(`a human at a shell on ${fatal.sender.tty}`)
+  }
+  const who = fatal
+    ? fatal.code === 128 ? 'the kernel' : `pid ${fatal.senderPid} (${fatal.senderComm}${fatal.sender.user ? `, user ${fatal.sender.user}` : ''}${fatal.sender.cmdline?.length ? `: ${fatal.sender.cmdline.join(' ').slice(0, 80)}` : ''})`
+    : oomHits.length ? 'the kernel OOM killer' : 'an unseen sender'
+  return {fatal, headline: `${how}; sent by ${who}`, causes, counts: countList}
+}

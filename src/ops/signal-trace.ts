@@ -1,0 +1,263 @@
+import {spawnSync, type ChildProcess} from 'node:child_process'
+import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {explain, isSignalEvent, parseOomLines, parseStraceLine, parseTraceLine, SIGNALS, type Ending, type Explanation, type ObservedSignal, type SenderInfo} from '../core/trace.js'
+import type {ProcessTable} from '../sys/proc-table.js'
+import {TracefsSession} from '../sys/tracefs.js'
+
+export type Backend = 'tracefs' | 'strace'
+
+export interface TraceOptions {
+  /** Start a job (command mode): given the argv prefix the backend needs (strace …), return the child. */
+  spawnJob?: (prefix: string[]) => ChildProcess
+  /** Attach mode. */
+  pid?: number
+  durationMs: number | null
+  followChildren: boolean
+  backend: 'auto' | Backend
+  procs: ProcessTable
+  progress: (line: string) => void
+  /** Forward Ctrl+C / SIGTERM to the job (kill-trace); a wrapper that forwards them itself says false. */
+  handleSignals?: boolean
+  /** Called once the job's pid is known (the real job, not strace). */
+  onStart?: (pid: number) => void
+}
+
+export interface TraceResult {
+  backend: Backend | null
+  /** Why tracing could not happen at all (UNKNOWN). */
+  failed: string | null
+  limitations: string[]
+  ending: Ending
+  child: ChildProcess | null
+  rootPid: number | null
+  targets: Set<number>
+  signals: ObservedSignal[]
+  explanation: Explanation
+  oomCounterDelta: number | null
+  killers: string[]
+  durationMs: number
+}
+
+const POLL_MS = 20
+
+function ttyName(nr: number): string | null {
+  if (!nr) return null
+  const major = (nr >> 8) & 0xfff
+  const minor = (nr & 0xff) | ((nr >> 12) & 0xfff00)
+  if (major === 136) return `pts/${minor}`
+  if (major === 4) return `tty${minor}`
+  return `tty ${major}:${minor}`
+}
+
+/** Who sent it, read at once — a `kill` process lives for a millisecond. */
+export function readSender(pid: number, procs: ProcessTable, fallbackComm: string): SenderInfo {
+  const p = procs.get(pid)
+  if (!p) return {pid, comm: fallbackComm, uid: null, user: null, cmdline: null, chain: [], tty: null}
+  let tty: string | null = null
+  try {
+    const st = readFileSync(`/proc/${pid}/stat`, 'latin1')
+    tty = ttyName(Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[4]))
+  } catch {}
+  return {pid, comm: p.comm, uid: p.uid, user: procs.userName(p.uid), cmdline: p.cmdline, chain: procs.ancestors(pid).slice(0, 6).map((a) => `${a.pid} ${a.comm}`), tty}
+}
+
+function memcgOomKills(pid: number): {read: () => number | null} {
+  let path: string | null = null
+  try {
+    for (const line of readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n')) {
+      const [, ctrl, cg] = line.split(':')
+      if (ctrl?.split(',').includes('memory') && existsSync(`/sys/fs/cgroup/memory${cg}/memory.oom_control`)) path = `/sys/fs/cgroup/memory${cg}/memory.oom_control`
+      else if (ctrl === '' && cg !== undefined && existsSync(`/sys/fs/cgroup${cg}/memory.events`)) path ??= `/sys/fs/cgroup${cg}/memory.events`
+    }
+  } catch {}
+  return {
+    read: () => {
+      if (!path) return null
+      try {
+        const m = /oom_kill (\d+)/.exec(readFileSync(path, 'utf8'))
+        return m ? Number(m[1]) : null
+      } catch {
+        return null
+      }
+    },
+  }
+}
+
+function userspaceKillers(procs: ProcessTable): string[] {
+  const names = new Set(['earlyoom', 'systemd-oomd', 'nohang', 'oomd'])
+  const found = new Set<string>()
+  for (const pid of procs.list()) {
+    const s = procs.stat(pid)
+    if (s && names.has(s.comm)) found.add(s.comm)
+  }
+  return [...found]
+}
+
+/**
+ * Runs (or attaches to) a process and records every signal generated for it and its
+ * descendants, with the sender read at event time. tracefs first; strace when tracefs
+ * cannot be had — strace sees senders of catchable signals only, never of SIGKILL.
+ */
+export async function traceSignals(o: TraceOptions): Promise<TraceResult> {
+  const t0 = Date.now()
+  const limitations: string[] = []
+  let tracefs: TracefsSession | null = null
+  let backend: Backend | null = null
+  if (o.backend !== 'strace') {
+    const r = TracefsSession.open()
+    if (r.ok) {
+      tracefs = r.session
+      backend = 'tracefs'
+    } else {
+      limitations.push(`tracefs unavailable: ${r.reason}`)
+      if (o.backend === 'tracefs') return failed(r.reason)
+    }
+  }
+  let straceDir: string | null = null
+  if (!backend) {
+    const has = spawnSync('strace', ['-V'], {timeout: 5000})
+    if (has.error) return failed(`${limitations.join('; ')}; strace is not installed either`)
+    backend = 'strace'
+    straceDir = mkdtempSync(join(tmpdir(), 'medic-strace-'))
+    limitations.push('strace sees who sent catchable signals (si_pid), but never the sender of a SIGKILL, nor signals to processes it is not tracing')
+  }
+
+  function failed(why: string): TraceResult {
+    return {backend: null, failed: why, limitations, ending: {kind: 'running'}, child: null, rootPid: null, targets: new Set(), signals: [], explanation: {fatal: null, headline: '', causes: [], counts: []}, oomCounterDelta: null, killers: [], durationMs: Date.now() - t0}
+  }
+
+  const straceFile = straceDir ? join(straceDir, 'trace') : null
+  let child: ChildProcess | null = null
+  let rootPid: number
+  let childEnd: Ending | null = null
+  let stracePid: number | null = null
+  if (o.spawnJob) {
+    const prefix = backend === 'strace' ? ['strace', ...(o.followChildren ? ['-f'] : []), '-qq', '-e', 'trace=none', '-e', 'signal=all', '-o', straceFile!, '--'] : []
+    child = o.spawnJob(prefix)
+    if (!child.pid) {
+      tracefs?.close()
+      return failed(`could not start the command`)
+    }
+    child.once('exit', (code, signal) => {
+      childEnd = signal ? {kind: 'signaled', signal: Number(Object.entries(SIGNALS).find(([, n]) => n === signal)?.[0] ?? 0)} : {kind: 'exited', code: code ?? 0}
+    })
+    rootPid = child.pid
+    if (backend === 'strace') {
+      // The job is strace's child: find it.
+      stracePid = child.pid
+      for (let i = 0; i < 250 && rootPid === stracePid; i++) {
+        await new Promise((r) => setTimeout(r, 4))
+        const kid = o.procs.list().find((p) => o.procs.stat(p)?.ppid === stracePid)
+        if (kid) rootPid = kid
+        if (childEnd) break
+      }
+    }
+  } else {
+    rootPid = o.pid!
+    if (backend === 'strace') {
+      const {spawn} = await import('node:child_process')
+      const s = spawn('strace', [...(o.followChildren ? ['-f'] : []), '-qq', '-e', 'trace=none', '-e', 'signal=all', '-o', straceFile!, '-p', String(rootPid)], {stdio: 'ignore'})
+      stracePid = s.pid ?? null
+      s.once('exit', () => (childEnd ??= {kind: 'vanished'}))
+    }
+  }
+
+  const targets = new Set<number>([rootPid])
+  const startStat = o.procs.stat(rootPid)
+  const oomCounter = memcgOomKills(rootPid)
+  const oomBefore = oomCounter.read()
+  if (o.followChildren) for (const pid of o.procs.list()) if (o.procs.ancestors(pid).some((a) => a.pid === rootPid)) targets.add(pid)
+  const signals: ObservedSignal[] = []
+  let straceOffset = 0
+  const drain = () => {
+    if (tracefs) {
+      for (const line of tracefs.read()) {
+        const e = parseTraceLine(line)
+        if (!e) continue
+        if (!isSignalEvent(e)) {
+          if (o.followChildren && targets.has(e.parentPid)) targets.add(e.childPid)
+          continue
+        }
+        if (!targets.has(e.targetPid)) continue
+        signals.push({...e, sender: readSender(e.senderPid, o.procs, e.senderComm)})
+        o.progress(`${SIGNALS[e.sig] ?? e.sig} → pid ${e.targetPid} from pid ${e.senderPid} (${e.senderComm})`)
+      }
+    } else if (straceFile && existsSync(straceFile)) {
+      const text = readFileSync(straceFile, 'utf8')
+      const lines = text.slice(straceOffset).split('\n')
+      const last = lines.pop() ?? ''
+      straceOffset = text.length - last.length
+      for (const line of lines) {
+        const e = parseStraceLine(line)
+        if (!e) continue
+        targets.add(e.pid)
+        if (e.kind === 'signal' && e.sig !== 17) {
+          const sender = e.senderPid ? readSender(e.senderPid, o.procs, '?') : {pid: 0, comm: 'the kernel', uid: null, user: null, cmdline: null, chain: [], tty: null}
+          signals.push({ts: (Date.now() - t0) / 1000, senderPid: e.senderPid ?? 0, senderComm: sender.comm, sig: e.sig!, code: e.code === 'SI_KERNEL' ? 128 : e.code === 'SI_USER' ? 0 : e.code === 'SI_TKILL' ? -6 : 1, targetPid: e.pid, targetComm: '', result: 0, sender})
+        }
+        if (e.kind === 'killed' && e.pid === rootPid && e.sig === 9) limitations.push(`pid ${e.pid} was killed by SIGKILL: strace cannot see who sent it`)
+      }
+    }
+  }
+
+  const stopAt = o.durationMs === null ? null : Date.now() + o.durationMs
+  let interrupted = false
+  const onInt = () => {
+    interrupted = true
+    if (child?.pid) {
+      try {
+        process.kill(-child.pid, 'SIGINT')
+      } catch {
+        try {
+          child.kill('SIGINT')
+        } catch {}
+      }
+    }
+  }
+  const handle = o.handleSignals !== false
+  if (handle) {
+    process.on('SIGINT', onInt)
+    process.on('SIGTERM', onInt)
+  }
+  o.onStart?.(rootPid)
+  try {
+    for (;;) {
+      drain()
+      if (childEnd) break
+      if (!o.spawnJob) {
+        const live = o.procs.liveness(rootPid, startStat?.startTime ?? '')
+        if (live !== 'alive') {
+          childEnd = {kind: 'vanished'}
+          break
+        }
+      }
+      if (stopAt !== null && Date.now() >= stopAt) break
+      if (interrupted && !o.spawnJob) break
+      await new Promise((r) => setTimeout(r, POLL_MS))
+    }
+    await new Promise((r) => setTimeout(r, POLL_MS))
+    drain()
+  } finally {
+    if (handle) {
+      process.off('SIGINT', onInt)
+      process.off('SIGTERM', onInt)
+    }
+    tracefs?.close()
+    if (stracePid && !o.spawnJob) {
+      try {
+        process.kill(stracePid, 'SIGTERM')
+      } catch {}
+    }
+  }
+  if (straceDir) rmSync(straceDir, {recursive: true, force: true})
+  const ending: Ending = childEnd ?? {kind: 'running'}
+  // In strace mode the job's fate is mirrored by strace; a SIGKILL of the job shows as strace's.
+  const oomAfter = oomCounter.read()
+  const oomCounterDelta = oomBefore !== null && oomAfter !== null ? oomAfter - oomBefore : null
+  const dmesg = ending.kind === 'running' ? {stdout: ''} : spawnSync('dmesg', [], {timeout: 3000, encoding: 'utf8', maxBuffer: 32 * 1024 * 1024})
+  const killers = userspaceKillers(o.procs)
+  const explanation = explain(ending, signals, parseOomLines(dmesg.stdout ?? ''), targets, {oomCounter: oomCounterDelta, killers})
+  return {backend, failed: null, limitations, ending, child, rootPid, targets, signals, explanation, oomCounterDelta, killers, durationMs: Date.now() - t0}
+}

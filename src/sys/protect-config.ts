@@ -1,0 +1,39 @@
+import {readFileSync} from 'node:fs'
+import {findConfig, loadConfig} from './config.js'
+import {writeFileAtomic} from './state-store.js'
+
+/** `protect:` patterns of the config file, for every command that signals. */
+export async function configProtect(explicit?: string): Promise<RegExp[]> {
+  try {
+    const cfg = await loadConfig(explicit)
+    return (cfg?.protect ?? []).map((p) => new RegExp(p))
+  } catch {
+    return []
+  }
+}
+
+/**
+ * Adds or removes a `protect:` pattern in the config file, keeping the rest of it (YAML
+ * comments too), written atomically. Creates `medic.config.json` here when there is none.
+ */
+export async function editProtect(explicit: string | undefined, pattern: string, add: boolean): Promise<{path: string; changed: boolean; patterns: string[]}> {
+  const path = findConfig(explicit) ?? explicit ?? 'medic.config.json'
+  let text = ''
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch {}
+  if (/\.ya?ml$/.test(path)) {
+    const {parseDocument} = await import('yaml')
+    const doc = parseDocument(text || '{}')
+    const list = ((doc.get('protect') as {toJSON?: () => unknown} | undefined)?.toJSON?.() as string[] | undefined) ?? []
+    const next = add ? [...new Set([...list, pattern])] : list.filter((p) => p !== pattern)
+    doc.set('protect', next)
+    writeFileAtomic(path, String(doc))
+    return {path, changed: next.length !== list.length, patterns: next}
+  }
+  const o = text ? (JSON.parse(text) as {protect?: string[]}) : {}
+  const list = o.protect ?? []
+  const next = add ? [...new Set([...list, pattern])] : list.filter((p) => p !== pattern)
+  writeFileAtomic(path, JSON.stringify({...o, protect: next}, null, 2) + '\n')
+  return {path, changed: next.length !== list.length, patterns: next}
+}
