@@ -170,6 +170,13 @@ export async function traceSignals(o: TraceOptions): Promise<TraceResult> {
   const oomBefore = oomCounter.read()
   if (o.followChildren) for (const pid of o.procs.list()) if (o.procs.ancestors(pid).some((a) => a.pid === rootPid)) targets.add(pid)
   const signals: ObservedSignal[] = []
+  // A sender that has exited by the time a later signal is read keeps what was read of it earlier.
+  const senders = new Map<number, SenderInfo>()
+  const sender = (pid: number, comm: string): SenderInfo => {
+    const now = readSender(pid, o.procs, comm)
+    if (now.cmdline?.length) senders.set(pid, now)
+    return now.cmdline?.length ? now : (senders.get(pid) ?? now)
+  }
   let straceOffset = 0
   const drain = () => {
     if (tracefs) {
@@ -181,7 +188,7 @@ export async function traceSignals(o: TraceOptions): Promise<TraceResult> {
           continue
         }
         if (!targets.has(e.targetPid)) continue
-        signals.push({...e, sender: readSender(e.senderPid, o.procs, e.senderComm)})
+        signals.push({...e, sender: sender(e.senderPid, e.senderComm)})
         o.progress(`${SIGNALS[e.sig] ?? e.sig} → pid ${e.targetPid} from pid ${e.senderPid} (${e.senderComm})`)
       }
     } else if (straceFile && existsSync(straceFile)) {
@@ -194,8 +201,8 @@ export async function traceSignals(o: TraceOptions): Promise<TraceResult> {
         if (!e) continue
         targets.add(e.pid)
         if (e.kind === 'signal' && e.sig !== 17) {
-          const sender = e.senderPid ? readSender(e.senderPid, o.procs, '?') : {pid: 0, comm: 'the kernel', uid: null, user: null, cmdline: null, chain: [], tty: null}
-          signals.push({ts: (Date.now() - t0) / 1000, senderPid: e.senderPid ?? 0, senderComm: sender.comm, sig: e.sig!, code: e.code === 'SI_KERNEL' ? 128 : e.code === 'SI_USER' ? 0 : e.code === 'SI_TKILL' ? -6 : 1, targetPid: e.pid, targetComm: '', result: 0, sender})
+          const who = e.senderPid ? sender(e.senderPid, '?') : {pid: 0, comm: 'the kernel', uid: null, user: null, cmdline: null, chain: [], tty: null}
+          signals.push({ts: (Date.now() - t0) / 1000, senderPid: e.senderPid ?? 0, senderComm: who.comm, sig: e.sig!, code: e.code === 'SI_KERNEL' ? 128 : e.code === 'SI_USER' ? 0 : e.code === 'SI_TKILL' ? -6 : 1, targetPid: e.pid, targetComm: '', result: 0, sender: who})
         }
         if (e.kind === 'killed' && e.pid === rootPid && e.sig === 9) limitations.push(`pid ${e.pid} was killed by SIGKILL: strace cannot see who sent it`)
       }
