@@ -6,7 +6,7 @@ import {exporterFamilies, monitorFamilies} from '../core/ollama/metrics.js'
 import {afterCanary, assess, budgetExhausted, chargeRestart, decideAct, newFrozenState, stepFrozen, type FrozenConfig, type FrozenState, type GpuObservation, type OllamaObservation, type RunnerSample} from '../core/ollama/policy.js'
 import {utcStamp} from '../core/housekeeping.js'
 import {renderFamilies} from '../core/prom.js'
-import {toText, type Action, type Check, type Status, type Verdict} from '../core/verdict.js'
+import type {Action, Check, Status, Verdict} from '../core/verdict.js'
 import {run} from '../sys/exec.js'
 import {httpJson} from '../sys/http-json.js'
 import type {ServiceManager} from '../sys/managers.js'
@@ -15,6 +15,7 @@ import {readJson, writeFileAtomic} from '../sys/state-store.js'
 import type {ProcessDeps} from './deps.js'
 import {restartService} from './restart.js'
 import {terminate} from './terminate.js'
+import {watchLoop} from './watch-loop.js'
 
 export interface OllamaInput {
   url: string
@@ -304,38 +305,7 @@ async function captureDiagnostics(input: OllamaInput, deps: OllamaDeps, psText: 
 
 /** `--watch`: a pass every --interval; a verdict line only when the status changes. */
 export async function frozenWatch(input: OllamaInput, deps: OllamaDeps, intervalMs: number): Promise<Verdict> {
-  return loop(() => frozenCheck(input, deps), deps, intervalMs)
-}
-
-export async function loop(pass: () => Promise<Verdict>, deps: {announce: (l: string) => void}, intervalMs: number): Promise<Verdict> {
-  let stop = false
-  let wake: (() => void) | null = null
-  const onSignal = () => {
-    stop = true
-    wake?.()
-  }
-  process.on('SIGTERM', onSignal)
-  process.on('SIGINT', onSignal)
-  let last: string | null = null
-  let n = 0
-  let v: Verdict | null = null
-  while (!stop) {
-    v = await pass()
-    n++
-    if (v.status !== last) deps.announce(toText(v, 0).trimEnd())
-    last = v.status
-    if (stop) break
-    await new Promise<void>((r) => {
-      const t = setTimeout(r, intervalMs)
-      wake = () => {
-        clearTimeout(t)
-        r()
-      }
-    })
-  }
-  process.off('SIGTERM', onSignal)
-  process.off('SIGINT', onSignal)
-  return {subject: v?.subject ?? 'OLLAMA', status: 'OK', summary: `stopped after ${n} passes`, checks: [], actions: []}
+  return watchLoop(() => frozenCheck(input, deps), {announce: deps.announce, intervalMs, subject: 'OLLAMA'})
 }
 
 export interface MetricsInput {

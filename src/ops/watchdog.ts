@@ -2,12 +2,13 @@ import {existsSync, linkSync, mkdirSync, readFileSync, readdirSync, renameSync, 
 import {basename, join} from 'node:path'
 import {formatMs} from '../core/duration.js'
 import {parseOpsRequest} from '../core/housekeeping.js'
-import {toText, worstOf, type Action, type Check, type Status, type Verdict} from '../core/verdict.js'
+import {worstOf, type Action, type Check, type Status, type Verdict} from '../core/verdict.js'
 import type {ServiceManager} from '../sys/managers.js'
 import {readJson, writeFileAtomic} from '../sys/state-store.js'
 import type {ProcessDeps} from './deps.js'
 import {locksClean, sessionsArchive} from './housekeeping.js'
 import {restartService} from './restart.js'
+import {watchLoop} from './watch-loop.js'
 
 export interface WatchdogInput {
   sessionsDir: string
@@ -190,34 +191,7 @@ async function opsRequests(input: WatchdogInput, deps: WatchdogDeps, wd: (l: str
 
 /** `medic watchdog` without --once: a pass every --interval; a verdict line on each status change. */
 export async function watchdogLoop(input: WatchdogInput, deps: WatchdogDeps): Promise<Verdict> {
-  let stop = false
-  let wake: (() => void) | null = null
-  const onSignal = () => {
-    stop = true
-    wake?.()
-  }
-  process.on('SIGTERM', onSignal)
-  process.on('SIGINT', onSignal)
-  const sleep = (ms: number) => new Promise<void>((r) => {
-    const t = setTimeout(r, ms)
-    wake = () => {
-      clearTimeout(t)
-      r()
-    }
-  })
   deps.log.line('[WATCHDOG] Starting watchdog')
   deps.progress('[WATCHDOG] Starting watchdog')
-  if (input.startupDelayMs > 0) await sleep(input.startupDelayMs)
-  let last: string | null = null
-  let pass = 0
-  while (!stop) {
-    const v = await watchdogPass(input, deps, pass++)
-    const key = `${v.status}`
-    if (key !== last) deps.announce(toText(v, 0).trimEnd())
-    last = key
-    if (!stop) await sleep(input.intervalMs ?? 5000)
-  }
-  process.off('SIGTERM', onSignal)
-  process.off('SIGINT', onSignal)
-  return {subject: 'WATCHDOG', status: 'OK', summary: `watchdog stopped after ${pass} passes`, checks: [], actions: []}
+  return watchLoop((n) => watchdogPass(input, deps, n), {announce: deps.announce, intervalMs: input.intervalMs ?? 5000, startupDelayMs: input.startupDelayMs, subject: 'WATCHDOG'})
 }

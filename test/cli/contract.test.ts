@@ -8,7 +8,7 @@ import {expectContract, medic, ROOT} from '../helpers/procs.js'
  * exit 3 (in both exit-code modes), a hint on stderr, never a stack trace.
  */
 const manifest = JSON.parse(readFileSync(`${ROOT}/oclif.manifest.json`, 'utf8')) as {commands: Record<string, {flags: Record<string, unknown>}>}
-const ids = Object.keys(manifest.commands)
+const ids = Object.keys(manifest.commands).map((id) => id.replace(/:/g, ' ')) // oclif's ids use ':'
 const SUBJECT: Record<string, string> = Object.fromEntries(await Promise.all(Object.entries(COMMANDS).map(async ([id, load]) => [id, (await load()).subject])))
 
 describe.each(ids)('usage errors of medic %s', (id) => {

@@ -20,11 +20,11 @@ OLLAMA_ALERT   written, but the API is down (ollama_up 0)`,
   },
   async run({parsed}) {
     const f = parsed.flags
-    const [{ollamaMetrics, loop}, {ollamaBaseUrl}, {join}] = await Promise.all([import('../../ops/ollama.js'), import('../../core/ollama/host.js'), import('node:path')])
+    const [{ollamaMetrics}, {watchLoop}, {ollamaBaseUrl}, {join}] = await Promise.all([import('../../ops/ollama.js'), import('../../ops/watch-loop.js'), import('../../core/ollama/host.js'), import('node:path')])
     const file = (f.file as string | undefined) ?? (process.env.TEXTFILE_DIR ? join(process.env.TEXTFILE_DIR, 'ollama.prom') : null)
     const input = {url: ollamaBaseUrl(f.url as string | undefined), nvidiaTimeoutMs: f['nvidia-timeout'] as number, file}
     const announce = (l: string) => process.stdout.write(`${l}\n`)
-    if (f.watch) return loop(async () => (await ollamaMetrics(input, {announce})).verdict, {announce}, f.watch as number)
+    if (f.watch) return watchLoop(async () => (await ollamaMetrics(input, {announce})).verdict, {announce, intervalMs: f.watch as number, subject: 'OLLAMA'})
     const {verdict, text} = await ollamaMetrics(input, {announce})
     // The metrics follow line 1 as detail lines; their names never look like tokens.
     if (f.stdout) {

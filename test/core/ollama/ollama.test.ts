@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest'
 import {isRunnerCmdline, parsePs} from '../../../src/core/ollama/api.js'
 import {ollamaBaseUrl} from '../../../src/core/ollama/host.js'
 import {parseAppsCsv, parseGpuCsv} from '../../../src/core/ollama/nvidia.js'
-import {afterCanary, assess, chargeRestart, decideAct, newFrozenState, stepFrozen, type FrozenConfig, type OllamaObservation} from '../../../src/core/ollama/policy.js'
+import {afterCanary, assess, chargeRestart, decideAct, newFrozenState, stepFrozen, type FrozenConfig, type FrozenState, type OllamaObservation} from '../../../src/core/ollama/policy.js'
 import {lintExposition, renderFamilies} from '../../../src/core/prom.js'
 
 describe('OLLAMA_HOST, parsed the way Ollama parses it', () => {
@@ -83,7 +83,7 @@ describe('frozen policy', () => {
   })
 
   it('acts after N consecutive failures; a pass clears them and counts a false alarm', () => {
-    let s = {...newFrozenState(NOW), suspectSince: NOW}
+    let s: FrozenState = {...newFrozenState(NOW), suspectSince: NOW}
     s = afterCanary(afterCanary(s, false), false)
     expect(decideAct(s, NOW, cfg, {repair: true, gpuWedged: null, killableRunner: true}).kind).toBe('wait')
     const ok = afterCanary(s, true)
