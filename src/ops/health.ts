@@ -50,6 +50,8 @@ interface HealthState {
   /** Wall ms of every repair started (the budget). */
   repairs: number[]
   lastRepair: {by: number; startedAt: number; finishedAt: number; status: Status; summary: string} | null
+  /** Samples of the managers' lifetime restart counters, to turn them into restarts per hour. */
+  counters?: Record<string, {at: number; count: number}[]>
 }
 
 const HOUR = 3_600_000
@@ -202,9 +204,21 @@ async function observe(input: HealthInput, deps: HealthDeps, state: HealthState,
   if (before.length > 0 && ids.length > 0 && ids.join() !== before.join()) state.ownerChanges.push(now)
   if (ids.length > 0) state.owners = owners.map((o) => ({pid: o.pid, startTime: o.startTime}))
   state.ownerChanges = state.ownerChanges.filter((t) => t > now - HOUR)
-  const sources: {count: number; source: string}[] = [...(view?.restarts ?? []), {count: state.ownerChanges.length, source: 'medic: port owner changed between runs, last hour'}]
+  // Lifetime counters (NRestarts, pm2 restart_time, docker RestartCount) become an hourly
+  // figure against medic's own samples of them; a counter that went down was reset.
+  state.counters ??= {}
+  const hourlyOf = (source: string, count: number): number => {
+    const samples = [...(state.counters![source] ?? []), {at: now, count}].filter((x, i, all) => x.at > now - 2 * HOUR || all.slice(i + 1).every((y) => y.at > now - HOUR))
+    state.counters![source] = samples
+    const base = [...samples].reverse().find((x) => x.at <= now - HOUR) ?? samples[0]
+    return count >= base.count ? count - base.count : count
+  }
+  const sources: {count: number; source: string}[] = [
+    ...(view?.restarts ?? []).map((r) => (/last hour|window/.test(r.source) ? r : {count: hourlyOf(r.source, r.count), source: `${r.source.replace(/ \(.*\)$/, '')}, last hour (counter ${r.count})`})),
+    {count: state.ownerChanges.length, source: 'medic: port owner changed between runs, last hour'},
+  ]
   // The manager's own hourly figure (journal) wins over lifetime counters; medic's record is a floor.
-  const hourly = sources.filter((s) => /last hour/.test(s.source))
+  const hourly = sources.filter((s) => /last hour|window/.test(s.source))
   const count = Math.max(0, ...hourly.map((s) => s.count))
 
   const observation: HealthObservation = {

@@ -235,7 +235,7 @@ export function superviseManager(o: ManagerOptions): ServiceManager {
       if (o.procs.liveness(s.supervisor.pid, s.supervisor.startTime) !== 'alive') return {available: false, reason: `the supervisor of ${o.name} (pid ${s.supervisor.pid}) is not running`}
       const childAlive = s.child ? o.procs.liveness(s.child.pid, s.child.startTime) === 'alive' : false
       const state = s.state === 'running' && childAlive ? 'active' : s.state === 'starting' || s.state === 'backoff' ? 'activating' : s.state === 'fatal' ? 'failed' : 'inactive'
-      return {available: true, view: {state, raw: `${s.state}${s.alert ? ` (${s.alert})` : ''}`, mainPid: childAlive ? s.child!.pid : null, restarts: [{count: s.restarts.length, source: 'supervise restart history'}]}}
+      return {available: true, view: {state, raw: `${s.state}${s.alert ? ` (${s.alert})` : ''}`, mainPid: childAlive ? s.child!.pid : null, restarts: [{count: s.restarts.length, source: 'supervise restarts in its window'}]}}
     },
     servicePids: (view) => (view?.mainPid ? descendants(o.procs, [view.mainPid]) : null),
     async stop() {

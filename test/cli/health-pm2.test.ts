@@ -56,10 +56,22 @@ describe.skipIf(!existsSync(PM2))('medic health --manager pm2 (real pm2)', () =>
     expect(pm2('jlist').stdout).toMatch(/"status":"online"/)
   })
 
-  it('finds pm2 by itself with --manager auto', async () => {
+  it('finds pm2 by itself with --manager auto, and counts pm2\'s restarts per hour', async () => {
+    // A crash pm2 restarts by itself: restart_time goes from 0 to 1.
+    const app = () => JSON.parse(pm2('jlist').stdout.slice(pm2('jlist').stdout.indexOf('['))).find((a: {name: string}) => a.name === 'gw')
+    const before = app()
+    process.kill(before.pid, 'SIGKILL')
+    for (let i = 0; i < 500; i++) {
+      const a = app()
+      if (a.pm2_env.restart_time === 1 && a.pm2_env.status === 'online' && a.pid !== before.pid) break
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    await medic([...args(), '--no-repair'], {env}) // let the new process bind
     const r = await medic(['health', '--pm2-app', 'gw', '--port', String(port), '--url', `http://127.0.0.1:${port}/`, '--state-dir', join(env.HOME!, 'state'), '--json', ...FAST], {env})
     const out = JSON.parse(r.stdout)
     expect(out.manager).toBe('pm2')
     expect(out.token).toBe('GATEWAY_OK')
+    // pm2's lifetime restart_time, sampled by the earlier runs, is counted per hour.
+    expect(out.checks.find((c: {name: string}) => c.name === 'restarts').detail).toMatch(/pm2 restart_time, last hour \(counter 1\): 1/)
   })
 })
