@@ -87,23 +87,8 @@ function sampleProcess(pid: number, at: number): Sample | null {
 
 /** The Ollama server (the listener on the API port) and its runner children, every era. */
 function findProcesses(serverPids: number[], deps: ProcessDeps): {pid: number; startTime: string; state: string; comm: string}[] {
-  if (serverPids.length === 0) return []
-  const parent = new Map<number, number>()
-  for (const pid of deps.procs.list()) {
-    const st = deps.procs.stat(pid)
-    if (st) parent.set(pid, st.ppid)
-  }
   const servers = new Set(serverPids)
-  const out: {pid: number; startTime: string; state: string; comm: string}[] = []
-  for (const [pid] of parent) {
-    let p = parent.get(pid)
-    let depth = 0
-    while (p !== undefined && p > 1 && !servers.has(p) && depth++ < 50) p = parent.get(p)
-    if (p === undefined || !servers.has(p)) continue
-    const info = deps.procs.get(pid)
-    if (info && isRunnerCmdline(info.comm, info.cmdline)) out.push({pid, startTime: info.startTime, state: info.state, comm: info.comm})
-  }
-  return out
+  return deps.procs.descendants(serverPids).filter((pid) => !servers.has(pid)).map((pid) => deps.procs.get(pid)).filter((p) => p !== null && isRunnerCmdline(p.comm, p.cmdline)).map((p) => ({pid: p!.pid, startTime: p!.startTime, state: p!.state, comm: p!.comm}))
 }
 
 async function canary(url: string, m: LoadedModel, timeoutMs: number): Promise<{ok: boolean; detail: string}> {

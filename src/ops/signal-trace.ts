@@ -168,7 +168,7 @@ export async function traceSignals(o: TraceOptions): Promise<TraceResult> {
   const startStat = o.procs.stat(rootPid)
   const oomCounter = memcgOomKills(rootPid)
   const oomBefore = oomCounter.read()
-  if (o.followChildren) for (const pid of o.procs.list()) if (o.procs.ancestors(pid).some((a) => a.pid === rootPid)) targets.add(pid)
+  if (o.followChildren) for (const pid of o.procs.descendants([rootPid])) targets.add(pid)
   const signals: ObservedSignal[] = []
   // A sender that has exited by the time a later signal is read keeps what was read of it earlier.
   const senders = new Map<number, SenderInfo>()

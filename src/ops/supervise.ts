@@ -148,23 +148,11 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
   const stopChild = async (reason: string) => {
     if (!child?.pid) return
     const pgid = child.pid
+    const group = procs.list().filter((pid) => procs.stat(pid)?.pgid === pgid)
     const members = new Map<number, KillTarget>()
-    const parents = new Map<number, number>()
-    for (const pid of procs.list()) {
+    for (const pid of procs.descendants([pgid, ...group])) {
       const st = procs.stat(pid)
-      if (!st) continue
-      parents.set(pid, st.ppid)
-      if (st.pgid === pgid) members.set(pid, {pid, startTime: st.startTime, label: `pid ${pid} (${st.comm})`})
-    }
-    let grew = true
-    while (grew) {
-      grew = false
-      for (const [pid, ppid] of parents) {
-        if (!members.has(pid) && members.has(ppid)) {
-          const st = procs.stat(pid)
-          if (st) (members.set(pid, {pid, startTime: st.startTime, label: `pid ${pid} (${st.comm})`}), (grew = true))
-        }
-      }
+      if (st) members.set(pid, {pid, startTime: st.startTime, label: `pid ${pid} (${st.comm})`})
     }
     const r = await terminate([...members.values()], {graceMs: input.graceMs, killWaitMs: 3000, deadlineAt: null, t0: clock.now()}, {...deps, progress: () => {}})
     log(`${reason}: ${r.plan.targets.map((t) => `${t.target.label} ${t.reason}`).join(', ') || 'nothing to stop'}`)

@@ -53,22 +53,6 @@ export interface ManagerOptions {
 
 const step = (r: ExecResult): StepResult => ({ok: !r.missing && !r.timedOut && r.code === 0, detail: `${r.argv.join(' ')}: ${describeExec(r)}`})
 
-function descendants(procs: ProcessTable, roots: number[]): number[] {
-  if (roots.length === 0) return []
-  const parent = new Map<number, number>()
-  for (const pid of procs.list()) {
-    const st = procs.stat(pid)
-    if (st) parent.set(pid, st.ppid)
-  }
-  const set = new Set(roots)
-  let grew = true
-  while (grew) {
-    grew = false
-    for (const [pid, ppid] of parent) if (!set.has(pid) && set.has(ppid)) (set.add(pid), (grew = true))
-  }
-  return [...set]
-}
-
 function cgroupPids(cgroup: string): number[] | null {
   for (const base of ['/sys/fs/cgroup', '/sys/fs/cgroup/unified', '/sys/fs/cgroup/systemd']) {
     try {
@@ -104,7 +88,7 @@ export function systemdManager(o: ManagerOptions, user: boolean): ServiceManager
         const pids = cgroupPids(view.cgroup)
         if (pids) return pids
       }
-      return view?.mainPid ? descendants(o.procs, [view.mainPid]) : null
+      return view?.mainPid ? o.procs.descendants([view.mainPid]) : null
     },
     async stop() {
       return step(await run(sc('stop', o.unit), {timeoutMs: o.cmdTimeoutMs + o.graceMs}))
@@ -129,7 +113,7 @@ export function pm2Manager(o: ManagerOptions): ServiceManager {
       if (view.state === 'not-found') return {available: false, reason: `pm2 has no app named ${o.pm2App}`, view}
       return {available: true, view}
     },
-    servicePids: (view) => (view?.mainPid ? descendants(o.procs, [view.mainPid]) : null),
+    servicePids: (view) => (view?.mainPid ? o.procs.descendants([view.mainPid]) : null),
     async stop() {
       return step(await run(['pm2', 'stop', o.pm2App], {timeoutMs: o.cmdTimeoutMs + o.graceMs}))
     },
@@ -153,7 +137,7 @@ export function dockerManager(o: ManagerOptions): ServiceManager {
       }
       return {available: true, view: parseDockerInspect(r.stdout)}
     },
-    servicePids: (view) => (view?.mainPid ? descendants(o.procs, [view.mainPid]) : null),
+    servicePids: (view) => (view?.mainPid ? o.procs.descendants([view.mainPid]) : null),
     async stop() {
       return step(await run(['docker', 'stop', '-t', String(Math.ceil(o.graceMs / 1000)), o.container], {timeoutMs: o.cmdTimeoutMs + o.graceMs}))
     },
@@ -199,11 +183,11 @@ export function commandManager(o: ManagerOptions): ServiceManager {
       }
       return {available: true, view: {state: 'unknown', raw: 'no --pid-file or --status-cmd', mainPid: null, restarts: []}}
     },
-    servicePids: (view) => (view?.mainPid ? descendants(o.procs, [view.mainPid]) : null),
+    servicePids: (view) => (view?.mainPid ? o.procs.descendants([view.mainPid]) : null),
     async stop() {
       if (o.stopCmd) return step(await runDetached(o.stopCmd, {timeoutMs: o.cmdTimeoutMs + o.graceMs, logFile: o.logFile}))
       const live = livePid()
-      if (live && live.state !== 'Z') return o.terminate(descendants(o.procs, [live.pid]))
+      if (live && live.state !== 'Z') return o.terminate(o.procs.descendants([live.pid]))
       return null
     },
     async start() {
@@ -237,7 +221,7 @@ export function superviseManager(o: ManagerOptions): ServiceManager {
       const state = s.state === 'running' && childAlive ? 'active' : s.state === 'starting' || s.state === 'backoff' ? 'activating' : s.state === 'fatal' ? 'failed' : 'inactive'
       return {available: true, view: {state, raw: `${s.state}${s.alert ? ` (${s.alert})` : ''}`, mainPid: childAlive ? s.child!.pid : null, restarts: [{count: s.restarts.length, source: 'supervise restarts in its window'}]}}
     },
-    servicePids: (view) => (view?.mainPid ? descendants(o.procs, [view.mainPid]) : null),
+    servicePids: (view) => (view?.mainPid ? o.procs.descendants([view.mainPid]) : null),
     async stop() {
       return null // the supervisor restarts its child itself, freeing the port first
     },

@@ -17,6 +17,8 @@ export interface ProcessTable {
   list(): number[]
   /** Nearest first: parent, grandparent … up to (not including) pid 0. */
   ancestors(pid: number): ProcInfo[]
+  /** The roots and every process below them (by ppid), roots included. */
+  descendants(roots: number[]): number[]
   userName(uid: number): string
 }
 
@@ -68,6 +70,18 @@ export const procTable: ProcessTable = {
       cur = p.ppid
     }
     return out
+  },
+  descendants(roots) {
+    if (roots.length === 0) return []
+    const children = new Map<number, number[]>()
+    for (const pid of this.list()) {
+      const st = this.stat(pid)
+      if (st) children.set(st.ppid, [...(children.get(st.ppid) ?? []), pid])
+    }
+    const out = new Set(roots)
+    const queue = [...roots]
+    while (queue.length) for (const c of children.get(queue.pop()!) ?? []) if (!out.has(c)) (out.add(c), queue.push(c))
+    return [...out]
   },
   userName(uid) {
     if (!passwd) {

@@ -1,7 +1,7 @@
 import {readFileSync, writeFileSync, mkdirSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
-import {alive, expectContract, Janitor, medic, SERVICE} from '../helpers/procs.js'
+import {alive, expectContract, freePort, Janitor, medic, SERVICE} from '../helpers/procs.js'
 
 const j = new Janitor()
 let dirs: string[] = []
@@ -24,15 +24,6 @@ function stateDir(): string {
   return d
 }
 
-async function freePort(): Promise<number> {
-  const {createServer} = await import('node:net')
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, () => {
-      const p = (srv.address() as {port: number}).port
-      srv.close(() => resolve(p))
-    })
-  })
-}
 
 const state = (d: string) => JSON.parse(readFileSync(join(d, 'supervise', 'gw.json'), 'utf8'))
 

@@ -2,7 +2,7 @@ import {existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {get} from 'node:http'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
-import {alive, expectContract, Janitor, LAUNCH, medic, ROOT, startService, type MedicResult} from '../helpers/procs.js'
+import {alive, expectContract, freePort, Janitor, LAUNCH, medic, type MedicResult, ROOT, startService} from '../helpers/procs.js'
 
 const j = new Janitor()
 afterEach(() => j.cleanup())
@@ -253,14 +253,5 @@ describe('medic health', () => {
   })
 })
 
-async function freePort(): Promise<number> {
-  const {createServer} = await import('node:net')
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, () => {
-      const p = (srv.address() as {port: number}).port
-      srv.close(() => resolve(p))
-    })
-  })
-}
 
 void ROOT

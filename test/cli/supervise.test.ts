@@ -2,7 +2,7 @@ import {spawn, type ChildProcess} from 'node:child_process'
 import {existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
-import {alive, BIN, expectContract, Janitor, medic, ROOT, SERVICE, startService, waitReady} from '../helpers/procs.js'
+import {alive, BIN, expectContract, freePort, Janitor, medic, ROOT, SERVICE, startService, until, waitReady} from '../helpers/procs.js'
 
 const j = new Janitor()
 afterEach(() => j.cleanup())
@@ -35,31 +35,12 @@ function superviseRun(args: string[], cmd: string[], name = 'gw'): Sup {
   return {child, dir, out: () => out, err: () => err, state, exited}
 }
 
-/** Readiness by the supervisor's own state file, bounded. */
-async function until<T>(what: string, f: () => T | null | undefined | false, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = f()
-    if (v) return v
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
 
 const running = (s: Sup) => () => {
   const st = s.state()
   return st?.state === 'running' && st.child && alive(st.child.pid) ? st : null
 }
 
-async function freePort(): Promise<number> {
-  const {createServer} = await import('node:net')
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, () => {
-      const p = (srv.address() as {port: number}).port
-      srv.close(() => resolve(p))
-    })
-  })
-}
 
 describe('medic supervise', () => {
   it('restarts a SIGKILLed service at once after a stable run, and reports through status', async () => {

@@ -1,7 +1,7 @@
 import {existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, truncateSync, utimesSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
-import {alive, expectContract, Janitor, LAUNCH, medic, startService} from '../helpers/procs.js'
+import {alive, expectContract, freePort, Janitor, LAUNCH, medic, startService, until} from '../helpers/procs.js'
 
 const j = new Janitor()
 afterEach(() => j.cleanup())
@@ -193,7 +193,7 @@ describe('medic watchdog', () => {
     const first = await medic(args)
     expectContract(first, 'WATCHDOG_OK')
     expect(w.starts()).toBe(0)
-    const later = await until(async () => {
+    const later = await until('the hang threshold to pass', async () => {
       const r = await medic(args)
       return r.lines[0].startsWith('WATCHDOG_RECOVERED') ? r : null
     })
@@ -202,21 +202,4 @@ describe('medic watchdog', () => {
   })
 })
 
-async function until<T>(f: () => Promise<T | null>, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await f()
-    if (v) return v
-    if (Date.now() > end) throw new Error('timed out')
-  }
-}
 
-async function freePort(): Promise<number> {
-  const {createServer} = await import('node:net')
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, () => {
-      const p = (srv.address() as {port: number}).port
-      srv.close(() => resolve(p))
-    })
-  })
-}

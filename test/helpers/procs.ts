@@ -141,3 +141,25 @@ export function expectContract(r: MedicResult, token: string): void {
   for (const l of r.lines.slice(1)) if (ANY_TOKEN.test(l)) throw new Error(`a token leaked into line: ${l}`)
   if (/^\s+at /m.test(r.stderr) || /^\s+at /m.test(r.stdout)) throw new Error(`stack trace printed: ${r.stderr}`)
 }
+
+/** An ephemeral port that was free a moment ago (bind 0, read it, close). */
+export async function freePort(): Promise<number> {
+  const {createServer} = await import('node:net')
+  return new Promise((resolve) => {
+    const srv = createServer().listen(0, () => {
+      const p = (srv.address() as {port: number}).port
+      srv.close(() => resolve(p))
+    })
+  })
+}
+
+/** Polls a condition (a state file, /proc) until it holds; a bounded readiness wait, not a sleep. */
+export async function until<T>(what: string, f: () => T | null | undefined | false | Promise<T | null | undefined | false>, ms = 15_000): Promise<T> {
+  const end = Date.now() + ms
+  for (;;) {
+    const v = await f()
+    if (v) return v
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
