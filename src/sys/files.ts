@@ -25,27 +25,34 @@ export function walkFiles(dir: string, match: (name: string) => boolean): {path:
   return out
 }
 
-/** Which processes hold each of these files open (a scan of /proc/*\/fd). Invisible processes are missed. */
-export function openers(paths: string[]): Map<string, number[]> {
-  const want = new Set(paths.map((p) => resolve(p)))
-  const found = new Map<string, number[]>()
-  if (want.size === 0) return found
-  for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+/**
+ * Every open fd of every process we may look at: `visit(pid, fd, link)` with the fd's
+ * readlink target. Another user's process (not root) is skipped: what it holds stays unseen.
+ */
+export function scanFds(visit: (pid: number, fd: number, link: string) => void): void {
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
     let fds: string[]
     try {
-      fds = readdirSync(`/proc/${pid}/fd`)
+      fds = readdirSync(`/proc/${name}/fd`)
     } catch {
       continue
     }
     for (const fd of fds) {
-      let target: string
       try {
-        target = readlinkSync(`/proc/${pid}/fd/${fd}`)
-      } catch {
-        continue
-      }
-      if (want.has(target)) found.set(target, [...(found.get(target) ?? []), Number(pid)])
+        visit(Number(name), Number(fd), readlinkSync(`/proc/${name}/fd/${fd}`))
+      } catch {}
     }
   }
+}
+
+/** Which processes hold each of these files open. Invisible processes are missed. */
+export function openers(paths: string[]): Map<string, number[]> {
+  const want = new Set(paths.map((p) => resolve(p)))
+  const found = new Map<string, number[]>()
+  if (want.size === 0) return found
+  scanFds((pid, _fd, target) => {
+    if (want.has(target)) found.set(target, [...(found.get(target) ?? []), pid])
+  })
   return found
 }

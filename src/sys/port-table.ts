@@ -1,7 +1,8 @@
 import {execFile} from 'node:child_process'
-import {readFileSync, readdirSync, readlinkSync} from 'node:fs'
+import {readFileSync} from 'node:fs'
 import {createServer} from 'node:net'
 import {parseProcNetTcp, parseSsListeners, type TcpListenSocket} from '../core/proc-parse.js'
+import {scanFds} from './files.js'
 
 export interface PortListeners {
   port: number
@@ -54,31 +55,17 @@ function viaProc(port: number): TcpListenSocket[] {
   }
   if (socks.length === 0) return []
   const byInode = new Map(socks.map((s) => [s.inode, {...s, owners: [] as TcpListenSocket['owners']}]))
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue
-    let fds: string[]
+  // Another user's process is skipped by the scan: its sockets stay ownerless (invisible).
+  scanFds((pid, fd, link) => {
+    const m = /^socket:\[(\d+)\]$/.exec(link)
+    const sock = m && byInode.get(Number(m[1]))
+    if (!sock) return
+    let comm = '?'
     try {
-      fds = readdirSync(`/proc/${name}/fd`)
-    } catch {
-      continue // another user's process, or gone: its sockets stay ownerless (invisible)
-    }
-    for (const fd of fds) {
-      let link: string
-      try {
-        link = readlinkSync(`/proc/${name}/fd/${fd}`)
-      } catch {
-        continue
-      }
-      const m = /^socket:\[(\d+)\]$/.exec(link)
-      const sock = m && byInode.get(Number(m[1]))
-      if (!sock) continue
-      let comm = '?'
-      try {
-        comm = readFileSync(`/proc/${name}/comm`, 'latin1').trim()
-      } catch {}
-      sock.owners.push({comm, pid: Number(name), fd: Number(fd)})
-    }
-  }
+      comm = readFileSync(`/proc/${pid}/comm`, 'latin1').trim()
+    } catch {}
+    sock.owners.push({comm, pid, fd})
+  })
   return [...byInode.values()]
 }
 
