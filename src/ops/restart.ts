@@ -43,7 +43,7 @@ export async function restartService(input: RestartInput, deps: ProcessDeps, log
     if (s) record('stop', input.manager.label, s)
   }
   const freed: string[] = []
-  if (input.port !== null) {
+  if (input.port !== null && !input.manager.freesPort) {
     const l = await deps.ports.listeners(input.port)
     const ctx: ProtectionContext = {selfPid: deps.selfPid, ancestors: new Set(deps.procs.ancestors(deps.selfPid).map((p) => p.pid)), protect: input.protect, match: null, registry: deps.registry()}
     const targets: KillTarget[] = []

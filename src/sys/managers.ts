@@ -29,6 +29,8 @@ export interface ServiceManager {
   servicePids(view: ManagerView | undefined): number[] | null
   stop(): Promise<StepResult | null>
   start(): Promise<StepResult>
+  /** It frees the port itself before every start (medic supervise): nobody else should. */
+  freesPort?: boolean
 }
 
 export interface ManagerOptions {
@@ -213,12 +215,14 @@ export function superviseManager(o: ManagerOptions): ServiceManager {
   return {
     kind: 'supervise',
     label: `medic supervise --name ${o.name}`,
+    freesPort: true,
     async status() {
       const s = read()
       if (!s) return {available: false, reason: `no medic supervisor state for ${o.name} in ${o.stateDir}`}
       if (o.procs.liveness(s.supervisor.pid, s.supervisor.startTime) !== 'alive') return {available: false, reason: `the supervisor of ${o.name} (pid ${s.supervisor.pid}) is not running`}
       const childAlive = s.child ? o.procs.liveness(s.child.pid, s.child.startTime) === 'alive' : false
-      const state = s.state === 'running' && childAlive ? 'active' : s.state === 'starting' || s.state === 'backoff' ? 'activating' : s.state === 'fatal' ? 'failed' : 'inactive'
+      // A live supervisor whose child is between runs is restarting it: activating, not down.
+      const state = s.state === 'running' && childAlive ? 'active' : s.state === 'fatal' ? 'failed' : s.state === 'stopped' || s.state === 'stopping' ? 'inactive' : 'activating'
       return {available: true, view: {state, raw: `${s.state}${s.alert ? ` (${s.alert})` : ''}`, mainPid: childAlive ? s.child!.pid : null, restarts: [{count: s.restarts.length, source: 'supervise restarts in its window'}]}}
     },
     servicePids: (view) => (view?.mainPid ? o.procs.descendants([view.mainPid]) : null),

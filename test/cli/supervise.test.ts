@@ -171,3 +171,26 @@ describe('medic supervise', () => {
     expect(r.code).toBe(3)
   })
 })
+
+describe('medic health --manager supervise', () => {
+  it('finds the supervisor by itself, and repairs through it (SIGHUP → graceful restart → verified)', async () => {
+    const port = await freePort()
+    const marker = join(j.tmp(), 'sick-once')
+    const s = superviseRun(['--port', String(port)], [process.execPath, SERVICE, '--port', String(port), '--sick-once', marker])
+    const first = await until('child', running(s))
+    const args = ['health', '--name', 'gw', '--state-dir', s.dir, '--port', String(port), '--reprobe-delay', '100ms', '--verify-interval', '50ms', '--json']
+    const seen = JSON.parse((await medic([...args, '--no-repair'])).stdout)
+    expect(seen).toMatchObject({token: 'GW_ALERT', manager: 'supervise'})
+    expect(seen.problems.map((p: {code: string}) => p.code)).toEqual(['UNRESPONSIVE'])
+    const fixed = JSON.parse((await medic(args)).stdout)
+    expect(fixed.token).toBe('GW_RECOVERED')
+    expect(fixed.actions.find((a: {action: string}) => a.action === 'start').result).toBe('ok')
+    const now = await until('the new child', () => {
+      const st = running(s)()
+      return st && st.child.pid !== first.child.pid ? st : null
+    })
+    expect(now.restarts).toEqual([]) // a requested restart is not a failure
+    s.child.kill('SIGTERM')
+    await s.exited
+  })
+})
