@@ -9,6 +9,8 @@ export interface ProcStat {
   ppid: number
   pgid: number
   sid: number
+  /** Field 7: the controlling terminal (0 = none). */
+  ttyNr: number
   /** Field 22, clock ticks since boot: with the pid, the process's identity. */
   startTime: string
   utimeTicks: number
@@ -35,6 +37,7 @@ export function parseStat(text: string): ProcStat | null {
     ppid: Number(f[1]),
     pgid: Number(f[2]),
     sid: Number(f[3]),
+    ttyNr: Number(f[4]),
     utimeTicks: Number(f[11]),
     stimeTicks: Number(f[12]),
     threads: Number(f[17]),

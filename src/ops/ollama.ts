@@ -1,4 +1,4 @@
-import {readdirSync, readFileSync} from 'node:fs'
+import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {formatMs} from '../core/duration.js'
 import {isRunnerCmdline, parsePs, parseTags, type LoadedModel} from '../core/ollama/api.js'
@@ -56,33 +56,10 @@ interface Persisted {
 
 const TICKS = 100 // USER_HZ
 
-function readTicks(stat: string | null): number | null {
-  if (!stat) return null
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return Number(f[11]) + Number(f[12])
-}
-
-function readText(p: string): string | null {
-  try {
-    return readFileSync(p, 'latin1')
-  } catch {
-    return null
-  }
-}
-
-function sampleProcess(pid: number, at: number): Sample | null {
-  const ticks = readTicks(readText(`/proc/${pid}/stat`))
-  if (ticks === null) return null
-  const threads: Record<string, number> = {}
-  try {
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      const t = readTicks(readText(`/proc/${pid}/task/${tid}/stat`))
-      if (t !== null) threads[tid] = t
-    }
-  } catch {}
-  const io = readText(`/proc/${pid}/io`)
-  const rb = io ? /read_bytes:\s*(\d+)/.exec(io) : null
-  return {at, ticks, threads, readBytes: rb ? Number(rb[1]) : null}
+function sampleProcess(pid: number, at: number, procs: ProcessDeps['procs']): Sample | null {
+  const st = procs.stat(pid)
+  if (!st) return null
+  return {at, ticks: st.utimeTicks + st.stimeTicks, threads: procs.threadTicks(pid), readBytes: procs.readBytes(pid)}
 }
 
 /** The Ollama server (the listener on the API port) and its runner children, every era. */
@@ -148,7 +125,7 @@ export async function frozenCheck(input: OllamaInput, deps: OllamaDeps): Promise
   const procs = findProcesses(serverPids, deps)
   const runners: RunnerSample[] = procs.map((p) => {
     const key = `${p.pid}:${p.startTime}`
-    const s = sampleProcess(p.pid, now)
+    const s = sampleProcess(p.pid, now, deps.procs)
     if (s) samples[key] = s
     const prev = saved?.samples?.[key]
     const dt = prev && s ? (s.at - prev.at) / 1000 : 0
@@ -280,7 +257,14 @@ async function captureDiagnostics(input: OllamaInput, deps: OllamaDeps, psText: 
   }
   put('ps.json', psText)
   put('nvidia-smi.txt', nvidia ? (nvidia.kind === 'ok' ? nvidia.raw : JSON.stringify(nvidia)) : 'not queried')
-  for (const pid of runners) put(`runner-${pid}-status.txt`, [readText(`/proc/${pid}/status`) ?? '', readText(`/proc/${pid}/stack`) ?? ''].join('\n'))
+  const dump = (p: string) => {
+    try {
+      return readFileSync(p, 'latin1')
+    } catch {
+      return ''
+    }
+  }
+  for (const pid of runners) put(`runner-${pid}-status.txt`, [dump(`/proc/${pid}/status`), dump(`/proc/${pid}/stack`)].join('\n'))
   const logs = deps.manager.kind === 'docker'
     ? await run(['docker', 'logs', '--tail', '200', input.unit], {timeoutMs: 10_000})
     : await run(['journalctl', '-u', input.unit, '--no-pager', '-n', '200'], {timeoutMs: 10_000})

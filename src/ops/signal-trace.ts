@@ -55,12 +55,7 @@ function ttyName(nr: number): string | null {
 export function readSender(pid: number, procs: ProcessTable, fallbackComm: string): SenderInfo {
   const p = procs.get(pid)
   if (!p) return {pid, comm: fallbackComm, uid: null, user: null, cmdline: null, chain: [], tty: null}
-  let tty: string | null = null
-  try {
-    const st = readFileSync(`/proc/${pid}/stat`, 'latin1')
-    tty = ttyName(Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[4]))
-  } catch {}
-  return {pid, comm: p.comm, uid: p.uid, user: procs.userName(p.uid), cmdline: p.cmdline, chain: procs.ancestors(pid).slice(0, 6).map((a) => `${a.pid} ${a.comm}`), tty}
+  return {pid, comm: p.comm, uid: p.uid, user: procs.userName(p.uid), cmdline: p.cmdline, chain: procs.ancestors(pid).slice(0, 6).map((a) => `${a.pid} ${a.comm}`), tty: ttyName(p.ttyNr)}
 }
 
 function memcgOomKills(pid: number): {read: () => number | null} {

@@ -19,6 +19,10 @@ export interface ProcessTable {
   ancestors(pid: number): ProcInfo[]
   /** The roots and every process below them (by ppid), roots included. */
   descendants(roots: number[]): number[]
+  /** CPU clock ticks (utime + stime) of each thread, by tid. */
+  threadTicks(pid: number): Record<string, number>
+  /** Bytes the process caused to be read from storage (`/proc/<pid>/io`, root or same user). */
+  readBytes(pid: number): number | null
   userName(uid: number): string
 }
 
@@ -82,6 +86,23 @@ export const procTable: ProcessTable = {
     const queue = [...roots]
     while (queue.length) for (const c of children.get(queue.pop()!) ?? []) if (!out.has(c)) (out.add(c), queue.push(c))
     return [...out]
+  },
+  threadTicks(pid) {
+    const out: Record<string, number> = {}
+    let tids: string[] = []
+    try {
+      tids = readdirSync(`/proc/${pid}/task`)
+    } catch {}
+    for (const tid of tids) {
+      const t = readText(`/proc/${pid}/task/${tid}/stat`)
+      const st = t === null ? null : parseStat(t)
+      if (st) out[tid] = st.utimeTicks + st.stimeTicks
+    }
+    return out
+  },
+  readBytes(pid) {
+    const m = /read_bytes:\s*(\d+)/.exec(readText(`/proc/${pid}/io`) ?? '')
+    return m ? Number(m[1]) : null
   },
   userName(uid) {
     if (!passwd) {

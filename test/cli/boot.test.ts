@@ -4,26 +4,17 @@ import {afterEach, describe, expect, it} from 'vitest'
 import {alive, expectContract, freePort, Janitor, medic, SERVICE} from '../helpers/procs.js'
 
 const j = new Janitor()
-let dirs: string[] = []
-afterEach(async () => {
-  // Supervisors and their children lead their own sessions: kill both groups by pid.
-  for (const d of dirs) {
-    try {
-      const st = JSON.parse(readFileSync(join(d, 'supervise', 'gw.json'), 'utf8'))
-      j.track(st.supervisor.pid)
-      if (st.child) j.track(st.child.pid)
-    } catch {}
-  }
-  dirs = []
-  await j.cleanup()
-})
+afterEach(() => j.cleanup())
 
+/** Supervisors and their children lead their own sessions: killed by the pids in the state. */
 function stateDir(): string {
   const d = j.tmp()
-  dirs.push(d)
+  j.later(() => {
+    const st = JSON.parse(readFileSync(join(d, 'supervise', 'gw.json'), 'utf8'))
+    return [st.supervisor.pid, st.child?.pid ?? 0]
+  })
   return d
 }
-
 
 const state = (d: string) => JSON.parse(readFileSync(join(d, 'supervise', 'gw.json'), 'utf8'))
 

@@ -15,6 +15,8 @@ function pm2(...args: string[]) {
   return spawnSync(PM2, args, {env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000})
 }
 
+if (!existsSync(PM2)) console.log(`skipped the pm2 tests: ${PM2} is missing (npm ci installs it)`)
+
 describe.skipIf(!existsSync(PM2))('medic health --manager pm2 (real pm2)', () => {
   beforeAll(async () => {
     const home = j.tmp()

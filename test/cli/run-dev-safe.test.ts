@@ -72,6 +72,7 @@ describe('medic run-dev-safe', () => {
     const c = spawn(process.execPath, [BIN, 'run-dev-safe', '--state-dir', dir, '--no-trace', '--', process.execPath, SERVICE, '--ready', ready], {stdio: 'ignore', detached: true})
     j.child(c)
     const svc = await waitReady(ready, 'protected service')
+    j.track(svc.pid) // the job leads its own process group
     const r = await medic(['cleanup', '--port', String(svc.port), '--state-dir', dir])
     expectContract(r, 'PORT_ALERT')
     expect(r.lines[0]).toMatch(/protected by run-dev-safe \(job "node"\)/)

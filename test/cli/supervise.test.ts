@@ -25,6 +25,8 @@ function superviseRun(args: string[], cmd: string[], name = 'gw'): Sup {
   child.stdout!.on('data', (d) => (out += d))
   child.stderr!.on('data', (d) => (err += d))
   const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)))
+  // Its child leads its own session: if a test fails before the supervisor stops it, kill it by pid.
+  j.later(() => [JSON.parse(readFileSync(join(dir, 'supervise', `${name}.json`), 'utf8')).child?.pid ?? 0])
   const state = () => {
     try {
       return JSON.parse(readFileSync(join(dir, 'supervise', `${name}.json`), 'utf8'))

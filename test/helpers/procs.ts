@@ -24,6 +24,12 @@ export class Janitor {
   private dirs: string[] = []
   private children: ChildProcess[] = []
   private pidFiles: string[] = []
+  private lookups: (() => number[])[] = []
+
+  /** Pids known only at the end (a supervisor's current child, from its state file). */
+  later(find: () => number[]): void {
+    this.lookups.push(find)
+  }
 
   /** A service some command started (by pid file): killed by that pid's group at cleanup. */
   pidFile(path: string): void {
@@ -53,7 +59,14 @@ export class Janitor {
       } catch {}
     }
     this.pidFiles = []
+    for (const find of this.lookups) {
+      try {
+        for (const pid of find()) if (pid > 1) this.groups.add(pid)
+      } catch {}
+    }
+    this.lookups = []
     for (const g of this.groups) {
+      if (g === process.pid || g === process.ppid) continue // a state file may name the test runner itself
       try {
         process.kill(-g, 'SIGKILL')
       } catch {}
