@@ -7,19 +7,22 @@ import {portTable} from './sys/port-table.js'
 import {procTable} from './sys/proc-table.js'
 import {readRegistry} from './sys/protected-registry.js'
 import {makeSignaller} from './sys/signaller.js'
-import {defaultStateDir, ensureDir} from './sys/state-store.js'
+import {stateLayout, type StateLayout} from './sys/state-layout.js'
+import {ensureDir} from './sys/state-store.js'
 
 /** The composition root: the one place real sys/ implementations are wired to ops/. */
-export function makeProcessDeps(opts: {stateDir?: string; logFile?: string; stderr: (l: string) => void}): ProcessDeps & {stateDir: string} {
-  const stateDir = opts.stateDir ?? defaultStateDir()
+export function makeProcessDeps(opts: {stateDir?: string; logFile?: string; stderr: (l: string) => void}): ProcessDeps & {stateDir: string; layout: StateLayout} {
+  const layout = stateLayout(opts.stateDir)
+  const stateDir = layout.dir
   return {
     stateDir,
+    layout,
     clock: systemClock,
     procs: procTable,
     ports: portTable,
     signaller: makeSignaller(procTable),
     registry: () => readRegistry(stateDir, procTable),
-    locks: writable(stateDir) ? new LockManager(stateDir, procTable, systemClock) : null,
+    locks: writable(stateDir) ? new LockManager(layout, procTable, systemClock) : null,
     log: new LogFile(opts.logFile),
     progress: opts.stderr,
     selfPid: process.pid,

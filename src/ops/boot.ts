@@ -1,10 +1,10 @@
 import {spawn} from 'node:child_process'
 import {openSync, closeSync} from 'node:fs'
-import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {formatMs} from '../core/duration.js'
 import type {Action, Verdict} from '../core/verdict.js'
 import type {Prober} from '../sys/probe.js'
+import type {StateLayout} from '../sys/state-layout.js'
 import {ensureDir} from '../sys/state-store.js'
 import {cleanup} from './cleanup.js'
 import type {ProcessDeps} from './deps.js'
@@ -16,7 +16,7 @@ export interface BootInput {
   port: number | null
   healthUrl: string | null
   waitMs: number
-  stateDir: string
+  layout: StateLayout
   /** Flags handed on to `medic supervise` as they are. */
   superviseArgs: string[]
   protect: RegExp[]
@@ -47,7 +47,7 @@ export async function boot(input: BootInput, deps: BootDeps): Promise<Verdict> {
   const lock = deps.locks ? await deps.locks.acquire(`boot-${input.name}`, input.waitMs + 5000, 'boot') : null
   if (lock && !lock.acquired) return {...base, status: 'UNKNOWN', summary: `another medic boot (pid ${lock.owner?.pid ?? '?'}) is still starting ${input.name}`}
   try {
-    const existing = readSupervisor(input.stateDir, input.name, procs)
+    const existing = readSupervisor(input.layout, input.name, procs)
     if (existing.file && existing.alive) {
       const now = procs.get(existing.file.supervisor.pid)
       const same = now && now.cmdline.join('\0') === existing.file.supervisor.cmdline.join('\0')
@@ -65,11 +65,10 @@ export async function boot(input: BootInput, deps: BootDeps): Promise<Verdict> {
       if (v.status === 'RECOVERED') log(`orphans cleaned: ${v.summary}`)
     }
 
-    const dir = join(input.stateDir, 'supervise')
-    ensureDir(dir)
-    const errLog = join(dir, `${input.name}.supervisor.err`)
+    ensureDir(input.layout.superviseDir)
+    const errLog = input.layout.superviseErr(input.name)
     const fd = openSync(errLog, 'a')
-    const argv = [BIN, 'supervise', '--name', input.name, '--state-dir', input.stateDir, ...(input.port !== null ? ['--port', String(input.port)] : []), ...(input.healthUrl ? ['--health-url', input.healthUrl] : []), ...input.superviseArgs, '--', ...input.command]
+    const argv = [BIN, 'supervise', '--name', input.name, '--state-dir', input.layout.dir, ...(input.port !== null ? ['--port', String(input.port)] : []), ...(input.healthUrl ? ['--health-url', input.healthUrl] : []), ...input.superviseArgs, '--', ...input.command]
     const sup = spawn(process.execPath, argv, {detached: true, stdio: ['ignore', fd, fd]})
     closeSync(fd)
     let exitCode: number | null | undefined
@@ -88,7 +87,7 @@ export async function boot(input: BootInput, deps: BootDeps): Promise<Verdict> {
         log(`ERROR: supervisor exited (${exitCode}) after starting`)
         return {...base, status: 'ALERT', summary: `${input.name}: supervisor pid ${sup.pid} exited with ${exitCode} (see ${errLog})`}
       }
-      const s = readSupervisor(input.stateDir, input.name, procs)
+      const s = readSupervisor(input.layout, input.name, procs)
       if (s.file && s.file.supervisor.pid === sup.pid) {
         last = `supervisor ${s.file.state}${s.file.alert ? `: ${s.file.alert}` : ''}`
         if (s.file.state === 'fatal') return {...base, status: 'ALERT', summary: `${input.name}: ${s.file.alert ?? 'the service cannot start'}`}

@@ -6,6 +6,7 @@ import {UsageError} from '../cli/parse.js'
 import {loadConfig} from '../sys/config.js'
 import type {ProcessTable} from '../sys/proc-table.js'
 import {registerProtected, registryDir} from '../sys/protected-registry.js'
+import {StateLayout} from '../sys/state-layout.js'
 import {editProtect} from '../sys/protect-config.js'
 
 export async function protectVerb(verb: 'list' | 'add' | 'remove', o: {pid?: number; pattern?: string; name?: string; config?: string; stateDir: string}, procs: ProcessTable): Promise<Verdict> {
@@ -57,7 +58,7 @@ export async function protectVerb(verb: 'list' | 'add' | 'remove', o: {pid?: num
     return {...base, status: 'OK', summary: `pid ${p.pid} (${p.comm}) and its descendants are protected (${path})`}
   }
   try {
-    unlinkSync(join(registryDir(o.stateDir), `${p.pid}-${p.startTime}.json`))
+    unlinkSync(new StateLayout(o.stateDir).protectedEntry(p.pid, p.startTime))
     return {...base, status: 'OK', summary: `pid ${p.pid} (${p.comm}) is no longer protected`}
   } catch {
     return {...base, status: 'OK', summary: `pid ${p.pid} (${p.comm}) was not registered`}

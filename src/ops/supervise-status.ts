@@ -1,24 +1,24 @@
 import {readFileSync} from 'node:fs'
-import {join} from 'node:path'
 import {formatMs} from '../core/duration.js'
 import {parseSuperviseState, type SuperviseStateFile} from '../core/supervise-state.js'
 import type {Verdict} from '../core/verdict.js'
 import type {ProcessTable} from '../sys/proc-table.js'
+import type {StateLayout} from '../sys/state-layout.js'
 
-export function readSupervisor(stateDir: string, name: string, procs: ProcessTable): {file: SuperviseStateFile | null; alive: boolean} {
+export function readSupervisor(layout: StateLayout, name: string, procs: ProcessTable): {file: SuperviseStateFile | null; alive: boolean} {
   let file: SuperviseStateFile | null = null
   try {
-    file = parseSuperviseState(readFileSync(join(stateDir, 'supervise', `${name}.json`), 'utf8'))
+    file = parseSuperviseState(readFileSync(layout.superviseState(name), 'utf8'))
   } catch {}
   const alive = !!file && procs.liveness(file.supervisor.pid, file.supervisor.startTime) === 'alive'
   return {file, alive}
 }
 
-export function superviseStatus(name: string, subject: string, deps: {stateDir: string; procs: ProcessTable}): Verdict {
-  const {file, alive} = readSupervisor(deps.stateDir, name, deps.procs)
+export function superviseStatus(name: string, subject: string, deps: {layout: StateLayout; procs: ProcessTable}): Verdict {
+  const {file, alive} = readSupervisor(deps.layout, name, deps.procs)
   const base = {subject, checks: [], actions: []}
   if (!file || !alive) {
-    return {...base, status: 'UNKNOWN', summary: file ? `no supervisor runs for ${name} (pid ${file.supervisor.pid} in its state file is gone)` : `no supervisor runs for ${name} (no state in ${deps.stateDir})`}
+    return {...base, status: 'UNKNOWN', summary: file ? `no supervisor runs for ${name} (pid ${file.supervisor.pid} in its state file is gone)` : `no supervisor runs for ${name} (no state in ${deps.layout.dir})`}
   }
   const childAlive = !!file.child && deps.procs.liveness(file.child.pid, file.child.startTime) === 'alive'
   const hour = file.restarts.filter((t) => t > Date.now() - file.budget.windowMs).length

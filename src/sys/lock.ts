@@ -1,7 +1,7 @@
 import {closeSync, openSync, readFileSync, unlinkSync, writeSync} from 'node:fs'
-import {join} from 'node:path'
 import type {Clock} from './clock.js'
 import type {ProcessTable} from './proc-table.js'
+import type {StateLayout} from './state-layout.js'
 import {ensureDir, mtimeMs} from './state-store.js'
 
 export interface LockOwner {
@@ -24,7 +24,7 @@ export type LockResult =
  */
 export class LockManager {
   constructor(
-    private readonly dir: string,
+    private readonly layout: StateLayout,
     private readonly table: ProcessTable,
     private readonly clock: Clock,
     private readonly self = {pid: process.pid, startTime: ''},
@@ -33,7 +33,7 @@ export class LockManager {
   }
 
   path(name: string): string {
-    return join(this.dir, 'locks', `${name.replace(/[^A-Za-z0-9@._-]+/g, '_')}.lock`)
+    return this.layout.lock(name)
   }
 
   owner(name: string): LockOwner | null {
@@ -47,7 +47,7 @@ export class LockManager {
 
   /** Try for up to `waitMs`; `0` tries once. */
   async acquire(name: string, waitMs: number, purpose?: string): Promise<LockResult> {
-    ensureDir(join(this.dir, 'locks'))
+    ensureDir(this.layout.locksDir)
     const deadline = this.clock.now() + waitMs
     for (;;) {
       const r = this.tryOnce(name, purpose)

@@ -5,6 +5,7 @@ import {parseSuperviseState} from '../core/supervise-state.js'
 import {describeExec, run, runDetached, type ExecResult} from './exec.js'
 import type {ProcessTable} from './proc-table.js'
 import type {Signaller} from './signaller.js'
+import {StateLayout} from './state-layout.js'
 
 export const MANAGER_KINDS = ['auto', 'systemd', 'systemd-user', 'supervise', 'pm2', 'docker', 'command', 'none'] as const
 export type ManagerKind = (typeof MANAGER_KINDS)[number]
@@ -199,15 +200,11 @@ export function commandManager(o: ManagerOptions): ServiceManager {
   }
 }
 
-export function superviseStatePath(stateDir: string, name: string): string {
-  return join(stateDir, 'supervise', `${name}.json`)
-}
-
 /** The medic supervisor of `medic supervise`: read its state file, SIGHUP it for a graceful restart. */
 export function superviseManager(o: ManagerOptions): ServiceManager {
   const read = () => {
     try {
-      return parseSuperviseState(readFileSync(superviseStatePath(o.stateDir, o.name), 'utf8'))
+      return parseSuperviseState(readFileSync(new StateLayout(o.stateDir).superviseState(o.name), 'utf8'))
     } catch {
       return null
     }

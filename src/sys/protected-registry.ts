@@ -2,6 +2,7 @@ import {readFileSync, readdirSync, unlinkSync} from 'node:fs'
 import {join} from 'node:path'
 import {parseProtectedEntry, type ProtectedEntry} from '../core/protect.js'
 import type {ProcessTable} from './proc-table.js'
+import {StateLayout} from './state-layout.js'
 import {writeFileAtomic} from './state-store.js'
 
 /**
@@ -10,7 +11,7 @@ import {writeFileAtomic} from './state-store.js'
  * (version 1). Entries whose process is gone (identity-checked) are ignored on read.
  */
 export function registryDir(stateDir: string): string {
-  return join(stateDir, 'protected')
+  return new StateLayout(stateDir).protectedDir
 }
 
 export function readRegistry(stateDir: string, table: ProcessTable): ProtectedEntry[] {
@@ -33,7 +34,7 @@ export function readRegistry(stateDir: string, table: ProcessTable): ProtectedEn
 }
 
 export function registerProtected(stateDir: string, entry: ProtectedEntry): string {
-  const path = join(registryDir(stateDir), `${entry.pid}-${entry.startTime}.json`)
+  const path = new StateLayout(stateDir).protectedEntry(entry.pid, entry.startTime)
   writeFileAtomic(path, JSON.stringify(entry, null, 2) + '\n')
   return path
 }

@@ -1,17 +1,5 @@
 import {closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync, statSync} from 'node:fs'
-import {homedir} from 'node:os'
 import {basename, dirname, join} from 'node:path'
-
-/**
- * Where state lives: `--state-dir`, else `MEDIC_STATE_DIR`, else `/var/lib/medic` for
- * root and `$XDG_STATE_HOME/medic` (default `~/.local/state/medic`) for everyone else —
- * never a world-writable directory such as /tmp by default.
- */
-export function defaultStateDir(env: NodeJS.ProcessEnv = process.env, uid = process.getuid?.() ?? 0): string {
-  if (env.MEDIC_STATE_DIR) return env.MEDIC_STATE_DIR
-  if (uid === 0) return '/var/lib/medic'
-  return join(env.XDG_STATE_HOME || join(env.HOME || homedir(), '.local', 'state'), 'medic')
-}
 
 export function ensureDir(dir: string): void {
   mkdirSync(dir, {recursive: true, mode: 0o755})

@@ -40,7 +40,7 @@ Concurrent boots (wsl.conf and .bashrc at once) start one supervisor.
     const deps = makeProcessDeps({stateDir: f['state-dir'] as string | undefined, logFile: f['log-file'] as string | undefined, stderr})
     return boot({
       name, command: parsed.rest, port: (f.port as number | undefined) ?? null, healthUrl: (f['health-url'] as string | undefined) ?? null,
-      waitMs: f.wait as number, stateDir: deps.stateDir, superviseArgs: f['supervise-arg'] as string[], protect: [...(f.protect as RegExp[]), ...(await (await import('../../sys/protect-config.js')).configProtect())],
+      waitMs: f.wait as number, layout: deps.layout, superviseArgs: f['supervise-arg'] as string[], protect: [...(f.protect as RegExp[]), ...(await (await import('../../sys/protect-config.js')).configProtect())],
     }, {...deps, prober})
   },
 }

@@ -79,14 +79,14 @@ GATEWAY_UNKNOWN     bad input, or a concurrent repair is still running past --lo
         throw new UsageError(`--url ${JSON.stringify(url)}: ${(e as Error).message}`)
       }
     }
-    const [{health}, {makeProcessDeps}, {buildManager}, {prober}, {join}, {LogFile}] = await Promise.all([
-      import('../../ops/health.js'), import('../../deps.js'), import('../manager-flags.js'), import('../../sys/probe.js'), import('node:path'), import('../../sys/log-file.js'),
+    const [{health}, {makeProcessDeps}, {buildManager}, {prober}, {LogFile}] = await Promise.all([
+      import('../../ops/health.js'), import('../../deps.js'), import('../manager-flags.js'), import('../../sys/probe.js'), import('../../sys/log-file.js'),
     ])
     const base = makeProcessDeps({stateDir: f['state-dir'] as string | undefined, logFile: f['log-file'] as string | undefined, stderr})
-    const logFile = (f['log-file'] as string | undefined) ?? (base.locks ? join(base.stateDir, 'health', `${name}.log`) : undefined)
+    const logFile = (f['log-file'] as string | undefined) ?? (base.locks ? base.layout.healthLog(name) : undefined)
     const deps0 = {...base, log: new LogFile(logFile)}
     const graceMs = f.grace as number
-    const chosen = await buildManager(f, {name, graceMs, deadlineAt, logFile: logFile ? logFile.replace(/\.log$/, '') + '.commands.log' : undefined, deps: deps0})
+    const chosen = await buildManager(f, {name, graceMs, deadlineAt, logFile: (f['log-file'] as string | undefined) ? (f['log-file'] as string).replace(/\.log$/, '') + '.commands.log' : base.locks ? base.layout.healthCommandsLog(name) : undefined, deps: deps0})
     const verifyTimeoutMs = f['verify-timeout'] as number
     return health({
       name, subject: '', url, host: f.host as string, port,
@@ -96,7 +96,7 @@ GATEWAY_UNKNOWN     bad input, or a concurrent repair is still running past --lo
       maxRepairs: f['max-repairs'] as number, repairWindowMs: f['repair-window'] as number, graceMs,
       lockWaitMs: (f['lock-wait'] as number | undefined) ?? verifyTimeoutMs + 2 * graceMs + 10_000,
       protect: [...(f.protect as RegExp[]), ...cfgProtect], deadlineAt,
-      statePath: join(base.stateDir, 'health', `${name}.json`),
+      statePath: base.layout.healthState(name),
     }, {...deps0, prober, manager: chosen.manager, detected: chosen.tried})
   },
 }

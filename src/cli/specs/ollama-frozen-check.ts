@@ -62,14 +62,13 @@ The positional form of ollama_frozen_monitor.sh still works: medic ollama frozen
     const url = ollamaBaseUrl(f.url as string | undefined)
     const base = makeProcessDeps({stateDir: f['state-dir'] as string | undefined, logFile: f['log-file'] as string | undefined, stderr})
     const {manager} = await buildManager(f, {name: 'ollama', graceMs: f.grace as number, deadlineAt, deps: base})
-    const key = new URL(url).host.replace(/[^A-Za-z0-9._-]+/g, '_')
     const metricsFile = (f['metrics-file'] as string | undefined) ?? (process.env.TEXTFILE_DIR ? join(process.env.TEXTFILE_DIR, 'ollama_selfheal.prom') : null)
     const input = {
       url,
       config: {thresholdMs: f.threshold as number, confirmations: f.confirmations as number, cooldownMs: f.cooldown as number, gpuBusyPct: f['gpu-busy'] as number, maxRestarts: f['max-restarts'] as number, restartWindowMs: f['restart-window'] as number},
       canaryTimeoutMs: f['canary-timeout'] as number, repair: f.repair !== false, dryRun: f['dry-run'] === true, runnerKill: f['runner-kill'] !== false,
       gpuSamples: f['gpu-samples'] as number, psTimeoutMs: f['ps-timeout'] as number, nvidiaTimeoutMs: f['nvidia-timeout'] as number,
-      statePath: join(base.stateDir, 'ollama', `frozen-${key}.json`), diagDir: join(base.stateDir, 'ollama'),
+      statePath: base.layout.ollamaFrozen(new URL(url).host), diagDir: base.layout.ollamaDir,
       metricsFile, graceMs: f.grace as number, protect: f.protect as RegExp[], unit: f.unit as string, deadlineAt,
     }
     const deps = {...base, manager, announce: (l: string) => process.stdout.write(`${l}\n`)}

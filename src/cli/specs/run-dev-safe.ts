@@ -27,13 +27,13 @@ At the end: the seed's report for exit 0 / 130 / 137 / 143 / other; the wrapper 
   rest: {name: 'cmd', description: 'the job and its arguments, exactly as given', required: true},
   async run({parsed, stderr}) {
     const f = parsed.flags
-    const [{runDevSafe}, {procTable}, {defaultStateDir}, {join, basename}] = await Promise.all([import('../../ops/run-dev-safe.js'), import('../../sys/proc-table.js'), import('../../sys/state-store.js'), import('node:path')])
-    const stateDir = (f['state-dir'] as string | undefined) ?? defaultStateDir()
+    const [{runDevSafe}, {procTable}, {stateLayout}, {basename}] = await Promise.all([import('../../ops/run-dev-safe.js'), import('../../sys/proc-table.js'), import('../../sys/state-layout.js'), import('node:path')])
+    const layout = stateLayout(f['state-dir'] as string | undefined)
     const name = (f.name as string | undefined) ?? basename(parsed.rest[0])
     return runDevSafe({
       name, command: parsed.rest, cwd: f.cwd as string | undefined, nice: f.nice as number, oomScoreAdj: f['oom-score-adj'] as number,
-      logFile: (f['log-file'] as string | undefined) ?? join(stateDir, 'run-dev-safe', `${name.replace(/[^A-Za-z0-9._-]+/g, '_')}.log`),
-      trace: f.trace !== false, stateDir, jsonReport: (f['json-report'] as string | undefined) ?? null,
+      logFile: (f['log-file'] as string | undefined) ?? layout.devRunLog(name.replace(/[^A-Za-z0-9._-]+/g, '_')),
+      trace: f.trace !== false, stateDir: layout.dir, jsonReport: (f['json-report'] as string | undefined) ?? null,
     }, {procs: procTable, stderr})
   },
 }

@@ -56,9 +56,9 @@ Stdout carries one verdict line per status change (SUPERVISOR_ALERT, SUPERVISOR_
     }
     const url = f['health-url'] as string | undefined
     if (url && !/^https?:\/\//.test(url)) throw new UsageError(`--health-url ${JSON.stringify(url)}: expected an http(s) URL`)
-    const [{supervise}, {makeProcessDeps}, {prober}, {join}, {LogFile}] = await Promise.all([import('../../ops/supervise.js'), import('../../deps.js'), import('../../sys/probe.js'), import('node:path'), import('../../sys/log-file.js')])
+    const [{supervise}, {makeProcessDeps}, {prober}, {LogFile}] = await Promise.all([import('../../ops/supervise.js'), import('../../deps.js'), import('../../sys/probe.js'), import('../../sys/log-file.js')])
     const base = makeProcessDeps({stateDir: f['state-dir'] as string | undefined, logFile: f['log-file'] as string | undefined, stderr})
-    const dir = join(base.stateDir, 'supervise')
+    const {layout} = base
     return supervise({
       name, subject: 'SUPERVISOR', command: parsed.rest, env,
       port: (f.port as number | undefined) ?? null, healthUrl: url ?? null,
@@ -68,11 +68,11 @@ Stdout carries one verdict line per status change (SUPERVISOR_ALERT, SUPERVISOR_
         maxRestarts: f['max-restarts'] as number, restartWindowMs: f['restart-window'] as number, probeFailures: f['probe-failures'] as number,
       },
       restartFlag: (f['restart-flag'] as string | undefined) ?? null,
-      childLog: (f['child-log'] as string | undefined) ?? join(dir, `${name}.out.log`), childLogMax: f['child-log-max'] as number,
-      statePath: join(dir, `${name}.json`), pidFile: (f['pid-file'] as string | undefined) ?? join(dir, `${name}.pid`),
+      childLog: (f['child-log'] as string | undefined) ?? layout.superviseChildLog(name), childLogMax: f['child-log-max'] as number,
+      statePath: layout.superviseState(name), pidFile: (f['pid-file'] as string | undefined) ?? layout.supervisePid(name),
       childPidFile: (f['child-pid-file'] as string | undefined) ?? null,
       protect: [...(f.protect as RegExp[]), ...(await (await import('../../sys/protect-config.js')).configProtect())], deadlineAt,
-    }, {...base, log: new LogFile((f['log-file'] as string | undefined) ?? join(dir, `${name}.log`)), prober, announce: (l) => process.stdout.write(`${l}\n`)})
+    }, {...base, log: new LogFile((f['log-file'] as string | undefined) ?? layout.superviseLog(name)), prober, announce: (l) => process.stdout.write(`${l}\n`)})
   },
 }
 

@@ -1,0 +1,133 @@
+import {homedir} from 'node:os'
+import {join} from 'node:path'
+
+/**
+ * Where state lives — `--state-dir`, else `MEDIC_STATE_DIR`, else `/var/lib/medic` for
+ * root and `$XDG_STATE_HOME/medic` (default `~/.local/state/medic`) for everyone else,
+ * never a world-writable directory such as /tmp by default. This is the one place that
+ * resolves it: the `--state-dir` flag carries no `env` of its own.
+ */
+export function resolveStateDir(explicit?: string, env: NodeJS.ProcessEnv = process.env, uid = process.getuid?.() ?? 0): string {
+  if (explicit) return explicit
+  if (env.MEDIC_STATE_DIR) return env.MEDIC_STATE_DIR
+  if (uid === 0) return '/var/lib/medic'
+  return join(env.XDG_STATE_HOME || join(env.HOME || homedir(), '.local', 'state'), 'medic')
+}
+
+/**
+ * Every file medic keeps under its state dir, named here and nowhere else:
+ *
+ *   protected/<pid>-<starttime>.json       run-dev-safe / protect add (the protected registry)
+ *   locks/<target>.lock                    one repair at a time per target
+ *   health/<name>.json                     health: owners, restart samples, repair budget
+ *   health/<name>.log                      health: its log (when no --log-file)
+ *   health/<name>.commands.log             health: output of --start-cmd/--stop-cmd
+ *   supervise/<name>.json                  supervise: state read by status, health, boot
+ *   supervise/<name>.pid                   supervise: its pid file (with the start time)
+ *   supervise/<name>.log                   supervise: its log (when no --log-file)
+ *   supervise/<name>.out.log               supervise: the child's stdout+stderr (capped)
+ *   supervise/<name>.supervisor.err        boot: the detached supervisor's own stderr
+ *   watchdog/<name>-hang.json              watchdog: since when a gateway is in D/Z
+ *   ollama/frozen-<host>.json              ollama frozen-check: state between passes
+ *   ollama/diag-<UTC stamp>/               ollama frozen-check: diagnostics before a remediation
+ *   run-dev-safe/<name>.log                run-dev-safe: the job's output (when no --log-file)
+ *
+ * Names reaching here are validated (core/names.ts); a name that could leave its folder
+ * is refused again here, whoever forgot to check.
+ */
+export class StateLayout {
+  constructor(readonly dir: string) {}
+
+  get protectedDir(): string {
+    return join(this.dir, 'protected')
+  }
+
+  protectedEntry(pid: number, startTime: string): string {
+    return join(this.protectedDir, `${pid}-${part(startTime)}.json`)
+  }
+
+  get locksDir(): string {
+    return join(this.dir, 'locks')
+  }
+
+  /** A lock per target (`port-18789`, `health-gateway`): anything else in the name becomes `_`. */
+  lock(target: string): string {
+    return join(this.locksDir, `${target.replace(/[^A-Za-z0-9@._-]+/g, '_').slice(0, 200)}.lock`)
+  }
+
+  get healthDir(): string {
+    return join(this.dir, 'health')
+  }
+
+  healthState(name: string): string {
+    return join(this.healthDir, `${part(name)}.json`)
+  }
+
+  healthLog(name: string): string {
+    return join(this.healthDir, `${part(name)}.log`)
+  }
+
+  healthCommandsLog(name: string): string {
+    return join(this.healthDir, `${part(name)}.commands.log`)
+  }
+
+  get superviseDir(): string {
+    return join(this.dir, 'supervise')
+  }
+
+  superviseState(name: string): string {
+    return join(this.superviseDir, `${part(name)}.json`)
+  }
+
+  supervisePid(name: string): string {
+    return join(this.superviseDir, `${part(name)}.pid`)
+  }
+
+  superviseLog(name: string): string {
+    return join(this.superviseDir, `${part(name)}.log`)
+  }
+
+  superviseChildLog(name: string): string {
+    return join(this.superviseDir, `${part(name)}.out.log`)
+  }
+
+  superviseErr(name: string): string {
+    return join(this.superviseDir, `${part(name)}.supervisor.err`)
+  }
+
+  watchdogHang(name: string): string {
+    return join(this.dir, 'watchdog', `${part(name)}-hang.json`)
+  }
+
+  get ollamaDir(): string {
+    return join(this.dir, 'ollama')
+  }
+
+  /** `host` is the Ollama URL's host:port; anything but `[A-Za-z0-9._-]` becomes `_`. */
+  ollamaFrozen(host: string): string {
+    return join(this.ollamaDir, `frozen-${host.replace(/[^A-Za-z0-9._-]+/g, '_')}.json`)
+  }
+
+  ollamaDiag(stamp: string): string {
+    return join(this.ollamaDir, `diag-${part(stamp)}`)
+  }
+
+  get devRunDir(): string {
+    return join(this.dir, 'run-dev-safe')
+  }
+
+  devRunLog(name: string): string {
+    return join(this.devRunDir, `${part(name)}.log`)
+  }
+}
+
+/** The layout of `--state-dir` (or the default). */
+export function stateLayout(explicit?: string): StateLayout {
+  return new StateLayout(resolveStateDir(explicit))
+}
+
+/** One path component made from a name: never a separator, never `.`/`..`, never empty. */
+function part(name: string): string {
+  if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) throw new Error(`not a name for a state file: ${JSON.stringify(name.slice(0, 80))}`)
+  return name
+}
