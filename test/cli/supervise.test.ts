@@ -138,8 +138,10 @@ describe('medic supervise', () => {
   })
 
   it('restarts a child that fails its health probes', async () => {
-    const port = await freePort()
-    const s = superviseRun(['--port', String(port), '--health-url', `http://127.0.0.1:${port}/health`, '--probe-interval', '100ms', '--probe-failures', '2', '--max-backoff', '100ms'], [process.execPath, SERVICE, '--port', String(port), '--status', '503'])
+    // The health endpoint answers 503 from before the supervisor starts (it listens when
+    // started returns), so every probe meets a 503 — never a child still starting up.
+    const sick = await startService(j, ['--status', '503'])
+    const s = superviseRun(['--health-url', `http://127.0.0.1:${sick.port}/health`, '--probe-interval', '100ms', '--probe-failures', '2', '--max-backoff', '100ms'], [process.execPath, '-e', 'setInterval(() => {}, 1e9)'])
     await until('a restart for failed probes', () => (s.state()?.starts ?? 0) >= 2 || null)
     s.child.kill('SIGTERM')
     await s.exited

@@ -104,7 +104,8 @@ describe('medic sessions archive', () => {
     const r = await medic(['sessions', 'archive', '--dir', dir, '-v'])
     expectContract(r, 'WATCHDOG_OK')
     expect(r.stdout).toMatch(/held\.jsonl: 11\.0MiB, held open by pid \d+: kept/)
-    expect(r.stdout).toMatch(/hot\.jsonl: 11\.0MiB, written \d+ms ago: kept/)
+    // How long ago is the machine's business (a loaded CI box takes seconds); that it was kept for being recent is ours.
+    expect(r.stdout).toMatch(/hot\.jsonl: 11\.0MiB, written [\d.]+(ms|s) ago: kept until quiet for 1m/)
     expect(readdirSync(dir).sort()).toEqual(['held.jsonl', 'hot.jsonl', 'small.jsonl'])
   })
 
