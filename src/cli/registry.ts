@@ -8,6 +8,7 @@ export const COMMANDS: Record<string, () => Promise<CommandSpec>> = {
   cleanup: async () => (await import('./specs/cleanup.js')).default,
   health: async () => (await import('./specs/health.js')).default,
   boot: async () => (await import('./specs/boot.js')).default,
+  drill: async () => (await import('./specs/drill.js')).default,
   'kill-trace': async () => (await import('./specs/kill-trace.js')).default,
   'locks clean': async () => (await import('./specs/locks-clean.js')).default,
   'sessions archive': async () => (await import('./specs/sessions-archive.js')).default,

@@ -1,0 +1,88 @@
+import {COMMON_FLAGS} from '../common-flags.js'
+import type {CommandSpec} from '../spec.js'
+
+const KINDS = ['kill', 'stop', 'squat', 'crash-loop', 'freeze'] as const
+
+const spec: CommandSpec = {
+  id: 'drill',
+  subject: 'DRILL',
+  subjectFromName: true,
+  summary: 'Inject one real fault into a running service and prove the installed protection brings it back in time; always undone.',
+  description: `Finds the service's main process — by --pid, by --unit (systemd's MainPID) or by --port (the process holding its LISTEN socket, never a client) — checks that it answers, injects one fault, then watches until the service answers again or --within runs out:
+
+kill        SIGKILL the main process (seed 004's "exit 137")
+stop        SIGSTOP it (the seeds' own test: "pkill -STOP ollama, wait, see it come back")
+squat       a squatter takes the port the instant the main process is SIGKILLed, accepts and never answers (the seed-000 orphan)
+crash-loop  every start fails for --hold, then the cause is removed: with --unit a runtime drop-in ExecStartPre=/bin/false under /run/systemd/system (the user's unit is never edited; a reboot drops it), otherwise a holder on --port so the service dies with EADDRINUSE
+freeze      SIGSTOP the model runner under an Ollama server (the API answers, inference is stuck)
+
+Recovered means: the faulted process is gone or resumed, the squatter no longer holds the port, and the service answers — --url with HTTP 200-399, else a TCP connect to --port whose listener is running, else the unit active with a new MainPID, else (--pid alone) a new process with the same command line — --confirm times in a row. The time to recover is measured from the fault.
+
+Whatever happens — recovered, not recovered, --timeout, an error, Ctrl+C or SIGTERM to medic — the drill undoes what it did: SIGCONT to what it stopped, its squatter killed, its drop-in removed and systemd reloaded. Its helpers end by themselves if medic is SIGKILLed (the squatter leaves, a stopped process is resumed); a drop-in left that way is removed by the next drill of the unit, or by a reboot.
+
+Drills signal through the same rules as every medic signal: identity (pid + start time) re-read before each signal, never pid 1, medic or its ancestors, a run-dev-safe job or its descendants, or a --protect match: such a target is refused.
+
+DRILL_OK        recovered within --within; the summary has the time and who brought it back
+DRILL_ALERT     not recovered (the summary says what it saw: the unit state, who holds the port), refused, the service was not healthy before the drill, or the restore failed
+DRILL_UNKNOWN   bad input, the target is ambiguous or gone, the fault could not be injected, --dry-run, or medic was interrupted`,
+  examples: [
+    '<%= config.bin %> <%= command.id %> kill --port 18789 --url http://127.0.0.1:18789/health --within 60s',
+    '<%= config.bin %> <%= command.id %> squat --unit clawdbot-gateway --port 18789 --within 30s -v',
+    '<%= config.bin %> <%= command.id %> stop --name ollama --port 11434 --url http://127.0.0.1:11434/api/version --within 300s',
+    '<%= config.bin %> <%= command.id %> crash-loop --unit clawdbot-gateway --hold 10s --within 90s --json',
+    '<%= config.bin %> <%= command.id %> freeze --name ollama --port 11434 --within 5m --dry-run',
+  ],
+  flags: {
+    kind: {type: 'enum', options: KINDS, multiple: true, hidden: true, description: 'The fault (also the first argument).'},
+    name: {type: 'string', description: 'Service name: the token subject (--name gateway → GATEWAY_OK). Default subject DRILL.'},
+    pid: {type: 'integer', min: 2, description: "The service's main process (its identity is recorded at the start)."},
+    unit: {type: 'string', description: 'The systemd unit: its MainPID is the target, its state part of the recovery.'},
+    port: {type: 'port', char: 'p', description: 'The port the service listens on: its LISTEN owner is the target unless --pid/--unit; probed by TCP without --url.'},
+    url: {type: 'string', description: 'Health URL that must answer 200-399 for the service to count as recovered.'},
+    within: {type: 'duration', default: '60s', min: 1, description: 'How long the protection has to bring the service back, from the fault.'},
+    hold: {type: 'duration', default: '5s', description: 'crash-loop: how long every start is made to fail before the cause is removed.'},
+    interval: {type: 'duration', default: '250ms', min: 10, description: 'Time between observations.'},
+    'probe-timeout': {type: 'duration', default: '2s', min: 10, description: 'Timeout of one probe.'},
+    confirm: {type: 'integer', default: '2', min: 1, max: 100, description: 'Good observations in a row that prove the recovery.'},
+    'command-timeout': {type: 'duration', default: '10s', description: 'Timeout of each systemctl call.'},
+    protect: {type: 'regex', multiple: true, description: 'Never signal a process whose comm or command line matches (repeatable).'},
+    'dry-run': {type: 'boolean', description: 'Find the target, check it, print the plan; inject nothing.'},
+    ...COMMON_FLAGS,
+  },
+  args: [{name: 'kind', type: 'enum', description: `the fault: ${KINDS.join(', ')}`, into: 'kind'}],
+  async run({parsed, deadlineAt, stderr}) {
+    const f = parsed.flags
+    const {UsageError} = await import('../parse.js')
+    const kinds = f.kind as string[]
+    if (kinds.length !== 1) throw new UsageError(kinds.length ? `one fault at a time, not ${kinds.join(' and ')}` : `which fault? medic drill ${KINDS.join('|')} (--port P | --unit U | --pid N)`)
+    const name = f.name as string | undefined
+    if (name !== undefined && !/^[A-Za-z0-9@._-]+$/.test(name)) throw new UsageError(`--name ${JSON.stringify(name)}: letters, digits, @ . _ - only`)
+    const pid = (f.pid as number | undefined) ?? null
+    const unit = (f.unit as string | undefined) ?? null
+    const port = (f.port as number | undefined) ?? null
+    if (pid === null && unit === null && port === null) throw new UsageError('name the service: --port P, --unit U or --pid N')
+    if (pid !== null && unit !== null) throw new UsageError('--pid and --unit both name the target: give one')
+    if (unit !== null && !/^[A-Za-z0-9@._:\\-]+$/.test(unit)) throw new UsageError(`--unit ${JSON.stringify(unit)}: not a unit name`)
+    const url = (f.url as string | undefined) ?? null
+    if (url !== null) {
+      try {
+        if (!/^https?:$/.test(new URL(url).protocol)) throw new Error('only http and https')
+      } catch (e) {
+        throw new UsageError(`--url ${JSON.stringify(url)}: ${(e as Error).message}`)
+      }
+    }
+    const [{drill}, {makeProcessDeps}, {prober}, {makeDrillHelpers}, {makeSystemdUnits}, {processInterrupts}, {toSubject}, {configProtect}] = await Promise.all([
+      import('../../ops/drill.js'), import('../../deps.js'), import('../../sys/probe.js'), import('../../sys/drill-helpers.js'), import('../../sys/systemd-unit.js'),
+      import('../../sys/interrupts.js'), import('../../core/verdict.js'), import('../../sys/protect-config.js'),
+    ])
+    const base = makeProcessDeps({stateDir: f['state-dir'] as string | undefined, logFile: f['log-file'] as string | undefined, stderr})
+    return drill({
+      kind: kinds[0] as (typeof KINDS)[number], subject: name ? toSubject(name) : 'DRILL', pid, unit, port, url,
+      withinMs: f.within as number, holdMs: f.hold as number, intervalMs: f.interval as number, probeTimeoutMs: f['probe-timeout'] as number,
+      confirm: f.confirm as number, cmdTimeoutMs: f['command-timeout'] as number,
+      protect: [...(f.protect as RegExp[]), ...(await configProtect())], dryRun: f['dry-run'] === true, deadlineAt,
+    }, {...base, prober, helpers: makeDrillHelpers(base.procs), units: makeSystemdUnits(), interrupts: processInterrupts})
+  },
+}
+
+export default spec

@@ -1,0 +1,434 @@
+import {
+  describeObservation, describeStep, isStopped, missing, planDrill, procLabel, restoreFor, startRecovery, stepRecovery,
+  type DrillKind, type DrillObservation, type DrillPlan, type DrillStep, type ProcId, type RecoveryCriteria, type RecoveryState,
+} from '../core/drill.js'
+import {formatMs} from '../core/duration.js'
+import {systemdView} from '../core/manager-parse.js'
+import {isRunnerCmdline} from '../core/ollama/api.js'
+import {refusalFor, type ProtectionContext} from '../core/protect.js'
+import type {Action, Check, Status, Verdict} from '../core/verdict.js'
+import type {DrillHelpers, Guard, Squatter} from '../sys/drill-helpers.js'
+import type {Interrupt, Interrupts} from '../sys/interrupts.js'
+import type {Prober} from '../sys/probe.js'
+import type {SystemdUnits} from '../sys/systemd-unit.js'
+import type {ProcessDeps} from './deps.js'
+
+export interface DrillInput {
+  kind: DrillKind
+  subject: string
+  pid: number | null
+  unit: string | null
+  port: number | null
+  url: string | null
+  withinMs: number
+  holdMs: number
+  intervalMs: number
+  probeTimeoutMs: number
+  confirm: number
+  cmdTimeoutMs: number
+  protect: RegExp[]
+  dryRun: boolean
+  deadlineAt: number | null
+}
+
+export interface DrillDeps extends ProcessDeps {
+  prober: Prober
+  helpers: DrillHelpers
+  units: SystemdUnits
+  interrupts: Interrupts
+}
+
+/** The drop-in file name under /run/systemd/system/<unit>.d/. */
+export const DROP_IN_FILE = '90-medic-drill.conf'
+/** The observation stops this long before --timeout, so the restore fits in the runner's grace. */
+const RESTORE_RESERVE_MS = 500
+const UNIT_PROPS = ['LoadState', 'ActiveState', 'SubState', 'MainPID', 'ControlGroup', 'Restart', 'RestartUSec', 'NRestarts', 'Result']
+
+interface Target {
+  service: ProcId
+  runner?: ProcId
+  /** Who might recover it, in words: the unit and its Restart=, a medic supervisor, the parent. */
+  guards: string[]
+}
+
+type Found = {ok: true; target: Target} | {ok: false; status: Status; reason: string}
+
+class NotInjected extends Error {
+  constructor(readonly status: Status, message: string) {
+    super(message)
+  }
+}
+
+/**
+ * `medic drill`: inject one real fault, wait for the installed protection to recover the
+ * service, prove it answers again, and undo everything the drill did on every way out.
+ */
+export async function drill(input: DrillInput, deps: DrillDeps): Promise<Verdict> {
+  const {clock, procs} = deps
+  const t0 = clock.now()
+  const at = () => Math.round(clock.now() - t0)
+  const actions: Action[] = []
+  const details: string[] = []
+  const checks: Check[] = []
+  const timeline: {ms: number; saw: string}[] = []
+  const subject = input.subject
+  const end = (status: Status, summary: string, extra: Record<string, unknown> = {}): Verdict => {
+    deps.log.line(`drill ${input.kind}: ${status} ${summary}`)
+    return {subject, status, summary: `${input.kind}: ${summary}`, checks, actions, details, extra: {kind: input.kind, dryRun: input.dryRun, timeline, ...extra}}
+  }
+  const cmdTimeout = () => Math.max(100, Math.min(input.cmdTimeoutMs, input.deadlineAt === null ? Infinity : input.deadlineAt - clock.now()))
+
+  if (input.kind === 'crash-loop' && input.holdMs >= input.withinMs) {
+    return end('UNKNOWN', `--hold ${formatMs(input.holdMs)} must be shorter than --within ${formatMs(input.withinMs)}`)
+  }
+
+  // 1. The target, by identity, and who might recover it.
+  const found = await findTarget(input, deps, cmdTimeout)
+  if (!found.ok) {
+    checks.push({name: 'target', status: found.status, detail: found.reason})
+    return end(found.status, `${found.reason}; nothing injected`)
+  }
+  const {service, runner, guards} = found.target
+  const faulted = input.kind === 'freeze' ? runner : service
+  checks.push({name: 'target', status: 'OK', detail: `${procLabel(service)}: ${service.cmdline.join(' ')}${runner ? `; runner ${procLabel(runner)}` : ''}`})
+  details.push(`target ${procLabel(service)}: ${service.cmdline.join(' ')}`)
+  details.push(`protection seen: ${guards.join('; ') || 'none'}`)
+
+  // 2. The same protection as every other signal: never pid 1, medic, its ancestors, a
+  //    run-dev-safe job or its descendants, or anything matching --protect.
+  const ctx: ProtectionContext = {selfPid: deps.selfPid, ancestors: new Set(procs.ancestors(deps.selfPid).map((p) => p.pid)), protect: input.protect, match: null, registry: deps.registry()}
+  for (const p of [service, ...(runner ? [runner] : [])]) {
+    const refusal = refusalFor(p, procs.ancestors(p.pid), ctx)
+    if (refusal) {
+      checks.push({name: 'protection', status: 'ALERT', detail: `${procLabel(p)}: ${refusal.reason}`})
+      return end('ALERT', `refused: ${procLabel(p)} ${refusal.reason}; nothing injected`, {target: targetJson(found.target, input)})
+    }
+  }
+
+  // 3. The plan.
+  const planned = planDrill({kind: input.kind, service, runner, port: input.port, url: input.url, unit: input.unit, holdMs: input.holdMs}, deps.selfPid)
+  if (!planned.ok) return end('UNKNOWN', planned.reason)
+  const plan = planned.plan
+  for (const s of plan.inject) details.push(`plan: ${describeStep(s)}`)
+  details.push(`plan: then wait up to ${formatMs(input.withinMs)} until ${plan.recoveredWhen}; undo whatever is left (SIGCONT, squatter, drop-in) on every way out`)
+  const criteria: RecoveryCriteria = {kind: input.kind, originalPid: service.pid, hasUnit: input.unit !== null}
+
+  let squatter: Squatter | null = null
+  const observe = (limitAt: number): Promise<DrillObservation> => observeService(input, deps, faulted!, service, squatter, limitAt, cmdTimeout)
+
+  // 4. The baseline: a service that does not answer now proves nothing.
+  const before = await observe(clock.now() + input.probeTimeoutMs)
+  const gap = missing(before, criteria, 'before')
+  timeline.push({ms: at(), saw: `before: ${describeObservation(before, criteria)}`})
+  if (gap) {
+    checks.push({name: 'baseline', status: 'ALERT', detail: gap})
+    return end('ALERT', `not injected: the service is not healthy before the drill: ${gap}`, {target: targetJson(found.target, input), plan: plan.inject.map(describeStep)})
+  }
+  checks.push({name: 'baseline', status: 'OK', detail: describeObservation(before, criteria)})
+
+  if (input.dryRun) {
+    return end('UNKNOWN', `dry run: would ${plan.inject.map(describeStep).join(', ')}; nothing injected, recovery not measured`, {target: targetJson(found.target, input), plan: plan.inject.map(describeStep)})
+  }
+
+  // 5. Inject, watch, and restore whatever happens.
+  let interrupted: Interrupt | null = null
+  let wake: () => void = () => {}
+  const interruptedP = new Promise<'interrupted'>((resolve) => {
+    wake = () => resolve('interrupted')
+  })
+  const unsubscribe = deps.interrupts.subscribe((sig) => {
+    if (interrupted) return
+    interrupted = sig
+    deps.progress(`received ${sig}: restoring`)
+    wake()
+  })
+  const nap = (ms: number) => Promise.race([clock.sleep(Math.max(0, ms)), interruptedP])
+  const done: DrillStep[] = []
+  let guard: Guard | null = null
+  let injectedAt: number | null = null
+  let failure: NotInjected | null = null
+  let outcome: {ok: true; ms: number; state: RecoveryState; last: DrillObservation} | {ok: false; reason: string; state: RecoveryState; last: DrillObservation | null} | null = null
+  const restored: {step: string; ok: boolean; detail: string}[] = []
+  const stopAt = input.deadlineAt === null ? null : input.deadlineAt - RESTORE_RESERVE_MS
+
+  const act = (action: string, target: string, result: string) => {
+    actions.push({action, target, result, ms: at()})
+    deps.progress(`${action} ${target}: ${result}`)
+    deps.log.line(`drill ${input.kind}: ${action} ${target}: ${result}`)
+  }
+
+  const signal = async (target: ProcId, sig: 'SIGKILL' | 'SIGSTOP' | 'SIGCONT', restoring: boolean): Promise<string> => {
+    if (!restoring) {
+      // Re-read the facts at the moment of the signal: the registry and --protect again.
+      const live = procs.get(target.pid)
+      if (live && live.startTime === target.startTime) {
+        const refusal = refusalFor(live, procs.ancestors(target.pid), {...ctx, registry: deps.registry()})
+        if (refusal) return `refused: ${refusal.reason}`
+      }
+    }
+    if (sig === 'SIGSTOP' && guard) await guard.watch(target.pid, target.startTime)
+    const r = deps.signaller.send(target.pid, target.startTime, sig)
+    if (sig === 'SIGCONT' && guard && (r === 'sent' || r === 'gone' || r === 'reused')) await guard.forget(target.pid)
+    return r
+  }
+
+  const perform = async (s: DrillStep, restoring: boolean): Promise<{ok: boolean; detail: string}> => {
+    switch (s.op) {
+      case 'squatter': {
+        const giveUp = Math.min(10_000, Math.max(1000, (stopAt ?? Infinity) - clock.now()))
+        squatter = await deps.helpers.squatter(s.port, giveUp)
+        const first = await squatter.next()
+        if (first === 'waiting EADDRINUSE') return {ok: true, detail: `squatter pid ${squatter.pid} waits for port ${s.port}`}
+        if (first === 'bound') throw new NotInjected('UNKNOWN', `port ${s.port} was free before the fault: the target does not hold it`)
+        throw new NotInjected('UNKNOWN', `the squatter cannot take port ${s.port}: ${first.replace(/^waiting /, '')}`)
+      }
+      case 'await-squatter': {
+        const r = await Promise.race([squatter!.next(), interruptedP])
+        if (r === 'bound') return {ok: true, detail: `squatter pid ${squatter!.pid} holds port ${s.port}`}
+        if (r === 'interrupted') return {ok: false, detail: 'interrupted'}
+        throw new NotInjected('UNKNOWN', `the service re-took port ${s.port} before the squatter could (${r}): nothing squatted`)
+      }
+      case 'signal': {
+        const r = await signal(s.target, s.signal, restoring)
+        if (r !== 'sent') {
+          if (restoring) return {ok: r === 'gone' || r === 'reused', detail: `${s.signal} → ${procLabel(s.target)}: ${r}`}
+          const why = r === 'reused' ? `pid ${s.target.pid} was reused between discovery and the ${s.signal}: nothing sent`
+            : r === 'gone' ? `${procLabel(s.target)} exited before the ${s.signal}`
+              : r === 'denied' ? `${s.signal} → ${procLabel(s.target)}: permission denied (run as root or as its user)`
+                : `${s.signal} → ${procLabel(s.target)} ${r}`
+          throw new NotInjected(r.startsWith('refused') ? 'ALERT' : 'UNKNOWN', why)
+        }
+        if (s.signal === 'SIGSTOP') {
+          const stopped = await waitFor(() => isStopped(procs.stat(s.target.pid)?.state ?? ''), 1000, clock)
+          if (!stopped) throw new NotInjected('UNKNOWN', `${procLabel(s.target)} did not stop after SIGSTOP`)
+        }
+        return {ok: true, detail: 'sent'}
+      }
+      case 'kill-squatter': {
+        const sq = squatter
+        if (!sq) return {ok: true, detail: 'no squatter'}
+        sq.close()
+        const r = deps.signaller.send(sq.pid, sq.startTime, 'SIGKILL')
+        const gone = await Promise.race([sq.exited.then(() => true), clock.sleep(2000).then(() => false)])
+        return {ok: gone, detail: gone ? `squatter pid ${sq.pid} ended (SIGKILL: ${r})` : `squatter pid ${sq.pid} still alive after SIGKILL`}
+      }
+      case 'drop-in': {
+        const r = deps.units.writeDropIn(s.unit, DROP_IN_FILE, s.text)
+        if (!r.ok) throw new NotInjected('UNKNOWN', r.detail)
+        return r
+      }
+      case 'remove-drop-in':
+        return deps.units.removeDropIn(s.unit, DROP_IN_FILE)
+      case 'daemon-reload': {
+        const r = await deps.units.daemonReload(cmdTimeout())
+        if (!r.ok && !restoring) throw new NotInjected('UNKNOWN', r.detail)
+        return r
+      }
+      case 'hold':
+        await nap(Math.min(s.ms, (stopAt ?? Infinity) - clock.now()))
+        return {ok: true, detail: `held ${formatMs(s.ms)}`}
+    }
+  }
+
+  try {
+    if (input.unit) {
+      // A drop-in left by a drill whose medic was killed: remove it before anything else.
+      const stale = deps.units.removeDropIn(input.unit, DROP_IN_FILE)
+      if (stale.removed) {
+        act('remove-drop-in', input.unit, `a previous drill's leftover: ${stale.detail}`)
+        await deps.units.daemonReload(cmdTimeout())
+      }
+    }
+    if (plan.inject.some((s) => s.op === 'signal' && s.signal === 'SIGSTOP')) guard = await deps.helpers.guard()
+    for (const s of plan.inject) {
+      if (interrupted) break
+      if (stopAt !== null && clock.now() >= stopAt) break
+      done.push(s)
+      const r = await perform(s, false)
+      act(s.op === 'signal' ? s.signal : s.op, stepTarget(s), r.detail)
+      if (s.op === 'signal' && injectedAt === null) injectedAt = clock.now()
+      if (!r.ok) break
+    }
+    if (injectedAt !== null && !interrupted) {
+      let state = startRecovery(injectedAt, input.withinMs, input.confirm, stopAt)
+      let last: DrillObservation | null = null
+      let seen = ''
+      for (;;) {
+        const o = await Promise.race([observe(state.deadline), interruptedP])
+        if (o === 'interrupted') break
+        last = o
+        const now = clock.now()
+        const saw = describeObservation(o, criteria)
+        if (saw !== seen) timeline.push({ms: at(), saw})
+        seen = saw
+        const st = stepRecovery(state, o, criteria, now)
+        state = st.state
+        if (st.done) {
+          outcome = st.ok ? {ok: true, ms: st.recoveredInMs, state, last: o} : {ok: false, reason: st.reason, state, last: o}
+          break
+        }
+        await nap(Math.min(input.intervalMs, state.deadline - clock.now()))
+        if (interrupted) break
+      }
+      if (!outcome && !interrupted) outcome = {ok: false, reason: state.lastMissing ?? 'not observed', state, last}
+    }
+  } catch (e) {
+    if (e instanceof NotInjected) failure = e
+    else failure = new NotInjected('UNKNOWN', `internal error: ${(e as Error).message}`)
+  } finally {
+    // 6. Undo what is left, in reverse, whatever happened above.
+    for (const s of restoreFor(done)) {
+      let r: {ok: boolean; detail: string}
+      try {
+        r = await perform(s, true)
+      } catch (e) {
+        r = {ok: false, detail: (e as Error).message}
+      }
+      restored.push({step: describeStep(s), ok: r.ok, detail: r.detail})
+      act(`restore ${s.op === 'signal' ? s.signal : s.op}`, stepTarget(s), r.detail)
+    }
+    if (guard) {
+      guard.close()
+      await Promise.race([guard.exited, clock.sleep(1000)])
+    }
+    const sq = squatter as Squatter | null
+    if (sq) {
+      sq.close()
+      await Promise.race([sq.exited, clock.sleep(1000)])
+    }
+    unsubscribe()
+  }
+
+  const restoreFailed = restored.filter((r) => !r.ok)
+  checks.push({name: 'restore', status: restoreFailed.length ? 'ALERT' : 'OK', detail: restored.length ? restored.map((r) => `${r.step}: ${r.detail}`).join('; ') : 'nothing left to undo'})
+  const restoredText = restoreFailed.length ? `; RESTORE FAILED: ${restoreFailed.map((r) => r.detail).join('; ')}` : restored.length ? `; restored (${restored.map((r) => r.step.split(' ')[0] === 'SIGCONT' ? 'SIGCONT' : r.step.replace(/^(kill|remove) the /, '$1 ').split(' ').slice(0, 2).join(' ')).join(', ')})` : ''
+  const extra = {target: targetJson(found.target, input), plan: plan.inject.map(describeStep), restored, guards}
+  const protection = guards.length ? guards.join('; ') : 'no protection seen'
+
+  if (failure) {
+    checks.push({name: 'inject', status: failure.status, detail: failure.message})
+    return end(restoreFailed.length ? 'ALERT' : failure.status, `${failure.message}${restoredText}`, extra)
+  }
+  if (interrupted) {
+    checks.push({name: 'recovery', status: 'UNKNOWN', detail: `interrupted by ${interrupted}`})
+    return end(restoreFailed.length ? 'ALERT' : 'UNKNOWN', `interrupted by ${interrupted} after ${formatMs(at())}${restoredText}`, extra)
+  }
+  if (!outcome) {
+    checks.push({name: 'recovery', status: 'ALERT', detail: '--timeout reached during the injection'})
+    return end('ALERT', `--timeout reached before the fault was complete${restoredText}`, extra)
+  }
+  if (outcome.ok) {
+    const how = describeRecovery(outcome.last, service, input)
+    checks.push({name: 'recovery', status: 'OK', detail: `recovered in ${formatMs(outcome.ms)}: ${how}`})
+    if (restoreFailed.length) return end('ALERT', `recovered in ${formatMs(outcome.ms)}${restoredText}`, {...extra, recoveredInMs: outcome.ms})
+    return end('OK', `recovered in ${formatMs(outcome.ms)}: ${how}${guards.length ? ` (${protection})` : ''}`, {...extra, recoveredInMs: outcome.ms})
+  }
+  const saw = outcome.last ? describeObservation(outcome.last, criteria) : 'nothing observed'
+  checks.push({name: 'recovery', status: 'ALERT', detail: `not recovered within ${outcome.state.deadlineWhy}: ${outcome.reason}; saw ${saw}`})
+  return end('ALERT', `not recovered ${outcome.state.deadlineWhy} (${guards.length ? `protection: ${protection}` : 'no protection seen'}): ${outcome.reason}; saw ${saw}${restoredText}`, {...extra, recoveredInMs: null})
+}
+
+function stepTarget(s: DrillStep): string {
+  if (s.op === 'signal') return procLabel(s.target)
+  if (s.op === 'squatter' || s.op === 'await-squatter' || s.op === 'kill-squatter') return `port ${s.port}`
+  if (s.op === 'drop-in' || s.op === 'remove-drop-in') return s.unit
+  if (s.op === 'hold') return formatMs(s.ms)
+  return 'systemd'
+}
+
+function targetJson(t: Target, input: DrillInput): Record<string, unknown> {
+  return {pid: t.service.pid, comm: t.service.comm, cmdline: t.service.cmdline, runner: t.runner ? {pid: t.runner.pid, comm: t.runner.comm} : null, unit: input.unit, port: input.port, url: input.url}
+}
+
+function describeRecovery(o: DrillObservation, service: ProcId, input: DrillInput): string {
+  const owner = o.owners?.find((x) => x.pid !== service.pid) ?? o.owners?.[0]
+  const how = o.unit?.mainPid ? (o.unit.mainPid === service.pid ? `MainPID ${service.pid} runs again` : `MainPID ${service.pid} → ${o.unit.mainPid}`)
+    : owner ? (owner.pid === service.pid ? `${procLabel(owner)} runs again` : `new ${procLabel(owner)} on port ${input.port}`)
+      : o.lookalikes?.length ? `runs again as pid ${o.lookalikes.join(', ')}` : o.faulted === 'running' ? `${procLabel(service)} runs again` : ''
+  return [how, input.url ? 'answers' : ''].filter(Boolean).join(', ') || 'answers'
+}
+
+async function waitFor(cond: () => boolean, ms: number, clock: ProcessDeps['clock']): Promise<boolean> {
+  const until = clock.now() + ms
+  while (!cond()) {
+    if (clock.now() >= until) return false
+    await clock.sleep(2)
+  }
+  return true
+}
+
+/** Finds the service's main process by --pid, --unit (MainPID) or --port (its LISTEN owner, never a client). */
+async function findTarget(input: DrillInput, deps: DrillDeps, cmdTimeout: () => number): Promise<Found> {
+  const {procs} = deps
+  const guards: string[] = []
+  let pid: number
+  if (input.pid !== null) {
+    pid = input.pid
+  } else if (input.unit !== null) {
+    const r = await deps.units.show(input.unit, UNIT_PROPS, cmdTimeout())
+    if (!r.ok) return {ok: false, status: 'UNKNOWN', reason: r.reason}
+    const view = systemdView(r.props)
+    if (view.state === 'not-found') return {ok: false, status: 'UNKNOWN', reason: `unit ${input.unit} not found`}
+    guards.push(`systemd unit ${input.unit} (Restart=${r.props.Restart || '?'}${r.props.RestartUSec ? `, RestartSec=${r.props.RestartUSec}` : ''})`)
+    // While it auto-restarts, systemd says MainPID=0: the service is not running.
+    if (view.mainPid === null) return {ok: false, status: 'ALERT', reason: `unit ${input.unit} has no main process (${view.raw}): the service is not running`}
+    pid = view.mainPid
+  } else {
+    const l = await deps.ports.listeners(input.port!)
+    if (l.pids.length === 0) {
+      return l.invisible
+        ? {ok: false, status: 'UNKNOWN', reason: `port ${input.port} is held by a process medic cannot see (not root?)`}
+        : {ok: false, status: 'ALERT', reason: `nothing listens on port ${input.port}: the service is not running`}
+    }
+    // Several owners (a master and its forked workers share the socket): the topmost one.
+    const owners = new Set(l.pids)
+    const tops = l.pids.filter((p) => !procs.ancestors(p).some((a) => owners.has(a.pid)))
+    if (tops.length !== 1) return {ok: false, status: 'UNKNOWN', reason: `port ${input.port} is held by unrelated processes ${tops.join(', ')}: name one with --pid`}
+    pid = tops[0]
+  }
+  const p = procs.get(pid)
+  if (!p) return {ok: false, status: 'UNKNOWN', reason: `no process ${pid}`}
+  const service: ProcId = {pid, startTime: p.startTime, comm: p.comm, cmdline: p.cmdline}
+  const sup = procs.ancestors(pid).find((a) => a.cmdline.includes('supervise') && a.cmdline.some((w) => /(^|\/)(medic|run\.js)$/.test(w)))
+  if (sup) guards.push(`medic supervise pid ${sup.pid}`)
+  let runner: ProcId | undefined
+  if (input.kind === 'freeze') {
+    const r = procs.descendants([pid]).filter((x) => x !== pid).map((x) => procs.get(x)).find((x) => x !== null && isRunnerCmdline(x.comm, x.cmdline))
+    if (r) runner = {pid: r.pid, startTime: r.startTime, comm: r.comm, cmdline: r.cmdline}
+  }
+  return {ok: true, target: {service, runner, guards}}
+}
+
+/** One look at the service: the faulted process, the port's owners, the unit, a probe. */
+async function observeService(input: DrillInput, deps: DrillDeps, faulted: ProcId, service: ProcId, squatter: Squatter | null, limitAt: number, cmdTimeout: () => number): Promise<DrillObservation> {
+  const {procs, clock} = deps
+  const st = procs.stat(faulted.pid)
+  const state: DrillObservation['faulted'] = !st || st.startTime !== faulted.startTime || st.state === 'Z' || st.state === 'X' ? 'gone' : isStopped(st.state) ? 'stopped' : 'running'
+  const timeout = Math.max(50, Math.min(input.probeTimeoutMs, limitAt - clock.now()))
+  const [listeners, unit, probe] = await Promise.all([
+    input.port !== null ? deps.ports.listeners(input.port) : Promise.resolve(null),
+    input.unit !== null ? deps.units.show(input.unit, UNIT_PROPS, Math.min(cmdTimeout(), Math.max(100, timeout))) : Promise.resolve(null),
+    input.url ? deps.prober.http(input.url, timeout, [200, 399]) : input.port !== null ? deps.prober.tcp('127.0.0.1', input.port, timeout) : Promise.resolve(null),
+  ])
+  const owners = listeners ? listeners.pids.map((pid) => {
+    const s = procs.stat(pid)
+    return {pid, comm: s?.comm ?? '?', state: s?.state ?? '?', squatter: squatter !== null && pid === squatter.pid}
+  }) : null
+  let u: DrillObservation['unit'] = null
+  if (unit) {
+    if (unit.ok) {
+      const v = systemdView(unit.props)
+      u = {state: v.state, raw: v.raw, mainPid: v.mainPid}
+    } else u = {state: 'unknown', raw: `unknown (${unit.reason})`, mainPid: null}
+  }
+  let lookalikes: number[] | null = null
+  if (input.port === null && input.unit === null && !input.url) {
+    const want = service.cmdline.join('\0')
+    lookalikes = procs.list().filter((pid) => {
+      if (pid === service.pid) return false
+      const p = procs.get(pid)
+      return p !== null && p.cmdline.join('\0') === want && !isStopped(p.state) && p.state !== 'Z'
+    })
+  }
+  return {faulted: state, probe: probe ? {ok: probe.ok, detail: probe.detail} : null, owners, invisibleOwner: listeners?.invisible ?? false, unit: u, lookalikes}
+}

@@ -1,0 +1,178 @@
+import {describe, expect, it} from 'vitest'
+import {
+  describeObservation, missing, planDrill, restoreFor, startRecovery, stepRecovery,
+  type DrillFacts, type DrillObservation, type DrillStep, type ProcId, type RecoveryCriteria,
+} from '../../src/core/drill.js'
+
+const svc: ProcId = {pid: 100, startTime: '5000', comm: 'node', cmdline: ['node', 'gw.js']}
+const runner: ProcId = {pid: 101, startTime: '5001', comm: 'ollama', cmdline: ['ollama', 'runner', '--model', 'm', '--port', '1']}
+const facts = (over: Partial<DrillFacts> = {}): DrillFacts => ({kind: 'kill', service: svc, port: 18789, url: null, unit: null, holdMs: 5000, ...over})
+const ops = (steps: DrillStep[]) => steps.map((s) => (s.op === 'signal' ? `${s.signal} ${s.target.pid}` : s.op))
+
+describe('planDrill', () => {
+  it('kill: one SIGKILL to the main process', () => {
+    const r = planDrill(facts(), 1)
+    expect(r.ok && ops(r.plan.inject)).toEqual(['SIGKILL 100'])
+  })
+
+  it('stop: one SIGSTOP', () => {
+    const r = planDrill(facts({kind: 'stop'}), 1)
+    expect(r.ok && ops(r.plan.inject)).toEqual(['SIGSTOP 100'])
+  })
+
+  it('squat: the squatter waits for the port before the kill, and must hold it after', () => {
+    const r = planDrill(facts({kind: 'squat'}), 1)
+    expect(r.ok && ops(r.plan.inject)).toEqual(['squatter', 'SIGKILL 100', 'await-squatter'])
+  })
+
+  it('squat without a port is refused as bad input', () => {
+    const r = planDrill(facts({kind: 'squat', port: null, unit: 'gw'}), 1)
+    expect(r).toMatchObject({ok: false, reason: expect.stringContaining('--port')})
+  })
+
+  it('crash-loop on a unit: a runtime drop-in, reload, kill, hold, then the cause removed', () => {
+    const r = planDrill(facts({kind: 'crash-loop', unit: 'gw.service'}), 4242)
+    expect(r.ok && ops(r.plan.inject)).toEqual(['drop-in', 'daemon-reload', 'SIGKILL 100', 'hold', 'remove-drop-in', 'daemon-reload'])
+    const dropIn = r.ok ? r.plan.inject[0] : null
+    expect(dropIn).toMatchObject({op: 'drop-in', unit: 'gw.service', text: expect.stringMatching(/^# Written by medic drill crash-loop \(pid 4242\)[\s\S]*\[Service\]\nExecStartPre=\/bin\/false\n$/)})
+    expect(r.ok && r.plan.crashVia).toBe('drop-in')
+  })
+
+  it('crash-loop without a unit holds the port, then lets it go', () => {
+    const r = planDrill(facts({kind: 'crash-loop'}), 1)
+    expect(r.ok && ops(r.plan.inject)).toEqual(['squatter', 'SIGKILL 100', 'await-squatter', 'hold', 'kill-squatter'])
+    expect(planDrill(facts({kind: 'crash-loop', port: null}), 1)).toMatchObject({ok: false})
+  })
+
+  it('freeze stops the runner, never the server, and needs one', () => {
+    const r = planDrill(facts({kind: 'freeze', runner}), 1)
+    expect(r.ok && ops(r.plan.inject)).toEqual(['SIGSTOP 101'])
+    expect(planDrill(facts({kind: 'freeze'}), 1)).toMatchObject({ok: false, reason: expect.stringContaining('no model runner')})
+  })
+})
+
+describe('restoreFor: what is left to undo, whatever point the drill reached', () => {
+  const stop: DrillStep = {op: 'signal', signal: 'SIGSTOP', target: svc}
+  const kill: DrillStep = {op: 'signal', signal: 'SIGKILL', target: svc}
+
+  it('nothing for a kill', () => expect(restoreFor([kill])).toEqual([]))
+
+  it('SIGCONT for a SIGSTOP, even one whose delivery was not confirmed', () => {
+    expect(ops(restoreFor([stop]))).toEqual(['SIGCONT 100'])
+  })
+
+  it('the squatter killed whether or not it ever took the port', () => {
+    expect(ops(restoreFor([{op: 'squatter', port: 1}]))).toEqual(['kill-squatter'])
+    expect(ops(restoreFor([{op: 'squatter', port: 1}, kill, {op: 'await-squatter', port: 1}]))).toEqual(['kill-squatter'])
+  })
+
+  it('nothing when the drill already released its holder', () => {
+    expect(restoreFor([{op: 'squatter', port: 1}, kill, {op: 'await-squatter', port: 1}, {op: 'hold', ms: 1}, {op: 'kill-squatter', port: 1}])).toEqual([])
+  })
+
+  it('the drop-in removed and systemd reloaded when interrupted during the hold', () => {
+    const done: DrillStep[] = [{op: 'drop-in', unit: 'gw', text: ''}, {op: 'daemon-reload'}, kill, {op: 'hold', ms: 5}]
+    expect(ops(restoreFor(done))).toEqual(['remove-drop-in', 'daemon-reload'])
+    expect(restoreFor([...done, {op: 'remove-drop-in', unit: 'gw'}, {op: 'daemon-reload'}])).toEqual([])
+  })
+
+  it('a drop-in whose write failed half-way is still removed', () => {
+    expect(ops(restoreFor([{op: 'drop-in', unit: 'gw', text: ''}]))).toEqual(['remove-drop-in', 'daemon-reload'])
+  })
+})
+
+const ok = {ok: true, detail: 'TCP connect in 1ms'}
+const down = {ok: false, detail: 'connection refused'}
+const obs = (over: Partial<DrillObservation> = {}): DrillObservation => ({
+  faulted: 'gone', probe: ok, owners: [{pid: 200, comm: 'node', state: 'S', squatter: false}], invisibleOwner: false, unit: null, lookalikes: null, ...over,
+})
+const crit = (kind: RecoveryCriteria['kind'], over: Partial<RecoveryCriteria> = {}): RecoveryCriteria => ({kind, originalPid: 100, hasUnit: false, ...over})
+
+describe('missing: is the service back?', () => {
+  it('a baseline must answer with a running listener', () => {
+    expect(missing(obs({faulted: 'running', owners: [{pid: 100, comm: 'node', state: 'S', squatter: false}]}), crit('kill'), 'before')).toBeNull()
+    expect(missing(obs({faulted: 'running', probe: down}), crit('kill'), 'before')).toMatch(/no answer/)
+    expect(missing(obs({faulted: 'stopped'}), crit('stop'), 'before')).toMatch(/stopped already/)
+  })
+
+  it('a stopped process still accepts TCP connections: its listener being stopped is not an answer', () => {
+    const o = obs({faulted: 'stopped', probe: ok, owners: [{pid: 100, comm: 'node', state: 'T', squatter: false}]})
+    expect(missing(o, crit('stop'), 'after')).toMatch(/still stopped/)
+    expect(missing({...o, faulted: 'gone'}, crit('kill'), 'after')).toMatch(/listener pid 100 \(node\) is stopped/)
+  })
+
+  it('the squatter accepting connections is not the service', () => {
+    expect(missing(obs({owners: [{pid: 300, comm: 'node', state: 'S', squatter: true}]}), crit('squat'), 'after')).toMatch(/squatter still holds/)
+  })
+
+  it('systemd: active with a new MainPID; MainPID=0 while it auto-restarts is not back', () => {
+    const unit = (state: 'active' | 'activating', mainPid: number | null, raw = state as string) => obs({owners: null, probe: null, unit: {state, raw, mainPid}})
+    expect(missing(unit('activating', null, 'activating (auto-restart)'), crit('kill', {hasUnit: true}), 'after')).toMatch(/auto-restart/)
+    expect(missing(unit('active', 100), crit('kill', {hasUnit: true}), 'after')).toMatch(/MainPID is still 100/)
+    expect(missing(unit('active', 101), crit('kill', {hasUnit: true}), 'after')).toBeNull()
+    expect(missing({...unit('active', 100), faulted: 'running'}, crit('stop', {hasUnit: true}), 'after')).toBeNull()
+  })
+
+  it('a process that survived SIGKILL (D state) is not a recovery', () => {
+    expect(missing(obs({faulted: 'running'}), crit('kill'), 'after')).toMatch(/survived SIGKILL/)
+  })
+
+  it('--pid alone: a new process with the same command line, or the stopped one resumed', () => {
+    const bare = (over: Partial<DrillObservation>) => obs({probe: null, owners: null, ...over})
+    expect(missing(bare({lookalikes: []}), crit('kill'), 'after')).toMatch(/no process with its command line/)
+    expect(missing(bare({lookalikes: [555]}), crit('kill'), 'after')).toBeNull()
+    expect(missing(bare({faulted: 'running', lookalikes: []}), crit('stop'), 'after')).toBeNull()
+  })
+
+  it('freeze: the runner must be killed or resumed, the API answering is not enough', () => {
+    expect(missing(obs({faulted: 'stopped'}), crit('freeze'), 'after')).toMatch(/the runner is still stopped/)
+    expect(missing(obs({faulted: 'gone'}), crit('freeze'), 'after')).toBeNull()
+  })
+})
+
+describe('stepRecovery: a step function of now', () => {
+  it('times the recovery from the fault to the first of --confirm good observations', () => {
+    let s = startRecovery(1000, 60_000, 2, null)
+    let st = stepRecovery(s, obs({probe: down}), crit('kill'), 1500)
+    expect(st.done).toBe(false)
+    s = st.state
+    st = stepRecovery(s, obs(), crit('kill'), 3300)
+    expect(st.done).toBe(false)
+    st = stepRecovery(st.state, obs(), crit('kill'), 3550)
+    expect(st).toMatchObject({done: true, ok: true, recoveredInMs: 2300})
+  })
+
+  it('a flap resets the streak', () => {
+    let st = stepRecovery(startRecovery(0, 60_000, 2, null), obs(), crit('kill'), 100)
+    st = stepRecovery(st.state, obs({probe: down}), crit('kill'), 200)
+    st = stepRecovery(st.state, obs(), crit('kill'), 300)
+    expect(st.done).toBe(false)
+    st = stepRecovery(st.state, obs(), crit('kill'), 400)
+    expect(st).toMatchObject({done: true, ok: true, recoveredInMs: 300})
+  })
+
+  it('ends at --within saying what was still missing', () => {
+    const s = startRecovery(0, 10_000, 2, null)
+    expect(stepRecovery(s, obs({probe: down}), crit('kill'), 9_999).done).toBe(false)
+    expect(stepRecovery(s, obs({probe: down}), crit('kill'), 10_000)).toMatchObject({done: true, ok: false, reason: 'no answer: connection refused'})
+  })
+
+  it('ends at --timeout when it comes first, and says so', () => {
+    const s = startRecovery(0, 60_000, 1, 5_000)
+    expect(s.deadlineWhy).toBe('before --timeout')
+    expect(stepRecovery(s, obs({faulted: 'stopped'}), crit('stop'), 5_000)).toMatchObject({done: true, ok: false, reason: 'pid 100 is still stopped'})
+    expect(startRecovery(0, 60_000, 1, 90_000).deadlineWhy).toBe('within 1m')
+  })
+
+  it('a good observation at the deadline still counts', () => {
+    expect(stepRecovery(startRecovery(0, 1000, 1, null), obs(), crit('kill'), 1000)).toMatchObject({done: true, ok: true})
+  })
+})
+
+describe('describeObservation', () => {
+  it('names the unit state, who holds the port and the stopped process', () => {
+    const o = obs({faulted: 'stopped', unit: {state: 'active', raw: 'active (running)', mainPid: 100}, owners: [{pid: 100, comm: 'node', state: 'T', squatter: false}, {pid: 7, comm: 'node', state: 'S', squatter: true}]})
+    expect(describeObservation(o, crit('stop'))).toBe('unit active (running), MainPID 100; port held by pid 100 (node), stopped, pid 7 (node) = the squatter; pid 100 stopped')
+    expect(describeObservation(obs({owners: []}), crit('kill'))).toBe('port free')
+  })
+})
