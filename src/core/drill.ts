@@ -134,6 +134,20 @@ export function restoreFor(done: DrillStep[]): DrillStep[] {
   return out
 }
 
+/** A few words per step, for a summary line. */
+export function shortStep(s: DrillStep): string {
+  switch (s.op) {
+    case 'squatter': return `squat port ${s.port}`
+    case 'await-squatter': return 'await the squatter'
+    case 'signal': return `${s.signal} pid ${s.target.pid}`
+    case 'kill-squatter': return 'kill squatter'
+    case 'drop-in': return `drop-in on ${s.unit}`
+    case 'remove-drop-in': return `remove drop-in`
+    case 'daemon-reload': return 'daemon-reload'
+    case 'hold': return `hold ${formatMs(s.ms)}`
+  }
+}
+
 export function describeStep(s: DrillStep): string {
   switch (s.op) {
     case 'squatter': return `start a squatter that takes port ${s.port} as soon as it is free (accepts, never answers)`

@@ -1,5 +1,5 @@
 import {
-  describeObservation, describeStep, isStopped, missing, planDrill, procLabel, restoreFor, startRecovery, stepRecovery,
+  describeObservation, describeStep, isStopped, shortStep, missing, planDrill, procLabel, restoreFor, startRecovery, stepRecovery,
   type DrillKind, type DrillObservation, type DrillPlan, type DrillStep, type ProcId, type RecoveryCriteria, type RecoveryState,
 } from '../core/drill.js'
 import {formatMs} from '../core/duration.js'
@@ -72,15 +72,12 @@ export async function drill(input: DrillInput, deps: DrillDeps): Promise<Verdict
   const checks: Check[] = []
   const timeline: {ms: number; saw: string}[] = []
   const subject = input.subject
+  let restoreCheck: Check | null = null
   const end = (status: Status, summary: string, extra: Record<string, unknown> = {}): Verdict => {
     deps.log.line(`drill ${input.kind}: ${status} ${summary}`)
-    return {subject, status, summary: `${input.kind}: ${summary}`, checks, actions, details, extra: {kind: input.kind, dryRun: input.dryRun, timeline, ...extra}}
+    return {subject, status, summary: `${input.kind}: ${summary}`, checks: restoreCheck ? [...checks, restoreCheck] : checks, actions, details, extra: {kind: input.kind, dryRun: input.dryRun, timeline, ...extra}}
   }
   const cmdTimeout = () => Math.max(100, Math.min(input.cmdTimeoutMs, input.deadlineAt === null ? Infinity : input.deadlineAt - clock.now()))
-
-  if (input.kind === 'crash-loop' && input.holdMs >= input.withinMs) {
-    return end('UNKNOWN', `--hold ${formatMs(input.holdMs)} must be shorter than --within ${formatMs(input.withinMs)}`)
-  }
 
   // 1. The target, by identity, and who might recover it.
   const found = await findTarget(input, deps, cmdTimeout)
@@ -127,7 +124,7 @@ export async function drill(input: DrillInput, deps: DrillDeps): Promise<Verdict
   checks.push({name: 'baseline', status: 'OK', detail: describeObservation(before, criteria)})
 
   if (input.dryRun) {
-    return end('UNKNOWN', `dry run: would ${plan.inject.map(describeStep).join(', ')}; nothing injected, recovery not measured`, {target: targetJson(found.target, input), plan: plan.inject.map(describeStep)})
+    return end('UNKNOWN', `dry run, nothing injected: would ${plan.inject.filter((x) => x.op !== 'await-squatter').map(shortStep).join(', ')}`, {target: targetJson(found.target, input), plan: plan.inject.map(describeStep)})
   }
 
   // 5. Inject, watch, and restore whatever happens.
@@ -148,7 +145,7 @@ export async function drill(input: DrillInput, deps: DrillDeps): Promise<Verdict
   let injectedAt: number | null = null
   let failure: NotInjected | null = null
   let outcome: {ok: true; ms: number; state: RecoveryState; last: DrillObservation} | {ok: false; reason: string; state: RecoveryState; last: DrillObservation | null} | null = null
-  const restored: {step: string; ok: boolean; detail: string}[] = []
+  const restored: {step: string; short: string; ok: boolean; detail: string}[] = []
   const stopAt = input.deadlineAt === null ? null : input.deadlineAt - RESTORE_RESERVE_MS
 
   const act = (action: string, target: string, result: string) => {
@@ -284,7 +281,7 @@ export async function drill(input: DrillInput, deps: DrillDeps): Promise<Verdict
       } catch (e) {
         r = {ok: false, detail: (e as Error).message}
       }
-      restored.push({step: describeStep(s), ok: r.ok, detail: r.detail})
+      restored.push({step: describeStep(s), short: s.op === 'signal' ? s.signal : shortStep(s), ok: r.ok, detail: r.detail})
       act(`restore ${s.op === 'signal' ? s.signal : s.op}`, stepTarget(s), r.detail)
     }
     if (guard) {
@@ -300,8 +297,8 @@ export async function drill(input: DrillInput, deps: DrillDeps): Promise<Verdict
   }
 
   const restoreFailed = restored.filter((r) => !r.ok)
-  checks.push({name: 'restore', status: restoreFailed.length ? 'ALERT' : 'OK', detail: restored.length ? restored.map((r) => `${r.step}: ${r.detail}`).join('; ') : 'nothing left to undo'})
-  const restoredText = restoreFailed.length ? `; RESTORE FAILED: ${restoreFailed.map((r) => r.detail).join('; ')}` : restored.length ? `; restored (${restored.map((r) => r.step.split(' ')[0] === 'SIGCONT' ? 'SIGCONT' : r.step.replace(/^(kill|remove) the /, '$1 ').split(' ').slice(0, 2).join(' ')).join(', ')})` : ''
+  restoreCheck = {name: 'restore', status: restoreFailed.length ? 'ALERT' : 'OK', detail: restored.length ? restored.map((r) => `${r.step}: ${r.detail}`).join('; ') : 'nothing left to undo'}
+  const restoredText = restoreFailed.length ? `; RESTORE FAILED: ${restoreFailed.map((r) => r.detail).join('; ')}` : restored.length ? `; restored (${[...new Set(restored.map((r) => r.short))].join(', ')})` : ''
   const extra = {target: targetJson(found.target, input), plan: plan.inject.map(describeStep), restored, guards}
   const protection = guards.length ? guards.join('; ') : 'no protection seen'
 
@@ -325,7 +322,7 @@ export async function drill(input: DrillInput, deps: DrillDeps): Promise<Verdict
   }
   const saw = outcome.last ? describeObservation(outcome.last, criteria) : 'nothing observed'
   checks.push({name: 'recovery', status: 'ALERT', detail: `not recovered within ${outcome.state.deadlineWhy}: ${outcome.reason}; saw ${saw}`})
-  return end('ALERT', `not recovered ${outcome.state.deadlineWhy} (${guards.length ? `protection: ${protection}` : 'no protection seen'}): ${outcome.reason}; saw ${saw}${restoredText}`, {...extra, recoveredInMs: null})
+  return end('ALERT', `not recovered ${outcome.state.deadlineWhy}: ${outcome.reason}; ${guards.length ? `protection seen: ${protection}` : 'no protection seen'}${restoredText}; saw ${saw}`, {...extra, recoveredInMs: null})
 }
 
 function stepTarget(s: DrillStep): string {

@@ -33,9 +33,9 @@ DRILL_UNKNOWN   bad input, the target is ambiguous or gone, the fault could not 
     '<%= config.bin %> <%= command.id %> freeze --name ollama --port 11434 --within 5m --dry-run',
   ],
   flags: {
-    kind: {type: 'enum', options: KINDS, multiple: true, hidden: true, description: 'The fault (also the first argument).'},
+    kind: {type: 'string', multiple: true, hidden: true, description: 'The fault (also the first argument).'},
     name: {type: 'string', description: 'Service name: the token subject (--name gateway → GATEWAY_OK). Default subject DRILL.'},
-    pid: {type: 'integer', min: 2, description: "The service's main process (its identity is recorded at the start)."},
+    pid: {type: 'integer', min: 1, description: "The service's main process (its identity is recorded at the start)."},
     unit: {type: 'string', description: 'The systemd unit: its MainPID is the target, its state part of the recovery.'},
     port: {type: 'port', char: 'p', description: 'The port the service listens on: its LISTEN owner is the target unless --pid/--unit; probed by TCP without --url.'},
     url: {type: 'string', description: 'Health URL that must answer 200-399 for the service to count as recovered.'},
@@ -49,12 +49,18 @@ DRILL_UNKNOWN   bad input, the target is ambiguous or gone, the fault could not 
     'dry-run': {type: 'boolean', description: 'Find the target, check it, print the plan; inject nothing.'},
     ...COMMON_FLAGS,
   },
-  args: [{name: 'kind', type: 'enum', description: `the fault: ${KINDS.join(', ')}`, into: 'kind'}],
+  args: [{name: 'kind', type: 'string', description: `the fault: ${KINDS.join(', ')}`, into: 'kind'}],
   async run({parsed, deadlineAt, stderr}) {
     const f = parsed.flags
     const {UsageError} = await import('../parse.js')
     const kinds = f.kind as string[]
     if (kinds.length !== 1) throw new UsageError(kinds.length ? `one fault at a time, not ${kinds.join(' and ')}` : `which fault? medic drill ${KINDS.join('|')} (--port P | --unit U | --pid N)`)
+    const bad = kinds.find((k) => !(KINDS as readonly string[]).includes(k))
+    if (bad !== undefined) throw new UsageError(`unknown fault ${JSON.stringify(bad)}: expected ${KINDS.slice(0, -1).join(', ')} or ${KINDS.at(-1)}`)
+    if ((f.hold as number) >= (f.within as number) && kinds[0] === 'crash-loop') {
+      const {formatMs} = await import('../../core/duration.js')
+      throw new UsageError(`--hold ${formatMs(f.hold as number)} must be shorter than --within ${formatMs(f.within as number)}`)
+    }
     const name = f.name as string | undefined
     if (name !== undefined && !/^[A-Za-z0-9@._-]+$/.test(name)) throw new UsageError(`--name ${JSON.stringify(name)}: letters, digits, @ . _ - only`)
     const pid = (f.pid as number | undefined) ?? null

@@ -1,0 +1,311 @@
+import {spawn, type ChildProcess} from 'node:child_process'
+import {readdirSync, readFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {afterEach, describe, expect, it} from 'vitest'
+import {alive, BIN, expectContract, freePort, Janitor, medic, SERVICE, startService, until, waitReady, type MedicResult} from '../helpers/procs.js'
+
+const j = new Janitor()
+afterEach(() => j.cleanup())
+
+function procState(pid: number): string | null {
+  try {
+    const t = readFileSync(`/proc/${pid}/stat`, 'latin1')
+    return t.slice(t.lastIndexOf(')') + 2, t.lastIndexOf(')') + 3)
+  } catch {
+    return null
+  }
+}
+
+/** Pids of the drill's helper processes still running (squatter, guard). */
+function helpers(): number[] {
+  return readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number).filter((pid) => {
+    try {
+      return /medic-drill-(squatter|guard)/.test(readFileSync(`/proc/${pid}/cmdline`, 'latin1'))
+    } catch {
+      return false
+    }
+  })
+}
+
+async function answers(port: number): Promise<boolean> {
+  try {
+    const r = await fetch(`http://127.0.0.1:${port}/health`, {signal: AbortSignal.timeout(1000)})
+    return r.status === 200
+  } catch {
+    return false
+  }
+}
+
+async function listenerPids(port: number): Promise<number[]> {
+  const {portTable} = await import('../../src/sys/port-table.js')
+  return (await portTable.listeners(port)).pids
+}
+
+interface Sup {
+  child: ChildProcess
+  dir: string
+  port: number
+  childPid: () => number | null
+  stop: () => Promise<void>
+}
+
+/** `medic supervise` of the service fixture, probing its health URL fast. */
+async function supervised(): Promise<Sup> {
+  const dir = j.tmp()
+  const port = await freePort()
+  const child = spawn(process.execPath, [BIN, 'supervise', '--name', 'gw', '--state-dir', dir, '--port', String(port), '--health-url', `http://127.0.0.1:${port}/health`,
+    '--probe-interval', '100ms', '--probe-timeout', '300ms', '--probe-failures', '2', '--min-uptime', '200ms', '--grace', '500ms',
+    '--', process.execPath, SERVICE, '--port', String(port)], {stdio: 'ignore', detached: true, env: {...process.env, NO_COLOR: '1'}})
+  j.child(child)
+  const state = () => {
+    try {
+      return JSON.parse(readFileSync(join(dir, 'supervise', 'gw.json'), 'utf8'))
+    } catch {
+      return null
+    }
+  }
+  j.later(() => [state()?.child?.pid ?? 0])
+  const childPid = () => state()?.child?.pid ?? null
+  await until('the supervised service answers', async () => (state()?.stable && (await answers(port))) || null)
+  return {child, dir, port, childPid, stop: async () => {
+    child.kill('SIGTERM')
+    await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)))
+  }}
+}
+
+const drill = (kind: string, ...args: string[]) => medic(['drill', kind, '--interval', '50ms', '--probe-timeout', '300ms', '--state-dir', j.tmp(), ...args])
+
+function recoveredMs(r: MedicResult): number {
+  const m = /recovered in (\d+(?:\.\d+)?)(ms|s)/.exec(r.lines[0])
+  if (!m) throw new Error(`no recovery time in ${r.lines[0]}`)
+  return Number(m[1]) * (m[2] === 's' ? 1000 : 1)
+}
+
+describe('medic drill against a service supervised by medic supervise', () => {
+  it.each([
+    ['kill', []],
+    ['stop', []],
+    ['squat', []],
+    ['crash-loop', ['--hold', '400ms']],
+  ])('%s: the supervisor recovers it → DRILL_OK with the time to recover', async (kind, extra) => {
+    const s = await supervised()
+    const before = s.childPid()!
+    const r = await drill(kind, '--port', String(s.port), '--url', `http://127.0.0.1:${s.port}/health`, '--within', '20s', '--json', ...extra)
+    const v = JSON.parse(r.stdout)
+    expect(v, r.stderr).toMatchObject({token: 'DRILL_OK', exitCode: 0, kind, recoveredInMs: expect.any(Number)})
+    expect(v.summary).toMatch(new RegExp(`^${kind}: recovered in \\S+: new pid \\d+ \\(node\\) on port ${s.port}, answers \\(medic supervise pid ${s.child.pid}\\)$`))
+    if (kind === 'crash-loop') expect(v.recoveredInMs).toBeGreaterThan(0)
+    expect(alive(before)).toBe(false)
+    expect(await answers(s.port)).toBe(true)
+    expect(await listenerPids(s.port)).toEqual([s.childPid()])
+    expect(helpers()).toEqual([])
+    await s.stop()
+  })
+
+  it('prints the token line with the time, and -v lines without tokens', async () => {
+    const s = await supervised()
+    const r = await drill('kill', '--name', 'gateway', '--port', String(s.port), '--within', '20s', '-v')
+    expectContract(r, 'GATEWAY_OK')
+    expect(recoveredMs(r)).toBeGreaterThanOrEqual(0)
+    expect(r.stdout).toMatch(/action SIGKILL pid \d+ \(node\): sent/)
+    await s.stop()
+  })
+})
+
+describe('medic drill against an unsupervised service: nothing recovers it', () => {
+  it('kill → DRILL_ALERT within --within; the port stays free', async () => {
+    const svc = await startService(j, ['--port', '0'])
+    const r = await drill('kill', '--port', String(svc.port), '--within', '1s')
+    expectContract(r, 'DRILL_ALERT')
+    expect(r.code).toBe(2)
+    expect(r.lines[0]).toBe('DRILL_ALERT: kill: not recovered within 1.0s: nothing listens on the port; no protection seen; saw port free')
+    expect(alive(svc.pid)).toBe(false)
+  })
+
+  it('stop → DRILL_ALERT, and the service is resumed and answers again', async () => {
+    const svc = await startService(j, ['--port', '0', '--http'])
+    const r = await drill('stop', '--port', String(svc.port), '--url', `http://127.0.0.1:${svc.port}/health`, '--within', '1s')
+    expectContract(r, 'DRILL_ALERT')
+    expect(r.lines[0]).toMatch(new RegExp(`^DRILL_ALERT: stop: not recovered within 1\\.0s: pid ${svc.pid} is still stopped; no protection seen; restored \\(SIGCONT\\); saw port held by`))
+    expect(procState(svc.pid)).not.toBe('T')
+    expect(await answers(svc.port)).toBe(true)
+    expect(helpers()).toEqual([])
+  })
+
+  it('squat → DRILL_ALERT naming the squatter on the port; the squatter is gone afterwards', async () => {
+    const svc = await startService(j, ['--port', '0'])
+    const r = await drill('squat', '--port', String(svc.port), '--within', '1s', '--json')
+    const v = JSON.parse(r.stdout)
+    expect(v).toMatchObject({token: 'DRILL_ALERT', exitCode: 2, recoveredInMs: null})
+    expect(v.summary).toMatch(/the squatter still holds the port; no protection seen; restored \(kill squatter\); saw port held by pid \d+ \(node\) = the squatter/)
+    expect(v.actions.map((a: {action: string}) => a.action)).toEqual(['squatter', 'SIGKILL', 'await-squatter', 'restore kill-squatter'])
+    expect(helpers()).toEqual([])
+    expect(await listenerPids(svc.port)).toEqual([])
+  })
+
+  it('crash-loop (port held for --hold, then released) → DRILL_ALERT; nothing left on the port', async () => {
+    const svc = await startService(j, ['--port', '0'])
+    const r = await drill('crash-loop', '--port', String(svc.port), '--hold', '300ms', '--within', '1s')
+    expectContract(r, 'DRILL_ALERT')
+    expect(r.lines[0]).toMatch(/nothing listens on the port/)
+    expect(helpers()).toEqual([])
+    expect(await listenerPids(svc.port)).toEqual([])
+  })
+
+  it('--pid alone: kill is judged by a new process with the same command line', async () => {
+    const svc = await startService(j, ['--port', '0'])
+    const r = await drill('kill', '--pid', String(svc.pid), '--within', '500ms')
+    expectContract(r, 'DRILL_ALERT')
+    expect(r.lines[0]).toMatch(/no process with its command line runs/)
+  })
+})
+
+describe('medic drill: every way out restores', () => {
+  async function drillInBackground(args: string[]) {
+    let out = ''
+    const c = spawn(process.execPath, [BIN, 'drill', ...args, '--state-dir', j.tmp(), '--interval', '50ms'], {stdio: ['ignore', 'pipe', 'pipe'], env: {...process.env, NO_COLOR: '1'}})
+    j.child(c)
+    c.stdout!.on('data', (d) => (out += d))
+    const code = new Promise<number | null>((r) => c.once('exit', (x) => r(x)))
+    return {c, out: () => out, code}
+  }
+
+  it.each(['SIGINT', 'SIGTERM', 'SIGHUP'] as const)('%s in the middle of a stop drill: the service is SIGCONTed, DRILL_UNKNOWN', async (sig) => {
+    const svc = await startService(j, ['--port', '0'])
+    const d = await drillInBackground(['stop', '--port', String(svc.port), '--within', '30s'])
+    await until('the service stopped', () => procState(svc.pid) === 'T' || null)
+    d.c.kill(sig)
+    expect(await d.code).toBe(3)
+    expect(d.out()).toMatch(new RegExp(`^DRILL_UNKNOWN: stop: interrupted by ${sig} after \\S+; restored \\(SIGCONT\\)\\n$`))
+    expect(procState(svc.pid)).toBe('S')
+    expect(helpers()).toEqual([])
+  })
+
+  it('SIGTERM in the middle of a squat drill: the squatter is gone', async () => {
+    const svc = await startService(j, ['--port', '0'])
+    const d = await drillInBackground(['squat', '--port', String(svc.port), '--within', '30s'])
+    await until('the squatter holds the port', async () => {
+      const pids = await listenerPids(svc.port)
+      return pids.length === 1 && helpers().includes(pids[0]) || null
+    })
+    d.c.kill('SIGTERM')
+    expect(await d.code).toBe(3)
+    expect(d.out()).toMatch(/^DRILL_UNKNOWN: squat: interrupted by SIGTERM .*restored \(kill squatter\)/)
+    expect(helpers()).toEqual([])
+    expect(await listenerPids(svc.port)).toEqual([])
+  })
+
+  it('--timeout before --within: DRILL_ALERT before the deadline, the service resumed', async () => {
+    const svc = await startService(j, ['--port', '0'])
+    const r = await drill('stop', '--port', String(svc.port), '--within', '30s', '--timeout', '1s')
+    expectContract(r, 'DRILL_ALERT')
+    expect(r.lines[0]).toMatch(/not recovered before --timeout/)
+    expect(procState(svc.pid)).toBe('S')
+  })
+
+  it('SIGKILL to medic itself: its guard resumes the stopped service, its squatter leaves', async () => {
+    const a = await startService(j, ['--port', '0'])
+    const d = await drillInBackground(['stop', '--port', String(a.port), '--within', '30s'])
+    await until('the service stopped', () => procState(a.pid) === 'T' || null)
+    d.c.kill('SIGKILL')
+    await d.code
+    await until('the guard resumed it', () => procState(a.pid) === 'S' || null)
+
+    const b = await startService(j, ['--port', '0'])
+    const e = await drillInBackground(['squat', '--port', String(b.port), '--within', '30s'])
+    await until('the squatter holds the port', async () => {
+      const pids = await listenerPids(b.port)
+      return pids.length === 1 && helpers().includes(pids[0]) || null
+    })
+    e.c.kill('SIGKILL')
+    await e.code
+    await until('the squatter left', () => helpers().length === 0 || null)
+    expect(await listenerPids(b.port)).toEqual([])
+  })
+})
+
+describe('medic drill never hits what it must not', () => {
+  it('refuses a run-dev-safe job: DRILL_ALERT, nothing signalled', async () => {
+    const dir = j.tmp()
+    const ready = join(dir, 'ready.json')
+    const c = spawn(process.execPath, [BIN, 'run-dev-safe', '--state-dir', dir, '--no-trace', '--', process.execPath, SERVICE, '--ready', ready], {stdio: 'ignore', detached: true})
+    j.child(c)
+    const svc = await waitReady(ready, 'protected service')
+    for (const kind of ['kill', 'stop', 'squat']) {
+      const r = await medic(['drill', kind, '--port', String(svc.port), '--state-dir', dir, '--within', '1s'])
+      expectContract(r, 'DRILL_ALERT')
+      expect(r.lines[0]).toMatch(new RegExp(`^DRILL_ALERT: ${kind}: refused: pid ${svc.pid} \\(node\\) protected by run-dev-safe \\(job "node"\\); nothing injected`))
+      expect(procState(svc.pid)).toBe('S')
+    }
+    expect(helpers()).toEqual([])
+  })
+
+  it('refuses a --protect match, medic\'s own ancestors and pid 1', async () => {
+    const svc = await startService(j, ['--port', '0'])
+    const p = await drill('kill', '--port', String(svc.port), '--protect', 'service\\.mjs')
+    expect(p.lines[0]).toMatch(/^DRILL_ALERT: kill: refused: .*matches --protect/)
+    const anc = await drill('stop', '--pid', String(process.pid))
+    expect(anc.lines[0]).toMatch(/^DRILL_ALERT: stop: refused: .*it is an ancestor of medic/)
+    const init = await drill('kill', '--pid', '1')
+    expect(init.lines[0]).toMatch(/^DRILL_ALERT: kill: refused: pid 1 .*is never signalled/)
+    expect(alive(svc.pid)).toBe(true)
+    expect(procState(process.pid)).not.toBe('T')
+  })
+
+  it('takes the LISTEN owner as the target, never a client connected to the port', async () => {
+    const svc = await startService(j, ['--port', '0'])
+    const client = await startService(j, ['--connect', String(svc.port)])
+    const r = await drill('kill', '--port', String(svc.port), '--dry-run', '--json')
+    const v = JSON.parse(r.stdout)
+    expect(v).toMatchObject({token: 'DRILL_UNKNOWN', exitCode: 3, dryRun: true, target: {pid: svc.pid}})
+    expect(v.plan).toEqual([`SIGKILL → pid ${svc.pid} (node)`])
+    expect(alive(svc.pid) && alive(client.pid)).toBe(true)
+  })
+})
+
+describe('medic drill: the contract', () => {
+  it('--dry-run prints the plan and changes nothing', async () => {
+    const svc = await startService(j, ['--port', '0'])
+    for (const kind of ['kill', 'stop', 'squat', 'crash-loop']) {
+      const r = await drill(kind, '--port', String(svc.port), '--dry-run', '-v')
+      expectContract(r, 'DRILL_UNKNOWN')
+      expect(r.lines[0]).toMatch(new RegExp(`^DRILL_UNKNOWN: ${kind}: dry run, nothing injected: would (SIGKILL|SIGSTOP|squat) `))
+      expect(r.stdout).toMatch(/plan: /)
+    }
+    expect(procState(svc.pid)).toBe('S')
+    expect(await listenerPids(svc.port)).toEqual([svc.pid])
+    expect(helpers()).toEqual([])
+  })
+
+  it('says ALERT, injecting nothing, when the service is already down', async () => {
+    const port = await freePort()
+    const r = await drill('kill', '--port', String(port))
+    expectContract(r, 'DRILL_ALERT')
+    expect(r.lines[0]).toMatch(/nothing listens on port \d+: the service is not running; nothing injected/)
+  })
+
+  it.each([
+    [[], /which fault\?/],
+    [['kill', 'stop', '--port', '1'], /one fault at a time/],
+    [['explode', '--port', '1'], /unknown fault "explode": expected kill, stop, squat, crash-loop or freeze/],
+    [['kill'], /name the service: --port P, --unit U or --pid N/],
+    [['kill', '--pid', '2', '--unit', 'x'], /--pid and --unit both/],
+    [['kill', '--pid', '1x'], /--pid "1x": expected a whole number/],
+    [['crash-loop', '--port', '1', '--hold', '5s', '--within', '5s'], /--hold 5\.0s must be shorter than --within 5\.0s/],
+    [['kill', '--port', '1', '--url', 'ftp://x'], /--url "ftp:\/\/x": only http and https/],
+  ])('bad input %j is DRILL_UNKNOWN, exit 3 in both modes', async (args, msg) => {
+    for (const mode of [[], ['--exit-codes', 'binary']]) {
+      const r = await medic(['drill', ...args, ...mode])
+      expectContract(r, 'DRILL_UNKNOWN')
+      expect(r.lines[0]).toMatch(msg)
+      expect(r.code).toBe(3)
+    }
+  })
+
+  it('binary exit codes: ALERT is 1', async () => {
+    const svc = await startService(j, ['--port', '0'])
+    const r = await drill('kill', '--port', String(svc.port), '--within', '300ms', '--exit-codes', 'binary', '--name', 'whatsapp')
+    expectContract(r, 'WHATSAPP_ALERT')
+    expect(r.code).toBe(1)
+  })
+})
