@@ -188,7 +188,7 @@ export async function drill(input: DrillInput, deps: DrillDeps): Promise<Verdict
       case 'signal': {
         const r = await signal(s.target, s.signal, restoring)
         if (r !== 'sent') {
-          if (restoring) return {ok: r === 'gone' || r === 'reused', detail: `${s.signal} → ${procLabel(s.target)}: ${r}`}
+          if (restoring) return {ok: r === 'gone' || r === 'reused', detail: r === 'gone' ? 'gone: nothing to resume' : r === 'reused' ? 'pid reused: not signalled' : r}
           const why = r === 'reused' ? `pid ${s.target.pid} was reused between discovery and the ${s.signal}: nothing sent`
             : r === 'gone' ? `${procLabel(s.target)} exited before the ${s.signal}`
               : r === 'denied' ? `${s.signal} → ${procLabel(s.target)}: permission denied (run as root or as its user)`
@@ -315,7 +315,7 @@ export async function drill(input: DrillInput, deps: DrillDeps): Promise<Verdict
     return end('ALERT', `--timeout reached before the fault was complete${restoredText}`, extra)
   }
   if (outcome.ok) {
-    const how = describeRecovery(outcome.last, service, input)
+    const how = describeRecovery(outcome.last, service, faulted!, input)
     checks.push({name: 'recovery', status: 'OK', detail: `recovered in ${formatMs(outcome.ms)}: ${how}`})
     if (restoreFailed.length) return end('ALERT', `recovered in ${formatMs(outcome.ms)}${restoredText}`, {...extra, recoveredInMs: outcome.ms})
     return end('OK', `recovered in ${formatMs(outcome.ms)}: ${how}${guards.length ? ` (${protection})` : ''}`, {...extra, recoveredInMs: outcome.ms})
@@ -337,12 +337,15 @@ function targetJson(t: Target, input: DrillInput): Record<string, unknown> {
   return {pid: t.service.pid, comm: t.service.comm, cmdline: t.service.cmdline, runner: t.runner ? {pid: t.runner.pid, comm: t.runner.comm} : null, unit: input.unit, port: input.port, url: input.url}
 }
 
-function describeRecovery(o: DrillObservation, service: ProcId, input: DrillInput): string {
-  const owner = o.owners?.find((x) => x.pid !== service.pid) ?? o.owners?.[0]
-  const how = o.unit?.mainPid ? (o.unit.mainPid === service.pid ? `MainPID ${service.pid} runs again` : `MainPID ${service.pid} → ${o.unit.mainPid}`)
-    : owner ? (owner.pid === service.pid ? `${procLabel(owner)} runs again` : `new ${procLabel(owner)} on port ${input.port}`)
-      : o.lookalikes?.length ? `runs again as pid ${o.lookalikes.join(', ')}` : o.faulted === 'running' ? `${procLabel(service)} runs again` : ''
-  return [how, input.url ? 'answers' : ''].filter(Boolean).join(', ') || 'answers'
+function describeRecovery(o: DrillObservation, service: ProcId, faulted: ProcId, input: DrillInput): string {
+  const parts: string[] = []
+  if (input.kind === 'stop' || input.kind === 'freeze') parts.push(`${input.kind === 'freeze' ? 'runner ' : ''}pid ${faulted.pid} ${o.faulted === 'gone' ? 'killed' : 'resumed'}`)
+  const owner = o.owners?.find((x) => x.pid !== service.pid)
+  if (o.unit?.mainPid && o.unit.mainPid !== service.pid) parts.push(`MainPID ${service.pid} → ${o.unit.mainPid}`)
+  else if (owner) parts.push(`new ${procLabel(owner)} on port ${input.port}`)
+  else if (o.lookalikes?.length) parts.push(`runs again as pid ${o.lookalikes.join(', ')}`)
+  parts.push('answers')
+  return parts.join(', ')
 }
 
 async function waitFor(cond: () => boolean, ms: number, clock: ProcessDeps['clock']): Promise<boolean> {

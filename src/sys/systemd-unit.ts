@@ -14,7 +14,7 @@ export interface SystemdUnits {
   daemonReload(timeoutMs: number): Promise<{ok: boolean; detail: string}>
   /** Writes `<unit>.d/<file>`; refuses (ok: false) when the file exists and was not written by medic drill. */
   writeDropIn(unit: string, file: string, text: string): {ok: boolean; detail: string}
-  /** Removes it if it exists and is medic's; `removed: false` when there was nothing. */
+  /** Removes it if it exists and is medic's; `removed: false` when there was nothing, or it is someone else's (left alone). */
   removeDropIn(unit: string, file: string): {ok: boolean; removed: boolean; detail: string}
   dropInExists(unit: string, file: string): boolean
 }
@@ -63,7 +63,7 @@ export function makeSystemdUnits(root = '/run/systemd/system'): SystemdUnits {
     removeDropIn(unit, file) {
       const path = join(dir(unit), file)
       if (!existsSync(path)) return {ok: true, removed: false, detail: `${path} absent`}
-      if (!ours(path)) return {ok: false, removed: false, detail: `${path} was not written by medic drill; left alone`}
+      if (!ours(path)) return {ok: true, removed: false, detail: `${path} was not written by medic drill; left alone`}
       try {
         unlinkSync(path)
       } catch (e) {

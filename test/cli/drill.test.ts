@@ -1,8 +1,8 @@
 import {spawn, type ChildProcess} from 'node:child_process'
-import {readdirSync, readFileSync} from 'node:fs'
+import {readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
-import {alive, BIN, expectContract, freePort, Janitor, medic, SERVICE, startService, until, waitReady, type MedicResult} from '../helpers/procs.js'
+import {alive, BIN, expectContract, freePort, Janitor, medic, ROOT, SERVICE, startService, until, waitReady, type MedicResult} from '../helpers/procs.js'
 
 const j = new Janitor()
 afterEach(() => j.cleanup())
@@ -93,7 +93,8 @@ describe('medic drill against a service supervised by medic supervise', () => {
     const r = await drill(kind, '--port', String(s.port), '--url', `http://127.0.0.1:${s.port}/health`, '--within', '20s', '--json', ...extra)
     const v = JSON.parse(r.stdout)
     expect(v, r.stderr).toMatchObject({token: 'DRILL_OK', exitCode: 0, kind, recoveredInMs: expect.any(Number)})
-    expect(v.summary).toMatch(new RegExp(`^${kind}: recovered in \\S+: new pid \\d+ \\(node\\) on port ${s.port}, answers \\(medic supervise pid ${s.child.pid}\\)$`))
+    const killed = kind === 'stop' ? `pid ${before} killed, ` : ''
+    expect(v.summary).toMatch(new RegExp(`^${kind}: recovered in \\S+: ${killed}new pid \\d+ \\(node\\) on port ${s.port}, answers \\(medic supervise pid ${s.child.pid}\\)$`))
     if (kind === 'crash-loop') expect(v.recoveredInMs).toBeGreaterThan(0)
     expect(alive(before)).toBe(false)
     expect(await answers(s.port)).toBe(true)
@@ -157,6 +158,53 @@ describe('medic drill against an unsupervised service: nothing recovers it', () 
     const r = await drill('kill', '--pid', String(svc.pid), '--within', '500ms')
     expectContract(r, 'DRILL_ALERT')
     expect(r.lines[0]).toMatch(/no process with its command line runs/)
+  })
+})
+
+describe('medic drill freeze: an Ollama whose runner is stopped (API up, inference stuck)', () => {
+  const FAKE = join(ROOT, 'test/fixtures/proc/fake-ollama.mjs')
+  async function fakeOllama() {
+    const dir = j.tmp()
+    const f = (n: string) => join(dir, n)
+    writeFileSync(f('mode'), 'healthy')
+    writeFileSync(f('gpu'), 'idle')
+    const c = spawn(process.execPath, [FAKE, '--mode-file', f('mode'), '--ready', f('ready.json'), '--runner-pid-file', f('runner.pid')], {stdio: 'ignore', detached: true})
+    j.child(c)
+    const r = await waitReady(f('ready.json'), 'fake ollama')
+    const runner = await until('its runner', () => Number(readFileSync(f('runner.pid'), 'utf8').trim()) || null)
+    const url = `http://127.0.0.1:${r.port}`
+    const env = {PATH: `${join(ROOT, 'test/fixtures/bin')}:${process.env.PATH}`, FAKE_NVIDIA_MODE_FILE: f('gpu'), FAKE_NVIDIA_APPS_FILE: f('runner.pid'), OLLAMA_HOST: url}
+    return {dir, port: r.port, pid: r.pid, runner, url, env}
+  }
+
+  it('frozen-check --watch kills the stopped runner → DRILL_OK', async () => {
+    const o = await fakeOllama()
+    const fc = spawn(process.execPath, [BIN, 'ollama', 'frozen-check', '--watch', '--interval', '100ms', '--state-dir', join(o.dir, 'fc'), '--threshold', '0s', '--confirmations', '2',
+      '--canary-timeout', '300ms', '--cooldown', '100ms', '--gpu-samples', '1', '--ps-timeout', '500ms', '--nvidia-timeout', '500ms', '--grace', '500ms', '--manager', 'none'],
+    {stdio: 'ignore', detached: true, env: {...process.env, ...o.env}})
+    j.child(fc)
+    const r = await drill('freeze', '--name', 'ollama', '--port', String(o.port), '--url', `${o.url}/api/version`, '--within', '20s')
+    expectContract(r, 'OLLAMA_OK')
+    expect(r.lines[0]).toMatch(new RegExp(`^OLLAMA_OK: freeze: recovered in \\S+: runner pid ${o.runner} killed, answers$`))
+    expect(alive(o.runner)).toBe(false)
+    expect(alive(o.pid)).toBe(true)
+  })
+
+  it('nothing watching: DRILL_ALERT, the runner resumed, the server never stopped', async () => {
+    const o = await fakeOllama()
+    const r = await drill('freeze', '--port', String(o.port), '--url', `${o.url}/api/version`, '--within', '800ms')
+    expectContract(r, 'DRILL_ALERT')
+    expect(r.lines[0]).toMatch(new RegExp(`^DRILL_ALERT: freeze: not recovered within 800ms: the runner is still stopped; no protection seen; restored \\(SIGCONT\\)`))
+    expect(procState(o.runner)).toBe('S')
+    expect(procState(o.pid)).toBe('S')
+    expect(helpers()).toEqual([])
+  })
+
+  it('a server with no runner has nothing to freeze: DRILL_UNKNOWN', async () => {
+    const svc = await startService(j, ['--port', '0'])
+    const r = await drill('freeze', '--port', String(svc.port))
+    expectContract(r, 'DRILL_UNKNOWN')
+    expect(r.lines[0]).toMatch(/no model runner under pid \d+ \(node\): nothing to freeze/)
   })
 })
 

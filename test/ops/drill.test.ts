@@ -1,0 +1,165 @@
+import {mkdirSync, readFileSync, writeFileSync, existsSync} from 'node:fs'
+import {join} from 'node:path'
+import {afterEach, describe, expect, it} from 'vitest'
+import {drill, DROP_IN_FILE, type DrillDeps, type DrillInput} from '../../src/ops/drill.js'
+import {makeDrillHelpers} from '../../src/sys/drill-helpers.js'
+import {LogFile} from '../../src/sys/log-file.js'
+import {portTable} from '../../src/sys/port-table.js'
+import {prober} from '../../src/sys/probe.js'
+import {procTable, type ProcessTable} from '../../src/sys/proc-table.js'
+import {makeSignaller} from '../../src/sys/signaller.js'
+import {makeSystemdUnits, type SystemdUnits} from '../../src/sys/systemd-unit.js'
+import {systemClock} from '../../src/sys/clock.js'
+import {alive, Janitor, startService} from '../helpers/procs.js'
+
+const j = new Janitor()
+afterEach(() => j.cleanup())
+
+function procState(pid: number): string | null {
+  try {
+    const t = readFileSync(`/proc/${pid}/stat`, 'latin1')
+    return t.slice(t.lastIndexOf(')') + 2, t.lastIndexOf(')') + 3)
+  } catch {
+    return null
+  }
+}
+
+const input = (over: Partial<DrillInput>): DrillInput => ({
+  kind: 'kill', subject: 'DRILL', pid: null, unit: null, port: null, url: null, withinMs: 500, holdMs: 100, intervalMs: 20,
+  probeTimeoutMs: 300, confirm: 1, cmdTimeoutMs: 1000, protect: [], dryRun: false, deadlineAt: null, ...over,
+})
+
+/**
+ * Real /proc, real signals — but the process table can be told that the target's pid now
+ * belongs to another process (a different start time), as if it had exited and its pid
+ * been reused between the drill's discovery and its signal.
+ */
+function world(units: SystemdUnits = makeSystemdUnits(j.tmp())) {
+  let reusedPid: number | null = null
+  const fake = (pid: number, st: string) => (pid === reusedPid ? String(Number(st) + 1) : st)
+  const procs: ProcessTable = {
+    ...procTable,
+    stat: (pid) => {
+      const s = procTable.stat(pid)
+      return s && {...s, startTime: fake(pid, s.startTime)}
+    },
+    get: (pid) => {
+      const p = procTable.get(pid)
+      return p && {...p, startTime: fake(pid, p.startTime)}
+    },
+    liveness(pid, startTime) {
+      const s = this.stat(pid)
+      return !s ? 'gone' : s.startTime !== startTime ? 'reused' : s.state === 'Z' ? 'gone' : 'alive'
+    },
+    ancestors: (pid) => procTable.ancestors(pid),
+    descendants: (r) => procTable.descendants(r),
+  }
+  let onProbe = () => {}
+  const deps: DrillDeps = {
+    clock: systemClock, procs, ports: portTable, signaller: makeSignaller(procs), registry: () => [], locks: null,
+    log: new LogFile(undefined), progress: () => {}, selfPid: process.pid,
+    prober: {http: prober.http, tcp: async (...a) => {
+      const r = await prober.tcp(...a)
+      onProbe()
+      return r
+    }},
+    helpers: makeDrillHelpers(procs), units, interrupts: {subscribe: () => () => {}},
+  }
+  return {deps, reuseAfterBaseline: (pid: number) => (onProbe = () => (reusedPid = pid))}
+}
+
+describe('drill: a pid reused between discovery and the signal', () => {
+  it.each(['kill', 'stop', 'squat'] as const)('%s: nothing is sent to the new owner of the pid', async (kind) => {
+    const svc = await startService(j, ['--port', '0'])
+    const w = world()
+    w.reuseAfterBaseline(svc.pid)
+    const v = await drill(input({kind, port: svc.port}), w.deps)
+    expect(v.status).toBe('UNKNOWN')
+    expect(v.summary).toMatch(new RegExp(`^${kind}: pid ${svc.pid} was reused between discovery and the SIG(KILL|STOP): nothing sent`))
+    expect(alive(svc.pid)).toBe(true)
+    expect(procState(svc.pid)).toBe('S')
+    if (kind === 'squat') expect(v.actions.map((a) => a.action)).toEqual(['squatter', 'restore kill-squatter'])
+  })
+
+  it('a target that exited before the signal: UNKNOWN, not injected', async () => {
+    const svc = await startService(j, ['--port', '0'])
+    const w = world()
+    // The registry is read again at the moment of the signal: the target dies just then.
+    let reads = 0
+    w.deps.registry = () => {
+      if (++reads === 2) {
+        process.kill(svc.pid, 'SIGKILL')
+        const until = Date.now() + 2000
+        while (procState(svc.pid) === 'S' || procState(svc.pid) === 'R') if (Date.now() > until) break
+      }
+      return []
+    }
+    const v = await drill(input({kind: 'stop', port: svc.port}), w.deps)
+    expect(v).toMatchObject({status: 'UNKNOWN', summary: expect.stringMatching(/exited before the SIGSTOP/)})
+  })
+})
+
+describe('drill: an exception in the middle still restores', () => {
+  it('a probe that throws after the SIGSTOP: the service is resumed, UNKNOWN internal error', async () => {
+    const svc = await startService(j, ['--port', '0'])
+    const w = world()
+    let calls = 0
+    w.deps.prober.tcp = async (...a) => {
+      if (++calls === 2) {
+        expect(procState(svc.pid)).toBe('T')
+        throw new Error('boom')
+      }
+      return prober.tcp(...a)
+    }
+    const v = await drill(input({kind: 'stop', port: svc.port, withinMs: 5000}), w.deps)
+    expect(v).toMatchObject({status: 'UNKNOWN', summary: 'stop: internal error: boom; restored (SIGCONT)'})
+    expect(procState(svc.pid)).toBe('S')
+  })
+})
+
+describe('drill: a crash-loop drop-in on a unit', () => {
+  /** systemctl replaced by a recorder; the drop-in directory is a temp dir. */
+  function fakeSystemd(root: string, mainPid: () => number) {
+    const calls: string[] = []
+    const real = makeSystemdUnits(root)
+    const units: SystemdUnits = {
+      ...real,
+      show: async () => ({ok: true, props: {LoadState: 'loaded', ActiveState: 'active', SubState: 'running', MainPID: String(mainPid()), Restart: 'no'}}),
+      daemonReload: async () => {
+        calls.push(`daemon-reload (drop-in ${real.dropInExists('gw', DROP_IN_FILE) ? 'present' : 'absent'})`)
+        return {ok: true, detail: 'ok'}
+      },
+    }
+    return {units, calls}
+  }
+
+  it('writes the drop-in under the runtime dir, removes it after --hold, and restores nothing else', async () => {
+    const svc = await startService(j, ['--port', '0'])
+    const root = j.tmp()
+    const s = fakeSystemd(root, () => (alive(svc.pid) ? svc.pid : 0))
+    const w = world(s.units)
+    const v = await drill(input({kind: 'crash-loop', unit: 'gw', holdMs: 50, withinMs: 300}), w.deps)
+    expect(v.status).toBe('ALERT')
+    expect(s.calls).toEqual(['daemon-reload (drop-in present)', 'daemon-reload (drop-in absent)'])
+    expect(existsSync(join(root, 'gw.service.d'))).toBe(false)
+    expect(v.summary).toMatch(/not recovered within 300ms: the unit has no main process; protection seen: systemd unit gw \(Restart=no\)/)
+  })
+
+  it('removes a drop-in a killed drill left behind, and never touches one medic did not write', async () => {
+    const root = j.tmp()
+    mkdirSync(join(root, 'gw.service.d'))
+    writeFileSync(join(root, 'gw.service.d', DROP_IN_FILE), '[Service]\nExecStartPre=/bin/true\n')
+    const svc = await startService(j, ['--port', '0'])
+    const s = fakeSystemd(root, () => (alive(svc.pid) ? svc.pid : 0))
+    const v = await drill(input({kind: 'crash-loop', unit: 'gw', holdMs: 50, withinMs: 300}), world(s.units).deps)
+    expect(v).toMatchObject({status: 'UNKNOWN', summary: expect.stringMatching(/exists and medic did not write it/)})
+    expect(readFileSync(join(root, 'gw.service.d', DROP_IN_FILE), 'utf8')).toBe('[Service]\nExecStartPre=/bin/true\n')
+    expect(alive(svc.pid)).toBe(true)
+
+    writeFileSync(join(root, 'gw.service.d', DROP_IN_FILE), '# Written by medic drill crash-loop (pid 1)\n[Service]\nExecStartPre=/bin/false\n')
+    const again = await drill(input({kind: 'crash-loop', unit: 'gw', holdMs: 50, withinMs: 300, dryRun: false}), world(s.units).deps)
+    expect(again.actions[0]).toMatchObject({action: 'remove-drop-in', result: expect.stringMatching(/a previous drill's leftover/)})
+    expect(existsSync(join(root, 'gw.service.d', DROP_IN_FILE))).toBe(false)
+    expect(existsSync(join(root, 'gw.service.d'))).toBe(true) // not ours to remove
+  })
+})
