@@ -77,7 +77,7 @@ describe('drill: a pid reused between discovery and the signal', () => {
     expect(v.status).toBe('UNKNOWN')
     expect(v.summary).toMatch(new RegExp(`^${kind}: pid ${svc.pid} was reused between discovery and the SIG(KILL|STOP): nothing sent`))
     expect(alive(svc.pid)).toBe(true)
-    expect(procState(svc.pid)).toBe('S')
+    expect(procState(svc.pid)).toMatch(/^[RS]$/)
     if (kind === 'squat') expect(v.actions.map((a) => a.action)).toEqual(['squatter', 'restore kill-squatter'])
   })
 
@@ -113,7 +113,7 @@ describe('drill: an exception in the middle still restores', () => {
     }
     const v = await drill(input({kind: 'stop', port: svc.port, withinMs: 5000}), w.deps)
     expect(v).toMatchObject({status: 'UNKNOWN', summary: 'stop: internal error: boom; restored (SIGCONT)'})
-    expect(procState(svc.pid)).toBe('S')
+    expect(procState(svc.pid)).toMatch(/^[RS]$/)
   })
 })
 
