@@ -5,7 +5,8 @@
  */
 import type {ManagerView, ServiceState} from './manager-parse.js'
 
-export type ProbeKind = 'ok' | 'http-error' | 'refused' | 'timeout' | 'error'
+/** `skipped`: not awaited, because the port is held by a process outside the service. */
+export type ProbeKind = 'ok' | 'http-error' | 'refused' | 'timeout' | 'error' | 'skipped'
 
 export interface ProbeResult {
   kind: ProbeKind
@@ -63,6 +64,21 @@ export function probeDown(o: Pick<HealthObservation, 'probe' | 'reprobe'>): bool
 
 const who = (p: ProcFact) => `pid ${p.pid} (${p.comm})`
 
+/**
+ * When the port is held by a process known to be outside the service, ORPHAN_PROCESS is
+ * certain and a probe would only measure the orphan — one that accepts and never answers
+ * costs a probe timeout, a re-probe delay and another timeout (13 s of seed 000's 18 s
+ * under a real systemd). The probe is then not awaited: this says why, or null.
+ */
+export function probeNotNeeded(owners: OwnerFact[], port: number): string | null {
+  const outsiders = owners.filter((w) => w.inService === false)
+  return outsiders.length ? `not awaited: port ${port} is held by ${outsiders.map(who).join(', ')} outside the service` : null
+}
+
+export function skippedProbe(detail: string, ms: number): ProbeResult {
+  return {kind: 'skipped', ok: false, ms, detail}
+}
+
 /** Every problem found, in a stable order — not only the last, as gateway_health.sh v1 kept. */
 export function diagnose(o: HealthObservation): Problem[] {
   const problems: Problem[] = []
@@ -72,9 +88,10 @@ export function diagnose(o: HealthObservation): Problem[] {
   if (o.restarts.count > o.loopThreshold) {
     problems.push({code: 'RESTART_LOOP', detail: `${o.restarts.count} restarts in the last hour (threshold ${o.loopThreshold}; ${o.restarts.sources.join(', ')})`})
   }
+  const noProcesses = o.manager.view?.noProcesses === true
   const outsiders = o.owners.filter((w) => w.inService === false)
   if (outsiders.length > 0) {
-    problems.push({code: 'ORPHAN_PROCESS', detail: `port held by ${outsiders.map(who).join(', ')} outside the service${DOWN_STATES.has(state) ? ` (service ${o.manager.view?.raw})` : ''}`})
+    problems.push({code: 'ORPHAN_PROCESS', detail: `port held by ${outsiders.map(who).join(', ')} outside the service${DOWN_STATES.has(state) || noProcesses ? ` (service ${o.manager.view?.raw})` : ''}`})
   } else if (DOWN_STATES.has(state) && (o.owners.length > 0 || o.invisibleOwner)) {
     const holders = o.owners.length ? o.owners.map(who).join(', ') : 'an invisible process'
     problems.push({code: 'ORPHAN_PROCESS', detail: `service ${o.manager.view?.raw} but the port is held by ${holders}`})
@@ -89,7 +106,8 @@ export function diagnose(o: HealthObservation): Problem[] {
   }
   if (down) {
     const probe = o.reprobe ?? o.probe
-    const serviceDown = DOWN_STATES.has(state) || (state === 'unknown' && !o.portListening)
+    // A manager that says the service has no processes (a unit between restarts) means dead.
+    const serviceDown = DOWN_STATES.has(state) || noProcesses || (state === 'unknown' && !o.portListening)
     if (serviceDown) {
       problems.push({code: 'GATEWAY_DEAD', detail: `service down (${o.manager.view ? o.manager.view.raw : 'no process on the port'}); probe ${probe.detail}`})
     } else {

@@ -12,8 +12,24 @@ export interface ManagerView {
   mainPid: number | null
   /** Restarts the manager counts, since when it says. */
   restarts: {count: number; source: string}[]
-  /** systemd's control group path, when known. */
+  /** systemd's control group path, when known ('' = systemd says the unit has no cgroup now). */
   cgroup?: string
+  /**
+   * The manager says the service has no processes of its own right now (systemd: an empty
+   * ControlGroup=, or a unit between runs — `activating (auto-restart)`, inactive, failed —
+   * whose cgroup can only hold left-overs). Whatever holds its port then is not the service.
+   */
+  noProcesses?: boolean
+  /** The unit's files changed on disk since systemd loaded them (NeedDaemonReload=yes). */
+  needsReload?: boolean
+}
+
+/**
+ * Why a manager cannot be used, naming it once ("systemd --user unit x: Failed to connect
+ * to bus"): managers' reasons never carry their own label.
+ */
+export function unavailableText(m: {kind: string; label: string}, reason: string | undefined): string {
+  return m.kind === 'none' ? (reason ?? 'no manager') : `${m.label}: ${reason ?? 'unavailable'}`
 }
 
 /** `systemctl show UNIT [-p …]`: KEY=VALUE lines; the first unit's block when several. */
@@ -39,7 +55,15 @@ export function systemdView(props: Record<string, string>): ManagerView {
         ?? (active === 'reloading' ? 'active' : 'unknown')
   const pid = Number(props.MainPID ?? '0')
   const restarts = props.NRestarts !== undefined && /^\d+$/.test(props.NRestarts) ? [{count: Number(props.NRestarts), source: 'systemd NRestarts (since the unit was last started by hand)'}] : []
-  return {state, raw: sub ? `${active} (${sub})` : active || 'unknown', mainPid: pid > 0 ? pid : null, restarts, ...(props.ControlGroup ? {cgroup: props.ControlGroup} : {})}
+  // While a unit restart-loops systemd reports MainPID=0 and an empty ControlGroup=: an
+  // empty cgroup means "no processes", not "unknown" (seed 000 under a real systemd).
+  const noProcesses = props.LoadState === 'loaded' && (props.ControlGroup === '' || sub === 'auto-restart' || state === 'inactive' || state === 'failed')
+  return {
+    state, raw: sub ? `${active} (${sub})` : active || 'unknown', mainPid: pid > 0 ? pid : null, restarts,
+    ...(props.ControlGroup !== undefined ? {cgroup: props.ControlGroup} : {}),
+    ...(noProcesses ? {noProcesses} : {}),
+    ...(props.NeedDaemonReload === 'yes' ? {needsReload: true} : {}),
+  }
 }
 
 /**

@@ -1,5 +1,6 @@
 import {formatMs} from '../core/duration.js'
-import {decide, diagnose, probeDown, repairBudget, startVerify, stepVerify, type HealthObservation, type OwnerFact, type Problem, type ProbeResult, type ProcFact} from '../core/health-policy.js'
+import {decide, diagnose, probeDown, probeNotNeeded, repairBudget, skippedProbe, startVerify, stepVerify, type HealthObservation, type OwnerFact, type Problem, type ProbeResult, type ProcFact} from '../core/health-policy.js'
+import {unavailableText} from '../core/manager-parse.js'
 import {describeProc, refusalFor, type ProtectionContext} from '../core/protect.js'
 import {STATE_NAMES} from '../core/proc-parse.js'
 import {worstOf, type Action, type Check, type Status, type Verdict} from '../core/verdict.js'
@@ -176,13 +177,10 @@ async function probeOnce(input: HealthInput, deps: HealthDeps): Promise<ProbeRes
 }
 
 async function observe(input: HealthInput, deps: HealthDeps, state: HealthState, details: string[]): Promise<Observed> {
-  const [probe, managerStatus, listeners] = await Promise.all([probeOnce(input, deps), deps.manager.status(), deps.ports.listeners(input.port)])
-  let reprobe: ProbeResult | undefined
-  if (!probe.ok) {
-    // gateway_health.sh v4's rule: one failed probe is not yet a verdict.
-    await deps.clock.sleep(input.reprobeDelayMs)
-    reprobe = await probeOnce(input, deps)
-  }
+  const t = deps.clock.now()
+  const first: {done: ProbeResult | null} = {done: null}
+  const probing = probeOnce(input, deps).then((p) => (first.done = p))
+  const [managerStatus, listeners] = await Promise.all([deps.manager.status(), deps.ports.listeners(input.port)])
   const view = managerStatus.view
   const servicePids = managerStatus.available || view ? deps.manager.servicePids(view) : null
   const serviceSet = servicePids ? new Set(servicePids) : null
@@ -193,6 +191,20 @@ async function observe(input: HealthInput, deps: HealthDeps, state: HealthState,
     if (!p) continue
     const refusal = refusalFor(p, deps.procs.ancestors(pid), ctx)
     owners.push({pid, comm: p.comm, state: p.state, startTime: p.startTime, cmdline: p.cmdline, inService: serviceSet ? serviceSet.has(pid) : null, ...(refusal ? {refused: refusal.reason} : {})})
+  }
+  // The port's holder is known to be outside the service: act now, do not wait out the
+  // probe timeouts against an orphan that accepts and never answers.
+  const skip = probeNotNeeded(owners, input.port)
+  let probe: ProbeResult
+  let reprobe: ProbeResult | undefined
+  if (skip && !first.done) probe = skippedProbe(skip, Math.round(deps.clock.now() - t))
+  else {
+    probe = first.done ?? (await probing)
+    if (!probe.ok && !skip) {
+      // gateway_health.sh v4's rule: one failed probe is not yet a verdict.
+      await deps.clock.sleep(input.reprobeDelayMs)
+      reprobe = await probeOnce(input, deps)
+    }
   }
   const serviceProcs: ProcFact[] = (servicePids ?? []).map((pid) => deps.procs.stat(pid)).filter((s) => s !== null).map((s) => ({pid: s!.pid, comm: s!.comm, state: s!.state}))
 
@@ -223,7 +235,7 @@ async function observe(input: HealthInput, deps: HealthDeps, state: HealthState,
 
   const observation: HealthObservation = {
     probe, ...(reprobe ? {reprobe} : {}),
-    manager: {kind: deps.manager.kind, available: managerStatus.available, ...(managerStatus.reason ? {reason: managerStatus.reason} : {}), ...(view ? {view} : {})},
+    manager: {kind: deps.manager.kind, available: managerStatus.available, ...(managerStatus.available ? {} : {reason: unavailableText(deps.manager, managerStatus.reason)}), ...(view ? {view} : {})},
     restarts: {count, sources: sources.map((s) => `${s.source}: ${s.count}`)},
     loopThreshold: input.loopThreshold,
     owners,
@@ -233,7 +245,7 @@ async function observe(input: HealthInput, deps: HealthDeps, state: HealthState,
   }
   const managerText = managerStatus.available
     ? `${deps.manager.label} ${view?.raw ?? ''}`.trim()
-    : `${deps.manager.label}: ${managerStatus.reason}`
+    : unavailableText(deps.manager, managerStatus.reason)
   const down = probeDown(observation)
   const checks: Check[] = [
     {name: 'probe', status: down ? 'ALERT' : 'OK', detail: `${input.url ?? `tcp ${input.host}:${input.port}`}: ${probe.detail}${reprobe ? `; re-probe after ${formatMs(input.reprobeDelayMs)}: ${reprobe.detail}` : ''}`},
@@ -246,7 +258,7 @@ async function observe(input: HealthInput, deps: HealthDeps, state: HealthState,
         ? owners.map((o) => `pid ${o.pid} (${o.comm}, ${STATE_NAMES[o.state] ?? o.state})${o.inService === false ? ' outside the service' : o.inService ? ' in the service' : ''}`).join(', ')
         : listeners.invisible ? 'held by an invisible process' : 'no listener',
     },
-    {name: 'processes', status: serviceProcs.some((p) => p.state === 'D' || p.state === 'Z') ? 'ALERT' : 'OK', detail: serviceProcs.length ? serviceProcs.map((p) => `${p.pid} ${p.comm} ${p.state}`).join(', ') : 'service processes unknown'},
+    {name: 'processes', status: serviceProcs.some((p) => p.state === 'D' || p.state === 'Z') ? 'ALERT' : 'OK', detail: serviceProcs.length ? serviceProcs.map((p) => `${p.pid} ${p.comm} ${p.state}`).join(', ') : servicePids ? `none (${deps.manager.label} ${view?.raw ?? ''})`.trim() : 'service processes unknown'},
   ]
   for (const o of owners) details.push(`port ${input.port} owner pid ${o.pid}: ${describeProc(o)}${o.refused ? ` [never signalled: ${o.refused}]` : ''}`)
   return {observation, checks, owners, managerStatus, managerText}

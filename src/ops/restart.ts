@@ -34,7 +34,7 @@ export async function restartService(input: RestartInput, deps: ProcessDeps, log
   const at = () => Math.round(deps.clock.now() - input.t0)
   const fail = (reason: string): RestartResult => ({ok: false, reason, freed: [], actions})
   const record = (action: string, target: string, r: StepResult) => {
-    actions.push({action, target, result: r.ok ? 'ok' : `failed: ${r.detail}`, ms: at()})
+    actions.push({action, target, result: r.ok ? `ok${r.note ? ` (${r.note})` : ''}` : `failed: ${r.detail}`, ms: at()})
     deps.progress(`${action} ${target}: ${r.detail}`)
     log(`${action} ${target}: ${r.detail}`)
   }

@@ -3,6 +3,7 @@ import {basename, join} from 'node:path'
 import {formatMs} from '../core/duration.js'
 import {parseOpsRequest} from '../core/housekeeping.js'
 import {worstOf, type Action, type Check, type Status, type Verdict} from '../core/verdict.js'
+import {unavailableText} from '../core/manager-parse.js'
 import type {ServiceManager} from '../sys/managers.js'
 import {readJson, writeFileAtomic} from '../sys/state-store.js'
 import type {ProcessDeps} from './deps.js'
@@ -73,7 +74,7 @@ export async function watchdogPass(input: WatchdogInput, deps: WatchdogDeps, pas
 async function restart(why: string, input: WatchdogInput, deps: WatchdogDeps, wd: (l: string) => void): Promise<{ok: boolean; detail: string; actions: Action[]}> {
   if (input.dryRun) return {ok: true, detail: `dry run: would restart via ${deps.manager.label}`, actions: []}
   const st = await deps.manager.status()
-  if (!st.available) return {ok: false, detail: `cannot restart: ${st.reason}`, actions: []}
+  if (!st.available) return {ok: false, detail: `cannot restart: ${unavailableText(deps.manager, st.reason)}`, actions: []}
   wd(`${why}: restarting via ${deps.manager.label}`)
   const r = await restartService({manager: deps.manager, alreadyDown: st.view?.state === 'inactive', port: input.port, protect: input.protect, graceMs: input.graceMs, deadlineAt: null, t0: deps.clock.now()}, deps, wd)
   return {ok: r.ok, detail: r.ok ? `restarted via ${deps.manager.label}` : r.reason, actions: r.actions}

@@ -19,6 +19,8 @@ export interface ManagerStatus {
 export interface StepResult {
   ok: boolean
   detail: string
+  /** Something done on the way that a reader of the actions should see (a daemon-reload). */
+  note?: string
 }
 
 /** What `medic health` needs of whatever runs the service. One implementation per kind. */
@@ -68,38 +70,53 @@ function cgroupPids(cgroup: string): number[] | null {
 export function systemdManager(o: ManagerOptions, user: boolean): ServiceManager {
   const sc = (...a: string[]) => ['systemctl', ...(user ? ['--user'] : []), ...a]
   const label = `systemd${user ? ' --user' : ''} unit ${o.unit}`
+  // A unit edited on disk but not reloaded stops and starts with its OLD settings (the
+  // hardened KillMode= never applies): reload first, and say so.
+  const reloadIfNeeded = async (): Promise<string | null> => {
+    const r = await run(sc('show', o.unit, '--no-pager', '-p', 'NeedDaemonReload'), {timeoutMs: o.cmdTimeoutMs})
+    if (!systemdView(parseSystemctlShow(r.stdout)).needsReload) return null
+    const d = await run(sc('daemon-reload'), {timeoutMs: o.cmdTimeoutMs * 3})
+    return `${d.argv.join(' ')} first, the unit changed on disk: ${describeExec(d)}`
+  }
+  const withReload = async (argv: string[], timeoutMs: number): Promise<StepResult> => {
+    const note = await reloadIfNeeded()
+    const r = step(await run(argv, {timeoutMs}))
+    return note ? {...r, detail: `${note}; ${r.detail}`, note} : r
+  }
   return {
     kind: user ? 'systemd-user' : 'systemd',
     label,
     async status() {
-      const r = await run(sc('show', o.unit, '--no-pager', '-p', 'LoadState,ActiveState,SubState,MainPID,NRestarts,ControlGroup,Result'), {timeoutMs: o.cmdTimeoutMs})
+      const r = await run(sc('show', o.unit, '--no-pager', '-p', 'LoadState,ActiveState,SubState,MainPID,NRestarts,ControlGroup,Result,NeedDaemonReload'), {timeoutMs: o.cmdTimeoutMs})
       if (r.missing) return {available: false, reason: 'systemctl not found'}
       if (r.timedOut) return {available: false, reason: `systemctl timed out after ${r.ms}ms`}
       if (r.code !== 0) {
         // e.g. "System has not been booted with systemd", or, for --user from cron as root,
         // "Failed to connect to bus": the state is unknown, never "inactive".
-        return {available: false, reason: `${label}: ${(r.stderr.trim().split('\n')[0] || `systemctl exit ${r.code}`).slice(0, 160)}`}
+        return {available: false, reason: (r.stderr.trim().split('\n')[0] || `systemctl exit ${r.code}`).slice(0, 160)}
       }
       const view = systemdView(parseSystemctlShow(r.stdout))
-      if (view.state === 'not-found') return {available: false, reason: `${label} not found`, view}
+      if (view.state === 'not-found') return {available: false, reason: 'not found', view}
       const j = await run(['journalctl', ...(user ? ['--user'] : []), '-u', o.unit, '--since', '-1h', '-o', 'cat', '--no-pager', '-q'], {timeoutMs: o.cmdTimeoutMs})
       if (!j.missing && !j.timedOut && j.code === 0) view.restarts.unshift({count: countJournalRestarts(j.stdout), source: 'journal: restart jobs in the last hour'})
       return {available: true, view}
     },
     servicePids(view) {
+      const main = view?.mainPid ? o.procs.descendants([view.mainPid]) : []
+      if (view?.noProcesses) return main
       if (view?.cgroup) {
         const pids = cgroupPids(view.cgroup)
         if (pids) return pids
       }
-      return view?.mainPid ? o.procs.descendants([view.mainPid]) : null
+      return view?.mainPid ? main : null
     },
     async stop() {
-      return step(await run(sc('stop', o.unit), {timeoutMs: o.cmdTimeoutMs + o.graceMs}))
+      return withReload(sc('stop', o.unit), o.cmdTimeoutMs + o.graceMs)
     },
     async start() {
       // A unit that looped hit its start limit; reset-failed lets it start again.
       await run(sc('reset-failed', o.unit), {timeoutMs: o.cmdTimeoutMs})
-      return step(await run(sc('start', o.unit), {timeoutMs: o.cmdTimeoutMs * 3}))
+      return withReload(sc('start', o.unit), o.cmdTimeoutMs * 3)
     },
   }
 }
@@ -136,7 +153,7 @@ export function dockerManager(o: ManagerOptions): ServiceManager {
       if (r.timedOut) return {available: false, reason: `docker inspect timed out after ${r.ms}ms`}
       if (r.code !== 0) {
         const msg = r.stderr.trim().split('\n')[0] || `exit ${r.code}`
-        return {available: false, reason: /no such/i.test(msg) ? `no container named ${o.container}` : `docker: ${msg.slice(0, 160)}`}
+        return {available: false, reason: /no such/i.test(msg) ? `no container named ${o.container}` : msg.slice(0, 160)}
       }
       return {available: true, view: parseDockerInspect(r.stdout)}
     },

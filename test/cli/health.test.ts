@@ -145,7 +145,7 @@ describe('medic health', () => {
     const cases: [string, RegExp][] = [
       ['systemd', /cannot repair: systemd unit clawdbot-gateway: System has not been booted with systemd|cannot repair: .*systemctl/],
       ['systemd-user', /cannot repair: systemd --user unit clawdbot-gateway: /],
-      ['docker', /cannot repair: docker: Cannot connect to the Docker daemon|cannot repair: docker not found/],
+      ['docker', /cannot repair: docker container gateway: Cannot connect to the Docker daemon|cannot repair: docker container gateway: docker not found/],
       ['none', /cannot repair: no manager \(--manager none\)/],
       ['auto', /cannot repair: no manager found \(supervise: .*; systemd: .*; pm2: .*; docker: .*\)/],
     ]

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {decide, diagnose, repairBudget, startVerify, stepVerify, type HealthObservation, type ProbeResult} from '../../src/core/health-policy.js'
+import {decide, diagnose, probeNotNeeded, repairBudget, skippedProbe, startVerify, stepVerify, type HealthObservation, type ProbeResult} from '../../src/core/health-policy.js'
 
 const up: ProbeResult = {kind: 'ok', ok: true, status: 200, ms: 3, detail: 'HTTP 200 in 3ms'}
 const refused: ProbeResult = {kind: 'refused', ok: false, ms: 1, detail: 'connection refused'}
@@ -38,6 +38,25 @@ describe('diagnose', () => {
   it('handles activating and inactive, not only failed', () => {
     expect(codes(obs({probe: refused, reprobe: refused, manager: {kind: 'systemd', available: true, view: view('inactive')}, owners: [], portListening: false, serviceProcs: []}))).toEqual(['GATEWAY_DEAD'])
     expect(codes(obs({probe: refused, reprobe: refused, manager: {kind: 'systemd', available: true, view: view('activating', 'activating (auto-restart)')}, owners: [], portListening: false}))).toEqual(['UNRESPONSIVE'])
+  })
+
+  it('calls seed 000 under systemd ORPHAN_PROCESS + GATEWAY_DEAD: a unit between restarts has no processes', () => {
+    const looping = {state: 'activating' as const, raw: 'activating (auto-restart)', mainPid: null, restarts: [], cgroup: '', noProcesses: true}
+    const orphan = {pid: 99, comm: 'node', state: 'S', inService: false}
+    const skipped = skippedProbe(probeNotNeeded([orphan], 18789)!, 1)
+    expect(skipped).toMatchObject({kind: 'skipped', ok: false, detail: 'not awaited: port 18789 is held by pid 99 (node) outside the service'})
+    const o = obs({probe: skipped, manager: {kind: 'systemd', available: true, view: looping}, owners: [orphan], serviceProcs: []})
+    expect(codes(o)).toEqual(['ORPHAN_PROCESS', 'GATEWAY_DEAD'])
+    expect(diagnose(o)[0].detail).toBe('port held by pid 99 (node) outside the service (service activating (auto-restart))')
+    // Without the manager saying so, a failed probe of an activating unit stays UNRESPONSIVE.
+    expect(codes(obs({probe: refused, reprobe: refused, manager: {kind: 'systemd', available: true, view: {...looping, noProcesses: undefined}}, owners: [], portListening: false}))).toEqual(['UNRESPONSIVE'])
+  })
+
+  it('awaits the probe unless the port holder is known to be outside the service', () => {
+    expect(probeNotNeeded([{pid: 1, comm: 'a', state: 'S', inService: true}], 80)).toBeNull()
+    expect(probeNotNeeded([{pid: 1, comm: 'a', state: 'S', inService: null}], 80)).toBeNull()
+    expect(probeNotNeeded([], 80)).toBeNull()
+    expect(probeNotNeeded([{pid: 1, comm: 'a', state: 'S', inService: true}, {pid: 2, comm: 'b', state: 'S', inService: false}], 80)).toBe('not awaited: port 80 is held by pid 2 (b) outside the service')
   })
 
   it('flags an orphan serving the port while the service is down', () => {

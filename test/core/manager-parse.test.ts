@@ -1,11 +1,12 @@
 import {readFileSync} from 'node:fs'
 import {describe, expect, it} from 'vitest'
-import {countJournalRestarts, parseDockerInspect, parsePm2Jlist, parseSystemctlShow, systemdView} from '../../src/core/manager-parse.js'
+import {countJournalRestarts, parseDockerInspect, parsePm2Jlist, parseSystemctlShow, systemdView, unavailableText} from '../../src/core/manager-parse.js'
 
 const snap = (name: string) => readFileSync(new URL(`../fixtures/snapshots/${name}`, import.meta.url), 'utf8')
 
-// pm2-jlist-*.json were captured from pm2 7.0.4 on this machine. systemd and Docker do
-// not run here: those snapshots follow systemd 252's and Docker 28's output formats.
+// pm2-jlist-*.json were captured from pm2 7.0.4 on this machine; systemctl-show-*-real.txt
+// from systemd 252 in the real-systemd test tier (test/helpers/real-systemd.ts). Docker does
+// not run here: its snapshots follow Docker 28's output format.
 describe('systemctl show', () => {
   it('reads an active unit with its cgroup', () => {
     expect(systemdView(parseSystemctlShow(snap('systemctl-show-active.txt')))).toEqual({
@@ -18,6 +19,25 @@ describe('systemctl show', () => {
     const v = systemdView(parseSystemctlShow(snap('systemctl-show-activating-auto-restart.txt')))
     expect(v).toMatchObject({state: 'activating', raw: 'activating (auto-restart)', mainPid: null})
     expect(v.restarts[0].count).toBe(388)
+  })
+
+  it('reads an empty ControlGroup= between restarts as "no processes", not "unknown", and a stale unit file', () => {
+    // Captured from a real systemd 252 while seed 000 looped, after the unit file was edited.
+    const v = systemdView(parseSystemctlShow(snap('systemctl-show-auto-restart-stale-real.txt')))
+    expect(v).toMatchObject({state: 'activating', raw: 'activating (auto-restart)', mainPid: null, cgroup: '', noProcesses: true, needsReload: true})
+    expect(systemdView(parseSystemctlShow(snap('systemctl-show-activating-auto-restart.txt'))).noProcesses).toBe(true)
+    expect(systemdView(parseSystemctlShow(snap('systemctl-show-active.txt'))).noProcesses).toBeUndefined()
+    // Left-overs in the cgroup of a unit that is between runs are not the service either.
+    expect(systemdView({LoadState: 'loaded', ActiveState: 'activating', SubState: 'auto-restart', MainPID: '0', ControlGroup: '/system.slice/x.service'}).noProcesses).toBe(true)
+    expect(systemdView({LoadState: 'loaded', ActiveState: 'failed', SubState: 'failed', MainPID: '0', ControlGroup: '/system.slice/x.service'}).noProcesses).toBe(true)
+    // An ExecStartPre= running: the cgroup is the service's.
+    expect(systemdView({LoadState: 'loaded', ActiveState: 'activating', SubState: 'start-pre', MainPID: '0', ControlGroup: '/system.slice/x.service'}).noProcesses).toBeUndefined()
+    expect(systemdView({LoadState: 'not-found', ActiveState: 'inactive', ControlGroup: ''}).noProcesses).toBeUndefined()
+  })
+
+  it('names the manager once in why it cannot be used', () => {
+    expect(unavailableText({kind: 'systemd-user', label: 'systemd --user unit x'}, 'Failed to connect to bus')).toBe('systemd --user unit x: Failed to connect to bus')
+    expect(unavailableText({kind: 'none', label: 'none'}, 'no manager (--manager none): check only')).toBe('no manager (--manager none): check only')
   })
 
   it('says not-found for a unit that does not exist', () => {

@@ -268,6 +268,7 @@ function runCollect(cmd: string, args: string[], opts: {input?: string; timeoutM
       clearTimeout(timer)
       resolve({code, signal, stdout, stderr})
     })
+    c.stdin.on('error', () => {}) // a command that exits without reading its input
     c.stdin.end(opts.input ?? '')
   })
 }
