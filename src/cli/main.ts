@@ -25,7 +25,8 @@ export async function main(argv: string[], binUrl: string): Promise<void> {
   if (id || helpLike || topics().includes(first)) {
     const {execute} = await import('@oclif/core')
     const args = topics().includes(first) && argv.length === 1 ? [first, '--help'] : argv
-    await execute({dir: binUrl, args})
+    // The package root, not bin/: bin/package.json (CommonJS) would pass for oclif's root.
+    await execute({dir: new URL('..', binUrl).href, args})
     return
   }
 

@@ -1,0 +1,70 @@
+import {spawnSync} from 'node:child_process'
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {afterEach, describe, expect, it} from 'vitest'
+import {BIN, expectContract, freePort, Janitor, medic, ROOT, startService} from '../helpers/procs.js'
+
+// Start-up guards (issue 16; the numbers are in bench/ and docs/startup.md): a cron or
+// ExecStartPre run is one CommonJS bundle, no package from node_modules, no ESM loader.
+const j = new Janitor()
+afterEach(() => j.cleanup())
+
+const PROBE = join(ROOT, 'test/fixtures/load-probe.cjs')
+const TTY_ONLY = /node_modules\/(@oclif\/|listr2\/|ora\/|chalk\/)/
+
+interface Loaded {
+  required: string[]
+  internal: string[]
+}
+
+async function loadedBy(args: string[]): Promise<{r: Awaited<ReturnType<typeof medic>>; loaded: Loaded}> {
+  const out = join(j.tmp(), `load-${Math.random().toString(36).slice(2)}.json`)
+  const r = await medic(args, {env: {NODE_OPTIONS: `--require ${PROBE}`, LOAD_PROBE_OUT: out}})
+  return {r, loaded: JSON.parse(readFileSync(out, 'utf8')) as Loaded}
+}
+
+function expectLean(loaded: Loaded): void {
+  expect(loaded.required.filter((f) => TTY_ONLY.test(f))).toEqual([])
+  // Nothing from node_modules at all on these paths, and medic's code is the bundle only.
+  expect(loaded.required.filter((f) => f.includes('/node_modules/'))).toEqual([])
+  expect(loaded.required.filter((f) => f.startsWith(ROOT) && !f.endsWith('/bin/run.js') && !f.endsWith('/load-probe.cjs'))).toEqual([])
+  expect(loaded.internal).not.toContain('NativeModule internal/modules/esm/module_job')
+}
+
+describe('the run path (no TTY)', () => {
+  it('cleanup of a free port loads no oclif, listr2, ora or chalk, nothing from node_modules, and no ES module', async () => {
+    const {r, loaded} = await loadedBy(['cleanup', '--port', String(await freePort()), '--state-dir', join(j.tmp(), 'state')])
+    expectContract(r, 'PORT_OK')
+    expectLean(loaded)
+  })
+
+  it('a healthy health run and supervise status load none of them either', async () => {
+    const s = await startService(j)
+    const h = await loadedBy(['health', '--port', String(s.port), '--manager', 'none', '--state-dir', join(j.tmp(), 'state')])
+    expectContract(h.r, 'GATEWAY_OK')
+    expectLean(h.loaded)
+    const st = await loadedBy(['supervise', 'status', '--state-dir', join(j.tmp(), 'state')])
+    expect(st.r.lines[0]).toMatch(/^SUPERVISOR_[A-Z]+: /)
+    expectLean(st.loaded)
+  })
+
+  it('the probe sees what a run loads: --help goes through oclif', async () => {
+    const {r, loaded} = await loadedBy(['--help'])
+    expect(r.code).toBe(0)
+    expect(loaded.required.some((f) => f.includes('/node_modules/@oclif/core/'))).toBe(true)
+  })
+})
+
+describe('the bundle', () => {
+  it('is what npm run build makes of the current sources', () => {
+    const r = spawnSync(process.execPath, [join(ROOT, 'scripts/build-run.mjs'), '--check'], {encoding: 'utf8'})
+    expect(r.stderr).toBe('')
+    expect(r.status).toBe(0)
+  })
+
+  it('has a code cache that this node accepts', () => {
+    const r = spawnSync(process.execPath, [BIN], {encoding: 'utf8', env: {...process.env, MEDIC_CODE_CACHE: 'check'}})
+    expect(r.stderr).toBe('')
+    expect(r.status).toBe(0)
+  })
+})
