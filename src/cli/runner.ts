@@ -1,7 +1,8 @@
-import {performance} from 'node:perf_hooks'
 import {formatMs} from '../core/duration.js'
+import {monotonicMs} from '../sys/clock.js'
 import {exitCodeFor, toJson, toSubject, toText, usageVerdict, type ExitCodeMode, type Verdict} from '../core/verdict.js'
 import {parseCommandArgv, UsageError} from './parse.js'
+import {progressSink} from './progress.js'
 import type {CommandSpec, Parsed} from './spec.js'
 
 /** How long after `--timeout` medic waits for its own op to wrap up before it calls itself hung. */
@@ -25,14 +26,14 @@ export interface Io {
 const processIo: Io = {stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t)}
 
 export async function runCommand(spec: CommandSpec, argv: string[], env: NodeJS.ProcessEnv = process.env, io: Io = processIo): Promise<number> {
-  const t0 = performance.now()
+  const t0 = monotonicMs()
   const out = prescan(argv, env)
   let emitted = false
   const emit = (v: Verdict): number => {
     const code = exitCodeFor(v, out.mode)
     if (emitted) return code
     emitted = true
-    const text = out.json ? JSON.stringify(toJson(v, out.mode, performance.now() - t0)) + '\n' : toText(v, out.verbose)
+    const text = out.json ? JSON.stringify(toJson(v, out.mode, monotonicMs() - t0)) + '\n' : toText(v, out.verbose)
     if (v.wrapper) io.stderr(text)
     else io.stdout(text)
     return code
@@ -63,7 +64,7 @@ export async function runCommand(spec: CommandSpec, argv: string[], env: NodeJS.
     hung.unref()
   })
   try {
-    const work = spec.run({parsed, t0, deadlineAt: timeoutMs === null ? null : t0 + timeoutMs, stderr: (l) => io.stderr(`${l}\n`)})
+    const work = spec.run({parsed, t0, deadlineAt: timeoutMs === null ? null : t0 + timeoutMs, stderr: progressSink((l) => io.stderr(`${l}\n`), env)})
     const v = await Promise.race([work, hungVerdict])
     return emit({...v, subject: v.usageError ? v.subject : subject})
   } catch (e) {

@@ -68,8 +68,12 @@ export async function cleanup(input: CleanupInput, deps: ProcessDeps): Promise<V
   const reports: PortReport[] = []
   const initialBind = new Map<number, Bindable>()
   const targets = new Map<number, KillTarget>()
-  // Every port's socket table and bind test at once: each is a spawn or a syscall.
-  const looks = await Promise.all(input.ports.map((port) => Promise.all([deps.ports.listeners(port), deps.ports.bindable(port)])))
+  // The bind test first: a dual-stack bind succeeds only when nothing at all listens on the
+  // port, so a free port needs no socket table (a spawn of ss, ~10 ms of an ExecStartPre).
+  const looks = await Promise.all(input.ports.map(async (port): Promise<[PortListeners, Bindable]> => {
+    const bind = await deps.ports.bindable(port)
+    return [bind.ok ? noListener(port) : await deps.ports.listeners(port), bind]
+  }))
   for (const [i, port] of input.ports.entries()) {
     const [l, bind] = looks[i]
     initialBind.set(port, bind)
@@ -130,6 +134,10 @@ export async function cleanup(input: CleanupInput, deps: ProcessDeps): Promise<V
   }
 }
 
+function noListener(port: number): PortListeners {
+  return {port, listening: false, sockets: [], pids: [], invisible: false, via: 'ss'}
+}
+
 function rank(s: Status): number {
   return {OK: 0, RECOVERED: 1, UNKNOWN: 2, ALERT: 3}[s]
 }
@@ -188,13 +196,12 @@ async function judgePort(rep: PortReport, input: CleanupInput, deps: ProcessDeps
   // Verify by binding: a dual-stack bind succeeds only when nothing listens on the port
   // at all, so the socket table is read again only to explain a failure. A short retry
   // absorbs the socket teardown of a process that has only just exited.
-  const nothing = {port, listening: false, sockets: [], pids: [], invisible: false, via: 'ss' as const}
   let bind = await deps.ports.bindable(port)
-  let after: PortListeners = bind.ok ? nothing : await deps.ports.listeners(port)
+  let after: PortListeners = bind.ok ? noListener(port) : await deps.ports.listeners(port)
   for (let i = 0; i < 10 && !bind.ok && refused.length === 0; i++) {
     await deps.clock.sleep(20)
     bind = await deps.ports.bindable(port)
-    after = bind.ok ? nothing : await deps.ports.listeners(port)
+    after = bind.ok ? noListener(port) : await deps.ports.listeners(port)
   }
   actions.push({action: 'bind-test', target: `port ${port}`, result: bind.ok ? 'bindable' : `not bindable (${bind.code})`, ms: Math.round(deps.clock.now() - t0)})
   rep.after = {listening: after.listening, bindable: bind.ok, holders: after.pids}

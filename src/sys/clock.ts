@@ -1,5 +1,12 @@
-import {performance} from 'node:perf_hooks'
 import {setTimeout as delay} from 'node:timers/promises'
+
+/**
+ * Monotonic milliseconds (CLOCK_MONOTONIC through hrtime). Not `performance.now()`: its
+ * first call loads perf_hooks, ~1.2 ms of every run's start (docs/startup.md).
+ */
+export function monotonicMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6
+}
 
 /** Monotonic `now()` for every duration and deadline; `wall()` only for timestamps written out. */
 export interface Clock {
@@ -9,7 +16,7 @@ export interface Clock {
 }
 
 export const systemClock: Clock = {
-  now: () => performance.now(),
+  now: monotonicMs,
   wall: () => new Date(),
   sleep: (ms) => (ms > 0 ? delay(ms) : Promise.resolve()),
 }

@@ -1,4 +1,3 @@
-import {execFile} from 'node:child_process'
 import {readFileSync} from 'node:fs'
 import {createServer} from 'node:net'
 import {parseProcNetTcp, parseSsListeners, type TcpListenSocket} from '../core/proc-parse.js'
@@ -36,7 +35,8 @@ function summarise(port: number, sockets: TcpListenSocket[], via: 'ss' | 'proc')
   return {port, listening: sockets.length > 0, sockets, pids, invisible: sockets.some((s) => s.owners.length === 0), via}
 }
 
-function viaSs(port: number): Promise<TcpListenSocket[] | null> {
+async function viaSs(port: number): Promise<TcpListenSocket[] | null> {
+  const {execFile} = await import('node:child_process') // not at start: a free port never needs it
   return new Promise((resolve) => {
     execFile('ss', ['-Htlnp', `sport = :${port}`], {timeout: 3000, env: {...process.env, LC_ALL: 'C'}}, (err, stdout) => {
       resolve(err ? null : parseSsListeners(stdout).filter((s) => s.port === port))
@@ -69,11 +69,14 @@ function viaProc(port: number): TcpListenSocket[] {
   return [...byInode.values()]
 }
 
-function tryBind(port: number, host: string, ipv6Only: boolean): Promise<Bindable> {
+function tryBind(port: number, host: string | undefined, ipv6Only: boolean): Promise<Bindable & {address?: string}> {
   return new Promise((resolve) => {
     const srv = createServer()
     srv.once('error', (e: NodeJS.ErrnoException) => resolve({ok: false, code: e.code ?? 'EUNKNOWN'}))
-    srv.listen({port, host, ipv6Only, exclusive: true}, () => srv.close(() => resolve({ok: true})))
+    srv.listen({port, host, ipv6Only, exclusive: true}, () => {
+      const address = (srv.address() as {address: string}).address
+      srv.close(() => resolve({ok: true, address}))
+    })
   })
 }
 
@@ -84,9 +87,20 @@ export const portTable: PortTable = {
   },
   async bindable(port) {
     // A dual-stack bind on [::] conflicts with a listener on any IPv4 or IPv6 address of
-    // the port, so one bind answers "is anything at all listening here".
+    // the port, so one bind answers "is anything at all listening here". Without a host,
+    // node binds [::] dual-stack itself and skips the DNS lookup that any `host` costs
+    // (~5 ms of a run). It falls back to 0.0.0.0 when bind() on [::] fails at once (no
+    // IPv6; libuv reports EADDRINUSE only at listen(), which does not fall back): an IPv4
+    // success proves nothing about IPv6 listeners, so then ask again with the host.
+    const quick = await tryBind(port, undefined, false)
+    if (!quick.ok) return {ok: false, code: quick.code}
+    if (quick.address === '::') return {ok: true}
     const r = await tryBind(port, '::', false)
-    if (!r.ok && (r.code === 'EAFNOSUPPORT' || r.code === 'EADDRNOTAVAIL')) return tryBind(port, '0.0.0.0', false)
-    return r
+    if (!r.ok && (r.code === 'EAFNOSUPPORT' || r.code === 'EADDRNOTAVAIL')) return strip(await tryBind(port, '0.0.0.0', false))
+    return strip(r)
   },
+}
+
+function strip(b: Bindable): Bindable {
+  return b.ok ? {ok: true} : {ok: false, code: b.code}
 }

@@ -1,6 +1,6 @@
 import {connect} from 'node:net'
-import {performance} from 'node:perf_hooks'
 import type {ProbeResult} from '../core/health-policy.js'
+import {monotonicMs} from './clock.js'
 import {httpJson} from './http-json.js'
 
 export interface Prober {
@@ -21,8 +21,8 @@ export const prober: Prober = {
     return {kind: ok ? 'ok' : 'http-error', ok, status: r.status, ms: r.ms, detail: `HTTP ${r.status} in ${r.ms}ms`}
   },
   tcp(host, port, timeoutMs) {
-    const t0 = performance.now()
-    const ms = () => Math.round(performance.now() - t0)
+    const t0 = monotonicMs()
+    const ms = () => Math.round(monotonicMs() - t0)
     return new Promise((resolve) => {
       const sock = connect({host, port})
       const done = (r: ProbeResult) => {

@@ -1,3 +1,4 @@
+import {createServer} from 'node:net'
 import {afterEach, describe, expect, it} from 'vitest'
 import {portTable} from '../../src/sys/port-table.js'
 import {Janitor, startService} from '../helpers/procs.js'
@@ -53,12 +54,26 @@ describe.each(['ss', 'proc'] as const)('port table via %s', (via) => {
 
 describe('bind test', () => {
   it('is false while anything listens, on IPv4 or IPv6, and true once free', async () => {
-    for (const host of ['127.0.0.1', '::1', '0.0.0.0']) {
+    for (const host of ['127.0.0.1', '::1', '0.0.0.0', '::']) {
       const s = await startService(j, ['--host', host])
       expect(await portTable.bindable(s.port)).toEqual({ok: false, code: 'EADDRINUSE'})
       process.kill(-s.child.pid!, 'SIGKILL')
       await new Promise((r) => s.child.once('exit', r))
       expect(await portTable.bindable(s.port)).toEqual({ok: true})
     }
+  })
+
+  // The bind test's fast path is node's host-less listen, which retries 0.0.0.0 when [::]
+  // fails: a listener that only IPv6 sees must never pass for a free port.
+  it('is false for an IPv6-only listener on [::], which an IPv4 bind does not see', async () => {
+    const srv = createServer()
+    await new Promise<void>((r) => srv.listen({port: 0, host: '::', ipv6Only: true}, r))
+    const port = (srv.address() as {port: number}).port
+    try {
+      expect(await portTable.bindable(port)).toEqual({ok: false, code: 'EADDRINUSE'})
+    } finally {
+      await new Promise((r) => srv.close(r))
+    }
+    expect(await portTable.bindable(port)).toEqual({ok: true})
   })
 })
