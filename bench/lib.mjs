@@ -22,6 +22,44 @@ export function timeSync(cmd, args, env = {}) {
   return {ms: performance.now() - t, status: r.status}
 }
 
+/**
+ * The environment cron and systemd give medic: PATH, HOME, LANG and NO_COLOR, nothing of
+ * this shell's. Node variables in particular are left out: this sandbox exports
+ * NODE_EXTRA_CA_CERTS, which makes every node start parse ~220 KB of certificates
+ * (~40 ms of `node -e ''` here) and would flatter every ratio against node.
+ */
+export function cronEnv() {
+  return {PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', LANG: 'C.UTF-8', NO_COLOR: '1'}
+}
+
+/**
+ * Runs each contender once per round, `rounds` times, in turn (load drifts hit all alike);
+ * returns each one's wall times in ms. A contender is [cmd, args] or a function that
+ * returns a promise of ms.
+ */
+export async function interleave(contenders, rounds, env = cronEnv()) {
+  const times = Object.fromEntries(Object.keys(contenders).map((k) => [k, []]))
+  for (let i = 0; i < rounds; i++) {
+    for (const [k, c] of Object.entries(contenders)) {
+      if (typeof c === 'function') times[k].push(await c())
+      else {
+        const t = performance.now()
+        const r = spawnSync(c[0], c[1], {stdio: 'ignore', env})
+        if (r.status === null) throw new Error(`${k}: killed by ${r.signal}`)
+        times[k].push(performance.now() - t)
+      }
+    }
+  }
+  return times
+}
+
+/** `a` against `b` as the ratio of medians, and the spread of the per-round ratios (p25–p75). */
+export function compare(a, b) {
+  const rs = a.map((x, i) => x / b[i]).sort((x, y) => x - y)
+  const q = (p) => rs[Math.min(rs.length - 1, Math.floor(p * rs.length))]
+  return {ratio: median(a) / median(b), p25: q(0.25), p75: q(0.75), text: `${ratio(median(a), median(b))} (per-round p25–p75 ${q(0.25).toFixed(2)}–${q(0.75).toFixed(2)})`}
+}
+
 export function freePort() {
   return new Promise((resolve) => {
     const s = createServer().listen(0, () => {
