@@ -207,16 +207,16 @@ export function missing(o: DrillObservation, c: RecoveryCriteria, phase: 'before
   if (!after && o.faulted !== 'running') return `${who} is ${o.faulted} already`
   if (after && (c.kind === 'stop' || c.kind === 'freeze') && o.faulted === 'stopped') return `${who} is still stopped`
   if (after && c.kind !== 'stop' && c.kind !== 'freeze' && o.faulted !== 'gone') return `${who} survived SIGKILL (${o.faulted})`
-  if (o.owners) {
-    if (o.owners.some((x) => x.squatter)) return 'the squatter still holds the port'
-    if (o.owners.length === 0) return o.invisibleOwner ? 'the port is held by a process medic cannot see' : 'nothing listens on the port'
-    const stopped = o.owners.filter((x) => isStopped(x.state))
-    if (stopped.length) return `the port's listener ${stopped.map(procLabel).join(', ')} is stopped`
-  }
+  if (o.owners?.some((x) => x.squatter)) return 'the squatter still holds the port'
   if (o.unit) {
     if (o.unit.state !== 'active') return `the unit is ${o.unit.raw}`
     if (o.unit.mainPid === null) return 'the unit has no main process'
     if (after && (c.kind === 'kill' || c.kind === 'squat' || c.kind === 'crash-loop') && o.unit.mainPid === c.originalPid) return `the unit's MainPID is still ${c.originalPid}`
+  }
+  if (o.owners) {
+    if (o.owners.length === 0) return o.invisibleOwner ? 'the port is held by a process medic cannot see' : 'nothing listens on the port'
+    const stopped = o.owners.filter((x) => isStopped(x.state))
+    if (stopped.length) return `the port's listener ${stopped.map(procLabel).join(', ')} is stopped`
   }
   if (o.probe && !o.probe.ok) return `no answer: ${o.probe.detail}`
   // --pid alone: the service is known only by its command line. Resumed counts; killed

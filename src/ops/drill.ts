@@ -77,7 +77,7 @@ export async function drill(input: DrillInput, deps: DrillDeps): Promise<Verdict
     deps.log.line(`drill ${input.kind}: ${status} ${summary}`)
     return {subject, status, summary: `${input.kind}: ${summary}`, checks: restoreCheck ? [...checks, restoreCheck] : checks, actions, details, extra: {kind: input.kind, dryRun: input.dryRun, timeline, ...extra}}
   }
-  const cmdTimeout = () => Math.max(100, Math.min(input.cmdTimeoutMs, input.deadlineAt === null ? Infinity : input.deadlineAt - clock.now()))
+  const cmdTimeout = () => Math.round(Math.max(100, Math.min(input.cmdTimeoutMs, input.deadlineAt === null ? Infinity : input.deadlineAt - clock.now())))
 
   // 1. The target, by identity, and who might recover it.
   const found = await findTarget(input, deps, cmdTimeout)
@@ -404,7 +404,7 @@ async function observeService(input: DrillInput, deps: DrillDeps, faulted: ProcI
   const {procs, clock} = deps
   const st = procs.stat(faulted.pid)
   const state: DrillObservation['faulted'] = !st || st.startTime !== faulted.startTime || st.state === 'Z' || st.state === 'X' ? 'gone' : isStopped(st.state) ? 'stopped' : 'running'
-  const timeout = Math.max(50, Math.min(input.probeTimeoutMs, limitAt - clock.now()))
+  const timeout = Math.round(Math.max(50, Math.min(input.probeTimeoutMs, limitAt - clock.now())))
   const [listeners, unit, probe] = await Promise.all([
     input.port !== null ? deps.ports.listeners(input.port) : Promise.resolve(null),
     input.unit !== null ? deps.units.show(input.unit, UNIT_PROPS, Math.min(cmdTimeout(), Math.max(100, timeout))) : Promise.resolve(null),

@@ -1,0 +1,121 @@
+import {describe, expect, it} from 'vitest'
+import {BIN, expectContract, SERVICE} from '../helpers/procs.js'
+import {announceRealSystemdSkip, realSystemdSkip, useRealSystemd, type RealSystemd} from '../helpers/real-systemd.js'
+
+/**
+ * `medic drill` against a real systemd 252 (PID 1 of private namespaces): the faults are
+ * real, the recovery is systemd's own Restart=, or medic's protection running as units.
+ */
+announceRealSystemdSkip('medic drill against a real systemd')
+
+const NODE = process.execPath
+const MEDIC = BIN
+
+async function waitInside(rs: RealSystemd, what: string, script: string, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms
+  for (;;) {
+    const r = await rs.exec(['/bin/sh', '-c', script])
+    if (r.code === 0) return
+    if (Date.now() > end) throw new Error(`inside ${rs.name}: ${what} not within ${ms}ms (${r.stdout}${r.stderr})`)
+    await new Promise((res) => setTimeout(res, 50))
+  }
+}
+
+const answers = (port: number) => `curl -sf -m 1 http://127.0.0.1:${port}/health >/dev/null`
+
+async function unit(rs: RealSystemd, name: string, service: string[], opts: {unit?: string[]; port: number}): Promise<void> {
+  await rs.writeFile(`/etc/systemd/system/${name}.service`, [
+    '[Unit]', ...(opts.unit ?? []),
+    '[Service]', ...service, '',
+  ].join('\n'))
+  await rs.sh(`systemctl daemon-reload && systemctl restart ${name}`)
+  await waitInside(rs, `${name} answers`, answers(opts.port))
+}
+
+const gw = (port: number) => `ExecStart=${NODE} ${SERVICE} --port ${port}`
+const helperLeft = (rs: RealSystemd) => rs.exec(['/bin/sh', '-c', "pgrep -f 'medic-drill-[s]quatter|medic-drill-[g]uard' && exit 1 || exit 0"])
+
+describe.skipIf(realSystemdSkip())('medic drill against a real systemd', () => {
+  const rs = useRealSystemd()
+
+  it('kill on a Restart=always unit: systemd restarts it → DRILL_OK with the time, a new MainPID', async () => {
+    await unit(rs(), 'gw-kill', [gw(18701), 'Restart=always', 'RestartSec=200ms'], {port: 18701})
+    const before = (await rs().sh('systemctl show -p MainPID --value gw-kill')).trim()
+    const r = await rs().medic(['drill', 'kill', '--unit', 'gw-kill', '--port', '18701', '--url', 'http://127.0.0.1:18701/health', '--within', '20s', '--interval', '50ms', '--json'])
+    const v = JSON.parse(r.stdout)
+    expect(v, r.stderr).toMatchObject({token: 'DRILL_OK', exitCode: 0, recoveredInMs: expect.any(Number)})
+    expect(v.recoveredInMs).toBeGreaterThanOrEqual(200) // RestartSec
+    const after = (await rs().sh('systemctl show -p MainPID --value gw-kill')).trim()
+    expect(after).not.toBe(before)
+    expect(v.summary).toMatch(new RegExp(`^kill: recovered in \\S+: MainPID ${before} → ${after}, answers \\(systemd unit gw-kill \\(Restart=always, RestartSec=200ms\\)\\)$`))
+  })
+
+  it('squat on the hardened unit (ExecStartPre=medic cleanup --port): the squatter is freed at the next start → DRILL_OK', async () => {
+    await unit(rs(), 'gw-squat', [`ExecStartPre=${NODE} ${MEDIC} cleanup --port 18702 --grace 1s --exit-codes binary`, gw(18702), 'Restart=always', 'RestartSec=200ms'], {port: 18702, unit: ['StartLimitIntervalSec=0']})
+    const r = await rs().medic(['drill', 'squat', '--unit', 'gw-squat', '--port', '18702', '--url', 'http://127.0.0.1:18702/health', '--within', '20s', '--interval', '50ms'])
+    expectContract(r, 'DRILL_OK')
+    expect(r.lines[0]).toMatch(/^DRILL_OK: squat: recovered in \S+: MainPID \d+ → \d+, answers/)
+    expect((await helperLeft(rs())).code).toBe(0)
+  })
+
+  it('squat on a bare Restart=always unit: the seed-000 loop, DRILL_ALERT naming the squatter and the unit state; squatter gone after', async () => {
+    await unit(rs(), 'gw-bare', [gw(18703), 'Restart=always', 'RestartSec=100ms'], {port: 18703, unit: ['StartLimitIntervalSec=0']})
+    const r = await rs().medic(['drill', 'squat', '--unit', 'gw-bare', '--port', '18703', '--within', '2s', '--interval', '50ms', '--json'])
+    const v = JSON.parse(r.stdout)
+    expect(v.token).toBe('DRILL_ALERT')
+    expect(v.summary).toMatch(/^squat: not recovered within 2\.0s: the squatter still holds the port; protection seen: systemd unit gw-bare \(Restart=always, RestartSec=100ms\); restored \(kill squatter\); saw unit [a-z]+ \([a-z-]+\), MainPID \d+; port held by pid \d+ \(node\) = the squatter$/)
+    expect((await helperLeft(rs())).code).toBe(0)
+    // The port is free again: the unit's own restarts take it back.
+    await waitInside(rs(), 'gw-bare back', answers(18703))
+  })
+
+  it('stop on a Restart=always unit: systemd never notices a stopped process → DRILL_ALERT, resumed after', async () => {
+    await unit(rs(), 'gw-stop', [gw(18704), 'Restart=always'], {port: 18704})
+    const pid = (await rs().sh('systemctl show -p MainPID --value gw-stop')).trim()
+    const r = await rs().medic(['drill', 'stop', '--unit', 'gw-stop', '--port', '18704', '--url', 'http://127.0.0.1:18704/health', '--within', '1s', '--interval', '50ms', '--probe-timeout', '200ms'])
+    expectContract(r, 'DRILL_ALERT')
+    expect(r.lines[0]).toMatch(new RegExp(`^DRILL_ALERT: stop: not recovered within 1\\.0s: pid ${pid} is still stopped; protection seen: systemd unit gw-stop \\(Restart=always`))
+    expect((await rs().sh(`ps -o stat= -p ${pid}`)).trim()).toMatch(/^[RS]/)
+    await waitInside(rs(), 'gw-stop answers', answers(18704))
+  })
+
+  it('stop under medic supervise running as a unit: the supervisor replaces the stopped child → DRILL_OK', async () => {
+    await unit(rs(), 'gw-sup', [`ExecStart=${NODE} ${MEDIC} supervise --name gw --state-dir /var/lib/medic-drill --port 18705 --health-url http://127.0.0.1:18705/health --probe-interval 200ms --probe-timeout 300ms --probe-failures 2 --min-uptime 500ms --grace 1s -- ${NODE} ${SERVICE} --port 18705`, 'Restart=always', 'KillMode=control-group'], {port: 18705})
+    await waitInside(rs(), 'the supervisor settled', `${NODE} -e "process.exit(require('/var/lib/medic-drill/supervise/gw.json').stable ? 0 : 1)"`)
+    const r = await rs().medic(['drill', 'stop', '--port', '18705', '--url', 'http://127.0.0.1:18705/health', '--within', '20s', '--interval', '50ms'])
+    expectContract(r, 'DRILL_OK')
+    expect(r.lines[0]).toMatch(/^DRILL_OK: stop: recovered in \S+: pid \d+ killed, new pid \d+ \(node\) on port 18705, answers \(medic supervise pid \d+\)$/)
+  })
+
+  it('crash-loop with a runtime drop-in: each start fails, then the drop-in goes and systemd brings it back → DRILL_OK', async () => {
+    await unit(rs(), 'gw-loop', [gw(18706), 'Restart=always', 'RestartSec=100ms'], {port: 18706, unit: ['StartLimitIntervalSec=0']})
+    const r = await rs().medic(['drill', 'crash-loop', '--unit', 'gw-loop', '--port', '18706', '--hold', '1s', '--within', '20s', '--interval', '50ms', '--json'])
+    const v = JSON.parse(r.stdout)
+    expect(v, r.stderr).toMatchObject({token: 'DRILL_OK', recoveredInMs: expect.any(Number)})
+    expect(v.recoveredInMs).toBeGreaterThanOrEqual(1000) // --hold
+    expect(v.actions.map((a: {action: string}) => a.action)).toEqual(['drop-in', 'daemon-reload', 'SIGKILL', 'hold', 'remove-drop-in', 'daemon-reload'])
+    expect((await rs().exec(['test', '-e', '/run/systemd/system/gw-loop.service.d'])).code).toBe(1)
+    const nrestarts = Number((await rs().sh('systemctl show -p NRestarts --value gw-loop')).trim())
+    expect(nrestarts).toBeGreaterThanOrEqual(3) // it really looped while the drop-in was there
+  })
+
+  it('crash-loop on a unit with the default start limit: systemd gives up (start request repeated too quickly) → DRILL_ALERT naming the failed unit; drop-in removed', async () => {
+    await unit(rs(), 'gw-limit', [gw(18707), 'Restart=always', 'RestartSec=100ms'], {port: 18707})
+    const r = await rs().medic(['drill', 'crash-loop', '--unit', 'gw-limit', '--port', '18707', '--hold', '1500ms', '--within', '4s', '--interval', '50ms'])
+    expectContract(r, 'DRILL_ALERT')
+    expect(r.lines[0]).toMatch(/^DRILL_ALERT: crash-loop: not recovered within 4\.0s: the unit is failed \(failed\); protection seen: systemd unit gw-limit/)
+    expect((await rs().exec(['test', '-e', '/run/systemd/system/gw-limit.service.d'])).code).toBe(1)
+    expect((await rs().sh('systemctl show -p ActiveState --value gw-limit')).trim()).toBe('failed')
+    expect(await rs().sh('journalctl -u gw-limit -o cat --no-pager')).toMatch(/Start request repeated too quickly/)
+    expect((await rs().sh('systemctl cat gw-limit')).trim()).not.toMatch(/ExecStartPre/)
+  })
+
+  it('a unit that auto-restarts (MainPID=0) is not running: DRILL_ALERT, nothing injected', async () => {
+    await rs().writeFile('/etc/systemd/system/gw-dead.service', `[Unit]\nStartLimitIntervalSec=0\n[Service]\nExecStart=/bin/false\nRestart=always\nRestartSec=30s\n`)
+    await rs().sh('systemctl daemon-reload && systemctl start gw-dead || true')
+    await waitInside(rs(), 'auto-restart', 'systemctl show -p SubState --value gw-dead | grep -q auto-restart')
+    const r = await rs().medic(['drill', 'kill', '--unit', 'gw-dead'])
+    expectContract(r, 'DRILL_ALERT')
+    expect(r.lines[0]).toBe('DRILL_ALERT: kill: unit gw-dead has no main process (activating (auto-restart)): the service is not running; nothing injected')
+  })
+})
