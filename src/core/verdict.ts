@@ -62,6 +62,11 @@ export interface Verdict {
    * job, and the process exits with the job's own status.
    */
   wrapper?: {exitCode: number}
+  /**
+   * A mode whose exit code its seed fixed, whatever the status (`ollama frozen-check --test`:
+   * 0, as ollama_frozen_monitor.sh --test; the token still says what it saw).
+   */
+  fixedExit?: number
 }
 
 const RANK: Record<Status, number> = {OK: 0, RECOVERED: 1, UNKNOWN: 2, ALERT: 3}
@@ -83,8 +88,9 @@ export function token(subject: string, status: Status): string {
   return `${subject}_${status}`
 }
 
-export function exitCodeFor(v: Pick<Verdict, 'status' | 'usageError' | 'wrapper'>, mode: ExitCodeMode): number {
+export function exitCodeFor(v: Pick<Verdict, 'status' | 'usageError' | 'wrapper' | 'fixedExit'>, mode: ExitCodeMode): number {
   if (v.wrapper) return v.wrapper.exitCode
+  if (v.fixedExit !== undefined && !v.usageError) return v.fixedExit
   return v.usageError ? USAGE_EXIT_CODE : EXIT_CODES[mode][v.status]
 }
 

@@ -1,36 +1,33 @@
 import {toText, type Verdict} from '../core/verdict.js'
+import {systemClock, type Clock} from '../sys/clock.js'
+import {onStopSignals} from '../sys/stop-signals.js'
 
 /**
  * The loop of every long-running check (`watchdog`, `ollama frozen-check --watch`,
  * `ollama metrics --watch`): a pass every interval, a verdict line only when the status
  * changes, and a clean stop on SIGTERM or SIGINT — even in the middle of a wait.
+ * The closing verdict ("stopped after N passes") goes to stderr and exits 0: stdout of a
+ * long-running mode holds one verdict line per status change and nothing else.
  */
-export async function watchLoop(pass: (n: number) => Promise<Verdict>, o: {announce: (line: string) => void; intervalMs: number; startupDelayMs?: number; subject: string}): Promise<Verdict> {
+export async function watchLoop(pass: (n: number) => Promise<Verdict>, o: {announce: (line: string) => void; intervalMs: number; startupDelayMs?: number; subject: string; render?: (v: Verdict) => string; clock?: Clock}): Promise<Verdict> {
   let stop = false
-  let wake: (() => void) | null = null
-  const onSignal = () => {
+  const wake = new AbortController()
+  const off = onStopSignals(() => {
     stop = true
-    wake?.()
-  }
-  process.on('SIGTERM', onSignal)
-  process.on('SIGINT', onSignal)
-  const sleep = (ms: number) => new Promise<void>((r) => {
-    const t = setTimeout(r, ms)
-    wake = () => {
-      clearTimeout(t)
-      r()
-    }
+    wake.abort()
   })
+  const clock = o.clock ?? systemClock
+  const sleep = (ms: number) => clock.sleep(ms, wake.signal)
+  const render = o.render ?? ((v: Verdict) => toText(v, 0).trimEnd())
   if (o.startupDelayMs) await sleep(o.startupDelayMs)
   let last: string | null = null
   let n = 0
   while (!stop) {
     const v = await pass(n++)
-    if (v.status !== last) o.announce(toText(v, 0).trimEnd())
+    if (v.status !== last) o.announce(render(v))
     last = v.status
     if (!stop) await sleep(o.intervalMs)
   }
-  process.off('SIGTERM', onSignal)
-  process.off('SIGINT', onSignal)
-  return {subject: o.subject, status: 'OK', summary: `stopped after ${n} passes`, checks: [], actions: []}
+  off()
+  return {subject: o.subject, status: 'OK', summary: `stopped after ${n} passes`, checks: [], actions: [], wrapper: {exitCode: 0}}
 }

@@ -12,11 +12,12 @@ export function monotonicMs(): number {
 export interface Clock {
   now(): number
   wall(): Date
-  sleep(ms: number): Promise<void>
+  /** Resolves after `ms`, or at once when `signal` aborts (never rejects), so no timer outlives its use. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>
 }
 
 export const systemClock: Clock = {
   now: monotonicMs,
   wall: () => new Date(),
-  sleep: (ms) => (ms > 0 ? delay(ms) : Promise.resolve()),
+  sleep: (ms, signal) => (ms > 0 && !signal?.aborted ? delay(ms, undefined, {signal}).catch(() => undefined) : Promise.resolve()),
 }

@@ -7,7 +7,7 @@ import type {ProcessTable} from './proc-table.js'
 import type {Signaller} from './signaller.js'
 import {StateLayout} from './state-layout.js'
 
-export const MANAGER_KINDS = ['auto', 'systemd', 'systemd-user', 'supervise', 'pm2', 'docker', 'command', 'none'] as const
+export const MANAGER_KINDS = ['auto', 'systemd', 'systemd-user', 'supervise', 'pm2', 'docker', 'command', 'none', 'ssh'] as const
 export type ManagerKind = (typeof MANAGER_KINDS)[number]
 
 export interface ManagerStatus {

@@ -29,6 +29,7 @@ export function resolveStateDir(explicit?: string, env: NodeJS.ProcessEnv = proc
  *   supervise/<name>.supervisor.err        boot: the detached supervisor's own stderr
  *   watchdog/<name>-hang.json              watchdog: since when a gateway is in D/Z
  *   ollama/frozen-<host>.json              ollama frozen-check: state between passes
+ *   ollama/exporter-<host>.json            ollama metrics: when the API last answered
  *   ollama/diag-<UTC stamp>/               ollama frozen-check: diagnostics before a remediation
  *   run-dev-safe/<name>.log                run-dev-safe: the job's output (when no --log-file)
  *
@@ -106,6 +107,11 @@ export class StateLayout {
   /** `host` is the Ollama URL's host:port; anything but `[A-Za-z0-9._-]` becomes `_`. */
   ollamaFrozen(host: string): string {
     return join(this.ollamaDir, `frozen-${host.replace(/[^A-Za-z0-9._-]+/g, '_')}.json`)
+  }
+
+  /** `host` as for ollamaFrozen. */
+  ollamaExporter(host: string): string {
+    return join(this.ollamaDir, `exporter-${host.replace(/[^A-Za-z0-9._-]+/g, '_')}.json`)
   }
 
   ollamaDiag(stamp: string): string {

@@ -4,30 +4,57 @@ import type {CommandSpec} from '../spec.js'
 const spec: CommandSpec = {
   id: 'ollama metrics',
   subject: 'OLLAMA',
-  summary: 'Ollama and GPU metrics as a valid Prometheus textfile, one-shot or --watch.',
-  description: `Replaces ollama_metrics_exporter.sh: ollama_up, ollama_models_loaded (installed models, the seed's meaning), ollama_models_total_size_bytes, ollama_models_active, ollama_vram_used_bytes, per-model size and VRAM, and per-GPU (gpu label) utilisation, memory used/total and temperature. Written atomically to its own file — never the monitor's — with one HELP/TYPE per family and no empty or N/A samples.
+  summary: 'Ollama and GPU metrics as a valid Prometheus textfile, one-shot or --watch (the seed\'s --daemon).',
+  description: `Replaces ollama_metrics_exporter.sh, with every name it wrote: ollama_up, ollama_last_request_timestamp (the last time medic's own /api/tags probe was answered — the seed's source; Ollama has no request log or metrics endpoint), ollama_frozen_duration_seconds (seconds since the API last answered this exporter, 0 while it answers), ollama_models_loaded (INSTALLED models, the seed's meaning, kept for its dashboards; ollama_models_installed says the same under a true name, ollama_loaded_models and ollama_models_active count the models in memory), ollama_models_total_size_bytes, ollama_vram_used_bytes, per-model size and VRAM, per-GPU (gpu label) utilisation, memory used/total and temperature, probe latency (ollama_probe_duration_seconds), and the monitor's restart counters read from its state (ollama_selfheal_restarts_total, ollama_last_restart_timestamp and its _seconds twin; 0 before the first). Written atomically to its own file — never the monitor's — with one HELP/TYPE per family and no empty or N/A samples; families both files carry have a collector label.
 
-OLLAMA_OK      written; the API answered
-OLLAMA_ALERT   written, but the API is down (ollama_up 0)`,
-  examples: ['<%= config.bin %> <%= command.id %> --stdout', '<%= config.bin %> <%= command.id %> --watch 15s --file /var/lib/prometheus/node-exporter/ollama.prom'],
+The seed's modes: --daemon [interval] is --watch (default 15s, as the seed: medic ollama metrics --daemon 15), --test prints the metrics (as --stdout). OLLAMA_HOST and TEXTFILE_DIR as in the seed.
+
+OLLAMA_OK        written; the API answered
+OLLAMA_ALERT     written, but the API is down (ollama_up 0)
+OLLAMA_UNKNOWN   the textfile could not be written`,
+  examples: ['<%= config.bin %> <%= command.id %> --stdout', '<%= config.bin %> <%= command.id %> --watch 15s --file /var/lib/prometheus/node-exporter/ollama.prom', 'TEXTFILE_DIR=/var/lib/prometheus/node-exporter <%= config.bin %> <%= command.id %> --daemon 15'],
   flags: {
     url: {type: 'string', env: 'OLLAMA_HOST', description: 'Ollama address (default http://127.0.0.1:11434).'},
     file: {type: 'string', description: 'Textfile to write (default $TEXTFILE_DIR/ollama.prom when TEXTFILE_DIR is set).'},
     stdout: {type: 'boolean', description: 'Print the metrics on stdout after the verdict line instead of (or as well as) writing the file.'},
+    test: {type: 'boolean', description: 'The seed exporter\'s --test: print the metrics (same as --stdout).'},
     watch: {type: 'duration', description: 'Refresh every this long (e.g. 15s) until SIGTERM.'},
+    daemon: {type: 'boolean', description: 'The seed exporter\'s --daemon [interval]: --watch, every [interval] (default 15s).'},
     'nvidia-timeout': {type: 'duration', default: '10s', description: 'Timeout of nvidia-smi.'},
     ...COMMON_FLAGS,
   },
+  args: [{name: 'interval', type: 'duration', description: 'with --daemon: seconds between refreshes (default 15)', max: 1}],
   async run({parsed}) {
     const f = parsed.flags
-    const [{ollamaMetrics}, {watchLoop}, {ollamaBaseUrl}, {join}] = await Promise.all([import('../../ops/ollama.js'), import('../../ops/watch-loop.js'), import('../../core/ollama/host.js'), import('node:path')])
+    const [{UsageError}, {parseDuration}, {ollamaBaseUrl}, {stateLayout}, {join}] = await Promise.all([
+      import('../parse.js'), import('../../core/duration.js'), import('../../core/ollama/host.js'), import('../../sys/state-layout.js'), import('node:path'),
+    ])
+    let intervalMs = f.watch as number | undefined
+    if (parsed.positionals.length && !f.daemon) throw new UsageError(`unexpected argument: ${parsed.positionals[0]} (an interval goes with --daemon)`)
+    if (f.daemon) {
+      if (intervalMs !== undefined) throw new UsageError('--daemon and --watch do not go together (--daemon N is --watch N)')
+      const text = parsed.positionals[0] ?? '15'
+      const ms = parseDuration(text)
+      if (ms === null || ms < 10) throw new UsageError(`--daemon ${JSON.stringify(text)}: expected an interval such as 15 or 15s`)
+      intervalMs = ms
+    }
+    if ((f.test || f.stdout) && intervalMs !== undefined) throw new UsageError('--test/--stdout print one collection; they do not go with --watch/--daemon')
+    const url = ollamaBaseUrl(f.url as string | undefined)
+    const layout = stateLayout(f['state-dir'] as string | undefined)
+    const host = new URL(url).host
     const file = (f.file as string | undefined) ?? (process.env.TEXTFILE_DIR ? join(process.env.TEXTFILE_DIR, 'ollama.prom') : null)
-    const input = {url: ollamaBaseUrl(f.url as string | undefined), nvidiaTimeoutMs: f['nvidia-timeout'] as number, file}
-    const announce = (l: string) => process.stdout.write(`${l}\n`)
-    if (f.watch) return watchLoop(async () => (await ollamaMetrics(input, {announce})).verdict, {announce, intervalMs: f.watch as number, subject: 'OLLAMA'})
-    const {verdict, text} = await ollamaMetrics(input, {announce})
+    const input = {url, nvidiaTimeoutMs: f['nvidia-timeout'] as number, file, statePath: layout.ollamaExporter(host), monitorStatePath: layout.ollamaFrozen(host)}
+    const {ollamaMetrics} = await import('../../ops/ollama-exporter.js')
+    const once = () => ollamaMetrics(input, Date.now())
+    if (intervalMs !== undefined) {
+      const [{watchLoop}, {toJson}] = await Promise.all([import('../../ops/watch-loop.js'), import('../../core/verdict.js')])
+      const mode = f['exit-codes'] as 'nagios' | 'binary'
+      const render = f.json ? (v: import('../../core/verdict.js').Verdict) => JSON.stringify(toJson(v, mode, 0)) : undefined
+      return watchLoop(async () => (await once()).verdict, {announce: (l) => process.stdout.write(`${l}\n`), intervalMs, subject: 'OLLAMA', render})
+    }
+    const {verdict, text} = await once()
     // The metrics follow line 1 as detail lines; their names never look like tokens.
-    if (f.stdout) {
+    if (f.stdout || f.test) {
       verdict.details = text.trimEnd().split('\n')
       verdict.printDetails = true
     }

@@ -5,7 +5,7 @@ const spec: CommandSpec = {
   id: 'ollama rules',
   subject: 'OLLAMA',
   summary: 'Print (or write) a Prometheus rules file over the metrics medic emits.',
-  description: `Replaces selfhealing_rules.yml, whose rules named metrics nothing emitted. Every expression names only series that 'medic ollama frozen-check' and 'medic ollama metrics' write: down, frozen, budget exhausted, restarts in the last hour, and a stale monitor. The file passes 'promtool check rules' (the test suite runs it).
+  description: `Replaces selfhealing_rules.yml, which Prometheus could not load and whose rules named metrics nothing emitted. Every seed rule whose inputs medic emits is restored under its seed name, each with for:, a severity and a runbook annotation: OllamaFrozen, ServiceStalled, SelfHealingExhausted, ConsecutiveFailures, OllamaSlowResponse (probe latency), OllamaMemoryPressure (GPU memory), OllamaGPUOverheat, and the recording rules ollama:frozen_duration:seconds, ollama:health:status, selfhealing:service_health:ratio, selfhealing:stall_duration:seconds; plus OllamaDown, OllamaRestartedRecently and OllamaSelfhealStale. Not restored, for want of any producer: the goroutine half of OllamaFrozen and ollama:performance:ratio (tokens generated). Every expression names only series that 'medic ollama frozen-check' and 'medic ollama metrics' write; the test suite runs 'promtool check rules' and 'promtool test rules' with a unit test for every alert.
 
 OLLAMA_OK   the rules were written (--file) or printed (-v prints them after line 1; --raw prints only the YAML)`,
   examples: ['<%= config.bin %> <%= command.id %> --raw > /etc/prometheus/rules/medic-ollama.yml', '<%= config.bin %> <%= command.id %> --file /etc/prometheus/rules/medic-ollama.yml'],
@@ -16,14 +16,14 @@ OLLAMA_OK   the rules were written (--file) or printed (-v prints them after lin
   },
   async run({parsed}) {
     const f = parsed.flags
-    const [{RULES_YAML}, {writeFileAtomic}] = await Promise.all([import('../../core/ollama/metrics.js'), import('../../sys/state-store.js')])
+    const [{rulesYaml, ALERTS, RECORDS}, {writeFileAtomic}] = await Promise.all([import('../../core/ollama/rules.js'), import('../../sys/state-store.js')])
+    const RULES_YAML = rulesYaml()
     if (f.raw) {
       process.stdout.write(RULES_YAML)
       process.exit(0)
     }
     if (f.file) writeFileAtomic(f.file as string, RULES_YAML)
-    const rules = RULES_YAML.match(/- alert: (\S+)/g)!.map((x) => x.slice(9))
-    return {subject: 'OLLAMA', status: 'OK', summary: `${rules.length} rules (${rules.join(', ')})${f.file ? ` written to ${f.file}` : ''}`, checks: [], actions: [], details: RULES_YAML.trimEnd().split('\n')}
+    return {subject: 'OLLAMA', status: 'OK', summary: `${ALERTS.length} alerting and ${RECORDS.length} recording rules${f.file ? ` written to ${f.file}` : ''}: ${ALERTS.map((a) => a.alert).join(', ')}`, checks: [], actions: [], details: RULES_YAML.trimEnd().split('\n')}
   },
 }
 

@@ -29,3 +29,14 @@ export function ollamaBaseUrl(raw: string | undefined): string {
   const h = host.includes(':') ? `[${host}]` : host
   return `${scheme}://${h}:${port}${path}`
 }
+
+/** Medic can see (and may signal) the server's processes only when the URL names this host. */
+export function isLoopbackUrl(url: string): boolean {
+  const h = new URL(url).hostname
+  return h === 'localhost' || h === '[::1]' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h)
+}
+
+export function urlPort(url: string): number {
+  const u = new URL(url)
+  return Number(u.port || (u.protocol === 'https:' ? 443 : 80))
+}

@@ -1,18 +1,10 @@
 /**
- * The frozen-Ollama policy of research/ollama.md §5 as pure functions of observations and
- * `now` (wall ms, persisted between cron passes). The ops layer observes and acts.
+ * What one look at Ollama says (research/ollama.md §5): down, idle, busy, loading, or the
+ * stall signature. A pure function of the observation; `freeze.ts` keeps the time.
  */
 import type {LoadedModel} from './api.js'
+import type {FrozenConfig} from './freeze.js'
 import type {GpuSample} from './nvidia.js'
-
-export interface FrozenConfig {
-  thresholdMs: number
-  confirmations: number
-  cooldownMs: number
-  gpuBusyPct: number
-  maxRestarts: number
-  restartWindowMs: number
-}
 
 export interface RunnerSample {
   pid: number
@@ -32,50 +24,41 @@ export type GpuObservation =
 
 export interface OllamaObservation {
   now: number
-  up: {ok: boolean; detail: string}
+  /** The liveness probe (/api/version): how it failed matters to the remedy. */
+  up: {ok: true; detail: string} | {ok: false; how: DownHow; detail: string}
   ps: {kind: 'ok'; models: LoadedModel[]} | {kind: 'timeout' | 'error'; detail: string}
   gpu: GpuObservation
   runners: RunnerSample[]
 }
 
+/** refused: nothing listens; timeout: accepted and never answered (stopped, hung); error: anything else (HTTP 5xx, reset). */
+export type DownHow = 'refused' | 'timeout' | 'error'
+
 export type Assessment =
-  | {kind: 'down'; why: string}
+  | {kind: 'down'; how: DownHow; why: string}
   | {kind: 'idle'; why: string}
   | {kind: 'inconclusive'; why: string}
   | {kind: 'progress'; why: string}
   | {kind: 'stall'; why: string; cpuOnly: boolean}
 
-export interface FrozenState {
-  version: 1
-  firstPassAt: number
-  suspectSince: number | null
-  failures: number
-  restarts: number[]
-  /** A real counter: persisted, only ever grows. */
-  restartsTotal: number
-  lastRestartAt: number | null
-  falseAlarms: number
-  cooldownUntil: number | null
-  lastAction: {kind: 'runner-kill' | 'restart'; at: number} | null
-}
-
-export function newFrozenState(now: number): FrozenState {
-  return {version: 1, firstPassAt: now, suspectSince: null, failures: 0, restarts: [], restartsTotal: 0, lastRestartAt: null, falseAlarms: 0, cooldownUntil: null, lastAction: null}
+/** GPUs above the busy threshold, among those holding the runner (all of them when none is known). */
+export function busyGpus(gpus: GpuSample[], runnerGpus: string[], busyPct: number): GpuSample[] {
+  const relevant = runnerGpus.length ? gpus.filter((g) => runnerGpus.includes(g.uuid)) : gpus
+  return relevant.filter((g) => g.util !== null && g.util > busyPct)
 }
 
 const VRAM_MOVING_MIB = 256
 const READING_BYTES = 16 * 1024 * 1024
 
 export function assess(o: OllamaObservation, cfg: FrozenConfig): Assessment {
-  if (!o.up.ok) return {kind: 'down', why: `API down: ${o.up.detail}`}
+  if (!o.up.ok) return {kind: 'down', how: o.up.how, why: `API down: ${o.up.detail}`}
   if (o.ps.kind !== 'ok') return {kind: 'inconclusive', why: `/api/ps ${o.ps.kind === 'timeout' ? 'timed out: busy or loading, not frozen' : o.ps.detail}`}
   const models = o.ps.models
   if (models.length === 0) return {kind: 'idle', why: 'no model loaded'}
   const onGpu = models.some((m) => m.sizeVram > 0)
   const cpuOnly = !onGpu || o.gpu.kind !== 'ok'
   if (o.gpu.kind === 'ok') {
-    const relevant = o.gpu.runnerGpus.length ? o.gpu.gpus.filter((g) => o.gpu.kind === 'ok' && o.gpu.runnerGpus.includes(g.uuid)) : o.gpu.gpus
-    const busy = relevant.filter((g) => g.util !== null && g.util > cfg.gpuBusyPct)
+    const busy = busyGpus(o.gpu.gpus, o.gpu.runnerGpus, cfg.gpuBusyPct)
     if (onGpu && busy.length) return {kind: 'progress', why: `GPU ${busy.map((g) => `${g.index} at ${g.util}%`).join(', ')}: generating`}
     if (o.gpu.vramDeltaMiB !== null && Math.abs(o.gpu.vramDeltaMiB) > VRAM_MOVING_MIB) return {kind: 'progress', why: `VRAM moved ${o.gpu.vramDeltaMiB} MiB: loading`}
   }
@@ -90,59 +73,4 @@ export function assess(o: OllamaObservation, cfg: FrozenConfig): Assessment {
   }
   if (quiet) return {kind: 'progress', why: 'model loaded, runner idle: healthy idle'}
   return {kind: 'idle', why: 'model loaded, nothing pending'}
-}
-
-export interface Step {
-  state: FrozenState
-  /** Time to send the 1-token canary. */
-  canary: boolean
-  frozenForMs: number
-}
-
-/** The stall must hold for the threshold (twice as long without GPU evidence) before a canary. */
-export function stepFrozen(s: FrozenState, a: Assessment, now: number, cfg: FrozenConfig, firstPass: boolean): Step {
-  if (a.kind === 'idle' || a.kind === 'progress' || a.kind === 'down') {
-    return {state: {...s, suspectSince: null, failures: 0}, canary: false, frozenForMs: 0}
-  }
-  if (a.kind === 'inconclusive') return {state: s, canary: false, frozenForMs: s.suspectSince === null ? 0 : now - s.suspectSince}
-  const since = s.suspectSince ?? now
-  const threshold = a.cpuOnly ? 2 * cfg.thresholdMs : cfg.thresholdMs
-  return {state: {...s, suspectSince: since}, canary: !firstPass && now - since >= threshold, frozenForMs: now - since}
-}
-
-export function afterCanary(s: FrozenState, ok: boolean): FrozenState {
-  return ok ? {...s, suspectSince: null, failures: 0, falseAlarms: s.falseAlarms + 1} : {...s, failures: s.failures + 1}
-}
-
-export type ActDecision =
-  | {kind: 'wait'; why: string}
-  | {kind: 'alert'; why: string}
-  | {kind: 'act'; ladder: 'runner-kill' | 'restart'}
-
-export function decideAct(s: FrozenState, now: number, cfg: FrozenConfig, o: {repair: boolean; gpuWedged: string | null; killableRunner: boolean}): ActDecision {
-  if (s.failures < cfg.confirmations) return {kind: 'wait', why: `${s.failures}/${cfg.confirmations} failed canaries`}
-  if (o.gpuWedged) return {kind: 'alert', why: `GPU wedged (${o.gpuWedged}): a restart cannot fix it; reboot`}
-  if (!o.repair) return {kind: 'alert', why: 'repair is off (--no-repair)'}
-  if (s.cooldownUntil !== null && now < s.cooldownUntil) return {kind: 'alert', why: `frozen again within the cooldown after the last restart`}
-  const used = s.restarts.filter((t) => t > now - cfg.restartWindowMs).length
-  if (used >= cfg.maxRestarts) return {kind: 'alert', why: `restart budget spent: ${used} in the last ${Math.round(cfg.restartWindowMs / 60_000)}m (max ${cfg.maxRestarts})`}
-  const recurred = s.lastAction?.kind === 'runner-kill' && now - s.lastAction.at < cfg.restartWindowMs
-  return {kind: 'act', ladder: o.killableRunner && !recurred ? 'runner-kill' : 'restart'}
-}
-
-export function chargeRestart(s: FrozenState, kind: 'runner-kill' | 'restart', now: number, cfg: FrozenConfig): FrozenState {
-  return {
-    ...s,
-    restarts: [...s.restarts.filter((t) => t > now - cfg.restartWindowMs), now],
-    restartsTotal: s.restartsTotal + 1,
-    lastRestartAt: now,
-    lastAction: {kind, at: now},
-    cooldownUntil: now + cfg.cooldownMs,
-    failures: 0,
-    suspectSince: null,
-  }
-}
-
-export function budgetExhausted(s: FrozenState, now: number, cfg: FrozenConfig): boolean {
-  return s.restarts.filter((t) => t > now - cfg.restartWindowMs).length >= cfg.maxRestarts
 }

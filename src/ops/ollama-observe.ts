@@ -1,0 +1,142 @@
+import {isRunnerCmdline, parsePs, type LoadedModel} from '../core/ollama/api.js'
+import type {Probe} from '../core/ollama/metrics.js'
+import type {DownHow, GpuObservation, OllamaObservation, RunnerSample} from '../core/ollama/policy.js'
+import type {ListenerFacts} from '../core/ollama/remedy.js'
+import {refusalFor, type ProtectionContext} from '../core/protect.js'
+import {httpJson, type HttpResult} from '../sys/http-json.js'
+import {queryNvidia, type NvidiaResult} from '../sys/nvidia-smi.js'
+import type {ProcessDeps} from './deps.js'
+
+export interface ProcSample {
+  at: number
+  ticks: number
+  threads: Record<string, number>
+  readBytes: number | null
+}
+
+/** What the previous pass left: CPU samples by `pid:starttime`, VRAM by GPU uuid. */
+export interface PreviousSamples {
+  samples?: Record<string, ProcSample>
+  vramMiB?: Record<string, number>
+}
+
+export interface ObserveInput {
+  url: string
+  port: number
+  /** Medic may look at (and signal) the server's processes: a local URL, not `--manager ssh`. */
+  visible: boolean
+  probeTimeoutMs: number
+  psTimeoutMs: number
+  nvidiaTimeoutMs: number
+  protect: RegExp[]
+}
+
+export interface Listener extends ListenerFacts {
+  startTime: string
+}
+
+export interface Runner extends RunnerSample {
+  comm: string
+}
+
+export interface Observation {
+  obs: OllamaObservation
+  upDetail: string
+  ps: HttpResult | null
+  models: LoadedModel[] | null
+  listeners: Listener[]
+  invisibleListener: boolean
+  runners: Runner[]
+  otherServers: number
+  nvidia: NvidiaResult | null
+  samples: Record<string, ProcSample>
+  vramMiB: Record<string, number>
+  probes: Probe[]
+}
+
+const TICKS = 100 // USER_HZ
+const OLLAMA = /ollama/i
+const base = (p: string | undefined) => (p ?? '').slice((p ?? '').lastIndexOf('/') + 1)
+/** Named like Ollama: its comm, program or script (basenames only — a directory called ollama proves nothing). */
+const namedOllama = (comm: string, argv: string[]) => OLLAMA.test(comm) || OLLAMA.test(base(argv[0])) || (!(argv[1] ?? '').startsWith('-') && OLLAMA.test(base(argv[1])))
+
+function sampleProcess(pid: number, at: number, procs: ProcessDeps['procs']): ProcSample | null {
+  const st = procs.stat(pid)
+  if (!st) return null
+  return {at, ticks: st.utimeTicks + st.stimeTicks, threads: procs.threadTicks(pid), readBytes: procs.readBytes(pid)}
+}
+
+function downHow(r: HttpResult): DownHow {
+  return r.kind === 'refused' ? 'refused' : r.kind === 'timeout' ? 'timeout' : 'error'
+}
+
+/**
+ * One look at Ollama: liveness (/api/version), then — only when it answered — inventory
+ * (/api/ps, which may block on a loading runner); the server (the LISTEN owner of the API
+ * port, never a client of it) and its runners with CPU deltas since the previous pass;
+ * and, when a model is loaded, one nvidia-smi reading. A down API skips /api/ps: its
+ * timeout would only add to a pass that already knows the answer.
+ */
+export async function observeOllama(input: ObserveInput, deps: ProcessDeps, prev: PreviousSamples | null, now: number): Promise<Observation> {
+  const [version, ports] = await Promise.all([
+    httpJson('GET', `${input.url}/api/version`, input.probeTimeoutMs),
+    input.visible ? deps.ports.listeners(input.port) : Promise.resolve(null),
+  ])
+  const up = version.kind === 'ok' && version.status === 200
+  const upDetail = version.kind === 'ok' ? `HTTP ${version.status} ${JSON.stringify(version.body ?? version.text.slice(0, 40))}` : version.detail
+  const ps = up ? await httpJson('GET', `${input.url}/api/ps`, input.psTimeoutMs) : null
+  const models = ps && ps.kind === 'ok' && ps.status === 200 ? parsePs(ps.body) : null
+  const psObs: OllamaObservation['ps'] = !ps ? {kind: 'error', detail: 'not asked: API down'} : ps.kind === 'timeout' ? {kind: 'timeout', detail: ps.detail} : models ? {kind: 'ok', models} : {kind: 'error', detail: ps.kind === 'ok' ? `HTTP ${ps.status}` : ps.detail}
+
+  const listenerPids = ports?.pids ?? []
+  const ctx: ProtectionContext | null = up ? null : {selfPid: deps.selfPid, ancestors: new Set(deps.procs.ancestors(deps.selfPid).map((p) => p.pid)), protect: input.protect, match: null, registry: deps.registry()}
+  const listeners: Listener[] = []
+  for (const pid of listenerPids) {
+    const p = deps.procs.get(pid)
+    if (!p) continue
+    const refusal = ctx ? refusalFor(p, deps.procs.ancestors(pid), ctx) : null
+    listeners.push({pid, startTime: p.startTime, state: p.state, comm: p.comm, looksLikeOllama: namedOllama(p.comm, p.cmdline), refusal: refusal?.reason ?? null})
+  }
+  const servers = new Set(listenerPids)
+  const samples: Record<string, ProcSample> = {}
+  const runners: Runner[] = deps.procs.descendants(listenerPids).filter((pid) => !servers.has(pid)).map((pid) => deps.procs.get(pid)).filter((p) => p !== null && isRunnerCmdline(p.comm, p.cmdline)).map((p) => {
+    const key = `${p!.pid}:${p!.startTime}`
+    const s = sampleProcess(p!.pid, now, deps.procs)
+    if (s) samples[key] = s
+    const before = prev?.samples?.[key]
+    const dt = before && s ? (s.at - before.at) / 1000 : 0
+    return {
+      pid: p!.pid, startTime: p!.startTime, state: p!.state, comm: p!.comm,
+      cpuCores: before && s && dt > 0 ? (s.ticks - before.ticks) / TICKS / dt : null,
+      busyThreads: before && s && dt > 0 ? Object.entries(s.threads).filter(([tid, t]) => before.threads[tid] !== undefined && (t - before.threads[tid]) / TICKS / dt > 0.5).length : null,
+      readBytesDelta: before && s && before.readBytes !== null && s.readBytes !== null ? s.readBytes - before.readBytes : null,
+    }
+  })
+  // Refused with nothing on the port: is an `ollama serve` there at all (starting, bound elsewhere)?
+  const otherServers = input.visible && !up && listeners.length === 0 && version.kind === 'refused'
+    ? deps.procs.list().map((pid) => deps.procs.get(pid)).filter((p) => p && /(^|\/)ollama$/.test(p.cmdline[0] ?? '') && p.cmdline[1] === 'serve').length
+    : 0
+
+  const loaded = models ?? []
+  let nvidia: NvidiaResult | null = null
+  const vramMiB: Record<string, number> = {}
+  let gpu: GpuObservation = {kind: 'none', detail: 'not queried: no model loaded'}
+  if (up && loaded.length > 0) {
+    nvidia = await queryNvidia(input.nvidiaTimeoutMs)
+    if (nvidia.kind === 'missing') gpu = {kind: 'none', detail: 'nvidia-smi not found: CPU mode'}
+    else if (nvidia.kind !== 'ok') gpu = {kind: nvidia.kind, detail: nvidia.detail}
+    else {
+      const pids = new Set([...runners.map((r) => r.pid), ...listenerPids])
+      const runnerGpus = [...new Set(nvidia.apps.filter((a) => pids.has(a.pid)).map((a) => a.gpuUuid))]
+      for (const g of nvidia.gpus) if (g.memUsedMiB !== null) vramMiB[g.uuid] = g.memUsedMiB
+      const prevV = prev?.vramMiB ?? {}
+      const deltas = Object.entries(vramMiB).filter(([u]) => prevV[u] !== undefined).map(([u, v]) => v - prevV[u])
+      gpu = {kind: 'ok', gpus: nvidia.gpus, runnerGpus, heldByNoProcessMiB: 0, vramDeltaMiB: deltas.length ? deltas.reduce((a, b) => (Math.abs(b) > Math.abs(a) ? b : a), 0) : null}
+    }
+  }
+  const probes: Probe[] = [{endpoint: '/api/version', ms: up ? version.ms : null}, ...(ps ? [{endpoint: '/api/ps', ms: ps.kind === 'ok' && ps.status === 200 ? ps.ms : null}] : [])]
+  return {
+    obs: {now, up: up ? {ok: true, detail: upDetail} : {ok: false, how: downHow(version), detail: upDetail}, ps: psObs, gpu, runners},
+    upDetail, ps, models, listeners, invisibleListener: ports?.invisible ?? false, runners, otherServers, nvidia, samples, vramMiB, probes,
+  }
+}

@@ -1,0 +1,111 @@
+import type {KillTarget} from '../core/kill-plan.js'
+import {parsePs} from '../core/ollama/api.js'
+import type {Remediation} from '../core/ollama/freeze.js'
+import {refusalFor, type ProtectionContext} from '../core/protect.js'
+import type {Action} from '../core/verdict.js'
+import {httpJson} from '../sys/http-json.js'
+import type {ServiceManager} from '../sys/managers.js'
+import type {ProcessDeps} from './deps.js'
+import {canary} from './ollama-canary.js'
+import type {Listener, Runner} from './ollama-observe.js'
+import {restartService} from './restart.js'
+import {terminate} from './terminate.js'
+
+export interface RemedyInput {
+  remedy: Remediation
+  manager: ServiceManager
+  port: number
+  visible: boolean
+  listeners: Listener[]
+  runners: Runner[]
+  protect: RegExp[]
+  graceMs: number
+  deadlineAt: number | null
+  t0: number
+}
+
+export interface RemedyResult {
+  ok: boolean
+  detail: string
+  actions: Action[]
+}
+
+/** Drop what medic never signals (pid 1, itself, its ancestors, run-dev-safe jobs, --protect), saying why. */
+function signallable(targets: KillTarget[], deps: ProcessDeps, protect: RegExp[]): {ok: KillTarget[]; refused: string[]} {
+  const ctx: ProtectionContext = {selfPid: deps.selfPid, ancestors: new Set(deps.procs.ancestors(deps.selfPid).map((p) => p.pid)), protect, match: null, registry: deps.registry()}
+  const ok: KillTarget[] = []
+  const refused: string[] = []
+  for (const t of targets) {
+    const p = deps.procs.get(t.pid)
+    if (!p || p.startTime !== t.startTime) continue // gone or reused since it was observed: not ours
+    const r = refusalFor(p, deps.procs.ancestors(t.pid), ctx)
+    if (r) refused.push(`${t.label}: ${r.reason}`)
+    else ok.push(t)
+  }
+  return {ok, refused}
+}
+
+/** Identity-checked SIGTERM + SIGCONT → grace → SIGKILL, through the one signal path. */
+async function kill(targets: KillTarget[], input: RemedyInput, deps: ProcessDeps, actions: Action[]): Promise<{ok: boolean; detail: string}> {
+  const r = await terminate(targets, {graceMs: input.graceMs, killWaitMs: 3000, deadlineAt: input.deadlineAt, t0: input.t0}, deps)
+  actions.push(...r.actions)
+  const left = r.plan.targets.filter((t) => t.phase === 'survived' || t.phase === 'denied')
+  return left.length ? {ok: false, detail: `still running: ${left.map((t) => `${t.target.label} (${t.reason})`).join(', ')}`} : {ok: true, detail: targets.map((t) => t.label).join(', ')}
+}
+
+/** Carries out the remedy `chooseRemedy` picked. The verification is the caller's, after the cooldown. */
+export async function applyRemedy(input: RemedyInput, deps: ProcessDeps, log: (line: string) => void): Promise<RemedyResult> {
+  const actions: Action[] = []
+  const restart = async (alreadyDown: boolean, port: number | null, what: string): Promise<RemedyResult> => {
+    const r = await restartService({manager: input.manager, alreadyDown, port, protect: input.protect, graceMs: input.graceMs, deadlineAt: input.deadlineAt, t0: input.t0}, deps, log)
+    actions.push(...r.actions)
+    return {ok: r.ok, detail: r.ok ? `${what} via ${input.manager.label}` : r.reason, actions}
+  }
+  switch (input.remedy) {
+    case 'runner-kill': {
+      const runners = input.runners.filter((r) => r.state !== 'D').map((r) => ({pid: r.pid, startTime: r.startTime, label: `runner pid ${r.pid}`}))
+      const {ok, refused} = signallable(runners, deps, input.protect)
+      if (ok.length === 0) return {ok: false, detail: `no runner medic may signal${refused.length ? ` (${refused.join('; ')})` : ''}`, actions}
+      const k = await kill(ok, input, deps, actions)
+      return {ok: k.ok, detail: k.ok ? `killed stuck runner ${ok.map((t) => t.pid).join(', ')}` : `runner survived: ${k.detail}`, actions}
+    }
+    case 'resume-kill': {
+      // The stopped server and every runner under it (a KILLed server orphans its runners,
+      // stopped too after `pkill -STOP ollama`, holding VRAM), as observed this pass.
+      const stopped = input.listeners.filter((l) => l.state === 'T')
+      const stoppedPids = new Set(stopped.map((l) => l.pid))
+      const under = new Set(deps.procs.descendants([...stoppedPids]))
+      const targets: KillTarget[] = [
+        ...stopped.map((l) => ({pid: l.pid, startTime: l.startTime, label: `server pid ${l.pid} (${l.comm}, stopped)`})),
+        ...input.runners.filter((r) => under.has(r.pid)).map((r) => ({pid: r.pid, startTime: r.startTime, label: `runner pid ${r.pid}`})),
+      ]
+      const {ok, refused} = signallable(targets, deps, input.protect)
+      if (refused.length) return {ok: false, detail: `not signalled: ${refused.join('; ')}`, actions}
+      if (ok.length === 0) return restart(false, input.visible ? input.port : null, 'restarted (the stopped server was gone)')
+      const k = await kill(ok, input, deps, actions)
+      log(k.ok ? `terminated ${k.detail}` : k.detail)
+      if (!k.ok) return {ok: false, detail: `stopped server survived: ${k.detail}`, actions}
+      // No port freeing after it: whatever holds the port now is not the server medic saw.
+      const s = await restart(true, null, 'started')
+      return {...s, detail: `killed stopped server pid ${[...stoppedPids].join(', ')}; ${s.detail}`}
+    }
+    case 'start':
+      return restart(true, null, 'started')
+    case 'restart':
+      // Free the port only after a systemd stop (an orphaned `ollama serve`); a restart
+      // command, Docker or ssh owns the whole restart, and Docker's proxy holds the port.
+      return restart(false, input.visible && (input.manager.kind === 'systemd' || input.manager.kind === 'systemd-user') ? input.port : null, 'restarted')
+  }
+}
+
+/** After the cooldown, the same probes: the API answers, and a loaded model answers a canary. */
+export async function verifyOllama(o: {url: string; probeTimeoutMs: number; psTimeoutMs: number; canaryTimeoutMs: number}): Promise<{ok: boolean; how: string}> {
+  const v = await httpJson('GET', `${o.url}/api/version`, o.probeTimeoutMs)
+  if (!(v.kind === 'ok' && v.status === 200)) return {ok: false, how: `API still down (${v.kind === 'ok' ? `HTTP ${v.status}` : v.detail})`}
+  const ps = await httpJson('GET', `${o.url}/api/ps`, o.psTimeoutMs)
+  const after = ps.kind === 'ok' ? parsePs(ps.body) : null
+  if (!after) return {ok: true, how: 'API up; /api/ps inconclusive'}
+  if (after.length === 0) return {ok: true, how: 'API up; nothing loaded (fresh)'}
+  const c = await canary(o.url, after[0], o.canaryTimeoutMs)
+  return {ok: c.ok, how: `API up; ${c.detail}`}
+}

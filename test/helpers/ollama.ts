@@ -1,0 +1,82 @@
+import {spawn} from 'node:child_process'
+import {existsSync, readFileSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {Janitor, LAUNCH, medic, ROOT, waitReady, type MedicResult} from './procs.js'
+
+export const FAKE_OLLAMA = join(ROOT, 'test/fixtures/proc/fake-ollama.mjs')
+export const BIN_DIR = join(ROOT, 'test/fixtures/bin')
+
+export interface Fake {
+  url: string
+  port: number
+  pid: number
+  dir: string
+  mode: (m: string) => void
+  gpu: (m: string) => void
+  canaries: () => number
+  runner: () => number | null
+  env: NodeJS.ProcessEnv
+  /** `--start-cmd` that launches a new fake Ollama on the same port (detached, like a service), counting launches. */
+  startCmd: () => string
+  launches: () => number
+  /** The pid of the last relaunched server, or null. */
+  relaunched: () => number | null
+  args: (...extra: string[]) => string[]
+}
+
+/**
+ * A server speaking Ollama's API (test/fixtures/proc/fake-ollama.mjs) in its own process
+ * group, with the fake nvidia-smi on PATH, and the scaled-down frozen-check flags.
+ */
+export async function fakeOllama(j: Janitor, mode: string, gpuMode = 'idle', opts: {nvidia?: boolean} = {}): Promise<Fake> {
+  const dir = j.tmp()
+  const f = (n: string) => join(dir, n)
+  writeFileSync(f('mode'), mode)
+  writeFileSync(f('gpu'), gpuMode)
+  const common = ['--mode-file', f('mode'), '--runner-pid-file', f('runner.pid'), '--canary-log', f('canaries')]
+  const c = spawn(process.execPath, [FAKE_OLLAMA, ...common, '--ready', f('ready.json')], {stdio: 'ignore', detached: true})
+  j.child(c)
+  const r = await waitReady(f('ready.json'), 'fake ollama')
+  j.pidFile(f('server.pid'))
+  const url = `http://127.0.0.1:${r.port}`
+  const env = {
+    PATH: opts.nvidia === false ? process.env.PATH : `${BIN_DIR}:${process.env.PATH}`,
+    FAKE_NVIDIA_MODE_FILE: f('gpu'), FAKE_NVIDIA_APPS_FILE: f('runner.pid'), OLLAMA_HOST: url,
+  }
+  const lines = (n: string) => (existsSync(f(n)) ? readFileSync(f(n), 'utf8').trim().split('\n').filter(Boolean) : [])
+  return {
+    url, port: r.port, pid: r.pid, dir, env,
+    mode: (m) => writeFileSync(f('mode'), m),
+    gpu: (m) => writeFileSync(f('gpu'), m),
+    canaries: () => lines('canaries').length,
+    runner: () => {
+      const t = existsSync(f('runner.pid')) ? readFileSync(f('runner.pid'), 'utf8').trim() : ''
+      return t ? Number(t) : null
+    },
+    startCmd: () => [process.execPath, LAUNCH, '--count-file', f('launches'), '--service', FAKE_OLLAMA, '--', '--port', String(r.port), ...common, '--pid-file', f('server.pid')].join(' '),
+    launches: () => lines('launches').length,
+    relaunched: () => {
+      const t = lines('server.pid')[0]
+      return t ? Number(t) : null
+    },
+    args: (...extra) => ['ollama', 'frozen-check', '--state-dir', f('state'), '--metrics-file', f('textfile/ollama_selfheal.prom'), '--threshold', '0s', '--confirmations', '2', '--canary-timeout', '1s', '--cooldown', '100ms', '--gpu-samples', '1', '--ps-timeout', '500ms', '--nvidia-timeout', '5s', '--grace', '500ms', ...extra],
+  }
+}
+
+export const runCheck = (o: Fake, ...extra: string[]): Promise<MedicResult> => medic(o.args(...extra), {env: o.env})
+export const monitorMetrics = (o: Fake): string => readFileSync(join(o.dir, 'textfile/ollama_selfheal.prom'), 'utf8')
+
+export function sample(text: string, name: string): number | undefined {
+  const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)
+  return m ? Number(m[1]) : undefined
+}
+
+/** The state letter of /proc/<pid>/stat (T: stopped), or null when gone. */
+export function procState(pid: number): string | null {
+  try {
+    const st = readFileSync(`/proc/${pid}/stat`, 'latin1')
+    return st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3)
+  } catch {
+    return null
+  }
+}
