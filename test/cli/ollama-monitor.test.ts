@@ -69,7 +69,7 @@ describe('frozen-check --test and --reset', () => {
     expect(s.code).toBe(0)
     const v = JSON.parse(s.stdout)
     expect(v).toMatchObject({token: 'OLLAMA_ALERT', exitCode: 0})
-    expect(v.summary).toMatch(/^Ollama frozen: API not answering \(no answer within 500ms\); GPU: 0%/)
+    expect(v.summary).toMatch(/^Ollama frozen: API not answering \(no answer within 1000ms\); GPU: 0%/)
     process.kill(-o.pid, 'SIGCONT')
   })
 
