@@ -2,7 +2,7 @@ import {spawn} from 'node:child_process'
 import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
-import {fakeOllama as fake, monitorMetrics as metrics, runCheck as run, sample} from '../helpers/ollama.js'
+import {countingCmd, fakeOllama as fake, monitorMetrics as metrics, runCheck as run, sample} from '../helpers/ollama.js'
 import {alive, BIN, expectContract, Janitor, medic, until} from '../helpers/procs.js'
 
 // The seed's monitor contract (ollama_frozen_monitor.sh): positional = the loop, --test, --reset.
@@ -85,8 +85,7 @@ describe('frozen-check --test and --reset', () => {
   it('--reset clears the spent budget and the suspicion; restarts_total stays a counter', async () => {
     const o = await fake(j, 'stuck', 'idle')
     const count = join(o.dir, 'restarts')
-    const restart = `${process.execPath} -e "require('fs').appendFileSync(process.argv[1], 'x')" ${count}`
-    const args = ['--no-runner-kill', '--manager', 'command', '--restart-cmd', restart, '--max-restarts', '1', '--cooldown', '0s']
+    const args = ['--no-runner-kill', '--manager', 'command', '--restart-cmd', countingCmd(count), '--max-restarts', '1', '--cooldown', '0s']
     await run(o, ...args) // baseline
     await run(o, ...args) // canary 1
     expectContract(await run(o, ...args), 'OLLAMA_ALERT') // canary 2 → restart → did not help

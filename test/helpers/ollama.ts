@@ -1,7 +1,8 @@
 import {spawn} from 'node:child_process'
 import {existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {Janitor, LAUNCH, medic, ROOT, waitReady, type MedicResult} from './procs.js'
+import {expect} from 'vitest'
+import {expectContract, Janitor, LAUNCH, medic, ROOT, waitReady, type MedicResult} from './procs.js'
 
 export const FAKE_OLLAMA = join(ROOT, 'test/fixtures/proc/fake-ollama.mjs')
 export const BIN_DIR = join(ROOT, 'test/fixtures/bin')
@@ -79,4 +80,22 @@ export function procState(pid: number): string | null {
   } catch {
     return null
   }
+}
+
+/** A manager command that does nothing but count its calls (one `x` per call) in `file`. */
+export const countingCmd = (file: string): string => `${process.execPath} -e "require('fs').appendFileSync(process.argv[1], 'x')" ${file}`
+
+/**
+ * After a remediation that did not help (with --max-restarts 1): the next freeze is
+ * confirmed (one pass) and then refused by the budget; the command ran once; the metrics say so.
+ */
+export async function expectBudgetHeld(o: Fake, args: string[], countFile: string): Promise<void> {
+  await runCheck(o, ...args)
+  const spent = await runCheck(o, ...args)
+  expectContract(spent, 'OLLAMA_ALERT')
+  expect(spent.lines[0]).toMatch(/restart budget spent: 1 in the last 60m \(max 1\)/)
+  expect(readFileSync(countFile, 'utf8')).toBe('x')
+  const m = monitorMetrics(o)
+  expect(sample(m, 'ollama_selfheal_restart_budget_exhausted')).toBe(1)
+  expect(sample(m, 'ollama_selfheal_restarts_total')).toBe(1)
 }
