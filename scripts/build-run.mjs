@@ -1,28 +1,34 @@
 #!/usr/bin/env node
-// `npm run build` step: the run path as ONE CommonJS file, dist/run/medic.cjs, that
-// bin/run.js requires. Entry: src/cli/main.ts. Every command that src/cli/registry.ts
-// imports (dynamically) is followed by esbuild and lands in the same file behind a lazy
-// initialiser, so a new command needs no change here and costs nothing until it runs.
+// `npm run build` step (after tsc): the run path, one CommonJS file per command.
 //
-// Why one file: Node 20 reads, resolves and links every ESM file separately (~26 files on
-// `cleanup`'s path). Why CommonJS and not ESM: an ESM entry initialises Node 20's ESM loader,
-// ~5–6 ms of a ~30 ms `node -e ''` on this machine (measured: docs/startup.md). Packages
-// stay external (`yaml`, `@oclif/core`, the TTY-only listr2/ora/chalk): they are loaded from
-// node_modules by the `import()` that needs them, never at start.
+//   dist/run/<spec>.cjs   src/cli/main.ts with only that spec file's commands behind the
+//                         registry; the registry's other specs are empty stubs
+//   dist/run/main.cjs     main.ts with every spec stubbed: help (oclif), unknown commands
+//   dist/run/route.cjs    src/cli/route.ts + which bundle serves which command id
+//   *.cjs.v8cache         V8 code caches, written by bin/run.js itself
 //
-// `--check` builds into memory and exits 1 if dist/run/medic.cjs differs (a stale bundle).
+// The command ids and their spec files come from running the registry that tsc just built
+// (dist/cli/registry.js), so a command added to src/cli/registry.ts is bundled with no
+// change here. Why per command: a cron run compiles only its command's code (the all-in-one
+// bundle cost ~3.6 ms more at 277 KB, and grows with every command). Why CommonJS: an ESM
+// entry starts Node 20's ESM loader, ~5 ms of a ~30 ms `node -e ''`. docs/startup.md.
+//
+// `--check`: build in memory, exit 1 if anything in dist/run differs (a stale bundle).
 import {build} from 'esbuild'
 import {spawnSync} from 'node:child_process'
-import {readFileSync} from 'node:fs'
-import {fileURLToPath} from 'node:url'
+import {mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
+import {basename, join} from 'node:path'
+import {fileURLToPath, pathToFileURL} from 'node:url'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
-export const OUTFILE = 'dist/run/medic.cjs'
+const OUT = 'dist/run'
+const REGISTRY = join(root, 'src/cli/registry.ts')
+const SPECS = join(root, 'src/cli/specs')
 
 /**
  * Every `import()` of a Node built-in or a package becomes a lazily called `require()`:
  * esbuild leaves an external `import()` as it is, and in a CommonJS file that would start
- * the ESM loader (and bin/run.js compiles the bundle with vm.Script, which has no dynamic
+ * the ESM loader (and bin/run.js compiles bundles with vm.Script, which has no dynamic
  * import at all). ESM-only packages (listr2, ora, chalk) load through require(esm), on by
  * default since Node 20.19.
  */
@@ -34,57 +40,111 @@ const importsByRequire = {
   },
 }
 
-export async function bundle(write = true) {
-  return build({
-    absWorkingDir: root,
-    entryPoints: ['src/cli/main.ts'],
-    outfile: OUTFILE,
-    bundle: true,
-    platform: 'node',
-    target: 'node20.19',
-    format: 'cjs',
-    packages: 'external',
-    // The bundle sits two levels below the package root, like dist/<dir>/<module>.js, so
-    // `new URL('../../bin/run.js', import.meta.url)` means the same in both builds.
-    define: {'import.meta.url': '__medicBundleUrl'},
-    banner: {js: `"use strict";\nconst __medicBundleUrl = require("node:url").pathToFileURL(__filename).href;`},
-    legalComments: 'none',
-    plugins: [importsByRequire],
-    write,
-    logLevel: 'silent',
-  })
+/** The registry's spec imports, except `keep`'s, become empty modules. */
+function onlySpec(keep) {
+  return {
+    name: 'only-spec',
+    setup(b) {
+      b.onResolve({filter: /^\.\/specs\//}, (a) => {
+        if (a.importer !== REGISTRY || basename(a.path, '.js') === keep) return undefined
+        return {path: a.path, namespace: 'stub'}
+      })
+      b.onLoad({filter: /.*/, namespace: 'stub'}, () => ({contents: 'module.exports = {}', loader: 'js'}))
+    },
+  }
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+const common = {
+  absWorkingDir: root,
+  bundle: true,
+  platform: 'node',
+  target: 'node20.19',
+  format: 'cjs',
+  packages: 'external',
+  // A bundle sits two levels below the package root, like dist/<dir>/<module>.js, so
+  // `new URL('../../bin/run.js', import.meta.url)` means the same in both builds.
+  define: {'import.meta.url': '__medicBundleUrl'},
+  banner: {js: `"use strict";\nconst __medicBundleUrl = require("node:url").pathToFileURL(__filename).href;`},
+  legalComments: 'none',
+  write: false,
+  metafile: true,
+  logLevel: 'silent',
+}
+
+/** id → spec file stem, from the registry and spec modules that tsc built. */
+async function commandFiles() {
+  const {COMMANDS} = await import(pathToFileURL(join(root, 'dist/cli/registry.js')).href)
+  const owner = new Map()
+  for (const f of readdirSync(SPECS).filter((n) => n.endsWith('.ts'))) {
+    const stem = basename(f, '.ts')
+    const mod = await import(pathToFileURL(join(root, 'dist/cli/specs', `${stem}.js`)).href)
+    for (const v of Object.values(mod)) if (v && typeof v === 'object' && typeof v.run === 'function') owner.set(v, stem)
+  }
+  const files = {}
+  for (const [id, load] of Object.entries(COMMANDS)) {
+    const stem = owner.get(await load())
+    if (!stem) throw new Error(`command "${id}": its spec is not exported by a file in src/cli/specs/`)
+    files[id] = stem
+  }
+  return files
+}
+
+export async function bundleAll() {
+  const files = await commandFiles()
+  const out = new Map()
+  const add = (r, name) => {
+    if (r.warnings.length > 0) throw Object.assign(new Error('warnings'), {errors: r.warnings})
+    // An import() left in the output would start the ESM loader, and fails under vm.Script.
+    const left = Object.values(r.metafile.outputs).flatMap((o) => o.imports).filter((i) => i.kind === 'dynamic-import' && i.external)
+    if (left.length > 0) throw new Error(`${name}: import() of ${left.map((i) => i.path).join(', ')} survived bundling`)
+    out.set(name, r.outputFiles[0].text)
+  }
+  const stems = [...new Set(Object.values(files))].sort()
+  for (const stem of [...stems, 'main']) {
+    add(await build({...common, entryPoints: ['src/cli/main.ts'], outfile: `${OUT}/${stem}.cjs`, plugins: [importsByRequire, onlySpec(stem)]}), `${stem}.cjs`)
+  }
+  const router = `import {route} from './src/cli/route.ts'\nexport const BUNDLES = ${JSON.stringify(files, null, 2)}\n` +
+    `/** The bundle (file stem) that runs this argv: its command's, else main (help, unknown). */\n` +
+    `export function bundleFor(argv) {\n  const {id, help} = route(argv, Object.keys(BUNDLES))\n  return id && !help ? BUNDLES[id] : 'main'\n}\n`
+  add(await build({...common, banner: {js: '"use strict";'}, define: {}, stdin: {contents: router, resolveDir: root, sourcefile: 'route-entry.js', loader: 'js'}, outfile: `${OUT}/route.cjs`}), 'route.cjs')
+  return out
+}
+
+async function main() {
   const check = process.argv.includes('--check')
-  let r
+  let out
   try {
-    r = await bundle(!check)
+    out = await bundleAll()
   } catch (e) {
     for (const m of e.errors ?? [e]) console.error(`build-run: ${m.location ? `${m.location.file}:${m.location.line}: ` : ''}${m.text ?? m.message}`)
     process.exit(1)
   }
-  // A warning here is a run-path bug (import.meta other than .url, a missing export…).
-  if (r.warnings.length > 0) {
-    for (const w of r.warnings) console.error(`build-run: ${w.location ? `${w.location.file}:${w.location.line}: ` : ''}${w.text}`)
+  const dir = join(root, OUT)
+  if (check) {
+    const have = readdirSync(dir).filter((n) => n.endsWith('.cjs')).sort()
+    const stale = [...out.keys()].filter((n) => {
+      try {
+        return readFileSync(join(dir, n), 'utf8') !== out.get(n)
+      } catch {
+        return true
+      }
+    })
+    const extra = have.filter((n) => !out.has(n))
+    if (stale.length || extra.length) {
+      console.error(`build-run: ${OUT} is stale (${[...stale, ...extra].join(', ')}); run npm run build`)
+      process.exit(1)
+    }
+    return
+  }
+  rmSync(dir, {recursive: true, force: true})
+  mkdirSync(dir, {recursive: true})
+  for (const [n, text] of out) writeFileSync(join(dir, n), text)
+  // The code caches, written by the loader itself: the same wrapper, the same node, no flags.
+  const r = spawnSync(process.execPath, [join(root, 'bin/run.js')], {env: {...process.env, MEDIC_CODE_CACHE: 'write'}, stdio: 'inherit'})
+  if (r.status !== 0) {
+    console.error('build-run: could not write the code caches')
     process.exit(1)
   }
-  if (!check) {
-    // The code cache, written by the loader itself (the same wrapper, the same node, no flags).
-    const r = spawnSync(process.execPath, [`${root}bin/run.js`], {env: {...process.env, MEDIC_CODE_CACHE: 'write'}, stdio: 'inherit'})
-    if (r.status !== 0) {
-      console.error('build-run: could not write the code cache')
-      process.exit(1)
-    }
-  }
-  if (check) {
-    let current = ''
-    try {
-      current = readFileSync(new URL(`../${OUTFILE}`, import.meta.url), 'utf8')
-    } catch {}
-    if (current !== r.outputFiles[0].text) {
-      console.error(`build-run: ${OUTFILE} is stale; run npm run build`)
-      process.exit(1)
-    }
-  }
 }
+
+await main()

@@ -1,5 +1,6 @@
 import {toJson, toText, usageVerdict} from '../core/verdict.js'
 import {COMMANDS, topics} from './registry.js'
+import {route} from './route.js'
 
 /**
  * The entry point. Running a command never loads oclif: @oclif/core alone costs ~50 ms
@@ -10,10 +11,9 @@ import {COMMANDS, topics} from './registry.js'
 export async function main(argv: string[], binUrl: string): Promise<void> {
   const end = argv.indexOf('--')
   const words = end < 0 ? argv : argv.slice(0, end)
-  const wantsHelp = words.some((w) => w === '--help' || w === '-h')
   const first = argv[0]
 
-  const id = [argv.slice(0, 2).join(' '), argv.slice(0, 1).join(' ')].find((c) => c !== '' && c in COMMANDS && !c.startsWith('-'))
+  const {id, help: wantsHelp} = route(argv, Object.keys(COMMANDS))
   if (id && !wantsHelp) {
     const spec = await COMMANDS[id]()
     const {runCommand} = await import('./runner.js')

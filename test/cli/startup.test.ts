@@ -1,7 +1,9 @@
 import {spawnSync} from 'node:child_process'
-import {readFileSync} from 'node:fs'
+import {existsSync, readFileSync} from 'node:fs'
+import {createRequire} from 'node:module'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
+import {COMMANDS} from '../../src/cli/registry.js'
 import {BIN, expectContract, freePort, Janitor, medic, ROOT, startService} from '../helpers/procs.js'
 
 // Start-up guards (issue 16; the numbers are in bench/ and docs/startup.md): a cron or
@@ -27,7 +29,8 @@ function expectLean(loaded: Loaded): void {
   expect(loaded.required.filter((f) => TTY_ONLY.test(f))).toEqual([])
   // Nothing from node_modules at all on these paths, and medic's code is the bundle only.
   expect(loaded.required.filter((f) => f.includes('/node_modules/'))).toEqual([])
-  expect(loaded.required.filter((f) => f.startsWith(ROOT) && !f.endsWith('/bin/run.js') && !f.endsWith('/load-probe.cjs'))).toEqual([])
+  // (the command's bundle itself is compiled by bin/run.js through vm.Script, not require)
+  expect(loaded.required.filter((f) => f.startsWith(ROOT) && !/\/(bin\/run\.js|dist\/run\/route\.cjs|test\/fixtures\/load-probe\.cjs)$/.test(f))).toEqual([])
   expect(loaded.internal).not.toContain('NativeModule internal/modules/esm/module_job')
 }
 
@@ -55,14 +58,25 @@ describe('the run path (no TTY)', () => {
   })
 })
 
-describe('the bundle', () => {
-  it('is what npm run build makes of the current sources', () => {
+describe('the bundles', () => {
+  it('serve every command of the registry, each from its own file; help and unknown words from main', () => {
+    const {bundleFor} = createRequire(import.meta.url)(join(ROOT, 'dist/run/route.cjs')) as {bundleFor: (argv: string[]) => string}
+    for (const id of Object.keys(COMMANDS)) {
+      const name = bundleFor([...id.split(' '), '--json'])
+      expect(name).not.toBe('main')
+      expect(existsSync(join(ROOT, 'dist/run', `${name}.cjs`))).toBe(true)
+      expect(bundleFor([...id.split(' '), '--help'])).toBe('main')
+    }
+    for (const argv of [[], ['--help'], ['nope'], ['constructor'], ['protect']]) expect(bundleFor(argv)).toBe('main')
+  })
+
+  it('are what npm run build makes of the current sources', () => {
     const r = spawnSync(process.execPath, [join(ROOT, 'scripts/build-run.mjs'), '--check'], {encoding: 'utf8'})
     expect(r.stderr).toBe('')
     expect(r.status).toBe(0)
   })
 
-  it('has a code cache that this node accepts', () => {
+  it('have code caches that this node accepts', () => {
     const r = spawnSync(process.execPath, [BIN], {encoding: 'utf8', env: {...process.env, MEDIC_CODE_CACHE: 'check'}})
     expect(r.stderr).toBe('')
     expect(r.status).toBe(0)
