@@ -38,3 +38,22 @@ function writable(dir: string): boolean {
     return false
   }
 }
+
+/** What medic install, uninstall and verify touch: unit files, systemctl, crontab, the manifests. */
+export async function makeInstallDeps(opts: {stateDir?: string; wslConf?: string; stderr: (l: string) => void}): Promise<import('./ops/install.js').InstallDeps> {
+  const [host, {readLastVerdict}] = await Promise.all([import('./sys/install-host.js'), import('./sys/last-verdict.js')])
+  const layout = stateLayout(opts.stateDir)
+  return {
+    files: host.installFiles,
+    systemd: host.systemdCtl,
+    crontab: host.userCrontab,
+    host: host.hostFacts(layout.dir, opts.wslConf),
+    manifests: host.manifestStore(layout),
+    locks: writable(layout.dir) ? new LockManager(layout, procTable, systemClock) : null,
+    clock: systemClock,
+    progress: opts.stderr,
+    lastVerdict: readLastVerdict,
+    cronRunning: () => host.cronRunning(procTable),
+    runOnce: host.runOnce,
+  }
+}

@@ -20,6 +20,9 @@ export const COMMANDS: Record<string, () => Promise<CommandSpec>> = {
   'protect add': async () => (await import('./specs/protect.js')).protectAdd,
   'protect remove': async () => (await import('./specs/protect.js')).protectRemove,
   'run-dev-safe': async () => (await import('./specs/run-dev-safe.js')).default,
+  install: async () => (await import('./specs/install.js')).default,
+  uninstall: async () => (await import('./specs/uninstall.js')).default,
+  verify: async () => (await import('./specs/verify.js')).default,
   supervise: async () => (await import('./specs/supervise.js')).default,
   'supervise status': async () => (await import('./specs/supervise-status.js')).default,
 }

@@ -47,8 +47,7 @@ export async function runCommand(spec: CommandSpec, argv: string[], env: NodeJS.
     io.stderr(`medic ${spec.id}: ${e.message}\nusage: see 'medic ${spec.id} --help'\n`)
     return emit(usageVerdict(subjectFor(spec, argv), e.message))
   }
-  const nameArg = parsed.positionals[0] ?? parsed.flags.name
-  const subject = spec.subjectFromName && typeof nameArg === 'string' ? toSubject(nameArg) : spec.subject
+  const subject = subjectOf(spec, parsed)
   out.json = parsed.flags.json === true
   out.verbose = typeof parsed.flags.verbose === 'number' ? parsed.flags.verbose : 0
   out.mode = parsed.flags['exit-codes'] as ExitCodeMode
@@ -66,7 +65,10 @@ export async function runCommand(spec: CommandSpec, argv: string[], env: NodeJS.
   try {
     const work = spec.run({parsed, t0, deadlineAt: timeoutMs === null ? null : t0 + timeoutMs, stderr: progressSink((l) => io.stderr(`${l}\n`), env)})
     const v = await Promise.race([work, hungVerdict])
-    return emit({...v, subject: v.usageError ? v.subject : subject})
+    const final = {...v, subject: v.usageError ? v.subject : subject}
+    const code = emit(final)
+    await recordLast(spec, parsed, final, t0)
+    return code
   } catch (e) {
     const err = e as Error
     if (e instanceof UsageError) {
@@ -74,10 +76,30 @@ export async function runCommand(spec: CommandSpec, argv: string[], env: NodeJS.
       return emit(usageVerdict(subject, err.message))
     }
     io.stderr(`medic ${spec.id}: internal error: ${env.MEDIC_DEBUG ? err.stack : err.message}\n`)
-    return emit({subject, status: 'UNKNOWN', summary: `internal error: ${err.message}`, checks: [], actions: []})
+    const final: Verdict = {subject, status: 'UNKNOWN', summary: `internal error: ${err.message}`, checks: [], actions: []}
+    const code = emit(final)
+    await recordLast(spec, parsed, final, t0)
+    return code
   } finally {
     if (hung) clearTimeout(hung)
   }
+}
+
+/** A command's token subject: from its name (`--name`, or the service positional) where it takes one. */
+export function subjectOf(spec: CommandSpec, parsed: Parsed): string {
+  const nameArg = parsed.positionals[0] ?? parsed.flags.name
+  return spec.subjectFromName && typeof nameArg === 'string' ? toSubject(nameArg) : spec.subject
+}
+
+/**
+ * After every verdict (not a usage error, not a dry run): the last-verdict record medic
+ * verify reads, `<state-dir>/last/<command-id>.<SUBJECT>.json`. Best effort, after the
+ * verdict is printed: it never changes it.
+ */
+async function recordLast(spec: CommandSpec, parsed: Parsed, v: Verdict, t0: number): Promise<void> {
+  if (v.usageError || parsed.flags['dry-run'] === true) return
+  const {writeLastVerdict} = await import('../sys/last-verdict.js')
+  writeLastVerdict(parsed.flags['state-dir'] as string | undefined, spec.id, v, new Date(), performance.now() - t0)
 }
 
 /** Before a full parse: how a usage error must be printed (JSON? which exit-code mode?). */

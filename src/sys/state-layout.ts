@@ -32,6 +32,9 @@ export function resolveStateDir(explicit?: string, env: NodeJS.ProcessEnv = proc
  *   ollama/exporter-<host>.json            ollama metrics: when the API last answered
  *   ollama/diag-<UTC stamp>/               ollama frozen-check: diagnostics before a remediation
  *   run-dev-safe/<name>.log                run-dev-safe: the job's output (when no --log-file)
+ *   install/<name>.json                    install: the manifest of what it wrote (verify, uninstall)
+ *   install/<name>.log                     install: the installed command's log (when it has no --log-file)
+ *   last/<command-id-with-dashes>.<SUBJECT>.json   the runner: the last verdict of each command and subject
  *
  * Names reaching here are validated (core/names.ts); a name that could leave its folder
  * is refused again here, whoever forgot to check.
@@ -116,6 +119,27 @@ export class StateLayout {
 
   ollamaDiag(stamp: string): string {
     return join(this.ollamaDir, `diag-${part(stamp)}`)
+  }
+
+  get installDir(): string {
+    return join(this.dir, 'install')
+  }
+
+  installManifest(name: string): string {
+    return join(this.installDir, `${part(name)}.json`)
+  }
+
+  installLog(name: string): string {
+    return join(this.installDir, `${part(name)}.log`)
+  }
+
+  get lastDir(): string {
+    return join(this.dir, 'last')
+  }
+
+  /** `health` + `GATEWAY` → last/health.GATEWAY.json; `ollama frozen-check` → last/ollama-frozen-check.OLLAMA.json. */
+  lastVerdict(commandId: string, subject: string): string {
+    return join(this.lastDir, `${part(commandId.replace(/ /g, '-'))}.${part(subject)}.json`)
   }
 
   get devRunDir(): string {

@@ -1,0 +1,44 @@
+import type {InnerCommand} from '../core/units-plan.js'
+import {parseCommandArgv, UsageError} from './parse.js'
+import {COMMANDS} from './registry.js'
+import {subjectOf} from './runner.js'
+
+/**
+ * The medic command line given to `medic install -- …` (or read back from a manifest by
+ * verify), parsed against that command's own declaration: a bad flag there is a usage
+ * error of the install. Parsed without the caller's environment: the unit or cron job will
+ * not have it either.
+ */
+export async function parseInner(words: string[]): Promise<InnerCommand> {
+  const w = words[0] === 'medic' ? words.slice(1) : words
+  if (w.length === 0) throw new UsageError('after --: a medic command line is needed (e.g. -- health --port 18789)')
+  const id = [w.slice(0, 2).join(' '), w[0]].find((c) => c in COMMANDS)
+  if (!id) throw new UsageError(`after --: "${w[0]}" is not a medic command`)
+  const spec = await COMMANDS[id]()
+  const args = w.slice(id.split(' ').length)
+  let parsed
+  try {
+    parsed = parseCommandArgv(spec, args, {})
+  } catch (e) {
+    throw new UsageError(`after --: medic ${id}: ${(e as Error).message}`)
+  }
+  const f = parsed.flags
+  const given = (k: string) => parsed.given.has(k)
+  const str = (k: string) => (given(k) && typeof f[k] === 'string' ? (f[k] as string) : undefined)
+  const name = parsed.positionals[0] ?? (typeof f.name === 'string' ? f.name : undefined)
+  return {
+    id, args, subject: subjectOf(spec, parsed),
+    flags: {
+      ...(name !== undefined ? {name} : {}),
+      ...(typeof f.port === 'number' ? {port: f.port} : {}),
+      ...(f.once === true ? {once: true} : {}),
+      ...(f.watch !== undefined && f.watch !== false ? {watch: f.watch as boolean | number} : {}),
+      ...(typeof f.interval === 'number' ? {interval: f.interval} : {}),
+      ...(str('file') ? {file: str('file')} : {}),
+      ...(str('metrics-file') ? {metricsFile: str('metrics-file')} : {}),
+      ...(str('state-dir') ? {stateDir: str('state-dir')} : {}),
+      ...(str('log-file') ? {logFile: str('log-file')} : {}),
+      ...(str('exit-codes') ? {exitCodes: str('exit-codes')} : {}),
+    },
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * What medic install recorded (the manifest in `<state-dir>/install/<name>.json`) and the
+ * ownership rules it enforces: medic writes a file only where nothing is, or where the file
+ * is byte for byte what it wrote before; it removes only that. Pure.
+ */
+import type {InstallRequest, Kind, Plan, PlannedFile, WritingTarget} from './units-plan.js'
+
+export interface ManifestFile {
+  path: string
+  /** Exactly what medic wrote: the file is medic's while it is byte for byte this. */
+  text: string
+  mode: number
+  role: PlannedFile['role']
+  /** Directories created to hold it (removed again, if empty, on uninstall). */
+  createdDirs: string[]
+}
+
+export interface Manifest {
+  version: 1
+  name: string
+  unitName: string
+  kind: Kind
+  target: WritingTarget
+  request: InstallRequest
+  installedAt: string
+  updatedAt: string
+  files: ManifestFile[]
+  crontab: {block: string} | null
+  wsl: {path: string; line: string; appended: string | null} | null
+  dirs: {path: string; created: boolean}[]
+  systemd: Plan['systemd']
+  watch: Plan['watch']
+}
+
+export type OnDisk =
+  | {kind: 'missing'}
+  | {kind: 'file'; text: string; mode: number}
+  | {kind: 'symlink'}
+  | {kind: 'other'; what: string}
+  | {kind: 'error'; detail: string}
+
+export type WriteDecision =
+  | {action: 'create'}
+  | {action: 'update'; before: string}
+  | {action: 'same'}
+  | {action: 'refuse'; reason: string}
+
+/**
+ * Whether medic may put `planned` at its path. `ours` is what the manifest says medic wrote
+ * there last time (null: nothing). A file with the very bytes medic would write is taken as
+ * medic's (a lost manifest); anything else medic did not write, or changed by hand, is refused.
+ */
+export function decideWrite(path: string, planned: string, disk: OnDisk, ours: string | null): WriteDecision {
+  switch (disk.kind) {
+    case 'missing':
+      return {action: 'create'}
+    case 'symlink':
+      return {action: 'refuse', reason: `${path} is a symlink; medic never writes through one`}
+    case 'other':
+      return {action: 'refuse', reason: `${path} is ${disk.what}, not a regular file`}
+    case 'error':
+      return {action: 'refuse', reason: `cannot read ${path}: ${disk.detail}`}
+    case 'file':
+      if (disk.text === planned) return {action: 'same'}
+      if (ours !== null && disk.text === ours) return {action: 'update', before: ours}
+      return {action: 'refuse', reason: ours !== null ? `${path} was changed since medic wrote it; not overwriting (move it away, or put back what medic wrote)` : `${path} exists and medic did not write it; not overwriting`}
+  }
+}
+
+export type RemoveDecision = {action: 'remove'} | {action: 'gone'} | {action: 'leave'; reason: string}
+
+export function decideRemove(path: string, written: string, disk: OnDisk): RemoveDecision {
+  switch (disk.kind) {
+    case 'missing':
+      return {action: 'gone'}
+    case 'file':
+      return disk.text === written ? {action: 'remove'} : {action: 'leave', reason: `${path} was changed since medic wrote it; left in place`}
+    case 'symlink':
+      return {action: 'leave', reason: `${path} is now a symlink medic did not make; left in place`}
+    case 'other':
+      return {action: 'leave', reason: `${path} is now ${disk.what}; left in place`}
+    case 'error':
+      return {action: 'leave', reason: `cannot read ${path}: ${disk.detail}; left in place`}
+  }
+}
+
+/**
+ * A unified diff of two texts, line by line (files medic writes are small): `--dry-run`
+ * shows it, verify names the lines a hand edit changed.
+ */
+export function unifiedDiff(path: string, before: string, after: string, context = 2): string[] {
+  if (before === after) return []
+  const a = before === '' ? [] : before.replace(/\n$/, '').split('\n')
+  const b = after === '' ? [] : after.replace(/\n$/, '').split('\n')
+  // LCS table, from the end.
+  const n = a.length
+  const m = b.length
+  const L: number[][] = Array.from({length: n + 1}, () => new Array<number>(m + 1).fill(0))
+  for (let i = n - 1; i >= 0; i--) for (let j = m - 1; j >= 0; j--) L[i][j] = a[i] === b[j] ? L[i + 1][j + 1] + 1 : Math.max(L[i + 1][j], L[i][j + 1])
+  const ops: {t: ' ' | '-' | '+'; line: string}[] = []
+  let i = 0
+  let j = 0
+  while (i < n || j < m) {
+    if (i < n && j < m && a[i] === b[j]) {
+      ops.push({t: ' ', line: a[i++]})
+      j++
+    } else if (i < n && (j === m || L[i + 1][j] >= L[i][j + 1])) ops.push({t: '-', line: a[i++]})
+    else ops.push({t: '+', line: b[j++]})
+  }
+  const keep = ops.map((o, k) => o.t !== ' ' || ops.slice(Math.max(0, k - context), k + context + 1).some((x) => x.t !== ' '))
+  const out = [`--- ${before === '' ? '/dev/null' : path}`, `+++ ${after === '' ? '/dev/null' : path}`]
+  let gap = false
+  ops.forEach((o, k) => {
+    if (!keep[k]) {
+      if (!gap) out.push('@@')
+      gap = true
+      return
+    }
+    if (k === 0) out.push('@@')
+    gap = false
+    out.push(`${o.t}${o.line}`)
+  })
+  if (out.at(-1) === '@@') out.pop()
+  return out
+}
