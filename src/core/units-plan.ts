@@ -242,10 +242,11 @@ export function buildPlan(req: InstallRequest, inner: InnerCommand | null, h: Ho
   return {ok: true, plan}
 }
 
-/** One line per install for humans: `medic-health-gateway: timer every 10m`. */
+/** One line per install for humans: `medic-health-gateway (timer every 10m, hardened x.service)`. */
 export function describePlan(p: Plan): string {
+  const every = p.watch.everyMs ? formatMs(p.watch.everyMs) : ''
   const what = p.systemd
-    ? [p.systemd.timer ? `${p.systemd.timer} every ${formatMs(p.watch.everyMs!)}` : p.systemd.service ? p.systemd.service : null, p.systemd.hardened ? `hardening of ${p.systemd.hardened}` : null].filter(Boolean).join(' + ')
-    : p.crontabBlock ? `crontab block every ${formatMs(p.watch.everyMs!)}` : p.files.some((f) => f.role === 'cron') ? `cron every ${formatMs(p.watch.everyMs!)}` : p.wsl ? `[boot] command in ${p.wsl.path}` : 'printed'
-  return `${p.unitName}: ${what}`
+    ? [p.systemd.timer ? `timer every ${every}` : p.systemd.service ? 'service' : null, p.systemd.hardened ? `hardened ${p.systemd.hardened}` : null].filter(Boolean).join(', ')
+    : p.crontabBlock ? `your crontab, every ${every}` : p.files.some((f) => f.role === 'cron') ? `cron every ${every}` : p.wsl ? `[boot] command in ${p.wsl.path}` : 'printed'
+  return `${p.unitName} (${what})`
 }

@@ -234,8 +234,8 @@ async function installLocked(input: InstallInput, plan: Plan, target: WritingTar
     const running = deps.cronRunning()
     checks.push({name: 'cron daemon', status: running ? 'OK' : 'ALERT', detail: running ? 'running' : 'no cron daemon runs here: nothing will run the job (start cron)'})
     if (!running) status = 'ALERT'
-    notes.push(`runs every ${formatMs(plan.watch.everyMs!)} by cron${running ? '' : ' — but no cron daemon is running'}`)
     if (wrote && input.start) notes.push(await firstRun(plan, input, deps, checks, actions, at))
+    if (!running) notes.push('but no cron daemon is running')
   } else if (target === 'wsl') notes.push('runs at the next WSL start')
   extra.changed = wrote
   extra.files = manifest.files.map((f) => f.path)
@@ -264,7 +264,7 @@ async function activateSystemd(plan: Plan, input: InstallInput, deps: InstallDep
     const active = /^ActiveState=active/m.test(st.stdout)
     if (!input.start) {
       if (!enabled && !(await step(['enable', main]))) return {ok: false, notes: [`could not enable ${main}`], checks}
-      notes.push(`enabled, not started: ${how} start ${main}`)
+      notes.push(`enabled, not started (${how} start ${main})`)
     } else if (!enabled || !active) {
       if (!(await step(['enable', '--now', main]))) return {ok: false, notes: [`could not enable and start ${main}: see ${how} status ${main}`], checks}
     } else if (unitsChanged && !s.timer && s.service) {
@@ -277,11 +277,11 @@ async function activateSystemd(plan: Plan, input: InstallInput, deps: InstallDep
       await step(['start', s.service!], input.firstRunTimeoutMs)
       const rec = plan.watch.commandId && plan.watch.subject ? deps.lastVerdict(plan.watch.stateDir, plan.watch.commandId, plan.watch.subject) : null
       const last = rec && Date.parse(rec.at) >= since ? rec : null
-      notes.push(last ? `first run: ${last.token}` : 'the first run recorded no verdict')
+      notes.push(last ? `first run ${last.token}` : 'the first run recorded no verdict')
       checks.push({name: 'first run', status: last ? last.status : 'UNKNOWN', detail: last ? `${last.token}: ${last.summary}` : `no verdict recorded in ${plan.watch.stateDir}`})
     }
   }
-  if (s.hardened) notes.push(`the hardening applies at the next start of ${s.hardened}`)
+  if (s.hardened) notes.push(`the hardening applies from the next start of ${s.hardened}`)
   return {ok: true, notes, checks}
 }
 
@@ -293,7 +293,7 @@ async function firstRun(plan: Plan, input: InstallInput, deps: InstallDeps, chec
   const rec = plan.watch.commandId && plan.watch.subject ? deps.lastVerdict(plan.watch.stateDir, plan.watch.commandId, plan.watch.subject) : null
   const last = rec && Date.parse(rec.at) >= since ? rec : null
   checks.push({name: 'first run', status: last ? last.status : 'UNKNOWN', detail: last ? `${last.token}: ${last.summary}` : `no verdict recorded in ${plan.watch.stateDir}: ${r.detail}`})
-  return last ? `first run: ${last.token}` : 'the first run recorded no verdict'
+  return last ? `first run ${last.token}` : 'the first run recorded no verdict'
 }
 
 export interface UninstallInput {

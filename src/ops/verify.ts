@@ -42,10 +42,9 @@ export async function verify(input: VerifyInput, deps: VerifyDeps): Promise<Verd
       checks.push({name, status: 'ALERT', detail: `medic-${name} is not installed (no manifest ${deps.manifests.path(name)})`})
       continue
     }
-    const before = checks.length
-    checks.push(...(await verifyOne(m, deps)))
-    const failing = checks.slice(before).filter((c) => c.status !== 'OK').length
-    described.push(`${m.unitName}${failing ? '' : ` (${summaryOf(m, checks.slice(before))})`}`)
+    const one = await verifyOne(m, deps)
+    checks.push(...one.checks)
+    described.push(`${m.unitName} (${one.brief})`)
   }
   for (const unit of input.units) {
     const r = await deps.systemd.systemctl(['show', unit, '--no-pager', '-p', 'LoadState,UnitFileState,ActiveState,SubState,NeedDaemonReload'], input.userUnits)
@@ -53,17 +52,13 @@ export async function verify(input: VerifyInput, deps: VerifyDeps): Promise<Verd
     else checks.push(judgeUnit(unit, parseSystemctlShow(r.stdout), 'any'))
     described.push(unit)
   }
-  const v = verifyVerdict(checks, `${described.join(', ')}: all verified`)
+  const v = verifyVerdict(checks, `verified ${described.join(', ')}`)
   return {subject: SUBJECT, status: v.status, summary: v.summary, checks, actions: [], extra: {installs: names, units: input.units}}
 }
 
-function summaryOf(m: Manifest, checks: Check[]): string {
-  const last = checks.find((c) => c.name.startsWith('last run of'))
-  return last ? last.detail.replace(/^.*?: /, '').slice(0, 60) : m.kind === 'service' ? 'running' : m.target
-}
-
-async function verifyOne(m: Manifest, deps: VerifyDeps): Promise<Check[]> {
+async function verifyOne(m: Manifest, deps: VerifyDeps): Promise<{checks: Check[]; brief: string}> {
   const checks: Check[] = []
+  let brief = m.kind === 'service' ? 'running' : m.target === 'wsl' ? 'wsl boot command' : m.kind === 'harden' ? 'hardening' : m.target
   const now = deps.clock.wall().getTime()
   // Drift: what install would write now, from the same request.
   let inner: InnerCommand | null = null
@@ -125,7 +120,9 @@ async function verifyOne(m: Manifest, deps: VerifyDeps): Promise<Check[]> {
   // The run itself: its last verdict (checks), its textfiles, its log.
   const w = m.watch
   if (m.kind === 'check' && w.commandId && w.subject && w.everyMs) {
-    checks.push(judgeLastRun(m.unitName, deps.lastVerdict(w.stateDir, w.commandId, w.subject), now, w.everyMs))
+    const rec = deps.lastVerdict(w.stateDir, w.commandId, w.subject)
+    checks.push(judgeLastRun(m.unitName, rec, now, w.everyMs))
+    if (rec) brief = `last run ${rec.token} ${formatMs(Math.max(0, now - Date.parse(rec.at)))} ago`
   } else if (m.kind === 'service' && w.commandId && w.subject) {
     const rec = deps.lastVerdict(w.stateDir, w.commandId, w.subject)
     if (rec) checks.push({name: `last verdict of ${m.unitName}`, status: 'OK', detail: `${rec.token} ${formatMs(Math.max(0, now - Date.parse(rec.at)))} ago (a long-running command records one when it ends)`})
@@ -135,5 +132,5 @@ async function verifyOne(m: Manifest, deps: VerifyDeps): Promise<Check[]> {
     const l = deps.files.writable(w.logFile)
     checks.push({name: `log ${w.logFile}`, status: l.ok ? 'OK' : 'ALERT', detail: l.detail})
   }
-  return checks
+  return {checks, brief}
 }

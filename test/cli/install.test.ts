@@ -1,7 +1,7 @@
 import {existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
-import {expectContract, freePort, Janitor, medic, type MedicResult} from '../helpers/procs.js'
+import {expectContract, Janitor, medic, type MedicResult} from '../helpers/procs.js'
 
 /**
  * medic install / uninstall / verify without systemd: the contract of each command, the
@@ -91,7 +91,7 @@ describe('medic install --target wsl', () => {
     const w = wslSetup()
     const r = await medic(['install', ...w.args, ...BOOT])
     expectContract(r, 'INSTALL_OK')
-    expect(r.lines[0]).toMatch(/installed medic-boot-gateway: \[boot\] command in .*wsl\.conf; runs at the next WSL start/)
+    expect(r.lines[0]).toMatch(/installed medic-boot-gateway \(\[boot\] command in .*wsl\.conf\); runs at the next WSL start/)
     const after = readFileSync(w.conf, 'utf8')
     const line = after.split('\r\n').find((l) => l.startsWith('command='))!
     expect(line).toMatch(/^command=\S+node \S+\/bin\/run\.js boot --name gateway --port 18789 --log-file \S+\/state\/install\/boot-gateway\.log --state-dir \S+\/state -- \/usr\/bin\/node \/root\/gateway\/index\.js$/)
@@ -172,17 +172,18 @@ describe('medic install --target wsl', () => {
 describe('the last-verdict record', () => {
   it('is written after every verdict, per command and subject, atomically, and never for a dry run', async () => {
     const state = j.tmp()
-    const port = await freePort()
-    const r = await medic(['cleanup', '--port', String(port), '--state-dir', state])
-    expectContract(r, 'PORT_OK')
-    const rec = JSON.parse(readFileSync(join(state, 'last', 'cleanup.PORT.json'), 'utf8'))
-    expect(rec).toMatchObject({version: 1, command: 'cleanup', subject: 'PORT', token: 'PORT_OK', status: 'OK', exitCode: 0})
+    const r = await medic(['ollama', 'rules', '--state-dir', state])
+    expectContract(r, 'OLLAMA_OK')
+    const rec = JSON.parse(readFileSync(join(state, 'last', 'ollama-rules.OLLAMA.json'), 'utf8'))
+    expect(rec).toMatchObject({version: 1, command: 'ollama rules', subject: 'OLLAMA', token: 'OLLAMA_OK', status: 'OK', exitCode: 0})
     expect(Date.now() - Date.parse(rec.at)).toBeLessThan(60_000)
-    const h = await medic(['health', '--name', 'whatsapp', '--manager', 'none', '--no-repair', '--tcp', '--port', String(port), '--state-dir', state, '--reprobe-delay', '10ms'])
+    // Port 1 (tcpmux) has no listener: the probe is refused, deterministically.
+    const h = await medic(['health', '--name', 'whatsapp', '--manager', 'none', '--no-repair', '--url', 'http://127.0.0.1:1/', '--port', '1', '--state-dir', state, '--reprobe-delay', '10ms'])
     expectContract(h, 'WHATSAPP_ALERT')
     expect(JSON.parse(readFileSync(join(state, 'last', 'health.WHATSAPP.json'), 'utf8'))).toMatchObject({token: 'WHATSAPP_ALERT', exitCode: 2})
     const dry = j.tmp()
-    expectContract(await medic(['cleanup', '--port', String(port), '--state-dir', dry, '--dry-run']), 'PORT_OK')
+    const d = await medic(['health', '--dry-run', '--manager', 'none', '--url', 'http://127.0.0.1:1/', '--port', '1', '--state-dir', dry, '--reprobe-delay', '10ms'])
+    expect(d.lines[0]).toMatch(/^GATEWAY_ALERT: /)
     expect(existsSync(join(dry, 'last'))).toBe(false)
     expect(readdirSync(join(state, 'last')).filter((n) => n.endsWith('.tmp'))).toEqual([])
   })
@@ -192,11 +193,13 @@ describe('the last-verdict record', () => {
     const state = join(dir, 'state')
     mkdirSync(state)
     writeFileSync(join(state, 'last'), 'a file where the directory should be')
-    const port = await freePort()
-    for (const mode of ['nagios', 'binary']) {
-      const r = await medic(['cleanup', '--port', String(port), '--state-dir', state, '--exit-codes', mode])
-      expectContract(r, 'PORT_OK')
-      expect(r.code).toBe(0)
+    for (const [mode, code] of [['nagios', 0], ['binary', 0]] as const) {
+      const r = await medic(['ollama', 'rules', '--state-dir', state, '--exit-codes', mode])
+      expectContract(r, 'OLLAMA_OK')
+      expect(r.code).toBe(code)
     }
+    const a = await medic(['health', '--manager', 'none', '--no-repair', '--url', 'http://127.0.0.1:1/', '--port', '1', '--state-dir', state, '--reprobe-delay', '10ms'])
+    expectContract(a, 'GATEWAY_ALERT')
+    expect(a.code).toBe(2)
   })
 })
