@@ -40,13 +40,17 @@ const importsByRequire = {
   },
 }
 
-/** The registry's spec imports, except `keep`'s, become empty modules. */
-function onlySpec(keep) {
+/**
+ * The registry's spec imports, except `keep`'s, become empty modules — unless `keep`'s spec
+ * file exports `needsEveryCommand` (install and verify parse the medic command line they
+ * install against its own command's declaration).
+ */
+function onlySpec(keep, everyCommand) {
   return {
     name: 'only-spec',
     setup(b) {
       b.onResolve({filter: /^\.\/specs\//}, (a) => {
-        if (a.importer !== REGISTRY || basename(a.path, '.js') === keep) return undefined
+        if (a.importer !== REGISTRY || everyCommand || basename(a.path, '.js') === keep) return undefined
         return {path: a.path, namespace: 'stub'}
       })
       b.onLoad({filter: /.*/, namespace: 'stub'}, () => ({contents: 'module.exports = {}', loader: 'js'}))
@@ -71,6 +75,9 @@ const common = {
   logLevel: 'silent',
 }
 
+/** Spec files whose bundle keeps every command (they export `needsEveryCommand`). */
+const everyCommand = new Set()
+
 /** id → spec file stem, from the registry and spec modules that tsc built. */
 async function commandFiles() {
   const {COMMANDS} = await import(pathToFileURL(join(root, 'dist/cli/registry.js')).href)
@@ -78,6 +85,7 @@ async function commandFiles() {
   for (const f of readdirSync(SPECS).filter((n) => n.endsWith('.ts'))) {
     const stem = basename(f, '.ts')
     const mod = await import(pathToFileURL(join(root, 'dist/cli/specs', `${stem}.js`)).href)
+    if (mod.needsEveryCommand === true) everyCommand.add(stem)
     for (const v of Object.values(mod)) if (v && typeof v === 'object' && typeof v.run === 'function') owner.set(v, stem)
   }
   const files = {}
@@ -101,7 +109,7 @@ export async function bundleAll() {
   }
   const stems = [...new Set(Object.values(files))].sort()
   for (const stem of [...stems, 'main']) {
-    add(await build({...common, entryPoints: ['src/cli/main.ts'], outfile: `${OUT}/${stem}.cjs`, plugins: [importsByRequire, onlySpec(stem)]}), `${stem}.cjs`)
+    add(await build({...common, entryPoints: ['src/cli/main.ts'], outfile: `${OUT}/${stem}.cjs`, plugins: [importsByRequire, onlySpec(stem, everyCommand.has(stem))]}), `${stem}.cjs`)
   }
   const router = `import {route} from './src/cli/route.ts'\nexport const BUNDLES = ${JSON.stringify(files, null, 2)}\n` +
     `/** The bundle (file stem) that runs this argv: its command's, else main (help, unknown). */\n` +

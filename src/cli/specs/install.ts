@@ -71,4 +71,7 @@ INSTALL_UNKNOWN   bad input (a command the target cannot run, an interval cron c
   },
 }
 
+/** Its bundle keeps every command: the command line it installs is parsed against its own declaration. */
+export const needsEveryCommand = true
+
 export default spec

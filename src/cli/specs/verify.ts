@@ -38,4 +38,7 @@ INSTALL_UNKNOWN   nothing to verify, systemd could not be asked, or bad input`,
   },
 }
 
+/** Its bundle keeps every command: the command line it installs is parsed against its own declaration. */
+export const needsEveryCommand = true
+
 export default spec
