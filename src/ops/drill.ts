@@ -180,10 +180,18 @@ export async function drill(input: DrillInput, deps: DrillDeps): Promise<Verdict
         throw new NotInjected('UNKNOWN', `the squatter cannot take port ${s.port}: ${first.replace(/^waiting /, '')}`)
       }
       case 'await-squatter': {
-        const r = await Promise.race([squatter!.next(), interruptedP])
-        if (r === 'bound') return {ok: true, detail: `squatter pid ${squatter!.pid} holds port ${s.port}`}
-        if (r === 'interrupted') return {ok: false, detail: 'interrupted'}
-        throw new NotInjected('UNKNOWN', `the service re-took port ${s.port} before the squatter could (${r}): nothing squatted`)
+        // The squatter retries every millisecond; should the service win the race anyway
+        // (it restarted first), the port shows another holder: say so rather than wait.
+        const sq = squatter!
+        const line = sq.next()
+        for (;;) {
+          const r = await Promise.race([line, interruptedP, clock.sleep(50).then(() => 'tick')])
+          if (r === 'bound') return {ok: true, detail: `squatter pid ${sq.pid} holds port ${s.port}`}
+          if (r === 'interrupted') return {ok: false, detail: 'interrupted'}
+          if (r !== 'tick') throw new NotInjected('UNKNOWN', `the squatter could not take port ${s.port} (${r}): nothing squatted`)
+          const other = (await deps.ports.listeners(s.port)).pids.filter((p) => p !== sq.pid && p !== service.pid)
+          if (other.length) throw new NotInjected('UNKNOWN', `the service re-took port ${s.port} (pid ${other.join(', ')}) before the squatter could: nothing squatted`)
+        }
       }
       case 'signal': {
         const r = await signal(s.target, s.signal, restoring)

@@ -99,6 +99,32 @@ describe('drill: a pid reused between discovery and the signal', () => {
   })
 })
 
+describe('drill squat: the service restarting before the squatter binds', () => {
+  it('is UNKNOWN (nothing squatted) as soon as another process holds the port, not after the squatter gives up', async () => {
+    const svc = await startService(j, ['--port', '0'])
+    const w = world()
+    let restarted = 0
+    let calls = 0
+    w.deps.helpers = {
+      guard: w.deps.helpers.guard,
+      async squatter() {
+        let ended!: () => void
+        const exited = new Promise<void>((r) => (ended = r))
+        return {pid: 999_999, startTime: '1', exited, close: () => ended(),
+          next: async () => {
+            if (++calls === 1) return 'waiting EADDRINUSE'
+            // The service was SIGKILLed a moment ago; its manager restarts it faster than the squatter binds.
+            restarted = (await startService(j, ['--port', String(svc.port)])).pid
+            return new Promise<string>(() => {})
+          }}
+      },
+    }
+    const v = await drill(input({kind: 'squat', port: svc.port, withinMs: 30_000}), w.deps)
+    expect(v.status).toBe('UNKNOWN')
+    expect(v.summary).toBe(`squat: the service re-took port ${svc.port} (pid ${restarted}) before the squatter could: nothing squatted; restored (kill squatter)`)
+  })
+})
+
 describe('drill: an exception in the middle still restores', () => {
   it('a probe that throws after the SIGSTOP: the service is resumed, UNKNOWN internal error', async () => {
     const svc = await startService(j, ['--port', '0'])
