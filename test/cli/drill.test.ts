@@ -245,9 +245,12 @@ describe('medic drill: every way out restores', () => {
 
   it('--timeout before --within: DRILL_ALERT before the deadline, the service resumed', async () => {
     const svc = await startService(j, ['--port', '0'])
-    const r = await drill('stop', '--port', String(svc.port), '--within', '30s', '--timeout', '1s')
-    expectContract(r, 'DRILL_ALERT')
-    expect(r.lines[0]).toMatch(/not recovered before --timeout/)
+    const r = await drill('stop', '--port', String(svc.port), '--within', '30s', '--timeout', '3s', '--json')
+    const v = JSON.parse(r.stdout)
+    expect(v.token).toBe('DRILL_ALERT') // not the runner's DRILL_UNKNOWN for a medic that hung past --timeout
+    // On a loaded machine --timeout may even expire before the fault was complete; either way it is kept.
+    expect(v.summary).toMatch(/^stop: (not recovered before --timeout: pid \d+ is still stopped|--timeout reached before the fault was complete)/)
+    if (v.actions.some((a: {action: string}) => a.action === 'SIGSTOP')) expect(v.summary).toMatch(/restored \(SIGCONT\)/)
     expect(procState(svc.pid)).toMatch(/^[RS]$/)
   })
 
