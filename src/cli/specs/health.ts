@@ -79,6 +79,9 @@ GATEWAY_UNKNOWN     bad input, or a concurrent repair is still running past --lo
         throw new UsageError(`--url ${JSON.stringify(url)}: ${(e as Error).message}`)
       }
     }
+    // The socket table first: its spawn of ss then runs while the rest is set up.
+    const listenersAhead = import('../../sys/port-table.js').then(({portTable}) => portTable.listeners(port))
+    listenersAhead.catch(() => {}) // unused when the run waits for the lock
     const [{health}, {makeProcessDeps}, {buildManager}, {prober}, {LogFile}] = await Promise.all([
       import('../../ops/health.js'), import('../../deps.js'), import('../manager-flags.js'), import('../../sys/probe.js'), import('../../sys/log-file.js'),
     ])
@@ -96,7 +99,7 @@ GATEWAY_UNKNOWN     bad input, or a concurrent repair is still running past --lo
       maxRepairs: f['max-repairs'] as number, repairWindowMs: f['repair-window'] as number, graceMs,
       lockWaitMs: (f['lock-wait'] as number | undefined) ?? verifyTimeoutMs + 2 * graceMs + 10_000,
       protect: [...(f.protect as RegExp[]), ...cfgProtect], deadlineAt,
-      statePath: base.layout.healthState(name),
+      statePath: base.layout.healthState(name), listenersAhead,
     }, {...deps0, prober, manager: chosen.manager, detected: chosen.tried})
   },
 }
