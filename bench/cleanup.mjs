@@ -23,6 +23,8 @@ const contenders = {
   'fuser -k': (port) => ['fuser', ['-k', '-n', 'tcp', String(port)]],
   'kill-port': (port) => [process.execPath, [join(root, 'node_modules/kill-port/cli.js'), String(port)]],
 }
+// BENCH_BASELINE=<another built checkout> races that build too.
+if (process.env.BENCH_BASELINE) contenders['medic (baseline)'] = (port) => [process.execPath, [join(process.env.BENCH_BASELINE, 'bin/run.js'), 'cleanup', '--port', String(port), '--grace', `${GRACE_MS}ms`, '--state-dir', `${state}-baseline`, '--json']]
 
 let termToBind = []
 async function timeToBindable(make, holderArgs, stop) {
@@ -37,7 +39,7 @@ async function timeToBindable(make, holderArgs, stop) {
   killGroup(h.pid)
   // medic's own account: from its SIGTERM to its successful bind test, and that it did
   // send TERM first (the grace-then-kill behaviour the race must not give up).
-  if (args.includes('--json')) {
+  if (args.includes('--json') && args[0] === bin) {
     const acts = JSON.parse(r.stdout).actions
     const term = acts.find((a) => a.action === 'SIGTERM')
     if (!term) throw new Error(`medic sent no SIGTERM: ${r.stdout}`)
@@ -65,6 +67,7 @@ for (const [hname, [args, stop]] of Object.entries(holders)) {
   const line = Object.entries(med).map(([c, ms]) => `${c} ${ms.toFixed(0)}ms`).join(', ')
   const target = hname === 'TERM-ignoring' ? '' : ' (target ≤ 1.00×)'
   console.log(`time-to-bindable, ${hname.padEnd(13)} ${line}\n  medic/kill-port ${compare(times.medic, times['kill-port']).text}${target}; medic/fuser ${compare(times.medic, times['fuser -k']).text}`)
+  if (times['medic (baseline)']) console.log(`  baseline/kill-port ${compare(times['medic (baseline)'], times['kill-port']).text}`)
 }
 const ti = results['TERM-ignoring']
 console.log(`TERM-ignoring holder: SIGTERM → bindable ${ti.termToBind.toFixed(0)}ms = grace + ${(ti.termToBind - GRACE_MS).toFixed(0)}ms (target: grace + 150ms); whole run incl. start-up ${ti.medic.toFixed(0)}ms`)

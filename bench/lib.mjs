@@ -44,7 +44,8 @@ export async function interleave(contenders, rounds, env = cronEnv()) {
       if (typeof c === 'function') times[k].push(await c())
       else {
         const t = performance.now()
-        const r = spawnSync(c[0], c[1], {stdio: 'ignore', env})
+        // stdout and stderr are pipes, as cron and Docker give them (not /dev/null).
+        const r = spawnSync(c[0], c[1], {stdio: ['ignore', 'pipe', 'pipe'], env})
         if (r.status === null) throw new Error(`${k}: killed by ${r.signal}`)
         times[k].push(performance.now() - t)
       }

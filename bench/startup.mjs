@@ -27,13 +27,19 @@ for (let i = 0; i < 2000 && !port; i++) {
 }
 const free = await freePort()
 const node = process.execPath
-const contenders = {
-  node: [node, ['-e', '']],
-  cleanup: [node, [bin, 'cleanup', '--port', String(free), '--state-dir', state]],
-  health: [node, [bin, 'health', '--port', String(port), '--state-dir', state]],
-  'supervise status': [node, [bin, 'supervise', 'status', '--state-dir', state]],
+const runs = {
+  cleanup: ['cleanup', '--port', String(free)],
+  health: ['health', '--port', String(port)],
+  'supervise status': ['supervise', 'status'],
 }
-for (const [k, [cmd, args]] of Object.entries(contenders).slice(1)) {
+// BENCH_BASELINE=<another built checkout> adds that build's runs, interleaved too.
+const baseline = process.env.BENCH_BASELINE && join(process.env.BENCH_BASELINE, 'bin/run.js')
+const contenders = {node: [node, ['-e', '']]}
+for (const [k, args] of Object.entries(runs)) {
+  contenders[k] = [node, [bin, ...args, '--state-dir', state]]
+  if (baseline) contenders[`${k} (baseline)`] = [node, [baseline, ...args, '--state-dir', `${state}-baseline`]]
+}
+for (const [k, [cmd, args]] of Object.entries(contenders).filter(([k]) => k in runs)) {
   const r = spawnSync(cmd, args, {encoding: 'utf8', env: cronEnv()})
   if (!/^(PORT_OK|GATEWAY_OK|SUPERVISOR_[A-Z]+):/.test(r.stdout)) throw new Error(`${k} is not the run this bench means: ${r.stdout}${r.stderr}`)
 }
@@ -42,8 +48,8 @@ function report(label, env) {
   return interleave(contenders, ROUNDS, env).then((t) => {
     console.log(`start-up, ${label}: ${ROUNDS} interleaved rounds, medians; node -e '' ${median(t.node).toFixed(1)}ms`)
     const targets = {cleanup: '≤ 1.4×', health: '≤ 1.8×', 'supervise status': 'no target'}
-    for (const k of Object.keys(targets)) {
-      console.log(`  ${k.padEnd(16)} ${median(t[k]).toFixed(1).padStart(6)}ms  ${compare(t[k], t.node).text}  target ${targets[k]}`)
+    for (const k of Object.keys(contenders).filter((k) => k !== 'node')) {
+      console.log(`  ${k.padEnd(27)} ${median(t[k]).toFixed(1).padStart(6)}ms  ${compare(t[k], t.node).text}  ${targets[k] ? `target ${targets[k]}` : ''}`)
     }
   })
 }

@@ -1,5 +1,6 @@
 import {formatMs} from '../core/duration.js'
 import {monotonicMs} from '../sys/clock.js'
+import {writeFd} from '../sys/stdio.js'
 import {exitCodeFor, toJson, toSubject, toText, usageVerdict, type ExitCodeMode, type Verdict} from '../core/verdict.js'
 import {parseCommandArgv, UsageError} from './parse.js'
 import {progressSink} from './progress.js'
@@ -23,7 +24,7 @@ export interface Io {
   stderr: (text: string) => void
 }
 
-const processIo: Io = {stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t)}
+const processIo: Io = {stdout: (t) => writeFd(1, t), stderr: (t) => writeFd(2, t)}
 
 export async function runCommand(spec: CommandSpec, argv: string[], env: NodeJS.ProcessEnv = process.env, io: Io = processIo): Promise<number> {
   const t0 = monotonicMs()

@@ -1,4 +1,4 @@
-import {spawnSync} from 'node:child_process'
+import {spawn, spawnSync} from 'node:child_process'
 import {existsSync, readFileSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import {join} from 'node:path'
@@ -55,6 +55,18 @@ describe('the run path (no TTY)', () => {
     const {r, loaded} = await loadedBy(['--help'])
     expect(r.code).toBe(0)
     expect(loaded.required.some((f) => f.includes('/node_modules/@oclif/core/'))).toBe(true)
+  })
+})
+
+describe('the verdict written straight to fd 1 (no process.stdout stream)', () => {
+  it('keeps the exit code and prints no stack trace when the reader of the pipe is gone', async () => {
+    const c = spawn(process.execPath, [BIN, 'cleanup', '--port', String(await freePort()), '--state-dir', join(j.tmp(), 'state'), '-v'], {stdio: ['ignore', 'pipe', 'pipe']})
+    c.stdout.destroy() // long before medic has started: its write gets EPIPE
+    let stderr = ''
+    c.stderr.on('data', (d) => (stderr += d))
+    const code = await new Promise((r) => c.on('close', r))
+    expect(stderr).toBe('')
+    expect(code).toBe(0)
   })
 })
 
