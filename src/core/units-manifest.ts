@@ -3,6 +3,7 @@
  * ownership rules it enforces: medic writes a file only where nothing is, or where the file
  * is byte for byte what it wrote before; it removes only that. Pure.
  */
+import {MARK} from './units.js'
 import type {InstallRequest, Kind, Plan, PlannedFile, WritingTarget} from './units-plan.js'
 
 export interface ManifestFile {
@@ -62,7 +63,9 @@ export function decideWrite(path: string, planned: string, disk: OnDisk, ours: s
       return {action: 'refuse', reason: `cannot read ${path}: ${disk.detail}`}
     case 'file':
       if (disk.text === planned) return {action: 'same'}
-      if (ours !== null && disk.text === ours) return {action: 'update', before: ours}
+      // What the manifest says medic wrote must also say so itself: a forged manifest cannot
+      // make medic rewrite a file that does not carry medic's mark.
+      if (ours !== null && disk.text === ours && ours.startsWith(MARK)) return {action: 'update', before: ours}
       return {action: 'refuse', reason: ours !== null ? `${path} was changed since medic wrote it; not overwriting (move it away, or put back what medic wrote)` : `${path} exists and medic did not write it; not overwriting`}
   }
 }
@@ -74,7 +77,8 @@ export function decideRemove(path: string, written: string, disk: OnDisk): Remov
     case 'missing':
       return {action: 'gone'}
     case 'file':
-      return disk.text === written ? {action: 'remove'} : {action: 'leave', reason: `${path} was changed since medic wrote it; left in place`}
+      if (disk.text !== written) return {action: 'leave', reason: `${path} was changed since medic wrote it; left in place`}
+      return written.startsWith(MARK) ? {action: 'remove'} : {action: 'leave', reason: `${path} does not carry medic's mark; left in place`}
     case 'symlink':
       return {action: 'leave', reason: `${path} is now a symlink medic did not make; left in place`}
     case 'other':

@@ -6,7 +6,7 @@
  */
 import {formatMs} from './duration.js'
 import {rulesYaml} from './ollama/rules.js'
-import {cronBlock, cronFile, cronSchedule, dockerHealthcheck, hardeningDropIn, oneshotUnit, serviceUnit, timerUnit, unitFileName, wslBootLine, type UnitText} from './units.js'
+import {cronBlock, cronFile, cronSchedule, dockerHealthcheck, hardeningDropIn, oneshotUnit, rulesFile, serviceUnit, timerUnit, unitFileName, wslBootLine, type UnitText} from './units.js'
 
 export const TARGETS = ['systemd', 'systemd-user', 'cron', 'wsl', 'docker', 'print'] as const
 export type Target = (typeof TARGETS)[number]
@@ -231,7 +231,7 @@ export function buildPlan(req: InstallRequest, inner: InnerCommand | null, h: Ho
     for (const a of argv!) if (/[#;\n\r]/.test(a)) return bad(`wsl.conf cannot hold ${JSON.stringify(a)}: no #, ; or newlines in a [boot] command`)
     plan.wsl = {path: h.wslConf, line: wslBootLine(argv!)}
   }
-  if (req.rulesFile) plan.files.push({path: req.rulesFile, text: rulesYaml(), mode: 0o644, role: 'rules'})
+  if (req.rulesFile) plan.files.push({path: req.rulesFile, text: rulesFile(unitName, rulesYaml()), mode: 0o644, role: 'rules'})
   if (target === 'print') {
     plan.printed = [
       ...plan.files.flatMap((f) => [`# ${f.path}`, ...f.text.trimEnd().split('\n'), '']),

@@ -34,6 +34,11 @@ export function cronCommand(argv: string[]): string {
   return argv.map(shellWord).join(' ').replace(/%/g, '\\%')
 }
 
+/** Prometheus rules as medic install writes them: medic's mark, then `medic ollama rules`. */
+export function rulesFile(name: string, yaml: string): string {
+  return `${header(name, 'Prometheus alerting rules (medic ollama rules)')}${yaml}`
+}
+
 /** `gateway` → `gateway.service`; a name with a unit type suffix is kept. */
 export function unitFileName(unit: string): string {
   return /\.(service|socket|target|timer|mount|scope|slice|path)$/.test(unit) ? unit : `${unit}.service`
@@ -236,7 +241,12 @@ export function mergeWslConf(text: string, line: string, ours: string | null): W
 export function unmergeWslConf(text: string, line: string, appended: string | null): {ok: true; text: string} | {ok: false; reason: string} {
   if (appended && text.endsWith(appended)) return {ok: true, text: text.slice(0, text.length - appended.length)}
   const lines = text.split('\n')
-  const at = lines.findIndex((l) => l.replace(/\r$/, '') === line)
+  let section = ''
+  const at = lines.findIndex((l) => {
+    const s = SECTION.exec(l)
+    if (s) section = s[1].trim().toLowerCase()
+    return section === 'boot' && COMMAND.test(l) && l.replace(/\r$/, '') === line
+  })
   if (at < 0) return {ok: false, reason: 'medic’s [boot] command= line is not in wsl.conf any more (changed by hand?)'}
   lines.splice(at, 1)
   return {ok: true, text: lines.join('\n')}

@@ -90,11 +90,18 @@ async function installLocked(input: InstallInput, plan: Plan, target: WritingTar
   const old = deps.manifests.read(plan.name)
   if (old && old.target !== target) return done('ALERT', `${plan.unitName} is installed with --target ${old.target}; run medic uninstall --name ${plan.name} first`)
   const oursText = (path: string) => old?.files.find((f) => f.path === path)?.text ?? null
+  // A path another install recorded is that install's, whatever it holds.
+  const claimed = new Map<string, string>()
+  for (const n of deps.manifests.names()) if (n !== plan.name) for (const f of deps.manifests.read(n)?.files ?? []) claimed.set(f.path, n)
 
   // 1. Every file: create, update (medic's own, unchanged since), same — or refuse it all.
   const steps: Step[] = []
   const refusals: string[] = []
   for (const f of plan.files) {
+    if (claimed.has(f.path)) {
+      refusals.push(`${f.path} belongs to the install ${claimed.get(f.path)}`)
+      continue
+    }
     const d = decideWrite(f.path, f.text, deps.files.read(f.path), oursText(f.path))
     if (d.action === 'refuse') refusals.push(d.reason)
     else steps.push({...f, action: d.action, before: d.action === 'update' ? d.before : null})

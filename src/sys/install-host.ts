@@ -1,4 +1,4 @@
-import {accessSync, closeSync, constants, fsyncSync, fchmodSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, realpathSync, renameSync, rmdirSync, rmSync, unlinkSync, writeSync, existsSync} from 'node:fs'
+import {accessSync, closeSync, linkSync, constants, fsyncSync, fchmodSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, realpathSync, renameSync, rmdirSync, rmSync, unlinkSync, writeSync, existsSync} from 'node:fs'
 import {homedir, tmpdir} from 'node:os'
 import {basename, dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -103,7 +103,11 @@ export const installFiles: InstallFiles = {
         unlinkSync(tmp)
         return {ok: false, detail: late}
       }
-      renameSync(tmp, path)
+      if (expect === null) {
+        // link(2) fails if the path exists: a file that appeared since the check is never replaced.
+        linkSync(tmp, path)
+        unlinkSync(tmp)
+      } else renameSync(tmp, path)
       return {ok: true, createdDirs: dirs.created}
     } catch (e) {
       try {

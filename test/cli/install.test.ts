@@ -169,6 +169,38 @@ describe('medic install --target wsl', () => {
   })
 })
 
+describe('a forged or shared manifest', () => {
+  it('never makes uninstall remove, or install rewrite, a file without medic’s mark', async () => {
+    const dir = j.tmp()
+    const state = join(dir, 'state')
+    const victim = join(dir, 'passwd')
+    writeFileSync(victim, 'root:x:0:0:root:/root:/bin/bash\n')
+    mkdirSync(join(state, 'install'), {recursive: true})
+    const manifest = {
+      version: 1, name: 'forged', unitName: 'medic-forged', kind: 'check', target: 'cron', installedAt: '2026-01-01T00:00:00Z', updatedAt: '2026-01-01T00:00:00Z',
+      request: {version: 1, name: 'forged', target: 'cron', everyMs: 600000, unit: null, port: null, textfileDir: null, rulesFile: null, stateDir: null, command: ['health']},
+      files: [{path: victim, text: 'root:x:0:0:root:/root:/bin/bash\n', mode: 420, role: 'cron', createdDirs: [dir]}], crontab: null, wsl: null, dirs: [{path: dir, created: true}], systemd: null,
+      watch: {commandId: 'health', subject: 'GATEWAY', stateDir: state, logFile: null, everyMs: 600000, textfiles: []},
+    }
+    writeFileSync(join(state, 'install', 'forged.json'), JSON.stringify(manifest))
+    const u = await medic(['uninstall', '--name', 'forged', '--state-dir', state, '--json'])
+    expect(json(u)).toMatchObject({token: 'INSTALL_ALERT', summary: expect.stringMatching(/passwd does not carry medic's mark; left in place/)})
+    expect(readFileSync(victim, 'utf8')).toBe('root:x:0:0:root:/root:/bin/bash\n')
+  })
+
+  it('refuses a file another install recorded', async () => {
+    const a = wslSetup()
+    const rules = join(a.dir, 'rules.yml')
+    expectContract(await medic(['install', ...a.args, '--rules-file', rules, ...BOOT]), 'INSTALL_OK')
+    expect(readFileSync(rules, 'utf8')).toMatch(/^# Written by medic install \(medic-boot-gateway\)/)
+    const conf2 = join(a.dir, 'other-wsl.conf')
+    const r = await medic(['install', '--target', 'wsl', '--wsl-conf', conf2, '--state-dir', a.state, '--name', 'other', '--rules-file', rules, '--json', ...BOOT])
+    expect(json(r)).toMatchObject({token: 'INSTALL_ALERT', summary: expect.stringMatching(/rules\.yml belongs to the install boot-gateway/)})
+    expectContract(await medic(['uninstall', '--name', 'boot-gateway', '--state-dir', a.state]), 'INSTALL_OK')
+    expect(existsSync(rules)).toBe(false)
+  })
+})
+
 describe('the last-verdict record', () => {
   it('is written after every verdict, per command and subject, atomically, and never for a dry run', async () => {
     const state = j.tmp()

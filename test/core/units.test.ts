@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import {splitCommandLine} from '../../src/core/command-line.js'
-import {cronCommand, cronSchedule, dockerHealthcheck, findBlock, mergeBlock, mergeWslConf, shellWord, systemdSpan, systemdWord, timerUnit, unmergeWslConf, wslBootLine} from '../../src/core/units.js'
+import {cronCommand, cronSchedule, dockerHealthcheck, findBlock, MARK, mergeBlock, mergeWslConf, shellWord, systemdSpan, systemdWord, timerUnit, unmergeWslConf, wslBootLine} from '../../src/core/units.js'
 import {decideRemove, decideWrite, unifiedDiff} from '../../src/core/units-manifest.js'
 import {buildPlan, classify, defaultName, defaultTarget, type HostFacts, type InnerCommand, type InstallRequest} from '../../src/core/units-plan.js'
 import {judgeFile, judgeLastRun, judgeTextfile, judgeUnit, verifyVerdict} from '../../src/core/units-verify.js'
@@ -100,6 +100,9 @@ describe('wsl.conf', () => {
     const m = mergeWslConf(older, line, 'command=/old/medic boot')
     expect(m.ok && m.text).toBe(`[boot]\n${line}\n`)
     expect(unmergeWslConf('[boot]\ncommand=changed by hand\n', line, null).ok).toBe(false)
+    // Only a command= line of [boot]: the same text elsewhere (or in another file) is not medic's.
+    expect(unmergeWslConf(`[user]\n${line}\n`, line, null).ok).toBe(false)
+    expect(unmergeWslConf('root:x:0:0\n', 'root:x:0:0', null).ok).toBe(false)
   })
 })
 
@@ -120,10 +123,14 @@ describe('crontab blocks', () => {
 })
 
 describe('ownership: medic writes only where nothing is, or over what it wrote', () => {
+  const old = `${MARK} (medic-x): old\n`
+  const mine = `${MARK} (medic-x): mine\n`
   it('decides each write', () => {
     expect(decideWrite('/p', 'new', {kind: 'missing'}, null)).toEqual({action: 'create'})
     expect(decideWrite('/p', 'new', {kind: 'file', text: 'new', mode: 0o644}, null)).toEqual({action: 'same'})
-    expect(decideWrite('/p', 'new', {kind: 'file', text: 'old', mode: 0o644}, 'old')).toEqual({action: 'update', before: 'old'})
+    expect(decideWrite('/p', 'new', {kind: 'file', text: old, mode: 0o644}, old)).toEqual({action: 'update', before: old})
+    // A manifest that claims a file without medic's mark (forged, or a lost mark) cannot make medic rewrite it.
+    expect(decideWrite('/p', 'new', {kind: 'file', text: 'root:x:0:0\n', mode: 0o644}, 'root:x:0:0\n')).toMatchObject({action: 'refuse'})
     expect(decideWrite('/p', 'new', {kind: 'file', text: 'theirs', mode: 0o644}, null)).toMatchObject({action: 'refuse', reason: '/p exists and medic did not write it; not overwriting'})
     expect(decideWrite('/p', 'new', {kind: 'file', text: 'old + hand edit', mode: 0o644}, 'old')).toMatchObject({action: 'refuse', reason: expect.stringMatching(/changed since medic wrote it/)})
     expect(decideWrite('/p', 'new', {kind: 'symlink'}, 'old')).toMatchObject({action: 'refuse', reason: expect.stringMatching(/symlink/)})
@@ -131,10 +138,11 @@ describe('ownership: medic writes only where nothing is, or over what it wrote',
   })
 
   it('decides each removal', () => {
-    expect(decideRemove('/p', 'mine', {kind: 'file', text: 'mine', mode: 0o644})).toEqual({action: 'remove'})
-    expect(decideRemove('/p', 'mine', {kind: 'missing'})).toEqual({action: 'gone'})
-    expect(decideRemove('/p', 'mine', {kind: 'file', text: 'mine, edited', mode: 0o644})).toMatchObject({action: 'leave'})
-    expect(decideRemove('/p', 'mine', {kind: 'symlink'})).toMatchObject({action: 'leave'})
+    expect(decideRemove('/p', mine, {kind: 'file', text: mine, mode: 0o644})).toEqual({action: 'remove'})
+    expect(decideRemove('/p', mine, {kind: 'missing'})).toEqual({action: 'gone'})
+    expect(decideRemove('/p', mine, {kind: 'file', text: `${mine}edited\n`, mode: 0o644})).toMatchObject({action: 'leave'})
+    expect(decideRemove('/p', mine, {kind: 'symlink'})).toMatchObject({action: 'leave'})
+    expect(decideRemove('/etc/passwd', 'root:x:0:0\n', {kind: 'file', text: 'root:x:0:0\n', mode: 0o644})).toMatchObject({action: 'leave', reason: expect.stringMatching(/does not carry medic's mark/)})
   })
 
   it('diffs line by line', () => {
