@@ -1,6 +1,7 @@
 import {existsSync, mkdirSync, readFileSync, rmdirSync, unlinkSync} from 'node:fs'
 import {join} from 'node:path'
 import {parseSystemctlShow} from '../core/manager-parse.js'
+import {unitFileName} from '../core/units.js'
 import {describeExec, run} from './exec.js'
 import {writeFileAtomic} from './state-store.js'
 
@@ -21,10 +22,7 @@ export interface SystemdUnits {
 
 export const DROP_IN_MARK = '# Written by medic drill'
 
-/** `gateway` → `gateway.service`; a name with a unit type suffix is kept. */
-export function unitFileName(unit: string): string {
-  return /\.(service|socket|target|timer|mount|scope|slice|path)$/.test(unit) ? unit : `${unit}.service`
-}
+export {unitFileName}
 
 export function makeSystemdUnits(root = '/run/systemd/system'): SystemdUnits {
   const dir = (unit: string) => join(root, `${unitFileName(unit)}.d`)

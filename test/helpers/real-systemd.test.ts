@@ -3,7 +3,7 @@ import {existsSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
-import {alive, expectContract} from './procs.js'
+import {alive, expectContract, until} from './procs.js'
 import {announceRealSystemdSkip, bootRealSystemd, MASKED_UNITS, reapOrphans, realSystemdSkip} from './real-systemd.js'
 
 /** The harness itself: it boots a real systemd, keeps the host out of reach, and always tears down. */
@@ -80,6 +80,28 @@ describe.skipIf(realSystemdSkip())('the real-systemd harness', () => {
     } finally {
       await rs.down()
     }
+  })
+
+  it('dies with its owner: a SIGKILLed owner takes the namespace down at once, and the reaper cleans up', async () => {
+    // The owner is a child process that boots an instance and is then SIGKILLed.
+    const {spawn} = await import('node:child_process')
+    const out = join(tmpdir(), `medic-rs-owner-${process.pid}-${Date.now()}.json`)
+    const child = spawn(process.execPath, ['node_modules/vitest/vitest.mjs', 'run', '--config', 'test/helpers/real-systemd-owner.config.ts'], {env: {...process.env, MEDIC_RS_OWNER_OUT: out}, stdio: 'ignore'})
+    const info = await until('the child’s instance', () => {
+      try {
+        return JSON.parse(readFileSync(out, 'utf8')) as {name: string; initPid: number; owner: number}
+      } catch {
+        return null
+      }
+    }, 60_000)
+    expect(alive(info.initPid)).toBe(true)
+    // The owner is vitest's worker process (the one that booted it): SIGKILL it, then its parent.
+    process.kill(info.owner, 'SIGKILL')
+    child.kill('SIGKILL')
+    await until('the namespace to die with its owner', () => !alive(info.initPid), 10_000)
+    expect(await reapOrphans()).toContain(info.name)
+    expect(existsSync(join(tmpdir(), 'medic-real-systemd', info.name))).toBe(false)
+    rmSync(out, {force: true})
   })
 
   it('leaves a live owner’s instance alone', async () => {

@@ -184,6 +184,12 @@ function rmdirTree(dir: string): void {
  * and its state dir — file by file, never recursively, so a leaked mount is never emptied.
  */
 function killSync(dir: string): void {
+  const guardPid = Number(readText(join(dir, 'guard.pid')) ?? 0)
+  if (guardPid > 1 && startTimeOf(guardPid) === readText(join(dir, 'guard.start'))) {
+    try {
+      process.kill(guardPid, 'SIGKILL')
+    } catch {}
+  }
   const unsharePid = Number(readText(join(dir, 'unshare.pid')) ?? 0)
   const unshareStart = readText(join(dir, 'unshare.start'))
   if (unsharePid > 1 && startTimeOf(unsharePid) === unshareStart) {
@@ -211,7 +217,7 @@ async function cleanupDir(dir: string): Promise<void> {
       if (existsSync(cg)) await new Promise((r) => setTimeout(r, 20))
     }
   }
-  for (const f of ['owner.json', 'unshare.pid', 'unshare.start', 'cgroup', 'boot.log']) {
+  for (const f of ['owner.json', 'unshare.pid', 'unshare.start', 'guard.pid', 'guard.start', 'cgroup', 'boot.log']) {
     try {
       unlinkSync(join(dir, f))
     } catch {}
@@ -332,6 +338,12 @@ export async function bootRealSystemd(opts: {binds?: string[]; timeoutMs?: numbe
     if (!init) await new Promise((r) => setTimeout(r, 10))
   }
   const initPid = init
+  // The guard: if the owner dies without tearing down (SIGKILLed test runner), the namespace
+  // dies with it at once (its PID 1 SIGKILLed); the next boot's reaper removes what is left.
+  const guard = spawn('/bin/sh', ['-c', 'while [ "$(sed "s/.*) //" /proc/$1/stat 2>/dev/null | cut -d" " -f20)" = "$2" ]; do sleep 1; done; kill -KILL "$3" 2>/dev/null', 'guard', String(process.pid), startTimeOf(process.pid) ?? '', String(initPid)], {detached: true, stdio: 'ignore', env: {PATH: PATH_INSIDE}})
+  guard.unref()
+  writeFileSync(join(dir, 'guard.pid'), String(guard.pid))
+  writeFileSync(join(dir, 'guard.start'), startTimeOf(guard.pid!) ?? '')
   const nsenter = (argv: string[], o: ExecOptions = {}) => {
     const env = {PATH: PATH_INSIDE, LANG: 'C.UTF-8', TERM: 'dumb', ...(o.user
       ? {HOME: o.user.home, USER: o.user.name, LOGNAME: o.user.name, XDG_RUNTIME_DIR: `/run/user/${o.user.uid}`, DBUS_SESSION_BUS_ADDRESS: `unix:path=/run/user/${o.user.uid}/bus`}
