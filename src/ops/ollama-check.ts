@@ -167,10 +167,17 @@ export async function frozenCheck(input: OllamaInput, deps: OllamaDeps): Promise
   // Remediate: diagnostics first, then the remedy; charged to the budget whatever happens.
   const diag = await captureDiagnostics({path: input.diagPath, at: deps.clock.wall(), psText: o.ps?.kind === 'ok' ? o.ps.text : '', nvidia: o.nvidia, pids: [...o.listeners.map((l) => l.pid), ...o.runners.map((r) => r.pid)], manager: deps.manager, unit: input.unit, container: input.container})
   details.push(`diagnostics in ${diag}`)
+  // Charged before acting, so a medic killed mid-remedy has still spent it (fail closed);
+  // given back only when nothing was done.
+  const uncharged = state
   state = chargeRemediation(state, remedy.remedy, now, cfg)
   const r = await applyRemedy({remedy: remedy.remedy, manager: deps.manager, port: input.port, visible: input.visible, listeners: o.listeners, runners: o.runners, protect: input.protect, graceMs: input.graceMs, deadlineAt: input.deadlineAt, t0}, deps, log)
   actions.push(...r.actions)
   log(r.detail)
+  if (r.notDone) {
+    state = uncharged
+    return finish(r.notDone, `${what}; ${r.detail}`, {remedy: remedy.remedy})
+  }
   if (!r.ok) return finish('ALERT', `${what}; ${r.detail}`, {remedy: remedy.remedy})
 
   // Verify after the cooldown, with the same probes.

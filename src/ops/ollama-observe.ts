@@ -3,6 +3,7 @@ import type {Probe} from '../core/ollama/metrics.js'
 import type {DownHow, GpuObservation, OllamaObservation, RunnerSample} from '../core/ollama/policy.js'
 import type {ListenerFacts} from '../core/ollama/remedy.js'
 import {refusalFor, type ProtectionContext} from '../core/protect.js'
+import type {ProcInfo} from '../sys/proc-table.js'
 import {httpJson, type HttpResult} from '../sys/http-json.js'
 import {queryNvidia, type NvidiaResult} from '../sys/nvidia-smi.js'
 import type {ProcessDeps} from './deps.js'
@@ -66,6 +67,21 @@ function sampleProcess(pid: number, at: number, procs: ProcessDeps['procs']): Pr
   return {at, ticks: st.utimeTicks + st.stimeTicks, threads: procs.threadTicks(pid), readBytes: procs.readBytes(pid)}
 }
 
+/**
+ * The process as it is now, and why medic may not signal it (pid 1, medic itself or an
+ * ancestor, a run-dev-safe job or its descendant, --protect) — or null when it is gone.
+ * The one place the ollama ops ask; the signal path re-checks identity before each signal.
+ */
+export function inspector(deps: ProcessDeps, protect: RegExp[]): (pid: number) => {proc: ProcInfo; refusal: string | null} | null {
+  let ctx: ProtectionContext | null = null
+  return (pid) => {
+    const proc = deps.procs.get(pid)
+    if (!proc) return null
+    ctx ??= {selfPid: deps.selfPid, ancestors: new Set(deps.procs.ancestors(deps.selfPid).map((p) => p.pid)), protect, match: null, registry: deps.registry()}
+    return {proc, refusal: refusalFor(proc, deps.procs.ancestors(pid), ctx)?.reason ?? null}
+  }
+}
+
 function downHow(r: HttpResult): DownHow {
   return r.kind === 'refused' ? 'refused' : r.kind === 'timeout' ? 'timeout' : 'error'
 }
@@ -89,13 +105,17 @@ export async function observeOllama(input: ObserveInput, deps: ProcessDeps, prev
   const psObs: OllamaObservation['ps'] = !ps ? {kind: 'error', detail: 'not asked: API down'} : ps.kind === 'timeout' ? {kind: 'timeout', detail: ps.detail} : models ? {kind: 'ok', models} : {kind: 'error', detail: ps.kind === 'ok' ? `HTTP ${ps.status}` : ps.detail}
 
   const listenerPids = ports?.pids ?? []
-  const ctx: ProtectionContext | null = up ? null : {selfPid: deps.selfPid, ancestors: new Set(deps.procs.ancestors(deps.selfPid).map((p) => p.pid)), protect: input.protect, match: null, registry: deps.registry()}
+  // Who may be signalled matters only when the API is down (a stopped server).
+  const inspect = inspector(deps, input.protect)
   const listeners: Listener[] = []
   for (const pid of listenerPids) {
-    const p = deps.procs.get(pid)
-    if (!p) continue
-    const refusal = ctx ? refusalFor(p, deps.procs.ancestors(pid), ctx) : null
-    listeners.push({pid, startTime: p.startTime, state: p.state, comm: p.comm, looksLikeOllama: namedOllama(p.comm, p.cmdline), refusal: refusal?.reason ?? null})
+    const seen = up ? (() => {
+      const proc = deps.procs.get(pid)
+      return proc ? {proc, refusal: null} : null
+    })() : inspect(pid)
+    if (!seen) continue
+    const p = seen.proc
+    listeners.push({pid, startTime: p.startTime, state: p.state, comm: p.comm, looksLikeOllama: namedOllama(p.comm, p.cmdline), refusal: seen.refusal})
   }
   const servers = new Set(listenerPids)
   const samples: Record<string, ProcSample> = {}

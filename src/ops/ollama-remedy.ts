@@ -1,13 +1,12 @@
 import type {KillTarget} from '../core/kill-plan.js'
 import {parsePs} from '../core/ollama/api.js'
 import type {Remediation} from '../core/ollama/freeze.js'
-import {refusalFor, type ProtectionContext} from '../core/protect.js'
 import type {Action} from '../core/verdict.js'
 import {httpJson} from '../sys/http-json.js'
 import type {ServiceManager} from '../sys/managers.js'
 import type {ProcessDeps} from './deps.js'
 import {canary} from './ollama-canary.js'
-import type {Listener, Runner} from './ollama-observe.js'
+import {inspector, type Listener, type Runner} from './ollama-observe.js'
 import {restartService} from './restart.js'
 import {terminate} from './terminate.js'
 
@@ -28,18 +27,19 @@ export interface RemedyResult {
   ok: boolean
   detail: string
   actions: Action[]
+  /** Nothing was done (nothing medic may signal, or the server resumed first): the budget is not charged; the status to report. */
+  notDone?: 'ALERT' | 'UNKNOWN'
 }
 
 /** Drop what medic never signals (pid 1, itself, its ancestors, run-dev-safe jobs, --protect), saying why. */
 function signallable(targets: KillTarget[], deps: ProcessDeps, protect: RegExp[]): {ok: KillTarget[]; refused: string[]} {
-  const ctx: ProtectionContext = {selfPid: deps.selfPid, ancestors: new Set(deps.procs.ancestors(deps.selfPid).map((p) => p.pid)), protect, match: null, registry: deps.registry()}
+  const inspect = inspector(deps, protect)
   const ok: KillTarget[] = []
   const refused: string[] = []
   for (const t of targets) {
-    const p = deps.procs.get(t.pid)
-    if (!p || p.startTime !== t.startTime) continue // gone or reused since it was observed: not ours
-    const r = refusalFor(p, deps.procs.ancestors(t.pid), ctx)
-    if (r) refused.push(`${t.label}: ${r.reason}`)
+    const seen = inspect(t.pid)
+    if (!seen || seen.proc.startTime !== t.startTime) continue // gone or reused since it was observed: not ours
+    if (seen.refusal) refused.push(`${t.label}: ${seen.refusal}`)
     else ok.push(t)
   }
   return {ok, refused}
@@ -65,7 +65,7 @@ export async function applyRemedy(input: RemedyInput, deps: ProcessDeps, log: (l
     case 'runner-kill': {
       const runners = input.runners.filter((r) => r.state !== 'D').map((r) => ({pid: r.pid, startTime: r.startTime, label: `runner pid ${r.pid}`}))
       const {ok, refused} = signallable(runners, deps, input.protect)
-      if (ok.length === 0) return {ok: false, detail: `no runner medic may signal${refused.length ? ` (${refused.join('; ')})` : ''}`, actions}
+      if (ok.length === 0) return {ok: false, detail: `no runner medic may signal${refused.length ? ` (${refused.join('; ')})` : ''}`, actions, notDone: 'ALERT'}
       const k = await kill(ok, input, deps, actions)
       return {ok: k.ok, detail: k.ok ? `killed stuck runner ${ok.map((t) => t.pid).join(', ')}` : `runner survived: ${k.detail}`, actions}
     }
@@ -80,8 +80,11 @@ export async function applyRemedy(input: RemedyInput, deps: ProcessDeps, log: (l
         ...input.runners.filter((r) => under.has(r.pid)).map((r) => ({pid: r.pid, startTime: r.startTime, label: `runner pid ${r.pid}`})),
       ]
       const {ok, refused} = signallable(targets, deps, input.protect)
-      if (refused.length) return {ok: false, detail: `not signalled: ${refused.join('; ')}`, actions}
-      if (ok.length === 0) return restart(false, input.visible ? input.port : null, 'restarted (the stopped server was gone)')
+      if (refused.length) return {ok: false, detail: `not signalled: ${refused.join('; ')}`, actions, notDone: 'ALERT'}
+      // Stopped a moment ago; still stopped now? A server resumed since (SIGCONT by someone) is left alone.
+      const resumed = stopped.map((l) => ({l, st: deps.procs.stat(l.pid)})).find(({l, st}) => st !== null && st.startTime === l.startTime && st.state !== 'T')
+      if (resumed) return {ok: false, detail: `server pid ${resumed.l.pid} resumed (state ${resumed.st!.state}) before medic acted; not signalled`, actions, notDone: 'UNKNOWN'}
+      if (ok.length === 0) return restart(false, null, 'restarted (the stopped server was gone)')
       const k = await kill(ok, input, deps, actions)
       log(k.ok ? `terminated ${k.detail}` : k.detail)
       if (!k.ok) return {ok: false, detail: `stopped server survived: ${k.detail}`, actions}

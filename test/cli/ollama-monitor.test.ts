@@ -45,6 +45,13 @@ describe('frozen-check 180 15 3 60: the seed positional form runs the monitor lo
     const mixed = await medic(['ollama', 'frozen-check', '180', '--test'], {env: o.env})
     expect(mixed.lines[0]).toMatch(/^OLLAMA_UNKNOWN: --test and the positional \(monitor loop\) form do not go together/)
   })
+
+  it('--help prints help and exits (the seed\'s checklist ran --help, which started its endless monitor)', async () => {
+    const r = await medic(['ollama', 'frozen-check', '--help'])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/medic ollama frozen-check \[THRESHOLD/)
+    expect(r.stdout.replace(/\s+/g, ' ')).toMatch(/the positional form runs the monitor LOOP/)
+  })
 })
 
 describe('frozen-check --test and --reset', () => {

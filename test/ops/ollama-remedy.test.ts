@@ -1,0 +1,94 @@
+import {describe, expect, it} from 'vitest'
+import type {ProcessDeps} from '../../src/ops/deps.js'
+import {applyRemedy, type RemedyInput} from '../../src/ops/ollama-remedy.js'
+import {LogFile} from '../../src/sys/log-file.js'
+import type {ProcInfo, ProcessTable} from '../../src/sys/proc-table.js'
+
+// The remedy's last look before a signal, in a fake world where the process table can
+// change between the pass's observation and the act (the race the real one has).
+
+interface Proc {
+  pid: number
+  startTime: string
+  state: string
+  comm: string
+  cmdline: string[]
+  ppid: number
+}
+
+function world(procs: Proc[], registry: {pid: number; startTime: string; name: string}[] = []) {
+  const sent: string[] = []
+  const pending = new Set<number>()
+  const table = new Map(procs.map((p) => [p.pid, p]))
+  const info = (p: Proc): ProcInfo => ({pid: p.pid, comm: p.comm, state: p.state, ppid: p.ppid, pgid: p.pid, sid: p.pid, ttyNr: 0, startTime: p.startTime, utimeTicks: 0, stimeTicks: 0, threads: 1, uid: 0, cmdline: p.cmdline})
+  const procTable = {
+    get: (pid: number) => (table.has(pid) ? info(table.get(pid)!) : null),
+    stat: (pid: number) => (table.has(pid) ? info(table.get(pid)!) : null),
+    liveness: (pid: number, st: string) => (!table.has(pid) ? 'gone' : table.get(pid)!.startTime === st ? 'alive' : 'reused'),
+    ancestors: () => [],
+    descendants: (roots: number[]) => [...roots, ...procs.filter((p) => roots.includes(p.ppid)).map((p) => p.pid)],
+  } as unknown as ProcessTable
+  let now = 0
+  const deps: ProcessDeps = {
+    clock: {now: () => now, wall: () => new Date(0), sleep: async (ms) => void (now += ms)},
+    procs: procTable,
+    ports: {} as ProcessDeps['ports'],
+    signaller: {
+      send: (pid, st, sig) => {
+        if (procTable.liveness(pid, st) !== 'alive') return 'reused'
+        sent.push(`${sig} ${pid}`)
+        // A stopped process holds a TERM pending until the CONT wakes it.
+        if (sig === 'SIGTERM') pending.add(pid)
+        if (sig === 'SIGCONT' && pending.has(pid)) table.delete(pid)
+        return 'sent'
+      },
+    },
+    registry: () => registry.map((r) => ({version: 1, ...r, cmdline: [], descendants: true, registeredAt: ''})),
+    locks: null,
+    log: new LogFile(undefined),
+    progress: () => {},
+    selfPid: 2,
+  }
+  const manager = {kind: 'command' as const, label: 'command manager', status: async () => ({available: true}), servicePids: () => null, stop: async () => null, start: async () => (sent.push('start'), {ok: true, detail: 'started'})}
+  const input = (over: Partial<RemedyInput>): RemedyInput => ({remedy: 'resume-kill', manager, port: 11434, visible: true, listeners: [], runners: [], protect: [], graceMs: 100, deadlineAt: null, t0: 0, ...over})
+  return {deps, sent, table, input}
+}
+
+const server: Proc = {pid: 4242, startTime: '100', state: 'T', comm: 'ollama', cmdline: ['/usr/bin/ollama', 'serve'], ppid: 1}
+const runner: Proc = {pid: 4300, startTime: '150', state: 'T', comm: 'ollama', cmdline: ['/usr/bin/ollama', 'runner', '--model', '/m', '--port', '40001'], ppid: 4242}
+const listener = (p: Proc) => ({pid: p.pid, startTime: p.startTime, state: p.state, comm: p.comm, looksLikeOllama: true, refusal: null})
+const runnerOf = (p: Proc) => ({pid: p.pid, startTime: p.startTime, state: p.state, comm: p.comm, cpuCores: null, busyThreads: null, readBytesDelta: null})
+
+describe('applyRemedy: what medic signals, checked again at the moment of acting', () => {
+  it('a stopped server and its runner: SIGTERM + SIGCONT each, then the start', async () => {
+    const w = world([server, runner])
+    const r = await applyRemedy(w.input({listeners: [listener(server)], runners: [runnerOf(runner)]}), w.deps, () => {})
+    expect(r).toMatchObject({ok: true, detail: 'killed stopped server pid 4242; started via command manager'})
+    expect(w.sent).toEqual(['SIGTERM 4242', 'SIGCONT 4242', 'SIGTERM 4300', 'SIGCONT 4300', 'start'])
+  })
+
+  it('a server pid reused between the look and the act: not signalled; a restart instead', async () => {
+    const w = world([{...server, startTime: 'NEW', comm: 'bash', cmdline: ['bash']}])
+    const r = await applyRemedy(w.input({listeners: [listener(server)]}), w.deps, () => {})
+    expect(w.sent).toEqual(['start'])
+    expect(r.detail).toBe('restarted (the stopped server was gone) via command manager')
+  })
+
+  it('a server resumed (SIGCONT by someone) since the look: left alone, nothing done', async () => {
+    const w = world([{...server, state: 'S'}])
+    const r = await applyRemedy(w.input({listeners: [listener(server)]}), w.deps, () => {})
+    expect(w.sent).toEqual([])
+    expect(r).toMatchObject({ok: false, notDone: 'UNKNOWN', detail: 'server pid 4242 resumed (state S) before medic acted; not signalled'})
+  })
+
+  it('a runner registered by run-dev-safe since the look (or under --protect): nothing signalled at all', async () => {
+    const w = world([server, runner], [{pid: runner.pid, startTime: runner.startTime, name: 'bench'}])
+    const r = await applyRemedy(w.input({listeners: [listener(server)], runners: [runnerOf(runner)]}), w.deps, () => {})
+    expect(w.sent).toEqual([])
+    expect(r).toMatchObject({ok: false, notDone: 'ALERT', detail: expect.stringMatching(/^not signalled: runner pid 4300: protected by run-dev-safe \(job "bench"\)/)})
+    const p = world([server, runner])
+    const k = await applyRemedy(p.input({remedy: 'runner-kill', runners: [runnerOf(runner)], protect: [/runner --model/]}), p.deps, () => {})
+    expect(p.sent).toEqual([])
+    expect(k).toMatchObject({notDone: 'ALERT', detail: expect.stringMatching(/^no runner medic may signal \(runner pid 4300: matches --protect runner --model\)/)})
+  })
+})
