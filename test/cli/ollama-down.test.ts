@@ -102,6 +102,26 @@ describe('frozen-check: a stopped or wedged API is a freeze too', () => {
     expect(o.launches()).toBe(1)
   })
 
+  it('a hung server (accepts, never answers, not stopped) gets the manager restart (here the command manager stops its --pid-file process, then starts)', async () => {
+    const o = await fakeOllama('healthy')
+    const pidFile = join(o.dir, 'first.pid')
+    writeFileSync(pidFile, `${o.pid}\n`)
+    // The command manager stops what its --pid-file names (its own mechanism), then starts.
+    const args = ['--manager', 'command', '--pid-file', pidFile, '--start-cmd', o.startCmd()]
+    await run(o, ...args)
+    o.mode('hung')
+    const first = await run(o, ...args)
+    expect(first.lines[0]).toMatch(/Ollama API down at .*: no answer within 1000ms; for 0ms; confirming \(1\/2 failed probes\)/)
+    o.mode('healthy') // what the new server will read; the old one is still wedged: its requests never end
+    const r = await run(o, ...args, '--json')
+    const v = JSON.parse(r.stdout)
+    expect(v.token, r.stdout).toBe('OLLAMA_RECOVERED')
+    expect(v.remedy).toBe('restart')
+    expect(v.checks.find((c: {name: string}) => c.name === 'decision').detail).toMatch(/restart: API wedged \(accepts, never answers\), server not stopped: restart/)
+    expect(alive(o.pid)).toBe(false)
+    expect(o.launches()).toBe(1)
+  })
+
   it('--dry-run says what it would do and signals nothing', async () => {
     const o = await fakeOllama('healthy')
     await run(o, ...viaLaunch(o), '--dry-run')

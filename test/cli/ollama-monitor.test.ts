@@ -33,6 +33,24 @@ describe('frozen-check 180 15 3 60: the seed positional form runs the monitor lo
     expect(err).toMatch(/OLLAMA_OK: stopped after 1 passes/)
   })
 
+  it('with --json, each status line is one JSON object (JSON lines), nothing else on stdout', async () => {
+    const o = await fake(j, 'idle')
+    const c = spawn(process.execPath, [BIN, 'ollama', 'frozen-check', '180', '100ms', '3', '60', '--json', '--state-dir', join(o.dir, 'st')], {env: {...process.env, ...o.env}, stdio: ['ignore', 'pipe', 'ignore']})
+    j.child(c)
+    let out = ''
+    c.stdout!.on('data', (d) => (out += d))
+    await until('the first line', () => out.includes('\n'))
+    process.kill(-o.pid, 'SIGSTOP')
+    await until('the second line', () => out.trim().split('\n').length >= 2)
+    c.kill('SIGTERM')
+    expect(await new Promise((r) => c.once('exit', r))).toBe(0)
+    process.kill(-o.pid, 'SIGCONT')
+    const lines = out.trim().split('\n').map((l) => JSON.parse(l))
+    expect(lines.map((v) => [v.token, v.exitCode])).toEqual([['OLLAMA_OK', 0], ['OLLAMA_ALERT', 2]])
+    // The seed's defaults: canary timeout 30 s, so the liveness probe waits 5 s.
+    expect(lines[1].summary).toMatch(/Ollama API down at .*: no answer within 5000ms; for 0ms; acts after 3m \+ 3 failed probes/)
+  })
+
   it('takes the four values as the flags they stand for, and refuses bad ones with OLLAMA_UNKNOWN', async () => {
     const o = await fake(j, 'idle')
     for (const bad of [['soon'], ['180', '15', 'x'], ['180', '15', '0'], ['180', '5ms'], ['180', '15', '3', '60', '7']]) {
