@@ -1,6 +1,6 @@
 import {isRunnerCmdline, parsePs, type LoadedModel} from '../core/ollama/api.js'
 import type {Probe} from '../core/ollama/metrics.js'
-import type {DownHow, GpuObservation, OllamaObservation, RunnerSample} from '../core/ollama/policy.js'
+import {stallSigns, type DownHow, type GpuObservation, type OllamaObservation, type RunnerSample} from '../core/ollama/policy.js'
 import type {ListenerFacts} from '../core/ollama/remedy.js'
 import {refusalFor, type ProtectionContext} from '../core/protect.js'
 import type {ProcInfo} from '../sys/proc-table.js'
@@ -90,7 +90,7 @@ function downHow(r: HttpResult): DownHow {
  * One look at Ollama: liveness (/api/version), then — only when it answered — inventory
  * (/api/ps, which may block on a loading runner); the server (the LISTEN owner of the API
  * port, never a client of it) and its runners with CPU deltas since the previous pass;
- * and, when a model is loaded, one nvidia-smi reading. A down API skips /api/ps: its
+ * and, when a model is loaded and a stall is possible at all, one nvidia-smi reading. A down API skips /api/ps: its
  * timeout would only add to a pass that already knows the answer.
  */
 export async function observeOllama(input: ObserveInput, deps: ProcessDeps, prev: PreviousSamples | null, now: number): Promise<Observation> {
@@ -139,18 +139,20 @@ export async function observeOllama(input: ObserveInput, deps: ProcessDeps, prev
 
   const loaded = models ?? []
   let nvidia: NvidiaResult | null = null
-  const vramMiB: Record<string, number> = {}
-  let gpu: GpuObservation = {kind: 'none', detail: 'not queried: no model loaded'}
-  if (up && loaded.length > 0) {
+  // Not asked this pass: the last reading stays the baseline for the next VRAM delta.
+  const vramMiB: Record<string, number> = {...(prev?.vramMiB ?? {})}
+  const signs = stallSigns(loaded, runners, now)
+  let gpu: GpuObservation = {kind: 'none', detail: loaded.length ? 'not queried: nothing pending, no runner spinning' : 'not queried: no model loaded'}
+  if (up && loaded.length > 0 && (signs.pending || signs.spinning)) {
     nvidia = await queryNvidia(input.nvidiaTimeoutMs)
     if (nvidia.kind === 'missing') gpu = {kind: 'none', detail: 'nvidia-smi not found: CPU mode'}
     else if (nvidia.kind !== 'ok') gpu = {kind: nvidia.kind, detail: nvidia.detail}
     else {
       const pids = new Set([...runners.map((r) => r.pid), ...listenerPids])
       const runnerGpus = [...new Set(nvidia.apps.filter((a) => pids.has(a.pid)).map((a) => a.gpuUuid))]
-      for (const g of nvidia.gpus) if (g.memUsedMiB !== null) vramMiB[g.uuid] = g.memUsedMiB
       const prevV = prev?.vramMiB ?? {}
-      const deltas = Object.entries(vramMiB).filter(([u]) => prevV[u] !== undefined).map(([u, v]) => v - prevV[u])
+      for (const g of nvidia.gpus) if (g.memUsedMiB !== null) vramMiB[g.uuid] = g.memUsedMiB
+      const deltas = nvidia.gpus.filter((g) => g.memUsedMiB !== null && prevV[g.uuid] !== undefined).map((g) => g.memUsedMiB! - prevV[g.uuid])
       gpu = {kind: 'ok', gpus: nvidia.gpus, runnerGpus, heldByNoProcessMiB: 0, vramDeltaMiB: deltas.length ? deltas.reduce((a, b) => (Math.abs(b) > Math.abs(a) ? b : a), 0) : null}
     }
   }

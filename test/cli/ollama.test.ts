@@ -31,6 +31,26 @@ describe('medic ollama frozen-check', () => {
     expect(alive(runner)).toBe(true)
   })
 
+  it('asks nvidia-smi only when a stall is possible (work pending or a runner spinning)', async () => {
+    const o = await fakeOllama('healthy', 'idle')
+    const calls = join(o.dir, 'nvidia-calls')
+    const count = () => {
+      try {
+        return readFileSync(calls, 'utf8').trim().split('\n').filter(Boolean).length
+      } catch {
+        return 0
+      }
+    }
+    const env = {...o.env, FAKE_NVIDIA_CALLS: calls}
+    for (let i = 0; i < 2; i++) expectContract(await medic(o.args(), {env}), 'OLLAMA_OK')
+    expect(count()).toBe(0) // a loaded model, nothing pending, runner idle: healthy whatever the GPU says
+    o.mode('busy') // a request pending: the GPU decides between a long generation and a stall
+    o.gpu('busy')
+    const r = await medic(o.args(), {env})
+    expect(r.lines[0]).toContain('GPU 0 at 87%')
+    expect(count()).toBe(2) // one reading: GPUs and compute apps, side by side
+  })
+
   it('calls a blocked /api/ps busy or loading, not frozen', async () => {
     const o = await fakeOllama('loading')
     for (let i = 0; i < 3; i++) expectContract(await run(o), 'OLLAMA_OK')

@@ -47,6 +47,19 @@ export function busyGpus(gpus: GpuSample[], runnerGpus: string[], busyPct: numbe
   return relevant.filter((g) => g.util !== null && g.util > busyPct)
 }
 
+/**
+ * The two signs a stall needs (research §5.2 step 6): work pending (a model's expires_at in
+ * the past: a request started before its expiry has not finished) or a runner spinning on
+ * one core. Without either, a pass is idle or progressing whatever the GPU says — so the
+ * GPU need not be asked.
+ */
+export function stallSigns(models: LoadedModel[], runners: RunnerSample[], now: number): {pending: boolean; spinning: boolean} {
+  return {
+    pending: models.some((m) => m.expiresAt !== null && Date.parse(m.expiresAt) < now),
+    spinning: runners.some((r) => (r.cpuCores ?? 0) >= 0.5),
+  }
+}
+
 const VRAM_MOVING_MIB = 256
 const READING_BYTES = 16 * 1024 * 1024
 
@@ -64,8 +77,7 @@ export function assess(o: OllamaObservation, cfg: FrozenConfig): Assessment {
   }
   if (o.runners.some((r) => (r.readBytesDelta ?? 0) > READING_BYTES)) return {kind: 'progress', why: 'runner reading its model: loading'}
   if (cpuOnly && o.runners.some((r) => (r.busyThreads ?? 0) >= 2)) return {kind: 'progress', why: 'several runner threads busy: CPU generation'}
-  const pending = models.some((m) => m.expiresAt !== null && Date.parse(m.expiresAt) < o.now)
-  const spinning = o.runners.some((r) => (r.cpuCores ?? 0) >= 0.5)
+  const {pending, spinning} = stallSigns(models, o.runners, o.now)
   const quiet = o.runners.length > 0 && o.runners.every((r) => r.cpuCores !== null && r.cpuCores < 0.05)
   if (pending || spinning) {
     const why = [pending ? 'a request pending (expires_at in the past)' : '', spinning ? 'a runner spinning on one core' : '', onGpu && o.gpu.kind === 'ok' ? `GPU idle (≤ ${cfg.gpuBusyPct}%)` : 'no GPU evidence'].filter(Boolean).join(', ')
