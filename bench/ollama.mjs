@@ -109,7 +109,7 @@ for (const how of ['stall', 'stop']) {
     const what = how === 'stall' ? 'inference stalled (seed 004)' : 'server SIGSTOPped'
     console.log(t === null
       ? `${what} → OLLAMA_RECOVERED (${name}): never within 60s (${runs.length} runs)`
-      : `${what} → OLLAMA_RECOVERED (${name}): ${t}ms = ${ratio(t, floor[how])} of its floor ${floor[how]}ms; ${c} nvidia-smi calls ≈ ${Math.round(c * smiMs)}ms of it (${done.length}/${runs.length} runs recovered)`)
+      : `${what} → OLLAMA_RECOVERED (${name}): ${t}ms = ${ratio(t, floor[how])} of its floor ${floor[how]}ms; ${c} nvidia-smi stand-in calls in it (${smiMs.toFixed(0)}ms each, two side by side per reading) (${done.length}/${runs.length} runs recovered)`)
   }
   if (process.env.BENCH_BASELINE && results[`${how} this checkout`] && results[`${how} baseline`]) console.log(`  ${how}: this checkout takes ${ratio(results[`${how} this checkout`], results[`${how} baseline`])} the baseline's time`)
 }
