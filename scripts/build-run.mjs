@@ -2,7 +2,8 @@
 // `npm run build` step (after tsc): the run path, one CommonJS file per command.
 //
 //   dist/run/<spec>.cjs   src/cli/main.ts with only that spec file's commands behind the
-//                         registry; the registry's other specs are empty stubs
+//                         registry; the registry's other specs are stubs that throw
+//                         (a spec exporting `needsEveryCommand = true` keeps them all)
 //   dist/run/main.cjs     main.ts with every spec stubbed: help (oclif), unknown commands
 //   dist/run/route.cjs    src/cli/route.ts + which bundle serves which command id
 //   *.cjs.v8cache         V8 code caches, written by bin/run.js itself
@@ -53,7 +54,11 @@ function onlySpec(keep, everyCommand) {
         if (a.importer !== REGISTRY || everyCommand || basename(a.path, '.js') === keep) return undefined
         return {path: a.path, namespace: 'stub'}
       })
-      b.onLoad({filter: /.*/, namespace: 'stub'}, () => ({contents: 'module.exports = {}', loader: 'js'}))
+      // Loaded only if this bundle's command asks the registry for another command's spec.
+      b.onLoad({filter: /.*/, namespace: 'stub'}, (a) => ({
+        contents: `throw new Error(${JSON.stringify(`medic: ${a.path} is not in this command's bundle (dist/run/${keep}.cjs); a spec that loads other commands from the registry exports needsEveryCommand = true (scripts/build-run.mjs)`)})`,
+        loader: 'js',
+      }))
     },
   }
 }
