@@ -100,7 +100,7 @@ export function subjectOf(spec: CommandSpec, parsed: Parsed): string {
 async function recordLast(spec: CommandSpec, parsed: Parsed, v: Verdict, t0: number): Promise<void> {
   if (v.usageError || parsed.flags['dry-run'] === true) return
   const {writeLastVerdict} = await import('../sys/last-verdict.js')
-  writeLastVerdict(parsed.flags['state-dir'] as string | undefined, spec.id, v, new Date(), performance.now() - t0)
+  writeLastVerdict(parsed.flags['state-dir'] as string | undefined, spec.id, v, new Date(), monotonicMs() - t0)
 }
 
 /** Before a full parse: how a usage error must be printed (JSON? which exit-code mode?). */

@@ -209,6 +209,7 @@ describe('the last-verdict record', () => {
     const rec = JSON.parse(readFileSync(join(state, 'last', 'ollama-rules.OLLAMA.json'), 'utf8'))
     expect(rec).toMatchObject({version: 1, command: 'ollama rules', subject: 'OLLAMA', token: 'OLLAMA_OK', status: 'OK', exitCode: 0})
     expect(Date.now() - Date.parse(rec.at)).toBeLessThan(60_000)
+    expect(rec.durationMs).toBeGreaterThanOrEqual(0) // one clock for t0 and the end (it once mixed hrtime and performance.now)
     // Port 1 (tcpmux) has no listener: the probe is refused, deterministically.
     const h = await medic(['health', '--name', 'whatsapp', '--manager', 'none', '--no-repair', '--url', 'http://127.0.0.1:1/', '--port', '1', '--state-dir', state, '--reprobe-delay', '10ms'])
     expectContract(h, 'WHATSAPP_ALERT')
