@@ -1,3 +1,4 @@
+import {parseDuration} from '../core/duration.js'
 import type {InnerCommand} from '../core/units-plan.js'
 import {parseCommandArgv, UsageError} from './parse.js'
 import {COMMANDS} from './registry.js'
@@ -25,7 +26,12 @@ export async function parseInner(words: string[]): Promise<InnerCommand> {
   const f = parsed.flags
   const given = (k: string) => parsed.given.has(k)
   const str = (k: string) => (given(k) && typeof f[k] === 'string' ? (f[k] as string) : undefined)
-  const name = parsed.positionals[0] ?? (typeof f.name === 'string' ? f.name : undefined)
+  // The seed's daemon forms loop like --watch: `ollama frozen-check 180 15 3 60` (its
+  // positionals are numbers, not a name) and `ollama metrics --daemon [N]`.
+  const seedLoop = id === 'ollama frozen-check' && parsed.positionals.length > 0
+  if (seedLoop) Object.assign(f, {watch: true, ...(parsed.positionals[1] ? {interval: parseDuration(parsed.positionals[1]) ?? f.interval} : {})})
+  if (id === 'ollama metrics' && f.daemon === true) f.watch = parseDuration(parsed.positionals[0] ?? '15') ?? 15_000
+  const name = id.startsWith('ollama ') ? undefined : parsed.positionals[0] ?? (typeof f.name === 'string' ? f.name : undefined)
   return {
     id, args, subject: subjectOf(spec, parsed),
     flags: {

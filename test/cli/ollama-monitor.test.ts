@@ -64,6 +64,16 @@ describe('frozen-check 180 15 3 60: the seed positional form runs the monitor lo
     expect(mixed.lines[0]).toMatch(/^OLLAMA_UNKNOWN: --test and the positional \(monitor loop\) form do not go together/)
   })
 
+  it('medic install takes the seed forms for the loops they are: a service, not a timer', async () => {
+    for (const [cmd, unit] of [[['ollama', 'frozen-check', '180', '15', '3', '60'], 'medic-ollama-frozen-check'], [['ollama', 'metrics', '--daemon', '15'], 'medic-ollama-metrics']] as const) {
+      const r = await medic(['install', '--target', 'print', '--textfile-dir', '/var/lib/prometheus/node-exporter', '--', ...cmd])
+      expectContract(r, 'INSTALL_OK')
+      expect(r.stdout).toMatch(new RegExp(`^# /etc/systemd/system/${unit}\\.service$`, 'm'))
+      expect(r.stdout).toMatch(/^Type=simple$/m)
+      expect(r.stdout).not.toMatch(/\.timer$|Type=oneshot/m)
+    }
+  })
+
   it('--help prints help and exits (the seed\'s checklist ran --help, which started its endless monitor)', async () => {
     const r = await medic(['ollama', 'frozen-check', '--help'])
     expect(r.code).toBe(0)
