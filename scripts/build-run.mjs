@@ -63,6 +63,19 @@ function onlySpec(keep, everyCommand) {
   }
 }
 
+/**
+ * The observer (--metrics-file, --notify…: src/cli/observe.ts and what it needs, ~30 KB) is
+ * a bundle of its own, dist/run/observe.cjs, required by the runner only when a run asks
+ * for it: a run without those flags compiles none of it.
+ */
+const observeApart = {
+  name: 'observe-apart',
+  setup(b) {
+    b.onResolve({filter: /^\.\/observe\.js$/}, (a) => (a.kind === 'dynamic-import' && a.importer === join(root, 'src/cli/runner.ts') ? {path: 'observe', namespace: 'observe-apart'} : undefined))
+    b.onLoad({filter: /.*/, namespace: 'observe-apart'}, () => ({contents: 'module.exports = require(require("node:path").join(__dirname, "observe.cjs"))', loader: 'js'}))
+  },
+}
+
 const common = {
   absWorkingDir: root,
   bundle: true,
@@ -114,8 +127,9 @@ export async function bundleAll() {
   }
   const stems = [...new Set(Object.values(files))].sort()
   for (const stem of [...stems, 'main']) {
-    add(await build({...common, entryPoints: ['src/cli/main.ts'], outfile: `${OUT}/${stem}.cjs`, plugins: [importsByRequire, onlySpec(stem, everyCommand.has(stem))]}), `${stem}.cjs`)
+    add(await build({...common, entryPoints: ['src/cli/main.ts'], outfile: `${OUT}/${stem}.cjs`, plugins: [importsByRequire, observeApart, onlySpec(stem, everyCommand.has(stem))]}), `${stem}.cjs`)
   }
+  add(await build({...common, entryPoints: ['src/cli/observe.ts'], outfile: `${OUT}/observe.cjs`, plugins: [importsByRequire]}), 'observe.cjs')
   const router = `import {route} from './src/cli/route.ts'\nexport const BUNDLES = ${JSON.stringify(files, null, 2)}\n` +
     `/** The bundle (file stem) that runs this argv: its command's, else main (help, unknown). */\n` +
     `export function bundleFor(argv) {\n  const {id, help} = route(argv, Object.keys(BUNDLES))\n  return id && !help ? BUNDLES[id] : 'main'\n}\n`

@@ -23,6 +23,8 @@ export const COMMANDS: Record<string, () => Promise<CommandSpec>> = {
   install: async () => (await import('./specs/install.js')).default,
   uninstall: async () => (await import('./specs/uninstall.js')).default,
   verify: async () => (await import('./specs/verify.js')).default,
+  rules: async () => (await import('./specs/rules.js')).default,
+  dashboard: async () => (await import('./specs/dashboard.js')).default,
   supervise: async () => (await import('./specs/supervise.js')).default,
   'supervise status': async () => (await import('./specs/supervise-status.js')).default,
 }

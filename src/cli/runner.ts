@@ -5,6 +5,8 @@ import {exitCodeFor, toJson, toSubject, toText, usageVerdict, type ExitCodeMode,
 import {parseCommandArgv, UsageError} from './parse.js'
 import {progressSink} from './progress.js'
 import type {CommandSpec, Parsed} from './spec.js'
+import type {Observer} from '../ops/observe.js'
+import {observed} from './common-flags.js'
 
 /** How long after `--timeout` medic waits for its own op to wrap up before it calls itself hung. */
 const HUNG_GRACE_MS = 2000
@@ -30,11 +32,16 @@ export async function runCommand(spec: CommandSpec, argv: string[], env: NodeJS.
   const t0 = monotonicMs()
   const out = prescan(argv, env)
   let emitted = false
+  let perf: typeof import('../core/perfdata.js') | null = null
+  let observer: Observer | null = null
+  let timeoutMs: number | null = null
   const emit = (v: Verdict): number => {
     const code = exitCodeFor(v, out.mode)
     if (emitted) return code
     emitted = true
-    const text = out.json ? JSON.stringify(toJson(v, out.mode, monotonicMs() - t0)) + '\n' : toText(v, out.verbose)
+    const ms = monotonicMs() - t0
+    const pd = perf ? perf.renderPerfdata(perf.verdictPerfdata(v, ms, timeoutMs)) : null
+    const text = out.json ? JSON.stringify({...toJson(v, out.mode, ms), ...(pd !== null ? {perfdata: pd} : {})}) + '\n' : pd !== null ? perf!.perfText(toText(v, out.verbose), pd) : toText(v, out.verbose)
     if (v.wrapper) io.stderr(text)
     else io.stdout(text)
     return code
@@ -52,35 +59,43 @@ export async function runCommand(spec: CommandSpec, argv: string[], env: NodeJS.
   out.json = parsed.flags.json === true
   out.verbose = typeof parsed.flags.verbose === 'number' ? parsed.flags.verbose : 0
   out.mode = parsed.flags['exit-codes'] as ExitCodeMode
+  if (parsed.flags.perfdata === true) perf = await import('../core/perfdata.js')
+  // After the verdict is printed: the textfile and notifications (issue 13), then the last-verdict record.
+  const finish = async (v: Verdict): Promise<number> => {
+    const code = emit(v)
+    if (observer) await observer.end(v, monotonicMs() - t0)
+    await recordLast(spec, parsed, v, t0)
+    return code
+  }
 
-  const timeoutMs = typeof parsed.flags.timeout === 'number' ? parsed.flags.timeout : null
+  timeoutMs = typeof parsed.flags.timeout === 'number' ? parsed.flags.timeout : null
+  const deadlineMs = timeoutMs
   let hung: NodeJS.Timeout | undefined
   const hungVerdict = new Promise<Verdict>((resolve) => {
-    if (timeoutMs === null) return
+    if (deadlineMs === null) return
     hung = setTimeout(() => resolve({
       subject, status: 'UNKNOWN', checks: [], actions: [],
-      summary: `medic did not finish within --timeout ${formatMs(timeoutMs)} (+${formatMs(HUNG_GRACE_MS)} grace)`,
-    }), timeoutMs + HUNG_GRACE_MS)
+      summary: `medic did not finish within --timeout ${formatMs(deadlineMs)} (+${formatMs(HUNG_GRACE_MS)} grace)`,
+    }), deadlineMs + HUNG_GRACE_MS)
     hung.unref()
   })
   try {
-    const work = spec.run({parsed, t0, deadlineAt: timeoutMs === null ? null : t0 + timeoutMs, stderr: progressSink((l) => io.stderr(`${l}\n`), env)})
+    if (observed(parsed.flags, env, spec) && parsed.flags['dry-run'] !== true) {
+      const o = (await import('./observe.js')).observerFor(spec, parsed, env, subject, io.stderr)
+      if ('usage' in o) throw new UsageError(o.usage)
+      observer = o.observer
+    }
+    const work = spec.run({parsed, t0, deadlineAt: timeoutMs === null ? null : t0 + timeoutMs, stderr: progressSink((l) => io.stderr(`${l}\n`), env), ...(observer ? {observe: observer.pass} : {})})
     const v = await Promise.race([work, hungVerdict])
-    const final = {...v, subject: v.usageError ? v.subject : subject}
-    const code = emit(final)
-    await recordLast(spec, parsed, final, t0)
-    return code
+    return await finish({...v, subject: v.usageError ? v.subject : subject})
   } catch (e) {
     const err = e as Error
     if (e instanceof UsageError) {
       io.stderr(`medic ${spec.id}: ${err.message}\nusage: see 'medic ${spec.id} --help'\n`)
-      return emit(usageVerdict(subject, err.message))
+      return finish(usageVerdict(subject, err.message))
     }
     io.stderr(`medic ${spec.id}: internal error: ${env.MEDIC_DEBUG ? err.stack : err.message}\n`)
-    const final: Verdict = {subject, status: 'UNKNOWN', summary: `internal error: ${err.message}`, checks: [], actions: []}
-    const code = emit(final)
-    await recordLast(spec, parsed, final, t0)
-    return code
+    return finish({subject, status: 'UNKNOWN', summary: `internal error: ${err.message}`, checks: [], actions: []})
   } finally {
     if (hung) clearTimeout(hung)
   }

@@ -59,6 +59,8 @@ export interface RunContext {
   t0: number
   deadlineAt: number | null
   stderr: (line: string) => void
+  /** Long-running commands: each pass's verdict, for --metrics-file and --notify (set only when asked for). */
+  observe?: (v: Verdict, durationMs?: number) => void
 }
 
 export interface CommandSpec {
@@ -66,6 +68,8 @@ export interface CommandSpec {
   /** Token subject, e.g. PORT. Commands with `--name` derive it from the name. */
   subject: string
   subjectFromName?: boolean
+  /** false: not a check (prints rules, lists): $MEDIC_TEXTFILE_DIR writes no textfile for it. */
+  observable?: boolean
   summary: string
   description: string
   examples: string[]

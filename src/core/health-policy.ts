@@ -16,7 +16,7 @@ export interface ProbeResult {
   detail: string
 }
 
-export type ProblemCode = 'RESTART_LOOP' | 'ORPHAN_PROCESS' | 'GATEWAY_DEAD' | 'UNRESPONSIVE' | 'HUNG' | 'ZOMBIE'
+export type ProblemCode = 'RESTART_LOOP' | 'ORPHAN_PROCESS' | 'GATEWAY_DEAD' | 'UNRESPONSIVE' | 'HUNG' | 'ZOMBIE' | 'LOG_PATTERN'
 
 export interface Problem {
   code: ProblemCode
@@ -54,6 +54,8 @@ export interface HealthObservation {
   invisibleOwner: boolean
   /** The service's own processes (main pid and its tree, or its cgroup). */
   serviceProcs: ProcFact[]
+  /** --log-pattern: lines matching it since the last run (absent on the first run and when unread). */
+  log?: {count: number; threshold: number; source: string; sample: string | null}
 }
 
 const DOWN_STATES: ReadonlySet<ServiceState> = new Set(['inactive', 'failed', 'not-found'])
@@ -114,6 +116,10 @@ export function diagnose(o: HealthObservation): Problem[] {
       problems.push({code: 'UNRESPONSIVE', detail: `service ${o.manager.view?.raw ?? 'running'} but the probe failed twice: ${probe.detail}`})
     }
   }
+  // Seed 001: /health passed while every reply failed; the log said why.
+  if (o.log && o.log.count >= o.log.threshold) {
+    problems.push({code: 'LOG_PATTERN', detail: `${o.log.count} new line${o.log.count === 1 ? '' : 's'} matching in ${o.log.source} (threshold ${o.log.threshold})${o.log.sample ? `; last: ${JSON.stringify(o.log.sample)}` : ''}`})
+  }
   return problems
 }
 
@@ -142,10 +148,12 @@ export type Decision =
   | {kind: 'plan'}
   | {kind: 'repair'}
 
-export function decide(problems: Problem[], opts: {repair: boolean; dryRun: boolean; manager: ManagerFact; budget: Budget}): Decision {
+export function decide(problems: Problem[], opts: {repair: boolean; dryRun: boolean; manager: ManagerFact; budget: Budget; repairOnLog?: boolean}): Decision {
   if (problems.length === 0) return {kind: 'ok'}
   const hung = problems.find((p) => p.code === 'HUNG')
   if (hung) return {kind: 'alert', reason: `HUNG: ${hung.detail}`}
+  // A log line is evidence, not proof that a restart helps: only when asked (--repair-on-log).
+  if (!opts.repairOnLog && problems.every((p) => p.code === 'LOG_PATTERN')) return {kind: 'alert', reason: 'no restart without --repair-on-log'}
   if (!opts.repair) return {kind: 'alert', reason: 'repair is off (--no-repair)'}
   if (!opts.manager.available) return {kind: 'alert', reason: `cannot repair: ${opts.manager.reason ?? `manager ${opts.manager.kind} unavailable`}`}
   if (opts.dryRun) return {kind: 'plan'}

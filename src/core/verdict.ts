@@ -1,3 +1,5 @@
+import type {PerfDatum} from './perfdata.js'
+
 /**
  * The verdict contract (docs/contract.md §1), defined here and nowhere else.
  * Every command ends in one Verdict; the renderer turns it into line 1 of stdout
@@ -67,6 +69,8 @@ export interface Verdict {
    * 0, as ollama_frozen_monitor.sh --test; the token still says what it saw).
    */
   fixedExit?: number
+  /** Measurements for `--perfdata` (Nagios performance data after ` | ` on line 1). */
+  perf?: PerfDatum[]
 }
 
 const RANK: Record<Status, number> = {OK: 0, RECOVERED: 1, UNKNOWN: 2, ALERT: 3}

@@ -1,9 +1,12 @@
 import {formatMs} from '../core/duration.js'
+import type {PerfDatum} from '../core/perfdata.js'
+import {describeSource, type LogPosition, type LogSourceSpec} from '../core/log-match.js'
 import {decide, diagnose, probeDown, probeNotNeeded, repairBudget, skippedProbe, startVerify, stepVerify, type HealthObservation, type OwnerFact, type Problem, type ProbeResult, type ProcFact} from '../core/health-policy.js'
 import {unavailableText} from '../core/manager-parse.js'
 import {describeProc, refusalFor, type ProtectionContext} from '../core/protect.js'
 import {STATE_NAMES} from '../core/proc-parse.js'
 import {worstOf, type Action, type Check, type Status, type Verdict} from '../core/verdict.js'
+import type {LogSource} from '../sys/log-source.js'
 import type {ManagerStatus, ServiceManager} from '../sys/managers.js'
 import type {PortListeners} from '../sys/port-table.js'
 import type {Prober} from '../sys/probe.js'
@@ -40,6 +43,8 @@ export interface HealthInput {
    * wait for the lock; one that waited looks again.
    */
   listenersAhead?: Promise<PortListeners>
+  /** --log-pattern: count matching lines since the last run; restart on them only with repairOnLog. */
+  log: {source: LogSourceSpec; pattern: RegExp; threshold: number; repairOnLog: boolean; timeoutMs: number} | null
 }
 
 export interface HealthDeps extends ProcessDeps {
@@ -47,6 +52,7 @@ export interface HealthDeps extends ProcessDeps {
   manager: ServiceManager
   /** What `--manager auto` tried before it settled. */
   detected: string[] | null
+  logs?: LogSource
 }
 
 /** Persisted between runs in `<state-dir>/health/<name>.json`. */
@@ -60,6 +66,8 @@ interface HealthState {
   lastRepair: {by: number; startedAt: number; finishedAt: number; status: Status; summary: string} | null
   /** Samples of the managers' lifetime restart counters, to turn them into restarts per hour. */
   counters?: Record<string, {at: number; count: number}[]>
+  /** --log-pattern: where the last run stopped reading the service's log. */
+  log?: LogPosition
 }
 
 const HOUR = 3_600_000
@@ -81,7 +89,8 @@ export async function health(input: HealthInput, deps: HealthDeps): Promise<Verd
   const actions: Action[] = []
   const details: string[] = []
   const log = (line: string) => deps.log.line(`[${input.name}] ${line}`)
-  const base = {subject: input.subject, actions, details}
+  const perf: PerfDatum[] = []
+  const base = {subject: input.subject, actions, details, perf}
 
   // 1. One run at a time per service. A run that had to wait reports what the other did.
   let release = () => {}
@@ -102,6 +111,7 @@ export async function health(input: HealthInput, deps: HealthDeps): Promise<Verd
   try {
     const state = loadState(input.statePath)
     const obs = await observe(input, deps, state, details, waited ? undefined : input.listenersAhead)
+    perf.push(...healthPerf(input, obs.observation))
     const problems = diagnose(obs.observation)
     const checks = obs.checks
     checks.push({name: 'problems', status: problems.length ? 'ALERT' : 'OK', detail: problems.length ? problems.map((p) => `${p.code}: ${p.detail}`).join('; ') : 'none'})
@@ -118,10 +128,12 @@ export async function health(input: HealthInput, deps: HealthDeps): Promise<Verd
 
     const budget = repairBudget(state.repairs, clock.wall().getTime(), input.maxRepairs, input.repairWindowMs)
     checks.push({name: 'repair budget', status: budget.exhausted ? 'ALERT' : 'OK', detail: `${budget.used}/${budget.max} repairs in the last ${formatMs(budget.windowMs)}`})
-    const decision = decide(problems, {repair: input.repair, dryRun: input.dryRun, manager: obs.observation.manager, budget})
+    const decision = decide(problems, {repair: input.repair, dryRun: input.dryRun, manager: obs.observation.manager, budget, repairOnLog: input.log?.repairOnLog})
 
     if (decision.kind === 'ok') {
       saveState(input.statePath, state, deps)
+      const blind = checks.find((c) => c.name === 'log' && c.status === 'UNKNOWN')
+      if (blind) return {...base, status: 'UNKNOWN', checks, extra, summary: `${input.name} answers, but its log could not be read: ${blind.detail}`}
       return {...base, status: 'OK', checks, extra, summary: `${input.name} healthy: ${obs.observation.probe.detail}; ${obs.managerText}`}
     }
     if (decision.kind === 'alert') {
@@ -146,12 +158,24 @@ export async function health(input: HealthInput, deps: HealthDeps): Promise<Verd
     // The owners right after our own repair are the new baseline, not a restart to count.
     const after = await deps.ports.listeners(input.port)
     state.owners = after.pids.map((pid) => ({pid, startTime: deps.procs.stat(pid)?.startTime ?? ''}))
+    // What the old process logged before the restart is not counted against the new one.
+    if (input.log && deps.logs) state.log = (await deps.logs.read(input.log.source, undefined, input.log.pattern, input.log.timeoutMs)).position
     writeFileAtomic(input.statePath, JSON.stringify(state, null, 2) + '\n')
     log(`${status === 'RECOVERED' ? 'recovered' : 'repair failed'}: ${r.reason}`)
     return {...base, status, checks, extra, summary}
   } finally {
     release()
   }
+}
+
+/** --perfdata: the probe's time (critical at its timeout), restarts in the last hour (critical past the loop threshold), log matches. */
+function healthPerf(input: HealthInput, o: HealthObservation): PerfDatum[] {
+  const probe = o.reprobe ?? o.probe
+  return [
+    ...(probe.kind === 'skipped' ? [] : [{label: 'probe', value: probe.ms, uom: 'ms' as const, crit: input.probeTimeoutMs, min: 0}]),
+    {label: 'restarts_1h', value: o.restarts.count, crit: input.loopThreshold, min: 0},
+    ...(o.log ? [{label: 'log_matches', value: o.log.count, crit: `~:${o.log.threshold - 1}`, min: 0}] : []),
+  ]
 }
 
 function codes(problems: Problem[]): string {
@@ -187,7 +211,8 @@ async function observe(input: HealthInput, deps: HealthDeps, state: HealthState,
   const t = deps.clock.now()
   const first: {done: ProbeResult | null} = {done: null}
   const probing = probeOnce(input, deps).then((p) => (first.done = p))
-  const [managerStatus, listeners] = await Promise.all([deps.manager.status(), listenersAhead ?? deps.ports.listeners(input.port)])
+  const reading = input.log && deps.logs ? deps.logs.read(input.log.source, state.log, input.log.pattern, input.log.timeoutMs) : null
+  const [managerStatus, listeners, logRead] = await Promise.all([deps.manager.status(), listenersAhead ?? deps.ports.listeners(input.port), reading])
   const view = managerStatus.view
   const servicePids = managerStatus.available || view ? deps.manager.servicePids(view) : null
   const serviceSet = servicePids ? new Set(servicePids) : null
@@ -249,7 +274,9 @@ async function observe(input: HealthInput, deps: HealthDeps, state: HealthState,
     portListening: listeners.listening,
     invisibleOwner: listeners.invisible,
     serviceProcs,
+    ...(logRead && !logRead.baseline && !logRead.error ? {log: {count: logRead.count, threshold: input.log!.threshold, source: describeSource(input.log!.source), sample: logRead.sample}} : {}),
   }
+  if (logRead) state.log = logRead.position
   const managerText = managerStatus.available
     ? `${deps.manager.label} ${view?.raw ?? ''}`.trim()
     : unavailableText(deps.manager, managerStatus.reason)
@@ -267,6 +294,13 @@ async function observe(input: HealthInput, deps: HealthDeps, state: HealthState,
     },
     {name: 'processes', status: serviceProcs.some((p) => p.state === 'D' || p.state === 'Z') ? 'ALERT' : 'OK', detail: serviceProcs.length ? serviceProcs.map((p) => `${p.pid} ${p.comm} ${p.state}`).join(', ') : servicePids ? `none (${deps.manager.label} ${view?.raw ?? ''})`.trim() : 'service processes unknown'},
   ]
+  if (logRead) {
+    const where = describeSource(input.log!.source)
+    checks.push({
+      name: 'log', status: logRead.error ? 'UNKNOWN' : logRead.count >= input.log!.threshold ? 'ALERT' : 'OK',
+      detail: logRead.error ? `${where}: ${logRead.error}` : logRead.baseline ? `${where}: first run, position taken; lines from now on are counted` : `${logRead.count} matching line(s) in ${where} since the last run (threshold ${input.log!.threshold})${logRead.note ? `; ${logRead.note}` : ''}`,
+    })
+  }
   for (const o of owners) details.push(`port ${input.port} owner pid ${o.pid}: ${describeProc(o)}${o.refused ? ` [never signalled: ${o.refused}]` : ''}`)
   return {observation, checks, owners, managerStatus, managerText}
 }

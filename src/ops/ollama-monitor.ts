@@ -30,8 +30,8 @@ export function frozenPass(input: OllamaInput, deps: OllamaDeps): Promise<Verdic
  * `--watch`, and the seed's positional form (`frozen-check 180 15 3 60` was a daemon): a
  * pass every interval, a verdict line when the status changes, until SIGTERM.
  */
-export function frozenWatch(input: OllamaInput, deps: OllamaDeps & {announce: (line: string) => void}, intervalMs: number, render?: (v: Verdict) => string): Promise<Verdict> {
-  return watchLoop(() => frozenPass(input, deps), {announce: deps.announce, intervalMs, subject: 'OLLAMA', render, clock: deps.clock})
+export function frozenWatch(input: OllamaInput, deps: OllamaDeps & {announce: (line: string) => void; observe?: (v: Verdict, ms: number) => void}, intervalMs: number, render?: (v: Verdict) => string): Promise<Verdict> {
+  return watchLoop(() => frozenPass(input, deps), {announce: deps.announce, intervalMs, subject: 'OLLAMA', render, clock: deps.clock, observe: deps.observe})
 }
 
 /**

@@ -37,6 +37,8 @@ export interface SuperviseDeps extends ProcessDeps {
   prober: Prober
   /** Status lines (a token each) printed while running: stdout. */
   announce: (line: string) => void
+  /** The supervisor's state as a verdict after every event, for --metrics-file and --notify. */
+  observe?: (v: Verdict, ms: number) => void
 }
 
 /**
@@ -82,6 +84,11 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
     } catch (e) {
       log(`cannot write ${input.statePath}: ${(e as Error).message}`)
     }
+    deps.observe?.({
+      subject: input.subject, status: state.alert ? 'ALERT' : 'OK', summary: `${input.name}: ${state.alert ?? state.phase}`, actions: [],
+      checks: [{name: 'restart budget', status: file.budget.exhausted ? 'ALERT' : 'OK', detail: `${file.restarts.length} restarts in the window (max ${input.config.maxRestarts})`}],
+      extra: {supervisor: {id: `${process.pid}:${self.startTime}`, starts: state.starts}},
+    }, 0)
   }
 
   const dispatch = (e: SupervisorEvent) => {

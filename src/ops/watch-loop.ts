@@ -9,7 +9,7 @@ import {onStopSignals} from '../sys/stop-signals.js'
  * The closing verdict ("stopped after N passes") goes to stderr and exits 0: stdout of a
  * long-running mode holds one verdict line per status change and nothing else.
  */
-export async function watchLoop(pass: (n: number) => Promise<Verdict>, o: {announce: (line: string) => void; intervalMs: number; startupDelayMs?: number; subject: string; render?: (v: Verdict) => string; clock?: Clock}): Promise<Verdict> {
+export async function watchLoop(pass: (n: number) => Promise<Verdict>, o: {announce: (line: string) => void; intervalMs: number; startupDelayMs?: number; subject: string; render?: (v: Verdict) => string; clock?: Clock; observe?: (v: Verdict, durationMs: number) => void}): Promise<Verdict> {
   let stop = false
   const wake = new AbortController()
   const off = onStopSignals(() => {
@@ -23,7 +23,10 @@ export async function watchLoop(pass: (n: number) => Promise<Verdict>, o: {annou
   let last: string | null = null
   let n = 0
   while (!stop) {
+    const started = clock.now()
     const v = await pass(n++)
+    // Every pass to --metrics-file / --notify (they keep their own memory of changes).
+    o.observe?.(v, clock.now() - started)
     if (v.status !== last) o.announce(render(v))
     last = v.status
     if (!stop) await sleep(o.intervalMs)

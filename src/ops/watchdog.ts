@@ -35,6 +35,8 @@ export interface WatchdogInput {
 export interface WatchdogDeps extends ProcessDeps {
   manager: ServiceManager
   announce: (line: string) => void
+  /** Each pass's verdict, for --metrics-file and --notify. */
+  observe?: (v: Verdict, ms: number) => void
 }
 
 interface HangRecord {
@@ -194,5 +196,5 @@ async function opsRequests(input: WatchdogInput, deps: WatchdogDeps, wd: (l: str
 export async function watchdogLoop(input: WatchdogInput, deps: WatchdogDeps): Promise<Verdict> {
   deps.log.line('[WATCHDOG] Starting watchdog')
   deps.progress('[WATCHDOG] Starting watchdog')
-  return watchLoop((n) => watchdogPass(input, deps, n), {announce: deps.announce, intervalMs: input.intervalMs ?? 5000, startupDelayMs: input.startupDelayMs, subject: 'WATCHDOG'})
+  return watchLoop((n) => watchdogPass(input, deps, n), {announce: deps.announce, intervalMs: input.intervalMs ?? 5000, startupDelayMs: input.startupDelayMs, subject: 'WATCHDOG', observe: deps.observe})
 }

@@ -46,7 +46,7 @@ export function run(argv: string[], opts: {timeoutMs: number; env?: NodeJS.Proce
  * — a daemon it leaves behind would hold a pipe open forever), and only its exit is
  * awaited.
  */
-export function runDetached(argv: string[], opts: {timeoutMs: number; logFile?: string; env?: NodeJS.ProcessEnv}): Promise<ExecResult> {
+export function runDetached(argv: string[], opts: {timeoutMs: number; logFile?: string; env?: NodeJS.ProcessEnv; input?: string}): Promise<ExecResult> {
   const t0 = Date.now()
   return new Promise((resolve) => {
     let fd: number | 'ignore' = 'ignore'
@@ -56,8 +56,11 @@ export function runDetached(argv: string[], opts: {timeoutMs: number; logFile?: 
         fd = openSync(opts.logFile, 'a')
       } catch {}
     }
-    const child = spawn(argv[0], argv.slice(1), {stdio: ['ignore', fd, fd], detached: true, env: opts.env ?? process.env})
+    const child = spawn(argv[0], argv.slice(1), {stdio: [opts.input === undefined ? 'ignore' : 'pipe', fd, fd], detached: true, env: opts.env ?? process.env})
     if (typeof fd === 'number') closeSync(fd)
+    // A command that never reads its input (or exits first) must not fail medic: EPIPE is ignored.
+    child.stdin?.on('error', () => {})
+    if (opts.input !== undefined) child.stdin?.end(opts.input)
     let timedOut = false
     const timer = setTimeout(() => {
       timedOut = true

@@ -4,11 +4,18 @@ export type HttpResult =
   | {kind: 'ok'; status: number; body: unknown; text: string; ms: number}
   | {kind: 'timeout' | 'refused' | 'error'; detail: string; ms: number}
 
+/** A body that is not JSON (ntfy's plain text), or JSON with headers of its own. */
+export interface RawBody {
+  contentType: string
+  body: string
+  headers?: Record<string, string>
+}
+
 /**
  * One HTTP request with a hard deadline; the request is destroyed (aborted) when it
  * passes, so a canary stuck in Ollama's queue is dropped by the server too.
  */
-export async function httpJson(method: 'GET' | 'POST', url: string, timeoutMs: number, payload?: unknown): Promise<HttpResult> {
+export async function httpJson(method: 'GET' | 'POST', url: string, timeoutMs: number, payload?: unknown, raw?: RawBody): Promise<HttpResult> {
   const u = new URL(url)
   const request = u.protocol === 'https:' ? (await import('node:https')).request : httpRequest
   const t0 = Date.now()
@@ -21,8 +28,9 @@ export async function httpJson(method: 'GET' | 'POST', url: string, timeoutMs: n
       req.destroy()
       resolve(r)
     }
-    const data = payload === undefined ? undefined : JSON.stringify(payload)
-    const req = request(u, {method, agent: false, headers: {'user-agent': 'medic', ...(data ? {'content-type': 'application/json', 'content-length': Buffer.byteLength(data)} : {})}}, (res) => {
+    const data = raw ? raw.body : payload === undefined ? undefined : JSON.stringify(payload)
+    const type = raw ? raw.contentType : 'application/json'
+    const req = request(u, {method, agent: false, headers: {'user-agent': 'medic', ...raw?.headers, ...(data !== undefined ? {'content-type': type, 'content-length': Buffer.byteLength(data)} : {})}}, (res) => {
       let text = ''
       res.setEncoding('utf8')
       res.on('data', (d) => {

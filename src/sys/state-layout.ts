@@ -19,7 +19,7 @@ export function resolveStateDir(explicit?: string, env: NodeJS.ProcessEnv = proc
  *
  *   protected/<pid>-<starttime>.json       run-dev-safe / protect add (the protected registry)
  *   locks/<target>.lock                    one repair at a time per target
- *   health/<name>.json                     health: owners, restart samples, repair budget
+ *   health/<name>.json                     health: owners, restart samples, repair budget, --log-pattern position
  *   health/<name>.log                      health: its log (when no --log-file)
  *   health/<name>.commands.log             health: output of --start-cmd/--stop-cmd
  *   supervise/<name>.json                  supervise: state read by status, health, boot
@@ -35,6 +35,8 @@ export function resolveStateDir(explicit?: string, env: NodeJS.ProcessEnv = proc
  *   install/<name>.json                    install: the manifest of what it wrote (verify, uninstall)
  *   install/<name>.log                     install: the installed command's log (when it has no --log-file)
  *   last/<command-id-with-dashes>.<SUBJECT>.json   the runner: the last verdict of each command and subject
+ *   metrics/<command-id-with-dashes>.<SUBJECT>.json  --metrics-file: counters that survive runs (repairs, kills, restarts, notifications)
+ *   notify/<command-id-with-dashes>.<SUBJECT>.json   --notify/--notify-url: what each channel was last told, the rate limit
  *
  * Names reaching here are validated (core/names.ts); a name that could leave its folder
  * is refused again here, whoever forgot to check.
@@ -140,6 +142,16 @@ export class StateLayout {
   /** `health` + `GATEWAY` → last/health.GATEWAY.json; `ollama frozen-check` → last/ollama-frozen-check.OLLAMA.json. */
   lastVerdict(commandId: string, subject: string): string {
     return join(this.lastDir, `${part(commandId.replace(/ /g, '-'))}.${part(subject)}.json`)
+  }
+
+  /** `health` + `GATEWAY` → metrics/health.GATEWAY.json. */
+  metricsCounters(commandId: string, subject: string): string {
+    return join(this.dir, 'metrics', `${part(commandId.replace(/ /g, '-'))}.${part(subject)}.json`)
+  }
+
+  /** `health` + `GATEWAY` → notify/health.GATEWAY.json. */
+  notifyRecord(commandId: string, subject: string): string {
+    return join(this.dir, 'notify', `${part(commandId.replace(/ /g, '-'))}.${part(subject)}.json`)
   }
 
   get devRunDir(): string {

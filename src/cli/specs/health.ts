@@ -1,5 +1,6 @@
 import {COMMON_FLAGS} from '../common-flags.js'
 import {MANAGER_FLAGS} from '../manager-flags.js'
+import type {LogSourceSpec} from '../../core/log-match.js'
 import type {CommandSpec, Parsed} from '../spec.js'
 
 const spec: CommandSpec = {
@@ -48,6 +49,10 @@ GATEWAY_UNKNOWN     bad input, or a concurrent repair is still running past --lo
     grace: {type: 'duration', default: '5s', description: 'SIGTERM → SIGKILL grace when freeing the port.'},
     'lock-wait': {type: 'duration', description: 'How long a concurrent run waits for the running one (default: verify-timeout + 2 × grace + 10s).'},
     protect: {type: 'regex', multiple: true, description: 'Never signal a process whose comm or command line matches (repeatable).'},
+    'log-pattern': {type: 'regex', description: "LOG_PATTERN when the service logged --log-threshold lines matching this since the last run (its unit's journal, its container's logs, or --log-source). The first run takes the position."},
+    'log-source': {type: 'string', description: 'A log file to read for --log-pattern instead of the journal or docker logs (rotation followed by inode; the offset kept in the state dir).'},
+    'log-threshold': {type: 'integer', default: '1', min: 1, description: 'Matching lines since the last run that make LOG_PATTERN.'},
+    'repair-on-log': {type: 'boolean', description: 'Restart the service on LOG_PATTERN alone (default: ALERT; a log line is evidence, not proof a restart helps).'},
     ...COMMON_FLAGS,
   },
   args: [{name: 'service', type: 'string', description: 'a service entry of the config file (sets --name)', max: 1}],
@@ -91,6 +96,8 @@ GATEWAY_UNKNOWN     bad input, or a concurrent repair is still running past --lo
     const graceMs = f.grace as number
     const chosen = await buildManager(f, {name, graceMs, deadlineAt, logFile: (f['log-file'] as string | undefined) ? (f['log-file'] as string).replace(/\.log$/, '') + '.commands.log' : base.locks ? base.layout.healthCommandsLog(name) : undefined, deps: deps0})
     const verifyTimeoutMs = f['verify-timeout'] as number
+    const log = f['log-pattern'] ? {source: logSourceOf(f, chosen.manager.kind, name, UsageError), pattern: f['log-pattern'] as RegExp, threshold: f['log-threshold'] as number, repairOnLog: f['repair-on-log'] === true, timeoutMs: f['command-timeout'] as number} : null
+    if (!log && (f['log-source'] || f['repair-on-log'])) throw new UsageError(`--${f['log-source'] ? 'log-source' : 'repair-on-log'} goes with --log-pattern`)
     return health({
       name, subject: '', url, host: f.host as string, port,
       probeTimeoutMs: f['probe-timeout'] as number, healthy, reprobeDelayMs: f['reprobe-delay'] as number,
@@ -99,9 +106,17 @@ GATEWAY_UNKNOWN     bad input, or a concurrent repair is still running past --lo
       maxRepairs: f['max-repairs'] as number, repairWindowMs: f['repair-window'] as number, graceMs,
       lockWaitMs: (f['lock-wait'] as number | undefined) ?? verifyTimeoutMs + 2 * graceMs + 10_000,
       protect: [...(f.protect as RegExp[]), ...cfgProtect], deadlineAt,
-      statePath: base.layout.healthState(name), listenersAhead,
-    }, {...deps0, prober, manager: chosen.manager, detected: chosen.tried})
+      statePath: base.layout.healthState(name), listenersAhead, log,
+    }, {...deps0, prober, manager: chosen.manager, detected: chosen.tried, ...(log ? {logs: (await import('../../sys/log-source.js')).logSource} : {})})
   },
+}
+
+/** --log-source FILE, else the journal of a systemd unit, else the container's docker logs. */
+function logSourceOf(f: Parsed['flags'], kind: string, name: string, E: new (m: string) => Error): LogSourceSpec {
+  if (typeof f['log-source'] === 'string') return {kind: 'file', path: f['log-source']}
+  if (kind === 'systemd' || kind === 'systemd-user') return {kind: 'journal', unit: f.unit as string, user: kind === 'systemd-user'}
+  if (kind === 'docker') return {kind: 'docker', container: (f.container as string | undefined) ?? name}
+  throw new E(`--log-pattern with --manager ${kind}: say where the log is (--log-source FILE)`)
 }
 
 function parseRange(text: string, E: new (m: string) => Error): [number, number] {

@@ -6,6 +6,7 @@ const TARGETS = ['systemd', 'systemd-user', 'cron', 'wsl', 'docker', 'print'] as
 const spec: CommandSpec = {
   id: 'install',
   subject: 'INSTALL',
+  observable: false,
   summary: 'Install a medic command so it runs by itself: a systemd service or timer, a cron line, the WSL boot command, a Docker HEALTHCHECK — then enable and start it.',
   description: `The medic command line after -- decides what is written:
 

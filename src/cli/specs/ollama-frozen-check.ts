@@ -45,7 +45,6 @@ The seed's monitor contract (ollama_frozen_monitor.sh): the positional form runs
     watch: {type: 'boolean', description: 'Loop every --interval; print a verdict line when the status changes.'},
     test: {type: 'boolean', description: 'One look, one line: responsive or frozen, and GPU: N%; exit 0 (the seed\'s --test). Changes nothing.'},
     reset: {type: 'boolean', description: 'Clear the persisted suspicion, restart budget and cooldown (the seed\'s --reset).'},
-    'metrics-file': {type: 'string', description: 'Prometheus textfile to refresh every pass (default $TEXTFILE_DIR/ollama_selfheal.prom when TEXTFILE_DIR is set).'},
     grace: {type: 'duration', default: '10s', description: 'SIGTERM → SIGKILL grace for a runner or a stopped server.'},
     protect: {type: 'regex', multiple: true, description: 'Never signal a process matching this.'},
     ...MANAGER_FLAGS,
@@ -56,6 +55,9 @@ The seed's monitor contract (ollama_frozen_monitor.sh): the positional form runs
     'ssh-identity': {type: 'string', description: '--manager ssh: private key file (ssh -i).'},
     'ssh-sudo': {type: 'boolean', allowNo: true, default: true, description: '--manager ssh: run "sudo -n systemctl restart <unit>" (--no-ssh-sudo: without sudo, e.g. as root).'},
     ...COMMON_FLAGS,
+    // The seed monitor's own textfile (ollama_* series), not the common flag: this command's
+    // medic_check_* series go to $MEDIC_TEXTFILE_DIR (cli/observe.ts).
+    'metrics-file': {type: 'string', description: "Prometheus textfile of the monitor's ollama_* series, refreshed every pass (default $TEXTFILE_DIR/ollama_selfheal.prom when TEXTFILE_DIR is set). This command's medic_check_* series go to $MEDIC_TEXTFILE_DIR."},
   },
   args: [
     {name: 'threshold', type: 'duration', description: 'ollama_frozen_monitor.sh $1: --threshold, and run the monitor loop'},
@@ -63,7 +65,7 @@ The seed's monitor contract (ollama_frozen_monitor.sh): the positional form runs
     {name: 'max-restarts', type: 'integer', description: '$3: --max-restarts (per hour)'},
     {name: 'cooldown', type: 'duration', description: '$4: --cooldown'},
   ],
-  async run({parsed, deadlineAt, stderr}) {
+  async run({parsed, deadlineAt, stderr, observe}) {
     const f = {...parsed.flags}
     const [{UsageError}, {parseDuration}, {ollamaBaseUrl, isLoopbackUrl, urlPort}, {join}] = await Promise.all([
       import('../parse.js'), import('../../core/duration.js'), import('../../core/ollama/host.js'), import('node:path'),
@@ -113,7 +115,7 @@ The seed's monitor contract (ollama_frozen_monitor.sh): the positional form runs
       statePath: base.layout.ollamaFrozen(new URL(url).host), diagPath: (stamp: string) => base.layout.ollamaDiag(stamp), metricsFile, graceMs: f.grace as number, protect: f.protect as RegExp[],
       unit: f.unit as string, container: (f.container as string | undefined) ?? 'ollama', deadlineAt,
     }
-    const deps = {...base, manager, announce: (l: string) => process.stdout.write(`${l}\n`)}
+    const deps = {...base, manager, announce: (l: string) => process.stdout.write(`${l}\n`), observe}
     const ops = await import('../../ops/ollama-monitor.js')
     if (f.test) return ops.frozenTest(input, deps)
     if (f.reset) return ops.frozenReset(input, deps)

@@ -24,7 +24,7 @@ OLLAMA_UNKNOWN   the textfile could not be written`,
     ...COMMON_FLAGS,
   },
   args: [{name: 'interval', type: 'duration', description: 'with --daemon: seconds between refreshes (default 15)', max: 1}],
-  async run({parsed}) {
+  async run({parsed, observe}) {
     const f = parsed.flags
     const [{UsageError}, {parseDuration}, {ollamaBaseUrl}, {stateLayout}, {join}] = await Promise.all([
       import('../parse.js'), import('../../core/duration.js'), import('../../core/ollama/host.js'), import('../../sys/state-layout.js'), import('node:path'),
@@ -50,7 +50,7 @@ OLLAMA_UNKNOWN   the textfile could not be written`,
       const [{watchLoop}, {toJson}] = await Promise.all([import('../../ops/watch-loop.js'), import('../../core/verdict.js')])
       const mode = f['exit-codes'] as 'nagios' | 'binary'
       const render = f.json ? (v: import('../../core/verdict.js').Verdict) => JSON.stringify(toJson(v, mode, 0)) : undefined
-      return watchLoop(async () => (await once()).verdict, {announce: (l) => process.stdout.write(`${l}\n`), intervalMs, subject: 'OLLAMA', render})
+      return watchLoop(async () => (await once()).verdict, {announce: (l) => process.stdout.write(`${l}\n`), intervalMs, subject: 'OLLAMA', render, observe})
     }
     const {verdict, text} = await once()
     // The metrics follow line 1 as detail lines; their names never look like tokens.

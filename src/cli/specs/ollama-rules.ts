@@ -4,6 +4,7 @@ import type {CommandSpec} from '../spec.js'
 const spec: CommandSpec = {
   id: 'ollama rules',
   subject: 'OLLAMA',
+  observable: false,
   summary: 'Print (or write) a Prometheus rules file over the metrics medic emits.',
   description: `Replaces selfhealing_rules.yml, which Prometheus could not load and whose rules named metrics nothing emitted. Every seed rule whose inputs medic emits is restored under its seed name, each with for:, a severity and a runbook annotation: OllamaFrozen, ServiceStalled, SelfHealingExhausted, ConsecutiveFailures, OllamaSlowResponse (probe latency), OllamaMemoryPressure (GPU memory), OllamaGPUOverheat, and the recording rules ollama:frozen_duration:seconds, ollama:health:status, selfhealing:service_health:ratio, selfhealing:stall_duration:seconds; plus OllamaDown, OllamaRestartedRecently and OllamaSelfhealStale. Not restored, for want of any producer: the goroutine half of OllamaFrozen and ollama:performance:ratio (tokens generated). Every expression names only series that 'medic ollama frozen-check' and 'medic ollama metrics' write; the test suite runs 'promtool check rules' and 'promtool test rules' with a unit test for every alert.
 

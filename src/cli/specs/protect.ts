@@ -6,6 +6,7 @@ function protectSpec(verb: 'list' | 'add' | 'remove'): CommandSpec {
   return {
     id: `protect ${verb}`,
     subject: 'PROTECT',
+    observable: false,
     summary: {
       list: 'List what medic never signals: registered jobs (dead ones pruned) and --protect patterns from the config file.',
       add: 'Protect a running process (--pid, by identity, with its descendants) or a pattern (--pattern, into the config file).',

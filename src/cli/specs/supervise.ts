@@ -42,7 +42,7 @@ Stdout carries one verdict line per status change (SUPERVISOR_ALERT, SUPERVISOR_
     ...COMMON_FLAGS,
   },
   rest: {name: 'cmd', description: 'the service command and its arguments, exactly as given', required: true},
-  async run({parsed, deadlineAt, stderr}) {
+  async run({parsed, deadlineAt, stderr, observe}) {
     const f = parsed.flags
     const {UsageError} = await import('../parse.js')
     const name = f.name as string
@@ -72,7 +72,7 @@ Stdout carries one verdict line per status change (SUPERVISOR_ALERT, SUPERVISOR_
       statePath: layout.superviseState(name), pidFile: (f['pid-file'] as string | undefined) ?? layout.supervisePid(name),
       childPidFile: (f['child-pid-file'] as string | undefined) ?? null,
       protect: [...(f.protect as RegExp[]), ...(await (await import('../../sys/protect-config.js')).configProtect())], deadlineAt,
-    }, {...base, log: new LogFile((f['log-file'] as string | undefined) ?? layout.superviseLog(name)), prober, announce: (l) => process.stdout.write(`${l}\n`)})
+    }, {...base, log: new LogFile((f['log-file'] as string | undefined) ?? layout.superviseLog(name)), prober, announce: (l) => process.stdout.write(`${l}\n`), observe})
   },
 }
 

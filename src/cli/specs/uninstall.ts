@@ -4,6 +4,7 @@ import type {CommandSpec} from '../spec.js'
 const spec: CommandSpec = {
   id: 'uninstall',
   subject: 'INSTALL',
+  observable: false,
   summary: 'Remove exactly what medic install wrote under a name: stop and disable its units, remove its files, its crontab block, its wsl.conf line.',
   description: `Reads the manifest medic install left in <state-dir>/install/<name>.json. A file is removed only while it is byte for byte what medic wrote; one changed by hand since, or replaced by a symlink, is left in place and named (INSTALL_ALERT). Directories medic created are removed only when empty. The rest of wsl.conf and of your crontab is kept byte for byte.
 

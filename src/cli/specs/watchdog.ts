@@ -46,7 +46,7 @@ WATCHDOG_ALERT       something is wrong and not fixed (a restart failed, an unsu
     ...MANAGER_FLAGS,
     ...COMMON_FLAGS,
   },
-  async run({parsed, deadlineAt, stderr}) {
+  async run({parsed, deadlineAt, stderr, observe}) {
     const f = parsed.flags
     const [{watchdogPass, watchdogLoop}, {makeProcessDeps}, {buildManager}] = await Promise.all([import('../../ops/watchdog.js'), import('../../deps.js'), import('../manager-flags.js')])
     const base = makeProcessDeps({stateDir: f['state-dir'] as string | undefined, logFile: f['log-file'] as string | undefined, stderr})
@@ -61,7 +61,7 @@ WATCHDOG_ALERT       something is wrong and not fixed (a restart failed, an unsu
       statePath: base.layout.watchdogHang(name),
       sessionsEvery: f.once ? 1 : (f['sessions-every'] as number), intervalMs: f.interval as number, startupDelayMs: f['startup-delay'] as number,
     }
-    const deps = {...base, manager, announce: (l: string) => process.stdout.write(`${l}\n`)}
+    const deps = {...base, manager, announce: (l: string) => process.stdout.write(`${l}\n`), observe}
     return f.once ? watchdogPass(input, deps, 0) : watchdogLoop(input, deps)
   },
 }

@@ -1,0 +1,33 @@
+import {COMMON_FLAGS} from '../common-flags.js'
+import type {CommandSpec} from '../spec.js'
+
+const spec: CommandSpec = {
+  id: 'dashboard',
+  subject: 'DASHBOARD',
+  observable: false,
+  summary: 'Print (or write) a Grafana dashboard over the metrics every medic check writes with --metrics-file.',
+  description: `A Grafana dashboard (the JSON model of Dashboards → Import, schemaVersion 39) over the series of --metrics-file / $MEDIC_TEXTFILE_DIR: status now and over time, seconds since each check last ran, check duration, repairs and signals per hour, health problems, repair budgets, supervised restarts and notifications. Variables: the Prometheus data source, then host (instance), command and subject. The test suite checks it against a JSON schema of the dashboard model and every query with promtool.
+
+DASHBOARD_OK   the dashboard was written (--file) or printed (--raw prints only the JSON)`,
+  examples: ['<%= config.bin %> <%= command.id %> --raw > medic-dashboard.json', '<%= config.bin %> <%= command.id %> --file /var/lib/grafana/dashboards/medic.json'],
+  flags: {
+    file: {type: 'string', description: 'Write the dashboard JSON here (atomically).'},
+    raw: {type: 'boolean', description: 'Print only the JSON, no verdict line (for a redirect into a file).'},
+    ...COMMON_FLAGS,
+  },
+  async run({parsed}) {
+    const f = parsed.flags
+    const [{dashboard}, {writeFileAtomic}] = await Promise.all([import('../../core/metrics-dashboard.js'), import('../../sys/state-store.js')])
+    const d = dashboard()
+    const json = JSON.stringify(d, null, 2) + '\n'
+    if (f.raw) {
+      process.stdout.write(json)
+      process.exit(0)
+    }
+    if (f.file) writeFileAtomic(f.file as string, json)
+    const panels = d.panels as {title: string}[]
+    return {subject: 'DASHBOARD', status: 'OK', summary: `Grafana dashboard "${d.title as string}", ${panels.length} panels${f.file ? `, written to ${f.file}` : ''}`, checks: [], actions: [], details: panels.map((p) => `panel: ${p.title}`)}
+  },
+}
+
+export default spec
