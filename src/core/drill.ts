@@ -162,6 +162,55 @@ export function describeStep(s: DrillStep): string {
 }
 
 // ---------------------------------------------------------------------------
+// What medic install put in place for this service (its manifests), in words.
+
+export interface InstalledFact {
+  /** The install's name (`health-gateway`). */
+  name: string
+  service: string | null
+  timer: string | null
+  /** The unit its drop-in hardens (ExecStartPre=medic cleanup …). */
+  hardened: string | null
+  /** The medic command line it runs, without `medic`. */
+  command: string[] | null
+  everyMs: number | null
+}
+
+function flagValue(argv: string[], flag: string): string | null {
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--') break
+    if (argv[i] === flag) return argv[i + 1] ?? null
+    if (argv[i].startsWith(`${flag}=`)) return argv[i].slice(flag.length + 1)
+  }
+  return null
+}
+
+const asUnit = (u: string) => (/\.[a-z]+$/.test(u) ? u : `${u}.service`)
+
+/**
+ * The installs that watch this service — same --port, same --unit, or a hardening drop-in
+ * on the unit — named for the verdict: `medic-health-gateway.timer (health every 2s)`.
+ */
+export function installedGuards(installs: InstalledFact[], port: number | null, unit: string | null): string[] {
+  const out: string[] = []
+  for (const i of installs) {
+    const cmd = i.command ?? []
+    if (cmd[0] === 'drill') continue
+    const p = flagValue(cmd, '--port') ?? flagValue(cmd, '-p')
+    const u = flagValue(cmd, '--unit')
+    const samePort = port !== null && p === String(port)
+    const sameUnit = unit !== null && u !== null && asUnit(u) === asUnit(unit)
+    const hardens = unit !== null && i.hardened !== null && asUnit(i.hardened) === asUnit(unit)
+    if (!samePort && !sameUnit && !hardens) continue
+    const what = cmd.length ? cmd.slice(0, cmd[1] && !cmd[1].startsWith('-') ? 2 : 1).join(' ') : 'medic'
+    if (i.timer) out.push(`${i.timer} (${what} every ${formatMs(i.everyMs ?? 0)})`)
+    else if (i.service) out.push(`${i.service} (${what})`)
+    if (hardens) out.push(`${i.name}'s drop-in on ${asUnit(unit!)} (ExecStartPre=medic cleanup)`)
+  }
+  return out
+}
+
+// ---------------------------------------------------------------------------
 // Recovery: observations in, a judgement out.
 
 export interface OwnerObs {

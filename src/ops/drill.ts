@@ -1,6 +1,6 @@
 import {
-  describeObservation, describeStep, isStopped, shortStep, missing, planDrill, procLabel, restoreFor, startRecovery, stepRecovery,
-  type DrillKind, type DrillObservation, type DrillPlan, type DrillStep, type ProcId, type RecoveryCriteria, type RecoveryState,
+  describeObservation, describeStep, installedGuards, isStopped, shortStep, missing, planDrill, procLabel, restoreFor, startRecovery, stepRecovery,
+  type DrillKind, type DrillObservation, type InstalledFact, type DrillPlan, type DrillStep, type ProcId, type RecoveryCriteria, type RecoveryState,
 } from '../core/drill.js'
 import {formatMs} from '../core/duration.js'
 import {systemdView} from '../core/manager-parse.js'
@@ -36,6 +36,8 @@ export interface DrillDeps extends ProcessDeps {
   helpers: DrillHelpers
   units: SystemdUnits
   interrupts: Interrupts
+  /** What medic install recorded in the state dir (its manifests). */
+  installs: () => Promise<InstalledFact[]>
 }
 
 /** The drop-in file name under /run/systemd/system/<unit>.d/. */
@@ -85,7 +87,8 @@ export async function drill(input: DrillInput, deps: DrillDeps): Promise<Verdict
     checks.push({name: 'target', status: found.status, detail: found.reason})
     return end(found.status, `${found.reason}; nothing injected`)
   }
-  const {service, runner, guards} = found.target
+  const {service, runner} = found.target
+  const guards = [...found.target.guards, ...installedGuards(await deps.installs(), input.port, input.unit)]
   const faulted = input.kind === 'freeze' ? runner : service
   checks.push({name: 'target', status: 'OK', detail: `${procLabel(service)}: ${service.cmdline.join(' ')}${runner ? `; runner ${procLabel(runner)}` : ''}`})
   details.push(`target ${procLabel(service)}: ${service.cmdline.join(' ')}`)
@@ -325,8 +328,8 @@ export async function drill(input: DrillInput, deps: DrillDeps): Promise<Verdict
   if (outcome.ok) {
     const how = describeRecovery(outcome.last, service, faulted!, input)
     checks.push({name: 'recovery', status: 'OK', detail: `recovered in ${formatMs(outcome.ms)}: ${how}`})
-    if (restoreFailed.length) return end('ALERT', `recovered in ${formatMs(outcome.ms)}${restoredText}`, {...extra, recoveredInMs: outcome.ms})
-    return end('OK', `recovered in ${formatMs(outcome.ms)}: ${how}${guards.length ? ` (${protection})` : ''}`, {...extra, recoveredInMs: outcome.ms})
+    if (restoreFailed.length) return end('ALERT', `recovered in ${formatMs(outcome.ms)}${restoredText}`, {...extra, recoveredInMs: Math.round(outcome.ms)})
+    return end('OK', `recovered in ${formatMs(outcome.ms)}: ${how}${guards.length ? ` (${protection})` : ''}`, {...extra, recoveredInMs: Math.round(outcome.ms)})
   }
   const saw = outcome.last ? describeObservation(outcome.last, criteria) : 'nothing observed'
   checks.push({name: 'recovery', status: 'ALERT', detail: `not recovered within ${outcome.state.deadlineWhy}: ${outcome.reason}; saw ${saw}`})

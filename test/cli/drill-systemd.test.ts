@@ -112,6 +112,43 @@ describe.skipIf(realSystemdSkip())('medic drill against a real systemd', () => {
     expect((await rs().sh('systemctl cat gw-limit')).trim()).not.toMatch(/ExecStartPre/)
   })
 
+  it('the judged scenario: install a gateway health timer (and its hardening) and a supervise service, verify OK; drill squat, kill and stop each DRILL_OK within --within; verify OK after', async () => {
+    await rs().writeFile('/etc/systemd/system/clawdbot-gateway.service', `[Unit]\nDescription=the gateway (medic drill test)\n\n[Service]\n${gw(18789)}\nRestart=always\n\n[Install]\nWantedBy=multi-user.target\n`)
+    await rs().sh('systemctl daemon-reload && systemctl enable --now clawdbot-gateway')
+    await waitInside(rs(), 'the gateway answers', answers(18789))
+    const url = 'http://127.0.0.1:18789/health'
+    const health = await rs().medic(['install', '--every', '2s', '--unit', 'clawdbot-gateway', '--', 'health', '--manager', 'systemd', '--unit', 'clawdbot-gateway', '--port', '18789', '--url', url,
+      '--probe-timeout', '1s', '--reprobe-delay', '300ms', '--verify-interval', '200ms', '--verify-probes', '2', '--grace', '1s', '--max-repairs', '20'])
+    expectContract(health, 'INSTALL_OK')
+    const sup = await rs().medic(['install', '--name', 'gateway2', '--', 'supervise', '--name', 'gateway2', '--port', '18790', '--health-url', 'http://127.0.0.1:18790/health',
+      '--probe-interval', '200ms', '--probe-timeout', '300ms', '--probe-failures', '2', '--min-uptime', '500ms', '--grace', '1s', '--', NODE, SERVICE, '--port', '18790'])
+    expectContract(sup, 'INSTALL_OK')
+    await waitInside(rs(), 'the supervised gateway answers', answers(18790))
+    expectContract(await rs().medic(['verify']), 'INSTALL_OK')
+
+    const times: Record<string, number> = {}
+    for (const kind of ['squat', 'kill', 'stop']) {
+      const r = await rs().medic(['drill', kind, '--name', 'gateway', '--unit', 'clawdbot-gateway', '--port', '18789', '--url', url, '--within', '60s', '--json'])
+      const v = JSON.parse(r.stdout)
+      expect(v, `${kind}: ${r.stdout} ${r.stderr}`).toMatchObject({token: 'GATEWAY_OK', exitCode: 0, recoveredInMs: expect.any(Number)})
+      expect(v.guards).toEqual(['systemd unit clawdbot-gateway (Restart=always, RestartSec=100ms)', 'medic-health-gateway.timer (health every 2.0s)', "health-gateway's drop-in on clawdbot-gateway.service (ExecStartPre=medic cleanup)"])
+      times[`unit ${kind}`] = v.recoveredInMs
+      await waitInside(rs(), 'the gateway settled', answers(18789))
+    }
+    for (const kind of ['squat', 'kill', 'stop']) {
+      const r = await rs().medic(['drill', kind, '--name', 'gateway2', '--port', '18790', '--url', 'http://127.0.0.1:18790/health', '--within', '60s', '--json'])
+      const v = JSON.parse(r.stdout)
+      expect(v, `${kind}: ${r.stdout} ${r.stderr}`).toMatchObject({token: 'GATEWAY2_OK', exitCode: 0, recoveredInMs: expect.any(Number)})
+      expect(v.guards).toEqual([expect.stringMatching(/^medic supervise pid \d+$/), 'medic-gateway2.service (supervise)'])
+      times[`supervise ${kind}`] = v.recoveredInMs
+    }
+    console.log(`drill recovery times (ms): ${JSON.stringify(times)}`)
+    expect((await helperLeft(rs())).code).toBe(0)
+    await waitInside(rs(), 'both answer', `${answers(18789)} && ${answers(18790)}`)
+    expectContract(await rs().medic(['verify']), 'INSTALL_OK')
+    for (const name of ['health-gateway', 'gateway2']) expectContract(await rs().medic(['uninstall', '--name', name]), 'INSTALL_OK')
+  })
+
   it('a unit that auto-restarts (MainPID=0) is not running: DRILL_ALERT, nothing injected', async () => {
     await rs().writeFile('/etc/systemd/system/gw-dead.service', `[Unit]\nStartLimitIntervalSec=0\n[Service]\nExecStart=/bin/false\nRestart=always\nRestartSec=30s\n`)
     await rs().sh('systemctl daemon-reload && systemctl start gw-dead || true')

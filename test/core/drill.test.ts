@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import {
-  describeObservation, missing, planDrill, restoreFor, startRecovery, stepRecovery,
+  describeObservation, installedGuards, missing, planDrill, restoreFor, startRecovery, stepRecovery,
   type DrillFacts, type DrillObservation, type DrillStep, type ProcId, type RecoveryCriteria,
 } from '../../src/core/drill.js'
 
@@ -174,5 +174,21 @@ describe('describeObservation', () => {
     const o = obs({faulted: 'stopped', unit: {state: 'active', raw: 'active (running)', mainPid: 100}, owners: [{pid: 100, comm: 'node', state: 'T', squatter: false}, {pid: 7, comm: 'node', state: 'S', squatter: true}]})
     expect(describeObservation(o, crit('stop'))).toBe('unit active (running), MainPID 100; port held by pid 100 (node), stopped, pid 7 (node) = the squatter; pid 100 stopped')
     expect(describeObservation(obs({owners: []}), crit('kill'))).toBe('port free')
+  })
+})
+
+describe('installedGuards: what medic install put in place for this service', () => {
+  const installs = [
+    {name: 'health-gateway', service: 'medic-health-gateway.service', timer: 'medic-health-gateway.timer', hardened: 'clawdbot-gateway.service', command: ['health', '--manager', 'systemd', '--unit', 'clawdbot-gateway', '--port', '18789'], everyMs: 60_000},
+    {name: 'gateway', service: 'medic-gateway.service', timer: null, hardened: null, command: ['supervise', '--name', 'gateway', '--port=18800', '--', 'node', 'gw.js', '--port', '18789'], everyMs: null},
+    {name: 'drill-gateway', service: 'medic-drill-gateway.service', timer: 'medic-drill-gateway.timer', hardened: null, command: ['drill', 'kill', '--port', '18789'], everyMs: 86_400_000},
+    {name: 'frozen', service: 'medic-frozen.service', timer: null, hardened: null, command: ['ollama', 'frozen-check', '--watch'], everyMs: null},
+  ]
+
+  it('matches by port, by unit and by the hardening drop-in; never a drill, never the child command after --', () => {
+    expect(installedGuards(installs, 18789, null)).toEqual(['medic-health-gateway.timer (health every 1m)'])
+    expect(installedGuards(installs, null, 'clawdbot-gateway')).toEqual(['medic-health-gateway.timer (health every 1m)', "health-gateway's drop-in on clawdbot-gateway.service (ExecStartPre=medic cleanup)"])
+    expect(installedGuards(installs, 18800, null)).toEqual(['medic-gateway.service (supervise)'])
+    expect(installedGuards(installs, 11434, null)).toEqual([])
   })
 })

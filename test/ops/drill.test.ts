@@ -63,7 +63,7 @@ function world(units: SystemdUnits = makeSystemdUnits(j.tmp())) {
       onProbe()
       return r
     }},
-    helpers: makeDrillHelpers(procs), units, interrupts: {subscribe: () => () => {}},
+    helpers: makeDrillHelpers(procs), units, interrupts: {subscribe: () => () => {}}, installs: async () => [],
   }
   return {deps, reuseAfterBaseline: (pid: number) => (onProbe = () => (reusedPid = pid))}
 }

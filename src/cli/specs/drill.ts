@@ -3,6 +3,16 @@ import type {CommandSpec} from '../spec.js'
 
 const KINDS = ['kill', 'stop', 'squat', 'crash-loop', 'freeze'] as const
 
+/** What medic install put in place, from its manifests in the state dir. */
+async function installedFacts(layout: import('../../sys/state-layout.js').StateLayout): Promise<import('../../core/drill.js').InstalledFact[]> {
+  const {manifestStore} = await import('../../sys/install-host.js')
+  const store = manifestStore(layout)
+  return store.names().map((n) => store.read(n)).filter((m) => m !== null).map((m) => ({
+    name: m!.name, service: m!.systemd?.service ?? null, timer: m!.systemd?.timer ?? null, hardened: m!.systemd?.hardened ?? null,
+    command: m!.request.command, everyMs: m!.watch.everyMs,
+  }))
+}
+
 const spec: CommandSpec = {
   id: 'drill',
   subject: 'DRILL',
@@ -87,7 +97,7 @@ DRILL_UNKNOWN   bad input, the target is ambiguous or gone, the fault could not 
       withinMs: f.within as number, holdMs: f.hold as number, intervalMs: f.interval as number, probeTimeoutMs: f['probe-timeout'] as number,
       confirm: f.confirm as number, cmdTimeoutMs: f['command-timeout'] as number,
       protect: [...(f.protect as RegExp[]), ...(await configProtect())], dryRun: f['dry-run'] === true, deadlineAt,
-    }, {...base, prober, helpers: makeDrillHelpers(base.procs), units: makeSystemdUnits(), interrupts: processInterrupts})
+    }, {...base, prober, helpers: makeDrillHelpers(base.procs), units: makeSystemdUnits(), interrupts: processInterrupts, installs: () => installedFacts(base.layout)})
   },
 }
 
