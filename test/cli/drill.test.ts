@@ -282,6 +282,7 @@ describe('medic drill never hits what it must not', () => {
     const c = spawn(process.execPath, [BIN, 'run-dev-safe', '--state-dir', dir, '--no-trace', '--', process.execPath, SERVICE, '--ready', ready], {stdio: 'ignore', detached: true})
     j.child(c)
     const svc = await waitReady(ready, 'protected service')
+    j.track(svc.pid) // the job leads its own process group
     for (const kind of ['kill', 'stop', 'squat']) {
       const r = await medic(['drill', kind, '--port', String(svc.port), '--state-dir', dir, '--within', '1s'])
       expectContract(r, 'DRILL_ALERT')
