@@ -9,6 +9,7 @@
  */
 import {formatMs} from './duration.js'
 import type {ServiceState} from './manager-parse.js'
+import {unitFileName} from './units.js'
 
 export const DRILL_KINDS = ['kill', 'stop', 'squat', 'crash-loop', 'freeze'] as const
 export type DrillKind = (typeof DRILL_KINDS)[number]
@@ -185,8 +186,6 @@ function flagValue(argv: string[], flag: string): string | null {
   return null
 }
 
-const asUnit = (u: string) => (/\.[a-z]+$/.test(u) ? u : `${u}.service`)
-
 /**
  * The installs that watch this service — same --port, same --unit, or a hardening drop-in
  * on the unit — named for the verdict: `medic-health-gateway.timer (health every 2s)`.
@@ -199,13 +198,13 @@ export function installedGuards(installs: InstalledFact[], port: number | null, 
     const p = flagValue(cmd, '--port') ?? flagValue(cmd, '-p')
     const u = flagValue(cmd, '--unit')
     const samePort = port !== null && p === String(port)
-    const sameUnit = unit !== null && u !== null && asUnit(u) === asUnit(unit)
-    const hardens = unit !== null && i.hardened !== null && asUnit(i.hardened) === asUnit(unit)
+    const sameUnit = unit !== null && u !== null && unitFileName(u) === unitFileName(unit)
+    const hardens = unit !== null && i.hardened !== null && unitFileName(i.hardened) === unitFileName(unit)
     if (!samePort && !sameUnit && !hardens) continue
     const what = cmd.length ? cmd.slice(0, cmd[1] && !cmd[1].startsWith('-') ? 2 : 1).join(' ') : 'medic'
     if (i.timer) out.push(`${i.timer} (${what} every ${formatMs(i.everyMs ?? 0)})`)
     else if (i.service) out.push(`${i.service} (${what})`)
-    if (hardens) out.push(`${i.name}'s drop-in on ${asUnit(unit!)} (ExecStartPre=medic cleanup)`)
+    if (hardens) out.push(`${i.name}'s drop-in on ${unitFileName(unit!)} (ExecStartPre=medic cleanup)`)
   }
   return out
 }
