@@ -16,11 +16,16 @@ function procState(pid: number): string | null {
   }
 }
 
-/** Pids of the drill's helper processes still running (squatter, guard). */
+// Every medic this file starts (and the helpers it spawns) inherits this mark, so helpers()
+// sees this file's helpers only, never those of a suite running in another worktree.
+const MARK = `MEDIC_DRILL_TEST=${process.pid}`
+process.env.MEDIC_DRILL_TEST = String(process.pid)
+
+/** Pids of the drill's helper processes (squatter, guard) started by this file, still running. */
 function helpers(): number[] {
   return readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number).filter((pid) => {
     try {
-      return /medic-drill-(squatter|guard)/.test(readFileSync(`/proc/${pid}/cmdline`, 'latin1'))
+      return /medic-drill-(squatter|guard)/.test(readFileSync(`/proc/${pid}/cmdline`, 'latin1')) && readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(MARK)
     } catch {
       return false
     }
