@@ -11,7 +11,7 @@ import {stateLayout, type StateLayout} from './sys/state-layout.js'
 import {ensureDir} from './sys/state-store.js'
 
 /** The composition root: the one place real sys/ implementations are wired to ops/. */
-export function makeProcessDeps(opts: {stateDir?: string; logFile?: string; stderr: (l: string) => void}): ProcessDeps & {stateDir: string; layout: StateLayout} {
+export function makeProcessDeps(opts: {stateDir?: string; logFile?: string; stderr: (l: string) => void}): ProcessDeps & {stateDir: string; layout: StateLayout; stateWritable: boolean} {
   const layout = stateLayout(opts.stateDir)
   const stateDir = layout.dir
   return {
@@ -22,7 +22,9 @@ export function makeProcessDeps(opts: {stateDir?: string; logFile?: string; stde
     ports: portTable,
     signaller: makeSignaller(procTable),
     registry: () => readRegistry(stateDir, procTable),
-    locks: writable(stateDir) ? new LockManager(layout, procTable, systemClock) : null,
+    locks: new LockManager(layout, procTable, systemClock),
+    /** Default logs go in the state dir only when it can be written (a read-only container's check-only run stays quiet). */
+    stateWritable: writable(stateDir),
     log: new LogFile(opts.logFile),
     progress: opts.stderr,
     selfPid: process.pid,

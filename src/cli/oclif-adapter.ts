@@ -35,7 +35,7 @@ function toOclifFlag(f: FlagSpec): unknown {
     ...(f.env ? {env: f.env} : {}),
   }
   if (f.type === 'boolean') return Flags.boolean({...common, ...(f.allowNo ? {allowNo: true} : {}), ...(f.default === true ? {default: true} : {})})
-  const helpValue = {duration: '<duration>', size: '<size>', regex: '<regex>', port: '<port>', integer: '<n>', enum: undefined, string: undefined}[f.type]
+  const helpValue = {duration: '<duration>', size: '<size>', regex: '<regex>', port: '<port>', integer: '<n>', name: '<name>', enum: undefined, string: undefined}[f.type]
   return Flags.string(<any>{
     ...common,
     ...(f.multiple ? {multiple: true} : {}),

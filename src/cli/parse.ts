@@ -1,5 +1,6 @@
 import {parseArgs} from 'node:util'
 import {parseDuration, parseSize} from '../core/duration.js'
+import {nameProblem} from '../core/names.js'
 import type {CommandSpec, FlagSpec, FlagValue, Parsed} from './spec.js'
 
 export class UsageError extends Error {}
@@ -33,6 +34,7 @@ export function parseCommandArgv(spec: CommandSpec, argv: string[], env: NodeJS.
   }
   if (rest.length > 0 && !spec.rest) throw new UsageError(`unexpected arguments after --: ${rest.join(' ')}`)
   if (spec.rest?.required && rest.length === 0) throw new UsageError(`missing the command to run: medic ${spec.id} [flags] -- ${spec.rest.name.toUpperCase()} [ARGS...]`)
+  if (spec.rest && rest.length > 0 && rest[0] === '') throw new UsageError('the command to run is an empty string')
 
   const raw = res.values as Record<string, string | boolean | Array<string | boolean> | undefined>
   const args = spec.args ?? []
@@ -90,16 +92,22 @@ export function applySettings(spec: CommandSpec, parsed: Parsed, settings: Recor
 }
 
 function convert(name: string, f: FlagSpec, text: string): number | string | RegExp {
-  const bad = (what: string) => new UsageError(`--${name} ${JSON.stringify(text)}: ${what}`)
+  const bad = (what: string) => new UsageError(`--${name} ${JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text)}: ${what}`)
   switch (f.type) {
     case 'string':
       return text
+    case 'name': {
+      const why = nameProblem(text)
+      if (why) throw bad(why)
+      return text
+    }
     case 'enum':
       if (!f.options?.includes(text)) throw bad(`expected one of ${f.options?.join(', ')}`)
       return text
     case 'integer': {
       if (!/^-?\d+$/.test(text.trim())) throw bad('expected a whole number')
       const n = Number(text)
+      if (!Number.isSafeInteger(n)) throw bad(`too large (at most ${Number.MAX_SAFE_INTEGER})`)
       if ((f.min !== undefined && n < f.min) || (f.max !== undefined && n > f.max)) throw bad(`expected ${f.min ?? '…'} to ${f.max ?? '…'}`)
       return n
     }
@@ -112,12 +120,14 @@ function convert(name: string, f: FlagSpec, text: string): number | string | Reg
     case 'duration': {
       const ms = parseDuration(text)
       if (ms === null) throw bad('expected a duration such as 250ms, 10s, 5m, 1h or a number of seconds')
+      if (!Number.isSafeInteger(ms)) throw bad('too large')
       if (f.min !== undefined && ms < f.min) throw bad(`must be at least ${f.min}ms`)
       return ms
     }
     case 'size': {
       const b = parseSize(text)
       if (b === null) throw bad('expected a size such as 10MB, 512KiB or a number of bytes')
+      if (!Number.isSafeInteger(b)) throw bad(`too large (at most ${Number.MAX_SAFE_INTEGER} bytes)`)
       return b
     }
     case 'regex':

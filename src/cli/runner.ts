@@ -1,14 +1,23 @@
-import {formatMs} from '../core/duration.js'
+import {formatMs, timerMs} from '../core/duration.js'
+import {nameProblem} from '../core/names.js'
 import {monotonicMs} from '../sys/clock.js'
 import {writeFd} from '../sys/stdio.js'
-import {exitCodeFor, toJson, toSubject, toText, usageVerdict, type ExitCodeMode, type Verdict} from '../core/verdict.js'
+import {exitCodeFor, Refusal, toJson, toSubject, toText, usageVerdict, type ExitCodeMode, type Verdict} from '../core/verdict.js'
+import {setDeadline, waitingOn} from '../sys/deadline.js'
 import {parseCommandArgv, UsageError} from './parse.js'
 import {progressSink} from './progress.js'
 import type {CommandSpec, Parsed} from './spec.js'
 import type {Observer} from '../ops/observe.js'
 import {observed} from './common-flags.js'
 
-/** How long after `--timeout` medic waits for its own op to wrap up before it calls itself hung. */
+/**
+ * After `--timeout`: every wait on the outside world is cut at the deadline (sys/deadline),
+ * so an op normally ends by itself with the service's ALERT. Should it still be waiting on
+ * a service SERVICE_GRACE_MS later, the runner ends it with ALERT naming what hung; should
+ * it still be busy HUNG_GRACE_MS later with nothing outside to blame, medic itself hung:
+ * UNKNOWN (docs/contract.md §2).
+ */
+const SERVICE_GRACE_MS = 200
 const HUNG_GRACE_MS = 2000
 
 interface Output {
@@ -42,7 +51,7 @@ export async function runCommand(spec: CommandSpec, argv: string[], env: NodeJS.
     const ms = monotonicMs() - t0
     const pd = perf ? perf.renderPerfdata(perf.verdictPerfdata(v, ms, timeoutMs)) : null
     const text = out.json ? JSON.stringify({...toJson(v, out.mode, ms), ...(pd !== null ? {perfdata: pd} : {})}) + '\n' : pd !== null ? perf!.perfText(toText(v, out.verbose), pd) : toText(v, out.verbose)
-    if (v.wrapper) io.stderr(text)
+    if (v.wrapper || (spec.wrapper && !v.usageError)) io.stderr(text)
     else io.stdout(text)
     return code
   }
@@ -70,14 +79,24 @@ export async function runCommand(spec: CommandSpec, argv: string[], env: NodeJS.
 
   timeoutMs = typeof parsed.flags.timeout === 'number' ? parsed.flags.timeout : null
   const deadlineMs = timeoutMs
-  let hung: NodeJS.Timeout | undefined
+  const deadlineAt = deadlineMs === null ? null : t0 + deadlineMs
+  setDeadline(deadlineAt, deadlineMs ?? 0)
+  const timers: NodeJS.Timeout[] = []
+  const after = (ms: number, f: () => void) => {
+    const t = setTimeout(f, timerMs(ms))
+    t.unref()
+    timers.push(t)
+  }
   const hungVerdict = new Promise<Verdict>((resolve) => {
     if (deadlineMs === null) return
-    hung = setTimeout(() => resolve({
+    after(deadlineMs + SERVICE_GRACE_MS, () => {
+      const what = waitingOn()
+      if (what) resolve({subject, status: 'ALERT', checks: [], actions: [], summary: `${what}: no answer within --timeout ${formatMs(deadlineMs)}`})
+    })
+    after(deadlineMs + HUNG_GRACE_MS, () => resolve({
       subject, status: 'UNKNOWN', checks: [], actions: [],
       summary: `medic did not finish within --timeout ${formatMs(deadlineMs)} (+${formatMs(HUNG_GRACE_MS)} grace)`,
-    }), deadlineMs + HUNG_GRACE_MS)
-    hung.unref()
+    }))
   })
   try {
     if (observed(parsed.flags, env, spec) && parsed.flags['dry-run'] !== true) {
@@ -85,7 +104,7 @@ export async function runCommand(spec: CommandSpec, argv: string[], env: NodeJS.
       if ('usage' in o) throw new UsageError(o.usage)
       observer = o.observer
     }
-    const work = spec.run({parsed, t0, deadlineAt: timeoutMs === null ? null : t0 + timeoutMs, stderr: progressSink((l) => io.stderr(`${l}\n`), env), ...(observer ? {observe: observer.pass} : {})})
+    const work = spec.run({parsed, t0, deadlineAt, stderr: progressSink((l) => io.stderr(`${l}\n`), env), ...(observer ? {observe: observer.pass} : {})})
     const v = await Promise.race([work, hungVerdict])
     return await finish({...v, subject: v.usageError ? v.subject : subject})
   } catch (e) {
@@ -94,17 +113,21 @@ export async function runCommand(spec: CommandSpec, argv: string[], env: NodeJS.
       io.stderr(`medic ${spec.id}: ${err.message}\nusage: see 'medic ${spec.id} --help'\n`)
       return finish(usageVerdict(subject, err.message))
     }
+    if (e instanceof Refusal) {
+      io.stderr(`medic ${spec.id}: ${err.message}\n`)
+      return emit({subject, status: e.status, summary: err.message, checks: [], actions: []})
+    }
     io.stderr(`medic ${spec.id}: internal error: ${env.MEDIC_DEBUG ? err.stack : err.message}\n`)
     return finish({subject, status: 'UNKNOWN', summary: `internal error: ${err.message}`, checks: [], actions: []})
   } finally {
-    if (hung) clearTimeout(hung)
+    for (const t of timers) clearTimeout(t)
   }
 }
 
 /** A command's token subject: from its name (`--name`, or the service positional) where it takes one. */
 export function subjectOf(spec: CommandSpec, parsed: Parsed): string {
   const nameArg = parsed.positionals[0] ?? parsed.flags.name
-  return spec.subjectFromName && typeof nameArg === 'string' ? toSubject(nameArg) : spec.subject
+  return spec.subjectFromName && typeof nameArg === 'string' && !nameProblem(nameArg) ? toSubject(nameArg) : spec.subject
 }
 
 /**
@@ -136,8 +159,8 @@ function subjectFor(spec: CommandSpec, argv: string[]): string {
     const end = argv.indexOf('--')
     const words = end < 0 ? argv : argv.slice(0, end)
     for (let i = 0; i < words.length; i++) {
-      if (words[i] === '--name' && words[i + 1] && !words[i + 1].startsWith('-')) return toSubject(words[i + 1])
-      if (words[i].startsWith('--name=')) return toSubject(words[i].slice(7))
+      const name = words[i] === '--name' && words[i + 1] && !words[i + 1].startsWith('-') ? words[i + 1] : words[i].startsWith('--name=') ? words[i].slice(7) : null
+      if (name !== null) return nameProblem(name) ? spec.subject : toSubject(name)
     }
   }
   return spec.subject

@@ -6,7 +6,8 @@ import type {Verdict} from '../core/verdict.js'
  * oclif flags for help, the manifest and the README. One declaration, two readers, and
  * a test that they agree.
  */
-export type FlagType = 'boolean' | 'string' | 'integer' | 'duration' | 'size' | 'regex' | 'port' | 'enum'
+/** `name`: a service or job name, which becomes a file name under the state dir (core/names.ts). */
+export type FlagType = 'boolean' | 'string' | 'integer' | 'duration' | 'size' | 'regex' | 'port' | 'enum' | 'name'
 
 export interface FlagSpec {
   type: FlagType
@@ -76,5 +77,7 @@ export interface CommandSpec {
   flags: Record<string, FlagSpec>
   args?: ArgSpec[]
   rest?: RestSpec
+  /** stdout belongs to the job (`run-dev-safe`): every verdict, a refusal or an error too, goes to stderr. */
+  wrapper?: boolean
   run(ctx: RunContext): Promise<Verdict>
 }

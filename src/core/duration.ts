@@ -31,3 +31,14 @@ export function parseSize(text: string): number | null {
   const factor = SIZE_UNITS[unit]
   return factor === undefined ? null : Math.round(Number(m[1]) * factor)
 }
+
+/**
+ * Node's timers hold at most 2^31-1 ms (about 24.8 days); a longer delay fires after
+ * 1 ms instead (`watchdog --interval 30d` ran 98 passes in 5 s). Every timer medic sets
+ * takes its delay through here: clamped to that limit, never below 0.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1
+
+export function timerMs(ms: number): number {
+  return Number.isFinite(ms) ? Math.min(MAX_TIMER_MS, Math.max(0, Math.ceil(ms))) : ms > 0 ? MAX_TIMER_MS : 0
+}

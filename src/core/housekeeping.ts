@@ -30,11 +30,38 @@ export function utcStamp(d: Date): string {
   return d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')
 }
 
-/** `<name>.<stamp>.old`, then `.1.old`, `.2.old` … until a name is free: never overwrite an archive. */
-export function archiveName(path: string, d: Date, taken: (candidate: string) => boolean): string {
-  const base = `${path}.${utcStamp(d)}`
-  if (!taken(`${base}.old`)) return `${base}.old`
-  for (let i = 1; ; i++) if (!taken(`${base}.${i}.old`)) return `${base}.${i}.old`
+/**
+ * The archive of session `main.jsonl` made at `d`: `main.jsonl.<UTC stamp>.old`; the file
+ * gate moves on to `.1.old`, `.2.old` … when the name is taken (core/file-rules nameVariant).
+ */
+export function archiveName(session: string, d: Date): string {
+  return `${session}.${utcStamp(d)}.old`
+}
+
+/**
+ * When medic made this archive, from its own name — `<x>.jsonl.<UTC stamp>[.N].old` — or
+ * null for a file medic did not make (`notes.old`, `config.old`). The stamp is the
+ * archive time; the session's mtime, which a hard link keeps, says nothing about it.
+ */
+export function archiveTime(name: string): number | null {
+  const m = /\.jsonl\.(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z(?:\.\d+)?\.old$/.exec(name)
+  if (!m) return null
+  const [y, mo, d, h, mi, se] = m.slice(1).map(Number)
+  const t = Date.UTC(y, mo - 1, d, h, mi, se)
+  return new Date(t).getUTCDate() === d && mo >= 1 && mo <= 12 && h < 24 && mi < 60 && se < 61 ? t : null
+}
+
+export type PruneDecision = 'prune' | 'not-medic' | 'young'
+
+/**
+ * An archive is pruned only when medic made it (its name) AND it was archived longer
+ * ago than `olderThanMs`, by the archive time in its name — never by its mtime, which is
+ * the session's last write.
+ */
+export function pruneDecision(name: string, nowMs: number, olderThanMs: number): PruneDecision {
+  const at = archiveTime(name)
+  if (at === null) return 'not-medic'
+  return nowMs - at > olderThanMs ? 'prune' : 'young'
 }
 
 export type OpsAction = 'restart' | 'set_model' | 'set_timezone'

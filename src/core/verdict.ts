@@ -73,6 +73,16 @@ export interface Verdict {
   perf?: PerfDatum[]
 }
 
+/**
+ * Thrown when medic refuses to go on, before it has acted — an unsafe state dir, state
+ * it cannot write: the verdict is `status` (ALERT by default) with this message.
+ */
+export class Refusal extends Error {
+  constructor(message: string, readonly status: Status = 'ALERT') {
+    super(message)
+  }
+}
+
 const RANK: Record<Status, number> = {OK: 0, RECOVERED: 1, UNKNOWN: 2, ALERT: 3}
 
 /** The status that dominates a set: ALERT over UNKNOWN over RECOVERED over OK. */

@@ -1,11 +1,11 @@
 import {spawn} from 'node:child_process'
-import {openSync, closeSync} from 'node:fs'
+import {closeSync} from 'node:fs'
 import {fileURLToPath} from 'node:url'
 import {formatMs} from '../core/duration.js'
 import type {Action, Verdict} from '../core/verdict.js'
 import type {Prober} from '../sys/probe.js'
 import type {StateLayout} from '../sys/state-layout.js'
-import {ensureDir} from '../sys/state-store.js'
+import {FileError, LOG_MODE, openAppend} from '../sys/file-gate.js'
 import {cleanup} from './cleanup.js'
 import type {ProcessDeps} from './deps.js'
 import {readSupervisor} from './supervise-status.js'
@@ -20,6 +20,8 @@ export interface BootInput {
   /** Flags handed on to `medic supervise` as they are. */
   superviseArgs: string[]
   protect: RegExp[]
+  /** `--timeout`: the wait ends there too, whatever --wait says. */
+  deadlineAt: number | null
 }
 
 export interface BootDeps extends ProcessDeps {
@@ -44,8 +46,9 @@ export async function boot(input: BootInput, deps: BootDeps): Promise<Verdict> {
   const log = (l: string) => deps.log.line(l)
   log(`boot ${input.name}: ${input.command.join(' ')}`)
 
-  const lock = deps.locks ? await deps.locks.acquire(`boot-${input.name}`, input.waitMs + 5000, 'boot') : null
-  if (lock && !lock.acquired) return {...base, status: 'UNKNOWN', summary: `another medic boot (pid ${lock.owner?.pid ?? '?'}) is still starting ${input.name}`}
+  const lock = await deps.locks.acquire(`boot-${input.name}`, Math.min(input.waitMs + 5000, (input.deadlineAt ?? Infinity) - clock.now()), 'boot')
+  if (!lock.acquired && lock.error) return {...base, status: 'ALERT', summary: `${input.name}: nothing started: ${lock.error}`}
+  if (!lock.acquired) return {...base, status: 'UNKNOWN', summary: `another medic boot (pid ${lock.owner?.pid ?? '?'}) is still starting ${input.name}`}
   try {
     const existing = readSupervisor(input.layout, input.name, procs)
     if (existing.file && existing.alive) {
@@ -59,25 +62,32 @@ export async function boot(input: BootInput, deps: BootDeps): Promise<Verdict> {
     }
 
     if (input.port !== null) {
-      const v = await cleanup({ports: [input.port], graceMs: 5000, killWaitMs: 3000, match: null, protect: input.protect, dryRun: false, deadlineAt: null}, deps)
+      const v = await cleanup({ports: [input.port], graceMs: 5000, killWaitMs: 3000, match: null, protect: input.protect, dryRun: false, deadlineAt: input.deadlineAt}, deps)
       actions.push(...v.actions)
       if (v.status === 'ALERT') return {...base, status: 'ALERT', summary: `${input.name}: cannot free the port before starting: ${v.summary}`}
       if (v.status === 'RECOVERED') log(`orphans cleaned: ${v.summary}`)
     }
 
-    ensureDir(input.layout.superviseDir)
     const errLog = input.layout.superviseErr(input.name)
-    const fd = openSync(errLog, 'a')
+    let fd: number | 'ignore' = 'ignore'
+    try {
+      fd = openAppend(errLog, LOG_MODE)
+    } catch (e) {
+      if (!(e instanceof FileError)) throw e
+      log(`supervisor stderr not kept: ${e.message}`)
+      deps.progress(`medic: supervisor stderr not kept: ${e.message}`)
+    }
     const argv = [BIN, 'supervise', '--name', input.name, '--state-dir', input.layout.dir, ...(input.port !== null ? ['--port', String(input.port)] : []), ...(input.healthUrl ? ['--health-url', input.healthUrl] : []), ...input.superviseArgs, '--', ...input.command]
     const sup = spawn(process.execPath, argv, {detached: true, stdio: ['ignore', fd, fd]})
-    closeSync(fd)
+    if (typeof fd === 'number') closeSync(fd)
     let exitCode: number | null | undefined
     sup.once('exit', (c) => (exitCode = c))
     sup.unref()
     actions.push({action: 'start', target: `medic supervise --name ${input.name}`, result: `pid ${sup.pid}`, ms: at()})
     log(`supervisor started (pid ${sup.pid})`)
 
-    const deadline = clock.now() + input.waitMs
+    const deadline = Math.min(clock.now() + input.waitMs, input.deadlineAt ?? Infinity)
+    const waitText = deadline === input.deadlineAt ? '--timeout' : formatMs(input.waitMs)
     let last = 'not started yet'
     // Without a probe, "answers" means the same child kept running for a settle time.
     const settleMs = Math.min(1000, input.waitMs / 2)
@@ -105,12 +115,12 @@ export async function boot(input: BootInput, deps: BootDeps): Promise<Verdict> {
         }
       }
       if (clock.now() >= deadline) {
-        log(`ERROR: not healthy within ${formatMs(input.waitMs)} (${last})`)
-        return {...base, status: 'ALERT', summary: `${input.name}: service not healthy within ${formatMs(input.waitMs)} (${last}); supervisor pid ${sup.pid} keeps trying`}
+        log(`ERROR: not healthy within ${waitText} (${last})`)
+        return {...base, status: 'ALERT', summary: `${input.name}: service not healthy within ${waitText} (${last}); supervisor pid ${sup.pid} keeps trying`}
       }
-      await clock.sleep(50)
+      await clock.sleep(Math.min(50, deadline - clock.now()))
     }
   } finally {
-    if (lock?.acquired) lock.release()
+    lock.release()
   }
 }

@@ -92,7 +92,14 @@ export async function cleanup(input: CleanupInput, deps: ProcessDeps): Promise<V
       details.push(`plan: SIGTERM+SIGCONT → ${t.label}; SIGKILL after ${formatMs(input.graceMs)} if still alive`)
     }
   } else if (targets.size > 0) {
-    const release = await lockPorts(input.ports, input.graceMs, deps, details)
+    const lock = await lockPorts(input.ports, input.graceMs, deps)
+    if (!lock.ok) {
+      // One repair at a time per port (docs/contract.md §3.6): without the lock, no signal.
+      deps.log.line(`cleanup ports ${input.ports.join(',')}: nothing signalled: ${lock.why}`)
+      const summary = `port ${input.ports.join(', ')}: nothing signalled: ${lock.why}`
+      return {subject, status: lock.status, summary, checks: reports.map((r) => ({name: `port ${r.port}`, status: lock.status, detail: summary})), actions, details, extra: {dryRun: false, ports: reports.map((r) => ({port: r.port, status: lock.status, before: r.before, after: null}))}}
+    }
+    const release = lock.release
     try {
       deps.log.line(`cleanup ports ${input.ports.join(',')}: terminating ${[...targets.values()].map((t) => t.label).join(', ')}`)
       const r = await terminate([...targets.values()], {graceMs: input.graceMs, killWaitMs: input.killWaitMs, deadlineAt: input.deadlineAt, t0}, deps)
@@ -151,18 +158,21 @@ function inspect(pid: number, ctx: ProtectionContext, deps: ProcessDeps): Holder
   return holder
 }
 
-async function lockPorts(ports: number[], graceMs: number, deps: ProcessDeps, details: string[]): Promise<() => void> {
-  if (!deps.locks) {
-    details.push('no lock taken: the state dir is not writable')
-    return () => {}
-  }
+/** Every port's lock, in port order, or none: a lock that cannot be written (ALERT) or that another medic keeps past the wait (UNKNOWN) stops the cleanup. */
+async function lockPorts(ports: number[], graceMs: number, deps: ProcessDeps): Promise<{ok: true; release: () => void} | {ok: false; status: Status; why: string}> {
   const releases: (() => void)[] = []
+  const release = () => releases.forEach((f) => f())
   for (const port of [...ports].sort((a, b) => a - b)) {
     const r = await deps.locks.acquire(`port-${port}`, graceMs + 5000, 'cleanup')
-    if (r.acquired) releases.push(r.release)
-    else details.push(`port ${port}: another medic (pid ${r.owner?.pid ?? '?'}) holds its lock; going on`)
+    if (r.acquired) {
+      releases.push(r.release)
+      continue
+    }
+    release()
+    if (r.error) return {ok: false, status: 'ALERT', why: r.error}
+    return {ok: false, status: 'UNKNOWN', why: `another medic (pid ${r.owner?.pid ?? '?'}) is freeing port ${port}; not racing it`}
   }
-  return () => releases.forEach((f) => f())
+  return {ok: true, release}
 }
 
 async function judgePort(rep: PortReport, input: CleanupInput, deps: ProcessDeps, actions: Action[], t0: number, initial: Bindable): Promise<void> {

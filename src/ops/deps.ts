@@ -1,6 +1,6 @@
 import type {ProtectedEntry} from '../core/protect.js'
 import type {Clock} from '../sys/clock.js'
-import type {LockManager} from '../sys/lock.js'
+import type {LockResult} from '../sys/lock.js'
 import type {LogFile} from '../sys/log-file.js'
 import type {PortTable} from '../sys/port-table.js'
 import type {ProcessTable} from '../sys/proc-table.js'
@@ -14,8 +14,11 @@ export interface ProcessDeps {
   signaller: Signaller
   /** Live entries of the protected registry. */
   registry: () => ProtectedEntry[]
-  /** Null when the state dir cannot be written: the op goes on without a lock and says so. */
-  locks: LockManager | null
+  /**
+   * One lock per target in the state dir. When it cannot be written (read-only or full
+   * state dir) `acquire` says so in `error`: an op that needs the lock does not act.
+   */
+  locks: {acquire(name: string, waitMs: number, purpose?: string): Promise<LockResult>}
   log: LogFile
   /** Progress for people and journals: stderr, never stdout. */
   progress: (line: string) => void

@@ -93,20 +93,24 @@ export async function health(input: HealthInput, deps: HealthDeps): Promise<Verd
   const base = {subject: input.subject, actions, details, perf}
 
   // 1. One run at a time per service. A run that had to wait reports what the other did.
+  // A lock that cannot be written at all (read-only or full state dir) still lets medic
+  // look, but never repair: the lock and the budget are what keep a repair safe.
   let release = () => {}
   let waited = false
-  if (deps.locks) {
-    let lock = await deps.locks.acquire(`health-${input.name}`, 0, 'health')
-    if (!lock.acquired) {
-      waited = true
-      deps.progress(`another medic health (pid ${lock.owner?.pid ?? '?'}) is checking ${input.name}; waiting up to ${formatMs(input.lockWaitMs)}`)
-      lock = await deps.locks.acquire(`health-${input.name}`, input.lockWaitMs, 'health')
-    }
-    if (!lock.acquired) {
-      return {...base, status: 'UNKNOWN', summary: `a repair of ${input.name} by medic pid ${lock.owner?.pid ?? '?'} is in progress; not waiting longer`, checks: []}
-    }
-    release = lock.release
-  } else details.push('no lock: the state dir is not writable')
+  let stateProblem: string | null = null
+  let lock = await deps.locks.acquire(`health-${input.name}`, 0, 'health')
+  if (!lock.acquired && !lock.error) {
+    waited = true
+    deps.progress(`another medic health (pid ${lock.owner?.pid ?? '?'}) is checking ${input.name}; waiting up to ${formatMs(input.lockWaitMs)}`)
+    lock = await deps.locks.acquire(`health-${input.name}`, input.lockWaitMs, 'health')
+  }
+  if (lock.acquired) release = lock.release
+  else if (lock.error) {
+    stateProblem = lock.error
+    details.push(`no lock: ${lock.error}; checking only`)
+  } else {
+    return {...base, status: 'UNKNOWN', summary: `a repair of ${input.name} by medic pid ${lock.owner?.pid ?? '?'} is in progress; not waiting longer`, checks: []}
+  }
 
   try {
     const state = loadState(input.statePath)
@@ -147,9 +151,21 @@ export async function health(input: HealthInput, deps: HealthDeps): Promise<Verd
       return {...base, status: 'ALERT', checks, extra, summary: `${codes(problems)}: dry run, would stop, free port ${input.port}, start and verify; ${problemHeadline(problems)}`}
     }
 
-    // 3. Repair. Counted against the budget before acting, so a crash mid-repair still counts.
+    // 3. Repair. Counted against the budget before acting, so a crash mid-repair still
+    // counts — and a budget that cannot be recorded means no repair (fail closed).
+    const refuse = (why: string): Verdict => {
+      log(`not repairing: ${why}`)
+      checks.push({name: 'state', status: 'ALERT', detail: why})
+      return {...base, status: 'ALERT', checks, extra, summary: `${codes(problems)}: not repaired: ${why}; ${problemHeadline(problems)}`}
+    }
+    if (stateProblem) return refuse(stateProblem)
+    if (input.deadlineAt !== null && clock.now() >= input.deadlineAt) return refuse(`--timeout reached before the repair could start`)
     state.repairs = [...state.repairs.filter((t) => t > clock.wall().getTime() - input.repairWindowMs), clock.wall().getTime()]
-    saveState(input.statePath, state, deps)
+    try {
+      writeFileAtomic(input.statePath, JSON.stringify(state, null, 2) + '\n')
+    } catch (e) {
+      return refuse(`cannot record the repair budget: ${(e as Error).message}`)
+    }
     const r = await repair(input, deps, obs.managerStatus, problems, actions, at, log)
     const status: Status = r.ok ? 'RECOVERED' : 'ALERT'
     const summary = r.ok ? `${codes(problems)}: ${r.story}; restarted and verified in ${formatMs(at())}` : `${codes(problems)}: repair failed: ${r.reason}; ${problemHeadline(problems)}`
@@ -160,7 +176,7 @@ export async function health(input: HealthInput, deps: HealthDeps): Promise<Verd
     state.owners = after.pids.map((pid) => ({pid, startTime: deps.procs.stat(pid)?.startTime ?? ''}))
     // What the old process logged before the restart is not counted against the new one.
     if (input.log && deps.logs) state.log = (await deps.logs.read(input.log.source, undefined, input.log.pattern, input.log.timeoutMs)).position
-    writeFileAtomic(input.statePath, JSON.stringify(state, null, 2) + '\n')
+    saveState(input.statePath, state, deps) // after acting: best effort, the verdict is what happened
     log(`${status === 'RECOVERED' ? 'recovered' : 'repair failed'}: ${r.reason}`)
     return {...base, status, checks, extra, summary}
   } finally {
@@ -234,7 +250,8 @@ async function observe(input: HealthInput, deps: HealthDeps, state: HealthState,
     probe = first.done ?? (await probing)
     if (!probe.ok && !skip) {
       // gateway_health.sh v4's rule: one failed probe is not yet a verdict.
-      await deps.clock.sleep(input.reprobeDelayMs)
+      // …but waits no longer than --timeout leaves (the re-probe is then cut at the deadline too).
+      await deps.clock.sleep(input.deadlineAt === null ? input.reprobeDelayMs : Math.min(input.reprobeDelayMs, input.deadlineAt - deps.clock.now()))
       reprobe = await probeOnce(input, deps)
     }
   }

@@ -1,9 +1,9 @@
-import {existsSync, linkSync, readFileSync, unlinkSync} from 'node:fs'
-import {basename} from 'node:path'
+import {basename, dirname} from 'node:path'
 import {formatMs} from '../core/duration.js'
-import {archiveName, lockDecision, parseLockPid} from '../core/housekeeping.js'
+import {archiveName, lockDecision, parseLockPid, pruneDecision} from '../core/housekeeping.js'
 import type {Action, Check, Verdict} from '../core/verdict.js'
-import {openers, walkFiles} from '../sys/files.js'
+import {moveNoClobber, removeJudged} from '../sys/file-gate.js'
+import {isDir, openers, readText, walkFiles} from '../sys/files.js'
 import type {ProcessDeps} from './deps.js'
 
 export interface LocksInput {
@@ -31,13 +31,10 @@ export function locksClean(input: LocksInput, deps: Deps): Verdict {
   const now = deps.clock.wall().getTime()
   let removed = 0
   const unparsable: string[] = []
-  const files = existsSync(input.dir) ? walkFiles(input.dir, (n) => n.endsWith('.lock')) : []
+  const there = isDir(input.dir)
+  const files = there ? walkFiles(input.dir, (n) => n.endsWith('.lock')) : []
   for (const {path, stat} of files) {
-    let text = ''
-    try {
-      text = readFileSync(path, 'utf8')
-    } catch {}
-    const pid = parseLockPid(text)
+    const pid = parseLockPid(readText(path, 4096) ?? '')
     const st = pid ? deps.procs.stat(pid) : null
     const pidAlive = !!st && st.state !== 'Z' && st.state !== 'X'
     const ageMs = now - stat.mtimeMs
@@ -50,9 +47,9 @@ export function locksClean(input: LocksInput, deps: Deps): Verdict {
     if (d !== 'remove') continue
     if (!input.dryRun) {
       try {
-        unlinkSync(path)
+        removeJudged(path, stat, input.dir) // still the file judged, still inside --dir
       } catch (e) {
-        details.push(`${path}: ${(e as Error).message}`)
+        details.push(`not removed: ${(e as Error).message}`)
         continue
       }
     }
@@ -60,7 +57,7 @@ export function locksClean(input: LocksInput, deps: Deps): Verdict {
     wd(deps, `${input.dryRun ? 'Would remove' : 'Removing'} orphan lock: ${path} (PID ${pid} is dead, age: ${Math.round(ageMs / 1000)}s)`)
     actions.push({action: input.dryRun ? 'would-remove' : 'remove', target: path, result: `pid ${pid} dead, age ${formatMs(ageMs)}`, ms: Math.round(deps.clock.now() - t0)})
   }
-  const checks: Check[] = [{name: 'locks', status: unparsable.length ? 'ALERT' : removed ? 'RECOVERED' : 'OK', detail: `${files.length} lock(s) in ${input.dir}${existsSync(input.dir) ? '' : ' (no such directory)'}; ${removed} orphan(s) ${input.dryRun ? 'would be ' : ''}removed; ${unparsable.length} unparsable kept`}]
+  const checks: Check[] = [{name: 'locks', status: unparsable.length ? 'ALERT' : removed ? 'RECOVERED' : 'OK', detail: `${files.length} lock(s) in ${input.dir}${there ? '' : ' (no such directory)'}; ${removed} orphan(s) ${input.dryRun ? 'would be ' : ''}removed; ${unparsable.length} unparsable kept`}]
   const status = unparsable.length ? 'ALERT' : removed && !input.dryRun ? 'RECOVERED' : removed ? 'ALERT' : 'OK'
   const summary = unparsable.length
     ? `${unparsable.length} unparsable lock(s) older than ${formatMs(input.maxAgeMs)} kept: ${unparsable.map((p) => basename(p)).join(', ')}`
@@ -78,19 +75,23 @@ export interface SessionsInput {
 
 /**
  * `medic sessions archive`: an oversized `*.jsonl` that no process holds open and that was
- * not written in the last --quiet is moved to `<name>.<UTC stamp>.old` — link then unlink,
- * so an existing archive is never overwritten. Only --prune-older-than deletes, and only
- * `.old` files.
+ * not written in the last --quiet is moved to `<name>.<UTC stamp>.old` through the file
+ * gate — link then unlink, on to `.1.old`… when the name is taken, so an existing file is
+ * never overwritten. Only --prune-older-than deletes, and only the archives medic made
+ * (their name), archived longer ago than the limit (the stamp in the name — not the
+ * mtime, which the link keeps from the session).
  */
 export function sessionsArchive(input: SessionsInput, deps: Deps): Verdict {
   const actions: Action[] = []
   const details: string[] = []
   const t0 = deps.clock.now()
   const now = deps.clock.wall()
-  const big = (existsSync(input.dir) ? walkFiles(input.dir, (n) => n.endsWith('.jsonl')) : []).filter((f) => f.stat.size > input.maxBytes)
+  const there = isDir(input.dir)
+  const big = (there ? walkFiles(input.dir, (n) => n.endsWith('.jsonl')) : []).filter((f) => f.stat.size > input.maxBytes)
   const held = openers(big.map((f) => f.path))
   let archived = 0
   let pruned = 0
+  const failed: string[] = []
   for (const {path, stat} of big) {
     const mb = (stat.size / 1024 / 1024).toFixed(1)
     const holders = held.get(path)
@@ -102,13 +103,18 @@ export function sessionsArchive(input: SessionsInput, deps: Deps): Verdict {
       details.push(`${path}: ${mb}MiB, written ${formatMs(now.getTime() - stat.mtimeMs)} ago: kept until quiet for ${formatMs(input.quietMs)}`)
       continue
     }
-    const target = archiveName(path, now, existsSync)
+    let target = archiveName(path, now)
     if (!input.dryRun) {
       try {
-        linkSync(path, target) // fails rather than overwrite
-        unlinkSync(path)
+        const moved = moveNoClobber(path, dirname(path), basename(target))
+        if (!moved) {
+          details.push(`${path}: gone before it was archived`)
+          continue
+        }
+        target = moved
       } catch (e) {
-        details.push(`${path}: ${(e as Error).message}`)
+        failed.push(path)
+        details.push(`not archived: ${(e as Error).message}`)
         continue
       }
     }
@@ -117,12 +123,16 @@ export function sessionsArchive(input: SessionsInput, deps: Deps): Verdict {
     actions.push({action: input.dryRun ? 'would-archive' : 'archive', target: path, result: `→ ${target} (${mb}MiB)`, ms: Math.round(deps.clock.now() - t0)})
   }
   if (input.pruneOlderThanMs !== null) {
-    for (const {path, stat} of existsSync(input.dir) ? walkFiles(input.dir, (n) => n.endsWith('.old')) : []) {
-      if (now.getTime() - stat.mtimeMs <= input.pruneOlderThanMs) continue
+    for (const {path, stat} of there ? walkFiles(input.dir, (n) => n.endsWith('.old')) : []) {
+      const d = pruneDecision(basename(path), now.getTime(), input.pruneOlderThanMs)
+      if (d === 'not-medic') details.push(`${path}: not an archive medic made: never pruned`)
+      if (d !== 'prune') continue
       if (!input.dryRun) {
         try {
-          unlinkSync(path)
-        } catch {
+          removeJudged(path, stat, input.dir)
+        } catch (e) {
+          failed.push(path)
+          details.push(`not pruned: ${(e as Error).message}`)
           continue
         }
       }
@@ -132,9 +142,12 @@ export function sessionsArchive(input: SessionsInput, deps: Deps): Verdict {
     }
   }
   const did = archived + pruned
-  const status = did === 0 ? 'OK' : input.dryRun ? 'ALERT' : 'RECOVERED'
-  const summary = did === 0
-    ? `no session to archive in ${input.dir}${big.length ? ` (${big.length} oversized, in use)` : ''}`
-    : `${input.dryRun ? 'would archive' : 'archived'} ${archived} oversized session(s)${pruned ? `, ${input.dryRun ? 'would prune' : 'pruned'} ${pruned} old archive(s)` : ''} in ${input.dir}`
+  const status = failed.length ? 'ALERT' : did === 0 ? 'OK' : input.dryRun ? 'ALERT' : 'RECOVERED'
+  const done = `${input.dryRun ? 'would archive' : 'archived'} ${archived} oversized session(s)${pruned ? `, ${input.dryRun ? 'would prune' : 'pruned'} ${pruned} old archive(s)` : ''} in ${input.dir}`
+  const summary = failed.length
+    ? `could not move ${failed.length} file(s): ${failed.map((p) => basename(p)).join(', ')}; ${done}`
+    : did === 0
+      ? `no session to archive in ${input.dir}${big.length ? ` (${big.length} oversized, in use or recently written)` : ''}`
+      : done
   return {subject: 'WATCHDOG', status, summary, checks: [{name: 'sessions', status, detail: summary}], actions, details}
 }

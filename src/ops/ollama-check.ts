@@ -164,6 +164,7 @@ export async function frozenCheck(input: OllamaInput, deps: OllamaDeps): Promise
   const would = remedy.remedy === 'runner-kill' ? `kill runner ${o.runners.map((r) => r.pid).join(', ')}` : remedy.remedy === 'resume-kill' ? `SIGTERM + SIGCONT the stopped server ${o.listeners.map((l) => l.pid).join(', ')}, then start via ${deps.manager.label}` : `${remedy.remedy} via ${deps.manager.label}`
   if (input.dryRun) return finish('ALERT', `${what}; dry run: would ${would}`, {remedy: remedy.remedy})
 
+  if (input.deadlineAt !== null && clock.now() >= input.deadlineAt) return finish('ALERT', `${what}; not remediated: --timeout reached first`, {remedy: remedy.remedy})
   // Remediate: diagnostics first, then the remedy; charged to the budget whatever happens.
   const diag = await captureDiagnostics({path: input.diagPath, at: deps.clock.wall(), psText: o.ps?.kind === 'ok' ? o.ps.text : '', nvidia: o.nvidia, pids: [...o.listeners.map((l) => l.pid), ...o.runners.map((r) => r.pid)], manager: deps.manager, unit: input.unit, container: input.container})
   details.push(`diagnostics in ${diag}`)
@@ -171,6 +172,12 @@ export async function frozenCheck(input: OllamaInput, deps: OllamaDeps): Promise
   // given back only when nothing was done.
   const uncharged = state
   state = chargeRemediation(state, remedy.remedy, now, cfg)
+  // The charge is on disk before acting, or there is no remediation (fail closed).
+  try {
+    writeFileAtomic(input.statePath, JSON.stringify({frozen: state, samples: o.samples, vramMiB: o.vramMiB} satisfies Persisted) + '\n')
+  } catch (e) {
+    return finish('ALERT', `${what}; not remediated: cannot record the restart budget: ${(e as Error).message}`, {remedy: remedy.remedy})
+  }
   const r = await applyRemedy({remedy: remedy.remedy, manager: deps.manager, port: input.port, visible: input.visible, listeners: o.listeners, runners: o.runners, protect: input.protect, graceMs: input.graceMs, deadlineAt: input.deadlineAt, t0}, deps, log)
   actions.push(...r.actions)
   log(r.detail)

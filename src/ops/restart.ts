@@ -38,7 +38,11 @@ export async function restartService(input: RestartInput, deps: ProcessDeps, log
     deps.progress(`${action} ${target}: ${r.detail}`)
     log(`${action} ${target}: ${r.detail}`)
   }
+  // No step starts after --timeout: a stop or start cut short by the deadline is worse than none.
+  const late = (step: string) => input.deadlineAt !== null && deps.clock.now() >= input.deadlineAt ? fail(`--timeout reached before the ${step}`) : null
   if (!input.alreadyDown) {
+    const tooLate = late('stop')
+    if (tooLate) return tooLate
     const s = await input.manager.stop()
     if (s) record('stop', input.manager.label, s)
   }
@@ -64,6 +68,8 @@ export async function restartService(input: RestartInput, deps: ProcessDeps, log
       freed.push(...targets.map((x) => x.label))
     }
   }
+  const tooLate = late('start')
+  if (tooLate) return tooLate
   const s = await input.manager.start()
   record('start', input.manager.label, s)
   if (!s.ok) return fail(`start failed: ${s.detail}`)

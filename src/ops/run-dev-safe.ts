@@ -1,13 +1,13 @@
 import {spawn, type ChildProcess} from 'node:child_process'
-import {appendFileSync, readFileSync, writeFileSync} from 'node:fs'
-import {dirname} from 'node:path'
+import {readFileSync, writeFileSync} from 'node:fs'
 import {formatMs} from '../core/duration.js'
 import {SIGNALS} from '../core/trace.js'
 import type {Check, Status, Verdict} from '../core/verdict.js'
 import {isoLocal} from '../sys/log-file.js'
 import type {ProcessTable} from '../sys/proc-table.js'
 import {registerProtected, unregisterProtected} from '../sys/protected-registry.js'
-import {ensureDir, writeFileAtomic} from '../sys/state-store.js'
+import {appendCapped, PRIVATE_MODE} from '../sys/file-gate.js'
+import {writeFileAtomic} from '../sys/state-store.js'
 import {traceReport} from './kill-trace.js'
 import {traceSignals, type TraceResult} from './signal-trace.js'
 
@@ -78,11 +78,14 @@ export async function runDevSafe(input: DevRunInput, deps: {procs: ProcessTable;
   const {procs} = deps
   const say = (l: string) => deps.stderr(l)
   const t0 = Date.now()
-  ensureDir(dirname(input.logFile))
+  let logFailed = false
   const log = (chunk: string) => {
     try {
-      appendFileSync(input.logFile, chunk)
-    } catch {}
+      appendCapped(input.logFile, chunk, Infinity, PRIVATE_MODE) // the gate: no symlink followed, 0600
+    } catch (e) {
+      if (!logFailed) say(`   ⚠️  log not written: ${(e as Error).message}`)
+      logFailed = true
+    }
   }
   log(`[${isoLocal(new Date())}] run-dev-safe ${input.name}: ${JSON.stringify(input.command)}\n`)
   say('🛡️  DEV SCRIPT PROTECTION WRAPPER')

@@ -1,10 +1,12 @@
 import {spawn, type ChildProcess} from 'node:child_process'
-import {existsSync, unlinkSync} from 'node:fs'
+import {unlinkSync} from 'node:fs'
 import {initialState, transition, type SupervisorAction, type SupervisorConfig, type SupervisorEvent, type SupervisorState} from '../core/supervisor-machine.js'
+import {timerMs} from '../core/duration.js'
 import type {SuperviseStateFile} from '../core/supervise-state.js'
 import type {KillTarget} from '../core/kill-plan.js'
 import type {Verdict} from '../core/verdict.js'
 import {CappedLog} from '../sys/capped-log.js'
+import {consume} from '../sys/file-gate.js'
 import type {Prober} from '../sys/probe.js'
 import {writeFileAtomic} from '../sys/state-store.js'
 import {cleanup} from './cleanup.js'
@@ -48,17 +50,24 @@ export interface SuperviseDeps extends ProcessDeps {
  */
 export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Promise<Verdict> {
   const {clock, procs} = deps
-  const lock = deps.locks ? await deps.locks.acquire(`supervise-${input.name}`, 0, 'supervise') : null
-  if (lock && !lock.acquired) {
+  const lock = await deps.locks.acquire(`supervise-${input.name}`, 0, 'supervise')
+  if (!lock.acquired) {
+    // Without its lock and pid file a second supervisor could start beside it: not started (fail closed).
+    if (lock.error) return {subject: input.subject, status: 'ALERT', summary: `${input.name} not started: ${lock.error}`, checks: [], actions: []}
     return {subject: input.subject, status: 'UNKNOWN', summary: `${input.name} is already supervised by medic pid ${lock.owner?.pid ?? '?'}`, checks: [], actions: []}
   }
   const self = procs.get(process.pid)!
-  writeFileAtomic(input.pidFile, JSON.stringify({pid: process.pid, startTime: self.startTime, name: input.name}) + '\n')
+  try {
+    writeFileAtomic(input.pidFile, JSON.stringify({pid: process.pid, startTime: self.startTime, name: input.name}) + '\n')
+  } catch (e) {
+    lock.release()
+    return {subject: input.subject, status: 'ALERT', summary: `${input.name} not started: cannot write its pid file ${(e as Error).message}`, checks: [], actions: []}
+  }
 
   let state: SupervisorState = initialState(input.config)
   let child: ChildProcess | null = null
   let childId: {pid: number; startTime: string} | null = null
-  const out = new CappedLog(input.childLog, input.childLogMax)
+  const out = new CappedLog(input.childLog, input.childLogMax, (why) => log(why))
   const wallOf = (mono: number) => Date.now() - (clock.now() - mono)
   const log = (line: string) => {
     deps.log.line(`[SUPERVISOR ${input.name}] ${line}`)
@@ -97,7 +106,7 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
       const t = transition(state, e, clock.now(), input.config)
       state = t.state
       clearTimeout(wakeTimer)
-      if (t.wakeAt !== null) wakeTimer = setTimeout(() => dispatch({type: 'tick'}), Math.max(0, t.wakeAt - clock.now()))
+      if (t.wakeAt !== null) wakeTimer = setTimeout(() => dispatch({type: 'tick'}), timerMs(t.wakeAt - clock.now()))
       for (const a of t.actions) await perform(a)
       persist()
     }).catch((err) => log(`internal error: ${(err as Error).stack ?? err}`))
@@ -173,17 +182,12 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
     if (!input.healthUrl && input.port === null) return
     const p = input.healthUrl ? await deps.prober.http(input.healthUrl, input.probeTimeoutMs, [200, 399]) : await deps.prober.tcp('127.0.0.1', input.port!, input.probeTimeoutMs)
     dispatch({type: 'probe', ok: p.ok, detail: p.detail})
-  }, input.probeIntervalMs)
+  }, timerMs(input.probeIntervalMs))
 
   // The restart flag is consumed once: removed, then acted on.
   const flagTimer = input.restartFlag
     ? setInterval(() => {
-        if (!existsSync(input.restartFlag!)) return
-        try {
-          unlinkSync(input.restartFlag!)
-        } catch {
-          return // someone else consumed it
-        }
+        if (!consume(input.restartFlag!)) return // absent, or someone else consumed it
         dispatch({type: 'restart', reason: `restart flag ${input.restartFlag}`})
       }, 1000)
     : undefined
@@ -191,7 +195,7 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
   const onStop = (sig: string) => () => dispatch({type: 'stop', reason: `received ${sig}`})
   const handlers: [NodeJS.Signals, () => void][] = [['SIGTERM', onStop('SIGTERM')], ['SIGINT', onStop('SIGINT')], ['SIGHUP', () => dispatch({type: 'restart', reason: 'received SIGHUP'})]]
   for (const [sig, h] of handlers) process.on(sig, h)
-  const deadline = input.deadlineAt !== null ? setTimeout(() => dispatch({type: 'stop', reason: '--timeout reached'}), Math.max(0, input.deadlineAt - clock.now())) : undefined
+  const deadline = input.deadlineAt !== null ? setTimeout(() => dispatch({type: 'stop', reason: '--timeout reached'}), timerMs(input.deadlineAt - clock.now())) : undefined
 
   dispatch({type: 'start'})
   const verdict = await finished
@@ -206,6 +210,6 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
       unlinkSync(f)
     } catch {}
   }
-  if (lock?.acquired) lock.release()
+  lock.release()
   return verdict
 }

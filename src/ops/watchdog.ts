@@ -1,9 +1,10 @@
-import {existsSync, linkSync, mkdirSync, readFileSync, readdirSync, renameSync, unlinkSync} from 'node:fs'
 import {basename, join} from 'node:path'
 import {formatMs} from '../core/duration.js'
 import {parseOpsRequest} from '../core/housekeeping.js'
 import {worstOf, type Action, type Check, type Status, type Verdict} from '../core/verdict.js'
 import {unavailableText} from '../core/manager-parse.js'
+import {claim, consume, moveNoClobber, writeNew} from '../sys/file-gate.js'
+import {isDir, listNames, present, readText} from '../sys/files.js'
 import type {ServiceManager} from '../sys/managers.js'
 import {readJson, writeFileAtomic} from '../sys/state-store.js'
 import type {ProcessDeps} from './deps.js'
@@ -30,6 +31,8 @@ export interface WatchdogInput {
   sessionsEvery: number
   intervalMs: number | null
   startupDelayMs: number
+  /** `--timeout`: no restart starts after it, and the restart's own waits end there. */
+  deadlineAt: number | null
 }
 
 export interface WatchdogDeps extends ProcessDeps {
@@ -78,7 +81,7 @@ async function restart(why: string, input: WatchdogInput, deps: WatchdogDeps, wd
   const st = await deps.manager.status()
   if (!st.available) return {ok: false, detail: `cannot restart: ${unavailableText(deps.manager, st.reason)}`, actions: []}
   wd(`${why}: restarting via ${deps.manager.label}`)
-  const r = await restartService({manager: deps.manager, alreadyDown: st.view?.state === 'inactive', port: input.port, protect: input.protect, graceMs: input.graceMs, deadlineAt: null, t0: deps.clock.now()}, deps, wd)
+  const r = await restartService({manager: deps.manager, alreadyDown: st.view?.state === 'inactive', port: input.port, protect: input.protect, graceMs: input.graceMs, deadlineAt: input.deadlineAt, t0: deps.clock.now()}, deps, wd)
   return {ok: r.ok, detail: r.ok ? `restarted via ${deps.manager.label}` : r.reason, actions: r.actions}
 }
 
@@ -98,9 +101,17 @@ async function hangCheck(input: WatchdogInput, deps: WatchdogDeps, wd: (l: strin
     if (now - since >= input.hangThresholdMs) hung.push({pid: p.pid, state: p.state, comm: p.comm, forMs: now - since, ppid: p.ppid})
     else wd(`Gateway pid ${p.pid} in state ${p.state} for ${formatMs(now - since)} (threshold ${formatMs(input.hangThresholdMs)})`)
   }
-  try {
-    writeFileAtomic(input.statePath, JSON.stringify({seen}) + '\n')
-  } catch {}
+  // The record is what makes --hang-threshold pass: without it a hung gateway is never
+  // restarted, so a record that cannot be written is an ALERT, not a quiet OK.
+  if (JSON.stringify(seen) !== JSON.stringify(rec.seen)) {
+    try {
+      writeFileAtomic(input.statePath, JSON.stringify({seen}) + '\n')
+    } catch (e) {
+      const why = `cannot record the hang state: ${(e as Error).message}; a gateway hung in D/Z would never reach --hang-threshold`
+      wd(why)
+      return {status: 'ALERT', text: why, checks: [{name: 'gateway', status: 'ALERT', detail: why}], actions: [], details: []}
+    }
+  }
   if (gateways.length === 0) return ok('gateway', `no process matches ${input.gatewayMatch.source}`)
   if (hung.length === 0) return ok('gateway', `${gateways.length} gateway process(es), none hung`)
   const h = hung[0]
@@ -114,60 +125,48 @@ async function hangCheck(input: WatchdogInput, deps: WatchdogDeps, wd: (l: strin
 }
 
 async function restartFlag(input: WatchdogInput, deps: WatchdogDeps, wd: (l: string) => void): Promise<Part> {
-  if (!input.restartFlag || !existsSync(input.restartFlag)) return ok('restart flag', input.restartFlag ? `${input.restartFlag}: absent` : 'not watched')
+  if (!input.restartFlag || !present(input.restartFlag)) return ok('restart flag', input.restartFlag ? `${input.restartFlag}: absent` : 'not watched')
   wd('Restart flag detected, restarting Clawdbot...')
-  if (!input.dryRun) {
-    try {
-      unlinkSync(input.restartFlag) // consumed once, before acting: a crash never repeats it
-    } catch {
-      return ok('restart flag', 'consumed by another run')
-    }
-  }
+  // Consumed once, before acting: a crash never repeats it.
+  if (!input.dryRun && !consume(input.restartFlag)) return ok('restart flag', 'consumed by another run')
   const r = await restart('restart flag', input, deps, wd)
   const status: Status = r.ok ? (input.dryRun ? 'ALERT' : 'RECOVERED') : 'ALERT'
   return {status, text: `restart flag: ${r.detail}`, checks: [{name: 'restart flag', status, detail: r.detail}], actions: r.actions, details: []}
 }
 
-/** Moves `file` into `dir` under its name, or a free variant of it: never over an existing file. */
-function moveInto(file: string, dir: string): string {
-  mkdirSync(dir, {recursive: true})
-  const name = basename(file)
-  for (let i = 0; ; i++) {
-    const target = join(dir, i === 0 ? name : name.replace(/\.json$/, `.${i}.json`))
-    try {
-      linkSync(file, target)
-      unlinkSync(file)
-      return target
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
-    }
-  }
-}
-
 /**
- * `req-*.json` in --ops-dir: each is claimed by an atomic rename into processing/ (a
- * request runs at most once, even with two watchdogs), then moved to done/ or error/
- * with a result record beside it. What medic cannot do is an error, never "done".
+ * `req-*.json` in --ops-dir: each is claimed through the file gate into processing/ (a
+ * request runs at most once, even with two watchdogs; a file left there by a crashed run
+ * is never replaced: the claim takes a free name beside it), then moved to done/ or
+ * error/ — again under a free name — with a result record created beside it, never over
+ * anything. What medic cannot do is an error, never "done".
  */
 async function opsRequests(input: WatchdogInput, deps: WatchdogDeps, wd: (l: string) => void): Promise<Part> {
-  if (!input.opsDir || !existsSync(input.opsDir)) return ok('ops requests', input.opsDir ? `${input.opsDir}: no such directory` : 'not watched')
-  const reqs = readdirSync(input.opsDir).filter((n) => /^req-.*\.json$/.test(n)).sort()
+  if (!input.opsDir || !isDir(input.opsDir)) return ok('ops requests', input.opsDir ? `${input.opsDir}: no such directory` : 'not watched')
+  const reqs = listNames(input.opsDir).filter((n) => /^req-.*\.json$/.test(n)).sort()
   if (reqs.length === 0 || input.dryRun) return ok('ops requests', input.dryRun && reqs.length ? `dry run: ${reqs.length} request(s) left alone` : 'none')
   const processing = join(input.opsDir, 'processing')
-  mkdirSync(processing, {recursive: true})
   const actions: Action[] = []
   const results: string[] = []
   let failed = 0
   let done = 0
+  const trouble = (n: string, e: unknown) => {
+    const why = (e as Error).message
+    wd(`Request ${n}: ${why}`)
+    results.push(`${n} left in place (${why})`)
+    failed++
+  }
   for (const n of reqs) {
-    const claimed = join(processing, n)
+    let claimed: string | null
     try {
-      renameSync(join(input.opsDir, n), claimed)
-    } catch {
-      continue // another watchdog claimed it
+      claimed = claim(join(input.opsDir, n), processing)
+    } catch (e) {
+      trouble(n, e) // not a regular file, or the folder cannot be written
+      continue
     }
+    if (!claimed) continue // another watchdog claimed it
     wd(`Processing request: ${join(input.opsDir, n)}`)
-    const req = parseOpsRequest(readFileSync(claimed, 'utf8'))
+    const req = parseOpsRequest(readText(claimed) ?? '')
     let outcome: {ok: boolean; detail: string}
     if (!req.ok) {
       wd(`Unknown action: ${req.error}`)
@@ -181,8 +180,15 @@ async function opsRequests(input: WatchdogInput, deps: WatchdogDeps, wd: (l: str
       outcome = {ok: false, detail: `unsupported: medic cannot ${req.action === 'set_model' ? 'change the gateway model' : 'change the gateway timezone'}; nothing was changed`}
       wd(`${req.action}: ${outcome.detail}`)
     }
-    const dest = moveInto(claimed, join(input.opsDir, outcome.ok ? 'done' : 'error'))
-    writeFileAtomic(dest.replace(/\.json$/, '.result.json'), JSON.stringify({request: n, action: req.ok ? req.action : null, status: outcome.ok ? 'done' : 'error', detail: outcome.detail, at: deps.clock.wall().toISOString()}, null, 2) + '\n')
+    let dest: string | null
+    try {
+      dest = moveNoClobber(claimed, join(input.opsDir, outcome.ok ? 'done' : 'error'), basename(claimed))
+      if (!dest) throw new Error(`${claimed}: vanished from processing/`)
+      writeNew(join(input.opsDir, outcome.ok ? 'done' : 'error'), basename(dest).replace(/\.json$/, '.result.json'), JSON.stringify({request: n, file: basename(dest), action: req.ok ? req.action : null, status: outcome.ok ? 'done' : 'error', detail: outcome.detail, at: deps.clock.wall().toISOString()}, null, 2) + '\n')
+    } catch (e) {
+      trouble(n, e)
+      continue
+    }
     actions.push({action: 'ops-request', target: n, result: `${outcome.ok ? 'done' : 'error'}: ${outcome.detail}`, ms: 0})
     results.push(`${n} ${outcome.ok ? 'done' : `error (${outcome.detail})`}`)
     if (outcome.ok) done++

@@ -1,4 +1,5 @@
 import {setTimeout as delay} from 'node:timers/promises'
+import {timerMs} from '../core/duration.js'
 
 /**
  * Monotonic milliseconds (CLOCK_MONOTONIC through hrtime). Not `performance.now()`: its
@@ -19,5 +20,5 @@ export interface Clock {
 export const systemClock: Clock = {
   now: monotonicMs,
   wall: () => new Date(),
-  sleep: (ms, signal) => (ms > 0 && !signal?.aborted ? delay(ms, undefined, {signal}).catch(() => undefined) : Promise.resolve()),
+  sleep: (ms, signal) => (ms > 0 && !signal?.aborted ? delay(timerMs(ms), undefined, {signal}).catch(() => undefined) : Promise.resolve()),
 }

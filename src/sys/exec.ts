@@ -1,7 +1,7 @@
 import {execFile, spawn} from 'node:child_process'
-import {closeSync, openSync} from 'node:fs'
-import {dirname} from 'node:path'
-import {ensureDir} from './state-store.js'
+import {closeSync} from 'node:fs'
+import {serviceWait, timeLeft} from './deadline.js'
+import {openAppend, PRIVATE_MODE} from './file-gate.js'
 
 export interface ExecResult {
   argv: string[]
@@ -21,8 +21,9 @@ export interface ExecResult {
  */
 export function run(argv: string[], opts: {timeoutMs: number; env?: NodeJS.ProcessEnv; input?: string}): Promise<ExecResult> {
   const t0 = Date.now()
-  return new Promise((resolve) => {
-    const child = execFile(argv[0], argv.slice(1), {timeout: opts.timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024, env: opts.env ?? process.env, encoding: 'utf8'}, (err, stdout, stderr) => {
+  const limit = timeLeft(opts.timeoutMs) // never past the command's --timeout; never 0 (execFile: no timeout)
+  return serviceWait(argv.join(' ').slice(0, 120), () => new Promise((resolve) => {
+    const child = execFile(argv[0], argv.slice(1), {timeout: limit, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024, env: opts.env ?? process.env, encoding: 'utf8'}, (err, stdout, stderr) => {
       const e = err as (NodeJS.ErrnoException & {killed?: boolean; signal?: string; code?: number | string}) | null
       const missing = e?.code === 'ENOENT' || e?.code === 'EACCES'
       resolve({
@@ -37,7 +38,7 @@ export function run(argv: string[], opts: {timeoutMs: number; env?: NodeJS.Proce
       })
     })
     if (opts.input !== undefined) child.stdin?.end(opts.input)
-  })
+  }))
 }
 
 /**
@@ -48,12 +49,12 @@ export function run(argv: string[], opts: {timeoutMs: number; env?: NodeJS.Proce
  */
 export function runDetached(argv: string[], opts: {timeoutMs: number; logFile?: string; env?: NodeJS.ProcessEnv; input?: string}): Promise<ExecResult> {
   const t0 = Date.now()
-  return new Promise((resolve) => {
+  const limit = timeLeft(opts.timeoutMs)
+  return serviceWait(argv.join(' ').slice(0, 120), () => new Promise((resolve) => {
     let fd: number | 'ignore' = 'ignore'
     if (opts.logFile) {
       try {
-        ensureDir(dirname(opts.logFile))
-        fd = openSync(opts.logFile, 'a')
+        fd = openAppend(opts.logFile, PRIVATE_MODE) // the gate: no symlink followed, 0600
       } catch {}
     }
     const child = spawn(argv[0], argv.slice(1), {stdio: [opts.input === undefined ? 'ignore' : 'pipe', fd, fd], detached: true, env: opts.env ?? process.env})
@@ -67,7 +68,7 @@ export function runDetached(argv: string[], opts: {timeoutMs: number; logFile?: 
       try {
         process.kill(-child.pid!, 'SIGKILL')
       } catch {}
-    }, opts.timeoutMs)
+    }, limit)
     child.once('error', (e: NodeJS.ErrnoException) => {
       clearTimeout(timer)
       resolve({argv, code: null, signal: null, stdout: '', stderr: `${argv[0]}: ${e.code}`, timedOut: false, missing: true, ms: Date.now() - t0})
@@ -76,7 +77,7 @@ export function runDetached(argv: string[], opts: {timeoutMs: number; logFile?: 
       clearTimeout(timer)
       resolve({argv, code, signal, stdout: '', stderr: '', timedOut, missing: false, ms: Date.now() - t0})
     })
-  })
+  }))
 }
 
 export function describeExec(r: ExecResult): string {

@@ -1,5 +1,50 @@
-import {lstatSync, readdirSync, readlinkSync, type Stats} from 'node:fs'
+import {closeSync, constants, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, type Stats} from 'node:fs'
 import {join, resolve} from 'node:path'
+
+/** Is there a directory here (a symlink to one counts: the user named it)? */
+export function isDir(path: string): boolean {
+  try {
+    return readdirSync(path) !== null
+  } catch {
+    return false
+  }
+}
+
+/** Names in a directory, or [] when it cannot be read. */
+export function listNames(dir: string): string[] {
+  try {
+    return readdirSync(dir)
+  } catch {
+    return []
+  }
+}
+
+/** A small file's text, not through a symlink; null when it cannot be read. */
+export function readText(path: string, maxBytes = 1024 * 1024): string | null {
+  let fd: number
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+  } catch {
+    return null
+  }
+  try {
+    return readFileSync(fd, 'utf8').slice(0, maxBytes)
+  } catch {
+    return null
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** Does anything (a symlink too) sit at this path? */
+export function present(path: string): boolean {
+  try {
+    lstatSync(path)
+    return true
+  } catch {
+    return false
+  }
+}
 
 /** Regular files below `dir` whose name matches; symlinks are neither followed nor returned. */
 export function walkFiles(dir: string, match: (name: string) => boolean): {path: string; stat: Stats}[] {

@@ -1,4 +1,5 @@
 import {request as httpRequest} from 'node:http'
+import {limitText, serviceWait, timeLeft} from './deadline.js'
 
 export type HttpResult =
   | {kind: 'ok'; status: number; body: unknown; text: string; ms: number}
@@ -19,7 +20,8 @@ export async function httpJson(method: 'GET' | 'POST', url: string, timeoutMs: n
   const u = new URL(url)
   const request = u.protocol === 'https:' ? (await import('node:https')).request : httpRequest
   const t0 = Date.now()
-  return new Promise((resolve) => {
+  const limit = timeLeft(timeoutMs) // never past the command's --timeout
+  return serviceWait(`${method} ${url}`, () => new Promise((resolve) => {
     let done = false
     const finish = (r: HttpResult) => {
       if (done) return
@@ -47,8 +49,8 @@ export async function httpJson(method: 'GET' | 'POST', url: string, timeoutMs: n
       })
       res.on('error', (e) => finish({kind: 'error', detail: e.message, ms: Date.now() - t0}))
     })
-    const timer = setTimeout(() => finish({kind: 'timeout', detail: `no answer within ${timeoutMs}ms`, ms: Date.now() - t0}), timeoutMs)
+    const timer = setTimeout(() => finish({kind: 'timeout', detail: `no answer within ${limitText(timeoutMs, limit)}`, ms: Date.now() - t0}), limit)
     req.on('error', (e: NodeJS.ErrnoException) => finish({kind: e.code === 'ECONNREFUSED' ? 'refused' : 'error', detail: e.code === 'ECONNREFUSED' ? 'connection refused' : `${e.code ?? 'error'}: ${e.message}`, ms: Date.now() - t0}))
     req.end(data)
-  })
+  }))
 }

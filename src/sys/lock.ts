@@ -1,4 +1,5 @@
-import {closeSync, openSync, readFileSync, unlinkSync, writeSync} from 'node:fs'
+import {closeSync, constants, fchmodSync, openSync, readFileSync, unlinkSync, writeSync} from 'node:fs'
+import {FileError} from './file-gate.js'
 import type {Clock} from './clock.js'
 import type {ProcessTable} from './proc-table.js'
 import type {StateLayout} from './state-layout.js'
@@ -13,7 +14,8 @@ export interface LockOwner {
 
 export type LockResult =
   | {acquired: true; release: () => void}
-  | {acquired: false; owner: LockOwner | null}
+  /** `error`: the lock could not be written at all (read-only or full state dir): never act without it. */
+  | {acquired: false; owner: LockOwner | null; error?: string}
 
 /**
  * One lock per target (`<state-dir>/locks/<name>.lock`), created with O_EXCL and holding
@@ -47,10 +49,16 @@ export class LockManager {
 
   /** Try for up to `waitMs`; `0` tries once. */
   async acquire(name: string, waitMs: number, purpose?: string): Promise<LockResult> {
-    ensureDir(this.layout.locksDir)
     const deadline = this.clock.now() + waitMs
     for (;;) {
-      const r = this.tryOnce(name, purpose)
+      let r: LockResult
+      try {
+        ensureDir(this.layout.locksDir)
+        r = this.tryOnce(name, purpose)
+      } catch (e) {
+        const err = e instanceof FileError ? e : new FileError(this.path(name), (e as NodeJS.ErrnoException).code ?? 'EIO', (e as NodeJS.ErrnoException).code ?? (e as Error).message)
+        return {acquired: false, owner: null, error: `cannot write the lock ${err.message}`}
+      }
       if (r.acquired || this.clock.now() >= deadline) return r
       await this.clock.sleep(Math.min(25, Math.max(1, deadline - this.clock.now())))
     }
@@ -80,20 +88,25 @@ export class LockManager {
     }
   }
 
+  /** O_EXCL create; a lock that cannot be written whole (ENOSPC) is removed again, never left empty. */
   private create(path: string, purpose?: string): boolean {
     let fd: number
     try {
-      fd = openSync(path, 'wx', 0o644)
+      fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644)
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false
-      throw e
+      throw new FileError(path, (e as NodeJS.ErrnoException).code ?? 'EIO', (e as NodeJS.ErrnoException).code ?? 'cannot create')
     }
     const owner: LockOwner = {pid: this.self.pid, startTime: this.self.startTime, acquiredAt: this.clock.wall().toISOString(), ...(purpose ? {purpose} : {})}
     try {
+      fchmodSync(fd, 0o644)
       writeSync(fd, JSON.stringify(owner) + '\n')
-    } finally {
+    } catch (e) {
       closeSync(fd)
+      this.unlinkQuiet(path)
+      throw new FileError(path, (e as NodeJS.ErrnoException).code ?? 'EIO', (e as NodeJS.ErrnoException).code ?? 'cannot write')
     }
+    closeSync(fd)
     return true
   }
 

@@ -1,12 +1,14 @@
-import {appendFileSync, readFileSync, statSync} from 'node:fs'
-import {dirname} from 'node:path'
-import {ensureDir, writeFileAtomic} from './state-store.js'
+import {appendCapped, LOG_MODE} from './file-gate.js'
 
 /**
  * An append-only log with ISO-8601 timestamps, capped in size: past `maxBytes` the
- * oldest half is dropped (rewritten atomically), as the seed's v3 kept its last lines.
+ * oldest half goes, as the seed's v3 kept its last lines. Every append goes through the
+ * file gate (no symlink followed, exact mode); a log that cannot be written is said once
+ * on stderr and never stops the command.
  */
 export class LogFile {
+  private warned = false
+
   constructor(
     private readonly path: string | undefined,
     private readonly maxBytes = 1024 * 1024,
@@ -16,14 +18,10 @@ export class LogFile {
   line(text: string): void {
     if (!this.path) return
     try {
-      ensureDir(dirname(this.path))
-      appendFileSync(this.path, `[${isoLocal(this.now())}] ${text.replace(/[\r\n]+/g, ' ')}\n`)
-      if (statSync(this.path).size > this.maxBytes) {
-        const lines = readFileSync(this.path, 'utf8').split('\n')
-        writeFileAtomic(this.path, lines.slice(Math.floor(lines.length / 2)).join('\n'))
-      }
+      appendCapped(this.path, `[${isoLocal(this.now())}] ${text.replace(/[\r\n]+/g, ' ')}\n`, this.maxBytes, LOG_MODE)
     } catch (e) {
-      process.stderr.write(`medic: cannot write log ${this.path}: ${(e as Error).message}\n`)
+      if (!this.warned) process.stderr.write(`medic: cannot write log ${(e as Error).message}\n`)
+      this.warned = true
     }
   }
 }

@@ -1,6 +1,7 @@
 import {connect} from 'node:net'
 import type {ProbeResult} from '../core/health-policy.js'
 import {monotonicMs} from './clock.js'
+import {limitText, serviceWait, timeLeft} from './deadline.js'
 import {httpJson} from './http-json.js'
 
 export interface Prober {
@@ -23,16 +24,17 @@ export const prober: Prober = {
   tcp(host, port, timeoutMs) {
     const t0 = monotonicMs()
     const ms = () => Math.round(monotonicMs() - t0)
-    return new Promise((resolve) => {
+    const limit = timeLeft(timeoutMs) // never past the command's --timeout
+    return serviceWait(`TCP ${host}:${port}`, () => new Promise((resolve) => {
       const sock = connect({host, port})
       const done = (r: ProbeResult) => {
         clearTimeout(timer)
         sock.destroy()
         resolve(r)
       }
-      const timer = setTimeout(() => done({kind: 'timeout', ok: false, ms: ms(), detail: `TCP connect not done within ${timeoutMs}ms`}), timeoutMs)
+      const timer = setTimeout(() => done({kind: 'timeout', ok: false, ms: ms(), detail: `TCP connect not done within ${limitText(timeoutMs, limit)}`}), limit)
       sock.once('connect', () => done({kind: 'ok', ok: true, ms: ms(), detail: `TCP connect in ${ms()}ms`}))
       sock.once('error', (e: NodeJS.ErrnoException) => done({kind: e.code === 'ECONNREFUSED' ? 'refused' : 'error', ok: false, ms: ms(), detail: e.code === 'ECONNREFUSED' ? 'connection refused' : `${e.code}: ${e.message}`}))
-    })
+    }))
   },
 }

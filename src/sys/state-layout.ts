@@ -1,5 +1,8 @@
 import {homedir} from 'node:os'
 import {join} from 'node:path'
+import {nameProblem} from '../core/names.js'
+import {Refusal} from '../core/verdict.js'
+import {unsafeStateDir} from './file-gate.js'
 
 /**
  * Where state lives — `--state-dir`, else `MEDIC_STATE_DIR`, else `/var/lib/medic` for
@@ -163,13 +166,20 @@ export class StateLayout {
   }
 }
 
-/** The layout of `--state-dir` (or the default). */
+/**
+ * The layout of `--state-dir` (or the default). As root, a state dir another user can
+ * change is refused here, before any command reads or writes it (docs/contract.md §3.7).
+ */
 export function stateLayout(explicit?: string): StateLayout {
-  return new StateLayout(resolveStateDir(explicit))
+  const dir = resolveStateDir(explicit)
+  const unsafe = unsafeStateDir(dir)
+  if (unsafe) throw new Refusal(`state dir ${dir} refused: ${unsafe}; as root medic keeps state only where no other user can change it`)
+  return new StateLayout(dir)
 }
 
-/** One path component made from a name: never a separator, never `.`/`..`, never empty. */
+/** One path component made from a name (core/names.ts): never a separator, never dots alone, never empty or too long. */
 function part(name: string): string {
-  if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) throw new Error(`not a name for a state file: ${JSON.stringify(name.slice(0, 80))}`)
+  const why = nameProblem(name)
+  if (why) throw new Error(`not a name for a state file: ${JSON.stringify(name.slice(0, 80))}: ${why}`)
   return name
 }

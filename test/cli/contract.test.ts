@@ -99,6 +99,18 @@ describe('the runner, in process', () => {
     expect(out.join('')).toMatch(/^HANG_UNKNOWN: medic did not finish within --timeout 10ms/)
   })
 
+  it('ends with ALERT, on time, a command still waiting on a service at --timeout', async () => {
+    const {runCommand} = await import('../../src/cli/runner.js')
+    const {serviceWait} = await import('../../src/sys/deadline.js')
+    const out: string[] = []
+    const code = await runCommand(
+      {id: 'wait', subject: 'WAIT', summary: '', description: '', examples: [], flags: (await import('../../src/cli/common-flags.js')).COMMON_FLAGS, run: () => serviceWait('GET http://127.0.0.1:1/', () => new Promise(() => {}))},
+      ['--timeout', '10ms'], {}, {stdout: (t) => out.push(t), stderr: () => {}},
+    )
+    expect(code).toBe(2)
+    expect(out.join('')).toMatch(/^WAIT_ALERT: GET http:\/\/127\.0\.0\.1:1\/: no answer within --timeout 10ms/)
+  })
+
   it('honours MEDIC_EXIT_CODES=binary from the environment', async () => {
     const {runCommand} = await import('../../src/cli/runner.js')
     const code = await runCommand(

@@ -183,8 +183,10 @@ describe('medic watchdog', () => {
   it('restarts a gateway stuck in Z state only after --hang-threshold, and never signals pid 1', async () => {
     const w = setup()
     // A zombie whose command line matches: its parent exec'd into sleep and never reaps it.
+    // The child exits only once its parent is sleep (a handshake through /proc), so the
+    // shell can never reap it first.
     const {spawn} = await import('node:child_process')
-    const c = spawn('sh', ['-c', 'sh -c "exit 0" zombie-gateway & echo $!; exec sleep 1000'], {stdio: ['ignore', 'pipe', 'inherit'], detached: true})
+    const c = spawn('sh', ['-c', `sh -c 'while read c < /proc/$PPID/comm && [ "$c" != sleep ]; do :; done' zombie-gateway & echo $!; exec sleep 1000`], {stdio: ['ignore', 'pipe', 'inherit'], detached: true})
     j.child(c)
     const zpid = Number(await new Promise<string>((r) => c.stdout!.once('data', (d) => r(String(d)))))
     for (let i = 0; i < 500 && !readFileSync(`/proc/${zpid}/stat`, 'latin1').includes(') Z '); i++) await new Promise((r) => setTimeout(r, 5))

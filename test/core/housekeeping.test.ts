@@ -1,5 +1,6 @@
 import {describe, expect, it} from 'vitest'
-import {archiveName, lockDecision, parseLockPid, parseOpsRequest, utcStamp} from '../../src/core/housekeeping.js'
+import {keepTail, nameVariant, unsafePath} from '../../src/core/file-rules.js'
+import {archiveName, archiveTime, lockDecision, parseLockPid, parseOpsRequest, pruneDecision, utcStamp} from '../../src/core/housekeeping.js'
 
 describe('lock files', () => {
   it.each([['{"pid":123}', 123], ['{"pid": "77"}', 77], ['  42\n', 42], ['{"pid":0}', null], ['{}', null], ['garbage', null], ['', null], ['{"pid":-3}', null], ['[1]', null]])('reads the pid of %j', (text, pid) => {
@@ -20,11 +21,55 @@ describe('session archives', () => {
     expect(utcStamp(new Date('2026-11-23T10:11:12.345Z'))).toBe('20261123T101112Z')
   })
 
-  it('never picks a name that is taken', () => {
+  it('names an archive by its archive time, and its free variants keep .old last', () => {
     const d = new Date('2026-11-23T10:11:12Z')
-    const taken = new Set(['s.jsonl.20261123T101112Z.old', 's.jsonl.20261123T101112Z.1.old'])
-    expect(archiveName('s.jsonl', d, (c) => taken.has(c))).toBe('s.jsonl.20261123T101112Z.2.old')
-    expect(archiveName('t.jsonl', d, () => false)).toBe('t.jsonl.20261123T101112Z.old')
+    expect(archiveName('s.jsonl', d)).toBe('s.jsonl.20261123T101112Z.old')
+    expect(nameVariant(archiveName('s.jsonl', d), 2)).toBe('s.jsonl.20261123T101112Z.2.old')
+  })
+
+  it('knows its own archives by name, and their archive time by the stamp', () => {
+    expect(archiveTime('main.jsonl.20261123T101112Z.old')).toBe(Date.UTC(2026, 10, 23, 10, 11, 12))
+    expect(archiveTime('main.jsonl.20261123T101112Z.3.old')).toBe(Date.UTC(2026, 10, 23, 10, 11, 12))
+    for (const n of ['notes.old', 'config.old', 'main.jsonl.old', 'main.txt.20261123T101112Z.old', 'main.jsonl.20261323T101112Z.old', 'main.jsonl.20261123T101112Z.old.bak']) expect(archiveTime(n)).toBeNull()
+  })
+
+  it('prunes only what medic archived longer ago than the limit — by the stamp, not the mtime', () => {
+    const D = 86_400_000
+    const now = Date.UTC(2026, 10, 23)
+    const name = (t: number) => archiveName('s.jsonl', new Date(t))
+    expect(pruneDecision(name(now - 10 * D), now, 7 * D)).toBe('prune')
+    expect(pruneDecision(name(now - 1000), now, 7 * D)).toBe('young') // just archived, however old the session
+    expect(pruneDecision(name(now + D), now, 7 * D)).toBe('young') // a clock that went back
+    expect(pruneDecision('notes.old', now, 7 * D)).toBe('not-medic')
+  })
+})
+
+describe('file gate rules', () => {
+  it('finds free names with the extension last', () => {
+    expect(nameVariant('req-a.json', 0)).toBe('req-a.json')
+    expect(nameVariant('req-a.json', 1)).toBe('req-a.1.json')
+    expect(nameVariant('req-a.result.json', 2)).toBe('req-a.result.2.json')
+    expect(nameVariant('notes', 1)).toBe('notes.1')
+    expect(nameVariant('.hidden', 1)).toBe('.hidden.1')
+  })
+
+  it('keeps the newest half of a capped log, from a line start', () => {
+    const text = Buffer.from('aaaa\nbbbb\ncccc\ndddd\n')
+    expect(Buffer.from(keepTail(text, 16)).toString()).toBe('dddd\n')
+    expect(Buffer.from(keepTail(Buffer.from('x'.repeat(20)), 10)).toString()).toBe('xxxxx')
+  })
+
+  it('refuses, as root, a state dir another user can change', () => {
+    const dir = (path: string, uid: number, mode: number, target = false) => ({path, uid, mode: 0o40000 | mode, symlink: false, target})
+    const ok = [dir('/var/lib/medic', 0, 0o755, true), dir('/var/lib', 0, 0o755), dir('/var', 0, 0o755), dir('/', 0, 0o755)]
+    expect(unsafePath(ok, 0)).toBeNull()
+    expect(unsafePath([dir('/tmp/m', 0, 0o700, true), dir('/tmp', 0, 0o1777), dir('/', 0, 0o755)], 0)).toBeNull() // sticky /tmp: only root may move root's dir
+    expect(unsafePath([dir('/tmp/m', 0, 0o777, true), dir('/tmp', 0, 0o1777)], 0)).toBe('/tmp/m is writable by every user (mode 0777)')
+    expect(unsafePath([dir('/tmp/m', 0, 0o1777, true)], 0)).toMatch(/writable by every user/) // sticky does not save the state dir itself
+    expect(unsafePath([dir('/srv/m', 0, 0o755, true), dir('/srv', 0, 0o775)], 0)).toBe('/srv is writable by its group (mode 0775)')
+    expect(unsafePath([dir('/home/u/m', 1000, 0o700, true)], 0)).toBe('/home/u/m is owned by uid 1000')
+    expect(unsafePath([{path: '/tmp/link', uid: 1000, mode: 0o120777, symlink: true, target: false}], 0)).toBe('/tmp/link is owned by uid 1000')
+    expect(unsafePath([{path: '/tmp/link', uid: 0, mode: 0o120777, symlink: true, target: false}], 0)).toBeNull()
   })
 })
 

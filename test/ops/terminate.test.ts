@@ -28,7 +28,7 @@ function world(behaviour: 'polite' | 'ignores-term' | 'unkillable' | 'denied') {
       },
     },
     registry: () => [],
-    locks: null,
+    locks: {acquire: async () => ({acquired: true, release: () => {}})},
     log: new LogFile(undefined),
     progress: () => {},
     selfPid: 99,

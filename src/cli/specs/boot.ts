@@ -22,7 +22,7 @@ Concurrent boots (wsl.conf and .bashrc at once) start one supervisor.
     'wsl.exe -d Ubuntu-24.04 -u root /usr/local/bin/medic boot --port 18789 -- node gateway.js   # Windows Task Scheduler',
   ],
   flags: {
-    name: {type: 'string', default: 'gateway', description: 'Name of the supervised service.'},
+    name: {type: 'name', default: 'gateway', description: 'Name of the supervised service.'},
     port: {type: 'port', char: 'p', description: 'Port to free before starting, and to probe (TCP) when there is no --health-url.'},
     'health-url': {type: 'string', description: 'HTTP URL that must answer 200–399 before boot says RECOVERED.'},
     wait: {type: 'duration', default: '30s', description: 'How long to wait for the service to answer.'},
@@ -31,16 +31,14 @@ Concurrent boots (wsl.conf and .bashrc at once) start one supervisor.
     ...COMMON_FLAGS,
   },
   rest: {name: 'cmd', description: 'the service command and its arguments', required: true},
-  async run({parsed, stderr}) {
+  async run({parsed, deadlineAt, stderr}) {
     const f = parsed.flags
-    const {UsageError} = await import('../parse.js')
     const name = f.name as string
-    if (!/^[A-Za-z0-9@._-]+$/.test(name)) throw new UsageError(`--name ${JSON.stringify(name)}: letters, digits, @ . _ - only`)
     const [{boot}, {makeProcessDeps}, {prober}] = await Promise.all([import('../../ops/boot.js'), import('../../deps.js'), import('../../sys/probe.js')])
     const deps = makeProcessDeps({stateDir: f['state-dir'] as string | undefined, logFile: f['log-file'] as string | undefined, stderr})
     return boot({
       name, command: parsed.rest, port: (f.port as number | undefined) ?? null, healthUrl: (f['health-url'] as string | undefined) ?? null,
-      waitMs: f.wait as number, layout: deps.layout, superviseArgs: f['supervise-arg'] as string[], protect: [...(f.protect as RegExp[]), ...(await (await import('../../sys/protect-config.js')).configProtect())],
+      waitMs: f.wait as number, layout: deps.layout, superviseArgs: f['supervise-arg'] as string[], deadlineAt, protect: [...(f.protect as RegExp[]), ...(await (await import('../../sys/protect-config.js')).configProtect())],
     }, {...deps, prober})
   },
 }

@@ -28,7 +28,7 @@ GATEWAY_UNKNOWN     bad input, or a concurrent repair is still running past --lo
     '<%= config.bin %> <%= command.id %> gateway --config /etc/medic/medic.config.yaml --json',
   ],
   flags: {
-    name: {type: 'string', default: 'gateway', description: 'Service name: the token subject (upper-cased), the config entry, the lock and state file names.'},
+    name: {type: 'name', default: 'gateway', description: 'Service name (1-64 of A-Z a-z 0-9 . _ -): the token subject (upper-cased), the config entry, the lock and state file names.'},
     config: {type: 'string', description: 'Config file (default: ./medic.config.{json,yaml}, then ~/.config/medic/).'},
     port: {type: 'port', char: 'p', env: 'OPENCLAW_GATEWAY_PORT', default: '18789', description: 'The TCP port the service listens on.'},
     url: {type: 'string', description: 'Health URL (default http://127.0.0.1:<port>/health).'},
@@ -57,10 +57,11 @@ GATEWAY_UNKNOWN     bad input, or a concurrent repair is still running past --lo
   },
   args: [{name: 'service', type: 'string', description: 'a service entry of the config file (sets --name)', max: 1}],
   async run({parsed: cli, deadlineAt, stderr}) {
-    const [{applySettings, UsageError}, {loadConfig, serviceEntry, ConfigError}] = await Promise.all([import('../parse.js'), import('../../sys/config.js')])
+    const [{applySettings, UsageError}, {loadConfig, serviceEntry, ConfigError}, {nameProblem}] = await Promise.all([import('../parse.js'), import('../../sys/config.js'), import('../../core/names.js')])
     let parsed: Parsed = cli
     const name = cli.positionals[0] ?? (cli.flags.name as string)
-    if (!/^[A-Za-z0-9@._-]+$/.test(name)) throw new UsageError(`service name ${JSON.stringify(name)}: letters, digits, @ . _ - only`)
+    const bad = nameProblem(name)
+    if (bad) throw new UsageError(`service name ${JSON.stringify(name.slice(0, 40))}: ${bad}`)
     let cfgProtect: RegExp[] = []
     try {
       const cfg = await loadConfig(cli.flags.config as string | undefined)
@@ -91,10 +92,10 @@ GATEWAY_UNKNOWN     bad input, or a concurrent repair is still running past --lo
       import('../../ops/health.js'), import('../../deps.js'), import('../manager-flags.js'), import('../../sys/probe.js'), import('../../sys/log-file.js'),
     ])
     const base = makeProcessDeps({stateDir: f['state-dir'] as string | undefined, logFile: f['log-file'] as string | undefined, stderr})
-    const logFile = (f['log-file'] as string | undefined) ?? (base.locks ? base.layout.healthLog(name) : undefined)
+    const logFile = (f['log-file'] as string | undefined) ?? (base.stateWritable ? base.layout.healthLog(name) : undefined)
     const deps0 = {...base, log: new LogFile(logFile)}
     const graceMs = f.grace as number
-    const chosen = await buildManager(f, {name, graceMs, deadlineAt, logFile: (f['log-file'] as string | undefined) ? (f['log-file'] as string).replace(/\.log$/, '') + '.commands.log' : base.locks ? base.layout.healthCommandsLog(name) : undefined, deps: deps0})
+    const chosen = await buildManager(f, {name, graceMs, deadlineAt, logFile: (f['log-file'] as string | undefined) ? (f['log-file'] as string).replace(/\.log$/, '') + '.commands.log' : base.stateWritable ? base.layout.healthCommandsLog(name) : undefined, deps: deps0})
     const verifyTimeoutMs = f['verify-timeout'] as number
     const log = f['log-pattern'] ? {source: logSourceOf(f, chosen.manager.kind, name, UsageError), pattern: f['log-pattern'] as RegExp, threshold: f['log-threshold'] as number, repairOnLog: f['repair-on-log'] === true, timeoutMs: f['command-timeout'] as number} : null
     if (!log && (f['log-source'] || f['repair-on-log'])) throw new UsageError(`--${f['log-source'] ? 'log-source' : 'repair-on-log'} goes with --log-pattern`)

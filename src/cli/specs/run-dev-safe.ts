@@ -15,7 +15,7 @@ At the end: the seed's report for exit 0 / 130 / 137 / 143 / other; the wrapper 
     '<%= config.bin %> <%= command.id %> --name pytest --log-file logs/pytest.log --json-report logs/pytest.json -- python -m pytest -x "tests/a b.py"',
   ],
   flags: {
-    name: {type: 'string', description: 'Name of the job (default: the program name).'},
+    name: {type: 'name', description: 'Name of the job, 1-64 of A-Z a-z 0-9 . _ - (default: the program name).'},
     nice: {type: 'integer', default: '10', min: -20, max: 19, description: 'Scheduling niceness of the job.'},
     'oom-score-adj': {type: 'integer', default: '-500', min: -1000, max: 1000, description: 'oom_score_adj for the job (root only; lower = less likely picked).'},
     trace: {type: 'boolean', allowNo: true, default: true, description: 'Record signals to the job as kill-trace does (where permitted).'},
@@ -25,14 +25,15 @@ At the end: the seed's report for exit 0 / 130 / 137 / 143 / other; the wrapper 
     'log-file': {type: 'string', description: "The job's output log (default <state-dir>/run-dev-safe/<name>.log)."},
   },
   rest: {name: 'cmd', description: 'the job and its arguments, exactly as given', required: true},
+  wrapper: true,
   async run({parsed, stderr}) {
     const f = parsed.flags
-    const [{runDevSafe}, {procTable}, {stateLayout}, {basename}] = await Promise.all([import('../../ops/run-dev-safe.js'), import('../../sys/proc-table.js'), import('../../sys/state-layout.js'), import('node:path')])
+    const [{runDevSafe}, {procTable}, {stateLayout}, {basename}, {nameFrom}] = await Promise.all([import('../../ops/run-dev-safe.js'), import('../../sys/proc-table.js'), import('../../sys/state-layout.js'), import('node:path'), import('../../core/names.js')])
     const layout = stateLayout(f['state-dir'] as string | undefined)
-    const name = (f.name as string | undefined) ?? basename(parsed.rest[0])
+    const name = (f.name as string | undefined) ?? nameFrom(basename(parsed.rest[0]), 'job')
     return runDevSafe({
       name, command: parsed.rest, cwd: f.cwd as string | undefined, nice: f.nice as number, oomScoreAdj: f['oom-score-adj'] as number,
-      logFile: (f['log-file'] as string | undefined) ?? layout.devRunLog(name.replace(/[^A-Za-z0-9._-]+/g, '_')),
+      logFile: (f['log-file'] as string | undefined) ?? layout.devRunLog(name),
       trace: f.trace !== false, stateDir: layout.dir, jsonReport: (f['json-report'] as string | undefined) ?? null,
     }, {procs: procTable, stderr})
   },

@@ -20,7 +20,7 @@ Stdout carries one verdict line per status change (SUPERVISOR_ALERT, SUPERVISOR_
     'kill -HUP "$(jq .pid /var/lib/medic/supervise/gateway.pid)"   # graceful restart',
   ],
   flags: {
-    name: {type: 'string', default: 'gateway', description: 'Name of the supervised service: token subject, lock, pid and state file names.'},
+    name: {type: 'name', default: 'gateway', description: 'Name of the supervised service: token subject, lock, pid and state file names.'},
     port: {type: 'port', char: 'p', description: 'Port the service listens on: freed before every start, TCP-probed when there is no --health-url.'},
     'health-url': {type: 'string', description: 'HTTP URL probed every --probe-interval (200–399 is healthy).'},
     'probe-interval': {type: 'duration', default: '30s', min: 10, description: 'Time between probes.'},
@@ -46,7 +46,6 @@ Stdout carries one verdict line per status change (SUPERVISOR_ALERT, SUPERVISOR_
     const f = parsed.flags
     const {UsageError} = await import('../parse.js')
     const name = f.name as string
-    if (!/^[A-Za-z0-9@._-]+$/.test(name)) throw new UsageError(`--name ${JSON.stringify(name)}: letters, digits, @ . _ - only`)
     const env: NodeJS.ProcessEnv = f['inherit-env'] ? {...process.env} : {PATH: SANE_PATH}
     if (!f['inherit-env']) for (const k of ['HOME', 'USER', 'LOGNAME', 'LANG', 'LC_ALL', 'TZ']) if (process.env[k]) env[k] = process.env[k]
     for (const kv of f.env as string[]) {

@@ -37,7 +37,7 @@ WATCHDOG_ALERT       something is wrong and not fixed (a restart failed, an unsu
     'hang-threshold': {type: 'duration', default: '600s', description: 'D or Z state must last this long before a restart.'},
     'restart-flag': {type: 'string', default: '/root/.clawdbot/restart.flag', description: 'A file whose appearance restarts the gateway (consumed once).'},
     'ops-dir': {type: 'string', default: '/root/clawd/ops-requests', description: 'Directory of req-*.json requests.'},
-    name: {type: 'string', default: 'gateway', description: 'The gateway service name (manager lookups, container, supervise).'},
+    name: {type: 'name', default: 'gateway', description: 'The gateway service name (manager lookups, container, supervise).'},
     port: {type: 'port', char: 'p', env: 'OPENCLAW_GATEWAY_PORT', default: '18789', description: 'Port freed between stop and start.'},
     grace: {type: 'duration', default: '5s', description: 'SIGTERM → SIGKILL grace.'},
     protect: {type: 'regex', multiple: true, description: 'Never signal a process matching this (repeatable).'},
@@ -59,7 +59,7 @@ WATCHDOG_ALERT       something is wrong and not fixed (a restart failed, an unsu
       restartFlag: (f['restart-flag'] as string) || null, opsDir: (f['ops-dir'] as string) || null,
       port: f.port as number, protect: [...(f.protect as RegExp[]), ...(await (await import('../../sys/protect-config.js')).configProtect(f.config as string | undefined))], graceMs: f.grace as number, dryRun: f['dry-run'] === true,
       statePath: base.layout.watchdogHang(name),
-      sessionsEvery: f.once ? 1 : (f['sessions-every'] as number), intervalMs: f.interval as number, startupDelayMs: f['startup-delay'] as number,
+      sessionsEvery: f.once ? 1 : (f['sessions-every'] as number), intervalMs: f.interval as number, startupDelayMs: f['startup-delay'] as number, deadlineAt,
     }
     const deps = {...base, manager, announce: (l: string) => process.stdout.write(`${l}\n`), observe}
     return f.once ? watchdogPass(input, deps, 0) : watchdogLoop(input, deps)

@@ -1,0 +1,354 @@
+import {
+  closeSync, constants, fchmodSync, fstatSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readSync, realpathSync, renameSync, statSync, unlinkSync, writeSync,
+  type Stats,
+} from 'node:fs'
+import {basename, dirname, join, resolve, sep} from 'node:path'
+import {keepTail, nameVariant, unsafePath, type PathFact} from '../core/file-rules.js'
+
+/**
+ * The one gate for every file medic appends to, moves, creates beside others, or deletes.
+ *
+ * - Appends open with O_NOFOLLOW (a planted symlink is refused, never written through)
+ *   and O_NONBLOCK (a planted FIFO cannot block medic), then must be a regular file with
+ *   one link (a planted hard link is refused) and, as root, owned by root. A file medic
+ *   creates gets its mode with fchmod, whatever the umask.
+ * - Nothing is overwritten: moves are link() to a free name then unlink(); new files
+ *   beside others are written to a temporary name and link()ed to a free name; a claim
+ *   renames only to a fresh private name, then links to a free visible one.
+ * - Deletes remove only the file that was judged: same device and inode, still a
+ *   regular file.
+ *
+ * Every refusal or failure is a FileError naming the path and why.
+ */
+
+export class FileError extends Error {
+  constructor(readonly path: string, readonly code: string, why: string) {
+    super(`${path}: ${why}`)
+  }
+}
+
+/** Logs are readable by the owner's group (adm-style readers); the child's own output only by its owner. */
+export const LOG_MODE = 0o640
+export const PRIVATE_MODE = 0o600
+
+const code = (e: unknown): string => (e as NodeJS.ErrnoException).code ?? 'EIO'
+
+function fail(path: string, e: unknown): FileError {
+  if (e instanceof FileError) return e
+  const c = code(e)
+  const why = c === 'ELOOP' ? 'a symlink: refused (medic never writes through one)' : c === 'ENXIO' ? 'a FIFO or device with no reader: refused' : `${c}${(e as Error).message ? ` (${(e as Error).message.replace(/^[A-Z]+: /, '').split(',')[0]})` : ''}`
+  return new FileError(path, c, why)
+}
+
+export function ensureDir(dir: string): void {
+  mkdirSync(dir, {recursive: true, mode: 0o755})
+}
+
+const euid = (): number => process.geteuid?.() ?? 0
+
+/** An fd open for appending to `path`, created with `mode` if absent. Throws FileError. */
+export function openAppend(path: string, mode = LOG_MODE): number {
+  // O_RDWR, not O_WRONLY: a capped log re-reads itself through this same fd.
+  const {O_RDWR, O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK} = constants
+  try {
+    ensureDir(dirname(path))
+  } catch (e) {
+    throw fail(dirname(path), e)
+  }
+  for (let attempt = 0; ; attempt++) {
+    let fd: number
+    try {
+      fd = openSync(path, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW, mode)
+      try {
+        fchmodSync(fd, mode)
+      } catch (e) {
+        closeSync(fd)
+        throw e
+      }
+      return fd
+    } catch (e) {
+      if (code(e) !== 'EEXIST') throw fail(path, e)
+    }
+    try {
+      fd = openSync(path, O_RDWR | O_APPEND | O_NOFOLLOW | O_NONBLOCK)
+    } catch (e) {
+      if (code(e) === 'ENOENT' && attempt < 3) continue // removed between the two opens
+      throw fail(path, e)
+    }
+    const st = fstatSync(fd)
+    const refuse = !st.isFile() ? 'not a regular file: refused' : st.nlink !== 1 ? `has ${st.nlink} hard links: refused (one may be planted)` : euid() === 0 && st.uid !== 0 ? `owned by uid ${st.uid}, not root: refused` : null
+    if (refuse) {
+      closeSync(fd)
+      throw new FileError(path, 'EPERM', refuse)
+    }
+    return fd
+  }
+}
+
+/**
+ * Appends `data`; past `maxBytes` the oldest part goes (keepTail), rewritten from what
+ * was read through the same fd into a new file of the same mode — never a copy of what
+ * a swapped path points at. Throws FileError.
+ */
+export function appendCapped(path: string, data: string | Uint8Array, maxBytes = Infinity, mode = LOG_MODE): void {
+  const fd = openAppend(path, mode)
+  try {
+    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data)
+    const st = fstatSync(fd)
+    if (st.size > maxBytes) rotate(path, fd, st, maxBytes)
+  } catch (e) {
+    throw fail(path, e)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+function rotate(path: string, fd: number, st: Stats, maxBytes: number): void {
+  const text = Buffer.alloc(st.size)
+  let off = 0
+  while (off < st.size) {
+    const n = readSync(fd, text, off, st.size - off, off)
+    if (n === 0) break
+    off += n
+  }
+  const tail = keepTail(text.subarray(0, off), maxBytes)
+  const tmp = tempName(path)
+  writeTemp(tmp, tail, st.mode & 0o7777)
+  try {
+    // Replace the log only if the path still names the file read.
+    const now = lstatSync(path)
+    if (now.ino !== st.ino || now.dev !== st.dev) throw new FileError(path, 'ESTALE', 'replaced while being capped: left alone')
+    renameSync(tmp, path)
+  } catch (e) {
+    unlinkQuiet(tmp)
+    throw e
+  }
+}
+
+let tmpCounter = 0
+
+/** A fresh name in the same directory, medic's own pattern: `.<name>.<pid>.<n><rand>.tmp`. */
+function tempName(path: string): string {
+  // No node:crypto for the suffix: it costs ~2.5 ms of start-up; O_EXCL refuses a clash anyway.
+  return join(dirname(path), `.${basename(path).slice(0, 180)}.${process.pid}.${(++tmpCounter).toString(36)}${Math.random().toString(36).slice(2, 8)}.tmp`)
+}
+
+/** Writes a whole temporary file (O_EXCL, exact mode, fsync); on any failure nothing is left behind. */
+function writeTemp(tmp: string, data: string | Uint8Array, mode: number): void {
+  let fd: number
+  try {
+    fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode)
+  } catch (e) {
+    throw fail(tmp, e)
+  }
+  try {
+    fchmodSync(fd, mode)
+    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data)
+    fsyncSync(fd)
+  } catch (e) {
+    closeSync(fd)
+    unlinkQuiet(tmp)
+    throw fail(dirname(tmp), e)
+  }
+  closeSync(fd)
+}
+
+/**
+ * State and metrics files: a temporary file in the same directory, then rename over the
+ * old one, so readers see the old or the new file, never half. The mode is exact. On a
+ * full or read-only disk it throws FileError naming `path`, and leaves no temporary.
+ */
+export function writeFileAtomic(path: string, data: string, mode = 0o644): void {
+  try {
+    ensureDir(dirname(path))
+  } catch (e) {
+    throw fail(dirname(path), e)
+  }
+  const tmp = tempName(path)
+  try {
+    writeTemp(tmp, data, mode)
+  } catch (e) {
+    throw new FileError(path, (e as FileError).code, `cannot write: ${(e as FileError).code}`)
+  }
+  try {
+    renameSync(tmp, path)
+  } catch (e) {
+    unlinkQuiet(tmp)
+    throw fail(path, e)
+  }
+}
+
+/**
+ * Creates a new file in `dir` under `name` or its first free variant (nameVariant), written
+ * whole before it appears. Never replaces anything. Returns its path.
+ */
+export function writeNew(dir: string, name: string, data: string, mode = 0o644): string {
+  ensureDir(dir)
+  const tmp = tempName(join(dir, name))
+  writeTemp(tmp, data, mode)
+  try {
+    return linkFree(tmp, dir, name)
+  } finally {
+    unlinkQuiet(tmp)
+  }
+}
+
+/** link(src, first free variant of dir/name): EEXIST moves on to the next name. */
+function linkFree(src: string, dir: string, name: string, variant: (name: string, i: number) => string = nameVariant): string {
+  for (let i = 0; i < 10_000; i++) {
+    const target = join(dir, variant(name, i))
+    try {
+      linkSync(src, target)
+      return target
+    } catch (e) {
+      if (code(e) !== 'EEXIST') throw fail(target, e)
+    }
+  }
+  throw new FileError(join(dir, name), 'EEXIST', 'no free name')
+}
+
+/**
+ * Moves a regular file into `dir` under `name` (or its first free variant): link, then
+ * unlink the source. Never over an existing file. Returns the new path, or null when the
+ * source vanished first (another mover took it; its copy is the one that stays).
+ */
+export function moveNoClobber(src: string, dir: string, name = basename(src), variant?: (name: string, i: number) => string): string | null {
+  const st = lstatOrNull(src)
+  if (!st) return null
+  if (!st.isFile()) throw new FileError(src, 'EPERM', 'not a regular file: not moved')
+  ensureDir(dir)
+  const target = linkFree(src, dir, name, variant)
+  try {
+    unlinkSync(src)
+  } catch (e) {
+    if (code(e) === 'ENOENT') {
+      unlinkQuiet(target)
+      return null
+    }
+    unlinkQuiet(target)
+    throw fail(src, e)
+  }
+  return target
+}
+
+/**
+ * Takes `src` away from every other claimer: one rename to a fresh private name in
+ * `dir` (medic's temporary pattern, which nothing else uses, checked absent), then a
+ * link to `name` or its first free variant — an existing file there is never replaced.
+ * Returns the claimed path, or null when another claimer was first.
+ */
+export function claim(src: string, dir: string, name = basename(src)): string | null {
+  const st = lstatOrNull(src)
+  if (!st) return null
+  if (!st.isFile()) throw new FileError(src, 'EPERM', 'not a regular file: not claimed')
+  ensureDir(dir)
+  let priv = tempName(join(dir, name))
+  while (lstatOrNull(priv)) priv = tempName(join(dir, name))
+  try {
+    renameSync(src, priv)
+  } catch (e) {
+    if (code(e) === 'ENOENT') return null
+    throw fail(src, e)
+  }
+  try {
+    return linkFree(priv, dir, name)
+  } catch (e) {
+    // Put it back where it came from rather than lose it.
+    try {
+      linkSync(priv, src)
+      unlinkQuiet(priv)
+    } catch {}
+    throw e
+  } finally {
+    if (lstatOrNull(priv)) unlinkQuiet(priv)
+  }
+}
+
+/** The identity a deletion is judged on. */
+export interface Seen {
+  dev: number
+  ino: number
+}
+
+/**
+ * Deletes `path` only if it is still the regular file that was judged (same device and
+ * inode), and — when `within` is given — only if its directory still resolves inside
+ * `within` (a directory swapped for a symlink mid-walk is not followed out).
+ */
+export function removeJudged(path: string, seen: Seen, within?: string): void {
+  const st = lstatOrNull(path)
+  if (!st) throw new FileError(path, 'ENOENT', 'gone before removal')
+  if (!st.isFile() || st.dev !== seen.dev || st.ino !== seen.ino) throw new FileError(path, 'ESTALE', 'replaced since it was judged: left alone')
+  if (within !== undefined) {
+    let real: string
+    try {
+      real = realpathSync(dirname(path))
+    } catch (e) {
+      throw fail(path, e)
+    }
+    const root = realpathSync(within)
+    if (real !== root && !real.startsWith(root.endsWith(sep) ? root : root + sep)) throw new FileError(path, 'EXDEV', `now resolves outside ${within}: left alone`)
+  }
+  try {
+    unlinkSync(path)
+  } catch (e) {
+    throw fail(path, e)
+  }
+}
+
+/** Removes a flag file once: true if this call removed it (a symlink is removed, never followed). */
+export function consume(path: string): boolean {
+  try {
+    unlinkSync(path)
+    return true
+  } catch {
+    return false
+  }
+}
+
+function lstatOrNull(path: string): Stats | null {
+  try {
+    return lstatSync(path)
+  } catch {
+    return null
+  }
+}
+
+function unlinkQuiet(path: string): void {
+  try {
+    unlinkSync(path)
+  } catch {}
+}
+
+/**
+ * Run as root, a state dir that another user can change is refused (core unsafePath):
+ * every component of the path as given (lstat: a symlink is judged by its owner) and of
+ * where it really leads (stat). Components that do not exist yet are created by medic.
+ * Returns why, or null. Not root: null (the directory is the user's own business).
+ */
+export function unsafeStateDir(dir: string, self = euid()): string | null {
+  if (self !== 0) return null
+  const abs = resolve(dir)
+  const facts: PathFact[] = []
+  const parts = abs.split(sep).filter(Boolean)
+  for (let i = parts.length; i >= 0; i--) {
+    const p = sep + parts.slice(0, i).join(sep)
+    const st = lstatOrNull(p)
+    if (st) facts.push({path: p, uid: st.uid, mode: st.mode, symlink: st.isSymbolicLink(), target: p === abs})
+  }
+  let real: string | null = null
+  try {
+    real = realpathSync(abs)
+  } catch {}
+  if (real && real !== abs) {
+    const rparts = real.split(sep).filter(Boolean)
+    for (let i = rparts.length; i >= 0; i--) {
+      const p = sep + rparts.slice(0, i).join(sep)
+      try {
+        const st = statSync(p)
+        facts.push({path: p, uid: st.uid, mode: st.mode, symlink: false, target: p === real})
+      } catch {}
+    }
+  }
+  return unsafePath(facts, self)
+}
