@@ -40,8 +40,33 @@ function fail(path: string, e: unknown): FileError {
   return new FileError(path, c, why)
 }
 
+/**
+ * mkdir -p, one component at a time: Node's own recursive mkdir spins forever where a
+ * parent exists but refuses children (`--state-dir /proc/x`).
+ */
 export function ensureDir(dir: string): void {
-  mkdirSync(dir, {recursive: true, mode: 0o755})
+  try {
+    mkdirSync(dir, {mode: 0o755})
+  } catch (e) {
+    if (code(e) === 'EEXIST') return
+    const parent = dirname(dir)
+    if (code(e) !== 'ENOENT' || parent === dir) throw e
+    ensureDir(parent)
+    try {
+      mkdirSync(dir, {mode: 0o755})
+    } catch (e2) {
+      if (code(e2) !== 'EEXIST') throw e2
+    }
+  }
+}
+
+/** The folder of `path`, created if need be; a failure names `path`. */
+function mkdirFor(path: string): void {
+  try {
+    ensureDir(dirname(path))
+  } catch (e) {
+    throw new FileError(path, code(e), `cannot create its folder: ${code(e)}`)
+  }
 }
 
 const euid = (): number => process.geteuid?.() ?? 0
@@ -50,11 +75,7 @@ const euid = (): number => process.geteuid?.() ?? 0
 export function openAppend(path: string, mode = LOG_MODE): number {
   // O_RDWR, not O_WRONLY: a capped log re-reads itself through this same fd.
   const {O_RDWR, O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK} = constants
-  try {
-    ensureDir(dirname(path))
-  } catch (e) {
-    throw fail(dirname(path), e)
-  }
+  mkdirFor(path)
   for (let attempt = 0; ; attempt++) {
     let fd: number
     try {
@@ -159,11 +180,7 @@ function writeTemp(tmp: string, data: string | Uint8Array, mode: number): void {
  * full or read-only disk it throws FileError naming `path`, and leaves no temporary.
  */
 export function writeFileAtomic(path: string, data: string, mode = 0o644): void {
-  try {
-    ensureDir(dirname(path))
-  } catch (e) {
-    throw fail(dirname(path), e)
-  }
+  mkdirFor(path)
   const tmp = tempName(path)
   try {
     writeTemp(tmp, data, mode)
@@ -183,7 +200,7 @@ export function writeFileAtomic(path: string, data: string, mode = 0o644): void 
  * whole before it appears. Never replaces anything. Returns its path.
  */
 export function writeNew(dir: string, name: string, data: string, mode = 0o644): string {
-  ensureDir(dir)
+  mkdirFor(join(dir, name))
   const tmp = tempName(join(dir, name))
   writeTemp(tmp, data, mode)
   try {
@@ -216,7 +233,7 @@ export function moveNoClobber(src: string, dir: string, name = basename(src), va
   const st = lstatOrNull(src)
   if (!st) return null
   if (!st.isFile()) throw new FileError(src, 'EPERM', 'not a regular file: not moved')
-  ensureDir(dir)
+  mkdirFor(join(dir, name))
   const target = linkFree(src, dir, name, variant)
   try {
     unlinkSync(src)
@@ -241,7 +258,7 @@ export function claim(src: string, dir: string, name = basename(src)): string | 
   const st = lstatOrNull(src)
   if (!st) return null
   if (!st.isFile()) throw new FileError(src, 'EPERM', 'not a regular file: not claimed')
-  ensureDir(dir)
+  mkdirFor(join(dir, name))
   let priv = tempName(join(dir, name))
   while (lstatOrNull(priv)) priv = tempName(join(dir, name))
   try {

@@ -12,7 +12,7 @@ const spec: CommandSpec = {
 - 'medic sessions archive' on --sessions-dir (every --sessions-every passes in a loop; always with --once);
 - the gateway check: a process matching --gateway-match in D or Z state for longer than --hang-threshold is restarted through the manager (stop → free --port → start); pid 1 is never signalled;
 - --restart-flag: its appearance restarts the gateway gracefully; the flag is consumed once;
-- --ops-dir: req-*.json requests (restart, set_model, set_timezone) are claimed atomically into processing/, so each runs at most once, and land in done/ or error/ with a .result.json record. What medic cannot do (set_model, set_timezone) goes to error/ as unsupported — never "done".
+- --ops-dir: req-*.json requests (restart, set_model, set_timezone) are claimed atomically into processing/, so each runs at most once, and land in done/ or error/ with a .result.json record — each under a free name, never over a file already there. What medic cannot do (set_model, set_timezone) goes to error/ as unsupported — never "done".
 
 WATCHDOG_OK          nothing to do
 WATCHDOG_RECOVERED   something was cleaned or restarted
@@ -31,7 +31,7 @@ WATCHDOG_ALERT       something is wrong and not fixed (a restart failed, an unsu
     'lock-max-age': {type: 'duration', default: '5m', description: 'Orphan locks younger than this are kept.'},
     'max-session-size': {type: 'size', default: '10MiB', description: 'Sessions larger than this are archived.'},
     quiet: {type: 'duration', default: '60s', description: 'Sessions written more recently than this are left alone.'},
-    'prune-older-than': {type: 'duration', description: 'Delete .old archives older than this (off unless given).'},
+    'prune-older-than': {type: 'duration', description: 'Delete the archives medic made more than this long ago (off unless given).'},
     'sessions-every': {type: 'integer', default: '5', min: 1, description: 'In a loop, archive sessions every N passes.'},
     'gateway-match': {type: 'regex', default: 'clawdbot-gateway|openclaw-gateway|clawdbot gateway|entry\\.js gateway', description: "Command line of the gateway's processes."},
     'hang-threshold': {type: 'duration', default: '600s', description: 'D or Z state must last this long before a restart.'},
