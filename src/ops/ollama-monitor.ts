@@ -12,8 +12,9 @@ const lockName = (input: OllamaInput) => `ollama-${new URL(input.url).host}`
 
 /** One pass at a time per Ollama: cron and a --watch service never both act on one freeze. */
 async function locked(input: OllamaInput, deps: OllamaDeps, waitMs: number, what: string, body: () => Promise<Verdict>): Promise<Verdict> {
-  if (!deps.locks) return body()
   const lock = await deps.locks.acquire(lockName(input), waitMs, what)
+  // A lock that cannot be written (read-only or full state dir): nothing it guards is done (fail closed).
+  if (!lock.acquired && lock.error) return {subject: 'OLLAMA', status: 'ALERT', summary: `${what} not run: ${lock.error}`, checks: [], actions: []}
   if (!lock.acquired) return {subject: 'OLLAMA', status: 'UNKNOWN', summary: `another medic (pid ${lock.owner?.pid ?? '?'}) is checking ${input.url}; ${what} skipped`, checks: [], actions: []}
   try {
     return await body()
