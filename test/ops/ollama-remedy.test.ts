@@ -44,7 +44,7 @@ function world(procs: Proc[], registry: {pid: number; startTime: string; name: s
       },
     },
     registry: () => registry.map((r) => ({version: 1, ...r, cmdline: [], descendants: true, registeredAt: ''})),
-    locks: null,
+    locks: {acquire: async () => ({acquired: true, release: () => {}})},
     log: new LogFile(undefined),
     progress: () => {},
     selfPid: 2,
