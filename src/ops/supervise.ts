@@ -1,12 +1,11 @@
 import {spawn, type ChildProcess} from 'node:child_process'
-import {unlinkSync} from 'node:fs'
 import {initialState, transition, type SupervisorAction, type SupervisorConfig, type SupervisorEvent, type SupervisorState} from '../core/supervisor-machine.js'
 import {timerMs} from '../core/duration.js'
 import type {SuperviseStateFile} from '../core/supervise-state.js'
 import type {KillTarget} from '../core/kill-plan.js'
 import type {Verdict} from '../core/verdict.js'
 import {CappedLog} from '../sys/capped-log.js'
-import {consume} from '../sys/file-gate.js'
+import {consume, identify, removeJudged, type Seen} from '../sys/file-gate.js'
 import type {Prober} from '../sys/probe.js'
 import {writeFileAtomic} from '../sys/state-store.js'
 import {cleanup} from './cleanup.js'
@@ -57,8 +56,11 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
     return {subject: input.subject, status: 'UNKNOWN', summary: `${input.name} is already supervised by medic pid ${lock.owner?.pid ?? '?'}`, checks: [], actions: []}
   }
   const self = procs.get(process.pid)!
+  /** The pid files this run wrote, by identity: at exit only those are removed, never a file that replaced one. */
+  const written = new Map<string, Seen | null>()
   try {
     writeFileAtomic(input.pidFile, JSON.stringify({pid: process.pid, startTime: self.startTime, name: input.name}) + '\n')
+    written.set(input.pidFile, identify(input.pidFile))
   } catch (e) {
     lock.release()
     return {subject: input.subject, status: 'ALERT', summary: `${input.name} not started: cannot write its pid file ${(e as Error).message}`, checks: [], actions: []}
@@ -146,7 +148,14 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
     c.once('spawn', () => {
       const st = procs.stat(c.pid!)
       childId = {pid: c.pid!, startTime: st?.startTime ?? ''}
-      if (input.childPidFile) writeFileAtomic(input.childPidFile, `${c.pid}\n`)
+      if (input.childPidFile) {
+        try {
+          writeFileAtomic(input.childPidFile, `${c.pid}\n`)
+          written.set(input.childPidFile, identify(input.childPidFile))
+        } catch (e) {
+          log(`child pid file not written: ${(e as Error).message}`)
+        }
+      }
       log(`started child pid ${c.pid}: ${input.command.join(' ')}`)
       dispatch({type: 'spawned'})
     })
@@ -205,9 +214,9 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
   clearTimeout(wakeTimer)
   clearTimeout(deadline)
   persist()
-  for (const f of [input.pidFile, ...(input.childPidFile ? [input.childPidFile] : [])]) {
+  for (const [f, seen] of written) {
     try {
-      unlinkSync(f)
+      if (seen) removeJudged(f, seen)
     } catch {}
   }
   lock.release()

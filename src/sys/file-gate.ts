@@ -313,6 +313,12 @@ export function removeJudged(path: string, seen: Seen, within?: string): void {
   }
 }
 
+/** The identity of what is at `path` now (no symlink followed), to remove it later with removeJudged. */
+export function identify(path: string): Seen | null {
+  const st = lstatOrNull(path)
+  return st ? {dev: st.dev, ino: st.ino} : null
+}
+
 /** Removes a flag file once: true if this call removed it (a symlink is removed, never followed). */
 export function consume(path: string): boolean {
   try {

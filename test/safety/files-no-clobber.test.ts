@@ -3,7 +3,9 @@ import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 import {utcStamp} from '../../src/core/housekeeping.js'
 import {mountSkip, medicMounted} from '../helpers/mounts.js'
-import {expectContract, Janitor, medic} from '../helpers/procs.js'
+import {spawn} from 'node:child_process'
+import {renameSync} from 'node:fs'
+import {alive, BIN, expectContract, Janitor, medic, SERVICE, until} from '../helpers/procs.js'
 
 /**
  * Issue 9, defects 5 and 6: nothing medic moves or prunes may replace or delete a file
@@ -118,6 +120,32 @@ describe('sessions archive', () => {
     expectContract(r, 'WATCHDOG_ALERT')
     expect(r.lines[0]).toContain('big.jsonl')
     expect(Object.keys(r.files)).toEqual(['big.jsonl'])
+  })
+})
+
+describe('supervise pid files', () => {
+  it('at exit removes only the pid files it wrote, never a file that replaced one', async () => {
+    const state = j.tmp()
+    const childPid = join(j.tmp(), 'gateway.pid')
+    const c = spawn(process.execPath, [BIN, 'supervise', '--name', 'gw', '--state-dir', state, '--child-pid-file', childPid, '--', process.execPath, SERVICE], {stdio: 'ignore', detached: true})
+    j.child(c)
+    const exited = new Promise((r) => c.once('exit', r))
+    j.later(() => [JSON.parse(readFileSync(join(state, 'supervise', 'gw.json'), 'utf8')).child?.pid ?? 0])
+    await until('the child running', () => {
+      try {
+        const st = JSON.parse(readFileSync(join(state, 'supervise', 'gw.json'), 'utf8'))
+        return st.state === 'running' && st.child && alive(st.child.pid) && existsSync(childPid)
+      } catch {
+        return false
+      }
+    })
+    // Someone else's file now sits where the child pid file was (an atomic replace).
+    writeFileSync(`${childPid}.new`, 'not medic\'s\n')
+    renameSync(`${childPid}.new`, childPid)
+    c.kill('SIGTERM')
+    await exited
+    expect(readFileSync(childPid, 'utf8')).toBe('not medic\'s\n')
+    expect(existsSync(join(state, 'supervise', 'gw.pid'))).toBe(false) // its own is removed
   })
 })
 
