@@ -2,19 +2,10 @@ import {spawn, type ChildProcess} from 'node:child_process'
 import {readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
-import {alive, BIN, expectContract, freePort, Janitor, medic, ROOT, SERVICE, startService, until, waitReady, type MedicResult} from '../helpers/procs.js'
+import {alive, BIN, expectContract, freePort, Janitor, medic, procState, ROOT, SERVICE, startProtectedService, startService, until, waitReady, type MedicResult} from '../helpers/procs.js'
 
 const j = new Janitor()
 afterEach(() => j.cleanup())
-
-function procState(pid: number): string | null {
-  try {
-    const t = readFileSync(`/proc/${pid}/stat`, 'latin1')
-    return t.slice(t.lastIndexOf(')') + 2, t.lastIndexOf(')') + 3)
-  } catch {
-    return null
-  }
-}
 
 // Every medic this file starts (and the helpers it spawns) inherits this mark, so helpers()
 // sees this file's helpers only, never those of a suite running in another worktree.
@@ -39,6 +30,14 @@ async function answers(port: number): Promise<boolean> {
   } catch {
     return false
   }
+}
+
+/** Waits until this file's squatter is the one process listening on the port. */
+async function squatted(port: number): Promise<void> {
+  await until('the squatter holds the port', async () => {
+    const pids = await listenerPids(port)
+    return (pids.length === 1 && helpers().includes(pids[0])) || null
+  })
 }
 
 async function listenerPids(port: number): Promise<number[]> {
@@ -237,10 +236,7 @@ describe('medic drill: every way out restores', () => {
   it('SIGTERM in the middle of a squat drill: the squatter is gone', async () => {
     const svc = await startService(j, ['--port', '0'])
     const d = await drillInBackground(['squat', '--port', String(svc.port), '--within', '30s'])
-    await until('the squatter holds the port', async () => {
-      const pids = await listenerPids(svc.port)
-      return pids.length === 1 && helpers().includes(pids[0]) || null
-    })
+    await squatted(svc.port)
     d.c.kill('SIGTERM')
     expect(await d.code).toBe(3)
     expect(d.out()).toMatch(/^DRILL_UNKNOWN: squat: interrupted by SIGTERM .*restored \(kill squatter\)/)
@@ -269,10 +265,7 @@ describe('medic drill: every way out restores', () => {
 
     const b = await startService(j, ['--port', '0'])
     const e = await drillInBackground(['squat', '--port', String(b.port), '--within', '30s'])
-    await until('the squatter holds the port', async () => {
-      const pids = await listenerPids(b.port)
-      return pids.length === 1 && helpers().includes(pids[0]) || null
-    })
+    await squatted(b.port)
     e.c.kill('SIGKILL')
     await e.code
     await until('the squatter left', () => helpers().length === 0 || null)
@@ -283,11 +276,7 @@ describe('medic drill: every way out restores', () => {
 describe('medic drill never hits what it must not', () => {
   it('refuses a run-dev-safe job: DRILL_ALERT, nothing signalled', async () => {
     const dir = j.tmp()
-    const ready = join(dir, 'ready.json')
-    const c = spawn(process.execPath, [BIN, 'run-dev-safe', '--state-dir', dir, '--no-trace', '--', process.execPath, SERVICE, '--ready', ready], {stdio: 'ignore', detached: true})
-    j.child(c)
-    const svc = await waitReady(ready, 'protected service')
-    j.track(svc.pid) // the job leads its own process group
+    const svc = await startProtectedService(j, dir)
     for (const kind of ['kill', 'stop', 'squat']) {
       const r = await medic(['drill', kind, '--port', String(svc.port), '--state-dir', dir, '--within', '1s'])
       expectContract(r, 'DRILL_ALERT')

@@ -2,7 +2,7 @@ import {spawn} from 'node:child_process'
 import {existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
-import {alive, BIN, expectContract, Janitor, medic, ROOT, SERVICE, waitReady} from '../helpers/procs.js'
+import {alive, BIN, expectContract, Janitor, medic, ROOT, SERVICE, startProtectedService, waitReady} from '../helpers/procs.js'
 
 const j = new Janitor()
 afterEach(() => j.cleanup())
@@ -68,11 +68,7 @@ describe('medic run-dev-safe', () => {
 
   it('is never signalled by medic cleanup while it holds a port', async () => {
     const dir = j.tmp()
-    const ready = join(dir, 'ready.json')
-    const c = spawn(process.execPath, [BIN, 'run-dev-safe', '--state-dir', dir, '--no-trace', '--', process.execPath, SERVICE, '--ready', ready], {stdio: 'ignore', detached: true})
-    j.child(c)
-    const svc = await waitReady(ready, 'protected service')
-    j.track(svc.pid) // the job leads its own process group
+    const svc = await startProtectedService(j, dir)
     const r = await medic(['cleanup', '--port', String(svc.port), '--state-dir', dir])
     expectContract(r, 'PORT_ALERT')
     expect(r.lines[0]).toMatch(/protected by run-dev-safe \(job "node"\)/)

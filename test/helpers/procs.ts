@@ -95,6 +95,16 @@ export async function waitReady(file: string, what: string, pred: (r: Ready) => 
   }
 }
 
+/** The service fixture run by `medic run-dev-safe` (registered, so protected); the job leads its own group. */
+export async function startProtectedService(j: Janitor, stateDir: string): Promise<Ready> {
+  const ready = join(j.tmp(), 'ready.json')
+  const c = spawn(process.execPath, [BIN, 'run-dev-safe', '--state-dir', stateDir, '--no-trace', '--', process.execPath, SERVICE, '--ready', ready], {stdio: 'ignore', detached: true})
+  j.child(c)
+  const svc = await waitReady(ready, 'protected service')
+  j.track(svc.pid) // the job leads its own process group
+  return svc
+}
+
 /** Starts the service fixture in its own process group and waits until it listens. */
 export async function startService(j: Janitor, args: string[] = [], opts: {uid?: number} = {}): Promise<Ready & {child: ChildProcess; readyFile: string}> {
   const ready = join(j.tmp(), 'ready.json')
@@ -110,14 +120,19 @@ export async function startService(j: Janitor, args: string[] = [], opts: {uid?:
   return {...r, child, readyFile: ready}
 }
 
-export function alive(pid: number): boolean {
+/** The state letter of /proc/<pid>/stat (R, S, T, Z …), or null when there is no such process. */
+export function procState(pid: number): string | null {
   try {
     const st = readFileSync(`/proc/${pid}/stat`, 'latin1')
-    const state = st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3)
-    return state !== 'Z' && state !== 'X'
+    return st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3)
   } catch {
-    return false
+    return null
   }
+}
+
+export function alive(pid: number): boolean {
+  const state = procState(pid)
+  return state !== null && state !== 'Z' && state !== 'X'
 }
 
 export interface MedicResult {

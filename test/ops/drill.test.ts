@@ -10,19 +10,10 @@ import {procTable, type ProcessTable} from '../../src/sys/proc-table.js'
 import {makeSignaller} from '../../src/sys/signaller.js'
 import {makeSystemdUnits, type SystemdUnits} from '../../src/sys/systemd-unit.js'
 import {systemClock} from '../../src/sys/clock.js'
-import {alive, Janitor, startService} from '../helpers/procs.js'
+import {alive, Janitor, procState, startService} from '../helpers/procs.js'
 
 const j = new Janitor()
 afterEach(() => j.cleanup())
-
-function procState(pid: number): string | null {
-  try {
-    const t = readFileSync(`/proc/${pid}/stat`, 'latin1')
-    return t.slice(t.lastIndexOf(')') + 2, t.lastIndexOf(')') + 3)
-  } catch {
-    return null
-  }
-}
 
 const input = (over: Partial<DrillInput>): DrillInput => ({
   kind: 'kill', subject: 'DRILL', pid: null, unit: null, port: null, url: null, withinMs: 500, holdMs: 100, intervalMs: 20,
