@@ -72,15 +72,7 @@ export function sample(text: string, name: string): number | undefined {
   return m ? Number(m[1]) : undefined
 }
 
-/** The state letter of /proc/<pid>/stat (T: stopped), or null when gone. */
-export function procState(pid: number): string | null {
-  try {
-    const st = readFileSync(`/proc/${pid}/stat`, 'latin1')
-    return st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3)
-  } catch {
-    return null
-  }
-}
+export {procState} from './procs.js'
 
 /** A manager command that does nothing but count its calls (one `x` per call) in `file`. */
 export const countingCmd = (file: string): string => `${process.execPath} -e "require('fs').appendFileSync(process.argv[1], 'x')" ${file}`
