@@ -1,9 +1,9 @@
-import {existsSync, mkdirSync, readFileSync, rmdirSync, unlinkSync} from 'node:fs'
+import {existsSync, lstatSync, readFileSync, rmdirSync} from 'node:fs'
 import {join} from 'node:path'
 import {parseSystemctlShow} from '../core/manager-parse.js'
 import {unitFileName} from '../core/units.js'
 import {describeExec, run} from './exec.js'
-import {writeFileAtomic} from './state-store.js'
+import {ensureDir, FileError, identify, removeJudged, writeNew} from './file-gate.js'
 
 /**
  * A systemd unit as `medic drill` needs it: its properties, `daemon-reload`, and a
@@ -28,13 +28,15 @@ export function makeSystemdUnits(root = '/run/systemd/system'): SystemdUnits {
   const dir = (unit: string) => join(root, `${unitFileName(unit)}.d`)
   /** Drop-in directories this process created: removed again once empty. */
   const created = new Set<string>()
+  /** A regular file (never through a symlink) that starts with medic drill's mark. */
   const ours = (path: string) => {
     try {
-      return readFileSync(path, 'utf8').startsWith(DROP_IN_MARK)
+      return lstatSync(path).isFile() && readFileSync(path, 'utf8').startsWith(DROP_IN_MARK)
     } catch {
       return false
     }
   }
+  const present = (path: string) => identify(path) !== null
   return {
     async show(unit, props, timeoutMs) {
       const r = await run(['systemctl', 'show', unit, '--no-pager', '-p', props.join(',')], {timeoutMs})
@@ -46,26 +48,35 @@ export function makeSystemdUnits(root = '/run/systemd/system'): SystemdUnits {
       const r = await run(['systemctl', 'daemon-reload'], {timeoutMs})
       return {ok: r.code === 0 && !r.timedOut && !r.missing, detail: `systemctl daemon-reload: ${describeExec(r)}`}
     },
+    // Both through the file gate: the drop-in is created beside nothing (link(2) to a free
+    // name, never over a file), and removed only if it is still the file judged to be medic's.
     writeDropIn(unit, file, text) {
       const path = join(dir(unit), file)
-      if (existsSync(path) && !ours(path)) return {ok: false, detail: `${path} exists and medic did not write it`}
+      if (present(path)) return {ok: false, detail: ours(path) ? `${path} is already there (another drill running?)` : `${path} exists and medic did not write it`}
       try {
         if (!existsSync(dir(unit))) created.add(dir(unit))
-        mkdirSync(dir(unit), {recursive: true, mode: 0o755})
-        writeFileAtomic(path, text)
+        ensureDir(dir(unit))
+        const wrote = writeNew(dir(unit), file, text, 0o644)
+        if (wrote !== path) {
+          // Someone put a file there meanwhile: take back ours, leave theirs.
+          const seen = identify(wrote)
+          if (seen) removeJudged(wrote, seen, dir(unit))
+          return {ok: false, detail: `${path} appeared while medic wrote its drop-in; left alone`}
+        }
         return {ok: true, detail: `wrote ${path}`}
       } catch (e) {
-        return {ok: false, detail: `cannot write ${path}: ${(e as Error).message}`}
+        return {ok: false, detail: e instanceof FileError ? `cannot write the drop-in: ${e.message}` : `cannot write ${path}: ${(e as Error).message}`}
       }
     },
     removeDropIn(unit, file) {
       const path = join(dir(unit), file)
-      if (!existsSync(path)) return {ok: true, removed: false, detail: `${path} absent`}
+      const seen = identify(path)
+      if (!seen) return {ok: true, removed: false, detail: `${path} absent`}
       if (!ours(path)) return {ok: true, removed: false, detail: `${path} was not written by medic drill; left alone`}
       try {
-        unlinkSync(path)
+        removeJudged(path, seen, dir(unit))
       } catch (e) {
-        return {ok: false, removed: false, detail: `cannot remove ${path}: ${(e as Error).message}`}
+        return {ok: false, removed: false, detail: `cannot remove the drop-in: ${(e as Error).message}`}
       }
       if (created.delete(dir(unit))) {
         try {
@@ -75,7 +86,7 @@ export function makeSystemdUnits(root = '/run/systemd/system'): SystemdUnits {
       return {ok: true, removed: true, detail: `removed ${path}`}
     },
     dropInExists(unit, file) {
-      return existsSync(join(dir(unit), file))
+      return present(join(dir(unit), file))
     },
   }
 }
