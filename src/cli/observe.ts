@@ -1,4 +1,4 @@
-import {join} from 'node:path'
+import {dirname, join} from 'node:path'
 import {splitCommandLine} from '../core/command-line.js'
 import {notifyUrlProblem, type NotifyFormat} from '../core/notify.js'
 import {makeObserver, type Observer} from '../ops/observe.js'
@@ -57,7 +57,8 @@ function build(spec: CommandSpec, parsed: Parsed, env: NodeJS.ProcessEnv, subjec
   const logFile = typeof f['log-file'] === 'string' ? new LogFile(f['log-file']) : null
   const countersPath = layout.metricsCounters(command, subject)
   const recordPath = layout.notifyRecord(command, subject)
-  const lockName = `metrics-${metricsFile}`
+  // One lock per textfile directory: a check's series move between its files under it.
+  const lockName = `metrics-${metricsFile ? dirname(metricsFile) : ''}`
   return makeObserver({
     command, subject, metricsFile,
     notify: argv || url ? {argv, url, format, limit: f['notify-limit'] as number, timeoutMs: f['notify-timeout'] as number} : null,

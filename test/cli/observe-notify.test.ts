@@ -132,6 +132,23 @@ describe('--notify-url / --notify on a change of status', () => {
     expect(rx.got).toHaveLength(2)
   })
 
+  it('a hook that floods its stdout and stderr and leaves a daemon behind: nothing fills, medic ends on time, delivery counted', async () => {
+    const dir = j.tmp()
+    const state = j.tmp()
+    const flood = join(dir, 'flood.mjs')
+    const pidOut = join(dir, 'daemon.pid')
+    // 64 MB on each stream, then a grandchild that keeps the group alive, then exit 0.
+    writeFileSync(flood, `import {spawn} from 'node:child_process'\nimport {writeFileSync} from 'node:fs'\nconst mb = 'x'.repeat(1 << 20)\nfor (let i = 0; i < 64; i++) { process.stdout.write(mb); process.stderr.write(mb) }\nconst d = spawn('sleep', ['60'], {stdio: 'inherit'})\nwriteFileSync(${JSON.stringify(pidOut)}, String(d.pid))\nd.unref()\n`)
+    j.pidFile(pidOut)
+    const svc = await switchable()
+    svc.set(503)
+    const r = await medic(['health', '--name', 'flood', '--port', String(svc.port), '--manager', 'none', '--reprobe-delay', '10ms', '--state-dir', state, '--notify', `${process.execPath} ${flood}`, '--notify-timeout', '20s', '--metrics-file', join(dir, 'm.prom')])
+    expectContract(r, 'FLOOD_ALERT')
+    expect(r.stdout.length).toBeLessThan(1000) // none of the hook's output reaches medic's stdout
+    expect(r.stderr.length).toBeLessThan(2000)
+    expect(readFileSync(join(dir, 'm.prom'), 'utf8')).toMatch(/^medic_notifications_total\{command="health",subject="FLOOD",result="sent"\} 1$/m)
+  })
+
   it('a status flapping every run is rate limited; the receiver hears the state it settles in once the hour allows', async () => {
     const rx = await receiver()
     const state = j.tmp()

@@ -1,4 +1,5 @@
 import {COMMON_FLAGS} from '../common-flags.js'
+import {DOCUMENT_FLAGS} from '../print-or-write.js'
 import type {CommandSpec} from '../spec.js'
 
 const spec: CommandSpec = {
@@ -11,20 +12,15 @@ const spec: CommandSpec = {
 DASHBOARD_OK   the dashboard was written (--file) or printed (--raw prints only the JSON)`,
   examples: ['<%= config.bin %> <%= command.id %> --raw > medic-dashboard.json', '<%= config.bin %> <%= command.id %> --file /var/lib/grafana/dashboards/medic.json'],
   flags: {
-    file: {type: 'string', description: 'Write the dashboard JSON here (atomically).'},
-    raw: {type: 'boolean', description: 'Print only the JSON, no verdict line (for a redirect into a file).'},
+    ...DOCUMENT_FLAGS('dashboard JSON'),
     ...COMMON_FLAGS,
   },
   async run({parsed}) {
     const f = parsed.flags
-    const [{dashboard}, {writeFileAtomic}] = await Promise.all([import('../../core/metrics-dashboard.js'), import('../../sys/state-store.js')])
+    const [{dashboard}, {printOrWrite}] = await Promise.all([import('../../core/metrics-dashboard.js'), import('../print-or-write.js')])
     const d = dashboard()
     const json = JSON.stringify(d, null, 2) + '\n'
-    if (f.raw) {
-      process.stdout.write(json)
-      process.exit(0)
-    }
-    if (f.file) writeFileAtomic(f.file as string, json)
+    await printOrWrite(f, json)
     const panels = d.panels as {title: string}[]
     return {subject: 'DASHBOARD', status: 'OK', summary: `Grafana dashboard "${d.title as string}", ${panels.length} panels${f.file ? `, written to ${f.file}` : ''}`, checks: [], actions: [], details: panels.map((p) => `panel: ${p.title}`)}
   },

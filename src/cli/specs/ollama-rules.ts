@@ -1,4 +1,5 @@
 import {COMMON_FLAGS} from '../common-flags.js'
+import {DOCUMENT_FLAGS} from '../print-or-write.js'
 import type {CommandSpec} from '../spec.js'
 
 const spec: CommandSpec = {
@@ -11,19 +12,14 @@ const spec: CommandSpec = {
 OLLAMA_OK   the rules were written (--file) or printed (-v prints them after line 1; --raw prints only the YAML)`,
   examples: ['<%= config.bin %> <%= command.id %> --raw > /etc/prometheus/rules/medic-ollama.yml', '<%= config.bin %> <%= command.id %> --file /etc/prometheus/rules/medic-ollama.yml'],
   flags: {
-    file: {type: 'string', description: 'Write the rules here (atomically).'},
-    raw: {type: 'boolean', description: 'Print only the YAML, no verdict line (for a redirect into a file).'},
+    ...DOCUMENT_FLAGS('rules YAML'),
     ...COMMON_FLAGS,
   },
   async run({parsed}) {
     const f = parsed.flags
-    const [{rulesYaml, ALERTS, RECORDS}, {writeFileAtomic}] = await Promise.all([import('../../core/ollama/rules.js'), import('../../sys/state-store.js')])
+    const [{rulesYaml, ALERTS, RECORDS}, {printOrWrite}] = await Promise.all([import('../../core/ollama/rules.js'), import('../print-or-write.js')])
     const RULES_YAML = rulesYaml()
-    if (f.raw) {
-      process.stdout.write(RULES_YAML)
-      process.exit(0)
-    }
-    if (f.file) writeFileAtomic(f.file as string, RULES_YAML)
+    await printOrWrite(f, RULES_YAML)
     return {subject: 'OLLAMA', status: 'OK', summary: `${ALERTS.length} alerting and ${RECORDS.length} recording rules${f.file ? ` written to ${f.file}` : ''}: ${ALERTS.map((a) => a.alert).join(', ')}`, checks: [], actions: [], details: RULES_YAML.trimEnd().split('\n')}
   },
 }

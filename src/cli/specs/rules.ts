@@ -1,4 +1,5 @@
 import {COMMON_FLAGS} from '../common-flags.js'
+import {DOCUMENT_FLAGS} from '../print-or-write.js'
 import type {CommandSpec} from '../spec.js'
 
 const spec: CommandSpec = {
@@ -11,8 +12,7 @@ const spec: CommandSpec = {
 RULES_OK   the rules were written (--file) or printed (-v prints them after line 1; --raw prints only the YAML)`,
   examples: ['<%= config.bin %> <%= command.id %> --raw > /etc/prometheus/rules/medic.yml', '<%= config.bin %> <%= command.id %> --stale-after 30m --alert-for 15m --file /etc/prometheus/rules/medic.yml'],
   flags: {
-    file: {type: 'string', description: 'Write the rules here (atomically).'},
-    raw: {type: 'boolean', description: 'Print only the YAML, no verdict line (for a redirect into a file).'},
+    ...DOCUMENT_FLAGS('rules YAML'),
     'stale-after': {type: 'duration', default: '15m', min: 60_000, description: 'MedicCheckStale: a check whose last run is older than this (3 × its interval is a good value).'},
     'alert-for': {type: 'duration', default: '10m', min: 60_000, description: 'MedicCheckAlert / MedicCheckUnknown: how long the status must hold.'},
     'supervise-restarts': {type: 'integer', default: '5', min: 1, description: 'MedicSuperviseRestarting: restarts of a supervised child in one hour.'},
@@ -20,14 +20,10 @@ RULES_OK   the rules were written (--file) or printed (-v prints them after line
   },
   async run({parsed}) {
     const f = parsed.flags
-    const [{checkRulesYaml, checkAlerts}, {writeFileAtomic}] = await Promise.all([import('../../core/metrics-rules.js'), import('../../sys/state-store.js')])
+    const [{checkRulesYaml, checkAlerts}, {printOrWrite}] = await Promise.all([import('../../core/metrics-rules.js'), import('../print-or-write.js')])
     const o = {staleAfterMs: f['stale-after'] as number, alertForMs: f['alert-for'] as number, superviseRestarts: f['supervise-restarts'] as number}
     const yaml = checkRulesYaml(o)
-    if (f.raw) {
-      process.stdout.write(yaml)
-      process.exit(0)
-    }
-    if (f.file) writeFileAtomic(f.file as string, yaml)
+    await printOrWrite(f, yaml)
     const alerts = checkAlerts(o)
     return {subject: 'RULES', status: 'OK', summary: `${alerts.length} alerting rules${f.file ? ` written to ${f.file}` : ''}: ${alerts.map((a) => a.alert).join(', ')}`, checks: [], actions: [], details: yaml.trimEnd().split('\n')}
   },
