@@ -135,14 +135,20 @@ async function readJournal(spec: {unit: string; user: boolean}, key: string, sav
     const r = await run([...base, '-n', '1'], {timeoutMs})
     if (r.missing || r.timedOut || r.code !== 0) throw new Error(`journalctl: ${describeExec(r)}`)
     const {cursor} = parseJournalJson(r.stdout)
-    return {count: 0, sample: null, position: cursor ? {source: key, cursor} : {source: key, since: Math.floor(Date.now() / 1000)}, baseline: true, note: null, error: null}
+    return {count: 0, sample: null, position: {source: key, since: Math.floor(Date.now() / 1000), ...(cursor ? {cursor} : {})}, baseline: true, note: null, error: null}
   }
-  const args = saved.cursor ? ['--after-cursor', saved.cursor] : ['--since', `@${saved.since}`]
-  const r = await run([...base, '-n', JOURNAL_LINES, ...args], {timeoutMs})
+  const started = Math.floor(Date.now() / 1000)
+  let note: string | null = null
+  let r = await run([...base, '-n', JOURNAL_LINES, ...(saved.cursor ? ['--after-cursor', saved.cursor] : ['--since', `@${saved.since}`])], {timeoutMs})
+  if (saved.cursor && saved.since !== undefined && !r.missing && !r.timedOut && r.code !== 0) {
+    // The cursor's journal file was rotated away or vacuumed: from the time of that read instead.
+    note = `cursor no longer in the journal (${describeExec(r)}): read since ${new Date(saved.since * 1000).toISOString()}`
+    r = await run([...base, '-n', JOURNAL_LINES, '--since', `@${saved.since}`], {timeoutMs})
+  }
   if (r.missing || r.timedOut || r.code !== 0) throw new Error(`journalctl: ${describeExec(r)}`)
   const {messages, cursor} = parseJournalJson(r.stdout)
   const counted = countMatches(messages, re)
-  return {...counted, position: cursor ? {source: key, cursor} : saved, baseline: false, note: null, error: null}
+  return {...counted, position: cursor ? {source: key, cursor, since: started} : {...saved, since: saved.cursor ? started : saved.since}, baseline: false, note, error: null}
 }
 
 async function readDocker(container: string, key: string, saved: LogPosition | undefined, re: RegExp, timeoutMs: number): Promise<LogRead> {

@@ -97,6 +97,30 @@ describe('medic health --log-pattern over a log file', () => {
     expect(startCount()).toBe(2)
   })
 
+  it('--manager docker reads `docker logs --timestamps --since` (a stand-in docker on PATH: no engine here)', async () => {
+    const s = await startService(j)
+    const dir = j.tmp()
+    const bin = join(dir, 'bin')
+    const lines = join(dir, 'container.log')
+    const calls = join(dir, 'calls')
+    writeFileSync(lines, '')
+    const {mkdirSync, chmodSync} = await import('node:fs')
+    mkdirSync(bin)
+    writeFileSync(join(bin, 'docker'), `#!${process.execPath}\nconst fs = require('node:fs')\nconst a = process.argv.slice(2)\nfs.appendFileSync(${JSON.stringify(calls)}, a.join(' ') + '\\n')\nif (a[0] === 'inspect') console.log(JSON.stringify([{State: {Status: 'running', Pid: ${s.pid}}, RestartCount: 0}]))\nelse if (a[0] === 'logs') process.stdout.write(fs.readFileSync(${JSON.stringify(lines)}, 'utf8'))\nelse process.exit(1)\n`)
+    chmodSync(join(bin, 'docker'), 0o755)
+    const env = {PATH: `${bin}:${process.env.PATH}`}
+    const run = () => medic(['health', '--manager', 'docker', '--container', 'gw', '--port', String(s.port), '--state-dir', join(dir, 'state'), '--log-pattern', OAUTH, '-v'], {env})
+    const first = await run()
+    expectContract(first, 'GATEWAY_OK')
+    expect(first.stdout).toMatch(/check log: ok - docker logs of gw: first run, position taken/)
+    appendFileSync(lines, `2020-01-01T00:00:00.000000000Z ${SEED001}${new Date(Date.now() + 1000).toISOString().replace('Z', '000000Z')} ${SEED001}`)
+    const hit = await run()
+    expectContract(hit, 'GATEWAY_ALERT')
+    expect(hit.lines[0]).toMatch(/LOG_PATTERN: no restart without --repair-on-log; 1 new line matching in docker logs of gw/) // the old line is before --since
+    expectContract(await run(), 'GATEWAY_OK') // the same output again: nothing after the last timestamp
+    expect(readFileSync(calls, 'utf8')).toMatch(/^logs --timestamps --since \d+\.\d{6} gw$/m)
+  })
+
   it('--log-pattern needs a source it can read; --log-source and --repair-on-log need --log-pattern', async () => {
     const state = j.tmp()
     for (const bad of [['--log-pattern', OAUTH], ['--log-source', '/var/log/x.log'], ['--repair-on-log'], ['--log-pattern', '(']]) {
@@ -132,6 +156,16 @@ describe.skipIf(realSystemdSkip())('medic health --log-pattern over the journal 
     const again = await run()
     expectContract(again, 'GATEWAY_OK')
     expect(again.stdout).toMatch(/check log: ok - 0 matching line\(s\) in journal of talker/)
+    // A cursor the journal no longer has (rotated away, vacuumed): read from the time of the last run instead.
+    const statePath = '/var/lib/medic-log/health/gateway.json'
+    const st = JSON.parse((await rs().readFile(statePath))!)
+    st.log.cursor = 's=0000;i=1;b=0000;m=1;t=1;x=1'
+    await rs().writeFile(statePath, JSON.stringify(st))
+    await rs().writeFile(say, SEED001)
+    await until('the journal has the second', async () => (await rs().exec(['journalctl', '-u', 'talker', '--no-pager', '-o', 'cat'])).stdout.split(OAUTH).length > 2)
+    const lost = await run()
+    expectContract(lost, 'GATEWAY_ALERT')
+    expect(lost.stdout).toMatch(/cursor no longer in the journal/)
     expect(existsSync(app)).toBe(true)
     await rs().sh('systemctl stop talker')
   })
