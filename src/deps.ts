@@ -5,13 +5,34 @@ import {LockManager} from './sys/lock.js'
 import {LogFile} from './sys/log-file.js'
 import {portTable} from './sys/port-table.js'
 import {procTable} from './sys/proc-table.js'
-import {readRegistry} from './sys/protected-registry.js'
-import {makeSignaller} from './sys/signaller.js'
+import {configProtect} from './sys/protect-config.js'
+import {readRegistry, registryPlaces} from './sys/protected-registry.js'
+import {makeSignalGate, type SignalGate} from './sys/signal-gate.js'
 import {stateLayout, type StateLayout} from './sys/state-layout.js'
 import {ensureDir} from './sys/state-store.js'
 
+export interface GateOptions {
+  stateDir?: string
+  /** --protect patterns. */
+  protect?: RegExp[]
+  /** --match (cleanup). */
+  match?: RegExp | null
+  /** --config: the file whose `protect:` patterns are added (default: the usual search). */
+  config?: string
+}
+
+/**
+ * The signal gate of one command run: --protect, --match and the config file's `protect:`
+ * patterns (loaded here, so no command can forget them), the host's protected registry.
+ */
+export async function makeGate(o: GateOptions): Promise<SignalGate> {
+  const cfg = await configProtect(o.config)
+  const places = registryPlaces(stateLayout(o.stateDir).dir)
+  return makeSignalGate({procs: procTable, registry: () => readRegistry(places, procTable), policy: {protect: [...(o.protect ?? []), ...cfg.patterns], match: o.match ?? null, error: cfg.error}})
+}
+
 /** The composition root: the one place real sys/ implementations are wired to ops/. */
-export function makeProcessDeps(opts: {stateDir?: string; logFile?: string; stderr: (l: string) => void}): ProcessDeps & {stateDir: string; layout: StateLayout; stateWritable: boolean} {
+export async function makeProcessDeps(opts: GateOptions & {logFile?: string; stderr: (l: string) => void}): Promise<ProcessDeps & {stateDir: string; layout: StateLayout; stateWritable: boolean}> {
   const layout = stateLayout(opts.stateDir)
   const stateDir = layout.dir
   return {
@@ -20,8 +41,7 @@ export function makeProcessDeps(opts: {stateDir?: string; logFile?: string; stde
     clock: systemClock,
     procs: procTable,
     ports: portTable,
-    signaller: makeSignaller(procTable),
-    registry: () => readRegistry(stateDir, procTable),
+    gate: await makeGate({...opts, stateDir}),
     locks: new LockManager(layout, procTable, systemClock),
     /** Default logs go in the state dir only when it can be written (a read-only container's check-only run stays quiet). */
     stateWritable: writable(stateDir),

@@ -39,12 +39,18 @@ export async function buildManager(
     name: o.name, unit, container: (f.container as string | undefined) ?? o.name, pm2App: (f['pm2-app'] as string | undefined) ?? unit,
     startCmd: cmd('start-cmd'), stopCmd: cmd('stop-cmd'), restartCmd: cmd('restart-cmd'), statusCmd: cmd('status-cmd'), pidFile: f['pid-file'] as string | undefined,
     stateDir: deps.stateDir, graceMs: o.graceMs, cmdTimeoutMs: f['command-timeout'] as number, logFile: o.logFile,
-    procs: deps.procs, signaller: deps.signaller,
-    terminate: async (pids: number[]) => {
-      const targets = pids.map((pid) => ({pid, startTime: deps.procs.stat(pid)?.startTime ?? '', label: `pid ${pid}`})).filter((t) => t.startTime)
-      const r = await terminate(targets, {graceMs: o.graceMs, killWaitMs: 3000, deadlineAt: o.deadlineAt, t0: deps.clock.now()}, deps)
+    procs: deps.procs, gate: deps.gate,
+    terminate: async (targets: {pid: number; startTime: string}[]) => {
+      // A service is stopped whole or not at all: one process the gate refuses stops the step.
+      const refused = targets.flatMap((t) => {
+        const seen = deps.gate.inspect(t.pid, t.startTime)
+        return seen?.refusal ? [`pid ${t.pid} (${seen.proc.comm}): ${seen.refusal.reason}`] : []
+      })
+      if (refused.length) return {ok: false, refused: true, detail: `not signalled: ${refused.join('; ')}`}
+      const labelled = targets.map((t) => ({...t, label: `pid ${t.pid}`}))
+      const r = await terminate(labelled, {graceMs: o.graceMs, killWaitMs: 3000, deadlineAt: o.deadlineAt, t0: deps.clock.now()}, deps)
       const left = r.plan.targets.filter((t) => t.phase === 'survived' || t.phase === 'denied')
-      return {ok: left.length === 0, detail: left.length ? `still running: ${left.map((t) => t.target.label).join(', ')}` : `terminated ${targets.map((t) => t.label).join(', ') || 'nothing'}`}
+      return {ok: left.length === 0, detail: left.length ? `still running: ${left.map((t) => `${t.target.label} (${t.reason})`).join(', ')}` : `terminated ${labelled.map((t) => t.label).join(', ') || 'nothing'}`}
     },
   }
   const kind = f.manager as import('../sys/managers.js').ManagerKind

@@ -1,18 +1,37 @@
 /**
  * Who must never be signalled (docs/contract.md §3.3), as a pure decision over facts
- * the caller gathered: pid 1 and below, medic itself and its ancestors, processes
- * registered by `run-dev-safe` (and their descendants), anything matching `--protect`,
+ * the caller (src/sys/signal-gate.ts, the one signal gate) gathered: pid 1 and below,
+ * medic itself and its ancestors, processes registered in the protected registry (and
+ * their descendants, recognised even after setsid / double-fork / reparenting by the
+ * marks they carry), anything matching `--protect` or the config file's `protect:`,
  * and — when `--match` is given — anything that does not match it.
  */
+
+/** The environment variable a protected job's descendants carry: `<pid>-<starttime>` of the registered process. */
+export const MARK_ENV = 'MEDIC_PROTECTED'
+
+/** The environment variable a supervised service's processes carry: `<pid>-<starttime>` of its supervisor. */
+export const JOB_ENV = 'MEDIC_JOB'
 
 export interface ProcFacts {
   pid: number
   startTime: string
   comm: string
   cmdline: string[]
+  /** Real uid of the process (`/proc/<pid>` owner). */
+  uid?: number
+  sid?: number
+  /** Its cgroup v2 path (`/proc/<pid>/cgroup`, the `0::` line), when read. */
+  cgroup?: string | null
+  /** The value of MEDIC_PROTECTED in its environment (`/proc/<pid>/environ`), when read. */
+  mark?: string | null
 }
 
-/** One file per job in `<state-dir>/protected/`, written by `run-dev-safe` (format v1). */
+/**
+ * One file per registration (format v1; docs/contract.md §4). `mark`, `session` and
+ * `cgroup` were added later, optional: an entry without them protects by identity and
+ * ancestry only.
+ */
 export interface ProtectedEntry {
   version: 1
   pid: number
@@ -22,6 +41,24 @@ export interface ProtectedEntry {
   /** Descendants of the registered process are protected too. */
   descendants: boolean
   registeredAt: string
+  /** The MEDIC_PROTECTED value the job's descendants inherit. */
+  mark?: string | null
+  /** The job's session, by its leader's identity (recorded only when the job leads it). */
+  session?: {sid: number; startTime: string} | null
+  /** A cgroup v2 path made for the job (`/…/medic-protect-…`). */
+  cgroup?: string | null
+}
+
+/** A registry entry as read from disk, with the facts that decide whether it counts. */
+export interface LiveEntry extends ProtectedEntry {
+  /** Owner uid of the entry file. */
+  fileUid: number
+  /** uid of the registered process. */
+  procUid: number
+  /** The recorded session's leader still has the recorded identity (the session id is not reused). */
+  sessionLive: boolean
+  /** Where it was read (a path). */
+  source: string
 }
 
 export interface ProtectionContext {
@@ -30,7 +67,20 @@ export interface ProtectionContext {
   ancestors: ReadonlySet<number>
   protect: RegExp[]
   match: RegExp | null
-  registry: ProtectedEntry[]
+  registry: LiveEntry[]
+  /** The protect policy could not be read (a broken config file): refuse everything not owned. */
+  policyError?: string | null
+}
+
+/**
+ * The narrow capability of a process signalling a job it owns (run-dev-safe → its own
+ * job, supervise → its own child): patterns (--protect, --match, config) do not apply, nor
+ * do the registrations named here (the owner's own registration, the job's). Every other
+ * rule does: pid 1, self, ancestors, and anyone else's registration.
+ */
+export interface OwnerScope {
+  /** `<pid>-<starttime>` keys of registrations that belong to the owner or its job. */
+  ownKeys: ReadonlySet<string>
 }
 
 export type Refusal =
@@ -40,27 +90,72 @@ export type Refusal =
   | {kind: 'registered'; reason: string}
   | {kind: 'protected'; reason: string}
   | {kind: 'unmatched'; reason: string}
+  | {kind: 'policy'; reason: string}
 
 export function describeProc(p: Pick<ProcFacts, 'comm' | 'cmdline'>): string {
   return p.cmdline.length > 0 ? p.cmdline.join(' ') : p.comm
 }
 
+export function entryKey(e: {pid: number; startTime: string}): string {
+  return `${e.pid}-${e.startTime}`
+}
+
+/**
+ * An entry counts only when its file belongs to root or to the user running the process
+ * it names: otherwise any user could "protect" root's gateway and block every repair.
+ */
+export function entryCounts(fileUid: number, procUid: number): boolean {
+  return fileUid === 0 || fileUid === procUid
+}
+
+/**
+ * Marks (environment, session, cgroup) are inherited, so they reach processes that left
+ * the job's tree. A root registration's marks protect any process; a user's only that
+ * user's processes (a user cannot extend protection to root's services through them).
+ */
+function markCounts(e: LiveEntry, target: ProcFacts): boolean {
+  return e.fileUid === 0 || (target.uid !== undefined && target.uid === e.procUid)
+}
+
+function within(cg: string | null | undefined, root: string): boolean {
+  return !!cg && (cg === root || cg.startsWith(root.endsWith('/') ? root : `${root}/`))
+}
+
+/**
+ * Which registry entry protects the target, and how; null when none. A registration of
+ * the target itself is named first, then the nearest registered ancestor, then marks.
+ */
+export function protectedBy(target: ProcFacts, chain: ProcFacts[], registry: LiveEntry[], owner?: OwnerScope): string | null {
+  const entries = registry.filter((e) => !owner?.ownKeys.has(entryKey(e)))
+  const job = (e: LiveEntry) => `run-dev-safe (job "${e.name}")`
+  const self = entries.find((e) => e.pid === target.pid && e.startTime === target.startTime)
+  if (self) return `protected by ${job(self)}`
+  for (const a of chain) {
+    const e = entries.find((x) => x.descendants && x.pid === a.pid && x.startTime === a.startTime)
+    if (e) return `descendant of ${job(e)}, pid ${e.pid}`
+  }
+  for (const e of entries) {
+    if (!e.descendants || !markCounts(e, target)) continue
+    if (e.mark && target.mark === e.mark) return `carries the ${MARK_ENV} mark of ${job(e)}, pid ${e.pid}`
+    if (e.session && e.sessionLive && target.sid === e.session.sid) return `in the session of ${job(e)}, sid ${e.session.sid}`
+    if (e.cgroup && within(target.cgroup, e.cgroup)) return `in the cgroup of ${job(e)}, ${e.cgroup}`
+  }
+  return null
+}
+
 /**
  * @param chain the target's ancestors, nearest first (parent, grandparent …), so a
  *   descendant of a registered job is recognised.
+ * @param owner set when the caller signals its own job (see OwnerScope).
  */
-export function refusalFor(target: ProcFacts, chain: ProcFacts[], ctx: ProtectionContext): Refusal | null {
+export function refusalFor(target: ProcFacts, chain: ProcFacts[], ctx: ProtectionContext, owner?: OwnerScope): Refusal | null {
   if (target.pid <= 1) return {kind: 'init', reason: `pid ${target.pid} is never signalled`}
   if (target.pid === ctx.selfPid) return {kind: 'self', reason: 'it is medic itself'}
   if (ctx.ancestors.has(target.pid)) return {kind: 'ancestor', reason: 'it is an ancestor of medic'}
-  for (const e of ctx.registry) {
-    if (e.pid === target.pid && e.startTime === target.startTime) {
-      return {kind: 'registered', reason: `protected by run-dev-safe (job "${e.name}")`}
-    }
-    if (e.descendants && chain.some((a) => a.pid === e.pid && a.startTime === e.startTime)) {
-      return {kind: 'registered', reason: `descendant of run-dev-safe job "${e.name}" (pid ${e.pid})`}
-    }
-  }
+  const reg = protectedBy(target, chain, ctx.registry, owner)
+  if (reg) return {kind: 'registered', reason: reg}
+  if (owner) return null
+  if (ctx.policyError) return {kind: 'policy', reason: `the protect patterns are unknown (${ctx.policyError}); nothing is signalled`}
   const text = `${target.comm} ${target.cmdline.join(' ')}`
   const hit = ctx.protect.find((re) => re.test(text))
   if (hit) return {kind: 'protected', reason: `matches --protect ${hit.source}`}
@@ -68,10 +163,16 @@ export function refusalFor(target: ProcFacts, chain: ProcFacts[], ctx: Protectio
   return null
 }
 
+/** Does any live entry carry a mark of this kind? (the gate reads environ/cgroup only then). */
+export function marksInUse(registry: LiveEntry[]): {env: boolean; cgroup: boolean} {
+  return {env: registry.some((e) => e.descendants && !!e.mark), cgroup: registry.some((e) => e.descendants && !!e.cgroup)}
+}
+
 export function parseProtectedEntry(text: string): ProtectedEntry | null {
   try {
     const o = JSON.parse(text) as Partial<ProtectedEntry>
     if (o.version !== 1 || !Number.isInteger(o.pid) || typeof o.startTime !== 'string') return null
+    const s = o.session
     return {
       version: 1,
       pid: o.pid as number,
@@ -80,8 +181,37 @@ export function parseProtectedEntry(text: string): ProtectedEntry | null {
       cmdline: Array.isArray(o.cmdline) ? o.cmdline.map(String) : [],
       descendants: o.descendants !== false,
       registeredAt: typeof o.registeredAt === 'string' ? o.registeredAt : '',
+      mark: typeof o.mark === 'string' && /^\d+-\d+$/.test(o.mark) ? o.mark : null,
+      session: s && Number.isInteger(s.sid) && s.sid > 1 && typeof s.startTime === 'string' ? {sid: s.sid, startTime: s.startTime} : null,
+      cgroup: typeof o.cgroup === 'string' && o.cgroup.startsWith('/') && o.cgroup.length > 1 ? o.cgroup : null,
     }
   } catch {
     return null
   }
+}
+
+/**
+ * Is a pid file's process the one that wrote it (or was written for)? Only if it started
+ * before the file was last written. A younger process holds a reused pid: the file is stale.
+ *
+ * The process start is `starttime` clock ticks after boot (CLOCK_BOOTTIME); the file's
+ * mtime is wall time. The boot moment in wall time is `wallNow − uptime` — /proc/uptime
+ * has 10 ms resolution, where /proc/stat's btime has whole seconds. Slack: one clock tick
+ * of the start time, the uptime's resolution, and one jiffy of the coarse clock that
+ * stamps file times (≤ 10 ms at HZ=100).
+ */
+export function pidFileTrust(o: {startTicks: number; clkTck: number; fileMtimeMs: number; wallNowMs: number; uptimeMs: number}): {trusted: boolean; startedAtMs: number; slackMs: number} {
+  const slackMs = 1000 / o.clkTck + 10 + 10
+  const startedAtMs = o.wallNowMs - o.uptimeMs + (o.startTicks * 1000) / o.clkTck
+  return {trusted: startedAtMs <= o.fileMtimeMs + slackMs, startedAtMs, slackMs}
+}
+
+/**
+ * A process group or session id names the job's group only while the pid it equals is
+ * the job itself or nobody: the kernel does not hand out a pid still used as a pgid or
+ * sid, but once the group is empty and the pid free, a new process may lead a new group
+ * with the same number.
+ */
+export function groupIsJobs(job: {startTime: string}, leaderNow: {startTime: string} | null): boolean {
+  return leaderNow === null || leaderNow.startTime === job.startTime
 }

@@ -52,10 +52,13 @@ export type SupervisorAction =
   | {type: 'free-port'}
   | {type: 'spawn'}
   | {type: 'terminate'; reason: string}
+  /** Kill what the job left behind (its process group, session, cgroup, marked processes). */
+  | {type: 'reap'}
   | {type: 'log'; line: string}
   | {type: 'alert'; line: string}
   | {type: 'clear-alert'; line: string}
-  | {type: 'exit'; code: number}
+  /** The supervisor ends: 0 stopped as asked, 2 the command cannot start (ALERT). */
+  | {type: 'exit'; code: number; line?: string}
 
 export interface Transition {
   state: SupervisorState
@@ -101,14 +104,21 @@ export function transition(s: SupervisorState, e: SupervisorEvent, now: number, 
       const ranMs = s.childStartedAt === null ? 0 : now - s.childStartedAt
       const base: SupervisorState = {...s, childStartedAt: null, lastExit: {code, signal, at: now, ranMs}, probeFailures: 0}
       const how = e.type === 'spawn-failed' ? `could not start: ${e.error}` : signal ? `killed by ${signal} after ${fmt(ranMs)}` : `exited with ${code} after ${fmt(ranMs)}`
-      if (s.phase === 'stopping') return out({...base, phase: 'stopped'}, [{type: 'log', line: `child ${how}; supervisor stopped`}, {type: 'exit', code: 0}])
+      // Whatever the child left behind goes with it, after every exit (KillMode=control-group).
+      const reap: SupervisorAction[] = e.type === 'exited' ? [{type: 'reap'}] : []
+      if (s.phase === 'stopping') return out({...base, phase: 'stopped'}, [{type: 'log', line: `child ${how}; supervisor stopped`}, ...reap, {type: 'exit', code: 0}])
       if (s.restartRequested) {
         const r = startNow({...base, restartRequested: false})
-        return out(r.state, [{type: 'log', line: `child ${how}; restarting as requested`}, ...r.actions])
+        return out(r.state, [{type: 'log', line: `child ${how}; restarting as requested`}, ...reap, ...r.actions])
       }
-      if (code === EX_CONFIG || (e.type === 'spawn-failed' && e.permanent)) {
-        const why = code === EX_CONFIG ? `child exited with ${EX_CONFIG} (configuration error): not retried` : `${how}: not retried`
-        return out({...base, phase: 'fatal', alert: why}, [{type: 'log', line: why}, {type: 'alert', line: why}])
+      // A command that cannot start at all: nothing to supervise, the supervisor ends ALERT.
+      if (e.type === 'spawn-failed' && e.permanent) {
+        const why = `${how}: the command cannot start`
+        return out({...base, phase: 'fatal', alert: why}, [{type: 'log', line: why}, {type: 'exit', code: 2, line: why}])
+      }
+      if (code === EX_CONFIG) {
+        const why = `child exited with ${EX_CONFIG} (configuration error): not retried`
+        return out({...base, phase: 'fatal', alert: why}, [{type: 'log', line: why}, ...reap, {type: 'alert', line: why}])
       }
       const stableRun = s.stable || ranMs >= cfg.minUptimeMs
       const window = base.restarts.filter((t) => t > now - cfg.restartWindowMs)
@@ -125,7 +135,7 @@ export function transition(s: SupervisorState, e: SupervisorEvent, now: number, 
         }
       }
       const state: SupervisorState = {...base, restarts: [...window, now], nextDelayMs, alert, stable: false}
-      actions.unshift({type: 'log', line: `child ${how}; restart ${delay === 0 ? 'now' : `in ${fmt(delay)}`}`})
+      actions.unshift({type: 'log', line: `child ${how}; restart ${delay === 0 ? 'now' : `in ${fmt(delay)}`}`}, ...reap)
       if (delay === 0) {
         const r = startNow(state)
         return out(r.state, [...actions, ...r.actions])

@@ -19,7 +19,6 @@ export interface BootInput {
   layout: StateLayout
   /** Flags handed on to `medic supervise` as they are. */
   superviseArgs: string[]
-  protect: RegExp[]
   /** `--timeout`: the wait ends there too, whatever --wait says. */
   deadlineAt: number | null
 }
@@ -62,7 +61,7 @@ export async function boot(input: BootInput, deps: BootDeps): Promise<Verdict> {
     }
 
     if (input.port !== null) {
-      const v = await cleanup({ports: [input.port], graceMs: 5000, killWaitMs: 3000, match: null, protect: input.protect, dryRun: false, deadlineAt: input.deadlineAt}, deps)
+      const v = await cleanup({ports: [input.port], graceMs: 5000, killWaitMs: 3000, dryRun: false, deadlineAt: input.deadlineAt}, deps)
       actions.push(...v.actions)
       if (v.status === 'ALERT') return {...base, status: 'ALERT', summary: `${input.name}: cannot free the port before starting: ${v.summary}`}
       if (v.status === 'RECOVERED') log(`orphans cleaned: ${v.summary}`)

@@ -1,6 +1,6 @@
 import type {KillTarget} from '../core/kill-plan.js'
 import {STATE_NAMES} from '../core/proc-parse.js'
-import {describeProc, refusalFor, type ProtectionContext} from '../core/protect.js'
+import {describeProc} from '../core/protect.js'
 import {formatMs} from '../core/duration.js'
 import {worstOf, type Action, type Check, type Status, type Verdict} from '../core/verdict.js'
 import type {Bindable, PortListeners} from '../sys/port-table.js'
@@ -11,8 +11,6 @@ export interface CleanupInput {
   ports: number[]
   graceMs: number
   killWaitMs: number
-  match: RegExp | null
-  protect: RegExp[]
   dryRun: boolean
   deadlineAt: number | null
   subject?: string
@@ -57,14 +55,6 @@ export async function cleanup(input: CleanupInput, deps: ProcessDeps): Promise<V
   const t0 = deps.clock.now()
   const actions: Action[] = []
   const details: string[] = []
-  const ctx: ProtectionContext = {
-    selfPid: deps.selfPid,
-    ancestors: new Set(deps.procs.ancestors(deps.selfPid).map((p) => p.pid)),
-    protect: input.protect,
-    match: input.match,
-    registry: deps.registry(),
-  }
-
   const reports: PortReport[] = []
   const initialBind = new Map<number, Bindable>()
   const targets = new Map<number, KillTarget>()
@@ -77,7 +67,7 @@ export async function cleanup(input: CleanupInput, deps: ProcessDeps): Promise<V
   for (const [i, port] of input.ports.entries()) {
     const [l, bind] = looks[i]
     initialBind.set(port, bind)
-    const holders = l.pids.map((pid) => inspect(pid, ctx, deps)).filter((h): h is Holder => h !== null)
+    const holders = l.pids.map((pid) => inspect(pid, deps)).filter((h): h is Holder => h !== null)
     for (const h of holders) if (!h.refused) targets.set(h.pid, {pid: h.pid, startTime: h.startTime, label: label(h)})
     reports.push({port, status: 'OK', summary: '', detail: '', before: {listening: l.listening, invisible: l.invisible, holders}})
     if (l.listening) {
@@ -149,12 +139,13 @@ function rank(s: Status): number {
   return {OK: 0, RECOVERED: 1, UNKNOWN: 2, ALERT: 3}[s]
 }
 
-function inspect(pid: number, ctx: ProtectionContext, deps: ProcessDeps): Holder | null {
-  const p = deps.procs.get(pid)
-  if (!p) return null // exited between the port lookup and now
+/** A holder as the gate sees it now: what it would refuse is named, never signalled. */
+function inspect(pid: number, deps: ProcessDeps): Holder | null {
+  const seen = deps.gate.inspect(pid)
+  if (!seen) return null // exited between the port lookup and now
+  const p = seen.proc
   const holder: Holder = {pid, startTime: p.startTime, comm: p.comm, user: deps.procs.userName(p.uid), state: p.state, cmdline: p.cmdline}
-  const refusal = refusalFor(p, deps.procs.ancestors(pid), ctx)
-  if (refusal) holder.refused = refusal.reason
+  if (seen.refusal) holder.refused = seen.refusal.reason
   return holder
 }
 

@@ -5,7 +5,6 @@ import {
 import {formatMs} from '../core/duration.js'
 import {systemdView} from '../core/manager-parse.js'
 import {isRunnerCmdline} from '../core/ollama/api.js'
-import {refusalFor, type ProtectionContext} from '../core/protect.js'
 import type {Action, Check, Status, Verdict} from '../core/verdict.js'
 import type {DrillHelpers, Guard, Squatter} from '../sys/drill-helpers.js'
 import type {Interrupt, Interrupts} from '../sys/interrupts.js'
@@ -26,7 +25,6 @@ export interface DrillInput {
   probeTimeoutMs: number
   confirm: number
   cmdTimeoutMs: number
-  protect: RegExp[]
   dryRun: boolean
   deadlineAt: number | null
 }
@@ -96,9 +94,8 @@ export async function drill(input: DrillInput, deps: DrillDeps): Promise<Verdict
 
   // 2. The same protection as every other signal: never pid 1, medic, its ancestors, a
   //    run-dev-safe job or its descendants, or anything matching --protect.
-  const ctx: ProtectionContext = {selfPid: deps.selfPid, ancestors: new Set(procs.ancestors(deps.selfPid).map((p) => p.pid)), protect: input.protect, match: null, registry: deps.registry()}
   for (const p of [service, ...(runner ? [runner] : [])]) {
-    const refusal = refusalFor(p, procs.ancestors(p.pid), ctx)
+    const refusal = deps.gate.inspect(p.pid, p.startTime)?.refusal
     if (refusal) {
       checks.push({name: 'protection', status: 'ALERT', detail: `${procLabel(p)}: ${refusal.reason}`})
       return end('ALERT', `refused: ${procLabel(p)} ${refusal.reason}; nothing injected`, {target: targetJson(found.target, input)})
@@ -157,17 +154,14 @@ export async function drill(input: DrillInput, deps: DrillDeps): Promise<Verdict
     deps.log.line(`drill ${input.kind}: ${action} ${target}: ${result}`)
   }
 
+  // The squatter is drill's own child: stopped through the gate's capability over one's own job.
+  const own = deps.gate.scope()
   const signal = async (target: ProcId, sig: 'SIGKILL' | 'SIGSTOP' | 'SIGCONT', restoring: boolean): Promise<string> => {
-    if (!restoring) {
-      // Re-read the facts at the moment of the signal: the registry and --protect again.
-      const live = procs.get(target.pid)
-      if (live && live.startTime === target.startTime) {
-        const refusal = refusalFor(live, procs.ancestors(target.pid), {...ctx, registry: deps.registry()})
-        if (refusal) return `refused: ${refusal.reason}`
-      }
-    }
     if (sig === 'SIGSTOP' && guard) await guard.watch(target.pid, target.startTime)
-    const r = deps.signaller.send(target.pid, target.startTime, sig)
+    // The gate re-reads identity, the registry and --protect at the moment of the signal;
+    // undoing drill's own SIGSTOP is a resume, which protection never blocks.
+    const s = restoring && sig === 'SIGCONT' ? deps.gate.resume(target.pid, target.startTime) : deps.gate.send(target.pid, target.startTime, sig)
+    const r = s.result === 'refused' ? `refused: ${s.reason}` : s.result
     if (sig === 'SIGCONT' && guard && (r === 'sent' || r === 'gone' || r === 'reused')) await guard.forget(target.pid)
     return r
   }
@@ -216,7 +210,8 @@ export async function drill(input: DrillInput, deps: DrillDeps): Promise<Verdict
         const sq = squatter
         if (!sq) return {ok: true, detail: 'no squatter'}
         sq.close()
-        const r = deps.signaller.send(sq.pid, sq.startTime, 'SIGKILL')
+        own.adopt(sq.pid)
+        const r = own.send(sq.pid, sq.startTime, 'SIGKILL').result
         const gone = await Promise.race([sq.exited.then(() => true), clock.sleep(2000).then(() => false)])
         return {ok: gone, detail: gone ? `squatter pid ${sq.pid} ended (SIGKILL: ${r})` : `squatter pid ${sq.pid} still alive after SIGKILL`}
       }

@@ -3,7 +3,7 @@ import type {PerfDatum} from '../core/perfdata.js'
 import {describeSource, type LogPosition, type LogSourceSpec} from '../core/log-match.js'
 import {decide, diagnose, probeDown, probeNotNeeded, repairBudget, skippedProbe, startVerify, stepVerify, type HealthObservation, type OwnerFact, type Problem, type ProbeResult, type ProcFact} from '../core/health-policy.js'
 import {unavailableText} from '../core/manager-parse.js'
-import {describeProc, refusalFor, type ProtectionContext} from '../core/protect.js'
+import {describeProc} from '../core/protect.js'
 import {STATE_NAMES} from '../core/proc-parse.js'
 import {worstOf, type Action, type Check, type Status, type Verdict} from '../core/verdict.js'
 import type {LogSource} from '../sys/log-source.js'
@@ -34,7 +34,6 @@ export interface HealthInput {
   repairWindowMs: number
   graceMs: number
   lockWaitMs: number
-  protect: RegExp[]
   deadlineAt: number | null
   statePath: string
   /**
@@ -232,12 +231,12 @@ async function observe(input: HealthInput, deps: HealthDeps, state: HealthState,
   const view = managerStatus.view
   const servicePids = managerStatus.available || view ? deps.manager.servicePids(view) : null
   const serviceSet = servicePids ? new Set(servicePids) : null
-  const ctx: ProtectionContext = {selfPid: deps.selfPid, ancestors: new Set(deps.procs.ancestors(deps.selfPid).map((p) => p.pid)), protect: input.protect, match: null, registry: deps.registry()}
   const owners: Observed['owners'] = []
   for (const pid of listeners.pids) {
-    const p = deps.procs.get(pid)
-    if (!p) continue
-    const refusal = refusalFor(p, deps.procs.ancestors(pid), ctx)
+    const seen = deps.gate.inspect(pid)
+    if (!seen) continue
+    const p = seen.proc
+    const refusal = seen.refusal
     owners.push({pid, comm: p.comm, state: p.state, startTime: p.startTime, cmdline: p.cmdline, inService: serviceSet ? serviceSet.has(pid) : null, ...(refusal ? {refused: refusal.reason} : {})})
   }
   // The port's holder is known to be outside the service: act now, do not wait out the
@@ -335,7 +334,7 @@ async function repair(
   input: HealthInput, deps: HealthDeps, status: ManagerStatus, problems: Problem[], actions: Action[], at: () => number, log: (l: string) => void,
 ): Promise<{ok: boolean; reason: string; story: string}> {
   const stateNow = status.view?.state
-  const r = await restartService({manager: deps.manager, alreadyDown: stateNow === 'inactive' || stateNow === 'not-found', port: input.port, protect: input.protect, graceMs: input.graceMs, deadlineAt: input.deadlineAt, t0: deps.clock.now() - at()}, deps, log)
+  const r = await restartService({manager: deps.manager, alreadyDown: stateNow === 'inactive' || stateNow === 'not-found', port: input.port, graceMs: input.graceMs, deadlineAt: input.deadlineAt, t0: deps.clock.now() - at()}, deps, log)
   actions.push(...r.actions)
   if (!r.ok) return {ok: false, reason: r.reason, story: ''}
   const orphan = problems.some((p) => p.code === 'ORPHAN_PROCESS')

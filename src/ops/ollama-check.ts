@@ -34,7 +34,6 @@ export interface OllamaInput {
   diagPath: (stamp: string) => string
   metricsFile: string | null
   graceMs: number
-  protect: RegExp[]
   unit: string
   container: string
   deadlineAt: number | null
@@ -178,7 +177,7 @@ export async function frozenCheck(input: OllamaInput, deps: OllamaDeps): Promise
   } catch (e) {
     return finish('ALERT', `${what}; not remediated: cannot record the restart budget: ${(e as Error).message}`, {remedy: remedy.remedy})
   }
-  const r = await applyRemedy({remedy: remedy.remedy, manager: deps.manager, port: input.port, visible: input.visible, listeners: o.listeners, runners: o.runners, protect: input.protect, graceMs: input.graceMs, deadlineAt: input.deadlineAt, t0}, deps, log)
+  const r = await applyRemedy({remedy: remedy.remedy, manager: deps.manager, port: input.port, visible: input.visible, listeners: o.listeners, runners: o.runners, graceMs: input.graceMs, deadlineAt: input.deadlineAt, t0}, deps, log)
   actions.push(...r.actions)
   log(r.detail)
   if (r.notDone) {

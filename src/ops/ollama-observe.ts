@@ -2,7 +2,6 @@ import {isRunnerCmdline, parsePs, type LoadedModel} from '../core/ollama/api.js'
 import type {Probe} from '../core/ollama/metrics.js'
 import {stallSigns, type DownHow, type GpuObservation, type OllamaObservation, type RunnerSample} from '../core/ollama/policy.js'
 import type {ListenerFacts} from '../core/ollama/remedy.js'
-import {refusalFor, type ProtectionContext} from '../core/protect.js'
 import type {ProcInfo} from '../sys/proc-table.js'
 import {httpJson, type HttpResult} from '../sys/http-json.js'
 import {queryNvidia, type NvidiaResult} from '../sys/nvidia-smi.js'
@@ -29,7 +28,6 @@ export interface ObserveInput {
   probeTimeoutMs: number
   psTimeoutMs: number
   nvidiaTimeoutMs: number
-  protect: RegExp[]
 }
 
 export interface Listener extends ListenerFacts {
@@ -72,13 +70,10 @@ function sampleProcess(pid: number, at: number, procs: ProcessDeps['procs']): Pr
  * ancestor, a run-dev-safe job or its descendant, --protect) — or null when it is gone.
  * The one place the ollama ops ask; the signal path re-checks identity before each signal.
  */
-export function inspector(deps: ProcessDeps, protect: RegExp[]): (pid: number) => {proc: ProcInfo; refusal: string | null} | null {
-  let ctx: ProtectionContext | null = null
+export function inspector(deps: ProcessDeps): (pid: number) => {proc: ProcInfo; refusal: string | null} | null {
   return (pid) => {
-    const proc = deps.procs.get(pid)
-    if (!proc) return null
-    ctx ??= {selfPid: deps.selfPid, ancestors: new Set(deps.procs.ancestors(deps.selfPid).map((p) => p.pid)), protect, match: null, registry: deps.registry()}
-    return {proc, refusal: refusalFor(proc, deps.procs.ancestors(pid), ctx)?.reason ?? null}
+    const seen = deps.gate.inspect(pid)
+    return seen ? {proc: seen.proc, refusal: seen.refusal?.reason ?? null} : null
   }
 }
 
@@ -106,7 +101,7 @@ export async function observeOllama(input: ObserveInput, deps: ProcessDeps, prev
 
   const listenerPids = ports?.pids ?? []
   // Who may be signalled matters only when the API is down (a stopped server).
-  const inspect = inspector(deps, input.protect)
+  const inspect = inspector(deps)
   const listeners: Listener[] = []
   for (const pid of listenerPids) {
     const seen = up ? (() => {

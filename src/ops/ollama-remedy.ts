@@ -17,7 +17,6 @@ export interface RemedyInput {
   visible: boolean
   listeners: Listener[]
   runners: Runner[]
-  protect: RegExp[]
   graceMs: number
   deadlineAt: number | null
   t0: number
@@ -31,9 +30,9 @@ export interface RemedyResult {
   notDone?: 'ALERT' | 'UNKNOWN'
 }
 
-/** Drop what medic never signals (pid 1, itself, its ancestors, run-dev-safe jobs, --protect), saying why. */
-function signallable(targets: KillTarget[], deps: ProcessDeps, protect: RegExp[]): {ok: KillTarget[]; refused: string[]} {
-  const inspect = inspector(deps, protect)
+/** Drop what the signal gate would refuse (pid 1, itself, its ancestors, protected jobs, --protect), saying why. */
+function signallable(targets: KillTarget[], deps: ProcessDeps): {ok: KillTarget[]; refused: string[]} {
+  const inspect = inspector(deps)
   const ok: KillTarget[] = []
   const refused: string[] = []
   for (const t of targets) {
@@ -57,14 +56,14 @@ async function kill(targets: KillTarget[], input: RemedyInput, deps: ProcessDeps
 export async function applyRemedy(input: RemedyInput, deps: ProcessDeps, log: (line: string) => void): Promise<RemedyResult> {
   const actions: Action[] = []
   const restart = async (alreadyDown: boolean, port: number | null, what: string): Promise<RemedyResult> => {
-    const r = await restartService({manager: input.manager, alreadyDown, port, protect: input.protect, graceMs: input.graceMs, deadlineAt: input.deadlineAt, t0: input.t0}, deps, log)
+    const r = await restartService({manager: input.manager, alreadyDown, port, graceMs: input.graceMs, deadlineAt: input.deadlineAt, t0: input.t0}, deps, log)
     actions.push(...r.actions)
     return {ok: r.ok, detail: r.ok ? `${what} via ${input.manager.label}` : r.reason, actions}
   }
   switch (input.remedy) {
     case 'runner-kill': {
       const runners = input.runners.filter((r) => r.state !== 'D').map((r) => ({pid: r.pid, startTime: r.startTime, label: `runner pid ${r.pid}`}))
-      const {ok, refused} = signallable(runners, deps, input.protect)
+      const {ok, refused} = signallable(runners, deps)
       if (ok.length === 0) return {ok: false, detail: `no runner medic may signal${refused.length ? ` (${refused.join('; ')})` : ''}`, actions, notDone: 'ALERT'}
       const k = await kill(ok, input, deps, actions)
       return {ok: k.ok, detail: k.ok ? `killed stuck runner ${ok.map((t) => t.pid).join(', ')}` : `runner survived: ${k.detail}`, actions}
@@ -79,7 +78,7 @@ export async function applyRemedy(input: RemedyInput, deps: ProcessDeps, log: (l
         ...stopped.map((l) => ({pid: l.pid, startTime: l.startTime, label: `server pid ${l.pid} (${l.comm}, stopped)`})),
         ...input.runners.filter((r) => under.has(r.pid)).map((r) => ({pid: r.pid, startTime: r.startTime, label: `runner pid ${r.pid}`})),
       ]
-      const {ok, refused} = signallable(targets, deps, input.protect)
+      const {ok, refused} = signallable(targets, deps)
       if (refused.length) return {ok: false, detail: `not signalled: ${refused.join('; ')}`, actions, notDone: 'ALERT'}
       // Stopped a moment ago; still stopped now? A server resumed since (SIGCONT by someone) is left alone.
       const resumed = stopped.map((l) => ({l, st: deps.procs.stat(l.pid)})).find(({l, st}) => st !== null && st.startTime === l.startTime && st.state !== 'T')

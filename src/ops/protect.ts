@@ -1,44 +1,30 @@
-import {readdirSync, readFileSync, unlinkSync} from 'node:fs'
-import {join} from 'node:path'
-import {parseProtectedEntry} from '../core/protect.js'
+import {entryCounts, entryKey} from '../core/protect.js'
 import type {Verdict} from '../core/verdict.js'
 import {UsageError} from '../cli/parse.js'
 import {loadConfig} from '../sys/config.js'
 import type {ProcessTable} from '../sys/proc-table.js'
-import {registerProtected, registryDir} from '../sys/protected-registry.js'
-import {StateLayout} from '../sys/state-layout.js'
+import {registerProtected, registryPlaces, RegistryError, scanRegistry, unregisterProtected} from '../sys/protected-registry.js'
 import {editProtect} from '../sys/protect-config.js'
 
 export async function protectVerb(verb: 'list' | 'add' | 'remove', o: {pid?: number; pattern?: string; name?: string; config?: string; stateDir: string}, procs: ProcessTable): Promise<Verdict> {
   const base = {subject: 'PROTECT', checks: [], actions: []}
+  const places = registryPlaces(o.stateDir)
   if (verb === 'list') {
-    const live: {pid: number; name: string; startTime: string; cmdline: string[]; registeredAt: string}[] = []
-    let pruned = 0
-    let names: string[] = []
-    try {
-      names = readdirSync(registryDir(o.stateDir)).filter((n) => n.endsWith('.json'))
-    } catch {}
-    for (const n of names) {
-      const path = join(registryDir(o.stateDir), n)
-      let e = null
-      try {
-        e = parseProtectedEntry(readFileSync(path, 'utf8'))
-      } catch {}
-      if (e && procs.liveness(e.pid, e.startTime) === 'alive') live.push(e)
-      else {
-        try {
-          unlinkSync(path) // the process is gone (identity-checked): its entry protects nothing
-          pruned++
-        } catch {}
-      }
-    }
+    const scan = scanRegistry(places, procs)
+    // An entry whose process is gone (by identity) protects nothing: removed where we may.
+    const pruned = scan.dead.filter((path) => unregisterProtected(path)).length
+    const live = scan.live.map((e) => ({pid: e.pid, name: e.name, startTime: e.startTime, cmdline: e.cmdline, registeredAt: e.registeredAt, path: e.source, byUid: e.fileUid, marks: [e.mark ? 'env' : '', e.session ? 'session' : '', e.cgroup ? 'cgroup' : ''].filter(Boolean)}))
     const cfg = await loadConfig(o.config).catch(() => null)
     const patterns = cfg?.protect ?? []
     return {
       ...base, status: 'OK',
-      summary: `${live.length} protected process(es), ${patterns.length} pattern(s)${pruned ? `; ${pruned} dead entr${pruned === 1 ? 'y' : 'ies'} pruned` : ''}`,
-      details: [...live.map((e) => `pid ${e.pid} (${e.name}) since ${e.registeredAt}: ${e.cmdline.join(' ')}`), ...patterns.map((p) => `pattern ${p} (${cfg!.path})`)],
-      extra: {processes: live, patterns, config: cfg?.path ?? null, pruned},
+      summary: `${live.length} protected process(es), ${patterns.length} pattern(s)${pruned ? `; ${pruned} dead entr${pruned === 1 ? 'y' : 'ies'} pruned` : ''}${scan.ignored.length ? `; ${scan.ignored.length} entr${scan.ignored.length === 1 ? 'y' : 'ies'} ignored` : ''}`,
+      details: [
+        ...live.map((e) => `pid ${e.pid} (${e.name}) since ${e.registeredAt}${e.marks.length ? ` [descendants marked by ${e.marks.join(', ')}]` : ''}: ${e.cmdline.join(' ')}`),
+        ...scan.ignored.map((i) => `ignored ${i.path}: ${i.reason}`),
+        ...patterns.map((p) => `pattern ${p} (${cfg!.path})`),
+      ],
+      extra: {processes: live, patterns, config: cfg?.path ?? null, pruned, ignored: scan.ignored, registry: places},
     }
   }
   if ((o.pid === undefined) === (o.pattern === undefined)) throw new UsageError('give --pid N or --pattern REGEX')
@@ -53,14 +39,23 @@ export async function protectVerb(verb: 'list' | 'add' | 'remove', o: {pid?: num
   }
   const p = procs.get(o.pid!)
   if (!p) throw new UsageError(`no process ${o.pid}`)
+  const key = entryKey(p)
   if (verb === 'add') {
-    const path = registerProtected(o.stateDir, {version: 1, pid: p.pid, startTime: p.startTime, name: o.name ?? p.comm, cmdline: p.cmdline, descendants: true, registeredAt: new Date().toISOString()})
+    const uid = process.getuid?.() ?? 0
+    if (!entryCounts(uid, p.uid)) throw new UsageError(`pid ${p.pid} (${p.comm}) runs as uid ${p.uid}: an entry written by uid ${uid} would not count (only root or the process's own user can protect it)`)
+    let path: string
+    try {
+      // Its session is recorded only when it leads it: a session it merely belongs to (a login shell's) holds others too.
+      path = registerProtected({version: 1, pid: p.pid, startTime: p.startTime, name: o.name ?? p.comm, cmdline: p.cmdline, descendants: true, registeredAt: new Date().toISOString(), mark: null, session: p.sid === p.pid ? {sid: p.sid, startTime: p.startTime} : null, cgroup: null}, places)
+    } catch (e) {
+      if (e instanceof RegistryError) return {...base, status: 'UNKNOWN', summary: e.message}
+      throw e
+    }
     return {...base, status: 'OK', summary: `pid ${p.pid} (${p.comm}) and its descendants are protected (${path})`}
   }
-  try {
-    unlinkSync(new StateLayout(o.stateDir).protectedEntry(p.pid, p.startTime))
-    return {...base, status: 'OK', summary: `pid ${p.pid} (${p.comm}) is no longer protected`}
-  } catch {
-    return {...base, status: 'OK', summary: `pid ${p.pid} (${p.comm}) was not registered`}
-  }
+  const mine = scanRegistry(places, procs).live.filter((e) => entryKey(e) === key)
+  const removed = mine.filter((e) => unregisterProtected(e.source))
+  if (removed.length) return {...base, status: 'OK', summary: `pid ${p.pid} (${p.comm}) is no longer protected`}
+  if (mine.length) return {...base, status: 'UNKNOWN', summary: `pid ${p.pid} (${p.comm}) is registered by another user (${mine.map((e) => e.source).join(', ')}); not removed`}
+  return {...base, status: 'OK', summary: `pid ${p.pid} (${p.comm}) was not registered`}
 }

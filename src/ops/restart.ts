@@ -1,5 +1,4 @@
 import type {KillTarget} from '../core/kill-plan.js'
-import {refusalFor, type ProtectionContext} from '../core/protect.js'
 import type {Action} from '../core/verdict.js'
 import type {ServiceManager, StepResult} from '../sys/managers.js'
 import type {ProcessDeps} from './deps.js'
@@ -10,7 +9,6 @@ export interface RestartInput {
   /** The manager's view says the service is already down: no stop step. */
   alreadyDown: boolean
   port: number | null
-  protect: RegExp[]
   graceMs: number
   deadlineAt: number | null
   t0: number
@@ -45,17 +43,17 @@ export async function restartService(input: RestartInput, deps: ProcessDeps, log
     if (tooLate) return tooLate
     const s = await input.manager.stop()
     if (s) record('stop', input.manager.label, s)
+    if (s?.refused) return fail(`stop refused: ${s.detail}`)
   }
   const freed: string[] = []
   if (input.port !== null && !input.manager.freesPort) {
     const l = await deps.ports.listeners(input.port)
-    const ctx: ProtectionContext = {selfPid: deps.selfPid, ancestors: new Set(deps.procs.ancestors(deps.selfPid).map((p) => p.pid)), protect: input.protect, match: null, registry: deps.registry()}
     const targets: KillTarget[] = []
     for (const pid of l.pids) {
-      const p = deps.procs.get(pid)
-      if (!p) continue
-      const refusal = refusalFor(p, deps.procs.ancestors(pid), ctx)
-      if (refusal) return fail(`port ${input.port} held by pid ${pid} (${p.comm}) that medic never signals: ${refusal.reason}`)
+      const seen = deps.gate.inspect(pid)
+      if (!seen) continue
+      const p = seen.proc
+      if (seen.refusal) return fail(`port ${input.port} held by pid ${pid} (${p.comm}) that medic never signals: ${seen.refusal.reason}`)
       targets.push({pid, startTime: p.startTime, label: `pid ${pid} (${p.comm})`})
     }
     if (l.invisible) return fail(`port ${input.port} held by an invisible process (not root?)`)

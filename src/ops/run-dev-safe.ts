@@ -1,11 +1,15 @@
-import {spawn, type ChildProcess} from 'node:child_process'
+import type {ChildProcess} from 'node:child_process'
 import {readFileSync, writeFileSync} from 'node:fs'
 import {formatMs} from '../core/duration.js'
+import {entryKey, MARK_ENV, type ProtectedEntry} from '../core/protect.js'
 import {SIGNALS} from '../core/trace.js'
 import type {Check, Status, Verdict} from '../core/verdict.js'
 import {isoLocal} from '../sys/log-file.js'
+import {makeCgroup, removeCgroup} from '../sys/cgroup.js'
 import type {ProcessTable} from '../sys/proc-table.js'
-import {registerProtected, unregisterProtected} from '../sys/protected-registry.js'
+import {registerProtected, unregisterProtected, type RegistryPlaces} from '../sys/protected-registry.js'
+import type {SignalGate} from '../sys/signal-gate.js'
+import {spawnJob as spawnInScope} from '../sys/spawn-job.js'
 import {appendCapped, PRIVATE_MODE} from '../sys/file-gate.js'
 import {writeFileAtomic} from '../sys/state-store.js'
 import {traceReport} from './kill-trace.js'
@@ -69,12 +73,25 @@ function report(code: number, trace: TraceResult | null): string[] {
   return [`⚠️  DEV SCRIPT FAILED (exit code: ${code})${who}`, ...causes]
 }
 
+export interface DevRunDeps {
+  procs: ProcessTable
+  gate: SignalGate
+  places: RegistryPlaces
+  stderr: (l: string) => void
+}
+
 /**
  * `medic run-dev-safe`: run a long dev job at low priority, registered as protected for as
  * long as it runs, with its output also in a log that survives its death, and its end
  * explained. Exits with the job's status.
+ *
+ * Registered BEFORE it starts, or not started: the wrapper registers itself (with its
+ * descendants, the MEDIC_PROTECTED mark and, where one can be made, a cgroup) before it
+ * spawns anything; a job medic could not register is never started (DEVRUN_UNKNOWN on
+ * stderr, exit 3). Once running, the job is registered too (so it stays protected if the
+ * wrapper is killed), with its session.
  */
-export async function runDevSafe(input: DevRunInput, deps: {procs: ProcessTable; stderr: (l: string) => void}): Promise<Verdict> {
+export async function runDevSafe(input: DevRunInput, deps: DevRunDeps): Promise<Verdict> {
   const {procs} = deps
   const say = (l: string) => deps.stderr(l)
   const t0 = Date.now()
@@ -90,10 +107,33 @@ export async function runDevSafe(input: DevRunInput, deps: {procs: ProcessTable;
   log(`[${isoLocal(new Date())}] run-dev-safe ${input.name}: ${JSON.stringify(input.command)}\n`)
   say('🛡️  DEV SCRIPT PROTECTION WRAPPER')
   say(`   job: ${input.command.join(' ')}`)
-  say(`   🔐 Mode: PROTECTED (medic cleanup, health, supervise and watchdog never signal it)`)
-  const env = {...process.env, OMNIMIND_DEV_SCRIPT_MODE: 'true', OMNIMIND_SCRIPT_PID: String(process.pid)}
   const checks: Check[] = []
-  let registry: string | null = null
+  const self = procs.get(process.pid)
+  const selfKey = self ? entryKey(self) : ''
+  const made = self ? makeCgroup('protect', '', self, (pid, st) => procs.liveness(pid, st) === 'alive') : {ok: false as const, reason: 'own /proc entry unreadable'}
+  const cgroup = made.ok ? made.cgroup : null
+  const registry: string[] = []
+  const entry = (pid: number, startTime: string, session: ProtectedEntry['session']): ProtectedEntry => ({
+    version: 1, pid, startTime, name: input.name, cmdline: input.command, descendants: true, registeredAt: new Date().toISOString(),
+    mark: selfKey, session, cgroup: cgroup?.path ?? null,
+  })
+  try {
+    if (!self) throw new Error('cannot read its own /proc entry')
+    registry.push(registerProtected(entry(self.pid, self.startTime, self.sid === self.pid ? {sid: self.sid, startTime: self.startTime} : null), deps.places))
+  } catch (e) {
+    if (cgroup) removeCgroup(cgroup)
+    const why = (e as Error).message
+    say(`   ❌ NOT STARTED: ${why}`)
+    say('      A job medic cannot register would run unprotected (medic cleanup, health and supervise could kill it).')
+    log(`[${isoLocal(new Date())}] not started: ${why}\n`)
+    return {subject: 'DEVRUN', status: 'UNKNOWN', summary: `${input.name}: not started: ${why}`, checks: [{name: 'protected', status: 'UNKNOWN', detail: why}], actions: [], extra: {name: input.name, exitCode: 3, started: false}, wrapper: {exitCode: 3}}
+  }
+  say(`   🔐 Mode: PROTECTED (medic cleanup, health, supervise and watchdog never signal it)`)
+  say(`   registered: wrapper pid ${self.pid} and its descendants (${registry[0]}); marks: ${MARK_ENV}=${selfKey}${cgroup ? `, cgroup ${cgroup.path}` : ''}, the job's session`)
+  checks.push({name: 'protected', status: 'OK', detail: `wrapper pid ${self.pid} and its descendants registered (${registry[0]}); marks: ${MARK_ENV} environment, the job's session${cgroup ? `, cgroup ${cgroup.path}` : ` (no cgroup: ${made.ok ? '' : made.reason})`}`})
+  const env = {...process.env, OMNIMIND_DEV_SCRIPT_MODE: 'true', OMNIMIND_SCRIPT_PID: String(process.pid), [MARK_ENV]: selfKey}
+  // The wrapper's own capability over its job (Ctrl+C forwarding): its own registration does not stop it.
+  const scope = deps.gate.scope({mark: {name: MARK_ENV, value: selfKey}, cgroup, ownKeys: [selfKey]})
   let job: ChildProcess | null = null
 
   // Output passes through and is written to the log as it comes, by the wrapper.
@@ -110,7 +150,8 @@ export async function runDevSafe(input: DevRunInput, deps: {procs: ProcessTable;
   const spawnJob = (prefix: string[]) => {
     // `nice -n N -- CMD ARGS`: nice execs the job with its arguments exactly as given.
     const argv = [...prefix, 'nice', '-n', String(input.nice), '--', ...input.command]
-    const c = spawn(argv[0], argv.slice(1), {stdio: ['inherit', 'pipe', 'pipe'], detached: true, env, cwd: input.cwd})
+    const c = spawnInScope({argv, env, cwd: input.cwd, cgroup, stdio: ['inherit', 'pipe', 'pipe']})
+    if (c.pid) scope.adopt(c.pid)
     job = c
     pipe(c)
     return c
@@ -118,9 +159,17 @@ export async function runDevSafe(input: DevRunInput, deps: {procs: ProcessTable;
   const onStart = (pid: number) => {
     const st = procs.stat(pid)
     if (!st) return
-    registry = registerProtected(input.stateDir, {version: 1, pid, startTime: st.startTime, name: input.name, cmdline: input.command, descendants: true, registeredAt: new Date().toISOString()})
-    say(`   PID: ${pid} (registered in ${registry})`)
-    checks.push({name: 'protected', status: 'OK', detail: `pid ${pid} and its descendants registered (${registry})`})
+    // The job's own entry keeps it protected if the wrapper is killed. Its session is
+    // recorded when the job or the wrapper's own child (strace) leads it.
+    const leader = procs.stat(st.sid)
+    const session = leader && (st.sid === pid || leader.ppid === process.pid) ? {sid: st.sid, startTime: leader.startTime} : null
+    try {
+      registry.push(registerProtected(entry(pid, st.startTime, session), deps.places))
+      say(`   PID: ${pid} (registered in ${registry.at(-1)})`)
+    } catch (e) {
+      say(`   PID: ${pid} (not registered on its own: ${(e as Error).message}; protected as the wrapper's descendant and by its marks)`)
+      checks.push({name: 'protected job', status: 'UNKNOWN', detail: `pid ${pid} not registered on its own (${(e as Error).message}): protected through the wrapper's registration while the wrapper runs, and by its marks`})
+    }
     if ((process.getuid?.() ?? 0) === 0) {
       try {
         writeFileSync(`/proc/${pid}/oom_score_adj`, String(input.oomScoreAdj))
@@ -144,14 +193,8 @@ export async function runDevSafe(input: DevRunInput, deps: {procs: ProcessTable;
     }
   }
 
-  // SIGINT, SIGTERM, SIGHUP to the wrapper go to the job's whole process group.
-  const forward = (sig: NodeJS.Signals) => () => {
-    const j = job as ChildProcess | null
-    if (!j?.pid) return
-    try {
-      process.kill(-j.pid, sig)
-    } catch {}
-  }
+  // SIGINT, SIGTERM, SIGHUP to the wrapper go to the job's process group, member by member through the gate.
+  const forward = (sig: NodeJS.Signals) => () => void scope.signalAll(sig, {group: true})
   const handlers: [NodeJS.Signals, () => void][] = (['SIGINT', 'SIGTERM', 'SIGHUP'] as NodeJS.Signals[]).map((s) => [s, forward(s)])
   for (const [s, h] of handlers) process.on(s, h)
 
@@ -159,7 +202,7 @@ export async function runDevSafe(input: DevRunInput, deps: {procs: ProcessTable;
   let code: number
   try {
     if (input.trace) {
-      trace = await traceSignals({spawnJob, durationMs: null, followChildren: true, backend: 'auto', procs, progress: () => {}, handleSignals: false, onStart})
+      trace = await traceSignals({spawnJob, durationMs: null, followChildren: true, backend: 'auto', procs, gate: deps.gate, progress: () => {}, handleSignals: false, onStart})
       if (trace.failed) {
         checks.push({name: 'trace', status: 'UNKNOWN', detail: `no trace: ${trace.failed}`})
         trace = null
@@ -180,7 +223,8 @@ export async function runDevSafe(input: DevRunInput, deps: {procs: ProcessTable;
     }
   } finally {
     for (const [s, h] of handlers) process.off(s, h)
-    if (registry) unregisterProtected(registry)
+    for (const path of registry.reverse()) unregisterProtected(path)
+    if (cgroup && !removeCgroup(cgroup)) checks.push({name: 'leftovers', status: 'ALERT', detail: `processes the job left are still running in cgroup ${cgroup.path}; they are no longer protected`})
   }
   const took = formatMs(Date.now() - t0)
   const lines = report(code, trace)

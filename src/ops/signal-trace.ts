@@ -3,6 +3,7 @@ import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {explain, isSignalEvent, parseOomLines, parseStraceLine, parseTraceLine, SIGNALS, type Ending, type Explanation, type ObservedSignal, type SenderInfo} from '../core/trace.js'
+import type {SignalGate} from '../sys/signal-gate.js'
 import type {ProcessTable} from '../sys/proc-table.js'
 import {TracefsSession} from '../sys/tracefs.js'
 
@@ -17,6 +18,8 @@ export interface TraceOptions {
   followChildren: boolean
   backend: 'auto' | Backend
   procs: ProcessTable
+  /** The signal gate: the Ctrl+C forwarded to the job and the end of strace go through a scope of it. */
+  gate: SignalGate
   progress: (line: string) => void
   /** Forward Ctrl+C / SIGTERM to the job (kill-trace); a wrapper that forwards them itself says false. */
   handleSignals?: boolean
@@ -124,6 +127,7 @@ export async function traceSignals(o: TraceOptions): Promise<TraceResult> {
   }
 
   const straceFile = straceDir ? join(straceDir, 'trace') : null
+  const scope = o.gate.scope()
   let child: ChildProcess | null = null
   let rootPid: number
   let childEnd: Ending | null = null
@@ -131,6 +135,7 @@ export async function traceSignals(o: TraceOptions): Promise<TraceResult> {
   if (o.spawnJob) {
     const prefix = backend === 'strace' ? ['strace', ...(o.followChildren ? ['-f'] : []), '-qq', '-e', 'trace=none', '-e', 'signal=all', '-o', straceFile!, '--'] : []
     child = o.spawnJob(prefix)
+    if (child.pid) scope.adopt(child.pid)
     if (!child.pid) {
       tracefs?.close()
       return failed(`could not start the command`)
@@ -155,6 +160,7 @@ export async function traceSignals(o: TraceOptions): Promise<TraceResult> {
       const {spawn} = await import('node:child_process')
       const s = spawn('strace', [...(o.followChildren ? ['-f'] : []), '-qq', '-e', 'trace=none', '-e', 'signal=all', '-o', straceFile!, '-p', String(rootPid)], {stdio: 'ignore'})
       stracePid = s.pid ?? null
+      if (stracePid) scope.adopt(stracePid)
       s.once('exit', () => (childEnd ??= {kind: 'vanished'}))
     }
   }
@@ -206,17 +212,10 @@ export async function traceSignals(o: TraceOptions): Promise<TraceResult> {
 
   const stopAt = o.durationMs === null ? null : Date.now() + o.durationMs
   let interrupted = false
+  // Ctrl+C goes to the job's process group, member by member through the gate (the job is ours).
   const onInt = () => {
     interrupted = true
-    if (child?.pid) {
-      try {
-        process.kill(-child.pid, 'SIGINT')
-      } catch {
-        try {
-          child.kill('SIGINT')
-        } catch {}
-      }
-    }
+    if (child?.pid) scope.signalAll('SIGINT', {group: true})
   }
   const handle = o.handleSignals !== false
   if (handle) {
@@ -248,9 +247,8 @@ export async function traceSignals(o: TraceOptions): Promise<TraceResult> {
     }
     tracefs?.close()
     if (stracePid && !o.spawnJob) {
-      try {
-        process.kill(stracePid, 'SIGTERM')
-      } catch {}
+      const st = o.procs.stat(stracePid)
+      if (st) scope.send(stracePid, st.startTime, 'SIGTERM')
     }
   }
   if (straceDir) rmSync(straceDir, {recursive: true, force: true})

@@ -1,12 +1,16 @@
-import {spawn, type ChildProcess} from 'node:child_process'
+import type {ChildProcess} from 'node:child_process'
+import {JOB_ENV} from '../core/protect.js'
 import {initialState, transition, type SupervisorAction, type SupervisorConfig, type SupervisorEvent, type SupervisorState} from '../core/supervisor-machine.js'
 import {timerMs} from '../core/duration.js'
 import type {SuperviseStateFile} from '../core/supervise-state.js'
 import type {KillTarget} from '../core/kill-plan.js'
 import type {Verdict} from '../core/verdict.js'
 import {CappedLog} from '../sys/capped-log.js'
+import {makeCgroup, removeCgroup} from '../sys/cgroup.js'
 import {consume, identify, removeJudged, type Seen} from '../sys/file-gate.js'
 import type {Prober} from '../sys/probe.js'
+import type {Member} from '../sys/signal-gate.js'
+import {resolveProgram, spawnJob} from '../sys/spawn-job.js'
 import {writeFileAtomic} from '../sys/state-store.js'
 import {cleanup} from './cleanup.js'
 import type {ProcessDeps} from './deps.js'
@@ -29,7 +33,6 @@ export interface SuperviseInput {
   statePath: string
   pidFile: string
   childPidFile: string | null
-  protect: RegExp[]
   /** Stop by itself at this monotonic time (`--timeout`), or never. */
   deadlineAt: number | null
 }
@@ -75,6 +78,17 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
     deps.log.line(`[SUPERVISOR ${input.name}] ${line}`)
     deps.progress(`[SUPERVISOR ${input.name}] ${line}`)
   }
+  // The service is every process the child starts, wherever it goes: its process group and
+  // session, a cgroup made for it where one can be (root, a delegated subtree), and the
+  // MEDIC_JOB mark in the environment. The gate's JobScope reaches exactly those.
+  const made = makeCgroup('supervise', input.name, self, (pid, st) => procs.liveness(pid, st) === 'alive')
+  const cgroup = made.ok ? made.cgroup : null
+  const jobMark = `${process.pid}-${self.startTime}`
+  const scope = deps.gate.scope({mark: {name: JOB_ENV, value: jobMark}, cgroup})
+  const childEnv: NodeJS.ProcessEnv = {...input.env, [JOB_ENV]: jobMark}
+  const tracking = `process group, session, ${JOB_ENV} mark${cgroup ? `, cgroup ${cgroup.path}` : ''}`
+  log(`the service's processes are tracked by ${tracking}${made.ok ? '' : ` (no cgroup: ${made.reason})`}`)
+
   let finish!: (v: Verdict) => void
   const finished = new Promise<Verdict>((r) => (finish = r))
   let wakeTimer: NodeJS.Timeout | undefined
@@ -124,9 +138,15 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
       case 'clear-alert':
         log(a.line)
         return deps.announce(`${input.subject}_OK: ${input.name}: ${a.line}`)
+      case 'reap': {
+        const r = await reap(input.graceMs)
+        if (r.killed.length) log(`the child left ${r.killed.length} process(es) behind: ${r.killed.join(', ')}: terminated`)
+        if (r.left.length) log(`ALERT the child left process(es) that could not be stopped: ${describe(r.left)}`)
+        return
+      }
       case 'free-port': {
         if (input.port === null) return
-        const v = await cleanup({ports: [input.port], graceMs: input.graceMs, killWaitMs: 3000, match: null, protect: input.protect, dryRun: false, deadlineAt: null}, {...deps, progress: () => {}})
+        const v = await cleanup({ports: [input.port], graceMs: input.graceMs, killWaitMs: 3000, dryRun: false, deadlineAt: null}, {...deps, progress: () => {}})
         if (v.status !== 'OK') log(`before start: ${v.summary}`)
         return
       }
@@ -134,20 +154,57 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
         return startChild()
       case 'terminate':
         return stopChild(a.reason)
-      case 'exit':
+      case 'exit': {
+        // Verified, not assumed: whatever is still found of the service is named.
+        const r = await reap(input.graceMs)
         exiting = true
-        return finish({subject: input.subject, status: 'OK', summary: `${input.name} supervisor stopped; no process of its group left`, checks: [], actions: [], extra: {starts: state.starts, restarts: state.restarts.length}})
+        const cg = cgroup && r.left.length === 0 ? (removeCgroup(cgroup) ? '' : `; cgroup ${cgroup.path} not removed`) : ''
+        const extra = {starts: state.starts, restarts: state.restarts.length, left: r.left.map((m) => ({pid: m.pid, comm: m.comm, via: m.via}))}
+        if (a.code !== 0) return finish({subject: input.subject, status: 'ALERT', summary: `${input.name}: ${a.line ?? 'supervisor failed'}`, checks: [], actions: [], extra})
+        if (r.left.length) return finish({subject: input.subject, status: 'ALERT', summary: `${input.name} supervisor stopped; ${r.left.length} process(es) of the service still running: ${describe(r.left)}`, checks: [], actions: [], extra})
+        return finish({subject: input.subject, status: 'OK', summary: `${input.name} supervisor stopped; no process of the service left (checked: ${tracking})${cg}`, checks: [], actions: [], extra})
+      }
     }
   }
 
+  const describe = (ms: Member[]) => ms.slice(0, 5).map((m) => `pid ${m.pid} (${m.comm}, by ${m.via})`).join(', ') + (ms.length > 5 ? ` and ${ms.length - 5} more` : '')
+
+  /**
+   * TERM → grace → KILL to every process of the service, each by identity through the
+   * gate's JobScope; then KILL rounds for whatever forked meanwhile — with the cgroup
+   * frozen, where there is one, so nothing can fork between the listing and the kill.
+   * Returns what was terminated and what is left (refused, unkillable).
+   */
+  const reap = async (graceMs: number): Promise<{killed: string[]; left: Member[]}> => {
+    const killed: string[] = []
+    for (let round = 0; round < 6; round++) {
+      const found = scope.members()
+      if (found.length === 0) return {killed, left: []}
+      const frozen = round > 0 && scope.freeze(true)
+      const targets: KillTarget[] = found.map((m) => ({pid: m.pid, startTime: m.startTime, label: `pid ${m.pid} (${m.comm}, by ${m.via})`}))
+      let r
+      try {
+        r = await terminate(targets, {graceMs: round === 0 ? graceMs : 0, killWaitMs: 3000, deadlineAt: null, t0: clock.now(), via: scope.send}, {...deps, progress: () => {}})
+      } finally {
+        if (frozen) scope.freeze(false)
+      }
+      for (const t of r.plan.targets) if (t.phase === 'gone' && t.target.pid !== childId?.pid) killed.push(t.target.label)
+      // Nothing more to gain when every target was refused or survived a SIGKILL.
+      if (r.plan.targets.every((t) => t.phase === 'denied' || t.phase === 'survived')) break
+    }
+    return {killed, left: scope.members()}
+  }
+
   const startChild = () => {
-    const c = spawn(input.command[0], input.command.slice(1), {detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: input.env})
+    // A program that is not there is known before spawning (through the cgroup shim it would only be an exit 127).
+    const prog = resolveProgram(input.command[0], childEnv.PATH)
+    if (!prog.ok) return dispatch({type: 'spawn-failed', error: prog.reason, permanent: true})
+    const c = spawnJob({argv: input.command, env: childEnv, cgroup, stdio: ['ignore', 'pipe', 'pipe']})
     child = c
     c.stdout?.on('data', (d: Buffer) => out.write(d))
     c.stderr?.on('data', (d: Buffer) => out.write(d))
     c.once('spawn', () => {
-      const st = procs.stat(c.pid!)
-      childId = {pid: c.pid!, startTime: st?.startTime ?? ''}
+      childId = scope.adopt(c.pid!) ?? {pid: c.pid!, startTime: procs.stat(c.pid!)?.startTime ?? ''}
       if (input.childPidFile) {
         try {
           writeFileAtomic(input.childPidFile, `${c.pid}\n`)
@@ -169,18 +226,10 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
     })
   }
 
-  /** TERM → grace → KILL to the child's whole process group and every descendant, by identity. */
+  /** Stops the child and everything of the service with it. */
   const stopChild = async (reason: string) => {
-    if (!child?.pid) return
-    const pgid = child.pid
-    const group = procs.list().filter((pid) => procs.stat(pid)?.pgid === pgid)
-    const members = new Map<number, KillTarget>()
-    for (const pid of procs.descendants([pgid, ...group])) {
-      const st = procs.stat(pid)
-      if (st) members.set(pid, {pid, startTime: st.startTime, label: `pid ${pid} (${st.comm})`})
-    }
-    const r = await terminate([...members.values()], {graceMs: input.graceMs, killWaitMs: 3000, deadlineAt: null, t0: clock.now()}, {...deps, progress: () => {}})
-    log(`${reason}: ${r.plan.targets.map((t) => `${t.target.label} ${t.reason}`).join(', ') || 'nothing to stop'}`)
+    const r = await reap(input.graceMs)
+    log(`${reason}: ${r.killed.length ? `terminated ${r.killed.join(', ')}` : 'the child and its processes stopped'}${r.left.length ? `; still running: ${describe(r.left)}` : ''}`)
   }
 
   // Probes: the service answering, and the child not stuck in D state.

@@ -1,5 +1,6 @@
 import {abandonKill, isFinal, markTarget, planKill, stepKill, type KillPlan, type KillTarget} from '../core/kill-plan.js'
 import type {Action} from '../core/verdict.js'
+import type {Sent} from '../sys/signal-gate.js'
 import type {ProcessDeps} from './deps.js'
 
 export interface TerminateOptions {
@@ -9,6 +10,8 @@ export interface TerminateOptions {
   deadlineAt: number | null
   /** Monotonic time the command started; action times are relative to it. */
   t0: number
+  /** Sends through a JobScope of the gate (the caller's own job) instead of the gate itself. */
+  via?: (pid: number, startTime: string, signal: NodeJS.Signals) => Sent
 }
 
 /** Liveness is polled this often: fine enough that a polite holder is seen gone within a few ms. */
@@ -19,7 +22,8 @@ const POLL_MS = 2
  * Every signal and every exit becomes an Action with its time.
  */
 export async function terminate(targets: KillTarget[], opts: TerminateOptions, deps: ProcessDeps): Promise<{plan: KillPlan; actions: Action[]}> {
-  const {clock, procs, signaller} = deps
+  const {clock, procs, gate} = deps
+  const send = opts.via ?? ((pid: number, startTime: string, signal: NodeJS.Signals) => gate.send(pid, startTime, signal))
   const actions: Action[] = []
   const at = () => Math.round(clock.now() - opts.t0)
   let plan = planKill(targets, clock.now(), opts.graceMs, opts.killWaitMs)
@@ -39,15 +43,16 @@ export async function terminate(targets: KillTarget[], opts: TerminateOptions, d
       }
     }
     for (const order of step.signals) {
-      const result = signaller.send(order.target.pid, order.target.startTime, order.signal)
+      const {result, reason} = send(order.target.pid, order.target.startTime, order.signal)
       // SIGCONT only matters when it could not be delivered; its `sent` is noise.
       if (order.signal !== 'SIGCONT' || result === 'denied' || result === 'refused') {
-        actions.push({action: order.signal, target: order.target.label, result, ms: at()})
-        deps.progress(`${order.signal} → ${order.target.label}: ${result}`)
-        deps.log.line(`${order.signal} ${order.target.label}: ${result}`)
+        const text = result === 'refused' ? `refused: ${reason}` : result
+        actions.push({action: order.signal, target: order.target.label, result: text, ms: at()})
+        deps.progress(`${order.signal} → ${order.target.label}: ${text}`)
+        deps.log.line(`${order.signal} ${order.target.label}: ${text}`)
       }
       if (result === 'denied') plan = markTarget(plan, order.target.pid, 'denied', 'permission denied (EPERM)', clock.now())
-      else if (result === 'refused') plan = markTarget(plan, order.target.pid, 'denied', 'refused by the signaller', clock.now())
+      else if (result === 'refused') plan = markTarget(plan, order.target.pid, 'denied', `refused: ${reason}`, clock.now())
       else if (result === 'reused') plan = markTarget(plan, order.target.pid, 'gone', 'pid reused by another process; not signalled', clock.now())
     }
     if (plan.targets.every(isFinal)) return {plan, actions}

@@ -23,7 +23,6 @@ export interface WatchdogInput {
   restartFlag: string | null
   opsDir: string | null
   port: number | null
-  protect: RegExp[]
   graceMs: number
   dryRun: boolean
   statePath: string
@@ -81,7 +80,7 @@ async function restart(why: string, input: WatchdogInput, deps: WatchdogDeps, wd
   const st = await deps.manager.status()
   if (!st.available) return {ok: false, detail: `cannot restart: ${unavailableText(deps.manager, st.reason)}`, actions: []}
   wd(`${why}: restarting via ${deps.manager.label}`)
-  const r = await restartService({manager: deps.manager, alreadyDown: st.view?.state === 'inactive', port: input.port, protect: input.protect, graceMs: input.graceMs, deadlineAt: input.deadlineAt, t0: deps.clock.now()}, deps, wd)
+  const r = await restartService({manager: deps.manager, alreadyDown: st.view?.state === 'inactive', port: input.port, graceMs: input.graceMs, deadlineAt: input.deadlineAt, t0: deps.clock.now()}, deps, wd)
   return {ok: r.ok, detail: r.ok ? `restarted via ${deps.manager.label}` : r.reason, actions: r.actions}
 }
 

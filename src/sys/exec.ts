@@ -63,6 +63,9 @@ export function runDetached(argv: string[], opts: {timeoutMs: number; logFile?: 
     child.stdin?.on('error', () => {})
     if (opts.input !== undefined) child.stdin?.end(opts.input)
     let timedOut = false
+    // The one signal outside the signal gate (sys/signal-gate.ts says why): the timed-out
+    // command's process group. Its leader is this process's own child, not yet reaped (the
+    // timer is cleared on its exit), so its pid — the group id — cannot have been reused.
     const timer = setTimeout(() => {
       timedOut = true
       try {

@@ -4,7 +4,8 @@ import {countJournalRestarts, parseDockerInspect, parsePm2Jlist, parseSystemctlS
 import {parseSuperviseState} from '../core/supervise-state.js'
 import {describeExec, run, runDetached, type ExecResult} from './exec.js'
 import type {ProcessTable} from './proc-table.js'
-import type {Signaller} from './signaller.js'
+import {readPidFile} from './pid-file.js'
+import type {SignalGate} from './signal-gate.js'
 import {StateLayout} from './state-layout.js'
 
 export const MANAGER_KINDS = ['auto', 'systemd', 'systemd-user', 'supervise', 'pm2', 'docker', 'command', 'none', 'ssh'] as const
@@ -21,6 +22,8 @@ export interface StepResult {
   detail: string
   /** Something done on the way that a reader of the actions should see (a daemon-reload). */
   note?: string
+  /** The step refused to act (a protected process, a stale pid file): the repair must stop here. */
+  refused?: boolean
 }
 
 /** What `medic health` needs of whatever runs the service. One implementation per kind. */
@@ -51,9 +54,12 @@ export interface ManagerOptions {
   cmdTimeoutMs: number
   logFile?: string
   procs: ProcessTable
-  signaller: Signaller
-  /** Terminates a process group or pid the way cleanup does (identity-checked TERM → KILL). */
-  terminate: (pids: number[]) => Promise<StepResult>
+  gate: SignalGate
+  /**
+   * Terminates processes the way cleanup does (TERM → grace → KILL through the signal
+   * gate); refuses them all, signalling none, when the gate would refuse any.
+   */
+  terminate: (targets: {pid: number; startTime: string}[]) => Promise<StepResult>
 }
 
 const step = (r: ExecResult): StepResult => ({ok: !r.missing && !r.timedOut && r.code === 0, detail: `${r.argv.join(' ')}: ${describeExec(r)}`})
@@ -167,23 +173,14 @@ export function dockerManager(o: ManagerOptions): ServiceManager {
   }
 }
 
-function readPidFile(path: string | undefined): number | null {
-  if (!path) return null
-  try {
-    const n = Number(readFileSync(path, 'utf8').trim())
-    return Number.isInteger(n) && n > 1 ? n : null
-  } catch {
-    return null
-  }
-}
 
 /** Commands that return when done (`--start-cmd`, `--stop-cmd`, `--restart-cmd`), split like ExecStart, never a shell. */
 export function commandManager(o: ManagerOptions): ServiceManager {
   const label = 'command manager'
+  const view = () => (o.pidFile ? readPidFile(o.pidFile, o.procs) : null)
   const livePid = () => {
-    const pid = readPidFile(o.pidFile)
-    const st = pid ? o.procs.stat(pid) : null
-    return st ? {pid: pid!, state: st.state} : null
+    const v = view()
+    return v?.kind === 'live' ? {pid: v.pid, state: v.state} : null
   }
   return {
     kind: 'command',
@@ -197,18 +194,25 @@ export function commandManager(o: ManagerOptions): ServiceManager {
         return {available: true, view: {state, raw: `${state} (${o.statusCmd.join(' ')}: ${describeExec(r)})`, mainPid: live?.pid ?? null, restarts: []}}
       }
       if (o.pidFile) {
-        const live = livePid()
-        const state = live && live.state !== 'Z' && live.state !== 'X' ? 'active' : 'inactive'
-        return {available: true, view: {state, raw: live ? `${state} (pid ${live.pid} from ${o.pidFile}, state ${live.state})` : `inactive (no live pid in ${o.pidFile})`, mainPid: live?.pid ?? null, restarts: []}}
+        const v = view()!
+        // A pid file written before the process now holding its pid started names a reused pid: no state, no action.
+        if (v.kind === 'stale') return {available: false, reason: v.detail}
+        const state = v.kind === 'live' ? 'active' : 'inactive'
+        return {available: true, view: {state, raw: v.kind === 'live' ? `${state} (${v.detail})` : `inactive (no live pid in ${o.pidFile}: ${v.detail})`, mainPid: v.kind === 'live' ? v.pid : null, restarts: []}}
       }
       return {available: true, view: {state: 'unknown', raw: 'no --pid-file or --status-cmd', mainPid: null, restarts: []}}
     },
     servicePids: (view) => (view?.mainPid ? o.procs.descendants([view.mainPid]) : null),
     async stop() {
       if (o.stopCmd) return step(await runDetached(o.stopCmd, {timeoutMs: o.cmdTimeoutMs + o.graceMs, logFile: o.logFile}))
-      const live = livePid()
-      if (live && live.state !== 'Z') return o.terminate(o.procs.descendants([live.pid]))
-      return null
+      const v = view()
+      if (v?.kind === 'stale') return {ok: false, refused: true, detail: v.detail}
+      if (v?.kind !== 'live') return null
+      const targets = o.procs.descendants([v.pid]).flatMap((pid) => {
+        const st = pid === v.pid ? {startTime: v.startTime} : o.procs.stat(pid)
+        return st ? [{pid, startTime: st.startTime}] : []
+      })
+      return o.terminate(targets)
     },
     async start() {
       const argv = o.startCmd ?? o.restartCmd!
@@ -246,8 +250,8 @@ export function superviseManager(o: ManagerOptions): ServiceManager {
     async start() {
       const s = read()
       if (!s) return {ok: false, detail: 'supervisor state vanished'}
-      const r = o.signaller.send(s.supervisor.pid, s.supervisor.startTime, 'SIGHUP')
-      return {ok: r === 'sent', detail: `SIGHUP → supervisor pid ${s.supervisor.pid}: ${r}`}
+      const r = o.gate.send(s.supervisor.pid, s.supervisor.startTime, 'SIGHUP')
+      return {ok: r.result === 'sent', refused: r.result === 'refused', detail: `SIGHUP → supervisor pid ${s.supervisor.pid}: ${r.result}${r.reason ? ` (${r.reason})` : ''}`}
     },
   }
 }
@@ -289,8 +293,7 @@ export async function detectManager(o: ManagerOptions): Promise<{manager: Servic
     tried.push(`systemd-user: ${st.reason}`)
   } else tried.push('systemd-user: no user bus')
   const pm2Home = process.env.PM2_HOME ?? join(process.env.HOME ?? '/root', '.pm2')
-  const pm2Pid = readPidFile(join(pm2Home, 'pm2.pid'))
-  if (pm2Pid && o.procs.stat(pm2Pid)) {
+  if (readPidFile(join(pm2Home, 'pm2.pid'), o.procs).kind === 'live') {
     const m = pm2Manager(o)
     const st = await m.status()
     if (st.available) return {manager: m, tried}

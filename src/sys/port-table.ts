@@ -30,7 +30,9 @@ export interface PortTable {
   bindable(port: number): Promise<Bindable>
 }
 
-function summarise(port: number, sockets: TcpListenSocket[], via: 'ss' | 'proc'): PortListeners {
+function summarise(port: number, all: TcpListenSocket[], via: 'ss' | 'proc'): PortListeners {
+  // medic's own bind test (run alongside the lookup) is never a holder of the port.
+  const sockets = all.filter((s) => !(s.owners.length > 0 && s.owners.every((o) => o.pid === process.pid)))
   const pids = [...new Set(sockets.flatMap((s) => s.owners.map((o) => o.pid)))].sort((a, b) => a - b)
   return {port, listening: sockets.length > 0, sockets, pids, invisible: sockets.some((s) => s.owners.length === 0), via}
 }

@@ -24,6 +24,10 @@ export interface ProcessTable {
   /** Bytes the process caused to be read from storage (`/proc/<pid>/io`, root or same user). */
   readBytes(pid: number): number | null
   userName(uid: number): string
+  /** The value of one variable in the environment the process was started with; null when absent or unreadable. */
+  envVar(pid: number, name: string): string | null
+  /** Its cgroup v2 path (the `0::` line of /proc/<pid>/cgroup); null when unknown. */
+  cgroup2(pid: number): string | null
 }
 
 function readText(path: string): string | null {
@@ -103,6 +107,27 @@ export const procTable: ProcessTable = {
   readBytes(pid) {
     const m = /read_bytes:\s*(\d+)/.exec(readText(`/proc/${pid}/io`) ?? '')
     return m ? Number(m[1]) : null
+  },
+  envVar(pid, name) {
+    // environ can be large; a Buffer scan avoids decoding all of it.
+    let buf: Buffer
+    try {
+      buf = readFileSync(`/proc/${pid}/environ`)
+    } catch {
+      return null
+    }
+    const key = Buffer.from(`${name}=`)
+    for (let at = 0; at < buf.length; ) {
+      const end = buf.indexOf(0, at)
+      const stop = end < 0 ? buf.length : end
+      if (stop - at >= key.length && buf.compare(key, 0, key.length, at, at + key.length) === 0) return buf.toString('latin1', at + key.length, stop)
+      at = stop + 1
+    }
+    return null
+  },
+  cgroup2(pid) {
+    const m = /^0::(\S*)$/m.exec(readText(`/proc/${pid}/cgroup`) ?? '')
+    return m ? m[1] : null
   },
   userName(uid) {
     if (!passwd) {

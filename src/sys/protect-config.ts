@@ -2,13 +2,17 @@ import {readFileSync} from 'node:fs'
 import {findConfig, loadConfig} from './config.js'
 import {writeFileAtomic} from './state-store.js'
 
-/** `protect:` patterns of the config file, for every command that signals. */
-export async function configProtect(explicit?: string): Promise<RegExp[]> {
+/**
+ * `protect:` patterns of the config file, for the signal gate. A config file that exists
+ * but cannot be read, parsed or compiled is an error, never "no patterns": the gate then
+ * refuses every signal but a job's own (fail closed).
+ */
+export async function configProtect(explicit?: string): Promise<{patterns: RegExp[]; error: string | null}> {
   try {
     const cfg = await loadConfig(explicit)
-    return (cfg?.protect ?? []).map((p) => new RegExp(p))
-  } catch {
-    return []
+    return {patterns: (cfg?.protect ?? []).map((p) => new RegExp(p)), error: null}
+  } catch (e) {
+    return {patterns: [], error: `config file: ${(e as Error).message}`}
   }
 }
 

@@ -1,46 +1,199 @@
-import {readFileSync, readdirSync, unlinkSync} from 'node:fs'
-import {join} from 'node:path'
-import {parseProtectedEntry, type ProtectedEntry} from '../core/protect.js'
+import {closeSync, constants, chmodSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, unlinkSync} from 'node:fs'
+import {dirname, join} from 'node:path'
+import {entryCounts, entryKey, parseProtectedEntry, type LiveEntry, type ProtectedEntry} from '../core/protect.js'
 import type {ProcessTable} from './proc-table.js'
 import {StateLayout} from './state-layout.js'
 import {writeFileAtomic} from './state-store.js'
 
 /**
- * The protected registry: `<state-dir>/protected/<pid>-<starttime>.json`, one file per
- * job, so concurrent jobs never share a file and need no lock. Format: ProtectedEntry
- * (version 1). Entries whose process is gone (identity-checked) are ignored on read.
+ * The protected registry, one for the host, honoured by every user's medic
+ * (docs/contract.md §4). One file per registration, named `<pid>-<starttime>.json`, so
+ * concurrent jobs never share a file and need no lock.
+ *
+ * Where:
+ * - `/run/medic/protected/` (`MEDIC_PROTECTED_DIR` overrides it): root-owned, mode 1777
+ *   (sticky: everyone can add an entry, nobody can remove another user's). Any root medic
+ *   that reads or writes the registry makes it when it is missing (/run is a tmpfs:
+ *   registrations do not outlive a boot, nor do the processes they name).
+ * - `/dev/shm/medic-protected.<pid>-<starttime>.json`: where a user registers while the
+ *   host directory does not exist yet (no root medic has run since boot; a user cannot
+ *   make a directory in /run). /dev/shm is root-owned and sticky, so no user is ever
+ *   "first" to own the place — a directory a user made could be emptied by that user.
+ * - `<state-dir>/protected/`: read only, where earlier versions registered.
+ *
+ * An entry counts only when its file is owned by root or by the uid running the process
+ * it names (any user could otherwise "protect" root's gateway and block every repair),
+ * when it is a regular file (opened without following symlinks, non-blocking, at most
+ * 64 KiB: a planted FIFO or a huge file cannot hang or slow root's medic), when its name
+ * is its identity, and when that process is alive with that identity.
  */
-export function registryDir(stateDir: string): string {
-  return new StateLayout(stateDir).protectedDir
+export interface RegistryPlaces {
+  host: string
+  shm: string
+  legacy: string | null
 }
 
-export function readRegistry(stateDir: string, table: ProcessTable): ProtectedEntry[] {
-  let names: string[]
-  try {
-    names = readdirSync(registryDir(stateDir))
-  } catch {
-    return []
-  }
-  const out: ProtectedEntry[] = []
-  for (const n of names) {
-    if (!n.endsWith('.json')) continue
-    let e: ProtectedEntry | null = null
+export const HOST_REGISTRY = '/run/medic/protected'
+const SHM_PREFIX = 'medic-protected.'
+const MAX_ENTRY_BYTES = 64 * 1024
+
+export function registryPlaces(stateDir?: string | null, env: NodeJS.ProcessEnv = process.env): RegistryPlaces {
+  return {host: env.MEDIC_PROTECTED_DIR || HOST_REGISTRY, shm: '/dev/shm', legacy: stateDir ? new StateLayout(stateDir).protectedDir : null}
+}
+
+export class RegistryError extends Error {}
+
+export interface RegistryScan {
+  live: LiveEntry[]
+  /** Entries that do not count, with why (another user's claim on a process, a symlink …). */
+  ignored: {path: string; reason: string}[]
+  /** Entries whose process is gone (by identity): they protect nothing. */
+  dead: string[]
+}
+
+const uid = () => process.getuid?.() ?? 0
+
+/** Why `dir` is not a safe place to register in (null when it is): root-owned, and sticky if others can write it; its parent too. */
+export function untrustedReason(dir: string): string | null {
+  for (const d of [dir, dirname(dir)]) {
+    let st
     try {
-      e = parseProtectedEntry(readFileSync(join(registryDir(stateDir), n), 'utf8'))
-    } catch {}
-    if (e && table.liveness(e.pid, e.startTime) === 'alive') out.push(e)
+      st = lstatSync(d)
+    } catch (e) {
+      return `${d}: ${(e as NodeJS.ErrnoException).code}`
+    }
+    if (st.isSymbolicLink()) return `${d} is a symbolic link`
+    if (!st.isDirectory()) return `${d} is not a directory`
+    if (st.uid !== 0) return `${d} is owned by uid ${st.uid}, not root`
+    if ((st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0) return `${d} is writable by others and not sticky`
+  }
+  return null
+}
+
+/** Root makes the host directory when it is missing (root-owned 1777). Returns why it is unusable, or null. */
+export function ensureHostRegistry(places: RegistryPlaces): string | null {
+  if (uid() === 0) {
+    try {
+      lstatSync(places.host)
+    } catch {
+      try {
+        mkdirSync(dirname(places.host), {recursive: true, mode: 0o755})
+        mkdirSync(places.host, {mode: 0o1777})
+        chmodSync(places.host, 0o1777) // the umask took bits off
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') return `cannot make ${places.host}: ${(e as NodeJS.ErrnoException).code}`
+      }
+    }
+  }
+  return untrustedReason(places.host)
+}
+
+function readEntryFile(path: string): {text: string; fileUid: number} | {error: string} {
+  let fd: number
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+  } catch (e) {
+    return {error: (e as NodeJS.ErrnoException).code === 'ELOOP' ? 'a symbolic link' : `unreadable (${(e as NodeJS.ErrnoException).code})`}
+  }
+  try {
+    const st = fstatSync(fd)
+    if (!st.isFile()) return {error: 'not a regular file'}
+    if (st.size > MAX_ENTRY_BYTES) return {error: `too large (${st.size} bytes)`}
+    const buf = Buffer.alloc(st.size)
+    const n = st.size ? readSync(fd, buf, 0, st.size, 0) : 0
+    return {text: buf.toString('utf8', 0, n), fileUid: st.uid}
+  } catch (e) {
+    return {error: `unreadable (${(e as NodeJS.ErrnoException).code})`}
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** Every registration in every place, sorted into live (counting), ignored and dead. */
+export function scanRegistry(places: RegistryPlaces, procs: ProcessTable): RegistryScan {
+  if (uid() === 0) ensureHostRegistry(places)
+  const out: RegistryScan = {live: [], ignored: [], dead: []}
+  const seen = new Set<string>()
+  const sources: [string, (n: string) => string | null][] = [
+    [places.host, (n) => (/^\d+-\d+\.json$/.test(n) ? n.slice(0, -5) : null)],
+    [places.shm, (n) => (n.startsWith(SHM_PREFIX) && /^\d+-\d+\.json$/.test(n.slice(SHM_PREFIX.length)) ? n.slice(SHM_PREFIX.length, -5) : null)],
+    ...(places.legacy ? [[places.legacy, (n: string) => (/^\d+-\d+\.json$/.test(n) ? n.slice(0, -5) : null)] as [string, (n: string) => string | null]] : []),
+  ]
+  for (const [dir, keyOf] of sources) {
+    let names: string[]
+    try {
+      names = readdirSync(dir)
+    } catch {
+      continue
+    }
+    for (const n of names) {
+      const key = keyOf(n)
+      if (key === null) continue
+      const path = join(dir, n)
+      const f = readEntryFile(path)
+      if ('error' in f) {
+        out.ignored.push({path, reason: f.error})
+        continue
+      }
+      const e = parseProtectedEntry(f.text)
+      if (!e) {
+        out.ignored.push({path, reason: 'not a registry entry (format v1)'})
+        continue
+      }
+      if (entryKey(e) !== key) {
+        out.ignored.push({path, reason: `names pid ${e.pid} start ${e.startTime}, not ${key}`})
+        continue
+      }
+      const p = procs.get(e.pid)
+      if (!p || p.startTime !== e.startTime || procs.liveness(e.pid, e.startTime) !== 'alive') {
+        out.dead.push(path)
+        continue
+      }
+      if (!entryCounts(f.fileUid, p.uid)) {
+        out.ignored.push({path, reason: `written by uid ${f.fileUid} for a process of uid ${p.uid}: only root or the process's own user can protect it`})
+        continue
+      }
+      const dedup = `${key}:${f.fileUid}`
+      if (seen.has(dedup)) continue
+      seen.add(dedup)
+      const sessionLive = e.session ? procs.liveness(e.session.sid, e.session.startTime) === 'alive' : false
+      out.live.push({...e, fileUid: f.fileUid, procUid: p.uid, sessionLive, source: path})
+    }
   }
   return out
 }
 
-export function registerProtected(stateDir: string, entry: ProtectedEntry): string {
-  const path = new StateLayout(stateDir).protectedEntry(entry.pid, entry.startTime)
-  writeFileAtomic(path, JSON.stringify(entry, null, 2) + '\n')
-  return path
+export function readRegistry(places: RegistryPlaces, procs: ProcessTable): LiveEntry[] {
+  return scanRegistry(places, procs).live
 }
 
-export function unregisterProtected(path: string): void {
+/**
+ * Registers a process (atomically: temporary file, then rename). Root writes only to the
+ * host directory (made if missing); a user writes there when it exists and is safe, else
+ * to the /dev/shm fallback. Throws RegistryError naming the place and the reason: the
+ * caller must not go on as if the process were protected.
+ */
+export function registerProtected(entry: ProtectedEntry, places: RegistryPlaces): string {
+  const key = entryKey(entry)
+  const text = JSON.stringify(entry, null, 2) + '\n'
+  const hostProblem = ensureHostRegistry(places)
+  const targets: string[] = []
+  if (hostProblem === null) targets.push(join(places.host, `${key}.json`))
+  else if (uid() !== 0 && untrustedReason(places.shm) === null) targets.push(join(places.shm, `${SHM_PREFIX}${key}.json`))
+  if (targets.length === 0) throw new RegistryError(`cannot register pid ${entry.pid}: ${hostProblem}${uid() !== 0 ? `; ${places.shm}: ${untrustedReason(places.shm)}` : ''}`)
+  try {
+    writeFileAtomic(targets[0], text)
+  } catch (e) {
+    throw new RegistryError(`cannot register pid ${entry.pid} in ${dirname(targets[0])}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
+  }
+  return targets[0]
+}
+
+export function unregisterProtected(path: string): boolean {
   try {
     unlinkSync(path)
-  } catch {}
+    return true
+  } catch {
+    return false
+  }
 }

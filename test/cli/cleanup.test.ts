@@ -3,7 +3,7 @@ import {spawn, spawnSync} from 'node:child_process'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 import {procTable} from '../../src/sys/proc-table.js'
-import {registerProtected} from '../../src/sys/protected-registry.js'
+import {writeFileAtomic} from '../../src/sys/state-store.js'
 import {alive, BIN, expectContract, Janitor, medic, startService} from '../helpers/procs.js'
 
 const j = new Janitor()
@@ -130,11 +130,11 @@ describe('medic cleanup', () => {
     expect(alive(s.pid)).toBe(true)
   })
 
-  it('refuses a job registered by run-dev-safe (the protected registry)', async () => {
+  it('refuses a job registered by run-dev-safe (the protected registry, in the per-state-dir place of earlier versions)', async () => {
     const dir = join(j.tmp(), 'state')
     const s = await startService(j, ['--orphan'])
     const st = procTable.stat(s.pid)!
-    registerProtected(dir, {version: 1, pid: s.pid, startTime: st.startTime, name: 'train-500', cmdline: [], descendants: true, registeredAt: new Date().toISOString()})
+    writeFileAtomic(join(dir, 'protected', `${s.pid}-${st.startTime}.json`), JSON.stringify({version: 1, pid: s.pid, startTime: st.startTime, name: 'train-500', cmdline: [], descendants: true, registeredAt: new Date().toISOString()}))
     const r = await medic(['cleanup', '--port', String(s.port), '--state-dir', dir])
     expectContract(r, 'PORT_ALERT')
     expect(r.lines[0]).toContain('protected by run-dev-safe (job "train-500")')

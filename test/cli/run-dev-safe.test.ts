@@ -21,18 +21,21 @@ describe('medic run-dev-safe', () => {
     expect(r.stdout).not.toMatch(/DEVRUN_/)
   })
 
-  it('runs at nice 10 with the seed\'s environment and registers the job while it runs', async () => {
+  it('runs at nice 10 with the seed\'s environment, the protection mark, and the wrapper and the job registered while it runs', async () => {
     const dir = j.tmp()
-    const probe = 'const fs=require("fs"); const st=fs.readFileSync("/proc/self/stat","utf8"); console.log(JSON.stringify({nice: Number(st.slice(st.lastIndexOf(")")+2).split(" ")[16]), mode: process.env.OMNIMIND_DEV_SCRIPT_MODE, wrapper: process.env.OMNIMIND_SCRIPT_PID, reg: fs.readdirSync(process.argv[1])}))'
-    const r = await medic(['run-dev-safe', '--state-dir', dir, '--', process.execPath, '-e', probe, join(dir, 'protected')])
+    const reg = join(dir, 'registry') // the host registry, here for this test alone (root makes it)
+    const probe = 'const fs=require("fs"); const st=fs.readFileSync("/proc/self/stat","utf8"); console.log(JSON.stringify({nice: Number(st.slice(st.lastIndexOf(")")+2).split(" ")[16]), mode: process.env.OMNIMIND_DEV_SCRIPT_MODE, wrapper: process.env.OMNIMIND_SCRIPT_PID, mark: process.env.MEDIC_PROTECTED, reg: fs.readdirSync(process.argv[1]).filter((n) => n.endsWith(".json")).sort()}))'
+    const r = await medic(['run-dev-safe', '--state-dir', dir, '--', process.execPath, '-e', probe, reg], {env: {MEDIC_PROTECTED_DIR: reg}})
     const out = JSON.parse(r.stdout)
     expect(out).toMatchObject({nice: 10, mode: 'true'})
     expect(Number(out.wrapper)).toBeGreaterThan(1)
-    expect(out.reg).toHaveLength(1)
+    expect(out.mark).toMatch(new RegExp(`^${out.wrapper}-\\d+$`))
+    expect(out.reg).toHaveLength(2) // the wrapper (registered before the job started) and the job
+    expect(out.reg).toContain(`${out.mark}.json`)
     expect(r.code).toBe(0)
     expect(r.stderr).toMatch(/^DEVRUN_OK: /m)
     expect(r.stderr).toContain('✅ DEV SCRIPT COMPLETED (exit code: 0)')
-    expect(existsSync(join(dir, 'protected', out.reg[0]))).toBe(false) // unregistered at the end
+    for (const n of out.reg) expect(existsSync(join(reg, n))).toBe(false) // unregistered at the end
   })
 
   it('forwards SIGTERM to the job and exits with its status', async () => {

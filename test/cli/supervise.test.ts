@@ -99,11 +99,13 @@ describe('medic supervise', () => {
     expect(await s.exited).toBe(0)
   })
 
-  it('treats a missing program as a configuration error', async () => {
-    const s = superviseRun([], ['/nonexistent/program'])
-    await until('fatal', () => s.state()?.state === 'fatal' || null)
-    s.child.kill('SIGTERM')
-    expect(await s.exited).toBe(0)
+  it('ends SUPERVISOR_ALERT, exit 2, when the command cannot start', async () => {
+    for (const cmd of ['/nonexistent/program', 'no-such-program-medic-test']) {
+      const s = superviseRun([], [cmd])
+      expect(await s.exited).toBe(2)
+      expect(s.out()).toMatch(new RegExp(`^SUPERVISOR_ALERT: gw: could not start: ${cmd}: .*\\(ENOENT\\): the command cannot start\n$`))
+      expect(s.state().state).toBe('fatal')
+    }
   })
 
   it('restarts gracefully on SIGHUP and on the restart flag (consumed once), without counting a failure', async () => {
@@ -164,7 +166,8 @@ describe('medic supervise', () => {
     const env = await until('the child log', () => (existsSync(log) && readFileSync(log, 'utf8').includes('{') ? JSON.parse(readFileSync(log, 'utf8')) : null))
     expect(env.GATEWAY_TOKEN).toBe('abc')
     expect(env.PATH).toBe('/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin')
-    expect(Object.keys(env).every((k) => ['GATEWAY_TOKEN', 'PATH', 'HOME', 'USER', 'LOGNAME', 'LANG', 'LC_ALL', 'TZ'].includes(k))).toBe(true)
+    expect(Object.keys(env).filter((k) => !['GATEWAY_TOKEN', 'PATH', 'HOME', 'USER', 'LOGNAME', 'LANG', 'LC_ALL', 'TZ', 'MEDIC_JOB'].includes(k))).toEqual([])
+    expect(env.MEDIC_JOB).toBe(`${s.child.pid}-${readFileSync(`/proc/${s.child.pid}/stat`, 'latin1').split(') ')[1].split(' ')[19]}`) // the service's mark
     s.child.kill('SIGTERM')
     await s.exited
   })

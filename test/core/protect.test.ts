@@ -1,8 +1,8 @@
 import {describe, expect, it} from 'vitest'
-import {parseProtectedEntry, refusalFor, type ProtectionContext, type ProtectedEntry} from '../../src/core/protect.js'
+import {entryCounts, groupIsJobs, parseProtectedEntry, pidFileTrust, refusalFor, type LiveEntry, type ProcFacts, type ProtectionContext} from '../../src/core/protect.js'
 
-const P = (pid: number, comm = 'node', cmdline = ['node', 'server.js'], startTime = `s${pid}`) => ({pid, comm, cmdline, startTime})
-const entry = (pid: number, startTime = `s${pid}`): ProtectedEntry => ({version: 1, pid, startTime, name: 'job', cmdline: [], descendants: true, registeredAt: ''})
+const P = (pid: number, comm = 'node', cmdline = ['node', 'server.js'], startTime = `s${pid}`, more: Partial<ProcFacts> = {}): ProcFacts => ({pid, comm, cmdline, startTime, ...more})
+const entry = (pid: number, startTime = `s${pid}`, more: Partial<LiveEntry> = {}): LiveEntry => ({version: 1, pid, startTime, name: 'job', cmdline: [], descendants: true, registeredAt: '', fileUid: 0, procUid: 0, sessionLive: false, source: '', ...more})
 const ctx = (over: Partial<ProtectionContext> = {}): ProtectionContext => ({selfPid: 100, ancestors: new Set([50, 1]), protect: [], match: null, registry: [], ...over})
 
 describe('who is never signalled', () => {
@@ -17,7 +17,7 @@ describe('who is never signalled', () => {
   it('refuses a registered job and its descendants, by identity', () => {
     const c = ctx({registry: [entry(300)]})
     expect(refusalFor(P(300), [], c)?.kind).toBe('registered')
-    expect(refusalFor(P(301), [P(300)], c)?.reason).toMatch(/descendant of run-dev-safe job/)
+    expect(refusalFor(P(301), [P(300)], c)?.reason).toMatch(/descendant of run-dev-safe \(job "job"\), pid 300/)
     // Same pid, another start time: the registered job is gone, the pid was reused.
     expect(refusalFor(P(300, 'node', [], 'other'), [], c)).toBeNull()
   })
@@ -28,8 +28,60 @@ describe('who is never signalled', () => {
     expect(refusalFor(P(7), [], ctx({match: /node/}))).toBeNull()
   })
 
+  it('recognises a descendant that left the tree by its marks: environment, session, cgroup', () => {
+    const e = entry(300, '3000', {mark: '300-3000', session: {sid: 300, startTime: '3000'}, sessionLive: true, cgroup: '/medic-protect-300-3000'})
+    const c = ctx({registry: [e]})
+    expect(refusalFor(P(400, 'node', [], 's', {mark: '300-3000'}), [P(1)], c)?.reason).toMatch(/carries the MEDIC_PROTECTED mark/)
+    expect(refusalFor(P(401, 'node', [], 's', {sid: 300}), [P(1)], c)?.reason).toMatch(/in the session of/)
+    expect(refusalFor(P(402, 'node', [], 's', {cgroup: '/medic-protect-300-3000/sub'}), [P(1)], c)?.reason).toMatch(/in the cgroup of/)
+    // A look-alike cgroup name, a mark of another job, a session whose leader is gone: nothing.
+    expect(refusalFor(P(403, 'node', [], 's', {cgroup: '/medic-protect-300-30001'}), [], c)).toBeNull()
+    expect(refusalFor(P(404, 'node', [], 's', {mark: '300-2999'}), [], c)).toBeNull()
+    expect(refusalFor(P(405, 'node', [], 's', {sid: 300}), [], ctx({registry: [{...e, sessionLive: false}]}))).toBeNull()
+  })
+
+  it("a user's registration protects only that user's processes through marks", () => {
+    const mine = entry(300, '3000', {mark: '300-3000', fileUid: 1000, procUid: 1000})
+    expect(refusalFor(P(400, 'node', [], 's', {mark: '300-3000', uid: 1000}), [], ctx({registry: [mine]}))?.kind).toBe('registered')
+    // root's gateway that copied the mark into its environment: not protected by a user's entry
+    expect(refusalFor(P(401, 'node', [], 's', {mark: '300-3000', uid: 0}), [], ctx({registry: [mine]}))).toBeNull()
+    expect(entryCounts(0, 1000)).toBe(true)
+    expect(entryCounts(1000, 1000)).toBe(true)
+    expect(entryCounts(1000, 0)).toBe(false)
+  })
+
+  it('an owner signalling its own job: patterns and its own registration do not apply, anything else does', () => {
+    const own = entry(300, '3000', {mark: '300-3000'})
+    const other = entry(500, '5000')
+    const c = ctx({registry: [own, other], protect: [/node/], policyError: 'bad yaml'})
+    const owner = {ownKeys: new Set(['300-3000'])}
+    expect(refusalFor(P(301, 'node', [], 's', {mark: '300-3000'}), [P(300, 'node', [], '3000')], c, owner)).toBeNull()
+    expect(refusalFor(P(501), [P(500, 'node', [], '5000')], c, owner)?.kind).toBe('registered')
+    expect(refusalFor(P(100), [], c, owner)?.kind).toBe('self')
+    expect(refusalFor(P(1), [], c, owner)?.kind).toBe('init')
+    // Without the capability, a broken config refuses everything.
+    expect(refusalFor(P(600), [], ctx({policyError: 'bad yaml'}))?.kind).toBe('policy')
+  })
+
+  it('trusts a pid file only when its process started before the file was written', () => {
+    const base = {clkTck: 100, wallNowMs: 1_000_000_000, uptimeMs: 500_000}
+    // boot at wall 999_500_000; started at tick 1000 = 10 s after boot = wall 999_510_000
+    expect(pidFileTrust({...base, startTicks: 1000, fileMtimeMs: 999_510_005}).trusted).toBe(true)
+    expect(pidFileTrust({...base, startTicks: 1000, fileMtimeMs: 999_509_990}).trusted).toBe(true) // within a tick + the clocks' resolution
+    expect(pidFileTrust({...base, startTicks: 1000, fileMtimeMs: 999_509_900}).trusted).toBe(false)
+    expect(pidFileTrust({...base, startTicks: 1000, fileMtimeMs: 999_000_000}).trusted).toBe(false)
+  })
+
+  it("a group or session id is the job's only while that pid is the job or nobody", () => {
+    expect(groupIsJobs({startTime: '10'}, null)).toBe(true)
+    expect(groupIsJobs({startTime: '10'}, {startTime: '10'})).toBe(true)
+    expect(groupIsJobs({startTime: '10'}, {startTime: '99'})).toBe(false)
+  })
+
   it('reads registry files of format v1 and rejects others', () => {
-    expect(parseProtectedEntry(JSON.stringify(entry(5)))).toMatchObject({pid: 5, startTime: 's5', descendants: true})
+    expect(parseProtectedEntry(JSON.stringify(entry(5)))).toMatchObject({pid: 5, startTime: 's5', descendants: true, mark: null, session: null, cgroup: null})
+    expect(parseProtectedEntry(JSON.stringify({...entry(5), mark: '5-9', session: {sid: 5, startTime: '9'}, cgroup: '/x'}))).toMatchObject({mark: '5-9', session: {sid: 5, startTime: '9'}, cgroup: '/x'})
+    expect(parseProtectedEntry(JSON.stringify({...entry(5), mark: '$(x)', session: {sid: 1, startTime: '9'}, cgroup: 'rel'}))).toMatchObject({mark: null, session: null, cgroup: null})
     expect(parseProtectedEntry('{"version":2,"pid":5,"startTime":"1"}')).toBeNull()
     expect(parseProtectedEntry('not json')).toBeNull()
   })

@@ -30,7 +30,7 @@ describe('supervisor state machine', () => {
       [0, {type: 'start'}], [0, {type: 'spawned'}], [60_000, {type: 'tick'}],
       [100_000, {type: 'exited', code: null, signal: 'SIGKILL'}],
     ])
-    expect(r.log.slice(-2)).toEqual(['100000:free-port', '100000:spawn'])
+    expect(r.log.slice(-3)).toEqual(['100000:reap', '100000:free-port', '100000:spawn'])
     let s = drive([[100_001, {type: 'spawned'}], [100_500, {type: 'exited', code: 1, signal: null}]], cfg, r.s).s
     expect(s).toMatchObject({phase: 'backoff', nextStartAt: 101_500})
     const delays: number[] = []
@@ -47,7 +47,7 @@ describe('supervisor state machine', () => {
   it('does not start before the backoff ends', () => {
     const r = drive([[0, {type: 'start'}], [0, {type: 'spawned'}], [10, {type: 'exited', code: 1, signal: null}], [500, {type: 'tick'}]])
     expect(r.s.phase).toBe('backoff')
-    expect(r.log).toEqual(['0:free-port', '0:spawn'])
+    expect(r.log).toEqual(['0:free-port', '0:spawn', '10:reap'])
     expect(r.wakeAt).toBe(1010)
   })
 
@@ -100,7 +100,7 @@ describe('supervisor state machine', () => {
 
   it('stops: terminates the group, then exits 0 when the child is gone', () => {
     const r = drive([[0, {type: 'start'}], [0, {type: 'spawned'}], [50, {type: 'stop', reason: 'SIGTERM'}], [70, {type: 'exited', code: null, signal: 'SIGTERM'}]])
-    expect(r.log).toEqual(['0:free-port', '0:spawn', '50:terminate', '70:exit'])
+    expect(r.log).toEqual(['0:free-port', '0:spawn', '50:terminate', '70:reap', '70:exit'])
     expect(r.s.phase).toBe('stopped')
   })
 
@@ -111,7 +111,7 @@ describe('supervisor state machine', () => {
 
   it('restarts gracefully on request without counting it as a failure', () => {
     const r = drive([[0, {type: 'start'}], [0, {type: 'spawned'}], [10, {type: 'restart', reason: 'SIGHUP'}], [30, {type: 'exited', code: 0, signal: null}]])
-    expect(r.log).toEqual(['0:free-port', '0:spawn', '10:terminate', '30:free-port', '30:spawn'])
+    expect(r.log).toEqual(['0:free-port', '0:spawn', '10:terminate', '30:reap', '30:free-port', '30:spawn'])
     expect(r.s.restarts).toEqual([])
   })
 
@@ -121,8 +121,17 @@ describe('supervisor state machine', () => {
     expect(fatal.s.alert).toBeNull()
   })
 
-  it('treats a missing program as permanent', () => {
+  it('ends ALERT (exit 2) when the command cannot start at all', () => {
     const r = drive([[0, {type: 'start'}], [1, {type: 'spawn-failed', error: 'ENOENT', permanent: true}]])
     expect(r.s.phase).toBe('fatal')
+    expect(r.log.at(-1)).toBe('1:exit:could not start: ENOENT: the command cannot start')
+  })
+
+  it('reaps what the child left behind after every exit, before anything else', () => {
+    const r = drive([
+      [0, {type: 'start'}], [0, {type: 'spawned'}], [10, {type: 'exited', code: 1, signal: null}],
+      [1010, {type: 'tick'}], [1010, {type: 'spawned'}], [1020, {type: 'exited', code: 78, signal: null}],
+    ])
+    expect(r.log.filter((l) => !l.includes('alert'))).toEqual(['0:free-port', '0:spawn', '10:reap', '1010:free-port', '1010:spawn', '1020:reap'])
   })
 })

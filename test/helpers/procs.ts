@@ -1,5 +1,5 @@
 import {spawn, type ChildProcess} from 'node:child_process'
-import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -75,10 +75,47 @@ export class Janitor {
       } catch {}
     }
     await Promise.all(this.children.map((c) => (c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => c.once('exit', r)))))
+    await removeCgroupsOf(this.groups)
     this.groups.clear()
     this.children = []
     for (const d of this.dirs) rmSync(d, {recursive: true, force: true})
     this.dirs = []
+  }
+}
+
+/**
+ * The cgroups medic made (`medic-<kind>-…-<pid>-<starttime>`, below the test runner's
+ * own cgroup) for a medic this test started and killed: whatever is left in them is
+ * killed and they are removed. Others' cgroups are never touched.
+ */
+async function removeCgroupsOf(pids: ReadonlySet<number>): Promise<void> {
+  let parent: string | null = null
+  try {
+    const mount = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')).find((f) => f[2] === 'cgroup2')?.[1]
+    const own = /^0::(\S*)$/m.exec(readFileSync('/proc/self/cgroup', 'utf8'))?.[1]
+    if (mount && own !== undefined) parent = join(mount, own)
+  } catch {}
+  if (!parent) return
+  let names: string[] = []
+  try {
+    names = readdirSync(parent).filter((n) => {
+      const m = /^medic-[a-z]+-(?:.*-)?(\d+)-\d+$/.exec(n)
+      return m !== null && pids.has(Number(m[1])) && !alive(Number(m[1]))
+    })
+  } catch {}
+  for (const n of names) {
+    const dir = join(parent, n)
+    try {
+      writeFileSync(join(dir, 'cgroup.kill'), '1')
+    } catch {}
+    await until(`cgroup ${dir} removed`, () => {
+      try {
+        rmdirSync(dir)
+        return true
+      } catch (e) {
+        return (e as NodeJS.ErrnoException).code === 'ENOENT'
+      }
+    }, 5000)
   }
 }
 

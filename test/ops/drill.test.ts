@@ -7,7 +7,8 @@ import {LogFile} from '../../src/sys/log-file.js'
 import {portTable} from '../../src/sys/port-table.js'
 import {prober} from '../../src/sys/probe.js'
 import {procTable, type ProcessTable} from '../../src/sys/proc-table.js'
-import {makeSignaller} from '../../src/sys/signaller.js'
+import {makeSignalGate} from '../../src/sys/signal-gate.js'
+import type {LiveEntry} from '../../src/core/protect.js'
 import {makeSystemdUnits, type SystemdUnits} from '../../src/sys/systemd-unit.js'
 import {systemClock} from '../../src/sys/clock.js'
 import {alive, Janitor, procState, startService} from '../helpers/procs.js'
@@ -17,7 +18,7 @@ afterEach(() => j.cleanup())
 
 const input = (over: Partial<DrillInput>): DrillInput => ({
   kind: 'kill', subject: 'DRILL', pid: null, unit: null, port: null, url: null, withinMs: 500, holdMs: 100, intervalMs: 20,
-  probeTimeoutMs: 300, confirm: 1, cmdTimeoutMs: 1000, protect: [], dryRun: false, deadlineAt: null, ...over,
+  probeTimeoutMs: 300, confirm: 1, cmdTimeoutMs: 1000, dryRun: false, deadlineAt: null, ...over,
 })
 
 /**
@@ -46,8 +47,9 @@ function world(units: SystemdUnits = makeSystemdUnits(j.tmp())) {
     descendants: (r) => procTable.descendants(r),
   }
   let onProbe = () => {}
+  const registry = {read: (): LiveEntry[] => []}
   const deps: DrillDeps = {
-    clock: systemClock, procs, ports: portTable, signaller: makeSignaller(procs), registry: () => [], locks: {acquire: async () => ({acquired: true, release: () => {}})},
+    clock: systemClock, procs, ports: portTable, gate: makeSignalGate({procs, registry: () => registry.read(), policy: {protect: [], match: null}}), locks: {acquire: async () => ({acquired: true, release: () => {}})},
     log: new LogFile(undefined), progress: () => {}, selfPid: process.pid,
     prober: {http: prober.http, tcp: async (...a) => {
       const r = await prober.tcp(...a)
@@ -56,7 +58,7 @@ function world(units: SystemdUnits = makeSystemdUnits(j.tmp())) {
     }},
     helpers: makeDrillHelpers(procs), units, interrupts: {subscribe: () => () => {}}, installs: async () => [],
   }
-  return {deps, reuseAfterBaseline: (pid: number) => (onProbe = () => (reusedPid = pid))}
+  return {deps, registry, reuseAfterBaseline: (pid: number) => (onProbe = () => (reusedPid = pid))}
 }
 
 describe('drill: a pid reused between discovery and the signal', () => {
@@ -77,7 +79,7 @@ describe('drill: a pid reused between discovery and the signal', () => {
     const w = world()
     // The registry is read again at the moment of the signal: the target dies just then.
     let reads = 0
-    w.deps.registry = () => {
+    w.registry.read = () => {
       if (++reads === 2) {
         process.kill(svc.pid, 'SIGKILL')
         const until = Date.now() + 2000

@@ -3,6 +3,7 @@ import type {ProcessDeps} from '../../src/ops/deps.js'
 import {applyRemedy, type RemedyInput} from '../../src/ops/ollama-remedy.js'
 import {LogFile} from '../../src/sys/log-file.js'
 import type {ProcInfo, ProcessTable} from '../../src/sys/proc-table.js'
+import {makeSignalGate} from '../../src/sys/signal-gate.js'
 
 // The remedy's last look before a signal, in a fake world where the process table can
 // change between the pass's observation and the act (the race the real one has).
@@ -16,7 +17,7 @@ interface Proc {
   ppid: number
 }
 
-function world(procs: Proc[], registry: {pid: number; startTime: string; name: string}[] = []) {
+function world(procs: Proc[], registry: {pid: number; startTime: string; name: string}[] = [], protect: RegExp[] = []) {
   const sent: string[] = []
   const pending = new Set<number>()
   const table = new Map(procs.map((p) => [p.pid, p]))
@@ -27,30 +28,31 @@ function world(procs: Proc[], registry: {pid: number; startTime: string; name: s
     liveness: (pid: number, st: string) => (!table.has(pid) ? 'gone' : table.get(pid)!.startTime === st ? 'alive' : 'reused'),
     ancestors: () => [],
     descendants: (roots: number[]) => [...roots, ...procs.filter((p) => roots.includes(p.ppid)).map((p) => p.pid)],
+    envVar: () => null, cgroup2: () => null, realUid: () => 0,
   } as unknown as ProcessTable
   let now = 0
   const deps: ProcessDeps = {
     clock: {now: () => now, wall: () => new Date(0), sleep: async (ms) => void (now += ms)},
     procs: procTable,
     ports: {} as ProcessDeps['ports'],
-    signaller: {
-      send: (pid, st, sig) => {
-        if (procTable.liveness(pid, st) !== 'alive') return 'reused'
+    // The real gate over the fake table; kill(2) is the fake world's.
+    gate: makeSignalGate({
+      procs: procTable, selfPid: 2, policy: {protect, match: null},
+      registry: () => registry.map((r) => ({version: 1 as const, ...r, cmdline: [], descendants: true, registeredAt: '', fileUid: 0, procUid: 0, sessionLive: false, source: 'test'})),
+      kill: (pid, sig) => {
         sent.push(`${sig} ${pid}`)
         // A stopped process holds a TERM pending until the CONT wakes it.
         if (sig === 'SIGTERM') pending.add(pid)
         if (sig === 'SIGCONT' && pending.has(pid)) table.delete(pid)
-        return 'sent'
       },
-    },
-    registry: () => registry.map((r) => ({version: 1, ...r, cmdline: [], descendants: true, registeredAt: ''})),
+    }),
     locks: {acquire: async () => ({acquired: true, release: () => {}})},
     log: new LogFile(undefined),
     progress: () => {},
     selfPid: 2,
   }
   const manager = {kind: 'command' as const, label: 'command manager', status: async () => ({available: true}), servicePids: () => null, stop: async () => null, start: async () => (sent.push('start'), {ok: true, detail: 'started'})}
-  const input = (over: Partial<RemedyInput>): RemedyInput => ({remedy: 'resume-kill', manager, port: 11434, visible: true, listeners: [], runners: [], protect: [], graceMs: 100, deadlineAt: null, t0: 0, ...over})
+  const input = (over: Partial<RemedyInput>): RemedyInput => ({remedy: 'resume-kill', manager, port: 11434, visible: true, listeners: [], runners: [], graceMs: 100, deadlineAt: null, t0: 0, ...over})
   return {deps, sent, table, input}
 }
 
@@ -86,8 +88,8 @@ describe('applyRemedy: what medic signals, checked again at the moment of acting
     const r = await applyRemedy(w.input({listeners: [listener(server)], runners: [runnerOf(runner)]}), w.deps, () => {})
     expect(w.sent).toEqual([])
     expect(r).toMatchObject({ok: false, notDone: 'ALERT', detail: expect.stringMatching(/^not signalled: runner pid 4300: protected by run-dev-safe \(job "bench"\)/)})
-    const p = world([server, runner])
-    const k = await applyRemedy(p.input({remedy: 'runner-kill', runners: [runnerOf(runner)], protect: [/runner --model/]}), p.deps, () => {})
+    const p = world([server, runner], [], [/runner --model/])
+    const k = await applyRemedy(p.input({remedy: 'runner-kill', runners: [runnerOf(runner)]}), p.deps, () => {})
     expect(p.sent).toEqual([])
     expect(k).toMatchObject({notDone: 'ALERT', detail: expect.stringMatching(/^no runner medic may signal \(runner pid 4300: matches --protect runner --model\)/)})
   })

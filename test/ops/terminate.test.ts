@@ -18,16 +18,18 @@ function world(behaviour: 'polite' | 'ignores-term' | 'unkillable' | 'denied') {
     clock: {now: () => now, wall: () => new Date(0), sleep: async (ms) => void (now += ms)},
     procs,
     ports: {} as ProcessDeps['ports'],
-    signaller: {
-      send: (_pid, _st, sig) => {
+    gate: {
+      send: (_pid: number, _st: string, sig: NodeJS.Signals) => {
         sent.push(`${sig}@${now}`)
-        if (behaviour === 'denied') return 'denied'
+        if (behaviour === 'denied') return {result: 'denied' as const}
         if (sig === 'SIGTERM' && behaviour === 'polite') dead = true
         if (sig === 'SIGKILL' && behaviour !== 'unkillable') dead = true
-        return 'sent'
+        return {result: 'sent' as const}
       },
+      inspect: () => null,
+      resume: () => ({result: 'sent' as const}),
+      scope: () => { throw new Error('not used') },
     },
-    registry: () => [],
     locks: {acquire: async () => ({acquired: true, release: () => {}})},
     log: new LogFile(undefined),
     progress: () => {},

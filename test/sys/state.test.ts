@@ -6,7 +6,6 @@ import {systemClock} from '../../src/sys/clock.js'
 import {LockManager} from '../../src/sys/lock.js'
 import {LogFile} from '../../src/sys/log-file.js'
 import {procTable} from '../../src/sys/proc-table.js'
-import {readRegistry, registerProtected, unregisterProtected} from '../../src/sys/protected-registry.js'
 import {resolveStateDir, StateLayout} from '../../src/sys/state-layout.js'
 import {writeFileAtomic} from '../../src/sys/state-store.js'
 import {Janitor, startService} from '../helpers/procs.js'
@@ -105,20 +104,6 @@ describe('lock per target', () => {
     const results = await Promise.all(runs)
     for (const s of stdins) s.end()
     expect(results.filter((r) => r === 'won')).toHaveLength(1)
-  })
-})
-
-describe('protected registry', () => {
-  it('lists live registered jobs and ignores dead or reused ones', async () => {
-    const d = j.tmp()
-    const s = await startService(j)
-    const st = procTable.stat(s.pid)!
-    const path = registerProtected(d, {version: 1, pid: s.pid, startTime: st.startTime, name: 'train', cmdline: [], descendants: true, registeredAt: ''})
-    registerProtected(d, {version: 1, pid: s.pid, startTime: '1', name: 'old', cmdline: [], descendants: true, registeredAt: ''})
-    writeFileSync(join(d, 'protected', 'junk.json'), 'nope')
-    expect(readRegistry(d, procTable).map((e) => e.name)).toEqual(['train'])
-    unregisterProtected(path)
-    expect(readRegistry(d, procTable)).toEqual([])
   })
 })
 

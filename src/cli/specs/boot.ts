@@ -35,10 +35,10 @@ Concurrent boots (wsl.conf and .bashrc at once) start one supervisor.
     const f = parsed.flags
     const name = f.name as string
     const [{boot}, {makeProcessDeps}, {prober}] = await Promise.all([import('../../ops/boot.js'), import('../../deps.js'), import('../../sys/probe.js')])
-    const deps = makeProcessDeps({stateDir: f['state-dir'] as string | undefined, logFile: f['log-file'] as string | undefined, stderr})
+    const deps = await makeProcessDeps({stateDir: f['state-dir'] as string | undefined, logFile: f['log-file'] as string | undefined, stderr, protect: f.protect as RegExp[]})
     return boot({
       name, command: parsed.rest, port: (f.port as number | undefined) ?? null, healthUrl: (f['health-url'] as string | undefined) ?? null,
-      waitMs: f.wait as number, layout: deps.layout, superviseArgs: f['supervise-arg'] as string[], deadlineAt, protect: [...(f.protect as RegExp[]), ...(await (await import('../../sys/protect-config.js')).configProtect())],
+      waitMs: f.wait as number, layout: deps.layout, superviseArgs: f['supervise-arg'] as string[], deadlineAt,
     }, {...deps, prober})
   },
 }

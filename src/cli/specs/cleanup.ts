@@ -32,13 +32,11 @@ Replaces gateway_cleanup.sh and gateway_prestart.sh; the port defaults to $OPENC
   async run({parsed, deadlineAt, stderr}) {
     const f = parsed.flags
     const [{cleanup}, {makeProcessDeps}] = await Promise.all([import('../../ops/cleanup.js'), import('../../deps.js')])
-    const deps = makeProcessDeps({stateDir: f['state-dir'] as string | undefined, logFile: f['log-file'] as string | undefined, stderr})
+    const deps = await makeProcessDeps({stateDir: f['state-dir'] as string | undefined, logFile: f['log-file'] as string | undefined, stderr, protect: f.protect as RegExp[], match: (f.match as RegExp | undefined) ?? null})
     return cleanup({
       ports: [...new Set(f.port as number[])],
       graceMs: f.grace as number,
       killWaitMs: f['kill-wait'] as number,
-      match: (f.match as RegExp | undefined) ?? null,
-      protect: [...(f.protect as RegExp[]), ...(await (await import('../../sys/protect-config.js')).configProtect())],
       dryRun: f['dry-run'] === true,
       deadlineAt,
     }, deps)

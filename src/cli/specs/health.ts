@@ -62,13 +62,11 @@ GATEWAY_UNKNOWN     bad input, or a concurrent repair is still running past --lo
     const name = cli.positionals[0] ?? (cli.flags.name as string)
     const bad = nameProblem(name)
     if (bad) throw new UsageError(`service name ${JSON.stringify(name.slice(0, 40))}: ${bad}`)
-    let cfgProtect: RegExp[] = []
     try {
       const cfg = await loadConfig(cli.flags.config as string | undefined)
       const entry = serviceEntry(cfg, name)
       if (cli.positionals[0] && !entry && name !== 'gateway') throw new UsageError(`no service "${name}" in ${cfg ? cfg.path : 'any config file (looked for medic.config.{json,yaml} here and in ~/.config/medic/)'}`)
       if (entry) parsed = applySettings(spec, cli, entry, `${cfg!.path}: services.${name}`)
-      cfgProtect = (cfg?.protect ?? []).map((p) => new RegExp(p))
     } catch (e) {
       if (e instanceof ConfigError) throw new UsageError(e.message)
       throw e
@@ -91,7 +89,7 @@ GATEWAY_UNKNOWN     bad input, or a concurrent repair is still running past --lo
     const [{health}, {makeProcessDeps}, {buildManager}, {prober}, {LogFile}] = await Promise.all([
       import('../../ops/health.js'), import('../../deps.js'), import('../manager-flags.js'), import('../../sys/probe.js'), import('../../sys/log-file.js'),
     ])
-    const base = makeProcessDeps({stateDir: f['state-dir'] as string | undefined, logFile: f['log-file'] as string | undefined, stderr})
+    const base = await makeProcessDeps({stateDir: f['state-dir'] as string | undefined, logFile: f['log-file'] as string | undefined, stderr, protect: f.protect as RegExp[], config: f.config as string | undefined})
     const logFile = (f['log-file'] as string | undefined) ?? (base.stateWritable ? base.layout.healthLog(name) : undefined)
     const deps0 = {...base, log: new LogFile(logFile)}
     const graceMs = f.grace as number
@@ -106,7 +104,7 @@ GATEWAY_UNKNOWN     bad input, or a concurrent repair is still running past --lo
       verifyProbes: f['verify-probes'] as number, verifyTimeoutMs, verifyIntervalMs: f['verify-interval'] as number,
       maxRepairs: f['max-repairs'] as number, repairWindowMs: f['repair-window'] as number, graceMs,
       lockWaitMs: (f['lock-wait'] as number | undefined) ?? verifyTimeoutMs + 2 * graceMs + 10_000,
-      protect: [...(f.protect as RegExp[]), ...cfgProtect], deadlineAt,
+      deadlineAt,
       statePath: base.layout.healthState(name), listenersAhead, log,
     }, {...deps0, prober, manager: chosen.manager, detected: chosen.tried, ...(log ? {logs: (await import('../../sys/log-source.js')).logSource} : {})})
   },

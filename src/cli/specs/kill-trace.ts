@@ -34,8 +34,8 @@ The traced command's stdout and stderr go to stderr, so stdout stays the verdict
     const {UsageError} = await import('../parse.js')
     const pid = (f.pid as number | undefined) ?? null
     if ((pid === null) === (parsed.rest.length === 0)) throw new UsageError('give either --pid N or -- CMD [ARGS...]')
-    const [{killTrace}, {procTable}] = await Promise.all([import('../../ops/kill-trace.js'), import('../../sys/proc-table.js')])
-    const {verdict} = await killTrace({command: parsed.rest.length ? parsed.rest : null, pid, durationMs: (f.duration as number | undefined) ?? null, followChildren: f['follow-children'] !== false, backend: f.tracer as 'auto'}, {procs: procTable, progress: stderr})
+    const [{killTrace}, {procTable}, {makeGate}] = await Promise.all([import('../../ops/kill-trace.js'), import('../../sys/proc-table.js'), import('../../deps.js')])
+    const {verdict} = await killTrace({command: parsed.rest.length ? parsed.rest : null, pid, durationMs: (f.duration as number | undefined) ?? null, followChildren: f['follow-children'] !== false, backend: f.tracer as 'auto'}, {procs: procTable, gate: await makeGate({stateDir: f['state-dir'] as string | undefined}), progress: stderr})
     return verdict
   },
 }

@@ -22,7 +22,7 @@ WATCHDOG_ALERT       an unparsable lock older than --max-age is kept (or --dry-r
   async run({parsed, stderr}) {
     const f = parsed.flags
     const [{locksClean}, {makeProcessDeps}] = await Promise.all([import('../../ops/housekeeping.js'), import('../../deps.js')])
-    return locksClean({dir: f.dir as string, maxAgeMs: f['max-age'] as number, dryRun: f['dry-run'] === true}, makeProcessDeps({stateDir: f['state-dir'] as string | undefined, logFile: f['log-file'] as string | undefined, stderr}))
+    return locksClean({dir: f.dir as string, maxAgeMs: f['max-age'] as number, dryRun: f['dry-run'] === true}, await makeProcessDeps({stateDir: f['state-dir'] as string | undefined, logFile: f['log-file'] as string | undefined, stderr}))
   },
 }
 

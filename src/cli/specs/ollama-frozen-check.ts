@@ -92,7 +92,7 @@ The seed's monitor contract (ollama_frozen_monitor.sh): the positional form runs
 
     const url = ollamaBaseUrl(f.url as string | undefined)
     const [{makeProcessDeps}, {buildManager}] = await Promise.all([import('../../deps.js'), import('../manager-flags.js')])
-    const base = makeProcessDeps({stateDir: f['state-dir'] as string | undefined, logFile: f['log-file'] as string | undefined, stderr})
+    const base = await makeProcessDeps({stateDir: f['state-dir'] as string | undefined, logFile: f['log-file'] as string | undefined, stderr, protect: f.protect as RegExp[]})
     const sshGiven = typeof f.ssh === 'string'
     if (sshGiven && parsed.given.has('manager') && f.manager !== 'ssh') throw new UsageError(`--ssh goes with --manager ssh, not --manager ${f.manager}`)
     let manager
@@ -112,7 +112,7 @@ The seed's monitor contract (ollama_frozen_monitor.sh): the positional form runs
       config: {thresholdMs: f.threshold as number, confirmations: f.confirmations as number, cooldownMs: f.cooldown as number, gpuBusyPct: f['gpu-busy'] as number, maxRestarts: f['max-restarts'] as number, restartWindowMs: f['restart-window'] as number},
       canaryTimeoutMs, probeTimeoutMs: Math.min(5000, Math.max(1000, canaryTimeoutMs)), repair: f.repair !== false, dryRun: f['dry-run'] === true, runnerKill: f['runner-kill'] !== false,
       gpuSamples: f['gpu-samples'] as number, psTimeoutMs: f['ps-timeout'] as number, nvidiaTimeoutMs: f['nvidia-timeout'] as number,
-      statePath: base.layout.ollamaFrozen(new URL(url).host), diagPath: (stamp: string) => base.layout.ollamaDiag(stamp), metricsFile, graceMs: f.grace as number, protect: f.protect as RegExp[],
+      statePath: base.layout.ollamaFrozen(new URL(url).host), diagPath: (stamp: string) => base.layout.ollamaDiag(stamp), metricsFile, graceMs: f.grace as number,
       unit: f.unit as string, container: (f.container as string | undefined) ?? 'ollama', deadlineAt,
     }
     const deps = {...base, manager, announce: (l: string) => process.stdout.write(`${l}\n`), observe}

@@ -23,7 +23,7 @@ WATCHDOG_ALERT       --dry-run found work to do, or a session could not be moved
   async run({parsed, stderr}) {
     const f = parsed.flags
     const [{sessionsArchive}, {makeProcessDeps}] = await Promise.all([import('../../ops/housekeeping.js'), import('../../deps.js')])
-    return sessionsArchive({dir: f.dir as string, maxBytes: f['max-size'] as number, quietMs: f.quiet as number, pruneOlderThanMs: (f['prune-older-than'] as number | undefined) ?? null, dryRun: f['dry-run'] === true}, makeProcessDeps({stateDir: f['state-dir'] as string | undefined, logFile: f['log-file'] as string | undefined, stderr}))
+    return sessionsArchive({dir: f.dir as string, maxBytes: f['max-size'] as number, quietMs: f.quiet as number, pruneOlderThanMs: (f['prune-older-than'] as number | undefined) ?? null, dryRun: f['dry-run'] === true}, await makeProcessDeps({stateDir: f['state-dir'] as string | undefined, logFile: f['log-file'] as string | undefined, stderr}))
   },
 }
 

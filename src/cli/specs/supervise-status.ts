@@ -18,7 +18,7 @@ SUPERVISOR_UNKNOWN   no supervisor runs for this name`,
   async run({parsed, stderr}) {
     const f = parsed.flags
     const [{superviseStatus}, {makeProcessDeps}] = await Promise.all([import('../../ops/supervise-status.js'), import('../../deps.js')])
-    const deps = makeProcessDeps({stateDir: f['state-dir'] as string | undefined, stderr})
+    const deps = await makeProcessDeps({stateDir: f['state-dir'] as string | undefined, stderr})
     return superviseStatus(f.name as string, 'SUPERVISOR', deps)
   },
 }

@@ -56,7 +56,7 @@ Stdout carries one verdict line per status change (SUPERVISOR_ALERT, SUPERVISOR_
     const url = f['health-url'] as string | undefined
     if (url && !/^https?:\/\//.test(url)) throw new UsageError(`--health-url ${JSON.stringify(url)}: expected an http(s) URL`)
     const [{supervise}, {makeProcessDeps}, {prober}, {LogFile}] = await Promise.all([import('../../ops/supervise.js'), import('../../deps.js'), import('../../sys/probe.js'), import('../../sys/log-file.js')])
-    const base = makeProcessDeps({stateDir: f['state-dir'] as string | undefined, logFile: f['log-file'] as string | undefined, stderr})
+    const base = await makeProcessDeps({stateDir: f['state-dir'] as string | undefined, logFile: f['log-file'] as string | undefined, stderr, protect: f.protect as RegExp[]})
     const {layout} = base
     return supervise({
       name, subject: 'SUPERVISOR', command: parsed.rest, env,
@@ -70,7 +70,7 @@ Stdout carries one verdict line per status change (SUPERVISOR_ALERT, SUPERVISOR_
       childLog: (f['child-log'] as string | undefined) ?? layout.superviseChildLog(name), childLogMax: f['child-log-max'] as number,
       statePath: layout.superviseState(name), pidFile: (f['pid-file'] as string | undefined) ?? layout.supervisePid(name),
       childPidFile: (f['child-pid-file'] as string | undefined) ?? null,
-      protect: [...(f.protect as RegExp[]), ...(await (await import('../../sys/protect-config.js')).configProtect())], deadlineAt,
+      deadlineAt,
     }, {...base, log: new LogFile((f['log-file'] as string | undefined) ?? layout.superviseLog(name)), prober, announce: (l) => process.stdout.write(`${l}\n`), observe})
   },
 }

@@ -49,7 +49,7 @@ WATCHDOG_ALERT       something is wrong and not fixed (a restart failed, an unsu
   async run({parsed, deadlineAt, stderr, observe}) {
     const f = parsed.flags
     const [{watchdogPass, watchdogLoop}, {makeProcessDeps}, {buildManager}] = await Promise.all([import('../../ops/watchdog.js'), import('../../deps.js'), import('../manager-flags.js')])
-    const base = makeProcessDeps({stateDir: f['state-dir'] as string | undefined, logFile: f['log-file'] as string | undefined, stderr})
+    const base = await makeProcessDeps({stateDir: f['state-dir'] as string | undefined, logFile: f['log-file'] as string | undefined, stderr, protect: f.protect as RegExp[], config: f.config as string | undefined})
     const name = f.name as string
     const {manager} = await buildManager(f, {name, graceMs: f.grace as number, deadlineAt, deps: base})
     const input = {
@@ -57,7 +57,7 @@ WATCHDOG_ALERT       something is wrong and not fixed (a restart failed, an unsu
       quietMs: f.quiet as number, pruneOlderThanMs: (f['prune-older-than'] as number | undefined) ?? null,
       gatewayMatch: f['gateway-match'] as RegExp, hangThresholdMs: f['hang-threshold'] as number,
       restartFlag: (f['restart-flag'] as string) || null, opsDir: (f['ops-dir'] as string) || null,
-      port: f.port as number, protect: [...(f.protect as RegExp[]), ...(await (await import('../../sys/protect-config.js')).configProtect(f.config as string | undefined))], graceMs: f.grace as number, dryRun: f['dry-run'] === true,
+      port: f.port as number, graceMs: f.grace as number, dryRun: f['dry-run'] === true,
       statePath: base.layout.watchdogHang(name),
       sessionsEvery: f.once ? 1 : (f['sessions-every'] as number), intervalMs: f.interval as number, startupDelayMs: f['startup-delay'] as number, deadlineAt,
     }

@@ -1,0 +1,250 @@
+import {groupIsJobs, marksInUse, MARK_ENV, refusalFor, entryKey, type LiveEntry, type OwnerScope, type ProcFacts, type ProtectionContext, type Refusal} from '../core/protect.js'
+import {cgroupPids, freezeCgroup, type Cgroup} from './cgroup.js'
+import type {ProcessTable, ProcInfo} from './proc-table.js'
+
+/**
+ * THE signal gate: every signal medic sends goes through here (docs/contract.md §3.2–3.3).
+ * Immediately before each signal it re-reads the target's identity (pid + start time:
+ * a changed start time is a reused pid — nothing is sent) and decides, with the pure
+ * refusalFor() of core/protect.ts, over facts read now: pid ≤ 1, medic itself and its
+ * ancestors never; the protected registry (re-read for every signal), its descendants and
+ * the processes carrying its marks; --protect, the config file's `protect:`, --match.
+ *
+ * Node has no pidfd, so microseconds remain between the identity read and kill(2); a pid
+ * cannot cycle through the whole pid space in that time. The start time counts clock
+ * ticks (10 ms): two processes given the same pid within one tick would look the same —
+ * which takes a deliberate ns_last_pid write in a pid namespace, never a pid space cycle.
+ *
+ * A process group cannot be identity-checked as a whole, so there is no group signal
+ * here: a JobScope enumerates the members and signals each, by identity.
+ *
+ * The one exception to the patterns and the owner's own registration is a JobScope: the
+ * narrow capability of a process signalling a job it started itself (supervise → its
+ * child, run-dev-safe → its job, kill-trace → the command it runs). A scope only reaches
+ * processes that are provably the job's: children it adopted (their parent must be this
+ * process at adoption), their process groups and sessions (while that pid is not reused),
+ * the cgroup made for the job, and processes of the job's uid that carry the job's mark.
+ *
+ * Outside this module one thing signals: sys/exec.ts SIGKILLs the process group of an
+ * external command it spawned itself when its timeout expires (the leader is its own
+ * unreaped child, so the pid cannot have been reused, and the group id stays reserved
+ * while any member lives) — the `timeout(1)` rule for the commands medic runs.
+ */
+
+export type SignalResult = 'sent' | 'gone' | 'reused' | 'denied' | 'refused'
+
+export interface Sent {
+  result: SignalResult
+  /** Why it was refused (or gone/reused/denied), for the report. */
+  reason?: string
+}
+
+export interface GatePolicy {
+  /** --protect and the config file's `protect:` patterns. */
+  protect: RegExp[]
+  /** --match (cleanup): only matching processes may be signalled. */
+  match: RegExp | null
+  /** The config file could not be read: nothing but owned jobs is signalled. */
+  error?: string | null
+}
+
+export interface Inspected {
+  proc: ProcInfo
+  refusal: Refusal | null
+}
+
+export interface Member {
+  pid: number
+  startTime: string
+  comm: string
+  /** How it belongs to the job. */
+  via: 'root' | 'group' | 'session' | 'cgroup' | 'mark'
+}
+
+export interface ScopeOptions {
+  /** The environment variable the job's processes inherit, and its value. */
+  mark?: {name: string; value: string} | null
+  cgroup?: Cgroup | null
+  /** The owner's own registrations (run-dev-safe's), which do not protect its job from it. */
+  ownKeys?: string[]
+}
+
+/** The capability of signalling one's own job. */
+export interface JobScope {
+  /** Adds a process this one spawned; null (not adopted) unless its parent is this process now. */
+  adopt(pid: number): {pid: number; startTime: string} | null
+  /** Live members, the job's own roots first. `group`: only the roots and their process groups (what a terminal's Ctrl+C reaches). */
+  members(opts?: {group?: boolean}): Member[]
+  /** Signals one member: membership, identity and the remaining rules re-checked now. */
+  send(pid: number, startTime: string, signal: NodeJS.Signals): Sent
+  /** Every member (or every member of the process groups), each by identity. */
+  signalAll(signal: NodeJS.Signals, opts?: {group?: boolean}): Sent[]
+  /** Freezes or thaws the job's cgroup (no fork can race a kill while frozen); false without one. */
+  freeze(on: boolean): boolean
+  readonly cgroup: Cgroup | null
+}
+
+export interface SignalGate {
+  /** The process now and whether the gate would refuse it; null when it is gone (or reused, given a start time). */
+  inspect(pid: number, startTime?: string): Inspected | null
+  send(pid: number, startTime: string, signal: NodeJS.Signals): Sent
+  /**
+   * SIGCONT alone, to undo a stop medic itself caused (drill's restore): identity, pid 1,
+   * self and ancestors are checked; the protection rules are not — resuming a stopped
+   * process cannot hurt it, and one protected after medic stopped it must still resume.
+   */
+  resume(pid: number, startTime: string): Sent
+  scope(opts?: ScopeOptions): JobScope
+}
+
+export interface GateDeps {
+  procs: ProcessTable
+  /** Live entries of the protected registry, read afresh on every call. */
+  registry: () => LiveEntry[]
+  policy: GatePolicy
+  selfPid?: number
+  /** The one place kill(2) is called; tests may watch it. */
+  kill?: (pid: number, signal: NodeJS.Signals) => void
+}
+
+export function makeSignalGate(d: GateDeps): SignalGate {
+  const {procs} = d
+  const selfPid = d.selfPid ?? process.pid
+  const selfUid = procs.get(selfPid)?.uid ?? process.getuid?.() ?? 0
+  const ancestors = new Set(procs.ancestors(selfPid).map((p) => p.pid))
+  const kill = d.kill ?? ((pid, signal) => process.kill(pid, signal))
+
+  const context = (registry: LiveEntry[]): ProtectionContext => ({selfPid, ancestors, protect: d.policy.protect, match: d.policy.match, registry, policyError: d.policy.error ?? null})
+
+  /** The facts refusalFor needs, marks only when a live entry uses them. */
+  const facts = (p: ProcInfo, registry: LiveEntry[]): ProcFacts => {
+    const use = marksInUse(registry)
+    return {
+      pid: p.pid, startTime: p.startTime, comm: p.comm, cmdline: p.cmdline, uid: p.uid, sid: p.sid,
+      mark: use.env ? procs.envVar(p.pid, MARK_ENV) : null,
+      cgroup: use.cgroup ? procs.cgroup2(p.pid) : null,
+    }
+  }
+
+  const judge = (p: ProcInfo, owner?: OwnerScope): Refusal | null => {
+    const registry = d.registry()
+    return refusalFor(facts(p, registry), procs.ancestors(p.pid), context(registry), owner)
+  }
+
+  const deliver = (pid: number, startTime: string, signal: NodeJS.Signals, check: (p: ProcInfo) => Refusal | null | string): Sent => {
+    if (!Number.isInteger(pid) || pid <= 1) return {result: 'refused', reason: `pid ${pid} is never signalled`}
+    if (pid === selfPid) return {result: 'refused', reason: 'it is medic itself'}
+    if (ancestors.has(pid)) return {result: 'refused', reason: 'it is an ancestor of medic'}
+    const p = procs.get(pid)
+    if (!p) return {result: 'gone'}
+    if (p.startTime !== startTime) return {result: 'reused', reason: `pid ${pid} now belongs to another process (${p.comm}); not signalled`}
+    if (procs.liveness(pid, startTime) !== 'alive') return {result: 'gone'}
+    const why = check(p)
+    if (why) return {result: 'refused', reason: typeof why === 'string' ? why : why.reason}
+    // The identity once more, as close to kill(2) as Node allows.
+    if (procs.liveness(pid, startTime) !== 'alive') return {result: 'gone'}
+    try {
+      kill(pid, signal)
+      return {result: 'sent'}
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code
+      if (code === 'ESRCH') return {result: 'gone'}
+      if (code === 'EPERM') return {result: 'denied', reason: 'permission denied (EPERM)'}
+      throw e
+    }
+  }
+
+  return {
+    inspect(pid, startTime) {
+      const p = procs.get(pid)
+      if (!p || (startTime !== undefined && p.startTime !== startTime)) return null
+      return {proc: p, refusal: judge(p)}
+    },
+    send(pid, startTime, signal) {
+      return deliver(pid, startTime, signal, (p) => judge(p))
+    },
+    resume(pid, startTime) {
+      return deliver(pid, startTime, 'SIGCONT', () => null)
+    },
+    scope(opts = {}) {
+      const roots: {pid: number; startTime: string}[] = []
+      let since = Infinity // start time (ticks) of the first root: a marked process is younger
+      const cgroup = opts.cgroup ?? null
+      const mark = opts.mark ?? null
+      const owner = (): OwnerScope => ({ownKeys: new Set([...(opts.ownKeys ?? []), ...roots.map(entryKey)])})
+      // The roots whose pid, as a group or session id, still names the job's group.
+      const liveGroupIds = () => new Set(roots.filter((r) => groupIsJobs(r, procs.stat(r.pid))).map((r) => r.pid))
+      const inCgroup = (pid: number) => {
+        const cg = cgroup ? procs.cgroup2(pid) : null
+        return !!cg && (cg === cgroup!.path || cg.startsWith(`${cgroup!.path}/`))
+      }
+      const marked = (pid: number, startTime: string) => {
+        if (!mark || !(Number(startTime) >= since)) return false
+        const info = procs.get(pid)
+        return !!info && info.uid === selfUid && procs.envVar(pid, mark.name) === mark.value
+      }
+      /** How a process belongs to the job; `full` adds the cgroup and mark checks (file reads). */
+      const membership = (p: {pid: number; startTime: string; pgid: number; sid: number}, ids: Set<number>, group: boolean, full: boolean): Member['via'] | null => {
+        if (roots.some((r) => r.pid === p.pid && r.startTime === p.startTime)) return 'root'
+        if (ids.has(p.pgid)) return 'group'
+        if (group) return null
+        if (ids.has(p.sid)) return 'session'
+        if (full && inCgroup(p.pid)) return 'cgroup'
+        if (full && marked(p.pid, p.startTime)) return 'mark'
+        return null
+      }
+
+      const scope: JobScope = {
+        cgroup,
+        adopt(pid) {
+          const st = procs.stat(pid)
+          if (!st || st.ppid !== selfPid) return null
+          const r = {pid, startTime: st.startTime}
+          if (!roots.some((x) => x.pid === pid && x.startTime === st.startTime)) roots.push(r)
+          since = Math.min(since, Number(st.startTime))
+          return r
+        },
+        members(o = {}) {
+          const group = o.group === true
+          const ids = liveGroupIds()
+          const found = new Map<number, Member>()
+          const used = new Set<number>()
+          const consider = (pid: number, known: Member['via'] | null) => {
+            if (found.has(pid) || pid <= 1 || pid === selfPid || ancestors.has(pid)) return
+            const st = procs.stat(pid)
+            if (!st || st.state === 'Z' || st.state === 'X') return
+            const via = membership(st, ids, group, false) ?? known ?? (group ? null : marked(pid, st.startTime) ? 'mark' : null)
+            if (!via) return
+            found.set(pid, {pid, startTime: st.startTime, comm: st.comm, via})
+            if (via === 'group') used.add(st.pgid)
+            if (via === 'session') used.add(st.sid)
+          }
+          for (const r of roots) consider(r.pid, null)
+          if (cgroup && !group) for (const pid of cgroupPids(cgroup)) consider(pid, 'cgroup')
+          if (ids.size > 0 || (mark && !group)) for (const pid of procs.list()) consider(pid, null)
+          // A root that is gone and whose group and session are empty names nothing any more.
+          if (!group) {
+            for (let i = roots.length - 1; i >= 0; i--) {
+              const st = procs.stat(roots[i].pid)
+              if ((!st || st.startTime !== roots[i].startTime) && !used.has(roots[i].pid)) roots.splice(i, 1)
+            }
+          }
+          return [...found.values()]
+        },
+        send(pid, startTime, signal) {
+          return deliver(pid, startTime, signal, (p) => {
+            if (!membership(p, liveGroupIds(), false, true)) return `pid ${pid} (${p.comm}) is not part of the job`
+            return judge(p, owner())
+          })
+        },
+        signalAll(signal, o = {}) {
+          return scope.members(o).map((m) => scope.send(m.pid, m.startTime, signal))
+        },
+        freeze(on) {
+          return cgroup ? freezeCgroup(cgroup, on) : false
+        },
+      }
+      return scope
+    },
+  }
+}

@@ -1,0 +1,45 @@
+import {spawn, type ChildProcess, type StdioOptions} from 'node:child_process'
+import {accessSync, constants, statSync} from 'node:fs'
+import {delimiter, join} from 'node:path'
+import {cgroupShim, type Cgroup} from './cgroup.js'
+
+/**
+ * Finds a program the way execvp(3) does (a name with a slash is a path; otherwise the
+ * first executable regular file named so in PATH), so a command that cannot start is
+ * known before anything is spawned — also when it is started through the cgroup shim,
+ * whose `exec` would only report it as an exit code 127.
+ */
+export function resolveProgram(name: string, pathEnv: string | undefined): {ok: true; path: string} | {ok: false; code: 'ENOENT' | 'EACCES'; reason: string} {
+  const check = (p: string): 'ok' | 'ENOENT' | 'EACCES' => {
+    try {
+      if (!statSync(p).isFile()) return 'EACCES'
+      accessSync(p, constants.X_OK)
+      return 'ok'
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR' ? 'ENOENT' : 'EACCES'
+    }
+  }
+  if (name === '' || name.startsWith('-')) return {ok: false, code: 'ENOENT', reason: `${JSON.stringify(name)}: not a program name`}
+  if (name.includes('/')) {
+    const r = check(name)
+    return r === 'ok' ? {ok: true, path: name} : {ok: false, code: r, reason: `${name}: ${r === 'ENOENT' ? 'no such file' : 'not an executable file'} (${r})`}
+  }
+  let denied = false
+  for (const dir of (pathEnv ?? '/usr/local/bin:/usr/bin:/bin').split(delimiter)) {
+    const p = join(dir || '.', name)
+    const r = check(p)
+    if (r === 'ok') return {ok: true, path: p}
+    if (r === 'EACCES') denied = true
+  }
+  return denied ? {ok: false, code: 'EACCES', reason: `${name}: found in PATH but not executable (EACCES)`} : {ok: false, code: 'ENOENT', reason: `${name}: not found in PATH (ENOENT)`}
+}
+
+/**
+ * Starts a job in its own session and process group (detached), inside `cgroup` when one
+ * is given (through the constant shim, so it is a member before it can fork). The argv is
+ * an argument vector, never a shell string.
+ */
+export function spawnJob(o: {argv: string[]; env: NodeJS.ProcessEnv; cwd?: string; cgroup: Cgroup | null; stdio: StdioOptions}): ChildProcess {
+  const argv = o.cgroup ? cgroupShim(o.cgroup, o.argv, o.env) : o.argv
+  return spawn(argv[0], argv.slice(1), {detached: true, stdio: o.stdio, env: o.env, cwd: o.cwd})
+}

@@ -1,0 +1,104 @@
+// supervise leaves nothing behind (issue 9, defect 4): after every child exit and on
+// stop, whatever the child started — in its process group, in a new session, reparented —
+// is killed, and what cannot be is reported, never "no process left".
+import {spawn, type ChildProcess} from 'node:child_process'
+import {existsSync, readdirSync, readFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {afterEach, describe, expect, it} from 'vitest'
+import {alive, BIN, Janitor, until} from '../helpers/procs.js'
+
+const j = new Janitor()
+/** Every process started under a test's own environment mark: the test's leftovers, found without medic. */
+const marked = (mark: string): number[] =>
+  readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(`SAFETY_MARK=${mark}`) && alive(pid)
+    } catch {
+      return false
+    }
+  })
+const marks: string[] = []
+afterEach(async () => {
+  // What a failing run leaves behind is killed by pid, found by this test's own mark.
+  for (const m of marks.splice(0)) {
+    for (const pid of marked(m)) {
+      try {
+        process.kill(pid, 'SIGKILL')
+      } catch {}
+    }
+  }
+  await j.cleanup()
+})
+
+interface Sup {
+  child: ChildProcess
+  dir: string
+  mark: string
+  out: () => string
+  state: () => any
+  exited: Promise<number | null>
+}
+
+function superviseRun(args: string[], cmd: string[], env: NodeJS.ProcessEnv = {}): Sup {
+  const dir = j.tmp()
+  const mark = `${process.pid}-${Math.random().toString(36).slice(2)}`
+  marks.push(mark)
+  let out = ''
+  const child = spawn(process.execPath, [BIN, 'supervise', '--name', 'gw', '--state-dir', dir, '--env', `SAFETY_MARK=${mark}`, ...args, '--', ...cmd], {stdio: ['ignore', 'pipe', 'ignore'], detached: true, env: {...process.env, NO_COLOR: '1', ...env}})
+  j.child(child)
+  child.stdout!.on('data', (d) => (out += d))
+  const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)))
+  const state = () => {
+    try {
+      return JSON.parse(readFileSync(join(dir, 'supervise', 'gw.json'), 'utf8'))
+    } catch {
+      return null
+    }
+  }
+  return {child, dir, mark, out: () => out, state, exited}
+}
+
+describe('supervise kills what the child leaves behind', () => {
+  it('0 leftovers after 100 crash cycles of a child that forks, setsids and crashes', async () => {
+    const s = superviseRun(['--max-backoff', '1ms', '--max-restarts', '100000', '--min-uptime', '1h', '--grace', '2s'], ['sh', '-c', 'sleep 100000 & sleep 100000 & setsid sleep 100000 & exit 1'])
+    await until('100 crash cycles', () => (s.state()?.starts ?? 0) > 100 || null, 120_000)
+    s.child.kill('SIGTERM')
+    expect(await s.exited).toBe(0)
+    expect(s.out().trim().split('\n').at(-1)).toMatch(/^SUPERVISOR_OK: gw supervisor stopped; no process of the service left/)
+    expect(marked(s.mark)).toEqual([])
+  }, 180_000)
+
+  it('0 leftovers after one SIGKILL of a child that has a grandchild (one in its group, one in a new session)', async () => {
+    const grandchildren = join(j.tmp(), 'grandchildren')
+    const s = superviseRun(['--max-backoff', '1ms', '--min-uptime', '1h'], ['sh', '-c', 'sleep 100000 & a=$!; setsid sleep 100000 & echo "$a $!" > "$0"; wait', grandchildren])
+    const first = await until('the first child and its grandchildren', () => {
+      const st = s.state()
+      try {
+        return st?.state === 'running' && st.child ? {child: st.child.pid as number, kids: readFileSync(grandchildren, 'utf8').trim().split(' ').map(Number)} : null
+      } catch {
+        return null
+      }
+    })
+    expect(first.kids.every(alive)).toBe(true)
+    process.kill(first.child, 'SIGKILL')
+    await until('a second child', () => (s.state()?.starts ?? 0) >= 2 || null)
+    expect(first.kids.filter(alive)).toEqual([]) // reaped before the restart
+    s.child.kill('SIGTERM')
+    expect(await s.exited).toBe(0)
+    expect(marked(s.mark)).toEqual([])
+  })
+
+  it('names what it could not stop instead of saying "no process left"', async () => {
+    // The child starts a process and registers it with `medic protect add`: a registration
+    // the supervisor's capability over its own job does not override.
+    const dir = j.tmp()
+    const registered = join(dir, 'registered')
+    const script = 'sleep 100000 & s=$!; "$0" "$1" protect add --pid $s --state-dir "$2" > /dev/null && echo $s > "$3"; wait'
+    const s = superviseRun(['--inherit-env', '--grace', '500ms'], ['sh', '-c', script, process.execPath, BIN, join(dir, 'state'), registered], {MEDIC_PROTECTED_DIR: join(dir, 'registry')})
+    const sleeper = Number(await until('the registered sleeper', () => existsSync(registered) && readFileSync(registered, 'utf8').trim()))
+    s.child.kill('SIGTERM')
+    expect(await s.exited).toBe(2)
+    expect(s.out().trim().split('\n').at(-1)).toMatch(new RegExp(`^SUPERVISOR_ALERT: gw supervisor stopped; 1 process\\(es\\) of the service still running: pid ${sleeper} \\(sleep, by group\\)$`))
+    expect(alive(sleeper)).toBe(true)
+  })
+})
