@@ -12,7 +12,7 @@ export const MANAGER_FLAGS: Record<string, FlagSpec> = {
   'stop-cmd': {type: 'string', description: 'command manager: stops the service and returns.'},
   'restart-cmd': {type: 'string', description: 'command manager: restarts the service and returns (used when there is no --start-cmd).'},
   'status-cmd': {type: 'string', description: 'command manager: exits 0 when the service runs.'},
-  'pid-file': {type: 'string', description: "command manager: the service's pid file (its process tree is the service)."},
+  'pid-file': {type: 'string', description: "command manager: the service's pid file (its process tree is the service). Trusted only when the process it names started before the file was written."},
   'command-timeout': {type: 'duration', default: '10s', description: 'Timeout of each manager command (systemctl, journalctl, pm2, docker).'},
 }
 

@@ -42,7 +42,8 @@ export async function protectVerb(verb: 'list' | 'add' | 'remove', o: {pid?: num
   const key = entryKey(p)
   if (verb === 'add') {
     const uid = process.getuid?.() ?? 0
-    if (!entryCounts(uid, p.uid)) throw new UsageError(`pid ${p.pid} (${p.comm}) runs as uid ${p.uid}: an entry written by uid ${uid} would not count (only root or the process's own user can protect it)`)
+    const owner = procs.realUid(p.pid) ?? p.uid
+    if (!entryCounts(uid, owner)) throw new UsageError(`pid ${p.pid} (${p.comm}) runs as uid ${owner}: an entry written by uid ${uid} would not count (only root or the process's own user can protect it)`)
     let path: string
     try {
       // Its session is recorded only when it leads it: a session it merely belongs to (a login shell's) holds others too.

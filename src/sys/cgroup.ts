@@ -108,6 +108,16 @@ export function cgroupPids(cg: Cgroup): number[] {
   return out
 }
 
+/** Moves a process into the cgroup (idempotent); false when it cannot. */
+export function joinCgroup(cg: Cgroup, pid: number): boolean {
+  try {
+    writeFileSync(join(cg.dir, 'cgroup.procs'), String(pid))
+    return true
+  } catch {
+    return false
+  }
+}
+
 /** Freezes (or thaws) every process in it: a frozen process cannot fork, and SIGKILL still ends it. */
 export function freezeCgroup(cg: Cgroup, on: boolean): boolean {
   try {

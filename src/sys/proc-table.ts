@@ -28,6 +28,12 @@ export interface ProcessTable {
   envVar(pid: number, name: string): string | null
   /** Its cgroup v2 path (the `0::` line of /proc/<pid>/cgroup); null when unknown. */
   cgroup2(pid: number): string | null
+  /**
+   * The user running it: the real uid (`/proc/<pid>/status`). `get().uid`, the owner of
+   * /proc/<pid>, is root for a process that is not dumpable (one that changed its
+   * credentials, or asked not to be), whoever runs it.
+   */
+  realUid(pid: number): number | null
 }
 
 function readText(path: string): string | null {
@@ -124,6 +130,10 @@ export const procTable: ProcessTable = {
       at = stop + 1
     }
     return null
+  },
+  realUid(pid) {
+    const m = /^Uid:\s+(\d+)/m.exec(readText(`/proc/${pid}/status`) ?? '')
+    return m ? Number(m[1]) : null
   },
   cgroup2(pid) {
     const m = /^0::(\S*)$/m.exec(readText(`/proc/${pid}/cgroup`) ?? '')

@@ -149,15 +149,16 @@ export function scanRegistry(places: RegistryPlaces, procs: ProcessTable): Regis
         out.dead.push(path)
         continue
       }
-      if (!entryCounts(f.fileUid, p.uid)) {
-        out.ignored.push({path, reason: `written by uid ${f.fileUid} for a process of uid ${p.uid}: only root or the process's own user can protect it`})
+      const procUid = procs.realUid(e.pid)
+      if (procUid === null || !entryCounts(f.fileUid, procUid)) {
+        out.ignored.push({path, reason: `written by uid ${f.fileUid} for a process of uid ${procUid ?? '?'}: only root or the process's own user can protect it`})
         continue
       }
       const dedup = `${key}:${f.fileUid}`
       if (seen.has(dedup)) continue
       seen.add(dedup)
       const sessionLive = e.session ? procs.liveness(e.session.sid, e.session.startTime) === 'alive' : false
-      out.live.push({...e, fileUid: f.fileUid, procUid: p.uid, sessionLive, source: path})
+      out.live.push({...e, fileUid: f.fileUid, procUid, sessionLive, source: path})
     }
   }
   return out

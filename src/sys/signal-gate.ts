@@ -1,5 +1,5 @@
 import {groupIsJobs, marksInUse, MARK_ENV, refusalFor, entryKey, type LiveEntry, type OwnerScope, type ProcFacts, type ProtectionContext, type Refusal} from '../core/protect.js'
-import {cgroupPids, freezeCgroup, type Cgroup} from './cgroup.js'
+import {cgroupPids, freezeCgroup, joinCgroup, type Cgroup} from './cgroup.js'
 import type {ProcessTable, ProcInfo} from './proc-table.js'
 
 /**
@@ -110,17 +110,19 @@ export interface GateDeps {
 export function makeSignalGate(d: GateDeps): SignalGate {
   const {procs} = d
   const selfPid = d.selfPid ?? process.pid
-  const selfUid = procs.get(selfPid)?.uid ?? process.getuid?.() ?? 0
-  const ancestors = new Set(procs.ancestors(selfPid).map((p) => p.pid))
+  // Read on first use: a run that never signals (a free port) pays nothing for them.
+  let mine: {uid: number; ancestors: Set<number>} | undefined
+  const me = () => (mine ??= {uid: process.getuid?.() ?? procs.realUid(selfPid) ?? 0, ancestors: new Set(procs.ancestors(selfPid).map((p) => p.pid))})
+  const ancestors = {has: (pid: number) => me().ancestors.has(pid)}
   const kill = d.kill ?? ((pid, signal) => process.kill(pid, signal))
 
-  const context = (registry: LiveEntry[]): ProtectionContext => ({selfPid, ancestors, protect: d.policy.protect, match: d.policy.match, registry, policyError: d.policy.error ?? null})
+  const context = (registry: LiveEntry[]): ProtectionContext => ({selfPid, ancestors: me().ancestors, protect: d.policy.protect, match: d.policy.match, registry, policyError: d.policy.error ?? null})
 
   /** The facts refusalFor needs, marks only when a live entry uses them. */
   const facts = (p: ProcInfo, registry: LiveEntry[]): ProcFacts => {
     const use = marksInUse(registry)
     return {
-      pid: p.pid, startTime: p.startTime, comm: p.comm, cmdline: p.cmdline, uid: p.uid, sid: p.sid,
+      pid: p.pid, startTime: p.startTime, comm: p.comm, cmdline: p.cmdline, uid: registry.length ? (procs.realUid(p.pid) ?? undefined) : undefined, sid: p.sid,
       mark: use.env ? procs.envVar(p.pid, MARK_ENV) : null,
       cgroup: use.cgroup ? procs.cgroup2(p.pid) : null,
     }
@@ -142,7 +144,8 @@ export function makeSignalGate(d: GateDeps): SignalGate {
     const why = check(p)
     if (why) return {result: 'refused', reason: typeof why === 'string' ? why : why.reason}
     // The identity once more, as close to kill(2) as Node allows.
-    if (procs.liveness(pid, startTime) !== 'alive') return {result: 'gone'}
+    const again = procs.liveness(pid, startTime)
+    if (again !== 'alive') return again === 'reused' ? {result: 'reused', reason: `pid ${pid} was reused while it was checked; not signalled`} : {result: 'gone'}
     try {
       kill(pid, signal)
       return {result: 'sent'}
@@ -169,19 +172,19 @@ export function makeSignalGate(d: GateDeps): SignalGate {
     scope(opts = {}) {
       const roots: {pid: number; startTime: string}[] = []
       let since = Infinity // start time (ticks) of the first root: a marked process is younger
+      let outside = false // some root ever ran outside the cgroup: its processes may be anywhere
       const cgroup = opts.cgroup ?? null
       const mark = opts.mark ?? null
       const owner = (): OwnerScope => ({ownKeys: new Set([...(opts.ownKeys ?? []), ...roots.map(entryKey)])})
       // The roots whose pid, as a group or session id, still names the job's group.
       const liveGroupIds = () => new Set(roots.filter((r) => groupIsJobs(r, procs.stat(r.pid))).map((r) => r.pid))
-      const inCgroup = (pid: number) => {
+      const inCg = (pid: number) => {
         const cg = cgroup ? procs.cgroup2(pid) : null
         return !!cg && (cg === cgroup!.path || cg.startsWith(`${cgroup!.path}/`))
       }
       const marked = (pid: number, startTime: string) => {
         if (!mark || !(Number(startTime) >= since)) return false
-        const info = procs.get(pid)
-        return !!info && info.uid === selfUid && procs.envVar(pid, mark.name) === mark.value
+        return procs.realUid(pid) === me().uid && procs.envVar(pid, mark.name) === mark.value
       }
       /** How a process belongs to the job; `full` adds the cgroup and mark checks (file reads). */
       const membership = (p: {pid: number; startTime: string; pgid: number; sid: number}, ids: Set<number>, group: boolean, full: boolean): Member['via'] | null => {
@@ -189,7 +192,7 @@ export function makeSignalGate(d: GateDeps): SignalGate {
         if (ids.has(p.pgid)) return 'group'
         if (group) return null
         if (ids.has(p.sid)) return 'session'
-        if (full && inCgroup(p.pid)) return 'cgroup'
+        if (full && inCg(p.pid)) return 'cgroup'
         if (full && marked(p.pid, p.startTime)) return 'mark'
         return null
       }
@@ -199,10 +202,12 @@ export function makeSignalGate(d: GateDeps): SignalGate {
         adopt(pid) {
           const st = procs.stat(pid)
           if (!st || st.ppid !== selfPid) return null
-          const r = {pid, startTime: st.startTime}
-          if (!roots.some((x) => x.pid === pid && x.startTime === st.startTime)) roots.push(r)
+          // The spawn shim puts the job in its cgroup before it can fork; joining here too
+          // makes it known (the shim may not have run yet), so listing the cgroup suffices.
+          if (!(cgroup !== null && joinCgroup(cgroup, pid) && inCg(pid))) outside = true
+          if (!roots.some((x) => x.pid === pid && x.startTime === st.startTime)) roots.push({pid, startTime: st.startTime})
           since = Math.min(since, Number(st.startTime))
-          return r
+          return {pid, startTime: st.startTime}
         },
         members(o = {}) {
           const group = o.group === true
@@ -221,7 +226,10 @@ export function makeSignalGate(d: GateDeps): SignalGate {
           }
           for (const r of roots) consider(r.pid, null)
           if (cgroup && !group) for (const pid of cgroupPids(cgroup)) consider(pid, 'cgroup')
-          if (ids.size > 0 || (mark && !group)) for (const pid of procs.list()) consider(pid, null)
+          // Every root in the cgroup: its processes are all there (only root can leave a
+          // cgroup, by writing another's cgroup.procs). Otherwise the whole table is read.
+          const complete = cgroup !== null && !group && !outside && since !== Infinity
+          if (!complete && (ids.size > 0 || (mark && !group))) for (const pid of procs.list()) consider(pid, null)
           // A root that is gone and whose group and session are empty names nothing any more.
           if (!group) {
             for (let i = roots.length - 1; i >= 0; i--) {

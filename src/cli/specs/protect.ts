@@ -12,7 +12,7 @@ function protectSpec(verb: 'list' | 'add' | 'remove'): CommandSpec {
       add: 'Protect a running process (--pid, by identity, with its descendants) or a pattern (--pattern, into the config file).',
       remove: 'Unregister a process (--pid) or drop a pattern (--pattern) from the config file.',
     }[verb],
-    description: `The protected registry lives in <state-dir>/protected/ (one file per job: pid, start time, name, command line); run-dev-safe writes it for as long as a job runs. Patterns live under protect: in the config file (--config, medic.config.{json,yaml}, ~/.config/medic/). medic cleanup, health, supervise, boot and watchdog never signal a registered process, its descendants, or anything a pattern matches.
+    description: `The protected registry is one for the host: /run/medic/protected/ (root-owned, sticky; /dev/shm/medic-protected.* while root has not made it yet; <state-dir>/protected/ is still read), one file per process: pid, start time, name, command line, and the marks its descendants carry. run-dev-safe writes it for as long as a job runs. An entry counts only when written by root or by the user running the process it names; list shows the ones ignored and why. Patterns live under protect: in the config file (--config, medic.config.{json,yaml}, ~/.config/medic/). medic cleanup, health, supervise, boot, watchdog, drill and ollama never signal a registered process, its descendants (also after setsid or a double fork: by the MEDIC_PROTECTED mark in their environment, the job's session, the job's cgroup), or anything a pattern matches.
 
 PROTECT_OK       listed, or changed
 PROTECT_UNKNOWN  bad input (no such process, nothing given)`,
