@@ -55,7 +55,10 @@ export interface LiveEntry extends ProtectedEntry {
   fileUid: number
   /** uid of the registered process. */
   procUid: number
-  /** The recorded session's leader still has the recorded identity (the session id is not reused). */
+  /**
+   * The recorded session counts: its leader still has the recorded identity (the session
+   * id is not reused), and it is the registered process or its parent (or root wrote it).
+   */
   sessionLive: boolean
   /** Where it was read (a path). */
   source: string
@@ -109,12 +112,22 @@ export function entryCounts(fileUid: number, procUid: number): boolean {
 }
 
 /**
- * Marks (environment, session, cgroup) are inherited, so they reach processes that left
- * the job's tree. A root registration's marks protect any process; a user's only that
- * user's processes (a user cannot extend protection to root's services through them).
+ * Marks are inherited, so they reach processes that left the job's tree. Which one can be
+ * faked decides whom it may protect (a user must not make a process unkillable by root's
+ * medic unless that user could register it):
+ * - the environment mark: anyone can put any value in a process's environment (and an
+ *   entry's mark is readable by all), so it protects only processes of the uid that runs
+ *   the registered process — who could have registered them anyway;
+ * - the session: no process can join another's session, and the reader only counts a
+ *   session the registered process (or its parent) leads (`sessionLive`), so any member;
+ * - the cgroup: only root writes a cgroup path into an entry that counts here (a user's
+ *   entry could name any cgroup), and only root can move processes between cgroups.
  */
-function markCounts(e: LiveEntry, target: ProcFacts): boolean {
-  return e.fileUid === 0 || (target.uid !== undefined && target.uid === e.procUid)
+function markProtects(e: LiveEntry, target: ProcFacts): 'mark' | 'session' | 'cgroup' | null {
+  if (e.mark && target.mark === e.mark && target.uid !== undefined && target.uid === e.procUid) return 'mark'
+  if (e.session && e.sessionLive && target.sid === e.session.sid) return 'session'
+  if (e.cgroup && e.fileUid === 0 && within(target.cgroup, e.cgroup)) return 'cgroup'
+  return null
 }
 
 function within(cg: string | null | undefined, root: string): boolean {
@@ -135,10 +148,10 @@ export function protectedBy(target: ProcFacts, chain: ProcFacts[], registry: Liv
     if (e) return `descendant of ${job(e)}, pid ${e.pid}`
   }
   for (const e of entries) {
-    if (!e.descendants || !markCounts(e, target)) continue
-    if (e.mark && target.mark === e.mark) return `carries the ${MARK_ENV} mark of ${job(e)}, pid ${e.pid}`
-    if (e.session && e.sessionLive && target.sid === e.session.sid) return `in the session of ${job(e)}, sid ${e.session.sid}`
-    if (e.cgroup && within(target.cgroup, e.cgroup)) return `in the cgroup of ${job(e)}, ${e.cgroup}`
+    const how = e.descendants ? markProtects(e, target) : null
+    if (how === 'mark') return `carries the ${MARK_ENV} mark of ${job(e)}, pid ${e.pid}`
+    if (how === 'session') return `in the session of ${job(e)}, sid ${e.session!.sid}`
+    if (how === 'cgroup') return `in the cgroup of ${job(e)}, ${e.cgroup}`
   }
   return null
 }

@@ -130,6 +130,12 @@ export function scanRegistry(places: RegistryPlaces, procs: ProcessTable): Regis
       const key = keyOf(n)
       if (key === null) continue
       const path = join(dir, n)
+      // The name is the identity: a gone process costs no open (nor do names planted by the thousand).
+      const [pidText, startText] = key.split('-')
+      if (procs.liveness(Number(pidText), startText) !== 'alive') {
+        out.dead.push(path)
+        continue
+      }
       const f = readEntryFile(path)
       if ('error' in f) {
         out.ignored.push({path, reason: f.error})
@@ -157,7 +163,9 @@ export function scanRegistry(places: RegistryPlaces, procs: ProcessTable): Regis
       const dedup = `${key}:${f.fileUid}`
       if (seen.has(dedup)) continue
       seen.add(dedup)
-      const sessionLive = e.session ? procs.liveness(e.session.sid, e.session.startTime) === 'alive' : false
+      // A session claim counts when its leader is alive and is the registered process or its parent (or root wrote it).
+      const s = e.session
+      const sessionLive = !!s && procs.liveness(s.sid, s.startTime) === 'alive' && (f.fileUid === 0 || s.sid === e.pid || p.ppid === s.sid)
       out.live.push({...e, fileUid: f.fileUid, procUid, sessionLive, source: path})
     }
   }

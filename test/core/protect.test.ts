@@ -31,7 +31,7 @@ describe('who is never signalled', () => {
   it('recognises a descendant that left the tree by its marks: environment, session, cgroup', () => {
     const e = entry(300, '3000', {mark: '300-3000', session: {sid: 300, startTime: '3000'}, sessionLive: true, cgroup: '/medic-protect-300-3000'})
     const c = ctx({registry: [e]})
-    expect(refusalFor(P(400, 'node', [], 's', {mark: '300-3000'}), [P(1)], c)?.reason).toMatch(/carries the MEDIC_PROTECTED mark/)
+    expect(refusalFor(P(400, 'node', [], 's', {mark: '300-3000', uid: 0}), [P(1)], c)?.reason).toMatch(/carries the MEDIC_PROTECTED mark/)
     expect(refusalFor(P(401, 'node', [], 's', {sid: 300}), [P(1)], c)?.reason).toMatch(/in the session of/)
     expect(refusalFor(P(402, 'node', [], 's', {cgroup: '/medic-protect-300-3000/sub'}), [P(1)], c)?.reason).toMatch(/in the cgroup of/)
     // A look-alike cgroup name, a mark of another job, a session whose leader is gone: nothing.
@@ -40,11 +40,16 @@ describe('who is never signalled', () => {
     expect(refusalFor(P(405, 'node', [], 's', {sid: 300}), [], ctx({registry: [{...e, sessionLive: false}]}))).toBeNull()
   })
 
-  it("a user's registration protects only that user's processes through marks", () => {
-    const mine = entry(300, '3000', {mark: '300-3000', fileUid: 1000, procUid: 1000})
+  it('marks that can be faked protect no one their author could not have registered', () => {
+    const mine = entry(300, '3000', {mark: '300-3000', fileUid: 1000, procUid: 1000, cgroup: '/', session: {sid: 77, startTime: '1'}, sessionLive: false})
     expect(refusalFor(P(400, 'node', [], 's', {mark: '300-3000', uid: 1000}), [], ctx({registry: [mine]}))?.kind).toBe('registered')
-    // root's gateway that copied the mark into its environment: not protected by a user's entry
+    // root's gateway with the mark in its environment: not protected by a user's entry
     expect(refusalFor(P(401, 'node', [], 's', {mark: '300-3000', uid: 0}), [], ctx({registry: [mine]}))).toBeNull()
+    // a user's entry naming any cgroup ("/": everything) or a session it does not lead protects nothing
+    expect(refusalFor(P(402, 'node', [], 's', {cgroup: '/system.slice/gateway.service', uid: 0, sid: 77}), [], ctx({registry: [mine]}))).toBeNull()
+    // a user copying a root job's (public) mark into its own process: not protected either
+    const roots = entry(500, '5000', {mark: '500-5000'})
+    expect(refusalFor(P(403, 'node', [], 's', {mark: '500-5000', uid: 1000}), [], ctx({registry: [roots]}))).toBeNull()
     expect(entryCounts(0, 1000)).toBe(true)
     expect(entryCounts(1000, 1000)).toBe(true)
     expect(entryCounts(1000, 0)).toBe(false)

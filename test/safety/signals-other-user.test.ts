@@ -43,14 +43,19 @@ async function userJob(u: TestUser, env: NodeJS.ProcessEnv): Promise<{wrapper: C
   return {wrapper, svc, stderr: () => err}
 }
 
+/** A second Unix user, or the test skipped with the printed reason. */
+function userOrSkip(ctx: {skip: () => never}): TestUser {
+  const why = users.cannot()
+  if (why) {
+    console.log(`skipped: ${why}`)
+    ctx.skip()
+  }
+  return users.create()
+}
+
 describe("root's medic never kills another user's protected job", () => {
   it("honours a user's run-dev-safe job registered under the user's own state dir and HOME", async (ctx) => {
-    const why = users.cannot()
-    if (why) {
-      console.log(`skipped: ${why}`)
-      return ctx.skip()
-    }
-    const u = users.create()
+    const u = userOrSkip(ctx)
     const env = {MEDIC_PROTECTED_DIR: join(openDir(), 'protected')}
     expectContract(await medic(['protect', 'list', '--state-dir', j.tmp()], {env}), 'PROTECT_OK') // root's medic makes the host registry
     const job = await userJob(u, env)
@@ -63,12 +68,7 @@ describe("root's medic never kills another user's protected job", () => {
   })
 
   it('a user first (no host registry yet, and none a user can make): the entry goes to /dev/shm and root honours it', async (ctx) => {
-    const why = users.cannot()
-    if (why) {
-      console.log(`skipped: ${why}`)
-      return ctx.skip()
-    }
-    const u = users.create()
+    const u = userOrSkip(ctx)
     const env = {MEDIC_PROTECTED_DIR: join(openDir(), 'run-medic', 'protected')} // root-owned parent: the user cannot make it
     const job = await userJob(u, env)
     const paths = [...job.stderr().matchAll(/\/dev\/shm\/medic-protected\.[\d-]+\.json/g)].map((m) => m[0])
@@ -82,12 +82,7 @@ describe("root's medic never kills another user's protected job", () => {
   })
 
   it('a host registry a user made first is not trusted: root registers nothing there and runs no job unprotected', async (ctx) => {
-    const why = users.cannot()
-    if (why) {
-      console.log(`skipped: ${why}`)
-      return ctx.skip()
-    }
-    const u = users.create()
+    const u = userOrSkip(ctx)
     const parent = openDir()
     chmodSync(parent, 0o1777) // like /tmp: anyone may make the directory first
     const host = join(parent, 'protected')
@@ -103,12 +98,7 @@ describe("root's medic never kills another user's protected job", () => {
   })
 
   it("a user cannot protect root's service: an entry naming another user's process does not count", async (ctx) => {
-    const why = users.cannot()
-    if (why) {
-      console.log(`skipped: ${why}`)
-      return ctx.skip()
-    }
-    const u = users.create()
+    const u = userOrSkip(ctx)
     const host = join(openDir(), 'protected')
     const env = {MEDIC_PROTECTED_DIR: host}
     expectContract(await medic(['protect', 'list', '--state-dir', j.tmp()], {env}), 'PROTECT_OK')
@@ -118,11 +108,20 @@ describe("root's medic never kills another user's protected job", () => {
     const planted = join(host, `${gw.pid}-${st.startTime}.json`)
     writeFileSync(planted, JSON.stringify({version: 1, pid: gw.pid, startTime: st.startTime, name: 'mine', cmdline: [], descendants: true, registeredAt: ''}))
     chownSync(planted, u.uid, u.gid)
+    // And an entry for a process of its own that claims root's cgroup ("/") and the gateway's session.
+    const own = spawn('sleep', ['100000'], {stdio: 'ignore', detached: true, uid: u.uid, gid: u.gid})
+    j.child(own)
+    await new Promise((r) => own.once('spawn', r))
+    const ost = procTable.stat(own.pid!)!
+    const forged = join(host, `${own.pid}-${ost.startTime}.json`)
+    writeFileSync(forged, JSON.stringify({version: 1, pid: own.pid, startTime: ost.startTime, name: 'forged', cmdline: [], descendants: true, registeredAt: '', cgroup: '/', session: {sid: st.sid, startTime: st.startTime}}))
+    chownSync(forged, u.uid, u.gid)
     const add = await medic(['protect', 'add', '--pid', String(gw.pid), '--state-dir', u.home], {uid: u.uid, env: {...env, HOME: u.home}})
     expectContract(add, 'PROTECT_UNKNOWN')
     expect(add.lines[0]).toMatch(/runs as uid 0: an entry written by uid \d+ would not count/)
     const list = JSON.parse((await medic(['protect', 'list', '--state-dir', j.tmp(), '--json'], {env})).stdout)
     expect(list.ignored).toEqual([{path: planted, reason: expect.stringMatching(/written by uid \d+ for a process of uid 0/)}])
+    expect(list.processes.map((p: {name: string}) => p.name)).toEqual(['forged']) // it counts — for its own process only
     const r = await medic(['cleanup', '--port', String(gw.port), '--state-dir', j.tmp()], {env})
     expectContract(r, 'PORT_RECOVERED')
     expect(alive(gw.pid)).toBe(false)

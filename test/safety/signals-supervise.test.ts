@@ -6,8 +6,10 @@ import {existsSync, readdirSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 import {alive, BIN, Janitor, until} from '../helpers/procs.js'
+import {TestUsers} from '../helpers/users.js'
 
 const j = new Janitor()
+const users = new TestUsers()
 /** Every process started under a test's own environment mark: the test's leftovers, found without medic. */
 const marked = (mark: string): number[] =>
   readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number).filter((pid) => {
@@ -28,6 +30,7 @@ afterEach(async () => {
     }
   }
   await j.cleanup()
+  users.removeAll()
 })
 
 interface Sup {
@@ -39,12 +42,12 @@ interface Sup {
   exited: Promise<number | null>
 }
 
-function superviseRun(args: string[], cmd: string[], env: NodeJS.ProcessEnv = {}): Sup {
-  const dir = j.tmp()
+function superviseRun(args: string[], cmd: string[], env: NodeJS.ProcessEnv = {}, as?: {uid: number; gid: number; home: string}): Sup {
+  const dir = as ? as.home : j.tmp()
   const mark = `${process.pid}-${Math.random().toString(36).slice(2)}`
   marks.push(mark)
   let out = ''
-  const child = spawn(process.execPath, [BIN, 'supervise', '--name', 'gw', '--state-dir', dir, '--env', `SAFETY_MARK=${mark}`, ...args, '--', ...cmd], {stdio: ['ignore', 'pipe', 'ignore'], detached: true, env: {...process.env, NO_COLOR: '1', ...env}})
+  const child = spawn(process.execPath, [BIN, 'supervise', '--name', 'gw', '--state-dir', dir, '--env', `SAFETY_MARK=${mark}`, ...args, '--', ...cmd], {stdio: ['ignore', 'pipe', 'ignore'], detached: true, env: {...process.env, NO_COLOR: '1', ...env}, ...(as ? {uid: as.uid, gid: as.gid, cwd: as.home} : {})})
   j.child(child)
   child.stdout!.on('data', (d) => (out += d))
   const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)))
@@ -67,6 +70,21 @@ describe('supervise kills what the child leaves behind', () => {
     expect(s.out().trim().split('\n').at(-1)).toMatch(/^SUPERVISOR_OK: gw supervisor stopped; no process of the service left/)
     expect(marked(s.mark)).toEqual([])
   }, 180_000)
+
+  it('without a cgroup (another user, not root): 0 leftovers after 20 crash cycles, found by group, session and mark', async (ctx) => {
+    const why = users.cannot()
+    if (why) {
+      console.log(`skipped: ${why}`)
+      return ctx.skip()
+    }
+    const u = users.create()
+    const s = superviseRun(['--max-backoff', '1ms', '--max-restarts', '100000', '--min-uptime', '1h', '--grace', '2s'], ['sh', '-c', 'sleep 100000 & sleep 100000 & setsid sleep 100000 & exit 1'], {HOME: u.home}, u)
+    await until('20 crash cycles', () => (s.state()?.starts ?? 0) > 20 || null, 60_000)
+    s.child.kill('SIGTERM')
+    expect(await s.exited).toBe(0)
+    expect(s.out().trim().split('\n').at(-1)).toMatch(/^SUPERVISOR_OK: gw supervisor stopped; no process of the service left \(checked: process group, session, MEDIC_JOB mark\)$/)
+    expect(marked(s.mark)).toEqual([])
+  }, 90_000)
 
   it('0 leftovers after one SIGKILL of a child that has a grandchild (one in its group, one in a new session)', async () => {
     const grandchildren = join(j.tmp(), 'grandchildren')
