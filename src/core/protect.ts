@@ -78,8 +78,10 @@ export interface ProtectionContext {
 /**
  * The narrow capability of a process signalling a job it owns (run-dev-safe → its own
  * job, supervise → its own child): patterns (--protect, --match, config) do not apply, nor
- * do the registrations named here (the owner's own registration, the job's). Every other
- * rule does: pid 1, self, ancestors, and anyone else's registration.
+ * do the registrations named here — the owner's own, the job's, and those that protect the
+ * owner itself (a supervisor running inside a run-dev-safe job manages its own child: the
+ * job's protection is against medic runs from outside). Every other rule does: pid 1,
+ * self, ancestors, and any other registration.
  */
 export interface OwnerScope {
   /** `<pid>-<starttime>` keys of registrations that belong to the owner or its job. */
@@ -135,25 +137,29 @@ function within(cg: string | null | undefined, root: string): boolean {
 }
 
 /**
- * Which registry entry protects the target, and how; null when none. A registration of
- * the target itself is named first, then the nearest registered ancestor, then marks.
+ * Every registry entry that protects the target, and how: a registration of the target
+ * itself first, then the nearest registered ancestor, then marks.
  */
-export function protectedBy(target: ProcFacts, chain: ProcFacts[], registry: LiveEntry[], owner?: OwnerScope): string | null {
+export function protectionsOf(target: ProcFacts, chain: ProcFacts[], registry: LiveEntry[], owner?: OwnerScope): {entry: LiveEntry; reason: string}[] {
   const entries = registry.filter((e) => !owner?.ownKeys.has(entryKey(e)))
   const job = (e: LiveEntry) => `run-dev-safe (job "${e.name}")`
-  const self = entries.find((e) => e.pid === target.pid && e.startTime === target.startTime)
-  if (self) return `protected by ${job(self)}`
+  const out: {entry: LiveEntry; reason: string}[] = []
+  for (const e of entries) if (e.pid === target.pid && e.startTime === target.startTime) out.push({entry: e, reason: `protected by ${job(e)}`})
   for (const a of chain) {
-    const e = entries.find((x) => x.descendants && x.pid === a.pid && x.startTime === a.startTime)
-    if (e) return `descendant of ${job(e)}, pid ${e.pid}`
+    for (const e of entries) if (e.descendants && e.pid === a.pid && e.startTime === a.startTime) out.push({entry: e, reason: `descendant of ${job(e)}, pid ${e.pid}`})
   }
   for (const e of entries) {
     const how = e.descendants ? markProtects(e, target) : null
-    if (how === 'mark') return `carries the ${MARK_ENV} mark of ${job(e)}, pid ${e.pid}`
-    if (how === 'session') return `in the session of ${job(e)}, sid ${e.session!.sid}`
-    if (how === 'cgroup') return `in the cgroup of ${job(e)}, ${e.cgroup}`
+    if (how === 'mark') out.push({entry: e, reason: `carries the ${MARK_ENV} mark of ${job(e)}, pid ${e.pid}`})
+    if (how === 'session') out.push({entry: e, reason: `in the session of ${job(e)}, sid ${e.session!.sid}`})
+    if (how === 'cgroup') out.push({entry: e, reason: `in the cgroup of ${job(e)}, ${e.cgroup}`})
   }
-  return null
+  return out
+}
+
+/** Why the registry protects the target (the strongest reason); null when it does not. */
+export function protectedBy(target: ProcFacts, chain: ProcFacts[], registry: LiveEntry[], owner?: OwnerScope): string | null {
+  return protectionsOf(target, chain, registry, owner)[0]?.reason ?? null
 }
 
 /**

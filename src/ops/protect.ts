@@ -12,8 +12,8 @@ export async function protectVerb(verb: 'list' | 'add' | 'remove', o: {pid?: num
   if (verb === 'list') {
     const scan = scanRegistry(places, procs)
     // An entry whose process is gone (by identity) protects nothing: removed where we may.
-    const pruned = scan.dead.filter((path) => unregisterProtected(path)).length
-    const live = scan.live.map((e) => ({pid: e.pid, name: e.name, startTime: e.startTime, cmdline: e.cmdline, registeredAt: e.registeredAt, path: e.source, byUid: e.fileUid, marks: [e.mark ? 'env' : '', e.session ? 'session' : '', e.cgroup ? 'cgroup' : ''].filter(Boolean)}))
+    const pruned = scan.dead.filter((r) => unregisterProtected(r)).length
+    const live = scan.live.map(({file: _file, ...e}) => e).map((e) => ({pid: e.pid, name: e.name, startTime: e.startTime, cmdline: e.cmdline, registeredAt: e.registeredAt, path: e.source, byUid: e.fileUid, marks: [e.mark ? 'env' : '', e.session ? 'session' : '', e.cgroup ? 'cgroup' : ''].filter(Boolean)}))
     const cfg = await loadConfig(o.config).catch(() => null)
     const patterns = cfg?.protect ?? []
     return {
@@ -47,7 +47,7 @@ export async function protectVerb(verb: 'list' | 'add' | 'remove', o: {pid?: num
     let path: string
     try {
       // Its session is recorded only when it leads it: a session it merely belongs to (a login shell's) holds others too.
-      path = registerProtected({version: 1, pid: p.pid, startTime: p.startTime, name: o.name ?? p.comm, cmdline: p.cmdline, descendants: true, registeredAt: new Date().toISOString(), mark: null, session: p.sid === p.pid ? {sid: p.sid, startTime: p.startTime} : null, cgroup: null}, places)
+      path = registerProtected({version: 1, pid: p.pid, startTime: p.startTime, name: o.name ?? p.comm, cmdline: p.cmdline, descendants: true, registeredAt: new Date().toISOString(), mark: null, session: p.sid === p.pid ? {sid: p.sid, startTime: p.startTime} : null, cgroup: null}, places).path
     } catch (e) {
       if (e instanceof RegistryError) return {...base, status: 'UNKNOWN', summary: e.message}
       throw e
@@ -55,7 +55,7 @@ export async function protectVerb(verb: 'list' | 'add' | 'remove', o: {pid?: num
     return {...base, status: 'OK', summary: `pid ${p.pid} (${p.comm}) and its descendants are protected (${path})`}
   }
   const mine = scanRegistry(places, procs).live.filter((e) => entryKey(e) === key)
-  const removed = mine.filter((e) => unregisterProtected(e.source))
+  const removed = mine.filter((e) => unregisterProtected(e.file))
   if (removed.length) return {...base, status: 'OK', summary: `pid ${p.pid} (${p.comm}) is no longer protected`}
   if (mine.length) return {...base, status: 'UNKNOWN', summary: `pid ${p.pid} (${p.comm}) is registered by another user (${mine.map((e) => e.source).join(', ')}); not removed`}
   return {...base, status: 'OK', summary: `pid ${p.pid} (${p.comm}) was not registered`}

@@ -5,9 +5,10 @@ import {entryKey, MARK_ENV, type ProtectedEntry} from '../core/protect.js'
 import {SIGNALS} from '../core/trace.js'
 import type {Check, Status, Verdict} from '../core/verdict.js'
 import {isoLocal} from '../sys/log-file.js'
-import {makeCgroup, removeCgroup} from '../sys/cgroup.js'
+import {makeCgroup, removeCgroup, removeCgroupReleased} from '../sys/cgroup.js'
+import type {Clock} from '../sys/clock.js'
 import type {ProcessTable} from '../sys/proc-table.js'
-import {registerProtected, unregisterProtected, type RegistryPlaces} from '../sys/protected-registry.js'
+import {registerProtected, unregisterProtected, type Registration, type RegistryPlaces} from '../sys/protected-registry.js'
 import type {SignalGate} from '../sys/signal-gate.js'
 import {spawnJob as spawnInScope} from '../sys/spawn-job.js'
 import {appendCapped, PRIVATE_MODE} from '../sys/file-gate.js'
@@ -74,6 +75,7 @@ function report(code: number, trace: TraceResult | null): string[] {
 }
 
 export interface DevRunDeps {
+  clock: Clock
   procs: ProcessTable
   gate: SignalGate
   places: RegistryPlaces
@@ -112,7 +114,7 @@ export async function runDevSafe(input: DevRunInput, deps: DevRunDeps): Promise<
   const selfKey = self ? entryKey(self) : ''
   const made = self ? makeCgroup('protect', '', self, (pid, st) => procs.liveness(pid, st) === 'alive') : {ok: false as const, reason: 'own /proc entry unreadable'}
   const cgroup = made.ok ? made.cgroup : null
-  const registry: string[] = []
+  const registry: Registration[] = []
   const entry = (pid: number, startTime: string, session: ProtectedEntry['session']): ProtectedEntry => ({
     version: 1, pid, startTime, name: input.name, cmdline: input.command, descendants: true, registeredAt: new Date().toISOString(),
     mark: selfKey, session, cgroup: cgroup?.path ?? null,
@@ -129,8 +131,8 @@ export async function runDevSafe(input: DevRunInput, deps: DevRunDeps): Promise<
     return {subject: 'DEVRUN', status: 'UNKNOWN', summary: `${input.name}: not started: ${why}`, checks: [{name: 'protected', status: 'UNKNOWN', detail: why}], actions: [], extra: {name: input.name, exitCode: 3, started: false}, wrapper: {exitCode: 3}}
   }
   say(`   🔐 Mode: PROTECTED (medic cleanup, health, supervise and watchdog never signal it)`)
-  say(`   registered: wrapper pid ${self.pid} and its descendants (${registry[0]}); marks: ${MARK_ENV}=${selfKey}${cgroup ? `, cgroup ${cgroup.path}` : ''}, the job's session`)
-  checks.push({name: 'protected', status: 'OK', detail: `wrapper pid ${self.pid} and its descendants registered (${registry[0]}); marks: ${MARK_ENV} environment, the job's session${cgroup ? `, cgroup ${cgroup.path}` : ` (no cgroup: ${made.ok ? '' : made.reason})`}`})
+  say(`   registered: wrapper pid ${self.pid} and its descendants (${registry[0].path}); marks: ${MARK_ENV}=${selfKey}${cgroup ? `, cgroup ${cgroup.path}` : ''}, the job's session`)
+  checks.push({name: 'protected', status: 'OK', detail: `wrapper pid ${self.pid} and its descendants registered (${registry[0].path}); marks: ${MARK_ENV} environment, the job's session${cgroup ? `, cgroup ${cgroup.path}` : ` (no cgroup: ${made.ok ? '' : made.reason})`}`})
   const env = {...process.env, OMNIMIND_DEV_SCRIPT_MODE: 'true', OMNIMIND_SCRIPT_PID: String(process.pid), [MARK_ENV]: selfKey}
   // The wrapper's own capability over its job (Ctrl+C forwarding): its own registration does not stop it.
   const scope = deps.gate.scope({mark: {name: MARK_ENV, value: selfKey}, cgroup, ownKeys: [selfKey]})
@@ -165,7 +167,7 @@ export async function runDevSafe(input: DevRunInput, deps: DevRunDeps): Promise<
     const session = leader && (st.sid === pid || leader.ppid === process.pid) ? {sid: st.sid, startTime: leader.startTime} : null
     try {
       registry.push(registerProtected(entry(pid, st.startTime, session), deps.places))
-      say(`   PID: ${pid} (registered in ${registry.at(-1)})`)
+      say(`   PID: ${pid} (registered in ${registry.at(-1)!.path})`)
     } catch (e) {
       say(`   PID: ${pid} (not registered on its own: ${(e as Error).message}; protected as the wrapper's descendant and by its marks)`)
       checks.push({name: 'protected job', status: 'UNKNOWN', detail: `pid ${pid} not registered on its own (${(e as Error).message}): protected through the wrapper's registration while the wrapper runs, and by its marks`})
@@ -223,8 +225,8 @@ export async function runDevSafe(input: DevRunInput, deps: DevRunDeps): Promise<
     }
   } finally {
     for (const [s, h] of handlers) process.off(s, h)
-    for (const path of registry.reverse()) unregisterProtected(path)
-    if (cgroup && !removeCgroup(cgroup)) checks.push({name: 'leftovers', status: 'ALERT', detail: `processes the job left are still running in cgroup ${cgroup.path}; they are no longer protected`})
+    for (const r of registry.reverse()) unregisterProtected(r)
+    if (cgroup && !(await removeCgroupReleased(cgroup, (ms) => deps.clock.sleep(ms)))) checks.push({name: 'leftovers', status: 'ALERT', detail: `processes the job left are still running in cgroup ${cgroup.path}; they are no longer protected`})
   }
   const took = formatMs(Date.now() - t0)
   const lines = report(code, trace)

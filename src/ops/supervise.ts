@@ -6,7 +6,7 @@ import type {SuperviseStateFile} from '../core/supervise-state.js'
 import type {KillTarget} from '../core/kill-plan.js'
 import type {Verdict} from '../core/verdict.js'
 import {CappedLog} from '../sys/capped-log.js'
-import {makeCgroup, removeCgroup} from '../sys/cgroup.js'
+import {makeCgroup, removeCgroupReleased} from '../sys/cgroup.js'
 import {consume, identify, removeJudged, type Seen} from '../sys/file-gate.js'
 import type {Prober} from '../sys/probe.js'
 import type {Member} from '../sys/signal-gate.js'
@@ -158,7 +158,7 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
         // Verified, not assumed: whatever is still found of the service is named.
         const r = await reap(input.graceMs)
         exiting = true
-        const cg = cgroup && r.left.length === 0 ? (removeCgroup(cgroup) ? '' : `; cgroup ${cgroup.path} not removed`) : ''
+        const cg = cgroup && r.left.length === 0 ? ((await removeCgroupReleased(cgroup, (ms) => clock.sleep(ms))) ? '' : `; cgroup ${cgroup.path} not removed`) : ''
         const extra = {starts: state.starts, restarts: state.restarts.length, left: r.left.map((m) => ({pid: m.pid, comm: m.comm, via: m.via}))}
         if (a.code !== 0) return finish({subject: input.subject, status: 'ALERT', summary: `${input.name}: ${a.line ?? 'supervisor failed'}`, checks: [], actions: [], extra})
         if (r.left.length) return finish({subject: input.subject, status: 'ALERT', summary: `${input.name} supervisor stopped; ${r.left.length} process(es) of the service still running: ${describe(r.left)}`, checks: [], actions: [], extra})

@@ -128,14 +128,31 @@ export function freezeCgroup(cg: Cgroup, on: boolean): boolean {
   }
 }
 
-/** Removes it when empty; false when processes (or sub-cgroups) are left. */
+/** Removes it, with any sub-cgroups, when no process is left in them; false otherwise. */
 export function removeCgroup(cg: Cgroup): boolean {
-  try {
-    rmdirSync(cg.dir)
-    return true
-  } catch {
-    return false
+  const rm = (dir: string): boolean => {
+    try {
+      for (const d of readdirSync(dir, {withFileTypes: true})) if (d.isDirectory()) rm(join(dir, d.name))
+      rmdirSync(dir)
+      return true
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === 'ENOENT'
+    }
   }
+  return rm(cg.dir)
+}
+
+/**
+ * removeCgroup, waiting (`sleep`, at most ~1 s) while no live process is listed but the
+ * kernel has not yet released the ones killed a moment ago (the cgroup is still busy).
+ */
+export async function removeCgroupReleased(cg: Cgroup, sleep: (ms: number) => Promise<void>): Promise<boolean> {
+  for (let i = 0; i < 100; i++) {
+    if (removeCgroup(cg)) return true
+    if (cgroupPids(cg).length > 0) return false
+    await sleep(10)
+  }
+  return false
 }
 
 /**

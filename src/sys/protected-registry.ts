@@ -1,9 +1,9 @@
-import {closeSync, constants, chmodSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, unlinkSync} from 'node:fs'
+import {closeSync, constants, chmodSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {entryCounts, entryKey, parseProtectedEntry, type LiveEntry, type ProtectedEntry} from '../core/protect.js'
 import type {ProcessTable} from './proc-table.js'
 import {StateLayout} from './state-layout.js'
-import {writeFileAtomic} from './state-store.js'
+import {identify, removeJudged, writeFileAtomic, type Seen} from './file-gate.js'
 
 /**
  * The protected registry, one for the host, honoured by every user's medic
@@ -43,12 +43,18 @@ export function registryPlaces(stateDir?: string | null, env: NodeJS.ProcessEnv 
 
 export class RegistryError extends Error {}
 
+/** A registry file and the identity (device, inode) it was judged by: only that file is ever removed. */
+export interface Registration {
+  path: string
+  seen: Seen | null
+}
+
 export interface RegistryScan {
-  live: LiveEntry[]
+  live: (LiveEntry & {file: Registration})[]
   /** Entries that do not count, with why (another user's claim on a process, a symlink …). */
   ignored: {path: string; reason: string}[]
   /** Entries whose process is gone (by identity): they protect nothing. */
-  dead: string[]
+  dead: Registration[]
 }
 
 const uid = () => process.getuid?.() ?? 0
@@ -88,7 +94,7 @@ export function ensureHostRegistry(places: RegistryPlaces): string | null {
   return untrustedReason(places.host)
 }
 
-function readEntryFile(path: string): {text: string; fileUid: number} | {error: string} {
+function readEntryFile(path: string): {text: string; fileUid: number; seen: Seen} | {error: string} {
   let fd: number
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
@@ -101,7 +107,7 @@ function readEntryFile(path: string): {text: string; fileUid: number} | {error: 
     if (st.size > MAX_ENTRY_BYTES) return {error: `too large (${st.size} bytes)`}
     const buf = Buffer.alloc(st.size)
     const n = st.size ? readSync(fd, buf, 0, st.size, 0) : 0
-    return {text: buf.toString('utf8', 0, n), fileUid: st.uid}
+    return {text: buf.toString('utf8', 0, n), fileUid: st.uid, seen: {dev: st.dev, ino: st.ino}}
   } catch (e) {
     return {error: `unreadable (${(e as NodeJS.ErrnoException).code})`}
   } finally {
@@ -133,7 +139,7 @@ export function scanRegistry(places: RegistryPlaces, procs: ProcessTable): Regis
       // The name is the identity: a gone process costs no open (nor do names planted by the thousand).
       const [pidText, startText] = key.split('-')
       if (procs.liveness(Number(pidText), startText) !== 'alive') {
-        out.dead.push(path)
+        out.dead.push({path, seen: identify(path)})
         continue
       }
       const f = readEntryFile(path)
@@ -152,7 +158,7 @@ export function scanRegistry(places: RegistryPlaces, procs: ProcessTable): Regis
       }
       const p = procs.get(e.pid)
       if (!p || p.startTime !== e.startTime || procs.liveness(e.pid, e.startTime) !== 'alive') {
-        out.dead.push(path)
+        out.dead.push({path, seen: f.seen})
         continue
       }
       const procUid = procs.realUid(e.pid)
@@ -166,7 +172,7 @@ export function scanRegistry(places: RegistryPlaces, procs: ProcessTable): Regis
       // A session claim counts when its leader is alive and is the registered process or its parent (or root wrote it).
       const s = e.session
       const sessionLive = !!s && procs.liveness(s.sid, s.startTime) === 'alive' && (f.fileUid === 0 || s.sid === e.pid || p.ppid === s.sid)
-      out.live.push({...e, fileUid: f.fileUid, procUid, sessionLive, source: path})
+      out.live.push({...e, fileUid: f.fileUid, procUid, sessionLive, source: path, file: {path, seen: f.seen}})
     }
   }
   return out
@@ -182,7 +188,7 @@ export function readRegistry(places: RegistryPlaces, procs: ProcessTable): LiveE
  * to the /dev/shm fallback. Throws RegistryError naming the place and the reason: the
  * caller must not go on as if the process were protected.
  */
-export function registerProtected(entry: ProtectedEntry, places: RegistryPlaces): string {
+export function registerProtected(entry: ProtectedEntry, places: RegistryPlaces): Registration {
   const key = entryKey(entry)
   const text = JSON.stringify(entry, null, 2) + '\n'
   const hostProblem = ensureHostRegistry(places)
@@ -195,12 +201,14 @@ export function registerProtected(entry: ProtectedEntry, places: RegistryPlaces)
   } catch (e) {
     throw new RegistryError(`cannot register pid ${entry.pid} in ${dirname(targets[0])}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
   }
-  return targets[0]
+  return {path: targets[0], seen: identify(targets[0])}
 }
 
-export function unregisterProtected(path: string): boolean {
+/** Removes a registration through the file gate: only the very file it was (not one that replaced it). */
+export function unregisterProtected(r: Registration): boolean {
+  if (!r.seen) return false
   try {
-    unlinkSync(path)
+    removeJudged(r.path, r.seen)
     return true
   } catch {
     return false

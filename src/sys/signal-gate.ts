@@ -1,4 +1,4 @@
-import {groupIsJobs, marksInUse, MARK_ENV, refusalFor, entryKey, type LiveEntry, type OwnerScope, type ProcFacts, type ProtectionContext, type Refusal} from '../core/protect.js'
+import {groupIsJobs, marksInUse, MARK_ENV, protectionsOf, refusalFor, entryKey, type LiveEntry, type OwnerScope, type ProcFacts, type ProtectionContext, type Refusal} from '../core/protect.js'
 import {cgroupPids, freezeCgroup, joinCgroup, type Cgroup} from './cgroup.js'
 import type {ProcessTable, ProcInfo} from './proc-table.js'
 
@@ -128,9 +128,16 @@ export function makeSignalGate(d: GateDeps): SignalGate {
     }
   }
 
-  const judge = (p: ProcInfo, owner?: OwnerScope): Refusal | null => {
+  /** `owner`: the keys a JobScope brings; the registrations protecting medic itself are added to them. */
+  const judge = (p: ProcInfo, owner?: Set<string>): Refusal | null => {
     const registry = d.registry()
-    return refusalFor(facts(p, registry), procs.ancestors(p.pid), context(registry), owner)
+    let scope: OwnerScope | undefined
+    if (owner) {
+      const me = procs.get(selfPid)
+      const mine = me ? protectionsOf(facts(me, registry), procs.ancestors(selfPid), registry).map((x) => entryKey(x.entry)) : []
+      scope = {ownKeys: new Set([...owner, ...mine])}
+    }
+    return refusalFor(facts(p, registry), procs.ancestors(p.pid), context(registry), scope)
   }
 
   const deliver = (pid: number, startTime: string, signal: NodeJS.Signals, check: (p: ProcInfo) => Refusal | null | string): Sent => {
@@ -175,7 +182,7 @@ export function makeSignalGate(d: GateDeps): SignalGate {
       let outside = false // some root ever ran outside the cgroup: its processes may be anywhere
       const cgroup = opts.cgroup ?? null
       const mark = opts.mark ?? null
-      const owner = (): OwnerScope => ({ownKeys: new Set([...(opts.ownKeys ?? []), ...roots.map(entryKey)])})
+      const owner = () => new Set([...(opts.ownKeys ?? []), ...roots.map(entryKey)])
       // The roots whose pid, as a group or session id, still names the job's group.
       const liveGroupIds = () => new Set(roots.filter((r) => groupIsJobs(r, procs.stat(r.pid))).map((r) => r.pid))
       const inCg = (pid: number) => {

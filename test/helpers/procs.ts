@@ -108,15 +108,21 @@ async function removeCgroupsOf(pids: ReadonlySet<number>): Promise<void> {
     try {
       writeFileSync(join(dir, 'cgroup.kill'), '1')
     } catch {}
-    await until(`cgroup ${dir} removed`, () => {
+    const rm = (d: string): boolean => {
       try {
-        rmdirSync(dir)
+        for (const e of readdirSync(d, {withFileTypes: true})) if (e.isDirectory()) rm(join(d, e.name))
+        rmdirSync(d)
         return true
       } catch (e) {
         return (e as NodeJS.ErrnoException).code === 'ENOENT'
       }
-    }, 5000)
+    }
+    await until(`cgroup ${dir} removed`, () => rm(dir), 5000)
   }
+  // And the empty ones any medic left when it died (what medic's own next run would collect).
+  const {collectStale} = await import('../../src/sys/cgroup.js')
+  const {procTable} = await import('../../src/sys/proc-table.js')
+  collectStale(parent, (pid, st) => procTable.liveness(pid, st) === 'alive')
 }
 
 /** Waits for a ready file written by a fixture after its handlers are installed. */

@@ -106,6 +106,30 @@ describe('supervise kills what the child leaves behind', () => {
     expect(marked(s.mark)).toEqual([])
   })
 
+  it('a supervisor running inside a run-dev-safe job still manages its own child (the protection is against medic runs from outside)', async () => {
+    const dir = j.tmp()
+    const mark = `${process.pid}-${Math.random().toString(36).slice(2)}`
+    marks.push(mark)
+    let out = ''
+    const wrapper = spawn(process.execPath, [BIN, 'run-dev-safe', '--state-dir', join(dir, 'rds'), '--no-trace', '--', process.execPath, BIN, 'supervise', '--name', 'gw', '--state-dir', dir, '--env', `SAFETY_MARK=${mark}`, '--max-backoff', '1ms', '--max-restarts', '100000', '--min-uptime', '1h', '--', 'sh', '-c', 'sleep 100000 & setsid sleep 100000 & exit 1'], {stdio: ['ignore', 'pipe', 'ignore'], detached: true, env: {...process.env, NO_COLOR: '1', MEDIC_PROTECTED_DIR: join(dir, 'registry')}})
+    j.child(wrapper)
+    wrapper.stdout!.on('data', (d) => (out += d))
+    const exited = new Promise<number | null>((r) => wrapper.once('exit', (c) => r(c)))
+    const state = () => {
+      try {
+        return JSON.parse(readFileSync(join(dir, 'supervise', 'gw.json'), 'utf8'))
+      } catch {
+        return null
+      }
+    }
+    await until('5 crash cycles inside the protected job', () => (state()?.starts ?? 0) > 5 || null)
+    expect(marked(mark).length).toBeLessThanOrEqual(2) // at most the current cycle's two sleeps: earlier ones were reaped
+    wrapper.kill('SIGTERM') // forwarded to the job: the supervisor stops
+    expect(await exited).toBe(0)
+    expect(out.trim().split('\n').at(-1)).toMatch(/^SUPERVISOR_OK: gw supervisor stopped; no process of the service left/)
+    expect(marked(mark)).toEqual([])
+  })
+
   it('names what it could not stop instead of saying "no process left"', async () => {
     // The child starts a process and registers it with `medic protect add`: a registration
     // the supervisor's capability over its own job does not override.

@@ -31,13 +31,14 @@ At the end: the seed's report for exit 0 / 130 / 137 / 143 / other; the wrapper 
     const [{runDevSafe}, {procTable}, {stateLayout}, {basename}, {nameFrom}, {makeGate}, {registryPlaces}] = await Promise.all([
       import('../../ops/run-dev-safe.js'), import('../../sys/proc-table.js'), import('../../sys/state-layout.js'), import('node:path'), import('../../core/names.js'), import('../../deps.js'), import('../../sys/protected-registry.js'),
     ])
+    const {systemClock} = await import('../../sys/clock.js')
     const layout = stateLayout(f['state-dir'] as string | undefined)
     const name = (f.name as string | undefined) ?? nameFrom(basename(parsed.rest[0]), 'job')
     return runDevSafe({
       name, command: parsed.rest, cwd: f.cwd as string | undefined, nice: f.nice as number, oomScoreAdj: f['oom-score-adj'] as number,
       logFile: (f['log-file'] as string | undefined) ?? layout.devRunLog(name),
       trace: f.trace !== false, stateDir: layout.dir, jsonReport: (f['json-report'] as string | undefined) ?? null,
-    }, {procs: procTable, gate: await makeGate({stateDir: layout.dir}), places: registryPlaces(layout.dir), stderr})
+    }, {clock: systemClock, procs: procTable, gate: await makeGate({stateDir: layout.dir}), places: registryPlaces(layout.dir), stderr})
   },
 }
 
