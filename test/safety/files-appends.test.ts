@@ -147,6 +147,15 @@ describe.skipIf(!root)('as root, a state dir another user can change is refused'
     expect(r.lines[0]).toContain(`${parent} is writable by every user`)
   })
 
+  it('protect add writes no registry entry there', async () => {
+    const state = j.tmp()
+    chmodSync(state, 0o777)
+    const s = await startService(j)
+    const r = await medic(['protect', 'add', '--pid', String(s.pid), '--state-dir', state])
+    expectContract(r, 'PROTECT_ALERT')
+    expect(readdirSync(state)).toEqual([])
+  })
+
   it('run-dev-safe says so on stderr (stdout is the job\'s) and does not start the job', async () => {
     const state = j.tmp()
     chmodSync(state, 0o777)
