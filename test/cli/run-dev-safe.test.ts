@@ -84,16 +84,19 @@ describe('medic run-dev-safe', () => {
 describe('medic protect', () => {
   it('adds and removes processes by identity, and prunes dead entries on list', async () => {
     const dir = j.tmp()
+    // The registry is one for the host: other suites running at the same time register their jobs
+    // there too. This test counts entries, so it gets a registry of its own.
+    const env = {MEDIC_PROTECTED_DIR: join(dir, 'registry')}
     const job = spawn(process.execPath, [JOB], {stdio: 'ignore', detached: true})
     j.child(job)
-    expectContract(await medic(['protect', 'add', '--pid', String(job.pid), '--name', 'train', '--state-dir', dir]), 'PROTECT_OK')
-    let list = JSON.parse((await medic(['protect', 'list', '--state-dir', dir, '--json'])).stdout)
+    expectContract(await medic(['protect', 'add', '--pid', String(job.pid), '--name', 'train', '--state-dir', dir], {env}), 'PROTECT_OK')
+    let list = JSON.parse((await medic(['protect', 'list', '--state-dir', dir, '--json'], {env})).stdout)
     expect(list.processes.map((p: {name: string}) => p.name)).toEqual(['train'])
     process.kill(job.pid!, 'SIGKILL')
     await new Promise((r) => job.once('exit', r))
-    list = JSON.parse((await medic(['protect', 'list', '--state-dir', dir, '--json'])).stdout)
+    list = JSON.parse((await medic(['protect', 'list', '--state-dir', dir, '--json'], {env})).stdout)
     expect(list).toMatchObject({processes: [], pruned: 1})
-    expectContract(await medic(['protect', 'add', '--pid', '999999999', '--state-dir', dir]), 'PROTECT_UNKNOWN')
+    expectContract(await medic(['protect', 'add', '--pid', '999999999', '--state-dir', dir], {env}), 'PROTECT_UNKNOWN')
   })
 
   it('edits --protect patterns in a YAML config, keeping its comments, and cleanup honours them', async () => {

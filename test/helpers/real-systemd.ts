@@ -388,7 +388,9 @@ export async function bootRealSystemd(opts: {binds?: string[]; timeoutMs?: numbe
       if (r.code !== 0) throw new Error(`spawnDetached ${argv.join(' ')} inside ${name}: ${r.stderr.trim()}`)
     },
     async writeFile(path, text, mode = '0644') {
-      const r = await exec(['/bin/sh', '-c', 'umask 022 && cat > "$1" && chmod "$2" "$1"', 'sh', path, mode], {input: text})
+      // Written beside and renamed into place: a reader polling for the file (a fixture that
+      // consumes and deletes it) never sees it half-written or before its mode is set.
+      const r = await exec(['/bin/sh', '-c', 'umask 022 && cat > "$1.tmp-$$" && chmod "$2" "$1.tmp-$$" && mv -f "$1.tmp-$$" "$1"', 'sh', path, mode], {input: text})
       if (r.code !== 0) throw new Error(`writeFile ${path} inside ${name}: ${r.stderr.trim()}`)
     },
     async readFile(path) {
