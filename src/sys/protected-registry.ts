@@ -11,7 +11,7 @@ import {identify, removeJudged, writeFileAtomic, type Seen} from './file-gate.js
  * concurrent jobs never share a file and need no lock.
  *
  * Where:
- * - `/run/medic/protected/` (`MEDIC_PROTECTED_DIR` overrides it): root-owned, mode 1777
+ * - `/run/medic/protected/` (`MEDIC_PROTECTED_DIR` overrides it; `MEDIC_PROTECTED_SHM` the /dev/shm below): root-owned, mode 1777
  *   (sticky: everyone can add an entry, nobody can remove another user's). Any root medic
  *   that reads or writes the registry makes it when it is missing (/run is a tmpfs:
  *   registrations do not outlive a boot, nor do the processes they name).
@@ -38,7 +38,7 @@ const SHM_PREFIX = 'medic-protected.'
 const MAX_ENTRY_BYTES = 64 * 1024
 
 export function registryPlaces(stateDir?: string | null, env: NodeJS.ProcessEnv = process.env): RegistryPlaces {
-  return {host: env.MEDIC_PROTECTED_DIR || HOST_REGISTRY, shm: '/dev/shm', legacy: stateDir ? new StateLayout(stateDir).protectedDir : null}
+  return {host: env.MEDIC_PROTECTED_DIR || HOST_REGISTRY, shm: env.MEDIC_PROTECTED_SHM || '/dev/shm', legacy: stateDir ? new StateLayout(stateDir).protectedDir : null}
 }
 
 export class RegistryError extends Error {}

@@ -86,7 +86,7 @@ describe('medic protect', () => {
     const dir = j.tmp()
     // The registry is one for the host: other suites running at the same time register their jobs
     // there too. This test counts entries, so it gets a registry of its own.
-    const env = {MEDIC_PROTECTED_DIR: join(dir, 'registry')}
+    const env = {MEDIC_PROTECTED_DIR: join(dir, 'registry'), MEDIC_PROTECTED_SHM: j.tmp()}
     const job = spawn(process.execPath, [JOB], {stdio: 'ignore', detached: true})
     j.child(job)
     expectContract(await medic(['protect', 'add', '--pid', String(job.pid), '--name', 'train', '--state-dir', dir], {env}), 'PROTECT_OK')

@@ -100,7 +100,8 @@ describe("root's medic never kills another user's protected job", () => {
   it("a user cannot protect root's service: an entry naming another user's process does not count", async (ctx) => {
     const u = userOrSkip(ctx)
     const host = join(openDir(), 'protected')
-    const env = {MEDIC_PROTECTED_DIR: host}
+    // Its own registry and /dev/shm fallback: the test counts entries, and other suites register too.
+    const env = {MEDIC_PROTECTED_DIR: host, MEDIC_PROTECTED_SHM: j.tmp()}
     expectContract(await medic(['protect', 'list', '--state-dir', j.tmp()], {env}), 'PROTECT_OK')
     const gw = await startService(j, ['--orphan']) // root's gateway, orphaned on its port
     const st = procTable.stat(gw.pid)!

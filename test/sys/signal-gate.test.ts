@@ -54,10 +54,13 @@ describe('the signal gate', () => {
   })
 
   it('treats a zombie as gone', async () => {
-    // `true` exits; its parent has exec'd into sleep, which never reaps it: a zombie.
-    const c = spawn('sh', ['-c', 'true & echo $!; exec sleep 1000'], {stdio: ['ignore', 'pipe', 'inherit'], detached: true})
+    // The background child exits only once its parent has exec'd into sleep, which never reaps
+    // it: a zombie. (Exiting earlier, the shell could reap it before the exec.)
+    const c = spawn('sh', ['-c', 'exec 3<&0; (read x <&3; exit 0) & echo $!; exec sleep 1000'], {stdio: ['pipe', 'pipe', 'inherit'], detached: true})
     j.child(c)
     const pid = Number(await new Promise<string>((r) => c.stdout!.once('data', (d) => r(String(d)))))
+    for (let i = 0; i < 1000 && procTable.stat(c.pid!)?.comm !== 'sleep'; i++) await new Promise((r) => setTimeout(r, 5))
+    c.stdin!.write('go\n')
     let st = procTable.stat(pid)
     for (let i = 0; i < 1000 && st?.state !== 'Z'; i++) {
       await new Promise((r) => setTimeout(r, 5))
