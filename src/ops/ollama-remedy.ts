@@ -93,10 +93,15 @@ export async function applyRemedy(input: RemedyInput, deps: ProcessDeps, log: (l
     }
     case 'start':
       return restart(true, null, 'started')
-    case 'restart':
-      // Free the port only after a systemd stop (an orphaned `ollama serve`); a restart
-      // command, Docker or ssh owns the whole restart, and Docker's proxy holds the port.
-      return restart(false, input.visible && (input.manager.kind === 'systemd' || input.manager.kind === 'systemd-user') ? input.port : null, 'restarted')
+    case 'restart': {
+      // Free the port only after a systemd stop (an orphaned `ollama serve`), and only of
+      // what holds it as Ollama: a stranger on the port is never medic's to kill here (the
+      // start then fails, ALERT). A restart command, Docker or ssh owns the whole restart,
+      // and Docker's proxy holds the port.
+      const systemd = input.manager.kind === 'systemd' || input.manager.kind === 'systemd-user'
+      const ours = input.listeners.length > 0 && input.listeners.every((l) => l.looksLikeOllama)
+      return restart(false, input.visible && systemd && ours ? input.port : null, 'restarted')
+    }
   }
 }
 

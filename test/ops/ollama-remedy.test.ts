@@ -83,6 +83,16 @@ describe('applyRemedy: what medic signals, checked again at the moment of acting
     expect(r).toMatchObject({ok: false, notDone: 'UNKNOWN', detail: 'server pid 4242 resumed (state S) before medic acted; not signalled'})
   })
 
+  it('the systemd restart frees the port only of what holds it as Ollama, never a stranger on it', async () => {
+    const stranger: Proc = {pid: 5000, startTime: '9', state: 'S', comm: 'python3', cmdline: ['python3', '-m', 'http.server', '11434'], ppid: 1}
+    const w = world([stranger])
+    const systemd = {kind: 'systemd' as const, label: 'systemd unit ollama', status: async () => ({available: true}), servicePids: () => null, stop: async () => (w.sent.push('stop'), {ok: true, detail: 'stopped'}), start: async () => (w.sent.push('start'), {ok: true, detail: 'started'})}
+    // deps.ports is a trap here: looking at the port at all would throw.
+    const r = await applyRemedy(w.input({remedy: 'restart', manager: systemd, listeners: [{...listener(stranger), looksLikeOllama: false}]}), w.deps, () => {})
+    expect(w.sent).toEqual(['stop', 'start'])
+    expect(r).toMatchObject({ok: true, detail: 'restarted via systemd unit ollama'})
+  })
+
   it('a runner registered by run-dev-safe since the look (or under --protect): nothing signalled at all', async () => {
     const w = world([server, runner], [{pid: runner.pid, startTime: runner.startTime, name: 'bench'}])
     const r = await applyRemedy(w.input({listeners: [listener(server)], runners: [runnerOf(runner)]}), w.deps, () => {})
