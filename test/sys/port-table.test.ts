@@ -38,6 +38,8 @@ describe.each(['ss', 'proc'] as const)('port table via %s', (via) => {
 
   it('lists every process that shares an inherited listening socket', async () => {
     const s = await startService(j, ['--orphan'])
+    // The parent holds the inherited socket until it has exited: wait for that, not for luck.
+    if (s.child.exitCode === null && s.child.signalCode === null) await new Promise((r) => s.child.once('exit', r))
     const l = await withVia(() => portTable.listeners(s.port))
     expect(l.pids).toEqual([s.pid])
     expect(l.sockets).toHaveLength(1)
