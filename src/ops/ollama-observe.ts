@@ -2,7 +2,6 @@ import {isRunnerCmdline, parsePs, type LoadedModel} from '../core/ollama/api.js'
 import type {Probe} from '../core/ollama/metrics.js'
 import {stallSigns, type DownHow, type GpuObservation, type OllamaObservation, type RunnerSample} from '../core/ollama/policy.js'
 import type {ListenerFacts} from '../core/ollama/remedy.js'
-import type {ProcInfo} from '../sys/proc-table.js'
 import {httpJson, type HttpResult} from '../sys/http-json.js'
 import {queryNvidia, type NvidiaResult} from '../sys/nvidia-smi.js'
 import type {ProcessDeps} from './deps.js'
@@ -65,18 +64,6 @@ function sampleProcess(pid: number, at: number, procs: ProcessDeps['procs']): Pr
   return {at, ticks: st.utimeTicks + st.stimeTicks, threads: procs.threadTicks(pid), readBytes: procs.readBytes(pid)}
 }
 
-/**
- * The process as it is now, and why medic may not signal it (pid 1, medic itself or an
- * ancestor, a run-dev-safe job or its descendant, --protect) — or null when it is gone.
- * The one place the ollama ops ask; the signal path re-checks identity before each signal.
- */
-export function inspector(deps: ProcessDeps): (pid: number) => {proc: ProcInfo; refusal: string | null} | null {
-  return (pid) => {
-    const seen = deps.gate.inspect(pid)
-    return seen ? {proc: seen.proc, refusal: seen.refusal?.reason ?? null} : null
-  }
-}
-
 function downHow(r: HttpResult): DownHow {
   return r.kind === 'refused' ? 'refused' : r.kind === 'timeout' ? 'timeout' : 'error'
 }
@@ -100,17 +87,14 @@ export async function observeOllama(input: ObserveInput, deps: ProcessDeps, prev
   const psObs: OllamaObservation['ps'] = !ps ? {kind: 'error', detail: 'not asked: API down'} : ps.kind === 'timeout' ? {kind: 'timeout', detail: ps.detail} : models ? {kind: 'ok', models} : {kind: 'error', detail: ps.kind === 'ok' ? `HTTP ${ps.status}` : ps.detail}
 
   const listenerPids = ports?.pids ?? []
-  // Who may be signalled matters only when the API is down (a stopped server).
-  const inspect = inspector(deps)
+  // Who may be signalled matters only when the API is down (a stopped server): then the
+  // signal gate says, as it will again before each signal.
   const listeners: Listener[] = []
   for (const pid of listenerPids) {
-    const seen = up ? (() => {
-      const proc = deps.procs.get(pid)
-      return proc ? {proc, refusal: null} : null
-    })() : inspect(pid)
-    if (!seen) continue
+    const seen = up ? {proc: deps.procs.get(pid), refusal: null} : (deps.gate.inspect(pid) ?? {proc: null, refusal: null})
     const p = seen.proc
-    listeners.push({pid, startTime: p.startTime, state: p.state, comm: p.comm, looksLikeOllama: namedOllama(p.comm, p.cmdline), refusal: seen.refusal})
+    if (!p) continue
+    listeners.push({pid, startTime: p.startTime, state: p.state, comm: p.comm, looksLikeOllama: namedOllama(p.comm, p.cmdline), refusal: seen.refusal?.reason ?? null})
   }
   const servers = new Set(listenerPids)
   const samples: Record<string, ProcSample> = {}

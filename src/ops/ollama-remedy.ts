@@ -6,7 +6,7 @@ import {httpJson} from '../sys/http-json.js'
 import type {ServiceManager} from '../sys/managers.js'
 import type {ProcessDeps} from './deps.js'
 import {canary} from './ollama-canary.js'
-import {inspector, type Listener, type Runner} from './ollama-observe.js'
+import type {Listener, Runner} from './ollama-observe.js'
 import {restartService} from './restart.js'
 import {terminate} from './terminate.js'
 
@@ -30,16 +30,20 @@ export interface RemedyResult {
   notDone?: 'ALERT' | 'UNKNOWN'
 }
 
-/** Drop what the signal gate would refuse (pid 1, itself, its ancestors, protected jobs, --protect), saying why. */
-function signallable(targets: KillTarget[], deps: ProcessDeps): {ok: KillTarget[]; refused: string[]} {
-  const inspect = inspector(deps)
-  const ok: KillTarget[] = []
+/**
+ * The signal gate's look at each target now, by identity (a pid gone or reused since the
+ * pass observed it is dropped: not ours); what the gate would refuse, with its reason.
+ * All or nothing is the remedy's rule, so it asks before the first signal; the gate asks
+ * again before each one.
+ */
+function look(targets: KillTarget[], deps: ProcessDeps): {ok: {target: KillTarget; state: string}[]; refused: string[]} {
+  const ok: {target: KillTarget; state: string}[] = []
   const refused: string[] = []
   for (const t of targets) {
-    const seen = inspect(t.pid)
-    if (!seen || seen.proc.startTime !== t.startTime) continue // gone or reused since it was observed: not ours
-    if (seen.refusal) refused.push(`${t.label}: ${seen.refusal}`)
-    else ok.push(t)
+    const seen = deps.gate.inspect(t.pid, t.startTime)
+    if (!seen) continue
+    if (seen.refusal) refused.push(`${t.label}: ${seen.refusal.reason}`)
+    else ok.push({target: t, state: seen.proc.state})
   }
   return {ok, refused}
 }
@@ -63,10 +67,10 @@ export async function applyRemedy(input: RemedyInput, deps: ProcessDeps, log: (l
   switch (input.remedy) {
     case 'runner-kill': {
       const runners = input.runners.filter((r) => r.state !== 'D').map((r) => ({pid: r.pid, startTime: r.startTime, label: `runner pid ${r.pid}`}))
-      const {ok, refused} = signallable(runners, deps)
+      const {ok, refused} = look(runners, deps)
       if (ok.length === 0) return {ok: false, detail: `no runner medic may signal${refused.length ? ` (${refused.join('; ')})` : ''}`, actions, notDone: 'ALERT'}
-      const k = await kill(ok, input, deps, actions)
-      return {ok: k.ok, detail: k.ok ? `killed stuck runner ${ok.map((t) => t.pid).join(', ')}` : `runner survived: ${k.detail}`, actions}
+      const k = await kill(ok.map((o) => o.target), input, deps, actions)
+      return {ok: k.ok, detail: k.ok ? `killed stuck runner ${ok.map((o) => o.target.pid).join(', ')}` : `stuck runner not cleared: ${k.detail}`, actions}
     }
     case 'resume-kill': {
       // The stopped server and every runner under it (a KILLed server orphans its runners,
@@ -78,15 +82,15 @@ export async function applyRemedy(input: RemedyInput, deps: ProcessDeps, log: (l
         ...stopped.map((l) => ({pid: l.pid, startTime: l.startTime, label: `server pid ${l.pid} (${l.comm}, stopped)`})),
         ...input.runners.filter((r) => under.has(r.pid)).map((r) => ({pid: r.pid, startTime: r.startTime, label: `runner pid ${r.pid}`})),
       ]
-      const {ok, refused} = signallable(targets, deps)
+      const {ok, refused} = look(targets, deps)
       if (refused.length) return {ok: false, detail: `not signalled: ${refused.join('; ')}`, actions, notDone: 'ALERT'}
       // Stopped a moment ago; still stopped now? A server resumed since (SIGCONT by someone) is left alone.
-      const resumed = stopped.map((l) => ({l, st: deps.procs.stat(l.pid)})).find(({l, st}) => st !== null && st.startTime === l.startTime && st.state !== 'T')
-      if (resumed) return {ok: false, detail: `server pid ${resumed.l.pid} resumed (state ${resumed.st!.state}) before medic acted; not signalled`, actions, notDone: 'UNKNOWN'}
+      const resumed = ok.find((o) => stoppedPids.has(o.target.pid) && o.state !== 'T')
+      if (resumed) return {ok: false, detail: `server pid ${resumed.target.pid} resumed (state ${resumed.state}) before medic acted; not signalled`, actions, notDone: 'UNKNOWN'}
       if (ok.length === 0) return restart(false, null, 'restarted (the stopped server was gone)')
-      const k = await kill(ok, input, deps, actions)
+      const k = await kill(ok.map((o) => o.target), input, deps, actions)
       log(k.ok ? `terminated ${k.detail}` : k.detail)
-      if (!k.ok) return {ok: false, detail: `stopped server survived: ${k.detail}`, actions}
+      if (!k.ok) return {ok: false, detail: `the stopped Ollama not cleared: ${k.detail}`, actions}
       // No port freeing after it: whatever holds the port now is not the server medic saw.
       const s = await restart(true, null, 'started')
       return {...s, detail: `killed stopped server pid ${[...stoppedPids].join(', ')}; ${s.detail}`}

@@ -7,6 +7,10 @@ import {makeSignalGate} from '../../src/sys/signal-gate.js'
 
 // The remedy's last look before a signal, in a fake world where the process table can
 // change between the pass's observation and the act (the race the real one has).
+// The real signal gate decides over the fake table; only kill(2) is the fake world's.
+// Protection reaches the remedy only through the gate (its input has no --protect, its
+// deps no registry), so a remedy that looked past the gate would signal what these tests
+// say it must not.
 
 interface Proc {
   pid: number
@@ -19,6 +23,7 @@ interface Proc {
 
 function world(procs: Proc[], registry: {pid: number; startTime: string; name: string}[] = [], protect: RegExp[] = []) {
   const sent: string[] = []
+  const hooks: {afterKill?: (pid: number, sig: string) => void} = {}
   const pending = new Set<number>()
   const table = new Map(procs.map((p) => [p.pid, p]))
   const info = (p: Proc): ProcInfo => ({pid: p.pid, comm: p.comm, state: p.state, ppid: p.ppid, pgid: p.pid, sid: p.pid, ttyNr: 0, startTime: p.startTime, utimeTicks: 0, stimeTicks: 0, threads: 1, uid: 0, cmdline: p.cmdline})
@@ -35,7 +40,6 @@ function world(procs: Proc[], registry: {pid: number; startTime: string; name: s
     clock: {now: () => now, wall: () => new Date(0), sleep: async (ms) => void (now += ms)},
     procs: procTable,
     ports: {} as ProcessDeps['ports'],
-    // The real gate over the fake table; kill(2) is the fake world's.
     gate: makeSignalGate({
       procs: procTable, selfPid: 2, policy: {protect, match: null},
       registry: () => registry.map((r) => ({version: 1 as const, ...r, cmdline: [], descendants: true, registeredAt: '', fileUid: 0, procUid: 0, sessionLive: false, source: 'test'})),
@@ -44,6 +48,7 @@ function world(procs: Proc[], registry: {pid: number; startTime: string; name: s
         // A stopped process holds a TERM pending until the CONT wakes it.
         if (sig === 'SIGTERM') pending.add(pid)
         if (sig === 'SIGCONT' && pending.has(pid)) table.delete(pid)
+        hooks.afterKill?.(pid, sig)
       },
     }),
     locks: {acquire: async () => ({acquired: true, release: () => {}})},
@@ -53,7 +58,7 @@ function world(procs: Proc[], registry: {pid: number; startTime: string; name: s
   }
   const manager = {kind: 'command' as const, label: 'command manager', status: async () => ({available: true}), servicePids: () => null, stop: async () => null, start: async () => (sent.push('start'), {ok: true, detail: 'started'})}
   const input = (over: Partial<RemedyInput>): RemedyInput => ({remedy: 'resume-kill', manager, port: 11434, visible: true, listeners: [], runners: [], graceMs: 100, deadlineAt: null, t0: 0, ...over})
-  return {deps, sent, table, input}
+  return {deps, sent, table, input, registry, hooks}
 }
 
 const server: Proc = {pid: 4242, startTime: '100', state: 'T', comm: 'ollama', cmdline: ['/usr/bin/ollama', 'serve'], ppid: 1}
@@ -102,5 +107,23 @@ describe('applyRemedy: what medic signals, checked again at the moment of acting
     const k = await applyRemedy(p.input({remedy: 'runner-kill', runners: [runnerOf(runner)]}), p.deps, () => {})
     expect(p.sent).toEqual([])
     expect(k).toMatchObject({notDone: 'ALERT', detail: expect.stringMatching(/^no runner medic may signal \(runner pid 4300: matches --protect runner --model\)/)})
+  })
+
+  it('a runner protected after the look, between two signals: the gate refuses it then; ALERT, no start', async () => {
+    const w = world([server, runner])
+    w.hooks.afterKill = (pid, sig) => {
+      if (pid === server.pid && sig === 'SIGTERM') w.registry.push({pid: runner.pid, startTime: runner.startTime, name: 'late'})
+    }
+    const r = await applyRemedy(w.input({listeners: [listener(server)], runners: [runnerOf(runner)]}), w.deps, () => {})
+    expect(w.sent).toEqual(['SIGTERM 4242', 'SIGCONT 4242'])
+    expect(r.ok).toBe(false)
+    expect(r.detail).toMatch(/^the stopped Ollama not cleared: still running: runner pid 4300 \(refused: protected by run-dev-safe \(job "late"\)/)
+  })
+
+  it('a runner pid reused after the look: dropped (not signalled), the stopped server still handled', async () => {
+    const w = world([server, {...runner, startTime: 'NEW', comm: 'sshd', cmdline: ['sshd']}])
+    const r = await applyRemedy(w.input({listeners: [listener(server)], runners: [runnerOf(runner)]}), w.deps, () => {})
+    expect(w.sent).toEqual(['SIGTERM 4242', 'SIGCONT 4242', 'start'])
+    expect(r).toMatchObject({ok: true})
   })
 })
