@@ -7,7 +7,7 @@ import {systemdView} from '../core/manager-parse.js'
 import {isRunnerCmdline} from '../core/ollama/api.js'
 import type {Action, Check, Status, Verdict} from '../core/verdict.js'
 import type {DrillHelpers, Guard, Squatter} from '../sys/drill-helpers.js'
-import type {Interrupt, Interrupts} from '../sys/interrupts.js'
+import type {HubSignal, SignalHub} from '../sys/signal-hub.js'
 import type {Prober} from '../sys/probe.js'
 import type {SystemdUnits} from '../sys/systemd-unit.js'
 import type {ProcessDeps} from './deps.js'
@@ -33,7 +33,7 @@ export interface DrillDeps extends ProcessDeps {
   prober: Prober
   helpers: DrillHelpers
   units: SystemdUnits
-  interrupts: Interrupts
+  interrupts: SignalHub
   /** What medic install recorded in the state dir (its manifests). */
   installs: () => Promise<InstalledFact[]>
 }
@@ -128,7 +128,7 @@ export async function drill(input: DrillInput, deps: DrillDeps): Promise<Verdict
   }
 
   // 5. Inject, watch, and restore whatever happens.
-  let interrupted: Interrupt | null = null
+  let interrupted: HubSignal | null = null
   let wake: () => void = () => {}
   const interruptedP = new Promise<'interrupted'>((resolve) => {
     wake = () => resolve('interrupted')

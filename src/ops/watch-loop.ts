@@ -1,6 +1,6 @@
 import {toText, type Verdict} from '../core/verdict.js'
 import {systemClock, type Clock} from '../sys/clock.js'
-import {onStopSignals} from '../sys/stop-signals.js'
+import {processSignalHub} from '../sys/signal-hub.js'
 
 /**
  * The loop of every long-running check (`watchdog`, `ollama frozen-check --watch`,
@@ -12,10 +12,10 @@ import {onStopSignals} from '../sys/stop-signals.js'
 export async function watchLoop(pass: (n: number) => Promise<Verdict>, o: {announce: (line: string) => void; intervalMs: number; startupDelayMs?: number; subject: string; render?: (v: Verdict) => string; clock?: Clock; observe?: (v: Verdict, durationMs: number) => void}): Promise<Verdict> {
   let stop = false
   const wake = new AbortController()
-  const off = onStopSignals(() => {
+  const off = processSignalHub.subscribe(() => {
     stop = true
     wake.abort()
-  })
+  }, ['SIGTERM', 'SIGINT'])
   const clock = o.clock ?? systemClock
   const sleep = (ms: number) => clock.sleep(ms, wake.signal)
   const render = o.render ?? ((v: Verdict) => toText(v, 0).trimEnd())

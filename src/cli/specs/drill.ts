@@ -87,9 +87,9 @@ DRILL_UNKNOWN   bad input, the target is ambiguous or gone, the fault could not 
         throw new UsageError(`--url ${JSON.stringify(url)}: ${(e as Error).message}`)
       }
     }
-    const [{drill}, {makeProcessDeps}, {prober}, {makeDrillHelpers}, {makeSystemdUnits}, {processInterrupts}, {toSubject}] = await Promise.all([
+    const [{drill}, {makeProcessDeps}, {prober}, {makeDrillHelpers}, {makeSystemdUnits}, {processSignalHub}, {toSubject}] = await Promise.all([
       import('../../ops/drill.js'), import('../../deps.js'), import('../../sys/probe.js'), import('../../sys/drill-helpers.js'), import('../../sys/systemd-unit.js'),
-      import('../../sys/interrupts.js'), import('../../core/verdict.js'),
+      import('../../sys/signal-hub.js'), import('../../core/verdict.js'),
     ])
     const base = await makeProcessDeps({stateDir: f['state-dir'] as string | undefined, logFile: f['log-file'] as string | undefined, stderr, protect: f.protect as RegExp[]})
     return drill({
@@ -97,7 +97,7 @@ DRILL_UNKNOWN   bad input, the target is ambiguous or gone, the fault could not 
       withinMs: f.within as number, holdMs: f.hold as number, intervalMs: f.interval as number, probeTimeoutMs: f['probe-timeout'] as number,
       confirm: f.confirm as number, cmdTimeoutMs: f['command-timeout'] as number,
       dryRun: f['dry-run'] === true, deadlineAt,
-    }, {...base, prober, helpers: makeDrillHelpers(base.procs), units: makeSystemdUnits(), interrupts: processInterrupts, installs: () => installedFacts(base.layout)})
+    }, {...base, prober, helpers: makeDrillHelpers(base.procs), units: makeSystemdUnits(), interrupts: processSignalHub, installs: () => installedFacts(base.layout)})
   },
 }
 
