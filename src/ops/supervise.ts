@@ -1,4 +1,3 @@
-import type {ChildProcess} from 'node:child_process'
 import {JOB_ENV} from '../core/protect.js'
 import {initialState, transition, type SupervisorAction, type SupervisorConfig, type SupervisorEvent, type SupervisorState} from '../core/supervisor-machine.js'
 import {timerMs} from '../core/duration.js'
@@ -6,11 +5,13 @@ import type {SuperviseStateFile} from '../core/supervise-state.js'
 import type {KillTarget} from '../core/kill-plan.js'
 import type {Verdict} from '../core/verdict.js'
 import {CappedLog} from '../sys/capped-log.js'
-import {makeCgroup, removeCgroupReleased} from '../sys/cgroup.js'
+import type {JobCgroups} from '../sys/cgroup.js'
+import {after, every} from '../sys/clock.js'
 import {consume, identify, removeJudged, type Seen} from '../sys/file-gate.js'
 import type {Prober} from '../sys/probe.js'
 import type {Member} from '../sys/signal-gate.js'
-import {resolveProgram, spawnJob} from '../sys/spawn-job.js'
+import type {SignalHub} from '../sys/signal-hub.js'
+import type {Spawner} from '../sys/spawn-job.js'
 import {writeFileAtomic} from '../sys/state-store.js'
 import {cleanup} from './cleanup.js'
 import type {ProcessDeps} from './deps.js'
@@ -43,6 +44,12 @@ export interface SuperviseDeps extends ProcessDeps {
   announce: (line: string) => void
   /** The supervisor's state as a verdict after every event, for --metrics-file and --notify. */
   observe?: (v: Verdict, ms: number) => void
+  /** Starts the child (its own session and group, in its cgroup) and reports its events. */
+  spawner: Spawner
+  /** The cgroup made for the service, where medic can make one. */
+  cgroups: JobCgroups
+  /** SIGTERM/SIGINT (stop) and SIGHUP (restart) sent to the supervisor. */
+  signals: SignalHub
 }
 
 /**
@@ -51,18 +58,18 @@ export interface SuperviseDeps extends ProcessDeps {
  * they are handled one at a time, in order.
  */
 export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Promise<Verdict> {
-  const {clock, procs} = deps
+  const {clock, procs, selfPid} = deps
   const lock = await deps.locks.acquire(`supervise-${input.name}`, 0, 'supervise')
   if (!lock.acquired) {
     // Without its lock and pid file a second supervisor could start beside it: not started (fail closed).
     if (lock.error) return {subject: input.subject, status: 'ALERT', summary: `${input.name} not started: ${lock.error}`, checks: [], actions: []}
     return {subject: input.subject, status: 'UNKNOWN', summary: `${input.name} is already supervised by medic pid ${lock.owner?.pid ?? '?'}`, checks: [], actions: []}
   }
-  const self = procs.get(process.pid)!
+  const self = procs.get(selfPid)!
   /** The pid files this run wrote, by identity: at exit only those are removed, never a file that replaced one. */
   const written = new Map<string, Seen | null>()
   try {
-    writeFileAtomic(input.pidFile, JSON.stringify({pid: process.pid, startTime: self.startTime, name: input.name}) + '\n')
+    writeFileAtomic(input.pidFile, JSON.stringify({pid: selfPid, startTime: self.startTime, name: input.name}) + '\n')
     written.set(input.pidFile, identify(input.pidFile))
   } catch (e) {
     lock.release()
@@ -70,10 +77,9 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
   }
 
   let state: SupervisorState = initialState(input.config)
-  let child: ChildProcess | null = null
   let childId: {pid: number; startTime: string} | null = null
   const out = new CappedLog(input.childLog, input.childLogMax, (why) => log(why))
-  const wallOf = (mono: number) => Date.now() - (clock.now() - mono)
+  const wallOf = (mono: number) => clock.wall().getTime() - (clock.now() - mono)
   const log = (line: string) => {
     deps.log.line(`[SUPERVISOR ${input.name}] ${line}`)
     deps.progress(`[SUPERVISOR ${input.name}] ${line}`)
@@ -81,9 +87,9 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
   // The service is every process the child starts, wherever it goes: its process group and
   // session, a cgroup made for it where one can be (root, a delegated subtree), and the
   // MEDIC_JOB mark in the environment. The gate's JobScope reaches exactly those.
-  const made = makeCgroup('supervise', input.name, self, (pid, st) => procs.liveness(pid, st) === 'alive')
+  const made = deps.cgroups.make('supervise', input.name, self, (pid, st) => procs.liveness(pid, st) === 'alive')
   const cgroup = made.ok ? made.cgroup : null
-  const jobMark = `${process.pid}-${self.startTime}`
+  const jobMark = `${selfPid}-${self.startTime}`
   const scope = deps.gate.scope({mark: {name: JOB_ENV, value: jobMark}, cgroup})
   const childEnv: NodeJS.ProcessEnv = {...input.env, [JOB_ENV]: jobMark}
   const tracking = `process group, session, ${JOB_ENV} mark${cgroup ? `, cgroup ${cgroup.path}` : ''}`
@@ -91,18 +97,18 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
 
   let finish!: (v: Verdict) => void
   const finished = new Promise<Verdict>((r) => (finish = r))
-  let wakeTimer: NodeJS.Timeout | undefined
+  let cancelWake = () => {}
   let busy = Promise.resolve()
   let exiting = false
 
   const persist = () => {
     const file: SuperviseStateFile = {
       version: 1, name: input.name,
-      supervisor: {pid: process.pid, startTime: self.startTime, cmdline: self.cmdline},
+      supervisor: {pid: selfPid, startTime: self.startTime, cmdline: self.cmdline},
       child: childId, state: state.phase, stable: state.stable, command: input.command, port: input.port, starts: state.starts,
       restarts: state.restarts.map(wallOf),
       budget: {max: input.config.maxRestarts, windowMs: input.config.restartWindowMs, exhausted: state.alert?.startsWith('restart budget') ?? false},
-      alert: state.alert, updatedAt: new Date().toISOString(),
+      alert: state.alert, updatedAt: clock.wall().toISOString(),
     }
     try {
       writeFileAtomic(input.statePath, JSON.stringify(file, null, 2) + '\n')
@@ -112,7 +118,7 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
     deps.observe?.({
       subject: input.subject, status: state.alert ? 'ALERT' : 'OK', summary: `${input.name}: ${state.alert ?? state.phase}`, actions: [],
       checks: [{name: 'restart budget', status: file.budget.exhausted ? 'ALERT' : 'OK', detail: `${file.restarts.length} restarts in the window (max ${input.config.maxRestarts})`}],
-      extra: {supervisor: {id: `${process.pid}:${self.startTime}`, starts: state.starts}},
+      extra: {supervisor: {id: `${selfPid}:${self.startTime}`, starts: state.starts}},
     }, 0)
   }
 
@@ -121,8 +127,8 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
       if (exiting) return
       const t = transition(state, e, clock.now(), input.config)
       state = t.state
-      clearTimeout(wakeTimer)
-      if (t.wakeAt !== null) wakeTimer = setTimeout(() => dispatch({type: 'tick'}), timerMs(t.wakeAt - clock.now()))
+      cancelWake()
+      if (t.wakeAt !== null) cancelWake = after(clock, timerMs(t.wakeAt - clock.now()), () => dispatch({type: 'tick'}))
       for (const a of t.actions) await perform(a)
       persist()
     }).catch((err) => log(`internal error: ${(err as Error).stack ?? err}`))
@@ -158,7 +164,7 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
         // Verified, not assumed: whatever is still found of the service is named.
         const r = await reap(input.graceMs)
         exiting = true
-        const cg = cgroup && r.left.length === 0 ? ((await removeCgroupReleased(cgroup, (ms) => clock.sleep(ms))) ? '' : `; cgroup ${cgroup.path} not removed`) : ''
+        const cg = cgroup && r.left.length === 0 ? ((await deps.cgroups.removeReleased(cgroup, (ms) => clock.sleep(ms))) ? '' : `; cgroup ${cgroup.path} not removed`) : ''
         const extra = {starts: state.starts, restarts: state.restarts.length, left: r.left.map((m) => ({pid: m.pid, comm: m.comm, via: m.via}))}
         if (a.code !== 0) return finish({subject: input.subject, status: 'ALERT', summary: `${input.name}: ${a.line ?? 'supervisor failed'}`, checks: [], actions: [], extra})
         if (r.left.length) return finish({subject: input.subject, status: 'ALERT', summary: `${input.name} supervisor stopped; ${r.left.length} process(es) of the service still running: ${describe(r.left)}`, checks: [], actions: [], extra})
@@ -197,32 +203,28 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
 
   const startChild = () => {
     // A program that is not there is known before spawning (through the cgroup shim it would only be an exit 127).
-    const prog = resolveProgram(input.command[0], childEnv.PATH)
+    const prog = deps.spawner.resolve(input.command[0], childEnv.PATH)
     if (!prog.ok) return dispatch({type: 'spawn-failed', error: prog.reason, permanent: true})
-    const c = spawnJob({argv: input.command, env: childEnv, cgroup, stdio: ['ignore', 'pipe', 'pipe']})
-    child = c
-    c.stdout?.on('data', (d: Buffer) => out.write(d))
-    c.stderr?.on('data', (d: Buffer) => out.write(d))
-    c.once('spawn', () => {
-      childId = scope.adopt(c.pid!) ?? {pid: c.pid!, startTime: procs.stat(c.pid!)?.startTime ?? ''}
-      if (input.childPidFile) {
-        try {
-          writeFileAtomic(input.childPidFile, `${c.pid}\n`)
-          written.set(input.childPidFile, identify(input.childPidFile))
-        } catch (e) {
-          log(`child pid file not written: ${(e as Error).message}`)
+    deps.spawner.start({argv: input.command, env: childEnv, cgroup, output: true}, {
+      output: (d) => out.write(d),
+      spawned: (pid) => {
+        childId = scope.adopt(pid) ?? {pid, startTime: procs.stat(pid)?.startTime ?? ''}
+        if (input.childPidFile) {
+          try {
+            writeFileAtomic(input.childPidFile, `${pid}\n`)
+            written.set(input.childPidFile, identify(input.childPidFile))
+          } catch (e) {
+            log(`child pid file not written: ${(e as Error).message}`)
+          }
         }
-      }
-      log(`started child pid ${c.pid}: ${input.command.join(' ')}`)
-      dispatch({type: 'spawned'})
-    })
-    c.once('error', (err: NodeJS.ErrnoException) => {
-      if (c.pid === undefined) dispatch({type: 'spawn-failed', error: `${input.command[0]}: ${err.code ?? err.message}`, permanent: err.code === 'ENOENT' || err.code === 'EACCES'})
-    })
-    c.once('exit', (code, signal) => {
-      if (child === c) child = null
-      childId = null
-      dispatch({type: 'exited', code, signal})
+        log(`started child pid ${pid}: ${input.command.join(' ')}`)
+        dispatch({type: 'spawned'})
+      },
+      failed: (err) => dispatch({type: 'spawn-failed', error: `${input.command[0]}: ${err.code ?? err.message}`, permanent: err.code === 'ENOENT' || err.code === 'EACCES'}),
+      exited: (code, signal) => {
+        childId = null
+        dispatch({type: 'exited', code, signal})
+      },
     })
   }
 
@@ -233,35 +235,34 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
   }
 
   // Probes: the service answering, and the child not stuck in D state.
-  const probeTimer = setInterval(async () => {
+  const stopProbes = every(clock, timerMs(input.probeIntervalMs), async () => {
     if (state.phase !== 'running' || !childId) return
     const st = procs.stat(childId.pid)
     if (st && (st.state === 'D' || st.state === 'Z')) return dispatch({type: 'probe', ok: false, detail: `child in ${st.state} state`})
     if (!input.healthUrl && input.port === null) return
     const p = input.healthUrl ? await deps.prober.http(input.healthUrl, input.probeTimeoutMs, [200, 399]) : await deps.prober.tcp('127.0.0.1', input.port!, input.probeTimeoutMs)
     dispatch({type: 'probe', ok: p.ok, detail: p.detail})
-  }, timerMs(input.probeIntervalMs))
+  })
 
   // The restart flag is consumed once: removed, then acted on.
-  const flagTimer = input.restartFlag
-    ? setInterval(() => {
-        if (!consume(input.restartFlag!)) return // absent, or someone else consumed it
-        dispatch({type: 'restart', reason: `restart flag ${input.restartFlag}`})
-      }, 1000)
-    : undefined
+  const flag = input.restartFlag
+  const stopFlag = flag
+    ? every(clock, 1000, () => {
+        if (!consume(flag)) return // absent, or someone else consumed it
+        dispatch({type: 'restart', reason: `restart flag ${flag}`})
+      })
+    : () => {}
 
-  const onStop = (sig: string) => () => dispatch({type: 'stop', reason: `received ${sig}`})
-  const handlers: [NodeJS.Signals, () => void][] = [['SIGTERM', onStop('SIGTERM')], ['SIGINT', onStop('SIGINT')], ['SIGHUP', () => dispatch({type: 'restart', reason: 'received SIGHUP'})]]
-  for (const [sig, h] of handlers) process.on(sig, h)
-  const deadline = input.deadlineAt !== null ? setTimeout(() => dispatch({type: 'stop', reason: '--timeout reached'}), timerMs(input.deadlineAt - clock.now())) : undefined
+  const unsubscribe = deps.signals.subscribe((sig) => dispatch(sig === 'SIGHUP' ? {type: 'restart', reason: 'received SIGHUP'} : {type: 'stop', reason: `received ${sig}`}))
+  const stopDeadline = input.deadlineAt !== null ? after(clock, timerMs(input.deadlineAt - clock.now()), () => dispatch({type: 'stop', reason: '--timeout reached'})) : () => {}
 
   dispatch({type: 'start'})
   const verdict = await finished
-  for (const [sig, h] of handlers) process.off(sig, h)
-  clearInterval(probeTimer)
-  if (flagTimer) clearInterval(flagTimer)
-  clearTimeout(wakeTimer)
-  clearTimeout(deadline)
+  unsubscribe()
+  stopProbes()
+  stopFlag()
+  cancelWake()
+  stopDeadline()
   persist()
   for (const [f, seen] of written) {
     try {

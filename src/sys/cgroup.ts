@@ -167,3 +167,11 @@ export function cgroupShim(cg: Cgroup, argv: string[], env: NodeJS.ProcessEnv): 
   const script = 'echo $$ > "$1" 2>/dev/null || echo "medic: could not join cgroup $1" >&2; [ "$2" = keep ] || unset PWD; shift 2; exec "$@"'
   return ['/bin/sh', '-c', script, 'medic-cgroup-shim', join(cg.dir, 'cgroup.procs'), env.PWD === undefined ? 'drop' : 'keep', ...argv]
 }
+
+/** The cgroups a job runs in, as a seam for ops (supervise): made for it, removed once released. */
+export interface JobCgroups {
+  make: typeof makeCgroup
+  removeReleased: typeof removeCgroupReleased
+}
+
+export const jobCgroups: JobCgroups = {make: makeCgroup, removeReleased: removeCgroupReleased}

@@ -22,3 +22,28 @@ export const systemClock: Clock = {
   wall: () => new Date(),
   sleep: (ms, signal) => (ms > 0 && !signal?.aborted ? delay(timerMs(ms), undefined, {signal}).catch(() => undefined) : Promise.resolve()),
 }
+
+/**
+ * `fn` once, `ms` from now on `clock`, unless cancelled first: the timer of ops, on the
+ * clock they were given (a fake one in tests). Returns the cancel.
+ */
+export function after(clock: Clock, ms: number, fn: () => void): () => void {
+  const ac = new AbortController()
+  void clock.sleep(ms, ac.signal).then(() => {
+    if (!ac.signal.aborted) fn()
+  })
+  return () => ac.abort()
+}
+
+/** `fn` every `ms` on `clock` (like setInterval: a slow `fn` does not delay the next), until cancelled. */
+export function every(clock: Clock, ms: number, fn: () => unknown): () => void {
+  const ac = new AbortController()
+  void (async () => {
+    for (;;) {
+      await clock.sleep(ms, ac.signal)
+      if (ac.signal.aborted) return
+      void fn()
+    }
+  })()
+  return () => ac.abort()
+}

@@ -43,3 +43,41 @@ export function spawnJob(o: {argv: string[]; env: NodeJS.ProcessEnv; cwd?: strin
   const argv = o.cgroup ? cgroupShim(o.cgroup, o.argv, o.env) : o.argv
   return spawn(argv[0], argv.slice(1), {detached: true, stdio: o.stdio, env: o.env, cwd: o.cwd})
 }
+
+/** What a started job reports, each at most once except `output`. */
+export interface JobEvents {
+  /** The kernel made the process: its pid. */
+  spawned(pid: number): void
+  /** It could not be started at all (no process exists): node's spawn error. */
+  failed(error: {code?: string; message: string}): void
+  /** A chunk of its stdout or stderr, in arrival order (only with `output: true`). */
+  output?(chunk: Buffer): void
+  /** It ended (after `spawned`; node may also report it after `failed`). */
+  exited(code: number | null, signal: NodeJS.Signals | null): void
+}
+
+/**
+ * The seam ops start jobs through (supervise): execvp's lookup and spawnJob's start, with
+ * the child's events as callbacks — no ChildProcess, no stream, in ops. One real
+ * implementation; tests hand ops a recording fake whose children start and die on cue.
+ */
+export interface Spawner {
+  resolve(name: string, pathEnv: string | undefined): ReturnType<typeof resolveProgram>
+  start(o: {argv: string[]; env: NodeJS.ProcessEnv; cwd?: string; cgroup: Cgroup | null; output: boolean}, on: JobEvents): void
+}
+
+export const jobSpawner: Spawner = {
+  resolve: resolveProgram,
+  start(o, on) {
+    const c = spawnJob({argv: o.argv, env: o.env, cwd: o.cwd, cgroup: o.cgroup, stdio: ['ignore', o.output ? 'pipe' : 'ignore', o.output ? 'pipe' : 'ignore']})
+    if (o.output && on.output) {
+      c.stdout?.on('data', on.output)
+      c.stderr?.on('data', on.output)
+    }
+    c.once('spawn', () => on.spawned(c.pid!))
+    c.once('error', (err: NodeJS.ErrnoException) => {
+      if (c.pid === undefined) on.failed(err)
+    })
+    c.once('exit', (code, signal) => on.exited(code, signal))
+  },
+}

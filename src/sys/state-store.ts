@@ -11,6 +11,15 @@ export function readJson<T>(path: string): T | null {
   }
 }
 
+/** A state file's text, or null when it cannot be read. */
+export function readText(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch {
+    return null
+  }
+}
+
 export function mtimeMs(path: string): number | null {
   try {
     return statSync(path).mtimeMs

@@ -55,7 +55,10 @@ Stdout carries one verdict line per status change (SUPERVISOR_ALERT, SUPERVISOR_
     }
     const url = f['health-url'] as string | undefined
     if (url && !/^https?:\/\//.test(url)) throw new UsageError(`--health-url ${JSON.stringify(url)}: expected an http(s) URL`)
-    const [{supervise}, {makeProcessDeps}, {prober}, {LogFile}] = await Promise.all([import('../../ops/supervise.js'), import('../../deps.js'), import('../../sys/probe.js'), import('../../sys/log-file.js')])
+    const [{supervise}, {makeProcessDeps}, {prober}, {LogFile}, {jobSpawner}, {jobCgroups}, {processSignalHub}] = await Promise.all([
+      import('../../ops/supervise.js'), import('../../deps.js'), import('../../sys/probe.js'), import('../../sys/log-file.js'),
+      import('../../sys/spawn-job.js'), import('../../sys/cgroup.js'), import('../../sys/signal-hub.js'),
+    ])
     const base = await makeProcessDeps({stateDir: f['state-dir'] as string | undefined, logFile: f['log-file'] as string | undefined, stderr, protect: f.protect as RegExp[]})
     const {layout} = base
     return supervise({
@@ -71,7 +74,7 @@ Stdout carries one verdict line per status change (SUPERVISOR_ALERT, SUPERVISOR_
       statePath: layout.superviseState(name), pidFile: (f['pid-file'] as string | undefined) ?? layout.supervisePid(name),
       childPidFile: (f['child-pid-file'] as string | undefined) ?? null,
       deadlineAt,
-    }, {...base, log: new LogFile((f['log-file'] as string | undefined) ?? layout.superviseLog(name)), prober, announce: (l) => process.stdout.write(`${l}\n`), observe})
+    }, {...base, log: new LogFile((f['log-file'] as string | undefined) ?? layout.superviseLog(name)), prober, announce: (l) => process.stdout.write(`${l}\n`), observe, spawner: jobSpawner, cgroups: jobCgroups, signals: processSignalHub})
   },
 }
 

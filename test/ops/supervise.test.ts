@@ -1,0 +1,217 @@
+import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterEach, describe, expect, it} from 'vitest'
+import type {ProbeResult} from '../../src/core/health-policy.js'
+import type {SupervisorConfig} from '../../src/core/supervisor-machine.js'
+import type {Verdict} from '../../src/core/verdict.js'
+import {supervise, type SuperviseDeps, type SuperviseInput} from '../../src/ops/supervise.js'
+import {LogFile} from '../../src/sys/log-file.js'
+import type {ProcessTable} from '../../src/sys/proc-table.js'
+import type {JobScope, Member} from '../../src/sys/signal-gate.js'
+import type {JobEvents, Spawner} from '../../src/sys/spawn-job.js'
+import {fakeClock} from '../helpers/fake-clock.js'
+import {fakeSignalHub} from '../helpers/fake-signal-hub.js'
+
+const SELF = 4242
+const dirs: string[] = []
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, {recursive: true, force: true})
+})
+
+interface FakeChild {
+  pid: number
+  n: number
+  alive: boolean
+  startedAt: number
+  on: JobEvents
+  ignoresTerm: boolean
+}
+
+/**
+ * A fake world for the supervisor: a clock that moves only when run, children that start
+ * and die on cue, a job scope and a gate that record every signal, a port that is always
+ * bindable, probes answering as told, signals raised through a fake hub. Everything the
+ * op does is written down in `events` with its fake time.
+ */
+function world(o: {behaviour?: (c: FakeChild, w: {exit: (c: FakeChild, code: number | null, signal: NodeJS.Signals | null) => void}) => void; resolvable?: boolean; probeOk?: () => boolean} = {}) {
+  const t = fakeClock()
+  const hub = fakeSignalHub()
+  const events: string[] = []
+  const announced: string[] = []
+  const children: FakeChild[] = []
+  let nextPid = 1000
+  const at = () => `@${t.now()}`
+  const exit = (c: FakeChild, code: number | null, signal: NodeJS.Signals | null) => {
+    if (!c.alive) return
+    c.alive = false
+    events.push(`exit ${c.pid} ${signal ?? code}${at()}`)
+    queueMicrotask(() => c.on.exited(code, signal))
+  }
+  const answer = (what: string): ProbeResult => (o.probeOk?.() ?? true ? {kind: 'ok', ok: true, ms: 1, detail: what} : {kind: 'refused', ok: false, ms: 1, detail: `${what} refused`})
+  const byPid = (pid: number) => children.find((c) => c.pid === pid && c.alive)
+  const spawner: Spawner = {
+    resolve: (name) => (o.resolvable === false ? {ok: false, code: 'ENOENT', reason: `${name}: not found in PATH (ENOENT)`} : {ok: true, path: `/bin/${name}`}),
+    start(opts, on) {
+      const c: FakeChild = {pid: nextPid++, n: children.length, alive: true, startedAt: t.now(), on, ignoresTerm: false}
+      children.push(c)
+      events.push(`spawn ${c.pid} ${opts.argv.join(' ')}${at()}`)
+      queueMicrotask(() => {
+        on.spawned(c.pid)
+        o.behaviour?.(c, {exit})
+      })
+    },
+  }
+  const send = (pid: number, _st: string, sig: NodeJS.Signals) => {
+    const c = byPid(pid)
+    if (!c) return {result: 'gone' as const}
+    if (sig !== 'SIGCONT') events.push(`${sig} ${pid}${at()}`)
+    if (sig === 'SIGKILL' || (sig === 'SIGTERM' && !c.ignoresTerm)) exit(c, null, sig)
+    return {result: 'sent' as const}
+  }
+  const scope: JobScope = {
+    cgroup: null,
+    adopt: (pid) => ({pid, startTime: `s${pid}`}),
+    members: () => children.filter((c) => c.alive).map((c): Member => ({pid: c.pid, startTime: `s${c.pid}`, comm: 'svc', via: 'root'})),
+    send,
+    signalAll: () => [],
+    freeze: () => false,
+  }
+  const procs = {
+    get: (pid: number) => (pid === SELF ? {pid: SELF, startTime: '77', cmdline: ['medic', 'supervise'], comm: 'node', state: 'S', ppid: 1, pgid: SELF, sid: SELF, uid: 0} : null),
+    stat: (pid: number) => (byPid(pid) ? {pid, startTime: `s${pid}`, state: 'S', comm: 'svc'} : null),
+    liveness: (pid: number) => (byPid(pid) ? 'alive' : 'gone'),
+    ancestors: () => [],
+  } as unknown as ProcessTable
+  const dir = mkdtempSync(join(tmpdir(), 'medic-ops-sup-'))
+  dirs.push(dir)
+  const deps: SuperviseDeps = {
+    clock: t.clock,
+    procs,
+    ports: {
+      bindable: async (port) => (events.push(`bind-test ${port}${at()}`), {ok: true}),
+      listeners: async () => { throw new Error('a free port needs no socket table') },
+    },
+    gate: {send, inspect: () => null, resume: () => ({result: 'sent'}), scope: () => scope},
+    locks: {acquire: async () => ({acquired: true, release: () => {}})},
+    log: new LogFile(undefined),
+    progress: () => {},
+    selfPid: SELF,
+    prober: {
+      http: async () => answer('http'),
+      tcp: async () => (events.push(`probe${at()}`), answer('tcp')),
+    },
+    announce: (l) => announced.push(l),
+    spawner,
+    cgroups: {make: () => ({ok: false, reason: 'fake world'}), removeReleased: async () => true},
+    signals: hub,
+  }
+  const config: SupervisorConfig = {minUptimeMs: 1000, backoffBaseMs: 1000, backoffCapMs: 8000, maxRestarts: 3, restartWindowMs: 3_600_000, probeFailures: 3}
+  const input = (over: Partial<SuperviseInput> = {}): SuperviseInput => ({
+    name: 'gw', subject: 'SUPERVISOR', command: ['svc', '--port', '8080'], env: {PATH: '/bin'}, port: 8080, healthUrl: null,
+    probeIntervalMs: 30_000, probeTimeoutMs: 5000, graceMs: 500, config, restartFlag: null,
+    childLog: join(dir, 'gw.out.log'), childLogMax: 1 << 20, statePath: join(dir, 'gw.json'), pidFile: join(dir, 'gw.pid'), childPidFile: join(dir, 'child.pid'),
+    deadlineAt: null, ...over,
+  })
+  const state = () => JSON.parse(readFileSync(join(dir, 'gw.json'), 'utf8'))
+  let verdict: Verdict | null = null
+  const start = (over: Partial<SuperviseInput> = {}) => {
+    const p = supervise(input(over), deps).then((v) => (verdict = v))
+    return p
+  }
+  const running = () => children.filter((c) => c.alive)
+  return {t, hub, events, announced, children, running, exit, dir, state, start, verdict: () => verdict, spawns: () => events.filter((e) => e.startsWith('spawn'))}
+}
+
+describe('supervise (ops loop over the supervisor machine, fake world)', () => {
+  it('frees the port, then spawns; a SIGKILL after a stable run restarts at once, with the port checked again first', async () => {
+    const w = world()
+    void w.start()
+    await w.t.runUntil('first child stable', () => w.state().stable === true)
+    expect(readFileSync(join(w.dir, 'child.pid'), 'utf8')).toBe('1000\n')
+    expect(w.t.now()).toBe(1000)
+    w.exit(w.children[0], null, 'SIGKILL')
+    await w.t.runUntil('second child', () => w.running().length === 1)
+    expect(w.events).toEqual(['bind-test 8080@0', 'spawn 1000 svc --port 8080@0', 'exit 1000 SIGKILL@1000', 'bind-test 8080@1000', 'spawn 1001 svc --port 8080@1000'])
+    expect(w.state()).toMatchObject({child: {pid: 1001, startTime: 's1001'}, state: 'running', starts: 2, restarts: [expect.any(Number)], supervisor: {pid: SELF, startTime: '77'}})
+    expect(readFileSync(join(w.dir, 'child.pid'), 'utf8')).toBe('1001\n')
+    w.hub.raise('SIGTERM')
+    await w.t.runUntil('stopped', () => w.verdict() !== null)
+    expect(w.verdict()).toMatchObject({status: 'OK', extra: {starts: 2, restarts: 1, left: []}})
+  })
+
+  it('backs off a crash loop 1s, 2s, 4s, then the cap; one ALERT when the budget is spent', async () => {
+    const w = world({behaviour: (c, x) => void w.t.clock.sleep(10).then(() => x.exit(c, 1, null))})
+    void w.start()
+    await w.t.runUntil('7 starts', () => w.spawns().length === 7)
+    expect(w.spawns().map((s) => Number(s.split('@')[1]))).toEqual([0, 1010, 3020, 7030, 15040, 23050, 31060])
+    expect(w.announced).toEqual(['SUPERVISOR_ALERT: gw: restart budget spent: 3 restarts in the last 3600s (max 3); retrying every 8s'])
+    expect(w.state().budget).toMatchObject({max: 3, exhausted: true})
+    w.hub.raise('SIGINT')
+    await w.t.runUntil('stopped', () => w.verdict() !== null)
+    expect(w.verdict()?.status).toBe('OK')
+  })
+
+  it('SIGTERM stops the child (TERM, then KILL after the grace) and leaves no timer, no subscription, no pid file', async () => {
+    const w = world({behaviour: (c) => void (c.ignoresTerm = true)})
+    void w.start({restartFlag: join(tmpdir(), 'never-there-' + process.pid)})
+    await w.t.runUntil('running', () => w.state().state === 'running')
+    expect(w.hub.count()).toBe(1)
+    w.hub.raise('SIGTERM')
+    await w.t.runUntil('stopped', () => w.verdict() !== null)
+    const term = w.events.find((e) => e.startsWith('SIGTERM'))!
+    const kill = w.events.find((e) => e.startsWith('SIGKILL'))!
+    expect(Number(kill.split('@')[1]) - Number(term.split('@')[1])).toBe(500)
+    expect(w.verdict()).toMatchObject({status: 'OK'})
+    expect(w.hub.count()).toBe(0)
+    expect(w.t.pending()).toBe(0)
+    expect(existsSync(join(w.dir, 'gw.pid'))).toBe(false)
+    expect(existsSync(join(w.dir, 'child.pid'))).toBe(false)
+    expect(w.state().state).toBe('stopped')
+  })
+
+  it('SIGHUP restarts gracefully: TERM, the port, a new child, and no restart counted', async () => {
+    const w = world()
+    void w.start()
+    await w.t.runUntil('running', () => w.state().state === 'running')
+    w.hub.raise('SIGHUP')
+    await w.t.runUntil('second child', () => w.spawns().length === 2 && w.running().length === 1)
+    // The reap polls liveness every 2 ms: the next start follows the exit by one poll.
+    expect(w.events.slice(2)).toEqual(['SIGTERM 1000@0', 'exit 1000 SIGTERM@0', 'bind-test 8080@2', 'spawn 1001 svc --port 8080@2'])
+    expect(w.state().restarts).toEqual([])
+    w.hub.raise('SIGTERM')
+    await w.t.runUntil('stopped', () => w.verdict() !== null)
+  })
+
+  it('probes every interval; --probe-failures failures in a row restart the child', async () => {
+    let ok = true
+    const w = world({probeOk: () => ok})
+    void w.start()
+    await w.t.runUntil('two probes', () => w.events.filter((e) => e.startsWith('probe')).length === 2)
+    expect(w.events.filter((e) => e.startsWith('probe'))).toEqual(['probe@30000', 'probe@60000'])
+    ok = false
+    await w.t.runUntil('restarted', () => w.spawns().length === 2)
+    expect(w.events.filter((e) => e.startsWith('probe'))).toEqual(['probe@30000', 'probe@60000', 'probe@90000', 'probe@120000', 'probe@150000'])
+    expect(w.events).toContain('SIGTERM 1000@150000')
+    w.hub.raise('SIGTERM')
+    await w.t.runUntil('stopped', () => w.verdict() !== null)
+  })
+
+  it('--timeout stops it at the deadline exactly', async () => {
+    const w = world()
+    void w.start({deadlineAt: 45_000})
+    await w.t.runUntil('stopped', () => w.verdict() !== null)
+    expect(w.events.at(-2)).toBe('SIGTERM 1000@45000')
+    expect(w.verdict()?.status).toBe('OK')
+    expect(w.t.pending()).toBe(0)
+  })
+
+  it('a command that cannot start is ALERT without a spawn', async () => {
+    const w = world({resolvable: false})
+    void w.start()
+    await w.t.runUntil('ended', () => w.verdict() !== null)
+    expect(w.spawns()).toEqual([])
+    expect(w.verdict()).toMatchObject({status: 'ALERT', summary: 'gw: could not start: svc: not found in PATH (ENOENT): the command cannot start'})
+    expect(w.hub.count()).toBe(0)
+  })
+})
