@@ -69,7 +69,9 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
   /** The pid files this run wrote, by identity: at exit only those are removed, never a file that replaced one. */
   const written = new Map<string, Seen | null>()
   try {
-    writeFileAtomic(input.pidFile, JSON.stringify({pid: selfPid, startTime: self.startTime, name: input.name}) + '\n')
+    // The pid alone, as `kill $(cat FILE)` and the seed's scripts want it; the identity
+    // (pid + start time) that medic itself trusts is in the state file.
+    writeFileAtomic(input.pidFile, `${selfPid}\n`)
     written.set(input.pidFile, identify(input.pidFile))
   } catch (e) {
     lock.release()

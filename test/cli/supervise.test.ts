@@ -90,6 +90,25 @@ describe('medic supervise', () => {
     expect(existsSync(join(s.dir, 'supervise', 'gw.pid'))).toBe(false)
   })
 
+  it("writes plain pid files the seed's `kill $(cat FILE)` can use; the identity stays in the state file", async () => {
+    const files = j.tmp()
+    const pidFile = join(files, 'gateway-supervisor.pid')
+    const childPidFile = join(files, 'clawdbot-gateway.pid')
+    const port = await freePort()
+    const s = superviseRun(['--port', String(port), '--pid-file', pidFile, '--child-pid-file', childPidFile, '--grace', '300ms'], [process.execPath, SERVICE, '--port', String(port)])
+    const st = await until('a running child', running(s))
+    expect(readFileSync(pidFile, 'utf8')).toBe(`${s.child.pid}\n`)
+    expect(readFileSync(childPidFile, 'utf8')).toBe(`${st.child.pid}\n`)
+    expect(st.supervisor).toMatchObject({pid: s.child.pid, startTime: expect.stringMatching(/^\d+$/)})
+    // The seed's manual stop, word for word: the supervisor stops the service and exits 0.
+    const k = spawn('/bin/sh', ['-c', `kill $(cat ${pidFile})`], {stdio: 'inherit'})
+    expect(await new Promise((r) => k.once('exit', r))).toBe(0)
+    expect(await s.exited).toBe(0)
+    expect(alive(st.child.pid)).toBe(false)
+    expect(s.out().trim().split('\n').at(-1)).toMatch(/^SUPERVISOR_OK: gw supervisor stopped/)
+    expect(existsSync(pidFile)).toBe(false)
+  })
+
   it('does not retry exit code 78 (configuration error)', async () => {
     const s = superviseRun([], [process.execPath, '-e', 'process.exit(78)'])
     await until('fatal', () => s.state()?.state === 'fatal' || null)

@@ -128,6 +128,7 @@ describe('supervise (ops loop over the supervisor machine, fake world)', () => {
     const w = world()
     void w.start()
     await w.t.runUntil('first child stable', () => w.state().stable === true)
+    expect(readFileSync(join(w.dir, 'gw.pid'), 'utf8')).toBe(`${SELF}\n`)
     expect(readFileSync(join(w.dir, 'child.pid'), 'utf8')).toBe('1000\n')
     expect(w.t.now()).toBe(1000)
     w.exit(w.children[0], null, 'SIGKILL')

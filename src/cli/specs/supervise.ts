@@ -11,13 +11,13 @@ const spec: CommandSpec = {
 
 It notices an exit at once, probes --health-url (or a TCP connect to --port) every --probe-interval and restarts a child that fails --probe-failures probes in a row or sits in D/Z state. Restarts back off (the first after a stable run is immediate, then 1s doubling up to --max-backoff; a run counts as stable after --min-uptime); exit code 78 (configuration error) is not retried. A command that cannot start at all (not found, not executable) ends the supervisor: SUPERVISOR_ALERT, exit 2. Past --max-restarts in --restart-window it prints one SUPERVISOR_ALERT line and keeps trying at the slow cap, and prints SUPERVISOR_OK once the service is stable again.
 
-After every exit of the child, and when it stops, whatever the service left behind is killed (TERM → grace → KILL, each process by identity): its process group and session, processes carrying its MEDIC_JOB mark, and, where medic can make one (root), the cgroup it runs the service in — the systemd KillMode=control-group behaviour. SIGTERM or SIGINT stops the service that way, removes the pid file and exits 0 only when nothing of the service is left; what could not be stopped is named in a SUPERVISOR_ALERT (exit 2). SIGHUP, or the --restart-flag file appearing (consumed once), restarts the child gracefully. One supervisor per --name: a lock, a pid file with the start time, and a JSON state file read by 'medic supervise status', 'medic health --manager supervise' and 'medic boot'.
+After every exit of the child, and when it stops, whatever the service left behind is killed (TERM → grace → KILL, each process by identity): its process group and session, processes carrying its MEDIC_JOB mark, and, where medic can make one (root), the cgroup it runs the service in — the systemd KillMode=control-group behaviour. SIGTERM or SIGINT stops the service that way, removes the pid file and exits 0 only when nothing of the service is left; what could not be stopped is named in a SUPERVISOR_ALERT (exit 2). SIGHUP, or the --restart-flag file appearing (consumed once), restarts the child gracefully. One supervisor per --name: a lock, a pid file (the supervisor's pid alone, for kill $(cat FILE)), and a JSON state file with its identity (pid and start time) read by 'medic supervise status', 'medic health --manager supervise' and 'medic boot'.
 
 Stdout carries one verdict line per status change (SUPERVISOR_ALERT, SUPERVISOR_OK) and a last one at exit; the log goes to stderr and --log-file.`,
   examples: [
     '<%= config.bin %> <%= command.id %> --name gateway --port 18789 --health-url http://127.0.0.1:18789/health -- /usr/bin/node /usr/lib/node_modules/openclaw/dist/entry.js gateway --port 18789',
     '<%= config.bin %> <%= command.id %> --name worker --env NODE_ENV=production --max-restarts 5 -- node worker.js',
-    'kill -HUP "$(jq .pid /var/lib/medic/supervise/gateway.pid)"   # graceful restart',
+    'kill -HUP "$(cat /var/lib/medic/supervise/gateway.pid)"   # graceful restart',
   ],
   flags: {
     name: {type: 'name', default: 'gateway', description: 'Name of the supervised service: token subject, lock, pid and state file names.'},
@@ -36,7 +36,7 @@ Stdout carries one verdict line per status change (SUPERVISOR_ALERT, SUPERVISOR_
     'inherit-env': {type: 'boolean', description: "Give the child medic's whole environment (plus --env)."},
     'child-log': {type: 'string', description: "The child's stdout+stderr (default <state-dir>/supervise/<name>.out.log)."},
     'child-log-max': {type: 'size', default: '10MB', description: 'Size cap of the child log; the oldest half goes first.'},
-    'pid-file': {type: 'string', description: "The supervisor's pid file, with its start time (default <state-dir>/supervise/<name>.pid)."},
+    'pid-file': {type: 'string', description: "The supervisor's pid file: its pid alone, for kill $(cat FILE) (default <state-dir>/supervise/<name>.pid); its start time is in the state file."},
     'child-pid-file': {type: 'string', description: "Also write the child's pid here (the seed used /tmp/clawdbot-gateway.pid)."},
     protect: {type: 'regex', multiple: true, description: 'Never signal a process matching this when freeing the port (repeatable).'},
     ...COMMON_FLAGS,
