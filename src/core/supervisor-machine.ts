@@ -69,6 +69,16 @@ export interface Transition {
 
 export const EX_CONFIG = 78
 
+/**
+ * Restart times kept (the latest, within the window): at least the budget, so the budget
+ * decision is exact, and at least 1000, so a reader counting restarts in the window
+ * (`health --loop-threshold`, `supervise status`) sees every one up to 1000. Without a
+ * bound the history grew with every restart of a fast-restarting service, and with it
+ * each event's copy of it and the state file written after every event.
+ */
+export const RESTART_HISTORY = 1000
+
+
 export function initialState(cfg: SupervisorConfig): SupervisorState {
   return {phase: 'starting', childStartedAt: null, stable: false, nextDelayMs: cfg.backoffBaseMs, nextStartAt: null, restarts: [], probeFailures: 0, alert: null, restartRequested: false, starts: 0, lastExit: null}
 }
@@ -134,7 +144,7 @@ export function transition(s: SupervisorState, e: SupervisorEvent, now: number, 
           actions.push({type: 'alert', line: alert})
         }
       }
-      const state: SupervisorState = {...base, restarts: [...window, now], nextDelayMs, alert, stable: false}
+      const state: SupervisorState = {...base, restarts: [...window, now].slice(-Math.max(cfg.maxRestarts, RESTART_HISTORY)), nextDelayMs, alert, stable: false}
       actions.unshift({type: 'log', line: `child ${how}; restart ${delay === 0 ? 'now' : `in ${fmt(delay)}`}`}, ...reap)
       if (delay === 0) {
         const r = startNow(state)

@@ -211,7 +211,9 @@ export function makeSignalGate(d: GateDeps): SignalGate {
           if (!st || st.ppid !== selfPid) return null
           // The spawn shim puts the job in its cgroup before it can fork; joining here too
           // makes it known (the shim may not have run yet), so listing the cgroup suffices.
-          if (!(cgroup !== null && joinCgroup(cgroup, pid) && inCg(pid))) outside = true
+          // Only when it is not in yet: a migration write takes the kernel's lock on every
+          // fork and thread creation, the job's own start included (supervise's restart path).
+          if (!(cgroup !== null && (inCg(pid) || (joinCgroup(cgroup, pid) && inCg(pid))))) outside = true
           if (!roots.some((x) => x.pid === pid && x.startTime === st.startTime)) roots.push({pid, startTime: st.startTime})
           since = Math.min(since, Number(st.startTime))
           return {pid, startTime: st.startTime}

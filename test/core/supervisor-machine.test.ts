@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {initialState, transition, type SupervisorConfig, type SupervisorEvent, type SupervisorState} from '../../src/core/supervisor-machine.js'
+import {initialState, RESTART_HISTORY, transition, type SupervisorConfig, type SupervisorEvent, type SupervisorState} from '../../src/core/supervisor-machine.js'
 
 const cfg: SupervisorConfig = {minUptimeMs: 60_000, backoffBaseMs: 1000, backoffCapMs: 30_000, maxRestarts: 10, restartWindowMs: 3_600_000, probeFailures: 3}
 
@@ -86,6 +86,29 @@ describe('supervisor state machine', () => {
     const s = drive([[0, {type: 'start'}], [0, {type: 'spawned'}], [5, {type: 'exited', code: 1, signal: null}]], c).s
     const later = drive([[20_000, {type: 'tick'}], [20_000, {type: 'spawned'}], [20_010, {type: 'exited', code: 1, signal: null}]], c, s)
     expect(later.log.some((l) => l.includes('alert'))).toBe(false)
+  })
+
+  it('keeps a bounded restart history: the latest RESTART_HISTORY, or the budget when larger, and the same budget decisions', () => {
+    const run = (c: SupervisorConfig, n: number) => {
+      let s = drive([[0, {type: 'start'}], [0, {type: 'spawned'}]], c).s
+      let alerts = 0
+      for (let i = 1; i <= n; i++) {
+        const x = drive([[i * 10, {type: 'exited', code: null, signal: 'SIGKILL'}], [i * 10, {type: 'tick'}], [i * 10, {type: 'spawned'}]], c, s)
+        alerts += x.log.filter((l) => l.includes(':alert:')).length
+        s = x.s
+      }
+      return {s, alerts}
+    }
+    const stable = {...cfg, minUptimeMs: 0, backoffCapMs: 0}
+    const small = run({...stable, maxRestarts: 10}, RESTART_HISTORY + 500)
+    expect(small.s.restarts).toHaveLength(RESTART_HISTORY)
+    expect(small.s.restarts.at(-1)).toBe((RESTART_HISTORY + 500) * 10)
+    expect(small.alerts).toBe(1)
+    // A budget larger than the history: kept whole, so the alert comes exactly past it.
+    const big = run({...stable, maxRestarts: RESTART_HISTORY + 200}, RESTART_HISTORY + 500)
+    expect(big.s.restarts).toHaveLength(RESTART_HISTORY + 200)
+    expect(big.alerts).toBe(1)
+    expect(run({...stable, maxRestarts: RESTART_HISTORY + 200}, RESTART_HISTORY + 200).alerts).toBe(0)
   })
 
   it('restarts a child that fails N probes in a row; a pass resets the count', () => {

@@ -55,10 +55,11 @@ Stdout carries one verdict line per status change (SUPERVISOR_ALERT, SUPERVISOR_
     }
     const url = f['health-url'] as string | undefined
     if (url && !/^https?:\/\//.test(url)) throw new UsageError(`--health-url ${JSON.stringify(url)}: expected an http(s) URL`)
-    const [{supervise}, {makeProcessDeps}, {prober}, {LogFile}, {jobSpawner}, {jobCgroups}, {processSignalHub}] = await Promise.all([
+    const [{supervise}, {makeProcessDeps}, {prober}, {LogFile}, {jobSpawner}, {jobCgroups}, {processSignalHub}, {keepYoungGenerationSmall}] = await Promise.all([
       import('../../ops/supervise.js'), import('../../deps.js'), import('../../sys/probe.js'), import('../../sys/log-file.js'),
-      import('../../sys/spawn-job.js'), import('../../sys/cgroup.js'), import('../../sys/signal-hub.js'),
+      import('../../sys/spawn-job.js'), import('../../sys/cgroup.js'), import('../../sys/signal-hub.js'), import('../../sys/heap.js'),
     ])
+    keepYoungGenerationSmall()
     const base = await makeProcessDeps({stateDir: f['state-dir'] as string | undefined, logFile: f['log-file'] as string | undefined, stderr, protect: f.protect as RegExp[]})
     const {layout} = base
     return supervise({
