@@ -35,8 +35,9 @@ export function after(clock: Clock, ms: number, fn: () => void): () => void {
   return () => ac.abort()
 }
 
-/** `fn` every `ms` on `clock` (like setInterval: a slow `fn` does not delay the next), until cancelled. */
+/** `fn` every `ms` (at least 1) on `clock` (like setInterval: a slow `fn` does not delay the next), until cancelled. */
 export function every(clock: Clock, ms: number, fn: () => unknown): () => void {
+  ms = Math.max(1, ms) // a sleep of 0 resolves at once: the loop would never yield to a timer
   const ac = new AbortController()
   void (async () => {
     for (;;) {
