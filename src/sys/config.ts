@@ -1,6 +1,7 @@
-import {existsSync, readFileSync} from 'node:fs'
+import {existsSync, lstatSync} from 'node:fs'
 import {homedir} from 'node:os'
 import {join, resolve} from 'node:path'
+import {readTrusted} from './file-gate.js'
 
 /**
  * medic's config file: `--config FILE`, else `medic.config.{json,yaml,yml}` in the working
@@ -16,6 +17,13 @@ import {join, resolve} from 'node:path'
  *
  * A service entry's keys are the command's flag names (kebab-case or camelCase); flags
  * given on the command line win over them.
+ *
+ * A config file names commands medic runs (`start-cmd`) and what it must not kill
+ * (`protect:`), so it is used only when no other user can change it: the file and every
+ * directory on its path owned by root or medic's own user, none writable by group or
+ * others (a sticky directory such as /tmp excepted), no symlink another user owns
+ * (sys/file-gate.ts readTrusted). The first config file found is the one: when it is
+ * refused, medic does not fall back to the next place (ConfigError naming it).
  */
 export interface MedicConfig {
   path: string
@@ -25,22 +33,48 @@ export interface MedicConfig {
 
 export class ConfigError extends Error {}
 
+/** Is anything at this path (a dangling symlink too: it is found, then refused)? */
+function there(path: string): boolean {
+  try {
+    lstatSync(path)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** The config file's path, or null when there is none. Throws ConfigError for one that is missing (--config) or refused. */
 export function findConfig(explicit: string | undefined, cwd = process.cwd(), home = process.env.HOME || homedir()): string | null {
   if (explicit) {
     if (!existsSync(explicit)) throw new ConfigError(`config file ${explicit} does not exist`)
-    return resolve(explicit)
+    return trusted(resolve(explicit))
   }
   const names = ['medic.config.json', 'medic.config.yaml', 'medic.config.yml']
-  for (const n of names) if (existsSync(join(cwd, n))) return join(cwd, n)
+  for (const n of names) if (there(join(cwd, n))) return trusted(join(cwd, n))
   const dir = join(home, '.config', 'medic')
-  for (const n of [...names, 'config.json', 'config.yaml', 'config.yml']) if (existsSync(join(dir, n))) return join(dir, n)
+  for (const n of [...names, 'config.json', 'config.yaml', 'config.yml']) if (there(join(dir, n))) return trusted(join(dir, n))
   return null
+}
+
+/** `path` if no other user can change it, else ConfigError naming it and why. */
+function trusted(path: string): string {
+  configText(path)
+  return path
+}
+
+/** The text of a config file, read from the fd that was judged (readTrusted). */
+function configText(path: string): string {
+  try {
+    return readTrusted(path)
+  } catch (e) {
+    throw new ConfigError(`config file ${(e as Error).message}; medic uses only a config file no other user can change`)
+  }
 }
 
 export async function loadConfig(explicit: string | undefined): Promise<MedicConfig | null> {
   const path = findConfig(explicit)
   if (!path) return null
-  const text = readFileSync(path, 'utf8')
+  const text = configText(path)
   let data: unknown
   try {
     if (/\.ya?ml$/.test(path)) {

@@ -1,5 +1,5 @@
 import {
-  closeSync, constants, fchmodSync, fstatSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readSync, realpathSync, renameSync, statSync, unlinkSync, writeSync,
+  closeSync, constants, fchmodSync, fstatSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, readSync, realpathSync, renameSync, statSync, unlinkSync, writeSync,
   type Stats,
 } from 'node:fs'
 import {basename, dirname, join, resolve, sep} from 'node:path'
@@ -70,6 +70,142 @@ function mkdirFor(path: string): void {
 }
 
 const euid = (): number => process.geteuid?.() ?? 0
+
+/** A directory as the walk found it: its real path (no symlink left in it) and its identity. */
+export interface WalkedDir {
+  real: string
+  dev: number
+  ino: number
+}
+
+/**
+ * The openat-like walk (Node has no openat): `dir` is resolved from / one component at a
+ * time with lstat, and every component must be one no other user can change — owned by
+ * root or `self`, and, if a directory, not writable by its group or others unless sticky
+ * (core unsafePath with `target: false`). A symlink is followed only when root or `self`
+ * owns it (it sits in a directory already judged, so no one else can re-point it); its
+ * target is walked the same way. With `create`, a missing component is made (0755) and
+ * judged like any other — one another user made first is refused.
+ *
+ * Why this closes the race between the check and the act: every directory on the real
+ * path is, when judged, one only root or `self` can change, and a top-down walk judges a
+ * parent before its child, so from the moment the walk ends no other user can rename,
+ * replace or re-point anything on that path. The act then uses the real path (no symlink
+ * left to follow), and the callers re-read the directory's device and inode after acting
+ * (sameDir) and the fd's own path after an open (fdAt) as a second, cheap proof.
+ */
+export function walkDir(dir: string, o: {create?: boolean; self?: number; label?: string} = {}): WalkedDir {
+  const self = o.self ?? euid()
+  const label = o.label ?? dir
+  const pending = resolve(dir).split(sep).filter(Boolean)
+  let cur: string = sep
+  let st = lstatSync(sep)
+  const judge = (p: string, s: Stats): void => {
+    const why = unsafePath([{path: p, uid: s.uid, mode: s.mode, symlink: s.isSymbolicLink(), target: false}], self)
+    if (why) throw new FileError(label, 'EPERM', `refused: ${why}${p === label ? '' : ' (on its path)'}`)
+  }
+  judge(cur, st)
+  let hops = 0
+  while (pending.length) {
+    const name = pending.shift()!
+    if (name === '.') continue
+    if (name === '..') {
+      cur = dirname(cur) // cur holds no symlink: its parent is the one already walked
+      st = lstatSync(cur)
+      continue
+    }
+    const p = join(cur, name)
+    let s = lstatOrNull(p)
+    if (!s) {
+      if (!o.create) throw new FileError(label, 'ENOENT', `${p} does not exist`)
+      try {
+        mkdirSync(p, {mode: 0o755})
+      } catch (e) {
+        if (code(e) !== 'EEXIST') throw new FileError(label, code(e), `cannot create its folder ${p}: ${code(e)}`)
+      }
+      s = lstatSync(p)
+    }
+    judge(p, s)
+    if (s.isSymbolicLink()) {
+      if (++hops > 40) throw new FileError(label, 'ELOOP', 'too many symlinks on its path')
+      const to = readlinkSync(p)
+      pending.unshift(...to.split(sep).filter(Boolean))
+      if (to.startsWith(sep)) {
+        cur = sep
+        st = lstatSync(sep)
+      }
+      continue
+    }
+    if (!s.isDirectory()) throw new FileError(label, 'ENOTDIR', `${p} is not a directory`)
+    cur = p
+    st = s
+  }
+  return {real: cur, dev: st.dev, ino: st.ino}
+}
+
+/** Is the walked directory still the one at its real path? Throws FileError naming `label` if not. */
+function sameDir(w: WalkedDir, label: string): void {
+  const now = lstatOrNull(w.real)
+  if (!now || !now.isDirectory() || now.dev !== w.dev || now.ino !== w.ino) throw new FileError(label, 'ESTALE', `its folder ${w.real} was replaced while medic acted: refused`)
+}
+
+/** Does the fd lead where medic opened it (its real path)? The kernel's own answer, /proc/self/fd. */
+function fdAt(fd: number, at: string): boolean {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`) === at
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Where medic acts on `path`: its folder (walked as root, created if `create`) and the
+ * path to act on — the real one as root, so no symlink is followed between the check
+ * and the act. Not root: the path as given (the folder created if need be).
+ */
+function place(path: string, create: boolean): {dir: WalkedDir | null; at: string} {
+  if (euid() !== 0) {
+    if (create) {
+      try {
+        ensureDir(dirname(path))
+      } catch (e) {
+        throw new FileError(path, code(e), `cannot create its folder: ${code(e)}`)
+      }
+    }
+    return {dir: null, at: path}
+  }
+  const dir = walkDir(dirname(path), {create, label: path})
+  return {dir, at: join(dir.real, basename(path))}
+}
+
+/**
+ * A small file's text, read only when no other user can change it: the walk above for
+ * its folder, then the file itself — not a symlink, a regular file owned by root or
+ * `self`, not writable by its group or others — read from the fd that was judged.
+ * For files that decide what medic runs (the config file). Throws FileError.
+ */
+export function readTrusted(path: string, self = euid(), maxBytes = 1024 * 1024): string {
+  const dir = walkDir(dirname(path), {self, label: path})
+  const at = join(dir.real, basename(path))
+  let fd: number
+  try {
+    fd = openSync(at, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+  } catch (e) {
+    throw fail(path, e)
+  }
+  try {
+    const st = fstatSync(fd)
+    const why = !st.isFile() ? 'not a regular file' : unsafePath([{path, uid: st.uid, mode: st.mode, symlink: false, target: true}], self)
+    if (why) throw new FileError(path, 'EPERM', `refused: ${why}`)
+    if (!fdAt(fd, at)) throw new FileError(path, 'ESTALE', 'replaced while being opened: refused')
+    sameDir(dir, path)
+    return readFileSync(fd, 'utf8').slice(0, maxBytes)
+  } catch (e) {
+    throw fail(path, e)
+  } finally {
+    closeSync(fd)
+  }
+}
 
 /** An fd open for appending to `path`, created with `mode` if absent. Throws FileError. */
 export function openAppend(path: string, mode = LOG_MODE): number {
