@@ -11,7 +11,7 @@ export const COMMON_FLAGS: Record<string, FlagSpec> = {
     default: 'nagios',
     description: 'nagios: OK 0, RECOVERED 1, ALERT 2, UNKNOWN 3. binary: OK/RECOVERED 0, ALERT/UNKNOWN 1 (systemd ExecStartPre, Docker HEALTHCHECK).',
   },
-  timeout: {type: 'duration', description: 'Deadline for the whole command (e.g. 30s). A service that hangs past it is ALERT; medic itself hanging is UNKNOWN.'},
+  timeout: {type: 'duration', min: 1, description: 'Deadline for the whole command (e.g. 30s; at least 1ms). A service that hangs past it is ALERT; medic itself hanging is UNKNOWN.'},
   'state-dir': {type: 'string', description: 'Where locks and state live (default $MEDIC_STATE_DIR, else /var/lib/medic as root, else $XDG_STATE_HOME/medic).'},
   'log-file': {type: 'string', description: 'Append one ISO-8601-stamped line per run and per action to this file (size-capped).'},
   'metrics-file': {type: 'string', description: "Write this check's Prometheus textfile here for node_exporter (atomically; other checks' series in the file stay). Without it, $MEDIC_TEXTFILE_DIR writes <dir>/medic-<command>-<subject>.prom."},

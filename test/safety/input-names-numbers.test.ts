@@ -75,4 +75,13 @@ describe('numbers', () => {
   it('a 300-digit duration (finite, far beyond any timer) is a usage error', async () => {
     usageError(await medic(['cleanup', '--port', String(await freePort()), '--grace', '9'.repeat(300), '--state-dir', j.tmp()]), 'PORT')
   })
+
+  it('--timeout 0s (a deadline already passed) is a usage error, and nothing is done', async () => {
+    // Attack report F: `--timeout 0s` was accepted: a run whose deadline is now either acts past it or reports a hang it never saw.
+    for (const t of ['0s', '0', '0ms']) {
+      const r = await medic(['cleanup', '--port', String(await freePort()), '--timeout', t, '--state-dir', j.tmp()])
+      usageError(r, 'PORT')
+      expect(r.stderr).toMatch(/--timeout.*at least 1ms/)
+    }
+  })
 })
