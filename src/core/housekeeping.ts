@@ -13,16 +13,54 @@ export function parseLockPid(text: string): number | null {
   }
 }
 
-export type LockDecision = 'keep-fresh' | 'keep-live' | 'keep-unparsable' | 'remove'
+export type LockDecision = 'keep-fresh' | 'keep-live' | 'keep-unparsable' | 'keep-unprovable' | 'remove'
 
 /**
- * Removed only when BOTH older than the max age AND its pid is dead. A live pid's lock is
- * never removed however old; an unparsable one is kept (watchdog.sh deleted those too).
+ * Removed only when BOTH older than the max age AND its writer is provably dead. A live
+ * pid's lock is never removed however old; an unparsable one is kept (watchdog.sh deleted
+ * those too). A pid medic does not see alive is dead only when `holder` (holderGone) says
+ * so: a pid in another pid namespace is not medic's to judge.
  */
-export function lockDecision(ageMs: number, maxAgeMs: number, pid: number | null, pidAlive: boolean): LockDecision {
+export function lockDecision(ageMs: number, maxAgeMs: number, pid: number | null, pidAlive: boolean, holder: () => Holder): LockDecision {
   if (ageMs <= maxAgeMs) return 'keep-fresh'
   if (pid === null) return 'keep-unparsable'
-  return pidAlive ? 'keep-live' : 'remove'
+  if (pidAlive) return 'keep-live'
+  const h = holder().state
+  return h === 'gone' ? 'remove' : h === 'alive-elsewhere' ? 'keep-live' : 'keep-unprovable'
+}
+
+/** What medic can know about pid namespaces, for a lock whose pid it does not see alive. */
+export interface PidFacts {
+  /** When this boot began (wall ms), or null. */
+  bootMs: number | null
+  /** medic runs in the host's initial pid namespace, where every process of every namespace is visible. */
+  initial: boolean
+  /** Host pids of processes that hold this pid number in a nested pid namespace (NSpid); null when /proc could not be read whole. */
+  elsewhere: number[] | null
+  /** --lock-pids-local: the operator says every writer of these locks runs in medic's own pid namespace. */
+  local: boolean
+}
+
+export interface Holder {
+  state: 'gone' | 'alive-elsewhere' | 'unknown'
+  why: string
+}
+
+/**
+ * Is the writer of a lock, whose pid medic does not see alive in its own pid namespace,
+ * provably gone? A lock holds a bare pid, numbered in its writer's namespace: a container
+ * sharing the directory (a bind mount) writes pids the host reads as someone else's, or
+ * as no one's. Proof is one of: the lock was last written before this boot; medic runs in
+ * the host's initial pid namespace (it sees every process of every namespace) and no
+ * process has that pid in any nested one; or the operator said every writer runs here.
+ */
+export function holderGone(pid: number, lockMtimeMs: number, f: PidFacts): Holder {
+  if (f.bootMs !== null && lockMtimeMs < f.bootMs) return {state: 'gone', why: 'written before this boot'}
+  if (f.local) return {state: 'gone', why: `pid ${pid} is not running (--lock-pids-local: every writer runs in medic's pid namespace)`}
+  if (!f.initial) return {state: 'unknown', why: `medic runs inside a pid namespace of its own (a container): pid ${pid} may be alive outside it; kept (run medic on the host, or pass --lock-pids-local if every writer runs in this namespace)`}
+  if (f.elsewhere === null) return {state: 'unknown', why: `/proc could not be read whole (hidepid?): pid ${pid} may be alive in another pid namespace; kept`}
+  if (f.elsewhere.length) return {state: 'alive-elsewhere', why: `pid ${pid} is alive in another pid namespace (host pid ${f.elsewhere.join(', ')}): kept`}
+  return {state: 'gone', why: `no process has pid ${pid} in any pid namespace`}
 }
 
 /** `20260123T101112Z`: sortable, no colons. */

@@ -1,15 +1,18 @@
 import {basename, dirname} from 'node:path'
 import {formatMs} from '../core/duration.js'
-import {archiveName, lockDecision, parseLockPid, pruneDecision} from '../core/housekeeping.js'
+import {archiveName, holderGone, lockDecision, parseLockPid, pruneDecision, type Holder} from '../core/housekeeping.js'
 import type {Action, Check, Verdict} from '../core/verdict.js'
 import {moveNoClobber, removeJudged} from '../sys/file-gate.js'
 import {isDir, openers, readText, walkFiles} from '../sys/files.js'
+import {pidSpace, type PidSpace} from '../sys/pid-ns.js'
 import type {ProcessDeps} from './deps.js'
 
 export interface LocksInput {
   dir: string
   maxAgeMs: number
   dryRun: boolean
+  /** --lock-pids-local: every writer of these locks runs in medic's own pid namespace. */
+  pidsLocal?: boolean
 }
 
 type Deps = Pick<ProcessDeps, 'clock' | 'procs' | 'log' | 'progress'>
@@ -31,6 +34,9 @@ export function locksClean(input: LocksInput, deps: Deps): Verdict {
   const now = deps.clock.wall().getTime()
   let removed = 0
   const unparsable: string[] = []
+  const failed: {path: string; why: string}[] = []
+  const unprovable: {path: string; why: string}[] = []
+  let space: PidSpace | undefined // read once, and only when a lock's pid is not seen alive
   const there = isDir(input.dir)
   const files = there ? walkFiles(input.dir, (n) => n.endsWith('.lock')) : []
   for (const {path, stat} of files) {
@@ -38,8 +44,16 @@ export function locksClean(input: LocksInput, deps: Deps): Verdict {
     const st = pid ? deps.procs.stat(pid) : null
     const pidAlive = !!st && st.state !== 'Z' && st.state !== 'X'
     const ageMs = now - stat.mtimeMs
-    const d = lockDecision(ageMs, input.maxAgeMs, pid, pidAlive)
-    details.push(`${path}: pid ${pid ?? '?'}${pid ? (pidAlive ? ' alive' : ' dead') : ''}, age ${formatMs(ageMs)} → ${d}`)
+    let holder: Holder | undefined
+    const d = lockDecision(ageMs, input.maxAgeMs, pid, pidAlive, () => {
+      space ??= pidSpace()
+      return (holder = holderGone(pid!, stat.mtimeMs, {bootMs: space.bootMs, initial: space.initial, elsewhere: space.elsewhere(pid!), local: input.pidsLocal === true}))
+    })
+    details.push(`${path}: pid ${pid ?? '?'}${pid ? (pidAlive ? ' alive' : ` not running here${holder ? ` (${holder.why})` : ''}`) : ''}, age ${formatMs(ageMs)} → ${d}`)
+    if (d === 'keep-unprovable') {
+      unprovable.push({path, why: holder!.why})
+      wd(deps, `Keeping lock: ${path}: ${holder!.why}`)
+    }
     if (d === 'keep-unparsable') {
       unparsable.push(path)
       wd(deps, `Keeping unparsable lock: ${path} (age: ${Math.round(ageMs / 1000)}s)`)
@@ -49,17 +63,23 @@ export function locksClean(input: LocksInput, deps: Deps): Verdict {
       try {
         removeJudged(path, stat, input.dir) // still the file judged, still inside --dir
       } catch (e) {
+        failed.push({path, why: (e as Error).message})
         details.push(`not removed: ${(e as Error).message}`)
         continue
       }
     }
     removed++
-    wd(deps, `${input.dryRun ? 'Would remove' : 'Removing'} orphan lock: ${path} (PID ${pid} is dead, age: ${Math.round(ageMs / 1000)}s)`)
-    actions.push({action: input.dryRun ? 'would-remove' : 'remove', target: path, result: `pid ${pid} dead, age ${formatMs(ageMs)}`, ms: Math.round(deps.clock.now() - t0)})
+    wd(deps, `${input.dryRun ? 'Would remove' : 'Removing'} orphan lock: ${path} (PID ${pid} is dead: ${holder?.why}, age: ${Math.round(ageMs / 1000)}s)`)
+    actions.push({action: input.dryRun ? 'would-remove' : 'remove', target: path, result: `pid ${pid} dead (${holder?.why}), age ${formatMs(ageMs)}`, ms: Math.round(deps.clock.now() - t0)})
   }
-  const checks: Check[] = [{name: 'locks', status: unparsable.length ? 'ALERT' : removed ? 'RECOVERED' : 'OK', detail: `${files.length} lock(s) in ${input.dir}${there ? '' : ' (no such directory)'}; ${removed} orphan(s) ${input.dryRun ? 'would be ' : ''}removed; ${unparsable.length} unparsable kept`}]
-  const status = unparsable.length ? 'ALERT' : removed && !input.dryRun ? 'RECOVERED' : removed ? 'ALERT' : 'OK'
-  const summary = unparsable.length
+  const alert = unparsable.length || failed.length || unprovable.length
+  const checks: Check[] = [{name: 'locks', status: alert ? 'ALERT' : removed ? 'RECOVERED' : 'OK', detail: `${files.length} lock(s) in ${input.dir}${there ? '' : ' (no such directory)'}; ${removed} orphan(s) ${input.dryRun ? 'would be ' : ''}removed; ${unparsable.length} unparsable kept${unprovable.length ? `; ${unprovable.length} kept whose writer cannot be proved dead` : ''}${failed.length ? `; ${failed.length} could not be removed` : ''}`}]
+  const status = alert ? 'ALERT' : removed && !input.dryRun ? 'RECOVERED' : removed ? 'ALERT' : 'OK'
+  const summary = failed.length
+    ? `could not remove ${failed.length} orphan lock(s): ${failed.map((f) => `${basename(f.path)} (${f.why})`).join(', ')}; ${removed} removed in ${input.dir}`
+    : unprovable.length
+      ? `${unprovable.length} old lock(s) kept, their writer not provably dead: ${unprovable.map((f) => `${basename(f.path)} (${f.why})`).join(', ')}; ${removed} removed in ${input.dir}`
+    : unparsable.length
     ? `${unparsable.length} unparsable lock(s) older than ${formatMs(input.maxAgeMs)} kept: ${unparsable.map((p) => basename(p)).join(', ')}`
     : removed ? `${input.dryRun ? 'would remove' : 'removed'} ${removed} orphan lock(s) of dead processes in ${input.dir}` : `no orphan lock in ${input.dir}`
   return {subject: 'WATCHDOG', status, summary, checks, actions, details}

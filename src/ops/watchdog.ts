@@ -15,6 +15,7 @@ import {watchLoop} from './watch-loop.js'
 export interface WatchdogInput {
   sessionsDir: string
   lockMaxAgeMs: number
+  lockPidsLocal?: boolean
   maxSessionBytes: number
   quietMs: number
   pruneOlderThanMs: number | null
@@ -58,7 +59,7 @@ export async function watchdogPass(input: WatchdogInput, deps: WatchdogDeps, pas
   }
   const parts: Part[] = []
   const fromVerdict = (v: Verdict): Part => ({status: v.status, text: v.status === 'OK' ? '' : v.summary, checks: v.checks, actions: v.actions, details: v.details ?? []})
-  parts.push(fromVerdict(locksClean({dir: input.sessionsDir, maxAgeMs: input.lockMaxAgeMs, dryRun: input.dryRun}, deps)))
+  parts.push(fromVerdict(locksClean({dir: input.sessionsDir, maxAgeMs: input.lockMaxAgeMs, dryRun: input.dryRun, pidsLocal: input.lockPidsLocal}, deps)))
   if (pass % input.sessionsEvery === 0) {
     parts.push(fromVerdict(sessionsArchive({dir: input.sessionsDir, maxBytes: input.maxSessionBytes, quietMs: input.quietMs, pruneOlderThanMs: input.pruneOlderThanMs, dryRun: input.dryRun}, deps)))
   }

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import {keepTail, nameVariant, unsafePath} from '../../src/core/file-rules.js'
-import {archiveName, archiveTime, lockDecision, parseLockPid, parseOpsRequest, pruneDecision, utcStamp} from '../../src/core/housekeeping.js'
+import {archiveName, archiveTime, holderGone, lockDecision, parseLockPid, parseOpsRequest, pruneDecision, utcStamp} from '../../src/core/housekeeping.js'
 
 describe('lock files', () => {
   it.each([['{"pid":123}', 123], ['{"pid": "77"}', 77], ['  42\n', 42], ['{"pid":0}', null], ['{}', null], ['garbage', null], ['', null], ['{"pid":-3}', null], ['[1]', null]])('reads the pid of %j', (text, pid) => {
@@ -9,10 +9,24 @@ describe('lock files', () => {
 
   it('removes only old locks of dead pids; a live pid is kept however old; unparsable is kept', () => {
     const H = 3_600_000
-    expect(lockDecision(60_000, 300_000, 5, false)).toBe('keep-fresh')
-    expect(lockDecision(100 * H, 300_000, 5, true)).toBe('keep-live')
-    expect(lockDecision(100 * H, 300_000, null, false)).toBe('keep-unparsable')
-    expect(lockDecision(300_001, 300_000, 5, false)).toBe('remove')
+    const gone = () => ({state: 'gone' as const, why: ''})
+    expect(lockDecision(60_000, 300_000, 5, false, gone)).toBe('keep-fresh')
+    expect(lockDecision(100 * H, 300_000, 5, true, gone)).toBe('keep-live')
+    expect(lockDecision(100 * H, 300_000, null, false, gone)).toBe('keep-unparsable')
+    expect(lockDecision(300_001, 300_000, 5, false, gone)).toBe('remove')
+    expect(lockDecision(300_001, 300_000, 5, false, () => ({state: 'alive-elsewhere', why: ''}))).toBe('keep-live')
+    expect(lockDecision(300_001, 300_000, 5, false, () => ({state: 'unknown', why: ''}))).toBe('keep-unprovable')
+  })
+
+  it('a pid medic does not see is dead only with proof (attack C5: a pid of another pid namespace)', () => {
+    const f = {bootMs: 1_000_000, initial: true, elsewhere: [] as number[] | null, local: false}
+    expect(holderGone(7, 999_999, {...f, initial: false, elsewhere: null}).state).toBe('gone') // written before this boot
+    expect(holderGone(7, 2_000_000, f)).toEqual({state: 'gone', why: 'no process has pid 7 in any pid namespace'})
+    expect(holderGone(7, 2_000_000, {...f, elsewhere: [4242]})).toEqual({state: 'alive-elsewhere', why: 'pid 7 is alive in another pid namespace (host pid 4242): kept'})
+    expect(holderGone(7, 2_000_000, {...f, elsewhere: null}).state).toBe('unknown') // /proc not readable whole
+    expect(holderGone(7, 2_000_000, {...f, initial: false}).why).toMatch(/inside a pid namespace of its own/)
+    expect(holderGone(7, 2_000_000, {...f, initial: false, local: true}).state).toBe('gone')
+    expect(holderGone(7, 2_000_000, {...f, bootMs: null, initial: false}).state).toBe('unknown')
   })
 })
 

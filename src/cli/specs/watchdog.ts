@@ -29,6 +29,7 @@ WATCHDOG_ALERT       something is wrong and not fixed (a restart failed, an unsu
     'startup-delay': {type: 'duration', default: '0s', description: 'Wait before the first pass (watchdog.sh waited 30s for the gateway).'},
     'sessions-dir': {type: 'string', default: SESSIONS_DIR, description: 'Where the locks and sessions live.'},
     'lock-max-age': {type: 'duration', default: '5m', description: 'Orphan locks younger than this are kept.'},
+    'lock-pids-local': {type: 'boolean', description: "Every process that writes the locks runs in medic's own pid namespace (medic inside the sandbox's container): a pid medic does not see running is dead (see medic locks clean)."},
     'max-session-size': {type: 'size', default: '10MiB', description: 'Sessions larger than this are archived.'},
     quiet: {type: 'duration', default: '60s', description: 'Sessions written more recently than this are left alone.'},
     'prune-older-than': {type: 'duration', description: 'Delete the archives medic made more than this long ago (off unless given).'},
@@ -53,7 +54,7 @@ WATCHDOG_ALERT       something is wrong and not fixed (a restart failed, an unsu
     const name = f.name as string
     const {manager} = await buildManager(f, {name, graceMs: f.grace as number, deadlineAt, deps: base})
     const input = {
-      sessionsDir: f['sessions-dir'] as string, lockMaxAgeMs: f['lock-max-age'] as number, maxSessionBytes: f['max-session-size'] as number,
+      sessionsDir: f['sessions-dir'] as string, lockMaxAgeMs: f['lock-max-age'] as number, lockPidsLocal: f['lock-pids-local'] === true, maxSessionBytes: f['max-session-size'] as number,
       quietMs: f.quiet as number, pruneOlderThanMs: (f['prune-older-than'] as number | undefined) ?? null,
       gatewayMatch: f['gateway-match'] as RegExp, hangThresholdMs: f['hang-threshold'] as number,
       restartFlag: (f['restart-flag'] as string) || null, opsDir: (f['ops-dir'] as string) || null,
