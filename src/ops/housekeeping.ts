@@ -2,7 +2,7 @@ import {basename, dirname} from 'node:path'
 import {formatMs} from '../core/duration.js'
 import {archiveName, holderGone, lockDecision, parseLockPid, pruneDecision, type Holder} from '../core/housekeeping.js'
 import type {Action, Check, Verdict} from '../core/verdict.js'
-import {moveNoClobber, removeJudged} from '../sys/file-gate.js'
+import {moveNoClobber, refusedDir, removeJudged} from '../sys/file-gate.js'
 import {isDir, openers, readText, walkFiles} from '../sys/files.js'
 import {pidSpace, type PidSpace} from '../sys/pid-ns.js'
 import type {ProcessDeps} from './deps.js'
@@ -32,6 +32,8 @@ export function locksClean(input: LocksInput, deps: Deps): Verdict {
   const details: string[] = []
   const t0 = deps.clock.now()
   const now = deps.clock.wall().getTime()
+  const refused = refusedDir(input.dir)
+  if (refused) return refusal(refused)
   let removed = 0
   const unparsable: string[] = []
   const failed: {path: string; why: string}[] = []
@@ -106,6 +108,8 @@ export function sessionsArchive(input: SessionsInput, deps: Deps): Verdict {
   const details: string[] = []
   const t0 = deps.clock.now()
   const now = deps.clock.wall()
+  const refused = refusedDir(input.dir)
+  if (refused) return refusal(refused)
   const there = isDir(input.dir)
   const big = (there ? walkFiles(input.dir, (n) => n.endsWith('.jsonl')) : []).filter((f) => f.stat.size > input.maxBytes)
   const held = openers(big.map((f) => f.path))
@@ -170,4 +174,9 @@ export function sessionsArchive(input: SessionsInput, deps: Deps): Verdict {
       ? `no session to archive in ${input.dir}${big.length ? ` (${big.length} oversized, in use or recently written)` : ''}`
       : done
   return {subject: 'WATCHDOG', status, summary, checks: [{name: 'sessions', status, detail: summary}], actions, details}
+}
+
+/** A --dir medic must not change as root (sys refusedDir): ALERT naming why, nothing read further, nothing touched. */
+function refusal(why: string): Verdict {
+  return {subject: 'WATCHDOG', status: 'ALERT', summary: `refused: ${why}`, checks: [{name: 'dir', status: 'ALERT', detail: why}], actions: [], details: []}
 }

@@ -237,9 +237,17 @@ export async function runDevSafe(input: DevRunInput, deps: DevRunDeps): Promise<
   log(`[${isoLocal(new Date())}] ${lines.join(' | ')}\n`)
   const t = trace ? traceReport(trace) : null
   if (t) checks.push(...t.checks)
-  const status: Status = code === 0 ? 'OK' : 'ALERT'
-  const summary = `${input.name}: ${lines[0].replace(/^\S+\s+/, '')} after ${took}`
-  const verdict: Verdict = {subject: 'DEVRUN', status, summary, checks, actions: [], details: t?.details ?? [], extra: {name: input.name, exitCode: code, log: input.logFile, ...(t?.extra ?? {})}, wrapper: {exitCode: code}}
-  if (input.jsonReport) writeFileAtomic(input.jsonReport, JSON.stringify({status, exitCode: code, summary, command: input.command, log: input.logFile, checks, trace: t?.extra ?? null, durationMs: Date.now() - t0}, null, 2) + '\n')
-  return verdict
+  let status: Status = code === 0 ? 'OK' : 'ALERT'
+  let summary = `${input.name}: ${lines[0].replace(/^\S+\s+/, '')} after ${took}`
+  if (input.jsonReport) {
+    try {
+      writeFileAtomic(input.jsonReport, JSON.stringify({status, exitCode: code, summary, command: input.command, log: input.logFile, checks, trace: t?.extra ?? null, durationMs: Date.now() - t0}, null, 2) + '\n')
+    } catch (e) {
+      // The job ran; its report could not be written (a refused path, a full disk): said, never OK. The exit code stays the job's.
+      status = 'ALERT'
+      summary = `${summary}; --json-report not written: ${(e as Error).message}`
+      checks.push({name: 'report', status: 'ALERT', detail: `not written: ${(e as Error).message}`})
+    }
+  }
+  return {subject: 'DEVRUN', status, summary, checks, actions: [], details: t?.details ?? [], extra: {name: input.name, exitCode: code, log: input.logFile, ...(t?.extra ?? {})}, wrapper: {exitCode: code}}
 }

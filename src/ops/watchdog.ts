@@ -3,7 +3,7 @@ import {formatMs} from '../core/duration.js'
 import {parseOpsRequest} from '../core/housekeeping.js'
 import {worstOf, type Action, type Check, type Status, type Verdict} from '../core/verdict.js'
 import {unavailableText} from '../core/manager-parse.js'
-import {claim, consume, moveNoClobber, writeNew} from '../sys/file-gate.js'
+import {claim, consume, moveNoClobber, refusedDir, writeNew} from '../sys/file-gate.js'
 import {isDir, listNames, present, readText} from '../sys/files.js'
 import type {ServiceManager} from '../sys/managers.js'
 import {readJson, writeFileAtomic} from '../sys/state-store.js'
@@ -144,6 +144,11 @@ async function restartFlag(input: WatchdogInput, deps: WatchdogDeps, wd: (l: str
 async function opsRequests(input: WatchdogInput, deps: WatchdogDeps, wd: (l: string) => void): Promise<Part> {
   if (!input.opsDir || !isDir(input.opsDir)) return ok('ops requests', input.opsDir ? `${input.opsDir}: no such directory` : 'not watched')
   const reqs = listNames(input.opsDir).filter((n) => /^req-.*\.json$/.test(n)).sort()
+  const refused = reqs.length ? refusedDir(input.opsDir) : null
+  if (refused) {
+    wd(`Requests left alone: ${refused}`)
+    return {status: 'ALERT', text: `ops requests left alone: ${refused}`, checks: [{name: 'ops requests', status: 'ALERT', detail: refused}], actions: [], details: []}
+  }
   if (reqs.length === 0 || input.dryRun) return ok('ops requests', input.dryRun && reqs.length ? `dry run: ${reqs.length} request(s) left alone` : 'none')
   const processing = join(input.opsDir, 'processing')
   const actions: Action[] = []

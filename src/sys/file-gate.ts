@@ -18,6 +18,11 @@ import {keepTail, nameVariant, unsafePath, type PathFact} from '../core/file-rul
  * - Deletes remove only the file that was judged: same device and inode, still a
  *   regular file.
  *
+ * - As root, every folder medic writes, moves or deletes in is walked from / and held by
+ *   its fd (walkDir), and the act goes through that fd: another user's symlink on the path,
+ *   or a final folder another user owns or can write, is refused; nothing swapped in after
+ *   the walk is followed.
+ *
  * Every refusal or failure is a FileError naming the path and why.
  */
 
@@ -45,6 +50,10 @@ function fail(path: string, e: unknown): FileError {
  * parent exists but refuses children (`--state-dir /proc/x`).
  */
 export function ensureDir(dir: string): void {
+  if (euid() === 0) {
+    walkDir(dir, {create: true}).close() // as root: made and judged one component at a time
+    return
+  }
   try {
     mkdirSync(dir, {mode: 0o755})
   } catch (e) {
@@ -60,110 +69,127 @@ export function ensureDir(dir: string): void {
   }
 }
 
-/** The folder of `path`, created if need be; a failure names `path`. */
-function mkdirFor(path: string): void {
-  try {
-    ensureDir(dirname(path))
-  } catch (e) {
-    throw new FileError(path, code(e), `cannot create its folder: ${code(e)}`)
-  }
-}
-
 const euid = (): number => process.geteuid?.() ?? 0
 
-/** A directory as the walk found it: its real path (no symlink left in it) and its identity. */
-export interface WalkedDir {
+/**
+ * A directory medic holds open while it acts in it. As root, `at(name)` is
+ * `/proc/self/fd/<fd>/<name>`: Linux resolves that magic link to the very directory the
+ * fd holds (Node has no openat; this is the same thing), so no rename or symlink planted
+ * on its path after the walk can redirect the act. Not root: `<dir>/<name>`.
+ */
+export interface HeldDir {
+  /** Its real path when it was walked (for messages). */
   real: string
-  dev: number
-  ino: number
+  at(name: string): string
+  close(): void
 }
 
 /**
- * The openat-like walk (Node has no openat): `dir` is resolved from / one component at a
- * time with lstat, and every component must be one no other user can change — owned by
- * root or `self`, and, if a directory, not writable by its group or others unless sticky
- * (core unsafePath with `target: false`). A symlink is followed only when root or `self`
- * owns it (it sits in a directory already judged, so no one else can re-point it); its
- * target is walked the same way. With `create`, a missing component is made (0755) and
- * judged like any other — one another user made first is refused.
- *
- * Why this closes the race between the check and the act: every directory on the real
- * path is, when judged, one only root or `self` can change, and a top-down walk judges a
- * parent before its child, so from the moment the walk ends no other user can rename,
- * replace or re-point anything on that path. The act then uses the real path (no symlink
- * left to follow), and the callers re-read the directory's device and inode after acting
- * (sameDir) and the fd's own path after an open (fdAt) as a second, cheap proof.
+ * The openat-like walk: `dir` is opened from / one component at a time — lstat the name
+ * through the parent's fd, open it (O_DIRECTORY|O_NOFOLLOW) through the same fd, and
+ * compare the opened fd's device and inode with what lstat saw (a swap in between is
+ * refused). A symlink is followed only when root or `self` owns it (read, then lstat'd
+ * again: the same inode, or refused), its target walked the same way. With `create`, a
+ * missing component is made (0755) and judged like any other — one another user made
+ * first is refused. The directory reached must be owned by root or `self`, and not
+ * writable by every user unless sticky (core unsafePath; its group may write it). With `strict`, every
+ * directory on the way is judged so (the config file, §3.3); otherwise the ones above
+ * are not: medic holds each by its fd, so whoever owns them cannot redirect it any more.
  */
-export function walkDir(dir: string, o: {create?: boolean; self?: number; label?: string} = {}): WalkedDir {
+export function walkDir(dir: string, o: {create?: boolean; self?: number; label?: string; strict?: boolean} = {}): HeldDir {
   const self = o.self ?? euid()
   const label = o.label ?? dir
-  const pending = resolve(dir).split(sep).filter(Boolean)
-  let cur: string = sep
-  let st = lstatSync(sep)
-  const judge = (p: string, s: Stats): void => {
-    const why = unsafePath([{path: p, uid: s.uid, mode: s.mode, symlink: s.isSymbolicLink(), target: false}], self)
+  const O = constants.O_RDONLY | constants.O_DIRECTORY
+  const judge = (p: string, st: Stats, final: boolean): void => {
+    if (!final && !o.strict && !st.isSymbolicLink()) return
+    // The folder medic writes in may be writable by its group (Ubuntu's /var/log is root:syslog 0775): what a member could plant
+    // there, the gate refuses file by file (O_NOFOLLOW, one link, root's own file, device and inode). Not by every user, unless sticky.
+    const mode = final && !o.strict && st.isDirectory() ? st.mode & ~0o020 : st.mode
+    const why = unsafePath([{path: p, uid: st.uid, mode, symlink: st.isSymbolicLink(), target: false}], self)
     if (why) throw new FileError(label, 'EPERM', `refused: ${why}${p === label ? '' : ' (on its path)'}`)
   }
-  judge(cur, st)
-  let hops = 0
-  while (pending.length) {
-    const name = pending.shift()!
-    if (name === '.') continue
-    if (name === '..') {
-      cur = dirname(cur) // cur holds no symlink: its parent is the one already walked
-      st = lstatSync(cur)
-      continue
-    }
-    const p = join(cur, name)
-    let s = lstatOrNull(p)
-    if (!s) {
-      if (!o.create) throw new FileError(label, 'ENOENT', `${p} does not exist`)
-      try {
-        mkdirSync(p, {mode: 0o755})
-      } catch (e) {
-        if (code(e) !== 'EEXIST') throw new FileError(label, code(e), `cannot create its folder ${p}: ${code(e)}`)
-      }
-      s = lstatSync(p)
-    }
-    judge(p, s)
-    if (s.isSymbolicLink()) {
-      if (++hops > 40) throw new FileError(label, 'ELOOP', 'too many symlinks on its path')
-      const to = readlinkSync(p)
-      pending.unshift(...to.split(sep).filter(Boolean))
-      if (to.startsWith(sep)) {
-        cur = sep
-        st = lstatSync(sep)
-      }
-      continue
-    }
-    if (!s.isDirectory()) throw new FileError(label, 'ENOTDIR', `${p} is not a directory`)
-    cur = p
-    st = s
+  const names = (p: string) => p.split(sep).filter((n) => n && n !== '.')
+  const pending = names(resolve(dir))
+  let fd = openSync(sep, O)
+  let cur: string = sep
+  const swap = (next: number, path: string): Stats => {
+    closeSync(fd)
+    fd = next
+    cur = path
+    return fstatSync(fd)
   }
-  return {real: cur, dev: st.dev, ino: st.ino}
-}
-
-/** Is the walked directory still the one at its real path? Throws FileError naming `label` if not. */
-function sameDir(w: WalkedDir, label: string): void {
-  const now = lstatOrNull(w.real)
-  if (!now || !now.isDirectory() || now.dev !== w.dev || now.ino !== w.ino) throw new FileError(label, 'ESTALE', `its folder ${w.real} was replaced while medic acted: refused`)
-}
-
-/** Does the fd lead where medic opened it (its real path)? The kernel's own answer, /proc/self/fd. */
-function fdAt(fd: number, at: string): boolean {
   try {
-    return readlinkSync(`/proc/self/fd/${fd}`) === at
-  } catch {
-    return false
+    judge(sep, fstatSync(fd), pending.length === 0)
+    let hops = 0
+    while (pending.length) {
+      const name = pending.shift()!
+      const via = `/proc/self/fd/${fd}/${name}`
+      if (name === '..') {
+        const st = swap(openSync(via, O), dirname(cur))
+        if (!pending.length) judge(cur, st, true)
+        continue
+      }
+      const p = join(cur, name)
+      let seen = lstatOrNull(via)
+      if (!seen) {
+        if (!o.create) throw new FileError(label, 'ENOENT', `${p} does not exist`)
+        try {
+          mkdirSync(via, {mode: 0o755})
+        } catch (e) {
+          if (code(e) !== 'EEXIST') throw new FileError(label, code(e), `cannot create its folder ${p}: ${code(e)}`)
+        }
+        seen = lstatSync(via)
+      }
+      if (seen.isSymbolicLink()) {
+        judge(p, seen, false)
+        if (++hops > 40) throw new FileError(label, 'ELOOP', 'too many symlinks on its path')
+        const to = readlinkSync(via)
+        const again = lstatOrNull(via)
+        if (!again || again.dev !== seen.dev || again.ino !== seen.ino) throw new FileError(label, 'ESTALE', `${p} changed while medic read it: refused`)
+        pending.unshift(...names(to))
+        if (to.startsWith(sep)) {
+          const st = swap(openSync(sep, O), sep)
+          if (!pending.length) judge(sep, st, true)
+        }
+        continue
+      }
+      if (!seen.isDirectory()) throw new FileError(label, 'ENOTDIR', `${p} is not a directory`)
+      let next: number
+      try {
+        next = openSync(via, O | constants.O_NOFOLLOW)
+      } catch (e) {
+        throw new FileError(label, code(e), `${p} changed while medic opened it (${code(e)}): refused`)
+      }
+      const st = fstatSync(next)
+      if (st.dev !== seen.dev || st.ino !== seen.ino) {
+        closeSync(next)
+        throw new FileError(label, 'ESTALE', `${p} was replaced while medic opened it: refused`)
+      }
+      swap(next, p)
+      judge(p, st, pending.length === 0)
+    }
+  } catch (e) {
+    closeSync(fd)
+    throw e instanceof FileError ? e : fail(label, e)
+  }
+  const held = fd
+  let open = true
+  return {
+    real: cur,
+    at: (name) => `/proc/self/fd/${held}/${name}`,
+    close: () => {
+      if (open) closeSync(held)
+      open = false
+    },
   }
 }
 
 /**
- * Where medic acts on `path`: its folder (walked as root, created if `create`) and the
- * path to act on — the real one as root, so no symlink is followed between the check
- * and the act. Not root: the path as given (the folder created if need be).
+ * Where medic acts on `path`: its folder, walked and held as root (created if `create`),
+ * and the path to act on through it. Not root: the path as given (the folder created if
+ * need be). The caller closes `dir`.
  */
-function place(path: string, create: boolean): {dir: WalkedDir | null; at: string} {
+function place(path: string, create: boolean): {dir: HeldDir; at: string} {
   if (euid() !== 0) {
     if (create) {
       try {
@@ -172,10 +198,38 @@ function place(path: string, create: boolean): {dir: WalkedDir | null; at: strin
         throw new FileError(path, code(e), `cannot create its folder: ${code(e)}`)
       }
     }
-    return {dir: null, at: path}
+    const d = dirname(path)
+    return {dir: {real: d, at: (n) => join(d, n), close: () => {}}, at: path}
   }
   const dir = walkDir(dirname(path), {create, label: path})
-  return {dir, at: join(dir.real, basename(path))}
+  return {dir, at: dir.at(basename(path))}
+}
+
+/** Where a file to move sits (place, no folder made); null when its folder is gone. */
+function placeFrom(src: string): {dir: HeldDir; at: string} | null {
+  try {
+    return place(src, false)
+  } catch (e) {
+    if (e instanceof FileError && e.code === 'ENOENT') return null
+    throw e
+  }
+}
+
+/**
+ * Why medic, as root, must not write, move or delete in `dir` (walkDir's refusal), or
+ * null: not root, a directory no other user can change, or no directory there at all
+ * (the caller says that). For commands handed a directory (--dir, --ops-dir), so they
+ * refuse it whole, before acting, rather than file by file.
+ */
+export function refusedDir(dir: string): string | null {
+  if (euid() !== 0) return null
+  try {
+    walkDir(dir).close()
+    return null
+  } catch (e) {
+    if (e instanceof FileError && e.code !== 'ENOENT') return e.message
+    return null
+  }
 }
 
 /**
@@ -185,37 +239,52 @@ function place(path: string, create: boolean): {dir: WalkedDir | null; at: strin
  * For files that decide what medic runs (the config file). Throws FileError.
  */
 export function readTrusted(path: string, self = euid(), maxBytes = 1024 * 1024): string {
-  const dir = walkDir(dirname(path), {self, label: path})
-  const at = join(dir.real, basename(path))
+  const dir = walkDir(dirname(path), {self, label: path, strict: true})
   let fd: number
   try {
-    fd = openSync(at, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+    fd = openSync(dir.at(basename(path)), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
   } catch (e) {
+    dir.close()
     throw fail(path, e)
   }
   try {
     const st = fstatSync(fd)
     const why = !st.isFile() ? 'not a regular file' : unsafePath([{path, uid: st.uid, mode: st.mode, symlink: false, target: true}], self)
     if (why) throw new FileError(path, 'EPERM', `refused: ${why}`)
-    if (!fdAt(fd, at)) throw new FileError(path, 'ESTALE', 'replaced while being opened: refused')
-    sameDir(dir, path)
     return readFileSync(fd, 'utf8').slice(0, maxBytes)
   } catch (e) {
     throw fail(path, e)
   } finally {
     closeSync(fd)
+    dir.close()
   }
 }
 
 /** An fd open for appending to `path`, created with `mode` if absent. Throws FileError. */
 export function openAppend(path: string, mode = LOG_MODE): number {
+  const {fd, dir} = openAppendAt(path, mode)
+  dir.close()
+  return fd
+}
+
+/** openAppend, with the folder still held (the caller closes it): a capped log rotates in the same folder. */
+function openAppendAt(path: string, mode: number): {fd: number; at: string; dir: HeldDir} {
+  const {dir, at} = place(path, true)
+  try {
+    return {fd: openAppendIn(path, at, mode), at, dir}
+  } catch (e) {
+    dir.close()
+    throw e
+  }
+}
+
+function openAppendIn(path: string, at: string, mode: number): number {
   // O_RDWR, not O_WRONLY: a capped log re-reads itself through this same fd.
   const {O_RDWR, O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK} = constants
-  mkdirFor(path)
   for (let attempt = 0; ; attempt++) {
     let fd: number
     try {
-      fd = openSync(path, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW, mode)
+      fd = openSync(at, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW, mode)
       try {
         fchmodSync(fd, mode)
       } catch (e) {
@@ -227,7 +296,7 @@ export function openAppend(path: string, mode = LOG_MODE): number {
       if (code(e) !== 'EEXIST') throw fail(path, e)
     }
     try {
-      fd = openSync(path, O_RDWR | O_APPEND | O_NOFOLLOW | O_NONBLOCK)
+      fd = openSync(at, O_RDWR | O_APPEND | O_NOFOLLOW | O_NONBLOCK)
     } catch (e) {
       if (code(e) === 'ENOENT' && attempt < 3) continue // removed between the two opens
       throw fail(path, e)
@@ -248,15 +317,16 @@ export function openAppend(path: string, mode = LOG_MODE): number {
  * a swapped path points at. Throws FileError.
  */
 export function appendCapped(path: string, data: string | Uint8Array, maxBytes = Infinity, mode = LOG_MODE): void {
-  const fd = openAppend(path, mode)
+  const {fd, at, dir} = openAppendAt(path, mode)
   try {
     writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data)
     const st = fstatSync(fd)
-    if (st.size > maxBytes) rotate(path, fd, st, maxBytes)
+    if (st.size > maxBytes) rotate(at, fd, st, maxBytes)
   } catch (e) {
     throw fail(path, e)
   } finally {
     closeSync(fd)
+    dir.close()
   }
 }
 
@@ -316,18 +386,22 @@ function writeTemp(tmp: string, data: string | Uint8Array, mode: number): void {
  * full or read-only disk it throws FileError naming `path`, and leaves no temporary.
  */
 export function writeFileAtomic(path: string, data: string, mode = 0o644): void {
-  mkdirFor(path)
-  const tmp = tempName(path)
+  const {dir, at} = place(path, true)
   try {
-    writeTemp(tmp, data, mode)
-  } catch (e) {
-    throw new FileError(path, (e as FileError).code, `cannot write: ${(e as FileError).code}`)
-  }
-  try {
-    renameSync(tmp, path)
-  } catch (e) {
-    unlinkQuiet(tmp)
-    throw fail(path, e)
+    const tmp = tempName(at)
+    try {
+      writeTemp(tmp, data, mode)
+    } catch (e) {
+      throw new FileError(path, (e as FileError).code, `cannot write: ${(e as FileError).code}`)
+    }
+    try {
+      renameSync(tmp, at)
+    } catch (e) {
+      unlinkQuiet(tmp)
+      throw fail(path, e)
+    }
+  } finally {
+    dir.close()
   }
 }
 
@@ -336,28 +410,32 @@ export function writeFileAtomic(path: string, data: string, mode = 0o644): void 
  * whole before it appears. Never replaces anything. Returns its path.
  */
 export function writeNew(dir: string, name: string, data: string, mode = 0o644): string {
-  mkdirFor(join(dir, name))
-  const tmp = tempName(join(dir, name))
-  writeTemp(tmp, data, mode)
+  const {dir: held, at} = place(join(dir, name), true)
   try {
-    return linkFree(tmp, dir, name)
+    const tmp = tempName(at)
+    writeTemp(tmp, data, mode)
+    try {
+      return join(dir, basename(linkFree(tmp, held, dir, name)))
+    } finally {
+      unlinkQuiet(tmp)
+    }
   } finally {
-    unlinkQuiet(tmp)
+    held.close()
   }
 }
 
-/** link(src, first free variant of dir/name): EEXIST moves on to the next name. */
-function linkFree(src: string, dir: string, name: string, variant: (name: string, i: number) => string = nameVariant): string {
+/** link(src, first free variant of name in `held`): EEXIST moves on to the next name. `given` names the folder in messages. */
+function linkFree(src: string, held: HeldDir, given: string, name: string, variant: (name: string, i: number) => string = nameVariant): string {
   for (let i = 0; i < 10_000; i++) {
-    const target = join(dir, variant(name, i))
+    const target = held.at(variant(name, i))
     try {
       linkSync(src, target)
       return target
     } catch (e) {
-      if (code(e) !== 'EEXIST') throw fail(target, e)
+      if (code(e) !== 'EEXIST') throw fail(join(given, variant(name, i)), e)
     }
   }
-  throw new FileError(join(dir, name), 'EEXIST', 'no free name')
+  throw new FileError(join(given, name), 'EEXIST', 'no free name')
 }
 
 /**
@@ -366,22 +444,29 @@ function linkFree(src: string, dir: string, name: string, variant: (name: string
  * source vanished first (another mover took it; its copy is the one that stays).
  */
 export function moveNoClobber(src: string, dir: string, name = basename(src), variant?: (name: string, i: number) => string): string | null {
-  const st = lstatOrNull(src)
-  if (!st) return null
-  if (!st.isFile()) throw new FileError(src, 'EPERM', 'not a regular file: not moved')
-  mkdirFor(join(dir, name))
-  const target = linkFree(src, dir, name, variant)
+  const from = placeFrom(src)
+  if (!from) return null
   try {
-    unlinkSync(src)
-  } catch (e) {
-    if (code(e) === 'ENOENT') {
-      unlinkQuiet(target)
-      return null
+    const st = lstatOrNull(from.at)
+    if (!st) return null
+    if (!st.isFile()) throw new FileError(src, 'EPERM', 'not a regular file: not moved')
+    const to = place(join(dir, name), true)
+    try {
+      const target = linkFree(from.at, to.dir, dir, name, variant)
+      try {
+        unlinkSync(from.at)
+      } catch (e) {
+        unlinkQuiet(target)
+        if (code(e) === 'ENOENT') return null
+        throw fail(src, e)
+      }
+      return join(dir, basename(target))
+    } finally {
+      to.dir.close()
     }
-    unlinkQuiet(target)
-    throw fail(src, e)
+  } finally {
+    from.dir.close()
   }
-  return target
 }
 
 /**
@@ -391,29 +476,42 @@ export function moveNoClobber(src: string, dir: string, name = basename(src), va
  * Returns the claimed path, or null when another claimer was first.
  */
 export function claim(src: string, dir: string, name = basename(src)): string | null {
-  const st = lstatOrNull(src)
-  if (!st) return null
-  if (!st.isFile()) throw new FileError(src, 'EPERM', 'not a regular file: not claimed')
-  mkdirFor(join(dir, name))
-  let priv = tempName(join(dir, name))
-  while (lstatOrNull(priv)) priv = tempName(join(dir, name))
+  const from = placeFrom(src)
+  if (!from) return null
   try {
-    renameSync(src, priv)
-  } catch (e) {
-    if (code(e) === 'ENOENT') return null
-    throw fail(src, e)
-  }
-  try {
-    return linkFree(priv, dir, name)
-  } catch (e) {
-    // Put it back where it came from rather than lose it.
+    const st = lstatOrNull(from.at)
+    if (!st) return null
+    if (!st.isFile()) throw new FileError(src, 'EPERM', 'not a regular file: not claimed')
+    if (st.nlink !== 1) throw new FileError(src, 'EPERM', `has ${st.nlink} hard links: not claimed (one may be planted)`)
+    const to = place(join(dir, name), true)
     try {
-      linkSync(priv, src)
-      unlinkQuiet(priv)
-    } catch {}
-    throw e
+      let priv = tempName(to.at)
+      while (lstatOrNull(priv)) priv = tempName(to.at)
+      try {
+        renameSync(from.at, priv)
+      } catch (e) {
+        if (code(e) === 'ENOENT') return null
+        throw fail(src, e)
+      }
+      try {
+        const now = lstatSync(priv)
+        if (now.nlink !== 1) throw new FileError(src, 'EPERM', `has ${now.nlink} hard links: not claimed (one may be planted)`)
+        return join(dir, basename(linkFree(priv, to.dir, dir, name)))
+      } catch (e) {
+        // Put it back where it came from rather than lose it.
+        try {
+          linkSync(priv, from.at)
+          unlinkQuiet(priv)
+        } catch {}
+        throw e
+      } finally {
+        if (lstatOrNull(priv)) unlinkQuiet(priv)
+      }
+    } finally {
+      to.dir.close()
+    }
   } finally {
-    if (lstatOrNull(priv)) unlinkQuiet(priv)
+    from.dir.close()
   }
 }
 
@@ -429,23 +527,28 @@ export interface Seen {
  * `within` (a directory swapped for a symlink mid-walk is not followed out).
  */
 export function removeJudged(path: string, seen: Seen, within?: string): void {
-  const st = lstatOrNull(path)
-  if (!st) throw new FileError(path, 'ENOENT', 'gone before removal')
-  if (!st.isFile() || st.dev !== seen.dev || st.ino !== seen.ino) throw new FileError(path, 'ESTALE', 'replaced since it was judged: left alone')
-  if (within !== undefined) {
-    let real: string
+  const {dir, at} = place(path, false)
+  try {
+    const st = lstatOrNull(at)
+    if (!st) throw new FileError(path, 'ENOENT', 'gone before removal')
+    if (!st.isFile() || st.dev !== seen.dev || st.ino !== seen.ino) throw new FileError(path, 'ESTALE', 'replaced since it was judged: left alone')
+    if (within !== undefined) {
+      let real: string
+      try {
+        real = realpathSync(dirname(at))
+      } catch (e) {
+        throw fail(path, e)
+      }
+      const root = realpathSync(within)
+      if (real !== root && !real.startsWith(root.endsWith(sep) ? root : root + sep)) throw new FileError(path, 'EXDEV', `now resolves outside ${within}: left alone`)
+    }
     try {
-      real = realpathSync(dirname(path))
+      unlinkSync(at)
     } catch (e) {
       throw fail(path, e)
     }
-    const root = realpathSync(within)
-    if (real !== root && !real.startsWith(root.endsWith(sep) ? root : root + sep)) throw new FileError(path, 'EXDEV', `now resolves outside ${within}: left alone`)
-  }
-  try {
-    unlinkSync(path)
-  } catch (e) {
-    throw fail(path, e)
+  } finally {
+    dir.close()
   }
 }
 
