@@ -27,6 +27,10 @@ export const COMMANDS: Record<string, () => Promise<CommandSpec>> = {
   dashboard: async () => (await import('./specs/dashboard.js')).default,
   supervise: async () => (await import('./specs/supervise.js')).default,
   'supervise status': async () => (await import('./specs/supervise-status.js')).default,
+  guard: async () => (await import('./specs/guard.js')).guard,
+  'guard status': async () => (await import('./specs/guard.js')).guardStatus,
+  isolate: async () => (await import('./specs/run-dev-safe.js')).isolate,
+  isolation: async () => (await import('./specs/isolation.js')).default,
 }
 
 /** Topics (the first word of multi-word ids) that have no command of their own. */

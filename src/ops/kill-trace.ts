@@ -1,5 +1,5 @@
 import {spawn} from 'node:child_process'
-import {SIGNALS} from '../core/trace.js'
+import {SIGNALS, type GuardAction} from '../core/trace.js'
 import type {Check, Verdict} from '../core/verdict.js'
 import type {SignalGate} from '../sys/signal-gate.js'
 import type {ProcessTable} from '../sys/proc-table.js'
@@ -33,7 +33,7 @@ export function traceReport(r: TraceResult): {checks: Check[]; details: string[]
 }
 
 /** `medic kill-trace`: name who sent the signals, explain how the target ended. */
-export async function killTrace(input: KillTraceInput, deps: {procs: ProcessTable; gate: SignalGate; progress: (l: string) => void}): Promise<{verdict: Verdict; exit: number | null}> {
+export async function killTrace(input: KillTraceInput, deps: {procs: ProcessTable; gate: SignalGate; progress: (l: string) => void; guardActions?: (sinceMs: number) => GuardAction[]}): Promise<{verdict: Verdict; exit: number | null}> {
   if (input.pid !== null && !deps.procs.stat(input.pid)) {
     return {verdict: {subject: 'TRACE', status: 'UNKNOWN', summary: `no process ${input.pid}`, checks: [], actions: []}, exit: null}
   }
@@ -43,7 +43,7 @@ export async function killTrace(input: KillTraceInput, deps: {procs: ProcessTabl
       // Its own process group, output to our stderr: stdout stays the verdict.
       return spawn(argv[0], argv.slice(1), {stdio: ['inherit', 2, 2], detached: true})
     }} : {pid: input.pid!}),
-    durationMs: input.durationMs, followChildren: input.followChildren, backend: input.backend, procs: deps.procs, gate: deps.gate, progress: deps.progress,
+    durationMs: input.durationMs, followChildren: input.followChildren, backend: input.backend, procs: deps.procs, gate: deps.gate, progress: deps.progress, guardActions: deps.guardActions,
   })
   if (r.failed) return {verdict: {subject: 'TRACE', status: 'UNKNOWN', summary: `could not trace: ${r.failed}`, checks: [], actions: []}, exit: null}
   const {checks, details, extra} = traceReport(r)

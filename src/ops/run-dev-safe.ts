@@ -2,10 +2,11 @@ import type {ChildProcess} from 'node:child_process'
 import {readFileSync, writeFileSync} from 'node:fs'
 import {formatMs} from '../core/duration.js'
 import {entryKey, MARK_ENV, type ProtectedEntry} from '../core/protect.js'
-import {SIGNALS} from '../core/trace.js'
+import {SIGNALS, type GuardAction} from '../core/trace.js'
 import type {Check, Status, Verdict} from '../core/verdict.js'
 import {isoLocal} from '../sys/log-file.js'
-import {makeCgroup, removeCgroup, removeCgroupReleased} from '../sys/cgroup.js'
+import {formatBytes, hasLimits, type JobLimits} from '../core/cgroup-limits.js'
+import {applyLimits, makeCgroup, removeCgroup, removeCgroupReleased, removeLimitCgroups, type LimitCgroups} from '../sys/cgroup.js'
 import type {Clock} from '../sys/clock.js'
 import type {ProcessTable} from '../sys/proc-table.js'
 import {registerProtected, unregisterProtected, type Registration, type RegistryPlaces} from '../sys/protected-registry.js'
@@ -26,6 +27,10 @@ export interface DevRunInput {
   trace: boolean
   stateDir: string
   jsonReport: string | null
+  /** --memory-max / --cpu-weight: the job's own cgroup limits (the kernel enforces them). */
+  limits?: JobLimits
+  /** false for `medic isolate`: the same wrapper without the protected registry. */
+  register?: boolean
 }
 
 const RULE = '═'.repeat(60)
@@ -80,6 +85,8 @@ export interface DevRunDeps {
   gate: SignalGate
   places: RegistryPlaces
   stderr: (l: string) => void
+  /** medic guard's action records since a moment, so a kill by the guard is explained by its reason. */
+  guardActions?: (sinceMs: number) => GuardAction[]
 }
 
 /**
@@ -107,35 +114,51 @@ export async function runDevSafe(input: DevRunInput, deps: DevRunDeps): Promise<
     }
   }
   log(`[${isoLocal(new Date())}] run-dev-safe ${input.name}: ${JSON.stringify(input.command)}\n`)
-  say('🛡️  DEV SCRIPT PROTECTION WRAPPER')
+  const register = input.register !== false
+  say(register ? '🛡️  DEV SCRIPT PROTECTION WRAPPER' : '🧱 ISOLATED JOB (its own cgroup; not in the protected registry)')
   say(`   job: ${input.command.join(' ')}`)
   const checks: Check[] = []
   const self = procs.get(process.pid)
   const selfKey = self ? entryKey(self) : ''
-  const made = self ? makeCgroup('protect', '', self, (pid, st) => procs.liveness(pid, st) === 'alive') : {ok: false as const, reason: 'own /proc entry unreadable'}
+  const isAlive = (pid: number, st: string) => procs.liveness(pid, st) === 'alive'
+  const made = self ? makeCgroup(register ? 'protect' : 'isolate', '', self, isAlive) : {ok: false as const, reason: 'own /proc entry unreadable'}
   const cgroup = made.ok ? made.cgroup : null
+  const notStarted = (name: string, why: string, hint: string): Verdict => {
+    if (cgroup) removeCgroup(cgroup)
+    say(`   ❌ NOT STARTED: ${why}`)
+    say(`      ${hint}`)
+    log(`[${isoLocal(new Date())}] not started: ${why}\n`)
+    return {subject: 'DEVRUN', status: 'UNKNOWN', summary: `${input.name}: not started: ${why}`, checks: [{name, status: 'UNKNOWN', detail: why}], actions: [], extra: {name: input.name, exitCode: 3, started: false}, wrapper: {exitCode: 3}}
+  }
+  // Limits first: a job asked to stay under a budget the kernel cannot enforce is not started.
+  let limited: LimitCgroups | null = null
+  if (input.limits && hasLimits(input.limits)) {
+    const l = self ? applyLimits(cgroup, register ? 'protect' : 'isolate', '', self, isAlive, input.limits) : {ok: false as const, reason: 'own /proc entry unreadable'}
+    if (!l.ok) return notStarted('limits', `cannot give the job its own cgroup limits: ${l.reason}`, 'A job over --memory-max would otherwise take the memory of everything else on the host.')
+    limited = l.cgroups
+    say(`   limits: ${limited.describe} — over budget, the kernel OOM-kills inside this cgroup only`)
+    checks.push({name: 'limits', status: 'OK', detail: `${limited.describe}${limited.memory ? `: over ${formatBytes(limited.memory.limit)} the kernel OOM killer acts inside this cgroup only` : ''}`})
+  }
   const registry: Registration[] = []
   const entry = (pid: number, startTime: string, session: ProtectedEntry['session']): ProtectedEntry => ({
     version: 1, pid, startTime, name: input.name, cmdline: input.command, descendants: true, registeredAt: new Date().toISOString(),
     mark: selfKey, session, cgroup: cgroup?.path ?? null,
   })
-  try {
-    if (!self) throw new Error('cannot read its own /proc entry')
-    registry.push(registerProtected(entry(self.pid, self.startTime, self.sid === self.pid ? {sid: self.sid, startTime: self.startTime} : null), deps.places))
-  } catch (e) {
-    if (cgroup) removeCgroup(cgroup)
-    const why = (e as Error).message
-    say(`   ❌ NOT STARTED: ${why}`)
-    say('      A job medic cannot register would run unprotected (medic cleanup, health and supervise could kill it).')
-    log(`[${isoLocal(new Date())}] not started: ${why}\n`)
-    return {subject: 'DEVRUN', status: 'UNKNOWN', summary: `${input.name}: not started: ${why}`, checks: [{name: 'protected', status: 'UNKNOWN', detail: why}], actions: [], extra: {name: input.name, exitCode: 3, started: false}, wrapper: {exitCode: 3}}
+  if (register) {
+    try {
+      if (!self) throw new Error('cannot read its own /proc entry')
+      registry.push(registerProtected(entry(self.pid, self.startTime, self.sid === self.pid ? {sid: self.sid, startTime: self.startTime} : null), deps.places))
+    } catch (e) {
+      if (limited) removeLimitCgroups(limited)
+      return notStarted('protected', (e as Error).message, 'A job medic cannot register would run unprotected (medic cleanup, health and supervise could kill it).')
+    }
+    say(`   🔐 Mode: PROTECTED (medic cleanup, health, supervise, watchdog and guard never signal it)`)
+    say(`   registered: wrapper pid ${self!.pid} and its descendants (${registry[0].path}); marks: ${MARK_ENV}=${selfKey}${cgroup ? `, cgroup ${cgroup.path}` : ''}, the job's session`)
+    checks.push({name: 'protected', status: 'OK', detail: `wrapper pid ${self!.pid} and its descendants registered (${registry[0].path}); marks: ${MARK_ENV} environment, the job's session${cgroup ? `, cgroup ${cgroup.path}` : ` (no cgroup: ${made.ok ? '' : made.reason})`}`})
   }
-  say(`   🔐 Mode: PROTECTED (medic cleanup, health, supervise and watchdog never signal it)`)
-  say(`   registered: wrapper pid ${self.pid} and its descendants (${registry[0].path}); marks: ${MARK_ENV}=${selfKey}${cgroup ? `, cgroup ${cgroup.path}` : ''}, the job's session`)
-  checks.push({name: 'protected', status: 'OK', detail: `wrapper pid ${self.pid} and its descendants registered (${registry[0].path}); marks: ${MARK_ENV} environment, the job's session${cgroup ? `, cgroup ${cgroup.path}` : ` (no cgroup: ${made.ok ? '' : made.reason})`}`})
-  const env = {...process.env, OMNIMIND_DEV_SCRIPT_MODE: 'true', OMNIMIND_SCRIPT_PID: String(process.pid), [MARK_ENV]: selfKey}
+  const env: NodeJS.ProcessEnv = register ? {...process.env, OMNIMIND_DEV_SCRIPT_MODE: 'true', OMNIMIND_SCRIPT_PID: String(process.pid), [MARK_ENV]: selfKey} : {...process.env}
   // The wrapper's own capability over its job (Ctrl+C forwarding): its own registration does not stop it.
-  const scope = deps.gate.scope({mark: {name: MARK_ENV, value: selfKey}, cgroup, ownKeys: [selfKey]})
+  const scope = deps.gate.scope({mark: register ? {name: MARK_ENV, value: selfKey} : null, cgroup, ownKeys: [selfKey]})
   let job: ChildProcess | null = null
 
   // Output passes through and is written to the log as it comes, by the wrapper.
@@ -152,7 +175,7 @@ export async function runDevSafe(input: DevRunInput, deps: DevRunDeps): Promise<
   const spawnJob = (prefix: string[]) => {
     // `nice -n N -- CMD ARGS`: nice execs the job with its arguments exactly as given.
     const argv = [...prefix, 'nice', '-n', String(input.nice), '--', ...input.command]
-    const c = spawnInScope({argv, env, cwd: input.cwd, cgroup, stdio: ['inherit', 'pipe', 'pipe']})
+    const c = spawnInScope({argv, env, cwd: input.cwd, cgroup, limits: limited?.procsFiles, stdio: ['inherit', 'pipe', 'pipe']})
     if (c.pid) scope.adopt(c.pid)
     job = c
     pipe(c)
@@ -161,32 +184,34 @@ export async function runDevSafe(input: DevRunInput, deps: DevRunDeps): Promise<
   const onStart = (pid: number) => {
     const st = procs.stat(pid)
     if (!st) return
-    // The job's own entry keeps it protected if the wrapper is killed. Its session is
-    // recorded when the job or the wrapper's own child (strace) leads it.
-    const leader = procs.stat(st.sid)
-    const session = leader && (st.sid === pid || leader.ppid === process.pid) ? {sid: st.sid, startTime: leader.startTime} : null
-    try {
-      registry.push(registerProtected(entry(pid, st.startTime, session), deps.places))
-      say(`   PID: ${pid} (registered in ${registry.at(-1)!.path})`)
-    } catch (e) {
-      say(`   PID: ${pid} (not registered on its own: ${(e as Error).message}; protected as the wrapper's descendant and by its marks)`)
-      checks.push({name: 'protected job', status: 'UNKNOWN', detail: `pid ${pid} not registered on its own (${(e as Error).message}): protected through the wrapper's registration while the wrapper runs, and by its marks`})
-    }
-    if ((process.getuid?.() ?? 0) === 0) {
+    if (register) {
+      // The job's own entry keeps it protected if the wrapper is killed. Its session is
+      // recorded when the job or the wrapper's own child (strace) leads it.
+      const leader = procs.stat(st.sid)
+      const session = leader && (st.sid === pid || leader.ppid === process.pid) ? {sid: st.sid, startTime: leader.startTime} : null
       try {
-        writeFileSync(`/proc/${pid}/oom_score_adj`, String(input.oomScoreAdj))
-        const now = readFileSync(`/proc/${pid}/oom_score_adj`, 'utf8').trim()
-        checks.push({name: 'oom_score_adj', status: 'OK', detail: `set to ${now} (the kernel OOM killer prefers others)`})
-        say(`   oom_score_adj: ${now}`)
+        registry.push(registerProtected(entry(pid, st.startTime, session), deps.places))
+        say(`   PID: ${pid} (registered in ${registry.at(-1)!.path})`)
       } catch (e) {
-        const why = (e as NodeJS.ErrnoException).code === 'EACCES' ? 'the kernel refused: lowering needs CAP_SYS_RESOURCE, which this root lacks (a container?)' : (e as Error).message
-        checks.push({name: 'oom_score_adj', status: 'UNKNOWN', detail: `could not lower it to ${input.oomScoreAdj}: ${why}`})
-        say(`   oom_score_adj: not changed (${why})`)
+        say(`   PID: ${pid} (not registered on its own: ${(e as Error).message}; protected as the wrapper's descendant and by its marks)`)
+        checks.push({name: 'protected job', status: 'UNKNOWN', detail: `pid ${pid} not registered on its own (${(e as Error).message}): protected through the wrapper's registration while the wrapper runs, and by its marks`})
       }
-    } else {
-      const msg = 'not root: oom_score_adj can only be raised; run as root, or under systemd-run --user --scope -p ManagedOOMPreference=avoid to keep systemd-oomd away'
-      checks.push({name: 'oom_score_adj', status: 'UNKNOWN', detail: msg})
-      say(`   ${msg}`)
+      if ((process.getuid?.() ?? 0) === 0) {
+        try {
+          writeFileSync(`/proc/${pid}/oom_score_adj`, String(input.oomScoreAdj))
+          const now = readFileSync(`/proc/${pid}/oom_score_adj`, 'utf8').trim()
+          checks.push({name: 'oom_score_adj', status: 'OK', detail: `set to ${now} (the kernel OOM killer prefers others)`})
+          say(`   oom_score_adj: ${now}`)
+        } catch (e) {
+          const why = (e as NodeJS.ErrnoException).code === 'EACCES' ? 'the kernel refused: lowering needs CAP_SYS_RESOURCE, which this root lacks (a container?)' : (e as Error).message
+          checks.push({name: 'oom_score_adj', status: 'UNKNOWN', detail: `could not lower it to ${input.oomScoreAdj}: ${why}`})
+          say(`   oom_score_adj: not changed (${why})`)
+        }
+      } else {
+        const msg = 'not root: oom_score_adj can only be raised; run as root, or under systemd-run --user --scope -p ManagedOOMPreference=avoid to keep systemd-oomd away'
+        checks.push({name: 'oom_score_adj', status: 'UNKNOWN', detail: msg})
+        say(`   ${msg}`)
+      }
     }
     const p = procs.get(pid)
     for (const w of outsideKillers(procs, {comm: p?.comm ?? '', cmdline: input.command.join(' ')})) {
@@ -204,7 +229,7 @@ export async function runDevSafe(input: DevRunInput, deps: DevRunDeps): Promise<
   let code: number
   try {
     if (input.trace) {
-      trace = await traceSignals({spawnJob, durationMs: null, followChildren: true, backend: 'auto', procs, gate: deps.gate, progress: () => {}, handleSignals: false, onStart})
+      trace = await traceSignals({spawnJob, durationMs: null, followChildren: true, backend: 'auto', procs, gate: deps.gate, progress: () => {}, handleSignals: false, onStart, guardActions: deps.guardActions, jobCgroup: limited?.memory ? {path: limited.memory.path, limit: limited.memory.limit, oomEvents: limited.oomEvents} : null})
       if (trace.failed) {
         checks.push({name: 'trace', status: 'UNKNOWN', detail: `no trace: ${trace.failed}`})
         trace = null
@@ -226,6 +251,7 @@ export async function runDevSafe(input: DevRunInput, deps: DevRunDeps): Promise<
   } finally {
     for (const [s, h] of handlers) process.off(s, h)
     for (const r of registry.reverse()) unregisterProtected(r)
+    if (limited && !removeLimitCgroups(limited)) checks.push({name: 'leftovers', status: 'ALERT', detail: `processes the job left are still running in its limit cgroups (${limited.describe}); they stay limited`})
     if (cgroup && !(await removeCgroupReleased(cgroup, (ms) => deps.clock.sleep(ms)))) checks.push({name: 'leftovers', status: 'ALERT', detail: `processes the job left are still running in cgroup ${cgroup.path}; they are no longer protected`})
   }
   const took = formatMs(Date.now() - t0)

@@ -2,7 +2,8 @@ import {spawnSync, type ChildProcess} from 'node:child_process'
 import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {explain, isSignalEvent, parseOomLines, parseStraceLine, parseTraceLine, SIGNALS, type Ending, type Explanation, type ObservedSignal, type SenderInfo} from '../core/trace.js'
+import {explain, isSignalEvent, parseOomLines, parseStraceLine, parseTraceLine, SIGNALS, type Ending, type Explanation, type GuardAction, type ObservedSignal, type OwnCgroup, type SenderInfo} from '../core/trace.js'
+import {memoryCgroupOf, oomKillCount} from '../sys/cgroup.js'
 import type {SignalGate} from '../sys/signal-gate.js'
 import type {ProcessTable} from '../sys/proc-table.js'
 import {TracefsSession} from '../sys/tracefs.js'
@@ -25,6 +26,10 @@ export interface TraceOptions {
   handleSignals?: boolean
   /** Called once the job's pid is known (the real job, not strace). */
   onStart?: (pid: number) => void
+  /** The memory cgroup made for the job (run-dev-safe --memory-max, medic isolate): an OOM kill there is "in its own cgroup". */
+  jobCgroup?: {path: string; limit: number; oomEvents: string | null} | null
+  /** medic guard's action records since a moment (wall ms), so its kills are explained by its own reason. */
+  guardActions?: (sinceMs: number) => GuardAction[]
 }
 
 export interface TraceResult {
@@ -59,28 +64,6 @@ export function readSender(pid: number, procs: ProcessTable, fallbackComm: strin
   const p = procs.get(pid)
   if (!p) return {pid, comm: fallbackComm, uid: null, user: null, cmdline: null, chain: [], tty: null}
   return {pid, comm: p.comm, uid: p.uid, user: procs.userName(p.uid), cmdline: p.cmdline, chain: procs.ancestors(pid).slice(0, 6).map((a) => `${a.pid} ${a.comm}`), tty: ttyName(p.ttyNr)}
-}
-
-function memcgOomKills(pid: number): {read: () => number | null} {
-  let path: string | null = null
-  try {
-    for (const line of readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n')) {
-      const [, ctrl, cg] = line.split(':')
-      if (ctrl?.split(',').includes('memory') && existsSync(`/sys/fs/cgroup/memory${cg}/memory.oom_control`)) path = `/sys/fs/cgroup/memory${cg}/memory.oom_control`
-      else if (ctrl === '' && cg !== undefined && existsSync(`/sys/fs/cgroup${cg}/memory.events`)) path ??= `/sys/fs/cgroup${cg}/memory.events`
-    }
-  } catch {}
-  return {
-    read: () => {
-      if (!path) return null
-      try {
-        const m = /oom_kill (\d+)/.exec(readFileSync(path, 'utf8'))
-        return m ? Number(m[1]) : null
-      } catch {
-        return null
-      }
-    },
-  }
 }
 
 function userspaceKillers(procs: ProcessTable): string[] {
@@ -167,8 +150,17 @@ export async function traceSignals(o: TraceOptions): Promise<TraceResult> {
 
   const targets = new Set<number>([rootPid])
   const startStat = o.procs.stat(rootPid)
-  const oomCounter = memcgOomKills(rootPid)
-  const oomBefore = oomCounter.read()
+  // The job's own memory cgroup: the one made for it, else the target's when it is not the tracer's own.
+  let own: OwnCgroup | null = o.jobCgroup ? {path: o.jobCgroup.path, limit: o.jobCgroup.limit} : null
+  let counterFile = o.jobCgroup?.oomEvents ?? null
+  if (!o.jobCgroup) {
+    const target = memoryCgroupOf(rootPid)
+    const mine = memoryCgroupOf('self')
+    counterFile = target?.counter ?? null
+    if (target && target.path !== '/' && target.path !== mine?.path) own = {path: target.path, limit: target.limit}
+  }
+  const wallStart = Date.now()
+  const oomBefore = oomKillCount(counterFile)
   if (o.followChildren) for (const pid of o.procs.descendants([rootPid])) targets.add(pid)
   const signals: ObservedSignal[] = []
   // A sender that has exited by the time a later signal is read keeps what was read of it earlier.
@@ -254,10 +246,11 @@ export async function traceSignals(o: TraceOptions): Promise<TraceResult> {
   if (straceDir) rmSync(straceDir, {recursive: true, force: true})
   const ending: Ending = childEnd ?? {kind: 'running'}
   // In strace mode the job's fate is mirrored by strace; a SIGKILL of the job shows as strace's.
-  const oomAfter = oomCounter.read()
+  const oomAfter = oomKillCount(counterFile)
   const oomCounterDelta = oomBefore !== null && oomAfter !== null ? oomAfter - oomBefore : null
   const dmesg = ending.kind === 'running' ? {stdout: ''} : spawnSync('dmesg', [], {timeout: 3000, encoding: 'utf8', maxBuffer: 32 * 1024 * 1024})
   const killers = userspaceKillers(o.procs)
-  const explanation = explain(ending, signals, parseOomLines(dmesg.stdout ?? ''), targets, {oomCounter: oomCounterDelta, killers})
+  const guard = ending.kind === 'running' ? [] : (o.guardActions?.(wallStart - 1000) ?? [])
+  const explanation = explain(ending, signals, parseOomLines(dmesg.stdout ?? ''), targets, {oomCounter: oomCounterDelta, killers, ownCgroup: own, guard})
   return {backend, failed: null, limitations, ending, child, rootPid, targets, signals, explanation, oomCounterDelta, killers, durationMs: Date.now() - t0}
 }

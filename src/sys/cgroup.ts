@@ -1,5 +1,6 @@
-import {readdirSync, readFileSync, rmdirSync, mkdirSync, writeFileSync} from 'node:fs'
-import {join} from 'node:path'
+import {existsSync, readdirSync, readFileSync, rmdirSync, mkdirSync, writeFileSync} from 'node:fs'
+import {dirname, join} from 'node:path'
+import {formatBytes, memcgOf, parseCgroupMounts, parseProcCgroup, weightToShares, type JobLimits} from '../core/cgroup-limits.js'
 
 /**
  * A cgroup v2 made for one job (a supervised service, a run-dev-safe job): the systemd
@@ -158,14 +159,195 @@ export async function removeCgroupReleased(cg: Cgroup, sleep: (ms: number) => Pr
 /**
  * The constant shim a job is started through so it is in its cgroup before its first
  * instruction (and so before it can fork): the shell writes its own pid into
- * cgroup.procs and execs the argument vector. The script is a constant; the cgroup file
+ * cgroup.procs and execs the argument vector. The script is a constant; the cgroup files
  * and the job's argv are positional parameters, never part of the script text. If the
- * write fails the job still starts, and says so on its stderr. The shell exports PWD; it
- * is taken out again unless the job's environment had it (`env` says which).
+ * membership write fails the job still starts, and says so on its stderr; if joining one
+ * of the `limits` cgroups fails it does not start (exit 125): its limits would not bind.
+ * The shell exports PWD; it is taken out again unless the job's environment had it
+ * (`env` says which).
  */
-export function cgroupShim(cg: Cgroup, argv: string[], env: NodeJS.ProcessEnv): string[] {
-  const script = 'echo $$ > "$1" 2>/dev/null || echo "medic: could not join cgroup $1" >&2; [ "$2" = keep ] || unset PWD; shift 2; exec "$@"'
-  return ['/bin/sh', '-c', script, 'medic-cgroup-shim', join(cg.dir, 'cgroup.procs'), env.PWD === undefined ? 'drop' : 'keep', ...argv]
+export function cgroupShim(cg: Cgroup | null, argv: string[], env: NodeJS.ProcessEnv, limits: string[] = []): string[] {
+  const script = '[ -z "$1" ] || { echo $$ > "$1"; } 2>/dev/null || echo "medic: could not join cgroup $1" >&2; keep=$2; shift 2; ' +
+    'while [ "$1" != -- ]; do { echo $$ > "$1"; } 2>/dev/null || { echo "medic: could not join cgroup $1 (its limits would not bind): not started" >&2; exit 125; }; shift; done; ' +
+    'shift; [ "$keep" = keep ] || unset PWD; exec "$@"'
+  return ['/bin/sh', '-c', script, 'medic-cgroup-shim', cg ? join(cg.dir, 'cgroup.procs') : '', env.PWD === undefined ? 'drop' : 'keep', ...limits, '--', ...argv]
+}
+
+/**
+ * Limits that bind the kernel (run-dev-safe --memory-max/--cpu-weight, medic isolate): the
+ * job's own cgroup in each hierarchy that has the controller, so an over-budget job is
+ * OOM-killed inside it and nothing else is.
+ *
+ * - cgroup v2 with the controllers: the membership cgroup made above gets memory.max
+ *   (memory.swap.max 0: the budget is not stretched by swap) and cpu.weight. Its parent
+ *   (medic's own cgroup) must offer them in cgroup.subtree_control: they are added where
+ *   the kernel allows it (the root cgroup, or a cgroup without processes).
+ * - cgroup v1 (a hybrid host: memory and cpu mounted as v1 hierarchies, the v2 tree without
+ *   controllers): `medic-<kind>-…` below medic's own cgroup in the memory hierarchy
+ *   (memory.limit_in_bytes, and memory.memsw.limit_in_bytes when swap accounting exists)
+ *   and in the cpu hierarchy (cpu.shares, the weight mapped as systemd maps it).
+ * The job joins them through the spawn shim before its first instruction; a job that
+ * cannot join is not started (its limits would not bind).
+ */
+export interface LimitCgroups {
+  hierarchy: 'v1' | 'v2'
+  /** cgroup.procs files the job must join before it runs. */
+  procsFiles: string[]
+  /** The memory cgroup as the kernel names it in OOM lines and /proc/<pid>/cgroup; null without a memory limit. */
+  memory: {path: string; dir: string; limit: number} | null
+  /** The file whose `oom_kill N` counts OOM kills inside it. */
+  oomEvents: string | null
+  /** Directories to remove when the job is over (v1; the v2 one is the membership cgroup). */
+  dirs: string[]
+  /** What was set, for the report. */
+  describe: string
+}
+
+function readText(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch {
+    return null
+  }
+}
+
+function writeLimit(dir: string, file: string, value: string): string | null {
+  try {
+    writeFileSync(join(dir, file), value)
+    return null
+  } catch (e) {
+    return `cannot write ${join(dir, file)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`
+  }
+}
+
+/**
+ * Sets the limits on the v2 membership cgroup `cg` when v2 has the controllers, else makes
+ * the v1 cgroups. The reason when neither can be done: the caller must not start the job.
+ */
+export function applyLimits(cg: Cgroup | null, kind: string, label: string, self: {pid: number; startTime: string}, isAlive: (pid: number, startTime: string) => boolean, limits: JobLimits): {ok: true; cgroups: LimitCgroups} | {ok: false; reason: string} {
+  const mounts = parseCgroupMounts(readText('/proc/self/mounts') ?? '')
+  const want = [...(limits.memoryMax !== null ? ['memory'] : []), ...(limits.cpuWeight !== null ? ['cpu'] : [])]
+  const why: string[] = []
+  // v2, where the membership cgroup's parent offers (or can be made to offer) the controllers.
+  if (cg && mounts.v2) {
+    const parent = dirname(cg.dir)
+    const has = () => (readText(join(parent, 'cgroup.subtree_control')) ?? '').split(/\s+/)
+    const offered = (readText(join(parent, 'cgroup.controllers')) ?? '').split(/\s+/)
+    const missing = want.filter((c) => !has().includes(c))
+    if (missing.every((c) => offered.includes(c))) {
+      if (missing.length) writeLimit(parent, 'cgroup.subtree_control', missing.map((c) => `+${c}`).join(' '))
+      const still = want.filter((c) => !has().includes(c))
+      if (still.length === 0) {
+        const set: string[] = []
+        const errs: string[] = []
+        if (limits.memoryMax !== null) {
+          const e = writeLimit(cg.dir, 'memory.max', String(limits.memoryMax))
+          if (e) errs.push(e)
+          else set.push(`memory.max ${formatBytes(limits.memoryMax)}`)
+          if (existsSync(join(cg.dir, 'memory.swap.max'))) writeLimit(cg.dir, 'memory.swap.max', '0')
+        }
+        if (limits.cpuWeight !== null) {
+          const e = writeLimit(cg.dir, 'cpu.weight', String(limits.cpuWeight))
+          if (e) errs.push(e)
+          else set.push(`cpu.weight ${limits.cpuWeight}`)
+        }
+        if (errs.length) return {ok: false, reason: errs.join('; ')}
+        return {ok: true, cgroups: {hierarchy: 'v2', procsFiles: [join(cg.dir, 'cgroup.procs')], memory: limits.memoryMax !== null ? {path: cg.path, dir: cg.dir, limit: limits.memoryMax} : null, oomEvents: limits.memoryMax !== null ? join(cg.dir, 'memory.events') : null, dirs: [], describe: `cgroup v2 ${cg.path}: ${set.join(', ')}`}}
+      }
+      why.push(`cgroup v2: ${parent} does not hand ${still.join(' and ')} to its children (cgroup.subtree_control; a cgroup with processes in it cannot)`)
+    } else why.push(`cgroup v2 has no ${missing.filter((c) => !offered.includes(c)).join(' or ')} controller here (${parent}/cgroup.controllers)`)
+  } else if (!mounts.v2) why.push('no cgroup2 hierarchy is mounted')
+  // v1: one cgroup per hierarchy, below medic's own.
+  const own = parseProcCgroup(readText('/proc/self/cgroup') ?? '')
+  const name = `medic-${kind}-${label ? `${label}-` : ''}${self.pid}-${self.startTime}`
+  const made: string[] = []
+  const undo = (reason: string) => {
+    for (const d of made.reverse()) {
+      try {
+        rmdirSync(d)
+      } catch {}
+    }
+    return {ok: false as const, reason: [...why, reason].join('; ')}
+  }
+  const v1dir = (ctrl: string): string | {error: string} => {
+    const mount = mounts.v1[ctrl]
+    if (!mount) return {error: `no ${ctrl} controller in cgroup v1 either`}
+    const path = own[ctrl]
+    if (path === undefined) return {error: `medic is in no cgroup v1 ${ctrl} hierarchy (/proc/self/cgroup)`}
+    const parent = join(mount, path)
+    collectStale(parent, isAlive)
+    const dir = join(parent, name)
+    try {
+      mkdirSync(dir)
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') return {error: `cannot make ${dir}: ${(e as NodeJS.ErrnoException).code}`}
+    }
+    made.push(dir)
+    return dir
+  }
+  const set: string[] = []
+  const procsFiles: string[] = []
+  let memory: LimitCgroups['memory'] = null
+  let oomEvents: string | null = null
+  if (limits.memoryMax !== null) {
+    const dir = v1dir('memory')
+    if (typeof dir !== 'string') return undo(dir.error)
+    const e = writeLimit(dir, 'memory.limit_in_bytes', String(limits.memoryMax))
+    if (e) return undo(e)
+    // With swap accounting, the limit on memory + swap too: swap must not stretch the budget.
+    if (existsSync(join(dir, 'memory.memsw.limit_in_bytes'))) writeLimit(dir, 'memory.memsw.limit_in_bytes', String(limits.memoryMax))
+    const path = `${own.memory === '/' ? '' : own.memory}/${name}`
+    memory = {path, dir, limit: limits.memoryMax}
+    oomEvents = join(dir, 'memory.oom_control')
+    procsFiles.push(join(dir, 'cgroup.procs'))
+    set.push(`memory ${path} (memory.limit_in_bytes ${formatBytes(limits.memoryMax)})`)
+  }
+  if (limits.cpuWeight !== null) {
+    const dir = v1dir('cpu')
+    if (typeof dir !== 'string') return undo(dir.error)
+    const shares = weightToShares(limits.cpuWeight)
+    const e = writeLimit(dir, 'cpu.shares', String(shares))
+    if (e) return undo(e)
+    procsFiles.push(join(dir, 'cgroup.procs'))
+    set.push(`cpu ${own.cpu === '/' ? '' : own.cpu}/${name} (cpu.shares ${shares} = cpu.weight ${limits.cpuWeight})`)
+  }
+  return {ok: true, cgroups: {hierarchy: 'v1', procsFiles, memory, oomEvents, dirs: made, describe: `cgroup v1: ${set.join(', ')}`}}
+}
+
+/** Removes the v1 cgroups made for a job once it is over (rmdir refuses while processes remain). */
+export function removeLimitCgroups(l: LimitCgroups): boolean {
+  let all = true
+  for (const d of l.dirs) {
+    try {
+      rmdirSync(d)
+    } catch {
+      all = false
+    }
+  }
+  return all
+}
+
+/**
+ * The memory cgroup a process is charged to (the v1 memory hierarchy where mounted, else
+ * v2), the file counting OOM kills inside it, and its limit (null: none or unreadable).
+ */
+export function memoryCgroupOf(pid: number | 'self'): {path: string; counter: string | null; limit: number | null} | null {
+  const mounts = parseCgroupMounts(readText('/proc/self/mounts') ?? '')
+  const m = memcgOf(readText(`/proc/${pid}/cgroup`) ?? '', mounts.v1.memory !== undefined)
+  if (!m) return null
+  const dir = m.hierarchy === 'v1' ? join(mounts.v1.memory!, m.path) : mounts.v2 ? join(mounts.v2, m.path) : null
+  if (!dir) return {path: m.path, counter: null, limit: null}
+  const file = join(dir, m.hierarchy === 'v1' ? 'memory.oom_control' : 'memory.events')
+  const raw = (readText(join(dir, m.hierarchy === 'v1' ? 'memory.limit_in_bytes' : 'memory.max')) ?? '').trim()
+  const limit = /^\d+$/.test(raw) && Number(raw) < 2 ** 62 ? Number(raw) : null
+  return {path: m.path, counter: existsSync(file) ? file : null, limit}
+}
+
+/** The `oom_kill N` count of a memory.oom_control / memory.events file; null when unreadable. */
+export function oomKillCount(file: string | null): number | null {
+  if (!file) return null
+  const m = /^oom_kill (\d+)/m.exec(readText(file) ?? '')
+  return m ? Number(m[1]) : null
 }
 
 /** The cgroups a job runs in, as a seam for ops (supervise): made for it, removed once released. */

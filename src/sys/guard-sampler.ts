@@ -50,6 +50,8 @@ export interface GuardSampler {
   host(paths: string[], at: number): Promise<HostSample>
   /** Every process, with CPU and write rates since the previous call of this. */
   procs(o: {writes: boolean}): ProcFacts[]
+  /** One process now, without rates (the last look before acting); null when gone. */
+  proc(pid: number): ProcFacts | null
   /** One variable of a process's environment (read only for offenders). */
   envVar(pid: number, name: string): string | null
   /** ms since boot (the one-pass startup grace counts from boot). */
@@ -109,29 +111,23 @@ export function makeGuardSampler(o: {monotonic: () => number; diskTimeoutMs?: nu
       } catch {}
       for (const n of names) {
         if (!/^\d+$/.test(n)) continue
-        const st = parseStat(read(`/proc/${n}/stat`) ?? '')
-        if (!st) continue
-        const status = parseProcStatus(read(`/proc/${n}/status`) ?? '')
-        if (!status) continue
-        const key = `${st.pid}-${st.startTime}`
-        const ticks = st.utimeTicks + st.stimeTicks
-        const write = writes && !status.kernelThread ? parseWriteBytes(read(`/proc/${n}/io`) ?? '') : null
+        const f = readOne(n, writes)
+        if (!f) continue
+        const key = `${f.facts.pid}-${f.facts.startTime}`
         const p = procPrev.get(key)
-        next.set(key, {ticks, write, at: now})
+        next.set(key, {ticks: f.ticks, write: f.write, at: now})
         const elapsed = p ? now - p.at : 0
-        const oom = status.kernelThread ? null : Number((read(`/proc/${n}/oom_score`) ?? '').trim())
-        const cg = status.kernelThread ? null : cgroupOf(read(`/proc/${n}/cgroup`) ?? '')
         out.push({
-          pid: st.pid, startTime: st.startTime, comm: st.comm, cmdline: status.kernelThread ? [] : parseCmdline(read(`/proc/${n}/cmdline`) ?? ''),
-          ppid: st.ppid, sid: st.sid, ttyNr: st.ttyNr, uid: status.uid, kernelThread: status.kernelThread, rssKiB: status.rssKiB,
-          oomScore: oom === null || !Number.isFinite(oom) ? null : oom,
-          cpuPercent: p ? procCpuPercent(p.ticks, ticks, elapsed, TICKS) : null,
-          writeBps: p && p.write !== null && write !== null && elapsed > 0 ? ((write - p.write) * 1000) / elapsed : null,
-          cgroup: cg,
+          ...f.facts,
+          cpuPercent: p ? procCpuPercent(p.ticks, f.ticks, elapsed, TICKS) : null,
+          writeBps: p && p.write !== null && f.write !== null && elapsed > 0 ? ((f.write - p.write) * 1000) / elapsed : null,
         })
       }
       procPrev = next
       return out
+    },
+    proc(pid) {
+      return readOne(String(pid), false)?.facts ?? null
     },
     envVar(pid, name) {
       let buf: Buffer
@@ -152,6 +148,25 @@ export function makeGuardSampler(o: {monotonic: () => number; diskTimeoutMs?: nu
     uptimeMs() {
       const s = Number((read('/proc/uptime') ?? '').split(' ')[0])
       return Number.isFinite(s) && s > 0 ? s * 1000 : null
+    },
+  }
+}
+
+function readOne(n: string, writes: boolean): {facts: ProcFacts; ticks: number; write: number | null} | null {
+  const st = parseStat(read(`/proc/${n}/stat`) ?? '')
+  if (!st) return null
+  const status = parseProcStatus(read(`/proc/${n}/status`) ?? '')
+  if (!status) return null
+  const write = writes && !status.kernelThread ? parseWriteBytes(read(`/proc/${n}/io`) ?? '') : null
+  const oom = status.kernelThread ? null : Number((read(`/proc/${n}/oom_score`) ?? '').trim())
+  return {
+    ticks: st.utimeTicks + st.stimeTicks,
+    write,
+    facts: {
+      pid: st.pid, startTime: st.startTime, comm: st.comm, cmdline: status.kernelThread ? [] : parseCmdline(read(`/proc/${n}/cmdline`) ?? ''),
+      ppid: st.ppid, sid: st.sid, ttyNr: st.ttyNr, uid: status.uid, kernelThread: status.kernelThread, rssKiB: status.rssKiB,
+      oomScore: oom === null || !Number.isFinite(oom) ? null : oom, cpuPercent: null, writeBps: null,
+      cgroup: status.kernelThread ? null : cgroupOf(read(`/proc/${n}/cgroup`) ?? ''),
     },
   }
 }

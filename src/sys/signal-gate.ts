@@ -1,5 +1,7 @@
 import {groupIsJobs, marksInUse, MARK_ENV, protectionsOf, refusalFor, entryKey, type LiveEntry, type OwnerScope, type ProcFacts, type ProtectionContext, type Refusal} from '../core/protect.js'
 import {cgroupPids, freezeCgroup, joinCgroup, type Cgroup} from './cgroup.js'
+import {readFileSync, writeFileSync} from 'node:fs'
+import {getPriority, setPriority} from 'node:os'
 import type {ProcessTable, ProcInfo} from './proc-table.js'
 
 /**
@@ -94,7 +96,19 @@ export interface SignalGate {
    * process cannot hurt it, and one protected after medic stopped it must still resume.
    */
   resume(pid: number, startTime: string): Sent
+  /**
+   * Renice and/or set oom_score_adj (medic guard's first rung) under the same identity and
+   * protection checks as a signal; `before` is what it had. `undo` gives back what medic
+   * changed and, like resume, skips the protection rules (a job protected since must get
+   * its priority back).
+   */
+  adjust(pid: number, startTime: string, change: Adjustment, o?: {undo?: boolean}): Sent & {before?: {nice: number | null; oomScoreAdj: number | null}}
   scope(opts?: ScopeOptions): JobScope
+}
+
+export interface Adjustment {
+  nice?: number
+  oomScoreAdj?: number
 }
 
 export interface GateDeps {
@@ -105,6 +119,32 @@ export interface GateDeps {
   selfPid?: number
   /** The one place kill(2) is called; tests may watch it. */
   kill?: (pid: number, signal: NodeJS.Signals) => void
+  /** The one place setpriority(2) and /proc/<pid>/oom_score_adj are written; tests may watch it. */
+  setAdjustment?: (pid: number, change: Adjustment) => void
+}
+
+/** What a process has now: its nice and oom_score_adj (null when unreadable). */
+export function readAdjustment(pid: number): {nice: number | null; oomScoreAdj: number | null} {
+  let nice: number | null = null
+  try {
+    nice = getPriority(pid)
+  } catch {}
+  let oom: number | null = null
+  try {
+    oom = Number(readFileSync(`/proc/${pid}/oom_score_adj`, 'utf8').trim())
+  } catch {}
+  return {nice, oomScoreAdj: oom !== null && Number.isFinite(oom) ? oom : null}
+}
+
+function realAdjustment(pid: number, change: Adjustment): void {
+  try {
+    if (change.nice !== undefined) setPriority(pid, change.nice)
+    if (change.oomScoreAdj !== undefined) writeFileSync(`/proc/${pid}/oom_score_adj`, String(change.oomScoreAdj))
+  } catch (e) {
+    // os.setPriority throws ERR_SYSTEM_ERROR with the errno in `info`.
+    const code = (e as {info?: {code?: string}}).info?.code ?? (e as NodeJS.ErrnoException).code
+    throw Object.assign(new Error((e as Error).message), {code: code === 'ENOENT' ? 'ESRCH' : code === 'EACCES' ? 'EPERM' : code})
+  }
 }
 
 export function makeSignalGate(d: GateDeps): SignalGate {
@@ -140,7 +180,7 @@ export function makeSignalGate(d: GateDeps): SignalGate {
     return refusalFor(facts(p, registry), procs.ancestors(p.pid), context(registry), scope)
   }
 
-  const deliver = (pid: number, startTime: string, signal: NodeJS.Signals, check: (p: ProcInfo) => Refusal | null | string): Sent => {
+  const deliver = (pid: number, startTime: string, signal: NodeJS.Signals, check: (p: ProcInfo) => Refusal | null | string, act: () => void = () => kill(pid, signal)): Sent => {
     if (!Number.isInteger(pid) || pid <= 1) return {result: 'refused', reason: `pid ${pid} is never signalled`}
     if (pid === selfPid) return {result: 'refused', reason: 'it is medic itself'}
     if (ancestors.has(pid)) return {result: 'refused', reason: 'it is an ancestor of medic'}
@@ -154,7 +194,7 @@ export function makeSignalGate(d: GateDeps): SignalGate {
     const again = procs.liveness(pid, startTime)
     if (again !== 'alive') return again === 'reused' ? {result: 'reused', reason: `pid ${pid} was reused while it was checked; not signalled`} : {result: 'gone'}
     try {
-      kill(pid, signal)
+      act()
       return {result: 'sent'}
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code
@@ -175,6 +215,11 @@ export function makeSignalGate(d: GateDeps): SignalGate {
     },
     resume(pid, startTime) {
       return deliver(pid, startTime, 'SIGCONT', () => null)
+    },
+    adjust(pid, startTime, change, o = {}) {
+      const before = readAdjustment(pid)
+      const r = deliver(pid, startTime, 'SIGCONT', o.undo ? () => null : (p) => judge(p), () => (d.setAdjustment ?? realAdjustment)(pid, change))
+      return {...r, before}
     },
     scope(opts = {}) {
       const roots: {pid: number; startTime: string}[] = []

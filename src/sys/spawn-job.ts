@@ -35,12 +35,13 @@ export function resolveProgram(name: string, pathEnv: string | undefined): {ok: 
 }
 
 /**
- * Starts a job in its own session and process group (detached), inside `cgroup` when one
- * is given (through the constant shim, so it is a member before it can fork). The argv is
+ * Starts a job in its own session and process group (detached), inside `cgroup` and the
+ * `limits` cgroups (their cgroup.procs files) when given — through the constant shim, so it
+ * is a member before it can fork. The argv is
  * an argument vector, never a shell string.
  */
-export function spawnJob(o: {argv: string[]; env: NodeJS.ProcessEnv; cwd?: string; cgroup: Cgroup | null; stdio: StdioOptions}): ChildProcess {
-  const argv = o.cgroup ? cgroupShim(o.cgroup, o.argv, o.env) : o.argv
+export function spawnJob(o: {argv: string[]; env: NodeJS.ProcessEnv; cwd?: string; cgroup: Cgroup | null; stdio: StdioOptions; limits?: string[]}): ChildProcess {
+  const argv = o.cgroup || o.limits?.length ? cgroupShim(o.cgroup, o.argv, o.env, o.limits) : o.argv
   return spawn(argv[0], argv.slice(1), {detached: true, stdio: o.stdio, env: o.env, cwd: o.cwd})
 }
 

@@ -40,6 +40,8 @@ export function resolveStateDir(explicit?: string, env: NodeJS.ProcessEnv = proc
  *   last/<command-id-with-dashes>.<SUBJECT>.json   the runner: the last verdict of each command and subject
  *   metrics/<command-id-with-dashes>.<SUBJECT>.json  --metrics-file: counters that survive runs (repairs, kills, restarts, notifications)
  *   notify/<command-id-with-dashes>.<SUBJECT>.json   --notify/--notify-url: what each channel was last told, the rate limit
+ *   guard/state.json                       guard: consecutive samples over a limit, its victims, its kill budget
+ *   guard/actions.jsonl                    guard: one JSON line per action (victim, reason, samples) — kill-trace reads it
  *
  * Names reaching here are validated (core/names.ts); a name that could leave its folder
  * is refused again here, whoever forgot to check.
@@ -155,6 +157,18 @@ export class StateLayout {
   /** `health` + `GATEWAY` → notify/health.GATEWAY.json. */
   notifyRecord(commandId: string, subject: string): string {
     return join(this.dir, 'notify', `${part(commandId.replace(/ /g, '-'))}.${part(subject)}.json`)
+  }
+
+  get guardDir(): string {
+    return join(this.dir, 'guard')
+  }
+
+  get guardState(): string {
+    return join(this.guardDir, 'state.json')
+  }
+
+  get guardActions(): string {
+    return join(this.guardDir, 'actions.jsonl')
   }
 
   get devRunDir(): string {

@@ -9,7 +9,7 @@ const spec: CommandSpec = {
 
 The source is the kernel's signal/signal_generate tracepoint, in a private tracefs instance that is removed on every exit path, Ctrl+C included (root; tracefs is mounted if needed). Without it, strace: it sees who sent a catchable signal (si_pid), but never who sent a SIGKILL — said plainly in the result.
 
-At the end, an explanation, not a dump: how the target ended (137 = 128 + 9: SIGKILL), who sent the fatal signal, and the known causes checked for evidence: the kernel OOM killer (kernel log lines for the pid, the memory cgroup's oom_kill counter), earlyoom / systemd-oomd, a supervisor's stop timeout (TERM then KILL from the same sender: systemd, docker stop, PM2, supervisord), a human at a shell. Per-signal counts by sender.
+At the end, an explanation, not a dump: how the target ended (137 = 128 + 9: SIGKILL), who sent the fatal signal, and the known causes checked for evidence: medic guard (its own record of why: "medic guard, memory 93 % > 88 % for 3 samples"), the kernel OOM killer (kernel log lines for the pid, the memory cgroup's oom_kill counter; "in its own cgroup" when the target has a memory cgroup of its own, as medic isolate and run-dev-safe --memory-max give it), earlyoom / systemd-oomd, a supervisor's stop timeout (TERM then KILL from the same sender: systemd, docker stop, PM2, supervisord), a human at a shell. Per-signal counts by sender.
 
 TRACE_OK        ended normally, or still running at the end of --duration with no fatal signal
 TRACE_ALERT     killed by a signal: the sender, or the most likely cause with its evidence
@@ -34,8 +34,10 @@ The traced command's stdout and stderr go to stderr, so stdout stays the verdict
     const {UsageError} = await import('../parse.js')
     const pid = (f.pid as number | undefined) ?? null
     if ((pid === null) === (parsed.rest.length === 0)) throw new UsageError('give either --pid N or -- CMD [ARGS...]')
-    const [{killTrace}, {procTable}, {makeGate}] = await Promise.all([import('../../ops/kill-trace.js'), import('../../sys/proc-table.js'), import('../../deps.js')])
-    const {verdict} = await killTrace({command: parsed.rest.length ? parsed.rest : null, pid, durationMs: (f.duration as number | undefined) ?? null, followChildren: f['follow-children'] !== false, backend: f.tracer as 'auto'}, {procs: procTable, gate: await makeGate({stateDir: f['state-dir'] as string | undefined}), progress: stderr})
+    const [{killTrace}, {procTable}, {makeGate}, {readGuardActions}, {stateLayout, StateLayout}] = await Promise.all([import('../../ops/kill-trace.js'), import('../../sys/proc-table.js'), import('../../deps.js'), import('../../sys/guard-store.js'), import('../../sys/state-layout.js')])
+    // medic guard's records: in this state dir and a root guard's (the usual default).
+    const readers = [stateLayout(f['state-dir'] as string | undefined), new StateLayout('/var/lib/medic')]
+    const {verdict} = await killTrace({command: parsed.rest.length ? parsed.rest : null, pid, durationMs: (f.duration as number | undefined) ?? null, followChildren: f['follow-children'] !== false, backend: f.tracer as 'auto'}, {procs: procTable, gate: await makeGate({stateDir: f['state-dir'] as string | undefined}), progress: stderr, guardActions: (since) => readGuardActions(readers, since)})
     return verdict
   },
 }
