@@ -205,7 +205,7 @@ export function explain(ending: Ending, signals: ObservedSignal[], oom: OomKill[
   }
   // medic guard's own record of why it acted (matched by the sender's pid when the tracer saw it).
   const guardCause = guardActionFor(fatal, fatalSig, extra.guard ?? [], targetPids)
-  if (guardCause) causes.unshift(guardCause)
+  if (guardCause) causes.unshift(guardCause.cause)
   if (fatal && fatal.code !== 128) {
     const same = signals.filter((s) => s.senderPid === fatal.senderPid && targetPids.has(s.targetPid))
     const term = same.find((s) => s.sig === 15 && s.ts < fatal.ts)
@@ -216,7 +216,9 @@ export function explain(ending: Ending, signals: ObservedSignal[], oom: OomKill[
     if (extra.killers.includes(fatal.senderComm)) causes.push(`${fatal.senderComm}, a userspace OOM killer, chose the target`)
     if (fatal.sender.tty && fatal.sender.chain.some((c) => /\b(bash|zsh|sh|fish|dash|tmux|screen|sshd)\b/.test(c))) causes.push(`a human at a shell on ${fatal.sender.tty}`)
   }
-  const who = fatal
+  const who = guardCause?.seen && fatal
+    ? `medic guard (pid ${fatal.senderPid})`
+    : fatal
     ? fatal.code === 128 ? (ownOom ? 'the kernel OOM killer in its own cgroup' : 'the kernel') : `pid ${fatal.senderPid} (${fatal.senderComm}${fatal.sender.user ? `, user ${fatal.sender.user}` : ''}${fatal.sender.cmdline?.length ? `: ${fatal.sender.cmdline.join(' ').slice(0, 80)}` : ''})`
     : ownOom ? 'the kernel OOM killer in its own cgroup' : oomHits.length ? 'the kernel OOM killer' : 'an unseen sender'
   return {fatal, headline: `${how}; sent by ${who}`, causes, counts: countList}
@@ -227,7 +229,7 @@ export function explain(ending: Ending, signals: ObservedSignal[], oom: OomKill[
  * pid) and the victim is a target; without a seen sender (strace is blind to SIGKILL's),
  * a record of that signal to a target is named as evidence.
  */
-function guardActionFor(fatal: ObservedSignal | null, fatalSig: number | undefined, records: GuardAction[], targets: Set<number>): string | null {
+function guardActionFor(fatal: ObservedSignal | null, fatalSig: number | undefined, records: GuardAction[], targets: Set<number>): {cause: string; seen: boolean} | null {
   if (fatalSig === undefined) return null
   const action = fatalSig === 9 ? 'kill' : fatalSig === 15 ? 'term' : null
   if (!action) return null
@@ -236,5 +238,5 @@ function guardActionFor(fatal: ObservedSignal | null, fatalSig: number | undefin
   const r = seen ?? (fatal && fatal.code !== 128 ? undefined : mine.at(-1))
   if (!r) return null
   const what = action === 'kill' ? 'SIGKILL after its SIGTERM and grace' : 'SIGTERM'
-  return `medic guard, ${r.reason} (${what}; guard pid ${r.guard.pid}${seen ? '' : ', from its record — the sender was not seen'})`
+  return {cause: `medic guard, ${r.reason} (${what}; guard pid ${r.guard.pid}${seen ? '' : ', from its record — the sender was not seen'})`, seen: !!seen}
 }

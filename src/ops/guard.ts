@@ -143,6 +143,8 @@ const ACTION_NAME: Record<Step['action'], string> = {renice: 'renice', term: 'SI
 interface PassLog {
   actions: Action[]
   lines: string[]
+  /** Each step tried (or, in a dry run, that would be), with how it went. */
+  tried: {step: Step; done: boolean}[]
   acted: boolean
   ended: boolean
 }
@@ -157,6 +159,7 @@ async function applySteps(d: Decision, input: GuardInput, deps: GuardDeps, scope
     if (!input.enforce) {
       const line = stepLine(step, true)
       log.lines.push(line)
+      log.tried.push({step, done: false})
       log.actions.push({action: ACTION_NAME[step.action], target: describe(step.target), result: 'dry run: not done', ms: 0})
       deps.progress(`guard: ${line}`)
       if (simulate) state = commit(state, step, 'sent', now, {nice: 0, oomScoreAdj: 0})
@@ -167,6 +170,7 @@ async function applySteps(d: Decision, input: GuardInput, deps: GuardDeps, scope
     const done = r.outcome === 'sent'
     const line = done ? stepLine(step, false) : `${stepLine(step, false)}: not done (${r.detail})`
     log.lines.push(line)
+    log.tried.push({step, done})
     log.actions.push({action: ACTION_NAME[step.action], target: describe(step.target), result: done ? 'done' : `not done: ${r.detail}`, ms: Math.round(deps.clock.now() - t0)})
     if (done && (step.action === 'term' || step.action === 'kill' || step.action === 'renice')) log.acted = true
     deps.progress(`guard: ${line}`)
@@ -215,24 +219,34 @@ async function step(input: GuardInput, deps: GuardDeps, scope: Scope, state: Gua
   return {state: next, sample, readings, ranked, decision: {...decision, steps}}
 }
 
-function summaryOf(readings: Reading[], ranked: Record<Resource, Ranking>, d: Decision | null, log: PassLog, input: GuardInput, state: GuardState): string {
+/** `node hog.mjs`: the program and its script, for a summary line that must name several processes. */
+function short(p: {pid: number; comm: string; cmdline: string[]}): string {
+  const script = p.cmdline.slice(1).find((a) => !a.startsWith('-'))
+  return `pid ${p.pid} (${p.comm}${script ? ` ${script.split('/').pop()!.slice(0, 24)}` : ''})`
+}
+
+function summaryOf(readings: Reading[], ranked: Record<Resource, Ranking>, log: PassLog, input: GuardInput, state: GuardState): string {
   const over = readings.filter((r) => r.over)
   if (over.length === 0) {
-    const restored = log.lines.filter((l) => l.startsWith('give back') || l.startsWith('would give back'))
+    const restored = log.tried.filter((t) => t.step.action === 'restore').map((t) => `${t.done ? 'gave back the priority of' : 'would give back the priority of'} ${short(t.step.target)}`)
     return `${readings.map((r) => r.why).join(', ')} (mode ${input.mode})${restored.length ? `; ${restored.join('; ')}` : ''}`
   }
+  const verb: Record<Step['action'], string> = {renice: 'reniced', term: 'SIGTERM to', kill: 'SIGKILL to', restore: 'gave back the priority of'}
   const parts: string[] = []
   for (const r of over) {
     const c = state.over[r.resource]
-    const head = `${r.why} (${c} sample${c === 1 ? '' : 's'})`
     const rk = ranked[r.resource]
-    const mine = log.lines.filter((l) => l.includes(`— ${r.why}`))
+    const head = `${r.why} (${c}${r.resource === 'disk' ? '' : `/${input.hysteresis}`} sample${c === 1 ? '' : 's'})`
+    const mine = log.tried.filter((t) => t.step.resource === r.resource && t.step.action !== 'restore')
     const next = rk.candidates[0]
-    const victim = mine.length ? mine.join('; ') : next ? `next victim ${describe(next)}, ${weight(next, r.resource)}` : 'no process may be acted on'
-    const spared = rk.spared.length ? `; spared: ${rk.spared.slice(0, 3).map((s) => `${describe(s.proc, 30)} (${s.reason})`).join(', ')}${rk.spared.length > 3 ? ` and ${rk.spared.length - 3} more` : ''}` : ''
-    parts.push(r.resource === 'disk' ? `${head}: report only${next ? `; top writer ${describe(next)}` : ''}${spared}` : `${head}: ${victim}${spared}`)
+    const acts = mine.map((t) => `${input.enforce ? (t.done ? '' : 'failed: ') : 'would '}${input.enforce ? verb[t.step.action] : ACTION_NAME[t.step.action]} ${short(t.step.target)}`)
+    const what = r.resource === 'disk'
+      ? `report only${next ? `, top writer ${short(next)}` : ''}`
+      : acts.length ? acts.join(', ') : next ? `next victim ${short(next)}, ${weight(next, r.resource)}` : 'no process may be acted on'
+    const spared = rk.spared.length ? `; spared ${rk.spared.map((x) => `pid ${x.proc.pid}`).join(', ')} (${rk.spared[0].reason.split(' (')[0]}${rk.spared.length > 1 ? ', …' : ''})` : ''
+    parts.push(`${head}: ${what}${spared}`)
   }
-  return `${parts.join('; ')}${input.enforce ? '' : ' — dry run (--enforce to act)'}`
+  return `${input.enforce ? '' : 'dry run: '}${parts.join('; ')}`
 }
 
 function verdictOf(input: GuardInput, readings: Reading[], ranked: Record<Resource, Ranking>, d: Decision | null, log: PassLog, state: GuardState, sample: HostSample): Verdict {
@@ -246,7 +260,7 @@ function verdictOf(input: GuardInput, readings: Reading[], ranked: Record<Resour
   const blind = checks.some((c) => c.status === 'UNKNOWN')
   let status: Status = worstOf(checks.map((c) => c.status))
   if (!anyOver && (log.ended || log.acted) && input.enforce && !blind) status = 'RECOVERED'
-  const summary = summaryOf(readings, ranked, d, log, input, state)
+  const summary = summaryOf(readings, ranked, log, input, state)
   const shape = resourceStatus(readings)
   return {
     subject: 'GUARD', status, summary, checks, actions: log.actions,
@@ -278,7 +292,7 @@ export async function guardPass(input: GuardInput, deps: GuardDeps): Promise<Ver
   await deps.sampler.host([], now0) // the CPU baseline
   deps.sampler.procs({writes: true}) // per-process baseline: the first sample has rates
   await deps.clock.sleep(input.sampleMs)
-  const log: PassLog = {actions: [], lines: [], acted: false, ended: false}
+  const log: PassLog = {actions: [], lines: [], tried: [], acted: false, ended: false}
   let r = await step(input, deps, scope, state, startupUntil, log, false, true)
   state = r.state
   // A SIGTERM sent in this pass: wait (without blocking) for the victim, then look again (SIGKILL after the grace).
@@ -312,7 +326,7 @@ export async function guardWatch(input: GuardInput, deps: GuardDeps): Promise<Ve
   await deps.clock.sleep(Math.min(input.sampleMs, input.watchMs!))
   deps.progress(`guard: watching every ${formatMs(input.watchMs!)} (mode ${input.mode}${input.enforce ? ', enforcing' : ', dry run'}; hysteresis ${input.hysteresis} samples, grace ${formatMs(input.graceMs)}, ${input.killsPerHour} SIGTERMs per hour)`)
   return watchLoop(async () => {
-    const log: PassLog = {actions: [], lines: [], acted: false, ended: false}
+    const log: PassLog = {actions: [], lines: [], tried: [], acted: false, ended: false}
     const r = await step(input, deps, scope, state, startupUntil, log, true, false)
     state = r.state
     return verdictOf(input, r.readings, r.ranked, r.decision, log, state, r.sample)

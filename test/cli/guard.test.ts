@@ -1,0 +1,196 @@
+// medic guard against real processes: a real memory/CPU/disk hog and a real run-dev-safe
+// job (with a setsid'd child) both over the limit. Limits are made tiny so a modest hog
+// trips them, and every guard run is scoped with --match to this test's own tag, so it
+// never looks at another process on this shared machine.
+import {existsSync, readFileSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {afterEach, describe, expect, it} from 'vitest'
+import {actions, niceOf, oomAdjOf, registryEnv, startDevJob, startHog, tag, watchGuard} from '../helpers/guard.js'
+import {alive, expectContract, Janitor, medic, until} from '../helpers/procs.js'
+
+const j = new Janitor()
+afterEach(() => j.cleanup())
+
+/** Only one path over its limit at a time: the others can never be over (> 100 %). */
+const ONLY = {
+  memory: ['--memory-limit', '1', '--cpu-limit', '100', '--disk-limit', '100', '--memory-pressure-limit', '0'],
+  disk: ['--memory-limit', '100', '--cpu-limit', '100', '--disk-limit', '1', '--memory-pressure-limit', '0'],
+}
+
+describe('medic guard: the contract', () => {
+  it('one pass under every limit is GUARD_OK, in both exit-code modes', async () => {
+    const dir = j.tmp()
+    const args = ['guard', '--state-dir', dir, '--memory-limit', '100', '--cpu-limit', '100', '--disk-limit', '100', '--memory-pressure-limit', '0', '--sample', '200ms', '--match', tag()]
+    const r = await medic(args)
+    expectContract(r, 'GUARD_OK')
+    expect(r.code).toBe(0)
+    expect(r.lines[0]).toMatch(/memory \d+ % ≤ 100 %, cpu \d+ % ≤ 100 %, disk \/ \d+ % ≤ 100 % \(mode dev\)/)
+    const b = await medic([...args, '--exit-codes', 'binary', '--json'])
+    const o = JSON.parse(b.stdout)
+    expect(o).toMatchObject({token: 'GUARD_OK', exitCode: 0, mode: 'dev', enforce: false})
+    expect(b.code).toBe(0)
+  })
+
+  it('bad input is GUARD_UNKNOWN exit 3, with no stack trace', async () => {
+    const dir = j.tmp()
+    for (const args of [['--mode', 'staging'], ['--enforce', '--dry-run'], ['--config', join(dir, 'missing.json')], ['--hysteresis', '0'], ['--watch', '5ms']]) {
+      const r = await medic(['guard', '--state-dir', dir, ...args])
+      expectContract(r, 'GUARD_UNKNOWN')
+      expect(r.code).toBe(3)
+    }
+    writeFileSync(join(dir, 'bad.json'), JSON.stringify({limits: {dev: {memoryPercnt: 5}}}))
+    const r = await medic(['guard', '--config', join(dir, 'bad.json'), '--json', '--exit-codes', 'binary'])
+    expect(JSON.parse(r.stdout)).toMatchObject({token: 'GUARD_UNKNOWN', summary: expect.stringMatching(/unknown key "memoryPercnt"/)})
+    expect(r.code).toBe(3)
+  })
+
+  it('status prints the seed\'s get_resource_status shape: plain words off a terminal, the seed\'s strings in JSON', async () => {
+    const r = await medic(['guard', 'status', '--memory-limit', '1', '--cpu-limit', '100', '--disk-limit', '100', '--sample', '200ms'])
+    expectContract(r, 'GUARD_ALERT')
+    expect(r.lines.slice(1).join('\n')).toMatch(/^memory\s+[\d.]+%\s+limit\s+1%\s+CRITICAL$/m)
+    expect(r.lines.slice(1).join('\n')).toMatch(/^disk\s+[\d.]+%\s+limit\s+100%\s+(OK|ELEVATED)$/m)
+    expect(r.stdout).not.toMatch(/CRÍTICO|🔴/)
+    const o = JSON.parse((await medic(['guard', 'status', '--memory-limit', '1', '--disk-limit', '100', '--json'])).stdout)
+    expect(o.memory).toMatchObject({limit: 1, status: '🔴 CRÍTICO', level: 'critical'})
+    expect(o.memory.current).toBeGreaterThan(1)
+    expect(o.disk.status).toMatch(/^(✅ OK|⚠️ {2}ELEVADO)$/)
+    expect(Object.keys(o.sample.psi)).toEqual(['memoryFull10', 'memorySome10', 'cpuSome10', 'ioSome10'])
+  })
+})
+
+describe('medic guard: the memory path', () => {
+  it('a dry run names the hog and the protected job, and changes nothing', async () => {
+    const t = tag()
+    const env = registryEnv(j)
+    const hog = await startHog(j, ['--mb', '120', t])
+    const job = await startDevJob(j, ['--mb', '150', '--child', '--title', 'hog', t], env)
+    const dir = j.tmp()
+    const before = {nice: niceOf(hog.pid), oom: oomAdjOf(hog.pid)}
+    const r = await medic(['guard', '--state-dir', dir, ...ONLY.memory, '--hysteresis', '1', '--startup-grace', '0', '--match', t, '--json'], {env})
+    const o = JSON.parse(r.stdout)
+    expect(o.token).toBe('GUARD_ALERT')
+    expect(o.summary).toMatch(new RegExp(`^dry run: memory \\d+ % > 1 % \\(1/1 sample\\): would renice pid ${hog.pid} \\(node hog\\.mjs\\); spared pid (${job.pid}|${job.child}), pid (${job.pid}|${job.child})`))
+    expect(o.candidates.memory.map((c: {pid: number}) => c.pid)).toEqual([hog.pid])
+    expect(o.spared.map((s: {pid: number}) => s.pid).sort()).toEqual([job.pid, job.child].sort())
+    expect(o.spared.find((s: {pid: number}) => s.pid === job.pid).reason).toMatch(/protected by run-dev-safe/)
+    expect(o.actions).toEqual([expect.objectContaining({action: 'renice', result: 'dry run: not done'})])
+    expect({nice: niceOf(hog.pid), oom: oomAdjOf(hog.pid)}).toEqual(before)
+    expect(existsSync(join(dir, 'guard', 'actions.jsonl'))).toBe(false)
+    expect(existsSync(join(dir, 'guard', 'state.json'))).toBe(false)
+    expect([hog.pid, job.pid, job.child!].every(alive)).toBe(true)
+  })
+
+  it('--enforce renices, SIGTERMs, then SIGKILLs the hog that ignores SIGTERM — never the job nor its setsid\'d, renamed child', async () => {
+    const t = tag()
+    const env = registryEnv(j)
+    const hog = await startHog(j, ['--mb', '120', '--ignore-term', t])
+    // The job is bigger (ranked first by oom_score were it not protected) and renames itself like the hog.
+    const job = await startDevJob(j, ['--mb', '150', '--child', '--title', 'hog', t], env)
+    const dir = j.tmp()
+    const g = watchGuard(['--state-dir', dir, ...ONLY.memory, '--hysteresis', '2', '--grace', '1s', '--startup-grace', '0', '--watch', '300ms', '--enforce', '--match', t], env)
+    j.child(g.proc)
+    await until('the hog to be killed', () => !alive(hog.pid), 20_000)
+    const out = await g.stop()
+    expect(out.code).toBe(0)
+    expect(out.stdout.split('\n')[0]).toMatch(/^GUARD_ALERT: memory \d+ % > 1 %/)
+    expect(out.stderr).toMatch(new RegExp(`renice 19 and raise oom_score_adj to 1000: pid ${hog.pid}`))
+    expect(out.stderr).toMatch(new RegExp(`SIGKILL pid ${hog.pid} .*alive \\d+s after SIGTERM`))
+    expect(alive(job.pid)).toBe(true)
+    expect(alive(job.child!)).toBe(true)
+    expect(niceOf(job.child!)).toBe(10) // run-dev-safe's, never the guard's 19
+    const acts = actions(dir)
+    expect(acts.map((a) => `${a.action}:${a.victim.pid}:${a.result}`)).toEqual([`renice:${hog.pid}:sent`, `term:${hog.pid}:sent`, `kill:${hog.pid}:sent`])
+    expect(acts[1].reason).toMatch(/^memory \d+ % > 1 % for \d+ samples$/)
+    expect(acts.every((a) => a.victim.pid !== job.pid && a.victim.pid !== job.child)).toBe(true)
+  })
+})
+
+describe('medic guard: the CPU path', () => {
+  it('--enforce SIGTERMs the spinning hog, never the spinning job nor its setsid\'d child', async () => {
+    const t = tag()
+    const env = registryEnv(j)
+    const dir = j.tmp()
+    const config = join(dir, 'limits.json')
+    // Tiny limits so one spinning process trips them on a shared, busy machine; memory and disk can never be over.
+    writeFileSync(config, JSON.stringify({limits: {dev: {cpuPercent: 1, candidateCpuPercent: 5, killCpuPercent: 10, preferNice: false, memoryPercent: 100, memoryPressurePercent: null, diskPercent: 100, startupGraceSeconds: 0}}}))
+    const hog = await startHog(j, ['--spin', t])
+    const job = await startDevJob(j, ['--spin', '--child', t], env)
+    const g = watchGuard(['--state-dir', dir, '--config', config, '--hysteresis', '2', '--grace', '2s', '--watch', '400ms', '--enforce', '--match', t], env)
+    j.child(g.proc)
+    await until('the hog to be stopped', () => !alive(hog.pid), 20_000)
+    const out = await g.stop()
+    expect(out.stderr).toMatch(new RegExp(`SIGTERM pid ${hog.pid} .*— cpu \\d+ % > 1 % for \\d+ samples`))
+    expect(alive(job.pid)).toBe(true)
+    expect(alive(job.child!)).toBe(true)
+    expect(actions(dir).every((a) => a.victim.pid === hog.pid && a.resource === 'cpu')).toBe(true)
+  })
+
+  it('prefer-nice (the isolation table in dev and test) renices the hog and never signals it', async () => {
+    const t = tag()
+    const dir = j.tmp()
+    const config = join(dir, 'limits.json')
+    writeFileSync(config, JSON.stringify({limits: {dev: {cpuPercent: 1, candidateCpuPercent: 5, killCpuPercent: 10, preferNice: true, memoryPercent: 100, memoryPressurePercent: null, diskPercent: 100, startupGraceSeconds: 0}}}))
+    const hog = await startHog(j, ['--spin', t])
+    const pass = () => medic(['guard', '--state-dir', dir, '--config', config, '--hysteresis', '1', '--enforce', '--match', t, '--sample', '500ms', '--json'])
+    const runs = [JSON.parse((await pass()).stdout), JSON.parse((await pass()).stdout), JSON.parse((await pass()).stdout)]
+    expect(runs.map((o) => o.over.cpu)).toEqual([1, 2, 3])
+    expect(niceOf(hog.pid)).toBe(19)
+    expect(alive(hog.pid)).toBe(true)
+    expect(actions(dir).map((a) => `${a.action}:${a.victim.pid}`)).toEqual([`renice:${hog.pid}`])
+  })
+})
+
+describe('medic guard: the disk path', () => {
+  it('reports the writer and signals nothing, even with --enforce', async () => {
+    const t = tag()
+    const env = registryEnv(j)
+    const hog = await startHog(j, ['--write', j.tmp(), t])
+    const job = await startDevJob(j, ['--write', j.tmp(), t], env)
+    const dir = j.tmp()
+    const r = await medic(['guard', '--state-dir', dir, ...ONLY.disk, '--hysteresis', '1', '--startup-grace', '0', '--enforce', '--match', t, '--sample', '500ms', '--json'], {env})
+    const o = JSON.parse(r.stdout)
+    expect(o.token).toBe('GUARD_ALERT')
+    expect(o.summary).toMatch(/^disk \/ \d+ % > 1 % \(1 sample\): report only/)
+    expect(o.notes.join()).toMatch(/disk is reported only, nothing is deleted or signalled/)
+    expect(o.candidates.disk.map((c: {pid: number}) => c.pid)).toEqual([hog.pid])
+    expect(o.spared.map((s: {pid: number}) => s.pid)).toContain(job.pid)
+    expect(o.actions).toEqual([])
+    expect(actions(dir)).toEqual([])
+    expect(alive(hog.pid) && alive(job.pid)).toBe(true)
+    expect(niceOf(hog.pid)).toBe(0)
+  })
+})
+
+describe('medic guard: one pass keeps its counts in the state dir', () => {
+  it('acts only at the N-th consecutive pass over the limit', async () => {
+    const t = tag()
+    const hog = await startHog(j, ['--mb', '120', t])
+    const dir = j.tmp()
+    const pass = () => medic(['guard', '--state-dir', dir, ...ONLY.memory, '--hysteresis', '3', '--startup-grace', '0', '--enforce', '--match', t, '--sample', '100ms', '--json'])
+    const o1 = JSON.parse((await pass()).stdout)
+    const o2 = JSON.parse((await pass()).stdout)
+    expect([o1.over.memory, o2.over.memory]).toEqual([1, 2])
+    expect(niceOf(hog.pid)).toBe(0)
+    const o3 = JSON.parse((await pass()).stdout)
+    expect(o3.over.memory).toBe(3)
+    expect(o3.summary).toMatch(new RegExp(`reniced pid ${hog.pid}`))
+    expect(niceOf(hog.pid)).toBe(19)
+    expect(JSON.parse(readFileSync(join(dir, 'guard', 'state.json'), 'utf8')).victims).toEqual([expect.objectContaining({pid: hog.pid, stage: 'reniced'})])
+    // Under the limit again: the renice is given back.
+    const r = await medic(['guard', '--state-dir', dir, '--memory-limit', '100', '--cpu-limit', '100', '--disk-limit', '100', '--memory-pressure-limit', '0', '--enforce', '--match', t, '--sample', '100ms'])
+    expectContract(r, 'GUARD_OK')
+    expect(r.lines[0]).toMatch(new RegExp(`gave back the priority of pid ${hog.pid}`))
+    expect(niceOf(hog.pid)).toBe(0)
+  })
+
+  it('a second enforcing guard is refused while one acts', async () => {
+    const dir = j.tmp()
+    const g = watchGuard(['--state-dir', dir, '--memory-limit', '100', '--cpu-limit', '100', '--disk-limit', '100', '--memory-pressure-limit', '0', '--watch', '300ms', '--enforce', '--match', tag()], {})
+    j.child(g.proc)
+    await until('the first guard to hold its lock', () => existsSync(join(dir, 'locks', 'guard.lock')))
+    const r = await medic(['guard', '--state-dir', dir, '--enforce', '--match', tag()])
+    expectContract(r, 'GUARD_UNKNOWN')
+    expect(r.lines[0]).toMatch(/another guard is acting: pid \d+/)
+    await g.stop()
+  })
+})
