@@ -141,7 +141,7 @@ export interface LadderConfig {
 
 export type Step =
   | {action: 'renice'; resource: Resource; target: ProcSample; nice: 19; oomScoreAdj: number | null; reason: string}
-  | {action: 'term' | 'kill'; resource: Resource; target: Victim; reason: string}
+  | {action: 'term' | 'kill'; resource: Resource; target: Victim; reason: string; detail?: string}
   | {action: 'restore'; resource: Resource; target: Victim; reason: string}
 
 export interface Decision {
@@ -212,7 +212,7 @@ export function decide(i: DecideInput): Decision {
         const now_ = ranking.candidates.find((c) => same(c, v))
         if (v.stage === 'termed') {
           busy = true
-          if (now >= v.at + cfg.graceMs) steps.push({action: 'kill', resource: r, target: v, reason: `${reason(r)}; alive ${Math.round((now - v.at) / 1000)}s after SIGTERM`})
+          if (now >= v.at + cfg.graceMs) steps.push({action: 'kill', resource: r, target: v, reason: reason(r), detail: `alive ${Math.round((now - v.at) / 1000)}s after SIGTERM`})
           else wakeAt = Math.min(wakeAt ?? Infinity, v.at + cfg.graceMs)
           continue
         }
@@ -271,5 +271,5 @@ export function stepLine(step: Step, dryRun: boolean): string {
   const who = step.action === 'renice' ? `${describe(step.target)}, ${weight(step.target, step.resource)}` : describe(step.target)
   if (step.action === 'renice') return `${w}renice 19${step.oomScoreAdj !== null ? ` and raise oom_score_adj to ${step.oomScoreAdj}` : ''}: ${who} — ${step.reason}`
   if (step.action === 'restore') return `${w}give back nice ${step.target.nice0 ?? '?'}${step.target.oomScoreAdj0 !== null ? ` and oom_score_adj ${step.target.oomScoreAdj0}` : ''}: ${who} — ${step.reason}`
-  return `${w}${step.action === 'term' ? 'SIGTERM' : 'SIGKILL'} ${who} — ${step.reason}`
+  return `${w}${step.action === 'term' ? 'SIGTERM' : 'SIGKILL'} ${who} — ${step.reason}${step.detail ? ` (${step.detail})` : ''}`
 }

@@ -49,7 +49,9 @@ export async function killTrace(input: KillTraceInput, deps: {procs: ProcessTabl
   const {checks, details, extra} = traceReport(r)
   const e = r.explanation
   const killed = r.ending.kind === 'signaled' || r.ending.kind === 'vanished'
-  const cause = e.causes[0] ? `; ${e.causes[0]}` : ''
+  // The guard named as the sender: its reason follows, without saying "medic guard" twice.
+  const byGuard = e.headline.includes('; sent by medic guard (') && e.causes[0]?.startsWith('medic guard, ')
+  const cause = e.causes[0] ? (byGuard ? ` — ${e.causes[0].slice('medic guard, '.length)}` : `; ${e.causes[0]}`) : ''
   const summary = r.ending.kind === 'running'
     ? `pid ${r.rootPid} still running after the trace; ${e.counts.length ? `${e.counts.reduce((n, c) => n + c.count, 0)} signal(s), none fatal` : 'no signal received'}`
     : killed ? `${e.headline}${cause}` : `${e.headline}`

@@ -2,14 +2,20 @@
 // job (with a setsid'd child) both over the limit. Limits are made tiny so a modest hog
 // trips them, and every guard run is scoped with --match to this test's own tag, so it
 // never looks at another process on this shared machine.
-import {existsSync, readFileSync, writeFileSync} from 'node:fs'
+import {spawn} from 'node:child_process'
+import {chmodSync, existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
-import {actions, niceOf, oomAdjOf, registryEnv, startDevJob, startHog, tag, watchGuard} from '../helpers/guard.js'
-import {alive, expectContract, Janitor, medic, until} from '../helpers/procs.js'
+import {actions, HOG, niceOf, oomAdjOf, registryEnv, startDevJob, startHog, tag, watchGuard} from '../helpers/guard.js'
+import {alive, BIN, expectContract, Janitor, medic, until, waitReady} from '../helpers/procs.js'
+import {TestUsers} from '../helpers/users.js'
 
 const j = new Janitor()
-afterEach(() => j.cleanup())
+const users = new TestUsers()
+afterEach(async () => {
+  await j.cleanup()
+  users.removeAll()
+})
 
 /** Only one path over its limit at a time: the others can never be over (> 100 %). */
 const ONLY = {
@@ -192,5 +198,51 @@ describe('medic guard: one pass keeps its counts in the state dir', () => {
     expectContract(r, 'GUARD_UNKNOWN')
     expect(r.lines[0]).toMatch(/another guard is acting: pid \d+/)
     await g.stop()
+  })
+})
+
+describe('medic guard: whom it may touch', () => {
+  it("as another user: its own hog is a candidate, root's never is", async (ctx) => {
+    const why = users.cannot()
+    if (why) {
+      console.log(`skipped: ${why}`)
+      return ctx.skip()
+    }
+    const u = users.create()
+    const t = tag()
+    const rootHog = await startHog(j, ['--mb', '120', t])
+    const userHog = await startHog(j, ['--mb', '120', t], {uid: u.uid})
+    const dir = j.tmp()
+    chmodSync(dir, 0o777)
+    const r = await medic(['guard', '--state-dir', join(dir, 'state'), ...ONLY.memory, '--hysteresis', '1', '--startup-grace', '0', '--enforce', '--match', t, '--sample', '100ms', '--json'], {uid: u.uid, env: {HOME: u.home}, cwd: dir})
+    const o = JSON.parse(r.stdout)
+    expect(o.candidates.memory.map((c: {pid: number}) => c.pid)).toEqual([userHog.pid])
+    expect(o.spared.map((s: {pid: number}) => s.pid)).not.toContain(rootHog.pid)
+    expect(niceOf(userHog.pid)).toBe(19)
+    expect(niceOf(rootHog.pid)).toBe(0)
+  })
+
+  it('kill-trace names the guard and its reason when the guard kills the traced job', async (ctx) => {
+    if (process.getuid?.() !== 0) {
+      console.log('skipped: tracefs needs root')
+      return ctx.skip()
+    }
+    const t = tag()
+    const dir = j.tmp()
+    const ready = join(dir, 'hog.json')
+    const kt = spawn(process.execPath, [BIN, 'kill-trace', '--state-dir', dir, '--json', '--', process.execPath, HOG, '--mb', '120', '--ignore-term', t, '--ready', ready], {stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: {...process.env, NO_COLOR: '1'}})
+    j.child(kt)
+    let out = ''
+    kt.stdout!.on('data', (d) => (out += d))
+    const ended = new Promise<number | null>((r) => kt.once('exit', (c) => r(c)))
+    const hog = (await waitReady(ready, 'traced hog')) as unknown as {pid: number}
+    j.track(hog.pid)
+    const g = watchGuard(['--state-dir', dir, ...ONLY.memory, '--hysteresis', '1', '--grace', '500ms', '--startup-grace', '0', '--watch', '200ms', '--enforce', '--match', t], {})
+    j.child(g.proc)
+    expect(await ended).toBe(2)
+    await g.stop()
+    const o = JSON.parse(out)
+    expect(o.summary).toMatch(new RegExp(`^killed by SIGKILL \\(exit status 137 = 128 \\+ 9\\); sent by medic guard \\(pid ${g.proc.pid}\\) — memory \\d+ % > 1 % for \\d+ samples`))
+    expect(o.causes[0]).toMatch(/^medic guard, memory \d+ % > 1 % for \d+ samples \(SIGKILL after its SIGTERM and grace; guard pid \d+\)$/)
   })
 })

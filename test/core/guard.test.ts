@@ -286,3 +286,17 @@ describe('guard ladder (a step function of now)', () => {
     expect(parseState('garbage')).toEqual(initialState())
   })
 })
+
+describe('cgroup limits (pure parts)', () => {
+  it('finds each controller\'s hierarchy on a hybrid host, and the memory cgroup a process is charged to', async () => {
+    const {parseCgroupMounts, parseProcCgroup, memcgOf, weightToShares, formatBytes} = await import('../../src/core/cgroup-limits.js')
+    const m = parseCgroupMounts('cgroup /sys/fs/cgroup/cpu cgroup rw,relatime,cpu 0 0\ncgroup /sys/fs/cgroup/memory cgroup rw,relatime,memory 0 0\ncgroup2 /sys/fs/cgroup/unified cgroup2 rw,relatime 0 0\ncgroup /sys/fs/cgroup/systemd cgroup rw,name=systemd 0 0\n')
+    expect(m).toEqual({v2: '/sys/fs/cgroup/unified', v1: {cpu: '/sys/fs/cgroup/cpu', memory: '/sys/fs/cgroup/memory'}})
+    const text = '9:name=systemd:/\n4:memory:/process_api/abc\n2:cpu,cpuacct:/x\n0::/\n'
+    expect(parseProcCgroup(text)).toMatchObject({memory: '/process_api/abc', cpu: '/x', cpuacct: '/x', '': '/'})
+    expect(memcgOf(text, true)).toEqual({path: '/process_api/abc', hierarchy: 'v1'})
+    expect(memcgOf(text, false)).toEqual({path: '/', hierarchy: 'v2'})
+    expect([weightToShares(100), weightToShares(50), weightToShares(1), weightToShares(10000)]).toEqual([1024, 512, 10, 102400])
+    expect(formatBytes(64 * 1024 * 1024)).toBe('64 MiB')
+  })
+})

@@ -1,6 +1,6 @@
 import {readFileSync} from 'node:fs'
 import {describe, expect, it} from 'vitest'
-import {explain, isSignalEvent, parseOomLines, parseStraceLine, parseTraceLine, type ObservedSignal, type SignalEvent} from '../../src/core/trace.js'
+import {explain, isSignalEvent, parseOomLines, parseStraceLine, parseTraceLine, type GuardAction, type ObservedSignal, type SignalEvent} from '../../src/core/trace.js'
 
 const snap = (name: string) => readFileSync(new URL(`../fixtures/snapshots/${name}`, import.meta.url), 'utf8')
 
@@ -55,6 +55,30 @@ describe('the explanation', () => {
   it('recognises a human at a shell', () => {
     const e = explain({kind: 'signaled', signal: 15}, [sig(1, 7, 'kill', 15, 100, 0, 'pts/3', ['6 bash', '5 sshd'])], [], targets, {oomCounter: null, killers: []})
     expect(e.causes).toContain('a human at a shell on pts/3')
+  })
+  it('says "in its own cgroup" when the OOM kill happened in the job\'s own memory cgroup, and only then', () => {
+    const oom = parseOomLines(snap('kernel-oom-memcg.txt').replace(/1960/g, '100'))
+    const own = explain({kind: 'signaled', signal: 9}, [sig(1, 100, 'job', 9, 100, 128)], oom, targets, {oomCounter: 1, killers: [], ownCgroup: {path: '/medic-probe', limit: 64 * 1024 * 1024}})
+    expect(own.headline).toBe('killed by SIGKILL (exit status 137 = 128 + 9); sent by the kernel OOM killer in its own cgroup')
+    expect(own.causes[0]).toMatch(/^the kernel OOM killer in its own cgroup \(\/medic-probe, memory limit 64 MiB\): the job went over its own budget/)
+    const parent = explain({kind: 'signaled', signal: 9}, [sig(1, 100, 'job', 9, 100, 128)], oom, targets, {oomCounter: 1, killers: [], ownCgroup: {path: '/medic-probe/child', limit: null}})
+    expect(parent.causes[0]).toMatch(/^the kernel OOM killer: /)
+    // A kernel whose OOM lines name no cgroup: its own cgroup's counter moved.
+    const bare = explain({kind: 'vanished'}, [], parseOomLines('[ 1.0] Memory cgroup out of memory: Killed process 100 (node)'), targets, {oomCounter: 1, killers: [], ownCgroup: {path: '/x', limit: null}})
+    expect(bare.headline).toMatch(/sent by the kernel OOM killer in its own cgroup$/)
+  })
+  const guardRec = (o: Partial<GuardAction> = {}): GuardAction => ({at: 1, guard: {pid: 50, startTime: '1'}, victim: {pid: 100, startTime: '2', comm: 'hog'}, action: 'kill', resource: 'memory', reason: 'memory 93 % > 88 % for 3 samples', result: 'sent', ...o})
+  it('names medic guard and its reason from its record, matched by the sender it saw', () => {
+    const e = explain({kind: 'signaled', signal: 9}, [sig(1, 50, 'node', 15, 100), sig(11, 50, 'node', 9, 100)], [], targets, {oomCounter: null, killers: [], guard: [guardRec({action: 'term'}), guardRec()]})
+    expect(e.headline).toBe('killed by SIGKILL (exit status 137 = 128 + 9); sent by medic guard (pid 50)')
+    expect(e.causes[0]).toBe('medic guard, memory 93 % > 88 % for 3 samples (SIGKILL after its SIGTERM and grace; guard pid 50)')
+    // Another sender than the guard that wrote the record: the record is not its explanation.
+    const other = explain({kind: 'signaled', signal: 9}, [sig(11, 51, 'kill', 9, 100)], [], targets, {oomCounter: null, killers: [], guard: [guardRec()]})
+    expect(other.causes.join()).not.toMatch(/medic guard/)
+    // strace never sees a SIGKILL's sender: the record is named as evidence, said so.
+    const blind = explain({kind: 'signaled', signal: 9}, [], [], targets, {oomCounter: null, killers: [], guard: [guardRec()]})
+    expect(blind.causes[0]).toMatch(/^medic guard, memory 93 % > 88 % for 3 samples \(.*from its record — the sender was not seen\)$/)
+    expect(explain({kind: 'signaled', signal: 9}, [], [], targets, {oomCounter: null, killers: [], guard: [guardRec({result: 'refused'})]}).causes).toEqual([])
   })
   it('counts zero signals as zero and says how a clean run ended', () => {
     const e = explain({kind: 'exited', code: 0}, [], [], targets, {oomCounter: null, killers: []})
