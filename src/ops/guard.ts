@@ -73,8 +73,8 @@ function toSample(f: ProcFacts, deps: GuardDeps, needsLook: boolean): ProcSample
   const inspected = deps.gate.inspect(f.pid, f.startTime)
   return {
     ...f,
-    devFlag: deps.sampler.envVar(f.pid, DEV_ENV_FLAG.name) === DEV_ENV_FLAG.value,
-    supervised: deps.sampler.envVar(f.pid, JOB_ENV) !== null,
+    devFlag: deps.procs.envVar(f.pid, DEV_ENV_FLAG.name) === DEV_ENV_FLAG.value,
+    supervised: deps.procs.envVar(f.pid, JOB_ENV) !== null,
     // Gone since it was read: nothing may be done to it.
     refusal: inspected ? inspected.refusal : {kind: 'gone', reason: 'gone'},
   }
@@ -94,11 +94,14 @@ function rankAll(readings: Reading[], state: GuardState, input: GuardInput, deps
   const over = new Set(readings.filter((r) => r.over).map((r) => r.resource))
   const seen = new Map<string, ProcSample>()
   if (over.size === 0 && state.victims.length === 0) return {ranked: emptyRanking(), seen}
-  const facts = deps.sampler.procs({writes: over.has('disk')})
   const victims = new Set(state.victims.map((v) => `${v.pid}-${v.startTime}`))
+  // Only offenders (and the victims being followed) are looked at closely: command line, cgroup, environment, the gate.
+  const matters = (f: ProcFacts) => victims.has(`${f.pid}-${f.startTime}`) || [...over].some((r) => offends({...f, devFlag: false, supervised: false, refusal: null}, r, input.limits))
+  const memoryOnly = over.size === 1 && over.has('memory') && !state.victims.some((v) => v.resource !== 'memory')
+  const prefilter = memoryOnly ? {minRssKiB: input.limits.candidateRssMiB * 1024, keep: new Set(state.victims.map((v) => v.pid))} : undefined
+  const facts = deps.sampler.procs({writes: over.has('disk'), detail: matters, prefilter})
   const samples = facts.map((f) => {
-    const look = victims.has(`${f.pid}-${f.startTime}`) || [...over].some((r) => offends({...f, devFlag: false, supervised: false, refusal: null}, r, input.limits))
-    const s = toSample(f, deps, look)
+    const s = toSample(f, deps, !f.kernelThread && matters(f))
     seen.set(`${f.pid}-${f.startTime}`, s)
     return s
   })

@@ -48,12 +48,14 @@ interface Prev {
 export interface GuardSampler {
   /** The host's numbers; CPU busy % since the previous call (null on the first). */
   host(paths: string[], at: number): Promise<HostSample>
-  /** Every process, with CPU and write rates since the previous call of this. */
-  procs(o: {writes: boolean}): ProcFacts[]
+  /**
+   * Every process, with CPU and write rates since the previous call of this. Only stat,
+   * status (and io with `writes`) are read for all; the command line, cgroup and oom_score
+   * only for the processes `detail` picks (the offenders): a busy host has hundreds.
+   */
+  procs(o: {writes: boolean; detail?: (f: ProcFacts) => boolean; prefilter?: {minRssKiB: number; keep: ReadonlySet<number>}}): ProcFacts[]
   /** One process now, without rates (the last look before acting); null when gone. */
   proc(pid: number): ProcFacts | null
-  /** One variable of a process's environment (read only for offenders). */
-  envVar(pid: number, name: string): string | null
   /** ms since boot (the one-pass startup grace counts from boot). */
   uptimeMs(): number | null
 }
@@ -101,7 +103,7 @@ export function makeGuardSampler(o: {monotonic: () => number; diskTimeoutMs?: nu
         disks: await disks,
       }
     },
-    procs({writes}) {
+    procs({writes, detail, prefilter}) {
       const now = o.monotonic()
       const next = new Map<string, Prev>()
       const out: ProcFacts[] = []
@@ -111,39 +113,27 @@ export function makeGuardSampler(o: {monotonic: () => number; diskTimeoutMs?: nu
       } catch {}
       for (const n of names) {
         if (!/^\d+$/.test(n)) continue
-        const f = readOne(n, writes)
+        // Only memory is over: a process below the RSS threshold costs one small read (statm), not stat and status.
+        if (prefilter && !prefilter.keep.has(Number(n)) && residentKiB(n) < prefilter.minRssKiB) continue
+        const f = readOne(n, writes, false)
         if (!f) continue
         const key = `${f.facts.pid}-${f.facts.startTime}`
         const p = procPrev.get(key)
         next.set(key, {ticks: f.ticks, write: f.write, at: now})
         const elapsed = p ? now - p.at : 0
-        out.push({
+        const facts: ProcFacts = {
           ...f.facts,
           cpuPercent: p ? procCpuPercent(p.ticks, f.ticks, elapsed, TICKS) : null,
           writeBps: p && p.write !== null && f.write !== null && elapsed > 0 ? ((f.write - p.write) * 1000) / elapsed : null,
-        })
+        }
+        if (!facts.kernelThread && (detail === undefined || detail(facts))) addDetail(n, facts)
+        out.push(facts)
       }
       procPrev = next
       return out
     },
     proc(pid) {
-      return readOne(String(pid), false)?.facts ?? null
-    },
-    envVar(pid, name) {
-      let buf: Buffer
-      try {
-        buf = readFileSync(`/proc/${pid}/environ`)
-      } catch {
-        return null
-      }
-      const key = Buffer.from(`${name}=`)
-      for (let at = 0; at < buf.length; ) {
-        const end = buf.indexOf(0, at)
-        const stop = end < 0 ? buf.length : end
-        if (stop - at >= key.length && buf.compare(key, 0, key.length, at, at + key.length) === 0) return buf.toString('latin1', at + key.length, stop)
-        at = stop + 1
-      }
-      return null
+      return readOne(String(pid), false, true)?.facts ?? null
     },
     uptimeMs() {
       const s = Number((read('/proc/uptime') ?? '').split(' ')[0])
@@ -152,23 +142,41 @@ export function makeGuardSampler(o: {monotonic: () => number; diskTimeoutMs?: nu
   }
 }
 
-function readOne(n: string, writes: boolean): {facts: ProcFacts; ticks: number; write: number | null} | null {
+function readOne(n: string, writes: boolean, detailed: boolean): {facts: ProcFacts; ticks: number; write: number | null} | null {
   const st = parseStat(read(`/proc/${n}/stat`) ?? '')
   if (!st) return null
   const status = parseProcStatus(read(`/proc/${n}/status`) ?? '')
   if (!status) return null
   const write = writes && !status.kernelThread ? parseWriteBytes(read(`/proc/${n}/io`) ?? '') : null
-  const oom = status.kernelThread ? null : Number((read(`/proc/${n}/oom_score`) ?? '').trim())
-  return {
-    ticks: st.utimeTicks + st.stimeTicks,
-    write,
-    facts: {
-      pid: st.pid, startTime: st.startTime, comm: st.comm, cmdline: status.kernelThread ? [] : parseCmdline(read(`/proc/${n}/cmdline`) ?? ''),
-      ppid: st.ppid, sid: st.sid, ttyNr: st.ttyNr, uid: status.uid, kernelThread: status.kernelThread, rssKiB: status.rssKiB,
-      oomScore: oom === null || !Number.isFinite(oom) ? null : oom, cpuPercent: null, writeBps: null,
-      cgroup: status.kernelThread ? null : cgroupOf(read(`/proc/${n}/cgroup`) ?? ''),
-    },
+  const facts: ProcFacts = {
+    pid: st.pid, startTime: st.startTime, comm: st.comm, cmdline: [], ppid: st.ppid, sid: st.sid, ttyNr: st.ttyNr, uid: status.uid,
+    kernelThread: status.kernelThread, rssKiB: status.rssKiB, oomScore: null, cpuPercent: null, writeBps: null, cgroup: null,
   }
+  if (detailed && !status.kernelThread) addDetail(n, facts)
+  return {ticks: st.utimeTicks + st.stimeTicks, write, facts}
+}
+
+let pageKiB: number | undefined
+
+/** Resident size from /proc/<pid>/statm (pages), the cheapest file that has it. */
+function residentKiB(n: string): number {
+  // The page size, once: this process's VmRSS over its statm resident pages (4 KiB on x86-64).
+  if (pageKiB === undefined) {
+    const rss = Number(/^VmRSS:\s+(\d+)/m.exec(read('/proc/self/status') ?? '')?.[1])
+    const pages = Number((read('/proc/self/statm') ?? '').split(' ')[1])
+    const guess = rss > 0 && pages > 0 ? rss / pages : 4
+    pageKiB = 2 ** Math.round(Math.log2(guess))
+  }
+  const pages = Number((read(`/proc/${n}/statm`) ?? '').split(' ')[1])
+  return Number.isFinite(pages) ? pages * pageKiB : 0
+}
+
+/** The command line, cgroup and oom_score: read only for the processes that matter. */
+function addDetail(n: string, f: ProcFacts): void {
+  f.cmdline = parseCmdline(read(`/proc/${n}/cmdline`) ?? '')
+  f.cgroup = cgroupOf(read(`/proc/${n}/cgroup`) ?? '')
+  const oom = (read(`/proc/${n}/oom_score`) ?? '').trim()
+  f.oomScore = /^-?\d+$/.test(oom) ? Number(oom) : null
 }
 
 /** The cgroup that says what started it: the v2 line, else systemd's named v1 hierarchy. */

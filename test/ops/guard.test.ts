@@ -28,7 +28,6 @@ function world(o: {atSample: ProcFacts; atAct: ProcFacts | null; refusalAtAct?: 
         looked = true
         return o.atAct
       },
-      envVar: (_pid, name) => (looked && o.devFlagAtAct && name === 'OMNIMIND_DEV_SCRIPT_MODE' ? 'true' : null),
       uptimeMs: () => 1e9,
     },
     gate: {
@@ -40,7 +39,10 @@ function world(o: {atSample: ProcFacts; atAct: ProcFacts | null; refusalAtAct?: 
         throw new Error('not used')
       },
     } as unknown as SignalGate,
-    procs: {liveness: () => 'alive', stat: () => ({startTime: '1'}), ancestors: () => [], descendants: () => [99]} as unknown as ProcessTable,
+    procs: {
+      liveness: () => 'alive', stat: () => ({startTime: '1'}), ancestors: () => [], descendants: () => [99],
+      envVar: (_pid: number, name: string) => (looked && o.devFlagAtAct && name === 'OMNIMIND_DEV_SCRIPT_MODE' ? 'true' : null),
+    } as unknown as ProcessTable,
     store: {read: () => state, write: (s) => void (state = s), record: (a) => void calls.push(`record ${a.action} ${a.result}`)},
     log: new LogFile(undefined),
     progress: () => {},

@@ -28,6 +28,7 @@ function world(behaviour: 'polite' | 'ignores-term' | 'unkillable' | 'denied') {
       },
       inspect: () => null,
       resume: () => ({result: 'sent' as const}),
+      adjust: () => ({result: 'sent' as const}),
       scope: () => { throw new Error('not used') },
     },
     locks: {acquire: async () => ({acquired: true, release: () => {}})},
