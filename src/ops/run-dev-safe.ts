@@ -6,7 +6,7 @@ import {SIGNALS, type GuardAction} from '../core/trace.js'
 import type {Check, Status, Verdict} from '../core/verdict.js'
 import {isoLocal} from '../sys/log-file.js'
 import {formatBytes, hasLimits, type JobLimits} from '../core/cgroup-limits.js'
-import {applyLimits, makeCgroup, removeCgroup, removeCgroupReleased, removeLimitCgroups, type LimitCgroups} from '../sys/cgroup.js'
+import {applyLimits, makeCgroup, removeCgroup, removeCgroupReleased, removeLimitCgroups, shimRefusal, type LimitCgroups} from '../sys/cgroup.js'
 import type {Clock} from '../sys/clock.js'
 import type {ProcessTable} from '../sys/proc-table.js'
 import {registerProtected, unregisterProtected, type Registration, type RegistryPlaces} from '../sys/protected-registry.js'
@@ -122,7 +122,7 @@ export async function runDevSafe(input: DevRunInput, deps: DevRunDeps): Promise<
   const selfKey = self ? entryKey(self) : ''
   const isAlive = (pid: number, st: string) => procs.liveness(pid, st) === 'alive'
   const made = self ? makeCgroup(register ? 'protect' : 'isolate', '', self, isAlive) : {ok: false as const, reason: 'own /proc entry unreadable'}
-  const cgroup = made.ok ? made.cgroup : null
+  let cgroup = made.ok ? made.cgroup : null
   const notStarted = (name: string, why: string, hint: string): Verdict => {
     if (cgroup) removeCgroup(cgroup)
     say(`   ❌ NOT STARTED: ${why}`)
@@ -132,10 +132,18 @@ export async function runDevSafe(input: DevRunInput, deps: DevRunDeps): Promise<
   }
   // Limits first: a job asked to stay under a budget the kernel cannot enforce is not started.
   let limited: LimitCgroups | null = null
+  // The shims' refusal line carries this token (gone once they exec: the job cannot print it).
+  const token = `${process.pid}x${Math.random().toString(36).slice(2, 10)}`
+  let refused: string | null = null
   if (input.limits && hasLimits(input.limits)) {
-    const l = self ? applyLimits(cgroup, register ? 'protect' : 'isolate', '', self, isAlive, input.limits) : {ok: false as const, reason: 'own /proc entry unreadable'}
+    const l = self ? applyLimits(cgroup, register ? 'protect' : 'isolate', '', self, isAlive, input.limits, token) : {ok: false as const, reason: 'own /proc entry unreadable'}
     if (!l.ok) return notStarted('limits', `cannot give the job its own cgroup limits: ${l.reason}`, 'A job over --memory-max would otherwise take the memory of everything else on the host.')
     limited = l.cgroups
+    // systemd's scope is the job's cgroup: no second one of medic's beside it.
+    if (limited.hierarchy === 'systemd' && cgroup) {
+      removeCgroup(cgroup)
+      cgroup = null
+    }
     say(`   limits: ${limited.describe} — over budget, the kernel OOM-kills inside this cgroup only`)
     checks.push({name: 'limits', status: 'OK', detail: `${limited.describe}${limited.memory ? `: over ${formatBytes(limited.memory.limit)} the kernel OOM killer acts inside this cgroup only` : ''}`})
   }
@@ -167,15 +175,20 @@ export async function runDevSafe(input: DevRunInput, deps: DevRunDeps): Promise<
       process.stdout.write(d)
       log(d.toString('utf8'))
     })
+    let head = ''
     c.stderr?.on('data', (d: Buffer) => {
+      if (head.length < 4096) {
+        head += d.toString('utf8')
+        refused ??= shimRefusal(head, token)
+      }
       process.stderr.write(d)
       log(d.toString('utf8'))
     })
   }
   const spawnJob = (prefix: string[]) => {
     // `nice -n N -- CMD ARGS`: nice execs the job with its arguments exactly as given.
-    const argv = [...prefix, 'nice', '-n', String(input.nice), '--', ...input.command]
-    const c = spawnInScope({argv, env, cwd: input.cwd, cgroup, limits: limited?.procsFiles, stdio: ['inherit', 'pipe', 'pipe']})
+    const argv = [...prefix, ...(limited?.prefix ?? []), 'nice', '-n', String(input.nice), '--', ...input.command]
+    const c = spawnInScope({argv, env, cwd: input.cwd, cgroup, limits: limited?.procsFiles, token, stdio: ['inherit', 'pipe', 'pipe']})
     if (c.pid) scope.adopt(c.pid)
     job = c
     pipe(c)
@@ -253,6 +266,14 @@ export async function runDevSafe(input: DevRunInput, deps: DevRunDeps): Promise<
     for (const r of registry.reverse()) unregisterProtected(r)
     if (limited && !removeLimitCgroups(limited)) checks.push({name: 'leftovers', status: 'ALERT', detail: `processes the job left are still running in its limit cgroups (${limited.describe}); they stay limited`})
     if (cgroup && !(await removeCgroupReleased(cgroup, (ms) => deps.clock.sleep(ms)))) checks.push({name: 'leftovers', status: 'ALERT', detail: `processes the job left are still running in cgroup ${cgroup.path}; they are no longer protected`})
+  }
+  // Exit 125 may be a shim's refusal: its line may still be in the pipe (bounded wait: a daemon the job left may hold it open).
+  const j = job as ChildProcess | null
+  if (code === 125 && !refused && j && !j.stderr?.closed) await new Promise((r) => (j.stderr?.once('close', r), setTimeout(r, 1000).unref()))
+  if (refused) {
+    say(`   ❌ NOT STARTED: ${refused}`)
+    log(`[${isoLocal(new Date())}] not started: ${refused}\n`)
+    return {subject: 'DEVRUN', status: 'UNKNOWN', summary: `${input.name}: not started: ${refused}`, checks: [...checks, {name: 'limits', status: 'UNKNOWN', detail: refused}], actions: [], extra: {name: input.name, exitCode: 3, started: false}, wrapper: {exitCode: 3}}
   }
   const took = formatMs(Date.now() - t0)
   const lines = report(code, trace)

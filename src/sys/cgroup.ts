@@ -166,11 +166,21 @@ export async function removeCgroupReleased(cg: Cgroup, sleep: (ms: number) => Pr
  * The shell exports PWD; it is taken out again unless the job's environment had it
  * (`env` says which).
  */
-export function cgroupShim(cg: Cgroup | null, argv: string[], env: NodeJS.ProcessEnv, limits: string[] = []): string[] {
-  const script = '[ -z "$1" ] || { echo $$ > "$1"; } 2>/dev/null || echo "medic: could not join cgroup $1" >&2; keep=$2; shift 2; ' +
-    'while [ "$1" != -- ]; do { echo $$ > "$1"; } 2>/dev/null || { echo "medic: could not join cgroup $1 (its limits would not bind): not started" >&2; exit 125; }; shift; done; ' +
+export function cgroupShim(cg: Cgroup | null, argv: string[], env: NodeJS.ProcessEnv, limits: string[] = [], token = ''): string[] {
+  const script = '[ -z "$1" ] || { echo $$ > "$1"; } 2>/dev/null || echo "medic: could not join cgroup $1" >&2; keep=$2; token=$3; shift 3; ' +
+    'while [ "$1" != -- ]; do { echo $$ > "$1"; } 2>/dev/null || { echo "medic-shim $token: not started: could not join cgroup $1, its limits would not bind" >&2; exit 125; }; shift; done; ' +
     'shift; [ "$keep" = keep ] || unset PWD; exec "$@"'
-  return ['/bin/sh', '-c', script, 'medic-cgroup-shim', cg ? join(cg.dir, 'cgroup.procs') : '', env.PWD === undefined ? 'drop' : 'keep', ...limits, '--', ...argv]
+  return ['/bin/sh', '-c', script, 'medic-cgroup-shim', cg ? join(cg.dir, 'cgroup.procs') : '', env.PWD === undefined ? 'drop' : 'keep', token, ...limits, '--', ...argv]
+}
+
+/**
+ * The line a shim prints when it refuses to start the job (its limits would not bind):
+ * `medic-shim <token>: not started: <why>`. The token is a positional parameter of the shim,
+ * gone once it execs, so the job cannot print it.
+ */
+export function shimRefusal(text: string, token: string): string | null {
+  const at = token ? text.indexOf(`medic-shim ${token}: not started: `) : -1
+  return at < 0 ? null : text.slice(at + `medic-shim ${token}: not started: `.length).split('\n')[0]
 }
 
 /**
@@ -190,11 +200,16 @@ export function cgroupShim(cg: Cgroup | null, argv: string[], env: NodeJS.Proces
  * cannot join is not started (its limits would not bind).
  */
 export interface LimitCgroups {
-  hierarchy: 'v1' | 'v2'
+  hierarchy: 'v1' | 'v2' | 'systemd'
   /** cgroup.procs files the job must join before it runs. */
   procsFiles: string[]
-  /** The memory cgroup as the kernel names it in OOM lines and /proc/<pid>/cgroup; null without a memory limit. */
-  memory: {path: string; dir: string; limit: number} | null
+  /** systemd: `systemd-run --scope …` and the check that the limits bind, put before the job's argv (it ends in the shim's token). */
+  prefix: string[]
+  /**
+   * The memory cgroup as the kernel names it in OOM lines and /proc/<pid>/cgroup (systemd:
+   * the scope's unit name, its parent slices being systemd's choice); null without a memory limit.
+   */
+  memory: {path: string; dir: string | null; limit: number} | null
   /** The file whose `oom_kill N` counts OOM kills inside it. */
   oomEvents: string | null
   /** Directories to remove when the job is over (v1; the v2 one is the membership cgroup). */
@@ -224,10 +239,12 @@ function writeLimit(dir: string, file: string, value: string): string | null {
  * Sets the limits on the v2 membership cgroup `cg` when v2 has the controllers, else makes
  * the v1 cgroups. The reason when neither can be done: the caller must not start the job.
  */
-export function applyLimits(cg: Cgroup | null, kind: string, label: string, self: {pid: number; startTime: string}, isAlive: (pid: number, startTime: string) => boolean, limits: JobLimits): {ok: true; cgroups: LimitCgroups} | {ok: false; reason: string} {
+export function applyLimits(cg: Cgroup | null, kind: string, label: string, self: {pid: number; startTime: string}, isAlive: (pid: number, startTime: string) => boolean, limits: JobLimits, token = ''): {ok: true; cgroups: LimitCgroups} | {ok: false; reason: string} {
   const mounts = parseCgroupMounts(readText('/proc/self/mounts') ?? '')
   const want = [...(limits.memoryMax !== null ? ['memory'] : []), ...(limits.cpuWeight !== null ? ['cpu'] : [])]
   const why: string[] = []
+  // systemd is PID 1: the tree is its own, so it is asked for a transient scope with the limits.
+  if (existsSync('/run/systemd/system') && mounts.v2) return {ok: true, cgroups: systemdScope(kind, label, self, limits, mounts.v2, token)}
   // v2, where the membership cgroup's parent offers (or can be made to offer) the controllers.
   if (cg && mounts.v2) {
     const parent = dirname(cg.dir)
@@ -252,7 +269,7 @@ export function applyLimits(cg: Cgroup | null, kind: string, label: string, self
           else set.push(`cpu.weight ${limits.cpuWeight}`)
         }
         if (errs.length) return {ok: false, reason: errs.join('; ')}
-        return {ok: true, cgroups: {hierarchy: 'v2', procsFiles: [join(cg.dir, 'cgroup.procs')], memory: limits.memoryMax !== null ? {path: cg.path, dir: cg.dir, limit: limits.memoryMax} : null, oomEvents: limits.memoryMax !== null ? join(cg.dir, 'memory.events') : null, dirs: [], describe: `cgroup v2 ${cg.path}: ${set.join(', ')}`}}
+        return {ok: true, cgroups: {hierarchy: 'v2', procsFiles: [join(cg.dir, 'cgroup.procs')], prefix: [], memory: limits.memoryMax !== null ? {path: cg.path, dir: cg.dir, limit: limits.memoryMax} : null, oomEvents: limits.memoryMax !== null ? join(cg.dir, 'memory.events') : null, dirs: [], describe: `cgroup v2 ${cg.path}: ${set.join(', ')}`}}
       }
       why.push(`cgroup v2: ${parent} does not hand ${still.join(' and ')} to its children (cgroup.subtree_control; a cgroup with processes in it cannot)`)
     } else why.push(`cgroup v2 has no ${missing.filter((c) => !offered.includes(c)).join(' or ')} controller here (${parent}/cgroup.controllers)`)
@@ -311,7 +328,30 @@ export function applyLimits(cg: Cgroup | null, kind: string, label: string, self
     procsFiles.push(join(dir, 'cgroup.procs'))
     set.push(`cpu ${own.cpu === '/' ? '' : own.cpu}/${name} (cpu.shares ${shares} = cpu.weight ${limits.cpuWeight})`)
   }
-  return {ok: true, cgroups: {hierarchy: 'v1', procsFiles, memory, oomEvents, dirs: made, describe: `cgroup v1: ${set.join(', ')}`}}
+  return {ok: true, cgroups: {hierarchy: 'v1', procsFiles, prefix: [], memory, oomEvents, dirs: made, describe: `cgroup v1: ${set.join(', ')}`}}
+}
+
+/**
+ * `systemd-run --scope` (`--user` when not root) with MemoryMax= (MemorySwapMax=0) and
+ * CPUWeight=, then a constant check, run inside the scope before the job, that the kernel
+ * files say what was asked (systemd sets a limit whose controller is missing silently): if
+ * not, the job is not started (exit 125 with the shim's refusal line).
+ */
+function systemdScope(kind: string, label: string, self: {pid: number; startTime: string}, limits: JobLimits, v2: string, token: string): LimitCgroups {
+  const unit = `medic-${kind}-${label ? `${label}-` : ''}${self.pid}-${self.startTime}.scope`
+  const props = [
+    ...(limits.memoryMax !== null ? ['-p', `MemoryMax=${limits.memoryMax}`, '-p', 'MemorySwapMax=0'] : []),
+    ...(limits.cpuWeight !== null ? ['-p', `CPUWeight=${limits.cpuWeight}`] : []),
+  ]
+  const check = 'while IFS= read -r l; do case $l in 0::*) p=${l#0::};; esac; done < /proc/self/cgroup; d="$1$p"; ' +
+    'for f in "memory.max:$2" "cpu.weight:$3"; do n=${f%%:*}; v=${f#*:}; [ -z "$v" ] && continue; ' +
+    '[ "$(cat "$d/$n" 2>/dev/null)" = "$v" ] || { echo "medic-shim $4: not started: systemd did not set $n to $v in $d (its controller is not available there)" >&2; exit 125; }; done; shift 4; exec "$@"'
+  const prefix = [
+    'systemd-run', '--scope', '--quiet', '--collect', ...((process.getuid?.() ?? 0) === 0 ? [] : ['--user']), `--unit=${unit}`, ...props, '--',
+    '/bin/sh', '-c', check, 'medic-limits-check', v2, limits.memoryMax !== null ? String(limits.memoryMax) : '', limits.cpuWeight !== null ? String(limits.cpuWeight) : '', token,
+  ]
+  const set = [...(limits.memoryMax !== null ? [`MemoryMax=${formatBytes(limits.memoryMax)}`] : []), ...(limits.cpuWeight !== null ? [`CPUWeight=${limits.cpuWeight}`] : [])]
+  return {hierarchy: 'systemd', procsFiles: [], prefix, memory: limits.memoryMax !== null ? {path: unit, dir: null, limit: limits.memoryMax} : null, oomEvents: null, dirs: [], describe: `systemd scope ${unit}: ${set.join(', ')}`}
 }
 
 /** Removes the v1 cgroups made for a job once it is over (rmdir refuses while processes remain). */

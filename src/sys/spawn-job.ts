@@ -40,8 +40,8 @@ export function resolveProgram(name: string, pathEnv: string | undefined): {ok: 
  * is a member before it can fork. The argv is
  * an argument vector, never a shell string.
  */
-export function spawnJob(o: {argv: string[]; env: NodeJS.ProcessEnv; cwd?: string; cgroup: Cgroup | null; stdio: StdioOptions; limits?: string[]}): ChildProcess {
-  const argv = o.cgroup || o.limits?.length ? cgroupShim(o.cgroup, o.argv, o.env, o.limits) : o.argv
+export function spawnJob(o: {argv: string[]; env: NodeJS.ProcessEnv; cwd?: string; cgroup: Cgroup | null; stdio: StdioOptions; limits?: string[]; token?: string}): ChildProcess {
+  const argv = o.cgroup || o.limits?.length ? cgroupShim(o.cgroup, o.argv, o.env, o.limits, o.token) : o.argv
   return spawn(argv[0], argv.slice(1), {detached: true, stdio: o.stdio, env: o.env, cwd: o.cwd})
 }
 
