@@ -211,6 +211,12 @@ export function decide(i: DecideInput): Decision {
       for (const v of mine) {
         const now_ = ranking.candidates.find((c) => same(c, v))
         if (v.stage === 'termed') {
+          // Still an offender that may be acted on, or it leaves the ladder (a state file naming anyone else changes nothing).
+          if (!now_) {
+            notes.push(`${describe(v)} is no longer a ${r} offender that may be acted on: no SIGKILL`)
+            state.victims = state.victims.filter((x) => x !== v)
+            continue
+          }
           busy = true
           if (now >= v.at + cfg.graceMs) steps.push({action: 'kill', resource: r, target: v, reason: reason(r), detail: `alive ${Math.round((now - v.at) / 1000)}s after SIGTERM`})
           else wakeAt = Math.min(wakeAt ?? Infinity, v.at + cfg.graceMs)

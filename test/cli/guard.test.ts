@@ -246,3 +246,21 @@ describe('medic guard: whom it may touch', () => {
     expect(o.causes[0]).toMatch(/^medic guard, memory \d+ % > 1 % for \d+ samples \(SIGKILL after its SIGTERM and grace; guard pid \d+\)$/)
   })
 })
+
+describe('medic guard: attacks on the protected job', () => {
+  it('a double-forked, reparented, renamed daemon of the job is spared; a look-alike hog is not', async () => {
+    const t = tag()
+    const env = registryEnv(j)
+    const job = await startDevJob(j, ['--mb', '150', '--child', '--orphan', '--title', 'node hog.mjs', t], env)
+    const st = readFileSync(`/proc/${job.child}/stat`, 'latin1')
+    expect(Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1])).not.toBe(job.pid) // reparented away from the job
+    const hog = await startHog(j, ['--mb', '120', '--ignore-term', t])
+    const dir = j.tmp()
+    const g = watchGuard(['--state-dir', dir, ...ONLY.memory, '--hysteresis', '1', '--grace', '500ms', '--startup-grace', '0', '--watch', '200ms', '--enforce', '--match', t], env)
+    j.child(g.proc)
+    await until('the hog to be killed', () => !alive(hog.pid), 20_000)
+    await g.stop()
+    expect(alive(job.pid) && alive(job.child!)).toBe(true)
+    expect(actions(dir).every((a) => a.victim.pid === hog.pid)).toBe(true)
+  })
+})

@@ -279,6 +279,13 @@ describe('guard ladder (a step function of now)', () => {
     expect(d.steps[0].reason).toMatch(/protected now/)
   })
 
+  it('never SIGKILLs a "victim" that is not an offender now (a forged or stale state file)', () => {
+    const forged: GuardState = {...initialState(), over: {memory: 5, cpu: 0, disk: 0}, lastAt: 0, victims: [{pid: 61, startTime: job.startTime, comm: 'node', cmdline: [], resource: 'memory', stage: 'termed', at: 0, reason: 'x', nice0: null, oomScoreAdj0: null}]}
+    const d = run(forged, 60_000, sample({mem: 93}), {...cfg, hysteresis: 1})
+    expect(d.steps.map((s) => `${s.action}:${s.target.pid}`)).toEqual(['renice:60'])
+    expect(d.notes.join()).toMatch(/pid 61 .*is no longer a memory offender that may be acted on: no SIGKILL/)
+  })
+
   it('reads back a state file, and starts afresh from garbage', () => {
     const st = {...initialState(), over: {memory: 2, cpu: 0, disk: 0}, lastAt: 5}
     expect(parseState(JSON.parse(JSON.stringify(st)))).toEqual(st)
