@@ -17,7 +17,8 @@
 export type Resource = 'memory' | 'cpu' | 'disk'
 export const RESOURCES: readonly Resource[] = ['memory', 'cpu', 'disk']
 
-export interface ProcSample {
+/** What the sampler reads of a process (sys/guard-sampler.ts). */
+export interface ProcFacts {
   pid: number
   startTime: string
   comm: string
@@ -37,6 +38,10 @@ export interface ProcSample {
   writeBps: number | null
   /** Its cgroup (the v2 line, else the name=systemd line) — system.slice, init.scope … */
   cgroup: string | null
+}
+
+/** A process as the policy judges it: its facts, and for offenders its marks and the gate's answer. */
+export interface ProcSample extends ProcFacts {
   /** OMNIMIND_DEV_SCRIPT_MODE=true in its environment (read only for processes over a threshold). */
   devFlag: boolean
   /** MEDIC_JOB in its environment: a service medic supervise runs. */

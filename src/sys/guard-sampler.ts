@@ -3,6 +3,9 @@ import {statfs} from 'node:fs/promises'
 import {cpuBusyPercent, memoryUsedPercent, parseCpuTimes, parseMeminfo, parsePressure, parseProcStatus, parseWriteBytes, procCpuPercent, type CpuTimes} from '../core/guard-parse.js'
 import type {DiskReading, HostSample} from '../core/guard-ladder.js'
 import {parseCmdline, parseStat} from '../core/proc-parse.js'
+import type {ProcFacts} from '../core/guard-rank.js'
+
+export type {ProcFacts}
 
 /**
  * What `medic guard` reads each sample: /proc files only (procfs reads never wait on a
@@ -22,22 +25,6 @@ function read(path: string): string | null {
   }
 }
 
-export interface ProcFacts {
-  pid: number
-  startTime: string
-  comm: string
-  cmdline: string[]
-  ppid: number
-  sid: number
-  ttyNr: number
-  uid: number
-  kernelThread: boolean
-  rssKiB: number
-  oomScore: number | null
-  cpuPercent: number | null
-  writeBps: number | null
-  cgroup: string | null
-}
 
 interface Prev {
   ticks: number

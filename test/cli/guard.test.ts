@@ -6,7 +6,7 @@ import {spawn} from 'node:child_process'
 import {chmodSync, existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
-import {actions, HOG, niceOf, oomAdjOf, registryEnv, startDevJob, startHog, tag, watchGuard} from '../helpers/guard.js'
+import {actions, HOG, niceOf, oomAdjOf, registryEnv, startDevJob, startHog, tag, watchGuard, skipWhen} from '../helpers/guard.js'
 import {alive, BIN, expectContract, Janitor, medic, until, waitReady} from '../helpers/procs.js'
 import {TestUsers} from '../helpers/users.js'
 
@@ -203,11 +203,7 @@ describe('medic guard: one pass keeps its counts in the state dir', () => {
 
 describe('medic guard: whom it may touch', () => {
   it("as another user: its own hog is a candidate, root's never is", async (ctx) => {
-    const why = users.cannot()
-    if (why) {
-      console.log(`skipped: ${why}`)
-      return ctx.skip()
-    }
+    if (skipWhen(ctx, users.cannot())) return
     const u = users.create()
     const t = tag()
     const rootHog = await startHog(j, ['--mb', '120', t])
@@ -223,10 +219,7 @@ describe('medic guard: whom it may touch', () => {
   })
 
   it('kill-trace names the guard and its reason when the guard kills the traced job', async (ctx) => {
-    if (process.getuid?.() !== 0) {
-      console.log('skipped: tracefs needs root')
-      return ctx.skip()
-    }
+    if (skipWhen(ctx, process.getuid?.() !== 0 ? 'tracefs needs root' : null)) return
     const t = tag()
     const dir = j.tmp()
     const ready = join(dir, 'hog.json')

@@ -5,7 +5,7 @@ import {chmodSync, existsSync, readFileSync, readdirSync, writeFileSync} from 'n
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 import {memoryCgroupOf} from '../../src/sys/cgroup.js'
-import {registryEnv, startHog} from '../helpers/guard.js'
+import {registryEnv, startHog, skipWhen} from '../helpers/guard.js'
 import {alive, BIN, Janitor, medic} from '../helpers/procs.js'
 import {TestUsers} from '../helpers/users.js'
 
@@ -35,11 +35,7 @@ function mine(): string[] {
 
 describe('medic isolate / run-dev-safe --memory-max', () => {
   it('a job allocating 200 MB with --memory-max 64M is OOM-killed alone, and the end says so', async (ctx) => {
-    const why = cannotLimit()
-    if (why) {
-      console.log(`skipped: ${why}`)
-      return ctx.skip()
-    }
+    if (skipWhen(ctx, cannotLimit())) return
     const before = new Set(mine())
     // A bystander outside the job's cgroup, holding more than the job's budget, must not be touched.
     const bystander = await startHog(j, ['--mb', '100'])
@@ -59,11 +55,7 @@ describe('medic isolate / run-dev-safe --memory-max', () => {
   })
 
   it('the same under run-dev-safe: protected from medic, still bound by the kernel', async (ctx) => {
-    const why = cannotLimit()
-    if (why) {
-      console.log(`skipped: ${why}`)
-      return ctx.skip()
-    }
+    if (skipWhen(ctx, cannotLimit())) return
     const dir = j.tmp()
     const r = await medic(['run-dev-safe', '--state-dir', dir, '--memory-max', '64M', '--', process.execPath, '-e', ALLOC, '200'], {env: registryEnv(j)})
     expect(r.code).toBe(137)
@@ -72,11 +64,7 @@ describe('medic isolate / run-dev-safe --memory-max', () => {
   })
 
   it('a job under its budget runs to the end; --cpu-weight reaches the cpu controller; config defaults apply', async (ctx) => {
-    const why = cannotLimit()
-    if (why) {
-      console.log(`skipped: ${why}`)
-      return ctx.skip()
-    }
+    if (skipWhen(ctx, cannotLimit())) return
     const dir = j.tmp()
     const config = join(dir, 'medic.isolation.json')
     writeFileSync(config, JSON.stringify({runDevSafe: {nice: 7, memoryMax: 300 * 1024 * 1024, cpuWeight: 50}}))
@@ -95,11 +83,7 @@ console.log(JSON.stringify({nice:Number(st.slice(st.lastIndexOf(')')+2).split(' 
   })
 
   it('a job whose limits cannot be set is not started (not root: no cgroup of its own)', async (ctx) => {
-    const why = users.cannot()
-    if (why) {
-      console.log(`skipped: ${why}`)
-      return ctx.skip()
-    }
+    if (skipWhen(ctx, users.cannot())) return
     const u = users.create()
     const dir = j.tmp()
     chmodSync(dir, 0o777)

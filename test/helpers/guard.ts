@@ -92,3 +92,11 @@ export function actions(stateDir: string): {action: string; victim: {pid: number
     return []
   }
 }
+
+/** Skips the test, printing why, when `why` is a reason (the rule: no skip without a printed reason). */
+export function skipWhen(ctx: {skip: () => void}, why: string | null): boolean {
+  if (!why) return false
+  console.log(`skipped: ${why}`)
+  ctx.skip()
+  return true
+}

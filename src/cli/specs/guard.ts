@@ -32,14 +32,8 @@ One pass keeps its counts in <state-dir>/guard/state.json between runs (cron); -
 
 async function guardInput(parsed: Parsed) {
   const f = parsed.flags
-  const [{UsageError}, {loadGuardConfig, GuardConfigError}, {isMode, literalPattern}] = await Promise.all([import('../parse.js'), import('../../sys/guard-store.js'), import('../../core/guard-config.js')])
-  let config
-  try {
-    config = loadGuardConfig(f.config as string | undefined)
-  } catch (e) {
-    if (e instanceof GuardConfigError) throw new UsageError(e.message)
-    throw e
-  }
+  const [{UsageError}, {configFromFlag}, {isMode, literalPattern}] = await Promise.all([import('../parse.js'), import('../guard-config-flag.js'), import('../../core/guard-config.js')])
+  const config = await configFromFlag(f.config as string | undefined)
   const mode = (f.mode as string | undefined) ?? config.mode ?? 'dev'
   if (!isMode(mode)) throw new UsageError(`--mode ${mode}: expected dev, test or prod`)
   const limits = {...config.limits[mode]}

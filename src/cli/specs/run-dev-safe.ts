@@ -14,18 +14,12 @@ const LIMIT_FLAGS: Record<string, FlagSpec> = {
  */
 async function runJob({parsed, stderr}: RunContext, register: boolean) {
   const f = parsed.flags
-  const [{runDevSafe}, {procTable}, {stateLayout, StateLayout}, {basename}, {nameFrom}, {makeGate}, {registryPlaces}, {loadGuardConfig, GuardConfigError, readGuardActions}, {UsageError}, {MIN_MEMORY_MAX}] = await Promise.all([
+  const [{runDevSafe}, {procTable}, {stateLayout, StateLayout}, {basename}, {nameFrom}, {makeGate}, {registryPlaces}, {readGuardActions}, {UsageError}, {MIN_MEMORY_MAX}, {configFromFlag}] = await Promise.all([
     import('../../ops/run-dev-safe.js'), import('../../sys/proc-table.js'), import('../../sys/state-layout.js'), import('node:path'), import('../../core/names.js'), import('../../deps.js'), import('../../sys/protected-registry.js'),
-    import('../../sys/guard-store.js'), import('../parse.js'), import('../../core/guard-config.js'),
+    import('../../sys/guard-store.js'), import('../parse.js'), import('../../core/guard-config.js'), import('../guard-config-flag.js'),
   ])
   const {systemClock} = await import('../../sys/clock.js')
-  let cfg
-  try {
-    cfg = loadGuardConfig(f.config as string | undefined)
-  } catch (e) {
-    if (e instanceof GuardConfigError) throw new UsageError(e.message)
-    throw e
-  }
+  const cfg = await configFromFlag(f.config as string | undefined)
   const given = (k: string) => parsed.given.has(k)
   const nice = given('nice') ? (f.nice as number) : cfg.path ? cfg.runDevSafe.nice : (f.nice as number)
   const memoryMax = given('memory-max') ? (f['memory-max'] as number) : cfg.runDevSafe.memoryMax
