@@ -11,7 +11,8 @@ import {describe, weight, type ProcSample, type Ranking, type Resource} from './
  *
  * The ladder, per resource (disk: report only):
  *   over for fewer than N consecutive samples   report
- *   the N-th sample                              renice 19 (memory: and oom_score_adj 1000)
+ *   the N-th sample                              renice 19 (memory: and oom_score_adj 1000); CPU without
+ *                                                preferNice: SIGTERM at once above kill-cpu (the protector's way)
  *   still over at the next sample                SIGTERM (CPU: only above kill-cpu, never with preferNice)
  *   still alive `grace` after the SIGTERM        SIGKILL (only while the resource is still over)
  * A reniced victim whose resource is back under the limit gets its nice and oom_score_adj
@@ -239,12 +240,20 @@ export function decide(i: DecideInput): Decision {
       }
       if (busy) continue
       const next = ranking.candidates.find((c) => !state.victims.some((v) => same(v, c)))
-      if (next) steps.push({action: 'renice', resource: r, target: next, nice: 19, oomScoreAdj: r === 'memory' ? 1000 : null, reason: reason(r)})
+      // CPU without prefer-nice (prod; the protector itself): an offender above kill-cpu gets SIGTERM at once, as the seed's did.
+      const direct = next && r === 'cpu' && !cfg.limits.preferNice && (next.cpuPercent ?? 0) > cfg.limits.killCpuPercent
+      if (next && direct && state.kills.length < cfg.killsPerHour) steps.push({action: 'term', resource: r, target: victimOf(next, r, now, reason(r)), reason: reason(r)})
+      else if (next && direct) notes.push(`${reason(r)}: ${describe(next)} would get SIGTERM, but the budget of ${cfg.killsPerHour} per hour is spent`)
+      else if (next) steps.push({action: 'renice', resource: r, target: next, nice: 19, oomScoreAdj: r === 'memory' ? 1000 : null, reason: reason(r)})
       else if (!mine.length) notes.push(`${reason(r)}: no process may be acted on${ranking.spared.length ? ` (${ranking.spared.length} offender${ranking.spared.length === 1 ? '' : 's'} protected)` : ''}`)
     }
   }
   if (over.disk) notes.push(`${reading('disk').why}: disk is reported only, nothing is deleted or signalled`)
   return {state, steps, notes, wakeAt}
+}
+
+function victimOf(p: ProcSample, resource: Resource, now: number, reason: string): Victim {
+  return {pid: p.pid, startTime: p.startTime, comm: p.comm, cmdline: p.cmdline, resource, stage: 'termed', at: now, reason, nice0: null, oomScoreAdj0: null}
 }
 
 export type Outcome = 'sent' | 'gone' | 'reused' | 'denied' | 'refused'
@@ -267,6 +276,7 @@ export function commit(state: GuardState, step: Step, outcome: Outcome, now: num
     return s
   }
   if (idx >= 0) s.victims[idx] = {...s.victims[idx], stage: step.action === 'term' ? 'termed' : 'killed', at: now, reason: step.reason}
+  else if (step.action === 'term') s.victims.push({...step.target, stage: 'termed', at: now, reason: step.reason})
   if (step.action === 'term') s.kills.push(now)
   return s
 }

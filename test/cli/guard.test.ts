@@ -140,9 +140,12 @@ describe('medic guard: the CPU path', () => {
     const pass = () => medic(['guard', '--state-dir', dir, '--config', config, '--hysteresis', '1', '--enforce', '--match', t, '--sample', '500ms', '--json'])
     const runs = [JSON.parse((await pass()).stdout), JSON.parse((await pass()).stdout), JSON.parse((await pass()).stdout)]
     expect(runs.map((o) => o.over.cpu)).toEqual([1, 2, 3])
-    expect(niceOf(hog.pid)).toBe(19)
     expect(alive(hog.pid)).toBe(true)
-    expect(actions(dir).map((a) => `${a.action}:${a.victim.pid}`)).toEqual([`renice:${hog.pid}`])
+    // Reniced at once; never signalled. (On a busy machine the reniced hog may drop under the
+    // candidate threshold and get its nice back, then be reniced again: that is the ladder too.)
+    const acts = actions(dir).map((a) => `${a.action}:${a.victim.pid}`)
+    expect(acts[0]).toBe(`renice:${hog.pid}`)
+    expect(acts.filter((a) => a.startsWith('term') || a.startsWith('kill'))).toEqual([])
   })
 })
 

@@ -249,6 +249,19 @@ describe('guard ladder (a step function of now)', () => {
     expect(d.steps.map((s) => s.action)).toEqual(['term'])
   })
 
+  it('without prefer-nice, a CPU offender above kill-cpu gets SIGTERM at once (the protector\'s way), then SIGKILL after the grace', () => {
+    const c = {...cfg, hysteresis: 1, limits: limits({preferNice: false, killCpuPercent: 90})}
+    const d = run(initialState(), 0, sample({cpu: 99}), c)
+    expect(d.steps.map((s) => `${s.action}:${s.target.pid}`)).toEqual(['term:60'])
+    const st = commit(d.state, d.steps[0], 'sent', 0)
+    expect(st.victims).toEqual([expect.objectContaining({pid: 60, stage: 'termed'})])
+    expect(st.kills).toEqual([0])
+    expect(run(st, 10_000, sample({cpu: 99}), c).steps.map((s) => s.action)).toEqual(['kill'])
+    // Below kill-cpu: the renice rung.
+    const slow = {...hog, cpuPercent: 85}
+    expect(run(initialState(), 0, sample({cpu: 99}), c, [slow, job]).steps.map((s) => s.action)).toEqual(['renice'])
+  })
+
   it('reports disk only, and says when every offender is protected', () => {
     const d = run(initialState(), 0, sample({disk: 99}), {...cfg, hysteresis: 1})
     expect(d.steps).toEqual([])
