@@ -1,7 +1,7 @@
 import {formatMs} from '../core/duration.js'
 import {DEV_ENV_FLAG, type Limits, type Mode} from '../core/guard-config.js'
 import {assess, commit, decide, initialState, stepLine, type Decision, type GuardState, type HostSample, type Outcome, type Reading, type Step} from '../core/guard-ladder.js'
-import {classify, describe, offends, rank, RESOURCES, weight, type ProcSample, type Ranking, type Resource, type Scope} from '../core/guard-rank.js'
+import {classify, describe, offends, rank, RESOURCES, type ProcSample, type Ranking, type Resource, type Scope} from '../core/guard-rank.js'
 import {resourceStatus, statusLines} from '../core/guard-status.js'
 import {JOB_ENV} from '../core/protect.js'
 import type {GuardAction} from '../core/trace.js'
@@ -223,9 +223,14 @@ async function step(input: GuardInput, deps: GuardDeps, scope: Scope, state: Gua
 }
 
 /** `node hog.mjs`: the program and its script, for a summary line that must name several processes. */
-function short(p: {pid: number; comm: string; cmdline: string[]}): string {
+function short(p: {pid: number; comm: string; cmdline: string[]}, extra?: string): string {
   const script = p.cmdline.slice(1).find((a) => !a.startsWith('-'))
-  return `pid ${p.pid} (${p.comm}${script ? ` ${script.split('/').pop()!.slice(0, 24)}` : ''})`
+  return `pid ${p.pid} (${p.comm}${script ? ` ${script.split('/').pop()!.slice(0, 24)}` : ''}${extra ? `, ${extra}` : ''})`
+}
+
+/** The one number that made it an offender, for the summary line. */
+function compact(p: ProcSample, r: Resource): string {
+  return r === 'memory' ? `${Math.round(p.rssKiB / 1024)} MiB` : r === 'cpu' ? `${Math.round(p.cpuPercent ?? 0)} % cpu` : `${Math.round((p.writeBps ?? 0) / 1024)} KiB/s`
 }
 
 function summaryOf(readings: Reading[], ranked: Record<Resource, Ranking>, log: PassLog, input: GuardInput, state: GuardState): string {
@@ -239,14 +244,14 @@ function summaryOf(readings: Reading[], ranked: Record<Resource, Ranking>, log: 
   for (const r of over) {
     const c = state.over[r.resource]
     const rk = ranked[r.resource]
-    const head = `${r.why} (${c}${r.resource === 'disk' ? '' : `/${input.hysteresis}`} sample${c === 1 ? '' : 's'})`
+    const head = r.resource === 'disk' ? `${r.why} (${c} sample${c === 1 ? '' : 's'})` : `${r.why} (${c}/${input.hysteresis} sample${input.hysteresis === 1 ? '' : 's'})`
     const mine = log.tried.filter((t) => t.step.resource === r.resource && t.step.action !== 'restore')
     const next = rk.candidates[0]
     const acts = mine.map((t) => `${input.enforce ? (t.done ? '' : 'failed: ') : 'would '}${input.enforce ? verb[t.step.action] : ACTION_NAME[t.step.action]} ${short(t.step.target)}`)
     const what = r.resource === 'disk'
       ? `report only${next ? `, top writer ${short(next)}` : ''}`
-      : acts.length ? acts.join(', ') : next ? `next victim ${short(next)}, ${weight(next, r.resource)}` : 'no process may be acted on'
-    const spared = rk.spared.length ? `; spared ${rk.spared.map((x) => `pid ${x.proc.pid}`).join(', ')} (${rk.spared[0].reason.split(' (')[0]}${rk.spared.length > 1 ? ', …' : ''})` : ''
+      : acts.length ? acts.join(', ') : next ? `next victim ${short(next, compact(next, r.resource))}` : 'no process may be acted on'
+    const spared = rk.spared.length ? `; spared pid ${rk.spared.map((x) => x.proc.pid).join(', ')} (${rk.spared[0].reason.split(' (')[0]}${rk.spared.length > 1 ? ', …' : ''})` : ''
     parts.push(`${head}: ${what}${spared}`)
   }
   return `${input.enforce ? '' : 'dry run: '}${parts.join('; ')}`
