@@ -3,7 +3,7 @@
 // trips them, and every guard run is scoped with --match to this test's own tag, so it
 // never looks at another process on this shared machine.
 import {spawn} from 'node:child_process'
-import {chmodSync, existsSync, readFileSync, writeFileSync} from 'node:fs'
+import {chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 import {actions, HOG, niceOf, oomAdjOf, registryEnv, startDevJob, startHog, tag, watchGuard, skipWhen} from '../helpers/guard.js'
@@ -249,6 +249,21 @@ describe('medic guard: whom it may touch', () => {
 })
 
 describe('medic guard: attacks on the protected job', () => {
+  it('a pid the state names as a victim, now reused by another process, is never signalled', async () => {
+    const t = tag()
+    const other = await startHog(j, ['--mb', '5', t]) // holds the "victim's" pid number, with another start time
+    const dir = j.tmp()
+    const stale = {version: 1, over: {memory: 5, cpu: 0, disk: 0}, lastAt: Date.now() - 2000, kills: [],
+      victims: [{pid: other.pid, startTime: '1', comm: 'node', cmdline: ['node'], resource: 'memory', stage: 'termed', at: Date.now() - 60_000, reason: 'x', nice0: 0, oomScoreAdj0: 0}]}
+    mkdirSync(join(dir, 'guard'), {recursive: true})
+    writeFileSync(join(dir, 'guard', 'state.json'), JSON.stringify(stale))
+    const r = await medic(['guard', '--state-dir', dir, ...ONLY.memory, '--hysteresis', '1', '--startup-grace', '0', '--enforce', '--match', t, '--sample', '100ms', '--json'])
+    expect(JSON.parse(r.stdout).victims).toEqual([])
+    expect(alive(other.pid)).toBe(true)
+    expect(niceOf(other.pid)).toBe(0)
+    expect(actions(dir)).toEqual([])
+  })
+
   it('a double-forked, reparented, renamed daemon of the job is spared; a look-alike hog is not', async () => {
     const t = tag()
     const env = registryEnv(j)
