@@ -63,8 +63,3 @@ export function formatBytes(n: number): string {
   }
   return `${Number.isInteger(v) ? v : v.toFixed(1)} ${units[i]}`
 }
-
-/** Is `path` the cgroup `root` or below it? */
-export function within(path: string | null | undefined, root: string): boolean {
-  return !!path && (path === root || path.startsWith(root.endsWith('/') ? root : `${root}/`))
-}
