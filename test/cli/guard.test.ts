@@ -6,7 +6,7 @@ import {spawn} from 'node:child_process'
 import {chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
-import {actions, HOG, niceOf, oomAdjOf, registryEnv, startDevJob, startHog, tag, watchGuard, skipWhen} from '../helpers/guard.js'
+import {actions, HOG, niceOf, oomAdjOf, registryEnv, startDevJob, startHog, tag, untilWhileGuard, watchGuard, skipWhen} from '../helpers/guard.js'
 import {alive, BIN, expectContract, Janitor, medic, until, waitReady} from '../helpers/procs.js'
 import {TestUsers} from '../helpers/users.js'
 
@@ -100,7 +100,7 @@ describe('medic guard: the memory path', () => {
     const dir = j.tmp()
     const g = watchGuard(['--state-dir', dir, ...ONLY.memory, '--hysteresis', '2', '--grace', '1s', '--startup-grace', '0', '--watch', '300ms', '--enforce', '--match', t], env)
     j.child(g.proc)
-    await until('the hog to be killed', () => !alive(hog.pid), 20_000)
+    await untilWhileGuard(g, 'the hog to be killed', () => !alive(hog.pid))
     const out = await g.stop()
     expect(out.code).toBe(0)
     expect(out.stdout.split('\n')[0]).toMatch(/^GUARD_ALERT: memory \d+ % > 1 %/)
@@ -128,7 +128,7 @@ describe('medic guard: the CPU path', () => {
     const job = await startDevJob(j, ['--spin', '--child', t], env)
     const g = watchGuard(['--state-dir', dir, '--config', config, '--hysteresis', '2', '--grace', '2s', '--watch', '400ms', '--enforce', '--match', t], env)
     j.child(g.proc)
-    await until('the hog to be stopped', () => !alive(hog.pid), 20_000)
+    await untilWhileGuard(g, 'the hog to be stopped', () => !alive(hog.pid))
     const out = await g.stop()
     expect(out.stderr).toMatch(new RegExp(`SIGTERM pid ${hog.pid} .*— cpu \\d+ % > 1 % for \\d+ samples`))
     expect(alive(job.pid)).toBe(true)
@@ -274,7 +274,7 @@ describe('medic guard: attacks on the protected job', () => {
     const dir = j.tmp()
     const g = watchGuard(['--state-dir', dir, ...ONLY.memory, '--hysteresis', '1', '--grace', '500ms', '--startup-grace', '0', '--watch', '200ms', '--enforce', '--match', t], env)
     j.child(g.proc)
-    await until('the hog to be killed', () => !alive(hog.pid), 20_000)
+    await untilWhileGuard(g, 'the hog to be killed', () => !alive(hog.pid))
     await g.stop()
     expect(alive(job.pid) && alive(job.child!)).toBe(true)
     expect(actions(dir).every((a) => a.victim.pid === hog.pid)).toBe(true)

@@ -1,7 +1,7 @@
 import {spawn, type ChildProcess} from 'node:child_process'
 import {chmodSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {BIN, Janitor, ROOT, waitReady} from './procs.js'
+import {BIN, Janitor, ROOT, until, waitReady} from './procs.js'
 
 export const HOG = join(ROOT, 'test/fixtures/proc/hog.mjs')
 
@@ -99,4 +99,14 @@ export function skipWhen(ctx: {skip: () => void}, why: string | null): boolean {
   console.log(`skipped: ${why}`)
   ctx.skip()
   return true
+}
+
+/** Waits for `cond` while a guard runs; on time-out the guard is stopped and its output is in the error. */
+export async function untilWhileGuard(g: ReturnType<typeof watchGuard>, what: string, cond: () => boolean, ms = 30_000): Promise<void> {
+  try {
+    await until(what, cond, ms)
+  } catch (e) {
+    const out = await g.stop()
+    throw new Error(`${(e as Error).message}\n--- guard stdout:\n${out.stdout}\n--- guard stderr:\n${out.stderr}`)
+  }
 }
