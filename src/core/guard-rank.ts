@@ -57,6 +57,8 @@ export interface Scope {
   ownTree: ReadonlySet<number>
   devPatterns: readonly RegExp[]
   daemonPatterns: readonly RegExp[]
+  /** --match: only what matches is in scope (checked here, before any protection: a dev job elsewhere is no business of this guard). */
+  match?: RegExp | null
 }
 
 export type Verdict = {kind: 'out'; reason: string} | {kind: 'spared'; reason: string} | {kind: 'candidate'}
@@ -82,6 +84,7 @@ export function systemService(p: ProcSample): string | null {
 export function classify(p: ProcSample, scope: Scope): Verdict {
   if (p.pid <= 2 || p.kernelThread || p.ppid === 2) return {kind: 'out', reason: 'pid 1 or a kernel thread'}
   if (scope.ownTree.has(p.pid)) return {kind: 'out', reason: "medic's own tree or an ancestor"}
+  if (scope.match && !scope.match.test(text(p))) return {kind: 'out', reason: `does not match --match ${scope.match.source}`}
   const r = p.refusal
   if (r && (r.kind === 'init' || r.kind === 'self' || r.kind === 'ancestor')) return {kind: 'out', reason: r.reason}
   if (scope.uid !== 0 && p.uid !== scope.uid) return {kind: 'out', reason: `another user's (uid ${p.uid})`}

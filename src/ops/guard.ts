@@ -38,6 +38,8 @@ export interface GuardInput {
   diskPaths: string[]
   devPatterns: RegExp[]
   daemonPatterns: RegExp[]
+  /** --match (the gate checks it too). */
+  match?: RegExp | null
 }
 
 export interface GuardStore {
@@ -82,7 +84,7 @@ function toSample(f: ProcFacts, deps: GuardDeps, needsLook: boolean): ProcSample
 
 export function makeScope(input: GuardInput, deps: GuardDeps): Scope {
   const own = new Set<number>([deps.selfPid, ...deps.procs.ancestors(deps.selfPid).map((p) => p.pid), ...deps.procs.descendants([deps.selfPid])])
-  return {uid: deps.uid, ownTree: own, devPatterns: input.devPatterns, daemonPatterns: input.daemonPatterns}
+  return {uid: deps.uid, ownTree: own, devPatterns: input.devPatterns, daemonPatterns: input.daemonPatterns, match: input.match ?? null}
 }
 
 function emptyRanking(): Record<Resource, Ranking> {

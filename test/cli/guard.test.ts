@@ -69,7 +69,7 @@ describe('medic guard: the memory path', () => {
     const t = tag()
     const env = registryEnv(j)
     const hog = await startHog(j, ['--mb', '120', t])
-    const job = await startDevJob(j, ['--mb', '150', '--child', '--title', 'hog', t], env)
+    const job = await startDevJob(j, ['--mb', '150', '--child', '--title', `hog ${t}`, t], env)
     const dir = j.tmp()
     const before = {nice: niceOf(hog.pid), oom: oomAdjOf(hog.pid)}
     const r = await medic(['guard', '--state-dir', dir, ...ONLY.memory, '--hysteresis', '1', '--startup-grace', '0', '--match', t, '--json'], {env})
@@ -96,7 +96,7 @@ describe('medic guard: the memory path', () => {
     const env = registryEnv(j)
     const hog = await startHog(j, ['--mb', '120', '--ignore-term', t])
     // The job is bigger (ranked first by oom_score were it not protected) and renames itself like the hog.
-    const job = await startDevJob(j, ['--mb', '150', '--child', '--title', 'hog', t], env)
+    const job = await startDevJob(j, ['--mb', '150', '--child', '--title', `hog ${t}`, t], env)
     const dir = j.tmp()
     const g = watchGuard(['--state-dir', dir, ...ONLY.memory, '--hysteresis', '2', '--grace', '1s', '--startup-grace', '0', '--watch', '300ms', '--enforce', '--match', t], env)
     j.child(g.proc)
@@ -267,7 +267,7 @@ describe('medic guard: attacks on the protected job', () => {
   it('a double-forked, reparented, renamed daemon of the job is spared; a look-alike hog is not', async () => {
     const t = tag()
     const env = registryEnv(j)
-    const job = await startDevJob(j, ['--mb', '150', '--child', '--orphan', '--title', 'node hog.mjs', t], env)
+    const job = await startDevJob(j, ['--mb', '150', '--child', '--orphan', '--title', `node hog.mjs ${t}`, t], env)
     const st = readFileSync(`/proc/${job.child}/stat`, 'latin1')
     expect(Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1])).not.toBe(job.pid) // reparented away from the job
     const hog = await startHog(j, ['--mb', '120', '--ignore-term', t])

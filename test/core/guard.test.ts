@@ -125,6 +125,9 @@ describe('guard candidates and ranking', () => {
     expect(classify(proc({pid: 31, refusal: {kind: 'unmatched', reason: 'does not match --match x'}}), scope()).kind).toBe('out')
     expect(classify(proc({pid: 32, uid: 0}), scope({uid: 1000})).kind).toBe('out')
     expect(classify(proc({pid: 33, uid: 1000}), scope({uid: 1000})).kind).toBe('candidate')
+    // A --match miss is out of scope even when it would also be spared (a dev job elsewhere on the host is not this guard's to name).
+    expect(classify(proc({pid: 34, cmdline: ['python', '-m', 'pytest']}), scope({match: /guardtest1/})).kind).toBe('out')
+    expect(classify(proc({pid: 35, cmdline: ['python', '-m', 'pytest', 'guardtest1']}), scope({match: /guardtest1/})).kind).toBe('spared')
   })
 
   it('ranks memory like earlyoom (oom_score, then RSS), CPU by % of a core, disk by write rate', () => {

@@ -78,7 +78,7 @@ async function runGuard({parsed, stderr}: RunContext) {
   const input = {
     mode: g.mode, limits: g.limits, configPath: g.config.path, enforce, watchMs, sampleMs: f.sample as number,
     hysteresis: f.hysteresis as number, graceMs: f.grace as number, killsPerHour: f['kills-per-hour'] as number, diskPaths: g.diskPaths,
-    devPatterns: g.devPatterns, daemonPatterns: g.daemonPatterns,
+    devPatterns: g.devPatterns, daemonPatterns: g.daemonPatterns, match: (f.match as RegExp | undefined) ?? null,
   }
   const deps = {
     clock: systemClock, sampler: makeGuardSampler({monotonic: monotonicMs}), gate, procs: procTable,
