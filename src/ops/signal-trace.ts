@@ -3,7 +3,7 @@ import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {explain, isSignalEvent, parseOomLines, parseStraceLine, parseTraceLine, SIGNALS, type Ending, type Explanation, type GuardAction, type ObservedSignal, type OwnCgroup, type SenderInfo} from '../core/trace.js'
-import {memoryCgroupOf, oomKillCount} from '../sys/cgroup.js'
+import {memoryCgroupOf, memoryLimitOf, oomKillCount} from '../sys/cgroup.js'
 import type {SignalGate} from '../sys/signal-gate.js'
 import type {ProcessTable} from '../sys/proc-table.js'
 import {TracefsSession} from '../sys/tracefs.js'
@@ -153,9 +153,9 @@ export async function traceSignals(o: TraceOptions): Promise<TraceResult> {
   // The job's own memory cgroup: the one made for it, else the target's when it is not the tracer's own.
   let own: OwnCgroup | null = o.jobCgroup ? {path: o.jobCgroup.path, limit: o.jobCgroup.limit} : null
   let counterFile = o.jobCgroup?.oomEvents ?? null
+  const mine = o.jobCgroup ? null : memoryCgroupOf('self')
   if (!o.jobCgroup) {
     const target = memoryCgroupOf(rootPid)
-    const mine = memoryCgroupOf('self')
     counterFile = target?.counter ?? null
     if (target && target.path !== '/' && target.path !== mine?.path) own = {path: target.path, limit: target.limit}
   }
@@ -248,9 +248,23 @@ export async function traceSignals(o: TraceOptions): Promise<TraceResult> {
   // In strace mode the job's fate is mirrored by strace; a SIGKILL of the job shows as strace's.
   const oomAfter = oomKillCount(counterFile)
   const oomCounterDelta = oomBefore !== null && oomAfter !== null ? oomAfter - oomBefore : null
-  const dmesg = ending.kind === 'running' ? {stdout: ''} : spawnSync('dmesg', [], {timeout: 3000, encoding: 'utf8', maxBuffer: 32 * 1024 * 1024})
+  const readDmesg = () => spawnSync('dmesg', [], {timeout: 3000, encoding: 'utf8', maxBuffer: 32 * 1024 * 1024})
+  let dmesg = ending.kind === 'running' ? {stdout: ''} : readDmesg()
+  // The kernel prints "Killed process N" after it sends the SIGKILL: a job reaped at once may end before the line is written.
+  const killedBy9 = (ending.kind === 'signaled' && ending.signal === 9) || ending.kind === 'vanished'
+  const killedLine = (t: string) => parseOomLines(t).some((x) => targets.has(x.pid) && x.line.includes('Killed process'))
+  const sawOom = (t: string) => parseOomLines(t).some((x) => targets.has(x.pid))
+  for (let i = 0; i < 10 && killedBy9 && sawOom(dmesg.stdout ?? '') && !killedLine(dmesg.stdout ?? ''); i++) {
+    await new Promise((r) => setTimeout(r, 50))
+    dmesg = readDmesg()
+  }
   const killers = userspaceKillers(o.procs)
   const guard = ending.kind === 'running' ? [] : (o.guardActions?.(wallStart - 1000) ?? [])
-  const explanation = explain(ending, signals, parseOomLines(dmesg.stdout ?? ''), targets, {oomCounter: oomCounterDelta, killers, ownCgroup: own, guard})
+  const ooms = parseOomLines(dmesg.stdout ?? '')
+  // The kernel's own line names the cgroup whose limit was hit: that decides "its own cgroup", not
+  // where the target was when the trace began (a job may enter its cgroup after it starts).
+  const hitCg = o.jobCgroup ? undefined : ooms.find((x) => targets.has(x.pid) && x.memcg)?.memcg
+  if (hitCg !== undefined) own = hitCg !== '/' && !(mine && (mine.path === hitCg || mine.path.startsWith(`${hitCg}/`))) ? {path: hitCg, limit: memoryLimitOf(hitCg)} : null
+  const explanation = explain(ending, signals, ooms, targets, {oomCounter: oomCounterDelta, killers, ownCgroup: own, guard})
   return {backend, failed: null, limitations, ending, child, rootPid, targets, signals, explanation, oomCounterDelta, killers, durationMs: Date.now() - t0}
 }

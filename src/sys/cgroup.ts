@@ -378,9 +378,20 @@ export function memoryCgroupOf(pid: number | 'self'): {path: string; counter: st
   const dir = m.hierarchy === 'v1' ? join(mounts.v1.memory!, m.path) : mounts.v2 ? join(mounts.v2, m.path) : null
   if (!dir) return {path: m.path, counter: null, limit: null}
   const file = join(dir, m.hierarchy === 'v1' ? 'memory.oom_control' : 'memory.events')
-  const raw = (readText(join(dir, m.hierarchy === 'v1' ? 'memory.limit_in_bytes' : 'memory.max')) ?? '').trim()
-  const limit = /^\d+$/.test(raw) && Number(raw) < 2 ** 62 ? Number(raw) : null
-  return {path: m.path, counter: existsSync(file) ? file : null, limit}
+  return {path: m.path, counter: existsSync(file) ? file : null, limit: limitIn(dir, m.hierarchy)}
+}
+
+function limitIn(dir: string, hierarchy: 'v1' | 'v2'): number | null {
+  const raw = (readText(join(dir, hierarchy === 'v1' ? 'memory.limit_in_bytes' : 'memory.max')) ?? '').trim()
+  return /^\d+$/.test(raw) && Number(raw) < 2 ** 62 ? Number(raw) : null
+}
+
+/** The memory limit of a memory cgroup named as the kernel's OOM line names it (oom_memcg=), in the hierarchy memory is charged in. */
+export function memoryLimitOf(path: string): number | null {
+  if (!path.startsWith('/') || path.split('/').includes('..')) return null
+  const mounts = parseCgroupMounts(readText('/proc/self/mounts') ?? '')
+  if (mounts.v1.memory !== undefined) return limitIn(join(mounts.v1.memory, path), 'v1')
+  return mounts.v2 ? limitIn(join(mounts.v2, path), 'v2') : null
 }
 
 /** The `oom_kill N` count of a memory.oom_control / memory.events file; null when unreadable. */
