@@ -157,7 +157,7 @@ export async function runDevSafe(input: DevRunInput, deps: DevRunDeps): Promise<
       if (!self) throw new Error('cannot read its own /proc entry')
       registry.push(registerProtected(entry(self.pid, self.startTime, self.sid === self.pid ? {sid: self.sid, startTime: self.startTime} : null), deps.places))
     } catch (e) {
-      if (limited) removeLimitCgroups(limited)
+      if (limited) await removeLimitCgroups(limited, (ms) => deps.clock.sleep(ms))
       return notStarted('protected', (e as Error).message, 'A job medic cannot register would run unprotected (medic cleanup, health and supervise could kill it).')
     }
     say(`   🔐 Mode: PROTECTED (medic cleanup, health, supervise, watchdog and guard never signal it)`)
@@ -264,7 +264,7 @@ export async function runDevSafe(input: DevRunInput, deps: DevRunDeps): Promise<
   } finally {
     for (const [s, h] of handlers) process.off(s, h)
     for (const r of registry.reverse()) unregisterProtected(r)
-    if (limited && !removeLimitCgroups(limited)) checks.push({name: 'leftovers', status: 'ALERT', detail: `processes the job left are still running in its limit cgroups (${limited.describe}); they stay limited`})
+    if (limited && !(await removeLimitCgroups(limited, (ms) => deps.clock.sleep(ms)))) checks.push({name: 'leftovers', status: 'ALERT', detail: `processes the job left are still running in its limit cgroups (${limited.describe}); they stay limited`})
     if (cgroup && !(await removeCgroupReleased(cgroup, (ms) => deps.clock.sleep(ms)))) checks.push({name: 'leftovers', status: 'ALERT', detail: `processes the job left are still running in cgroup ${cgroup.path}; they are no longer protected`})
   }
   // Exit 125 may be a shim's refusal: its line may still be in the pipe (bounded wait: a daemon the job left may hold it open).

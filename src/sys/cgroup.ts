@@ -354,17 +354,27 @@ function systemdScope(kind: string, label: string, self: {pid: number; startTime
   return {hierarchy: 'systemd', procsFiles: [], prefix, memory: limits.memoryMax !== null ? {path: unit, dir: null, limit: limits.memoryMax} : null, oomEvents: null, dirs: [], describe: `systemd scope ${unit}: ${set.join(', ')}`}
 }
 
-/** Removes the v1 cgroups made for a job once it is over (rmdir refuses while processes remain). */
-export function removeLimitCgroups(l: LimitCgroups): boolean {
-  let all = true
-  for (const d of l.dirs) {
-    try {
-      rmdirSync(d)
-    } catch {
-      all = false
-    }
+/**
+ * Removes the cgroups made for a job once it is over (rmdir refuses while processes remain),
+ * waiting like removeCgroupReleased (`sleep`, at most ~1 s) while none is listed but the kernel
+ * has not yet released the ones it just killed (an OOM kill, a moment ago).
+ */
+export async function removeLimitCgroups(l: LimitCgroups, sleep: (ms: number) => Promise<void>): Promise<boolean> {
+  let left = l.dirs.filter((d) => existsSync(d))
+  for (let i = 0; i < 100 && left.length; i++) {
+    left = left.filter((d) => {
+      try {
+        rmdirSync(d)
+        return false
+      } catch (e) {
+        return (e as NodeJS.ErrnoException).code !== 'ENOENT'
+      }
+    })
+    if (left.length === 0) break
+    if (left.some((d) => (readText(join(d, 'cgroup.procs')) ?? '').trim() !== '')) return false
+    await sleep(10)
   }
-  return all
+  return left.length === 0
 }
 
 /**
