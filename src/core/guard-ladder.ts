@@ -140,6 +140,11 @@ export interface LadderConfig {
   staleMs: number
 }
 
+/** What the first rung sets: nice 19, and on the memory path oom_score_adj 1000 (the kernel's first pick). */
+export function reniceFor(r: Resource): {nice: 19; oomScoreAdj: number | null} {
+  return {nice: 19, oomScoreAdj: r === 'memory' ? 1000 : null}
+}
+
 export type Step =
   | {action: 'renice'; resource: Resource; target: ProcSample; nice: 19; oomScoreAdj: number | null; reason: string}
   | {action: 'term' | 'kill'; resource: Resource; target: Victim; reason: string; detail?: string}
@@ -244,7 +249,7 @@ export function decide(i: DecideInput): Decision {
       const direct = next && r === 'cpu' && !cfg.limits.preferNice && (next.cpuPercent ?? 0) > cfg.limits.killCpuPercent
       if (next && direct && state.kills.length < cfg.killsPerHour) steps.push({action: 'term', resource: r, target: victimOf(next, r, now, reason(r)), reason: reason(r)})
       else if (next && direct) notes.push(`${reason(r)}: ${describe(next)} would get SIGTERM, but the budget of ${cfg.killsPerHour} per hour is spent`)
-      else if (next) steps.push({action: 'renice', resource: r, target: next, nice: 19, oomScoreAdj: r === 'memory' ? 1000 : null, reason: reason(r)})
+      else if (next) steps.push({action: 'renice', resource: r, target: next, ...reniceFor(r), reason: reason(r)})
       else if (!mine.length) notes.push(`${reason(r)}: no process may be acted on${ranking.spared.length ? ` (${ranking.spared.length} offender${ranking.spared.length === 1 ? '' : 's'} protected)` : ''}`)
     }
   }
@@ -286,6 +291,6 @@ export function stepLine(step: Step, dryRun: boolean): string {
   const w = dryRun ? 'would ' : ''
   const who = step.action === 'renice' ? `${describe(step.target)}, ${weight(step.target, step.resource)}` : describe(step.target)
   if (step.action === 'renice') return `${w}renice 19${step.oomScoreAdj !== null ? ` and raise oom_score_adj to ${step.oomScoreAdj}` : ''}: ${who} — ${step.reason}`
-  if (step.action === 'restore') return `${w}give back nice ${step.target.nice0 ?? '?'}${step.target.oomScoreAdj0 !== null ? ` and oom_score_adj ${step.target.oomScoreAdj0}` : ''}: ${who} — ${step.reason}`
+  if (step.action === 'restore') return `${w}give back nice ${step.target.nice0 ?? '?'}${step.target.oomScoreAdj0 !== null && reniceFor(step.resource).oomScoreAdj !== null ? ` and oom_score_adj ${step.target.oomScoreAdj0}` : ''}: ${who} — ${step.reason}`
   return `${w}${step.action === 'term' ? 'SIGTERM' : 'SIGKILL'} ${who} — ${step.reason}${step.detail ? ` (${step.detail})` : ''}`
 }

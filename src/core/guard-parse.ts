@@ -107,3 +107,32 @@ export function parseWriteBytes(text: string): number | null {
   const m = /^write_bytes:\s*(\d+)/m.exec(text)
   return m ? Number(m[1]) : null
 }
+
+/**
+ * The file system type of the mount holding `path` (absolute, as given: resolving it could
+ * itself hang on a dead mount), from /proc/self/mountinfo: the longest mount point that
+ * is the path or one of its parents. null when none is found.
+ */
+export function mountTypeOf(mountinfo: string, path: string): string | null {
+  const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)))
+  const clean = path.replace(/\/+$/, '') || '/'
+  let best: {point: string; type: string} | null = null
+  for (const line of mountinfo.split('\n')) {
+    const [left, right] = line.split(' - ')
+    if (!right) continue
+    const point = unescape(left.split(' ')[4] ?? '')
+    const type = right.split(' ')[0]
+    if (!point || !type) continue
+    const under = point === '/' || clean === point || clean.startsWith(`${point}/`)
+    // A later line for the same point is mounted over the earlier one.
+    if (under && (!best || point.length >= best.point.length)) best = {point, type}
+  }
+  return best?.type ?? null
+}
+
+/**
+ * Local file systems, whose statfs answers from memory: read in-process. Any other (NFS,
+ * CIFS, 9p — WSL2's drives —, FUSE, unknown) may never answer, and a libuv worker thread
+ * stuck in the kernel cannot be joined: Node would then hang at exit.
+ */
+export const LOCAL_FS_TYPES: ReadonlySet<string> = new Set(['ext2', 'ext3', 'ext4', 'xfs', 'btrfs', 'zfs', 'f2fs', 'tmpfs', 'ramfs', 'overlay', 'devtmpfs', 'vfat', 'exfat', 'ntfs3', 'squashfs', 'erofs', 'iso9660', 'jfs', 'reiserfs', 'bcachefs', 'nilfs2'])

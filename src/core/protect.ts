@@ -234,3 +234,25 @@ export function pidFileTrust(o: {startTicks: number; clkTck: number; fileMtimeMs
 export function groupIsJobs(job: {startTime: string}, leaderNow: {startTime: string} | null): boolean {
   return leaderNow === null || leaderNow.startTime === job.startTime
 }
+
+/** A renice and/or oom_score_adj change (medic guard's first rung, through the signal gate). */
+export interface Adjustment {
+  nice?: number
+  oomScoreAdj?: number
+}
+
+/** The part of an undo that may be given back: what still has medic's value, and no oom_score_adj raised. */
+export function undoable(change: Adjustment, set: Adjustment, now: {nice: number | null; oomScoreAdj: number | null}): {change: Adjustment; left: string[]} {
+  const out: Adjustment = {}
+  const left: string[] = []
+  if (change.nice !== undefined) {
+    if (set.nice !== undefined && now.nice === set.nice) out.nice = change.nice
+    else left.push(`nice is ${now.nice ?? '?'}, not the ${set.nice ?? '?'} medic set`)
+  }
+  if (change.oomScoreAdj !== undefined) {
+    if (set.oomScoreAdj === undefined || now.oomScoreAdj !== set.oomScoreAdj) left.push(`oom_score_adj is ${now.oomScoreAdj ?? '?'}, not the ${set.oomScoreAdj ?? '?'} medic set`)
+    else if (change.oomScoreAdj > now.oomScoreAdj) left.push(`giving back oom_score_adj ${change.oomScoreAdj} would raise it from ${now.oomScoreAdj}`)
+    else out.oomScoreAdj = change.oomScoreAdj
+  }
+  return {change: out, left}
+}

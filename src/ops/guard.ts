@@ -1,6 +1,6 @@
 import {formatMs} from '../core/duration.js'
 import {DEV_ENV_FLAG, type Limits, type Mode} from '../core/guard-config.js'
-import {assess, commit, decide, initialState, stepLine, type Decision, type GuardState, type HostSample, type Outcome, type Reading, type Step} from '../core/guard-ladder.js'
+import {assess, commit, decide, initialState, reniceFor, stepLine, type Decision, type GuardState, type HostSample, type Outcome, type Reading, type Step} from '../core/guard-ladder.js'
 import {classify, describe, offends, rank, RESOURCES, type ProcSample, type Ranking, type Resource, type Scope} from '../core/guard-rank.js'
 import {resourceStatus, statusLines} from '../core/guard-status.js'
 import {JOB_ENV} from '../core/protect.js'
@@ -136,7 +136,9 @@ async function act(step: Step, input: GuardInput, deps: GuardDeps, scope: Scope)
   if (step.action === 'restore') {
     const t = step.target
     if (t.nice0 === null && t.oomScoreAdj0 === null) return {outcome: 'sent', detail: 'nothing recorded to give back'}
-    const r = deps.gate.adjust(pid, startTime, {...(t.nice0 !== null ? {nice: t.nice0} : {}), ...(t.oomScoreAdj0 !== null ? {oomScoreAdj: t.oomScoreAdj0} : {})}, {undo: true})
+    // Only what the first rung set is given back, and only while the process still has it.
+    const set = reniceFor(t.resource)
+    const r = deps.gate.adjust(pid, startTime, {...(t.nice0 !== null ? {nice: t.nice0} : {}), ...(t.oomScoreAdj0 !== null && set.oomScoreAdj !== null ? {oomScoreAdj: t.oomScoreAdj0} : {})}, {undo: {nice: set.nice, ...(set.oomScoreAdj !== null ? {oomScoreAdj: set.oomScoreAdj} : {})}})
     return {outcome: r.result, detail: r.reason ?? r.result}
   }
   const r = deps.gate.send(pid, startTime, step.action === 'term' ? 'SIGTERM' : 'SIGKILL')
@@ -238,7 +240,7 @@ function compact(p: ProcSample, r: Resource): string {
 function summaryOf(readings: Reading[], ranked: Record<Resource, Ranking>, log: PassLog, input: GuardInput, state: GuardState): string {
   const over = readings.filter((r) => r.over)
   if (over.length === 0) {
-    const restored = log.tried.filter((t) => t.step.action === 'restore').map((t) => `${t.done ? 'gave back the priority of' : 'would give back the priority of'} ${short(t.step.target)}`)
+    const restored = log.tried.filter((t) => t.step.action === 'restore').map((t) => `${t.done ? 'gave back the priority of' : input.enforce ? 'did not give back the priority of' : 'would give back the priority of'} ${short(t.step.target)}`)
     return `${readings.map((r) => r.why).join(', ')} (mode ${input.mode})${restored.length ? `; ${restored.join('; ')}` : ''}`
   }
   const verb: Record<Step['action'], string> = {renice: 'reniced', term: 'SIGTERM to', kill: 'SIGKILL to', restore: 'gave back the priority of'}

@@ -1,6 +1,7 @@
 import {readdirSync, readFileSync} from 'node:fs'
+import {spawn} from 'node:child_process'
 import {statfs} from 'node:fs/promises'
-import {cpuBusyPercent, memoryUsedPercent, parseCpuTimes, parseMeminfo, parsePressure, parseProcStatus, parseWriteBytes, procCpuPercent, type CpuTimes} from '../core/guard-parse.js'
+import {cpuBusyPercent, LOCAL_FS_TYPES, mountTypeOf, memoryUsedPercent, parseCpuTimes, parseMeminfo, parsePressure, parseProcStatus, parseWriteBytes, procCpuPercent, type CpuTimes} from '../core/guard-parse.js'
 import type {DiskReading, HostSample} from '../core/guard-ladder.js'
 import {parseCmdline, parseStat} from '../core/proc-parse.js'
 import type {ProcFacts} from '../core/guard-rank.js'
@@ -10,9 +11,34 @@ export type {ProcFacts}
 /**
  * What `medic guard` reads each sample: /proc files only (procfs reads never wait on a
  * disk), and statfs of the watched paths asynchronously with a deadline (a hung NFS mount
- * must not stall the loop). No process is spawned per sample. The process table is read
- * only when a resource is over its limit: an idle guard reads five small files.
+ * must not stall the loop) — of a local file system in-process, of any other in a child
+ * (statfsInChild). No process is spawned per sample for local paths (the default, /).
+ * The process table is read only when a resource is over its limit: an idle guard reads
+ * a handful of small files.
  */
+
+/**
+ * statfs of a file system that may never answer (network, FUSE, unknown), in a child
+ * (`stat -f`) killed at the deadline: a child stuck in the kernel is never waited for, a
+ * thread would be (Node joins its worker threads at exit, so one stuck statfs would keep
+ * medic from ever exiting). Resolves [blocks, bfree, bavail, bsize].
+ */
+function statfsInChild(path: string, timeoutMs: number): Promise<[number, number, number, number]> {
+  return new Promise((resolve, reject) => {
+    const c = spawn('stat', ['-f', '-c', '%b %f %a %S', '--', path], {stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs, killSignal: 'SIGKILL'})
+    c.unref()
+    let out = ''
+    let err = ''
+    c.stdout!.on('data', (d) => (out += d))
+    c.stderr!.on('data', (d) => (err += d))
+    c.once('error', reject)
+    c.once('close', (code) => {
+      const n = out.trim().split(' ').map(Number)
+      if (code === 0 && n.length === 4 && n.every(Number.isFinite)) resolve(n as [number, number, number, number])
+      else reject(Object.assign(new Error(err.trim().split('\n')[0] || `stat -f exited ${code}`), {code: /No such file/.test(err) ? 'ENOENT' : undefined}))
+    })
+  })
+}
 
 /** Linux's USER_HZ: /proc times are in 1/100 s on every architecture medic runs on. */
 const TICKS = 100
@@ -52,19 +78,30 @@ export function makeGuardSampler(o: {monotonic: () => number; diskTimeoutMs?: nu
   let procPrev = new Map<string, Prev>()
   const diskTimeoutMs = o.diskTimeoutMs ?? 2000
 
+  // A statfs that never answers (a hung NFS or FUSE mount) holds a libuv worker thread until it does:
+  // while one is pending for a path, no other is started there, so a hung mount costs one thread, not one per sample.
+  const pending = new Map<string, number>()
   const disk = async (path: string): Promise<DiskReading> => {
+    const since = pending.get(path)
+    if (since !== undefined) return {path, usedPercent: null, error: `statfs has not answered for ${Math.round((o.monotonic() - since) / 1000)}s`}
     let timer: NodeJS.Timeout | undefined
     const late = new Promise<DiskReading>((r) => {
       timer = setTimeout(() => r({path, usedPercent: null, error: `statfs did not answer within ${diskTimeoutMs}ms`}), diskTimeoutMs)
       timer.unref()
     })
-    const real = statfs(path).then(
-      (s): DiskReading => {
-        // As df: used / (used + available to unprivileged users).
-        const used = (s.blocks - s.bfree) * s.bsize
-        const avail = s.bavail * s.bsize
-        return {path, usedPercent: used + avail > 0 ? (100 * used) / (used + avail) : 0}
-      },
+    pending.set(path, o.monotonic())
+    // As df: used / (used + available to unprivileged users).
+    const usage = (blocks: number, bfree: number, bavail: number, bsize: number): DiskReading => {
+      const used = (blocks - bfree) * bsize
+      const avail = bavail * bsize
+      return {path, usedPercent: used + avail > 0 ? (100 * used) / (used + avail) : 0}
+    }
+    const local = LOCAL_FS_TYPES.has(mountTypeOf(read('/proc/self/mountinfo') ?? '', path) ?? '')
+    const real = (local
+      ? statfs(path).then((s) => usage(s.blocks, s.bfree, s.bavail, s.bsize))
+      : statfsInChild(path, diskTimeoutMs).then((n) => usage(n[0], n[1], n[2], n[3]))
+    ).finally(() => pending.delete(path)).then(
+      (r) => r,
       (e: NodeJS.ErrnoException): DiskReading => ({path, usedPercent: null, error: e.code ?? e.message}),
     )
     try {

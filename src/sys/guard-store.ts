@@ -4,7 +4,8 @@ import {parseState, type GuardState} from '../core/guard-ladder.js'
 import type {GuardAction} from '../core/trace.js'
 import {CappedLog} from './capped-log.js'
 import type {StateLayout} from './state-layout.js'
-import {readJson, writeFileAtomic} from './state-store.js'
+import {readText} from './files.js'
+import {writeFileAtomic} from './state-store.js'
 
 /**
  * The files of `medic guard`: its config (what `medic isolation` wrote, or any file in
@@ -39,8 +40,14 @@ export function loadGuardConfig(path: string | null | undefined): GuardConfig {
   return r.config
 }
 
+/** Its state, never through a symlink nor blocking on a FIFO planted there (a file that does not parse is a fresh start). */
 export function readGuardState(layout: StateLayout): GuardState {
-  return parseState(readJson(layout.guardState))
+  const text = readText(layout.guardState, RECORD_MAX_BYTES)
+  try {
+    return parseState(text === null ? null : JSON.parse(text))
+  } catch {
+    return parseState(null)
+  }
 }
 
 /** Throws when the state cannot be written: the caller says so (the counts start over next time). */
@@ -62,12 +69,9 @@ export function readGuardActions(layouts: StateLayout[], sinceMs: number): Guard
   for (const l of layouts) {
     if (seen.has(l.guardActions)) continue
     seen.add(l.guardActions)
-    let text = ''
-    try {
-      text = readFileSync(l.guardActions, 'utf8')
-    } catch {
-      continue
-    }
+    // Not through a symlink, not blocking on a FIFO, at most what the writer caps it at.
+    const text = readText(l.guardActions, 2 * RECORD_MAX_BYTES)
+    if (text === null) continue
     for (const line of text.split('\n')) {
       if (!line) continue
       try {

@@ -1,4 +1,4 @@
-import {groupIsJobs, marksInUse, MARK_ENV, protectionsOf, refusalFor, entryKey, type LiveEntry, type OwnerScope, type ProcFacts, type ProtectionContext, type Refusal} from '../core/protect.js'
+import {groupIsJobs, marksInUse, MARK_ENV, protectionsOf, refusalFor, entryKey, undoable, type Adjustment, type LiveEntry, type OwnerScope, type ProcFacts, type ProtectionContext, type Refusal} from '../core/protect.js'
 import {cgroupPids, freezeCgroup, joinCgroup, type Cgroup} from './cgroup.js'
 import {readFileSync, writeFileSync} from 'node:fs'
 import {getPriority, setPriority} from 'node:os'
@@ -98,18 +98,18 @@ export interface SignalGate {
   resume(pid: number, startTime: string): Sent
   /**
    * Renice and/or set oom_score_adj (medic guard's first rung) under the same identity and
-   * protection checks as a signal; `before` is what it had. `undo` gives back what medic
-   * changed and, like resume, skips the protection rules (a job protected since must get
-   * its priority back).
+   * protection checks as a signal; `before` is what it had. `undo: set` gives back what
+   * medic changed and, like resume, skips the protection rules (a job protected since must
+   * get its priority back) — but only the values the process still has as medic `set` them
+   * (someone changed it since: theirs stays), and never a higher oom_score_adj than it has
+   * (giving back never makes a process likelier to be OOM-killed): a stale or forged record
+   * cannot make an undo hurt anyone.
    */
-  adjust(pid: number, startTime: string, change: Adjustment, o?: {undo?: boolean}): Sent & {before?: {nice: number | null; oomScoreAdj: number | null}}
+  adjust(pid: number, startTime: string, change: Adjustment, o?: {undo?: Adjustment}): Sent & {before?: {nice: number | null; oomScoreAdj: number | null}}
   scope(opts?: ScopeOptions): JobScope
 }
 
-export interface Adjustment {
-  nice?: number
-  oomScoreAdj?: number
-}
+export type {Adjustment} from '../core/protect.js'
 
 export interface GateDeps {
   procs: ProcessTable
@@ -121,7 +121,10 @@ export interface GateDeps {
   kill?: (pid: number, signal: NodeJS.Signals) => void
   /** The one place setpriority(2) and /proc/<pid>/oom_score_adj are written; tests may watch it. */
   setAdjustment?: (pid: number, change: Adjustment) => void
+  /** Where they are read (readAdjustment); tests may stand in. */
+  getAdjustment?: (pid: number) => {nice: number | null; oomScoreAdj: number | null}
 }
+
 
 /** What a process has now: its nice and oom_score_adj (null when unreadable). */
 export function readAdjustment(pid: number): {nice: number | null; oomScoreAdj: number | null} {
@@ -217,8 +220,18 @@ export function makeSignalGate(d: GateDeps): SignalGate {
       return deliver(pid, startTime, 'SIGCONT', () => null)
     },
     adjust(pid, startTime, change, o = {}) {
-      const before = readAdjustment(pid)
-      const r = deliver(pid, startTime, 'SIGCONT', o.undo ? () => null : (p) => judge(p), () => (d.setAdjustment ?? realAdjustment)(pid, change))
+      const read = d.getAdjustment ?? readAdjustment
+      const before = read(pid)
+      let apply = change
+      const check = o.undo
+        ? () => {
+          // Read after the identity check: the values of this very process.
+          const u = undoable(change, o.undo!, read(pid))
+          apply = u.change
+          return Object.keys(u.change).length ? null : `not given back: ${u.left.join('; ')}`
+        }
+        : (p: ProcInfo) => judge(p)
+      const r = deliver(pid, startTime, 'SIGCONT', check, () => (d.setAdjustment ?? realAdjustment)(pid, apply))
       return {...r, before}
     },
     scope(opts = {}) {

@@ -175,6 +175,44 @@ describe('medic guard: the disk path', () => {
   })
 })
 
+describe('medic guard: a sample never blocks', () => {
+  it('a disk path whose statfs never answers (a hung FUSE mount) is UNKNOWN on time; the pass ends, and a watch acts and stops', async (ctx) => {
+    if (skipWhen(ctx, process.getuid?.() !== 0 || !existsSync('/dev/fuse') ? 'needs root and /dev/fuse to mount a FUSE file system nobody answers' : null)) return
+    const mnt = j.tmp()
+    // A private mount namespace: a FUSE mount whose daemon end (fd 3, kept by the guard) is never read.
+    const hung = (args: string[]) => ['-m', '--propagation', 'private', 'sh', '-c', 'exec 3<>/dev/fuse && mount -t fuse -o fd=3,rootmode=40000,user_id=0,group_id=0 medic-hang "$1" && shift && exec "$@"', 'sh', mnt, process.execPath, BIN, 'guard', ...args]
+    const run = (args: string[]) => new Promise<{code: number | null; stdout: string; stderr: string}>((resolve) => {
+      const p = spawn('unshare', hung(args), {stdio: ['ignore', 'pipe', 'pipe'], env: {...process.env, NO_COLOR: '1'}})
+      j.child(p)
+      let stdout = ''
+      let stderr = ''
+      p.stdout!.on('data', (d) => (stdout += d))
+      p.stderr!.on('data', (d) => (stderr += d))
+      p.once('close', (code) => resolve({code, stdout, stderr}))
+    })
+    const one = await run(['--disk-path', mnt, '--disk-path', '/', '--memory-limit', '100', '--cpu-limit', '100', '--disk-limit', '100', '--memory-pressure-limit', '0', '--sample', '100ms', '--match', tag(), '--json'])
+    const o = JSON.parse(one.stdout)
+    expect(o.checks.find((c: {name: string}) => c.name === 'disk')).toMatchObject({status: 'UNKNOWN', detail: expect.stringContaining(`${mnt}: statfs did not answer within`)})
+    expect(o.sample.disks).toEqual([{path: mnt, usedPercent: null}, {path: '/', usedPercent: expect.any(Number)}])
+    // A watch: the memory path still acts on the hog sample after sample, and SIGTERM still ends it.
+    const t = tag()
+    const hog = await startHog(j, ['--mb', '120', t])
+    const dir = j.tmp()
+    const p = spawn('unshare', hung(['--state-dir', dir, '--disk-path', mnt, ...ONLY.memory, '--hysteresis', '2', '--grace', '1s', '--startup-grace', '0', '--watch', '200ms', '--enforce', '--match', t]), {stdio: ['ignore', 'pipe', 'pipe'], env: {...process.env, NO_COLOR: '1'}})
+    j.child(p)
+    let err = ''
+    p.stderr!.on('data', (d) => (err += d))
+    const closed = new Promise<number | null>((r) => p.once('close', (c) => r(c)))
+    await until('the hog to be stopped while the disk path hangs', () => !alive(hog.pid), 30_000).catch((e) => {
+      throw new Error(`${(e as Error).message}\n--- guard stderr:\n${err}`)
+    })
+    // The guard is unshare's child (exec'd): its pid is unshare's.
+    process.kill(p.pid!, 'SIGTERM')
+    expect(await closed).toBe(0)
+    expect(actions(dir).map((a) => a.action)).toEqual(['renice', 'term'])
+  })
+})
+
 describe('medic guard: one pass keeps its counts in the state dir', () => {
   it('acts only at the N-th consecutive pass over the limit', async () => {
     const t = tag()
@@ -195,6 +233,24 @@ describe('medic guard: one pass keeps its counts in the state dir', () => {
     expectContract(r, 'GUARD_OK')
     expect(r.lines[0]).toMatch(new RegExp(`gave back the priority of pid ${hog.pid}`))
     expect(niceOf(hog.pid)).toBe(0)
+  })
+
+  it('a forged state cannot make it "give back" a priority it never took (nor raise an oom_score_adj)', async () => {
+    const t = tag()
+    const hog = await startHog(j, ['--mb', '10', t])
+    const dir = j.tmp()
+    mkdirSync(join(dir, 'guard'), {recursive: true, mode: 0o700})
+    chmodSync(dir, 0o700)
+    const st = readFileSync(`/proc/${hog.pid}/stat`, 'latin1')
+    const startTime = st.slice(st.lastIndexOf(')') + 2).split(' ')[19]
+    const forged = {version: 1, over: {memory: 0, cpu: 0, disk: 0}, lastAt: null, kills: [], victims: [{pid: hog.pid, startTime, comm: 'node', cmdline: ['node'], resource: 'memory', stage: 'reniced', at: Date.now(), reason: 'forged', nice0: -20, oomScoreAdj0: 1000}]}
+    writeFileSync(join(dir, 'guard', 'state.json'), JSON.stringify(forged))
+    const before = {nice: niceOf(hog.pid), oom: oomAdjOf(hog.pid)}
+    const r = await medic(['guard', '--state-dir', dir, '--memory-limit', '100', '--cpu-limit', '100', '--disk-limit', '100', '--memory-pressure-limit', '0', '--enforce', '--match', t, '--sample', '100ms'])
+    expectContract(r, 'GUARD_OK')
+    expect(r.lines[0]).toMatch(new RegExp(`did not give back the priority of pid ${hog.pid}`))
+    expect(r.stderr).toMatch(/not given back: nice is 0, not the 19 medic set; oom_score_adj is 0, not the 1000 medic set/)
+    expect({nice: niceOf(hog.pid), oom: oomAdjOf(hog.pid)}).toEqual(before)
   })
 
   it('a second enforcing guard is refused while one acts', async () => {

@@ -2,7 +2,8 @@ import {readFileSync} from 'node:fs'
 import {describe, expect, it} from 'vitest'
 import {DEV_PATTERNS, envFileText, ISOLATION_LIMITS, isolationDocument, literalPattern, parseGuardConfig, PROTECTOR_LIMITS, shQuote, type Limits} from '../../src/core/guard-config.js'
 import {assess, commit, decide, initialState, parseState, pct, stepLine, type DecideInput, type GuardState, type HostSample, type LadderConfig} from '../../src/core/guard-ladder.js'
-import {cpuBusyPercent, memoryUsedPercent, parseCpuTimes, parseMeminfo, parsePressure, parseProcStatus, parseWriteBytes, procCpuPercent} from '../../src/core/guard-parse.js'
+import {undoable} from '../../src/core/protect.js'
+import {cpuBusyPercent, LOCAL_FS_TYPES, memoryUsedPercent, mountTypeOf, parseCpuTimes, parseMeminfo, parsePressure, parseProcStatus, parseWriteBytes, procCpuPercent} from '../../src/core/guard-parse.js'
 import {classify, rank, systemService, type ProcSample, type Resource, type Scope} from '../../src/core/guard-rank.js'
 import {resourceStatus, statusLines} from '../../src/core/guard-status.js'
 
@@ -321,5 +322,38 @@ describe('cgroup limits (pure parts)', () => {
     expect(memcgOf(text, false)).toEqual({path: '/', hierarchy: 'v2'})
     expect([weightToShares(100), weightToShares(50), weightToShares(1), weightToShares(10000)]).toEqual([1024, 512, 10, 102400])
     expect(formatBytes(64 * 1024 * 1024)).toBe('64 MiB')
+  })
+})
+
+describe('guard disk paths', () => {
+  const info = [
+    '22 27 0:21 / /proc rw,relatime - proc proc rw',
+    '27 1 8:1 / / rw,relatime - ext4 /dev/sda1 rw',
+    '40 27 0:50 / /mnt/nas rw - nfs4 nas:/export rw',
+    '41 27 0:51 / /mnt/my\\040drive rw - 9p drvfs rw',
+    '42 40 0:52 / /mnt/nas/cache rw - tmpfs tmpfs rw',
+  ].join('\n')
+  it('finds the mount holding a path (the longest mount point), without resolving it', () => {
+    expect(mountTypeOf(info, '/')).toBe('ext4')
+    expect(mountTypeOf(info, '/var/lib')).toBe('ext4')
+    expect(mountTypeOf(info, '/mnt/nas')).toBe('nfs4')
+    expect(mountTypeOf(info, '/mnt/nas/')).toBe('nfs4')
+    expect(mountTypeOf(info, '/mnt/nas/a/b')).toBe('nfs4')
+    expect(mountTypeOf(info, '/mnt/nas/cache/x')).toBe('tmpfs')
+    expect(mountTypeOf(info, '/mnt/nasty')).toBe('ext4')
+    expect(mountTypeOf(info, '/mnt/my drive/x')).toBe('9p')
+    expect(LOCAL_FS_TYPES.has('ext4') && !LOCAL_FS_TYPES.has('nfs4') && !LOCAL_FS_TYPES.has('9p') && !LOCAL_FS_TYPES.has('fuse')).toBe(true)
+  })
+})
+
+describe("the gate's undo of a renice", () => {
+  it('gives back only what still has the value medic set, and never raises oom_score_adj', () => {
+    const set = {nice: 19, oomScoreAdj: 1000}
+    expect(undoable({nice: 0, oomScoreAdj: 0}, set, {nice: 19, oomScoreAdj: 1000})).toEqual({change: {nice: 0, oomScoreAdj: 0}, left: []})
+    // Someone reniced it since, or run-dev-safe lowered its oom_score_adj: theirs stays.
+    expect(undoable({nice: 0, oomScoreAdj: 0}, set, {nice: 5, oomScoreAdj: -500})).toEqual({change: {}, left: ['nice is 5, not the 19 medic set', 'oom_score_adj is -500, not the 1000 medic set']})
+    expect(undoable({nice: 0, oomScoreAdj: 0}, {nice: 19}, {nice: 19, oomScoreAdj: 0})).toMatchObject({change: {nice: 0}})
+    // A forged "before" cannot push a process toward the OOM killer.
+    expect(undoable({oomScoreAdj: 1000}, {oomScoreAdj: 300}, {nice: 0, oomScoreAdj: 300}).change).toEqual({})
   })
 })
