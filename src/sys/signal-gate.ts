@@ -1,6 +1,6 @@
 import {groupIsJobs, marksInUse, MARK_ENV, protectionsOf, refusalFor, entryKey, undoable, type Adjustment, type LiveEntry, type OwnerScope, type ProcFacts, type ProtectionContext, type Refusal} from '../core/protect.js'
 import {cgroupPids, freezeCgroup, joinCgroup, type Cgroup} from './cgroup.js'
-import {readFileSync, writeFileSync} from 'node:fs'
+import {readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {getPriority, setPriority} from 'node:os'
 import type {ProcessTable, ProcInfo} from './proc-table.js'
 
@@ -141,7 +141,22 @@ export function readAdjustment(pid: number): {nice: number | null; oomScoreAdj: 
 
 function realAdjustment(pid: number, change: Adjustment): void {
   try {
-    if (change.nice !== undefined) setPriority(pid, change.nice)
+    if (change.nice !== undefined) {
+      setPriority(pid, change.nice)
+      // setpriority(2) on Linux sets one thread: the others of a threaded hog (a training job, a JVM) too,
+      // each checked to still be a thread of this process right before.
+      let tids: string[] = []
+      try {
+        tids = readdirSync(`/proc/${pid}/task`)
+      } catch {}
+      for (const t of tids) {
+        const tid = Number(t)
+        if (tid === pid || !Number.isInteger(tid)) continue
+        try {
+          if (/^Tgid:\s*(\d+)$/m.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, 'latin1'))?.[1] === String(pid)) setPriority(tid, change.nice)
+        } catch {} // the thread ended
+      }
+    }
     if (change.oomScoreAdj !== undefined) writeFileSync(`/proc/${pid}/oom_score_adj`, String(change.oomScoreAdj))
   } catch (e) {
     // os.setPriority throws ERR_SYSTEM_ERROR with the errno in `info`.

@@ -3,7 +3,7 @@
 // trips them, and every guard run is scoped with --match to this test's own tag, so it
 // never looks at another process on this shared machine.
 import {spawn} from 'node:child_process'
-import {chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 import {actions, HOG, niceOf, oomAdjOf, registryEnv, startDevJob, startHog, tag, untilWhileGuard, watchGuard, skipWhen} from '../helpers/guard.js'
@@ -227,12 +227,17 @@ describe('medic guard: one pass keeps its counts in the state dir', () => {
     expect(o3.over.memory).toBe(3)
     expect(o3.summary).toMatch(new RegExp(`reniced pid ${hog.pid}`))
     expect(niceOf(hog.pid)).toBe(19)
+    // Every thread of it (setpriority(2) sets one thread on Linux; node runs several).
+    const threads = () => readdirSync(`/proc/${hog.pid}/task`).map((t) => niceOf(Number(t), hog.pid))
+    expect(threads().length).toBeGreaterThan(1)
+    expect(new Set(threads())).toEqual(new Set([19]))
     expect(JSON.parse(readFileSync(join(dir, 'guard', 'state.json'), 'utf8')).victims).toEqual([expect.objectContaining({pid: hog.pid, stage: 'reniced'})])
     // Under the limit again: the renice is given back.
     const r = await medic(['guard', '--state-dir', dir, '--memory-limit', '100', '--cpu-limit', '100', '--disk-limit', '100', '--memory-pressure-limit', '0', '--enforce', '--match', t, '--sample', '100ms'])
     expectContract(r, 'GUARD_OK')
     expect(r.lines[0]).toMatch(new RegExp(`gave back the priority of pid ${hog.pid}`))
     expect(niceOf(hog.pid)).toBe(0)
+    expect(new Set(threads())).toEqual(new Set([0]))
   })
 
   it('a forged state cannot make it "give back" a priority it never took (nor raise an oom_score_adj)', async () => {

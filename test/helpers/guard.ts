@@ -56,9 +56,9 @@ export async function startDevJob(j: Janitor, args: string[], env: NodeJS.Proces
   return {wrapper, pid: r.pid, child: r.child, stderr: () => err}
 }
 
-/** Field 19 of /proc/<pid>/stat. */
-export function niceOf(pid: number): number {
-  const st = readFileSync(`/proc/${pid}/stat`, 'latin1')
+/** Field 19 of /proc/<pid>/stat (of one of its threads: /proc/<pid>/task/<tid>/stat). */
+export function niceOf(pid: number, of?: number): number {
+  const st = readFileSync(of === undefined ? `/proc/${pid}/stat` : `/proc/${of}/task/${pid}/stat`, 'latin1')
   return Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[16])
 }
 
