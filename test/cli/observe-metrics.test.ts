@@ -64,6 +64,10 @@ describe('--metrics-file on every verdict command', () => {
       verify: ['verify', '--name', 'obs'],
       rules: ['rules'],
       dashboard: ['dashboard'],
+      guard: ['guard', '--match', `nothing-matches-${process.pid}`, '--sample', '100ms'],
+      'guard status': ['guard', 'status', '--sample', '100ms'],
+      isolation: ['isolation', work, 'test'],
+      isolate: ['isolate', '--', 'true'],
     }
     expect(Object.keys(runs).sort(), 'a run for every command of the registry').toEqual(Object.keys(COMMANDS).sort())
     superviseLater(state, 'obsfg')
@@ -74,8 +78,8 @@ describe('--metrics-file on every verdict command', () => {
       const env = id === 'ollama frozen-check' ? {MEDIC_TEXTFILE_DIR: tf} : {}
       const extra = id === 'ollama frozen-check' ? [] : ['--metrics-file', file]
       const r = await medic([...args.slice(0, args.indexOf('--') < 0 ? args.length : args.indexOf('--')), ...extra, '--state-dir', state, ...(args.includes('--') ? args.slice(args.indexOf('--')) : [])], {env})
-      // run-dev-safe is a wrapper: its verdict line is on stderr.
-      const line = (id === 'run-dev-safe' ? r.stderr.split('\n').find((l) => /^DEVRUN_/.test(l)) : r.lines[0]) ?? ''
+      // run-dev-safe and isolate are wrappers: their verdict line is on stderr.
+      const line = (id === 'run-dev-safe' || id === 'isolate' ? r.stderr.split('\n').find((l) => /^DEVRUN_/.test(l)) : r.lines[0]) ?? ''
       expect(line, `${id}: ${r.stdout}${r.stderr}`).toMatch(/^[A-Z0-9_]+_(OK|RECOVERED|ALERT|UNKNOWN): /)
       expect(r.stderr, id).not.toMatch(/metrics: not written/)
       const written = id === 'ollama frozen-check' ? join(tf, 'medic-ollama-frozen-check-ollama.prom') : file
