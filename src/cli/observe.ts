@@ -69,12 +69,16 @@ function build(spec: CommandSpec, parsed: Parsed, env: NodeJS.ProcessEnv, subjec
     counters: {read: () => readJson(countersPath), write: (c) => writeFileAtomic(countersPath, JSON.stringify(c) + '\n', 0o600)},
     notifyRecord: {read: () => readJson(recordPath), write: (r) => writeFileAtomic(recordPath, JSON.stringify(r) + '\n', 0o600)},
     writeMetrics: (path, families) => writeCheckMetrics(path, families, {command, subject}, async () => {
+      let r
       try {
-        const r = await new LockManager(layout, procTable, systemClock).acquire(lockName, 5000, 'metrics')
-        return r.acquired ? r.release : () => {}
+        r = await new LockManager(layout, procTable, systemClock).acquire(lockName, 30_000, 'metrics')
       } catch {
         return () => {} // no writable state dir: no lock, the last writer wins
       }
+      if (r.acquired) return r.release
+      if ('error' in r && r.error) return () => {} // the same: the lock cannot be written
+      // Held by a live writer past the wait (a loaded host): writing unlocked would lose its series or ours.
+      throw new Error(`the textfile directory's lock is held${r.owner ? ` by pid ${r.owner.pid}` : ''}: not written`)
     }),
     runCommand: (a, input, timeoutMs) => notifyCommand(a, input, timeoutMs),
     post: (u, body, timeoutMs) => notifyPost(u, body, timeoutMs),
