@@ -3,7 +3,7 @@
 // trips them, and every guard run is scoped with --match to this test's own tag, so it
 // never looks at another process on this shared machine.
 import {spawn} from 'node:child_process'
-import {chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 import {actions, HOG, niceOf, oomAdjOf, registryEnv, startDevJob, startHog, tag, untilWhileGuard, watchGuard, skipWhen} from '../helpers/guard.js'
@@ -271,6 +271,24 @@ describe('medic guard: one pass keeps its counts in the state dir', () => {
 })
 
 describe('medic guard: whom it may touch', () => {
+  it('as root, a config another user can change is refused (its limits and dev patterns would choose whom the guard kills)', async (ctx) => {
+    if (skipWhen(ctx, process.getuid?.() !== 0 ? 'needs root: a user reads the configs it is given' : null)) return
+    const dir = j.tmp()
+    const cfg = join(dir, 'medic.isolation.json')
+    writeFileSync(cfg, JSON.stringify({limits: {dev: {memoryPercent: 1}}, devPatterns: []}))
+    chownSync(cfg, 4242, 4242)
+    for (const args of [['guard', '--enforce', '--match', tag()], ['guard', 'status'], ['isolate', '--', 'true']]) {
+      const r = await medic([...args.slice(0, args.indexOf('--') < 0 ? args.length : args.indexOf('--')), '--config', cfg, '--state-dir', j.tmp(), ...(args.includes('--') ? args.slice(args.indexOf('--')) : [])])
+      // Bad input, before any job: the token on stdout, wrapper or not.
+      expect(r.lines[0], args.join(' ')).toMatch(new RegExp(`^(GUARD|DEVRUN)_UNKNOWN: config ${cfg} refused`))
+      expect(r.stderr, args.join(' ')).toContain(`${cfg} is owned by uid 4242`)
+      expect(r.code).toBe(3)
+    }
+    // The same file, root's and not writable by others, is read.
+    chownSync(cfg, 0, 0)
+    expectContract(await medic(['guard', '--config', cfg, '--match', tag(), '--state-dir', j.tmp(), '--sample', '100ms']), 'GUARD_ALERT')
+  })
+
   it("as another user: its own hog is a candidate, root's never is", async (ctx) => {
     if (skipWhen(ctx, users.cannot())) return
     const u = users.create()
