@@ -5,10 +5,14 @@
 import {spawn} from 'node:child_process'
 import {chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {afterEach, describe, expect, it} from 'vitest'
+import {afterEach, describe, expect, it, vi} from 'vitest'
 import {actions, HOG, niceOf, oomAdjOf, registryEnv, startDevJob, startHog, tag, untilWhileGuard, watchGuard, skipWhen} from '../helpers/guard.js'
 import {alive, BIN, expectContract, Janitor, medic, until, waitReady} from '../helpers/procs.js'
 import {TestUsers} from '../helpers/users.js'
+
+// Real hogs and run-dev-safe jobs on a shared 2-core host: a load of 10 makes a start take tens of
+// seconds. These are safety nets, not timing assertions.
+vi.setConfig({testTimeout: 150_000, hookTimeout: 60_000})
 
 const j = new Janitor()
 const users = new TestUsers()
@@ -203,7 +207,7 @@ describe('medic guard: a sample never blocks', () => {
     let err = ''
     p.stderr!.on('data', (d) => (err += d))
     const closed = new Promise<number | null>((r) => p.once('close', (c) => r(c)))
-    await until('the hog to be stopped while the disk path hangs', () => !alive(hog.pid), 30_000).catch((e) => {
+    await until('the hog to be stopped while the disk path hangs', () => !alive(hog.pid), 60_000).catch((e) => {
       throw new Error(`${(e as Error).message}\n--- guard stderr:\n${err}`)
     })
     // The guard is unshare's child (exec'd): its pid is unshare's.

@@ -3,11 +3,14 @@
 import {spawnSync} from 'node:child_process'
 import {chmodSync, existsSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {afterEach, describe, expect, it} from 'vitest'
+import {afterEach, describe, expect, it, vi} from 'vitest'
 import {memoryCgroupOf} from '../../src/sys/cgroup.js'
 import {registryEnv, startHog, skipWhen} from '../helpers/guard.js'
 import {alive, BIN, Janitor, medic} from '../helpers/procs.js'
 import {TestUsers} from '../helpers/users.js'
+
+// Real jobs allocating hundreds of MB on a shared, loaded host: safety nets, not timing assertions.
+vi.setConfig({testTimeout: 120_000, hookTimeout: 60_000})
 
 const j = new Janitor()
 const users = new TestUsers()

@@ -30,7 +30,7 @@ export async function startHog(j: Janitor, args: string[], opts: {uid?: number} 
   const ready = join(dir, 'ready.json')
   const proc = spawn(process.execPath, [HOG, ...args, '--ready', ready], {stdio: 'ignore', detached: true, ...(opts.uid !== undefined ? {uid: opts.uid, gid: opts.uid} : {})})
   j.child(proc)
-  const r = (await waitReady(ready, `hog ${args.join(' ')}`, () => true, 20_000)) as unknown as {pid: number; child: number | null}
+  const r = (await waitReady(ready, `hog ${args.join(' ')}`, () => true, 60_000)) as unknown as {pid: number; child: number | null}
   if (r.child) j.track(r.child)
   return {pid: r.pid, child: r.child, proc}
 }
@@ -50,7 +50,7 @@ export async function startDevJob(j: Janitor, args: string[], env: NodeJS.Proces
   const wrapper = spawn(process.execPath, [BIN, 'run-dev-safe', '--state-dir', dir, '--no-trace', ...extra, '--', process.execPath, HOG, ...args, '--ready', ready], {stdio: ['ignore', 'ignore', 'pipe'], detached: true, env: {...process.env, NO_COLOR: '1', ...env}})
   wrapper.stderr!.on('data', (d) => (err += d))
   j.child(wrapper)
-  const r = (await waitReady(ready, `dev job ${args.join(' ')}`, () => true, 20_000)) as unknown as {pid: number; child: number | null}
+  const r = (await waitReady(ready, `dev job ${args.join(' ')}`, () => true, 60_000)) as unknown as {pid: number; child: number | null}
   j.track(r.pid)
   if (r.child) j.track(r.child)
   return {wrapper, pid: r.pid, child: r.child, stderr: () => err}
@@ -102,7 +102,7 @@ export function skipWhen(ctx: {skip: () => void}, why: string | null): boolean {
 }
 
 /** Waits for `cond` while a guard runs; on time-out the guard is stopped and its output is in the error. */
-export async function untilWhileGuard(g: ReturnType<typeof watchGuard>, what: string, cond: () => boolean, ms = 30_000): Promise<void> {
+export async function untilWhileGuard(g: ReturnType<typeof watchGuard>, what: string, cond: () => boolean, ms = 60_000): Promise<void> {
   try {
     await until(what, cond, ms)
   } catch (e) {
