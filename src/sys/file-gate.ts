@@ -85,10 +85,9 @@ export interface HeldDir {
 }
 
 /**
- * The openat-like walk: `dir` is opened from / one component at a time — lstat the name
- * through the parent's fd, open it (O_DIRECTORY|O_NOFOLLOW) through the same fd, and
- * compare the opened fd's device and inode with what lstat saw (a swap in between is
- * refused). A symlink is followed only when root or `self` owns it (read, then lstat'd
+ * The openat-like walk: `dir` is opened from / one component at a time, each name
+ * through its parent's fd (O_DIRECTORY|O_NOFOLLOW), and what is judged is what the fd
+ * holds (fstat) — nothing can be swapped between the look and the act. A symlink is followed only when root or `self` owns it (read, then lstat'd
  * again: the same inode, or refused), its target walked the same way. With `create`, a
  * missing component is made (0755) and judged like any other — one another user made
  * first is refused. The directory reached must be owned by root or `self`, and not
@@ -130,17 +129,23 @@ export function walkDir(dir: string, o: {create?: boolean; self?: number; label?
         continue
       }
       const p = join(cur, name)
-      let seen = lstatOrNull(via)
-      if (!seen) {
-        if (!o.create) throw new FileError(label, 'ENOENT', `${p} does not exist`)
+      // Open first (one syscall on the common path); only a refusal to open says what is there.
+      let next = openDir(via)
+      if (next === 'ENOENT' && o.create) {
         try {
           mkdirSync(via, {mode: 0o755})
         } catch (e) {
           if (code(e) !== 'EEXIST') throw new FileError(label, code(e), `cannot create its folder ${p}: ${code(e)}`)
         }
-        seen = lstatSync(via)
+        next = openDir(via)
       }
-      if (seen.isSymbolicLink()) {
+      if (next === 'ENOENT') throw new FileError(label, 'ENOENT', `${p} does not exist`)
+      if (typeof next === 'string') {
+        const seen = lstatOrNull(via)
+        if (!seen?.isSymbolicLink()) {
+          const notDir = !!seen && !seen.isDirectory()
+          throw new FileError(label, notDir ? 'ENOTDIR' : next, notDir ? `${p} is not a directory` : `${p}: cannot be opened (${next})`)
+        }
         judge(p, seen, false)
         if (++hops > 40) throw new FileError(label, 'ELOOP', 'too many symlinks on its path')
         const to = readlinkSync(via)
@@ -153,20 +158,7 @@ export function walkDir(dir: string, o: {create?: boolean; self?: number; label?
         }
         continue
       }
-      if (!seen.isDirectory()) throw new FileError(label, 'ENOTDIR', `${p} is not a directory`)
-      let next: number
-      try {
-        next = openSync(via, O | constants.O_NOFOLLOW)
-      } catch (e) {
-        throw new FileError(label, code(e), `${p} changed while medic opened it (${code(e)}): refused`)
-      }
-      const st = fstatSync(next)
-      if (st.dev !== seen.dev || st.ino !== seen.ino) {
-        closeSync(next)
-        throw new FileError(label, 'ESTALE', `${p} was replaced while medic opened it: refused`)
-      }
-      swap(next, p)
-      judge(p, st, pending.length === 0)
+      judge(p, swap(next, p), pending.length === 0) // what is judged is what the fd holds
     }
   } catch (e) {
     closeSync(fd)
@@ -181,6 +173,15 @@ export function walkDir(dir: string, o: {create?: boolean; self?: number; label?
       if (open) closeSync(held)
       open = false
     },
+  }
+}
+
+/** An fd on the directory at `via` (O_NOFOLLOW: a symlink is not opened), or why not (the errno code). */
+function openDir(via: string): number | string {
+  try {
+    return openSync(via, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW)
+  } catch (e) {
+    return code(e)
   }
 }
 
