@@ -250,7 +250,11 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
   const flag = input.restartFlag
   const stopFlag = flag
     ? every(clock, 1000, () => {
-        if (!consume(flag)) return // absent, or someone else consumed it
+        try {
+          if (!consume(flag)) return // absent, or someone else consumed it
+        } catch {
+          return // a folder the file gate refuses (another user's symlink on the way): never acted on
+        }
         dispatch({type: 'restart', reason: `restart flag ${flag}`})
       })
     : () => {}

@@ -128,7 +128,13 @@ async function restartFlag(input: WatchdogInput, deps: WatchdogDeps, wd: (l: str
   if (!input.restartFlag || !present(input.restartFlag)) return ok('restart flag', input.restartFlag ? `${input.restartFlag}: absent` : 'not watched')
   wd('Restart flag detected, restarting Clawdbot...')
   // Consumed once, before acting: a crash never repeats it.
-  if (!input.dryRun && !consume(input.restartFlag)) return ok('restart flag', 'consumed by another run')
+  try {
+    if (!input.dryRun && !consume(input.restartFlag)) return ok('restart flag', 'consumed by another run')
+  } catch (e) {
+    const why = `not consumed, nothing restarted: ${(e as Error).message}`
+    wd(`Restart flag ${why}`)
+    return {status: 'ALERT', text: `restart flag ${why}`, checks: [{name: 'restart flag', status: 'ALERT', detail: why}], actions: [], details: []}
+  }
   const r = await restart('restart flag', input, deps, wd)
   const status: Status = r.ok ? (input.dryRun ? 'ALERT' : 'RECOVERED') : 'ALERT'
   return {status, text: `restart flag: ${r.detail}`, checks: [{name: 'restart flag', status, detail: r.detail}], actions: r.actions, details: []}

@@ -559,13 +559,17 @@ export function identify(path: string): Seen | null {
   return st ? {dev: st.dev, ino: st.ino} : null
 }
 
-/** Removes a flag file once: true if this call removed it (a symlink is removed, never followed). */
+/** Removes a flag file once: true if this call removed it (a symlink is removed, never followed). As root, a folder the walk refuses throws FileError. */
 export function consume(path: string): boolean {
+  const from = placeFrom(path) // as root, through its walked folder: throws FileError when refused
+  if (!from) return false
   try {
-    unlinkSync(path)
+    unlinkSync(from.at)
     return true
   } catch {
     return false
+  } finally {
+    from.dir.close()
   }
 }
 

@@ -147,6 +147,19 @@ describe.skipIf(process.getuid?.() !== 0)("as root, a path through another user'
     expect(readdirSync(join(ops, 'error')).sort()).toEqual(['req-ok.json', 'req-ok.result.json'])
   })
 
+  it("watchdog --restart-flag through the user's symlink: root's file of that name is not consumed (deleted)", async (ctx) => {
+    const u = userOrSkip(ctx)
+    const v = victim()
+    writeFileSync(join(v, 'restart.flag'), 'root keeps this\n', {mode: 0o600})
+    const before = snapshot(v)
+    const link = userLink(u, v)
+    const root = j.tmp()
+    const r = await medic(['watchdog', '--once', '--ops-dir', '', '--sessions-dir', join(root, 'none'), '--restart-flag', join(link, 'restart.flag'), '--state-dir', join(root, 'state'), '--manager', 'none', '--gateway-match', '^no such gateway$'])
+    expectContract(r, 'WATCHDOG_ALERT')
+    expect(r.stdout + r.stderr).toContain(`${link} is owned by uid ${u.uid}`)
+    expect(snapshot(v)).toEqual(before)
+  })
+
   it("C4: sessions archive --dir and locks clean --dir through the user's symlink: root's files stay", async (ctx) => {
     const u = userOrSkip(ctx)
     const v = victim()
