@@ -1,7 +1,7 @@
 import {entryCounts, entryKey} from '../core/protect.js'
 import type {Verdict} from '../core/verdict.js'
 import {UsageError} from '../cli/parse.js'
-import {loadConfig} from '../sys/config.js'
+import {ConfigError, loadConfig} from '../sys/config.js'
 import type {ProcessTable} from '../sys/proc-table.js'
 import {registerProtected, registryPlaces, RegistryError, scanRegistry, unregisterProtected} from '../sys/protected-registry.js'
 import {editProtect} from '../sys/protect-config.js'
@@ -14,11 +14,13 @@ export async function protectVerb(verb: 'list' | 'add' | 'remove', o: {pid?: num
     // An entry whose process is gone (by identity) protects nothing: removed where we may.
     const pruned = scan.dead.filter((r) => unregisterProtected(r)).length
     const live = scan.live.map(({file: _file, ...e}) => e).map((e) => ({pid: e.pid, name: e.name, startTime: e.startTime, cmdline: e.cmdline, registeredAt: e.registeredAt, path: e.source, byUid: e.fileUid, marks: [e.mark ? 'env' : '', e.session ? 'session' : '', e.cgroup ? 'cgroup' : ''].filter(Boolean)}))
-    const cfg = await loadConfig(o.config).catch(() => null)
+    // A config file that cannot be used leaves the patterns unknown: the gate then signals nothing (§3.3) — said, never "0 patterns".
+    let cfgError: string | null = null
+    const cfg = await loadConfig(o.config).catch((e: Error) => ((cfgError = e.message), null))
     const patterns = cfg?.protect ?? []
     return {
-      ...base, status: 'OK',
-      summary: `${live.length} protected process(es), ${patterns.length} pattern(s)${pruned ? `; ${pruned} dead entr${pruned === 1 ? 'y' : 'ies'} pruned` : ''}${scan.ignored.length ? `; ${scan.ignored.length} entr${scan.ignored.length === 1 ? 'y' : 'ies'} ignored` : ''}`,
+      ...base, status: cfgError ? 'ALERT' : 'OK',
+      summary: `${cfgError ? `${cfgError}: protect patterns unknown, so medic signals nothing; ` : ''}${live.length} protected process(es), ${patterns.length} pattern(s)${pruned ? `; ${pruned} dead entr${pruned === 1 ? 'y' : 'ies'} pruned` : ''}${scan.ignored.length ? `; ${scan.ignored.length} entr${scan.ignored.length === 1 ? 'y' : 'ies'} ignored` : ''}`,
       details: [
         ...live.map((e) => `pid ${e.pid} (${e.name}) since ${e.registeredAt}${e.marks.length ? ` [descendants marked by ${e.marks.join(', ')}]` : ''}: ${e.cmdline.join(' ')}`),
         ...scan.ignored.map((i) => `ignored ${i.path}: ${i.reason}`),
@@ -34,7 +36,13 @@ export async function protectVerb(verb: 'list' | 'add' | 'remove', o: {pid?: num
     } catch (e) {
       throw new UsageError(`--pattern: ${(e as Error).message}`)
     }
-    const r = await editProtect(o.config, o.pattern, verb === 'add')
+    let r: Awaited<ReturnType<typeof editProtect>>
+    try {
+      r = await editProtect(o.config, o.pattern, verb === 'add')
+    } catch (e) {
+      if (e instanceof ConfigError) throw new UsageError(e.message) // a refused config file is never edited
+      throw e
+    }
     return {...base, status: 'OK', summary: `${r.changed ? (verb === 'add' ? 'added' : 'removed') : verb === 'add' ? 'already there:' : 'not there:'} pattern ${o.pattern} in ${r.path}`, extra: {patterns: r.patterns, config: r.path}}
   }
   const p = procs.get(o.pid!)

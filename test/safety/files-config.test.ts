@@ -4,7 +4,7 @@
 // every directory above it belong to root (or to medic's own user) and no other user can
 // write them (a sticky parent like /tmp excepted) — otherwise UNKNOWN naming it, nothing run.
 import {spawnSync} from 'node:child_process'
-import {chmodSync, chownSync, existsSync, mkdirSync, writeFileSync} from 'node:fs'
+import {chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 import {alive, expectContract, freePort, Janitor, medic, startService} from '../helpers/procs.js'
@@ -132,6 +132,21 @@ describe.skipIf(process.getuid?.() !== 0)('as root, a config file another user c
     expectContract(r2, 'GW_UNKNOWN')
     expect(r2.stderr).toContain(`${link} is owned by uid ${u.uid}`)
     expect(existsSync(mark)).toBe(false)
+  })
+
+  it('protect add --pattern never edits a refused config; protect list says the patterns are unknown, not "0 patterns"', async (ctx) => {
+    const u = userOrSkip(ctx)
+    const cwd = rootDir()
+    chmodSync(cwd, 0o1777)
+    const file = join(cwd, 'medic.config.json')
+    asUser(u, `require('fs').writeFileSync(${JSON.stringify(file)}, '{"protect":[]}')`)
+    const add = await medic(['protect', 'add', '--pattern', 'train', '--state-dir', j.tmp()], {cwd})
+    expectContract(add, 'PROTECT_UNKNOWN')
+    expect(add.stdout).not.toMatch(/internal error/)
+    expect(readFileSync(file, 'utf8')).toBe('{"protect":[]}')
+    const list = await medic(['protect', 'list', '--state-dir', j.tmp(), '--json'], {cwd})
+    expect(JSON.parse(list.stdout).token).toBe('PROTECT_ALERT')
+    expect(list.stdout).toContain(`${file}: refused`)
   })
 
   it('cleanup with a refused config signals nothing (its protect: patterns are unknown): ALERT naming the file', async (ctx) => {
