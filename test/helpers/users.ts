@@ -48,3 +48,19 @@ export class TestUsers {
     this.made = []
   }
 }
+
+/** A throwaway user from `users`, or the test skipped with the printed reason. */
+export function userOrSkip(users: TestUsers, ctx: {skip: () => never}): TestUser {
+  const why = users.cannot()
+  if (why) {
+    console.log(`skipped: ${why}`)
+    ctx.skip()
+  }
+  return users.create()
+}
+
+/** Runs a small node script as `u` — the other user's own hands: what it makes, it owns. */
+export function asUser(u: TestUser, script: string): void {
+  const r = spawnSync(process.execPath, ['-e', script], {uid: u.uid, gid: u.gid, encoding: 'utf8'})
+  if (r.status !== 0) throw new Error(`as ${u.name}: ${r.stderr}`)
+}

@@ -3,12 +3,11 @@
 // file is a list of commands root will run: as root it is used only when the file and
 // every directory above it belong to root (or to medic's own user) and no other user can
 // write them (a sticky parent like /tmp excepted) — otherwise UNKNOWN naming it, nothing run.
-import {spawnSync} from 'node:child_process'
 import {chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 import {alive, expectContract, freePort, Janitor, medic, startService} from '../helpers/procs.js'
-import {TestUsers, type TestUser} from '../helpers/users.js'
+import {asUser, TestUsers, userOrSkip} from '../helpers/users.js'
 
 const j = new Janitor()
 const users = new TestUsers()
@@ -17,20 +16,7 @@ afterEach(async () => {
   users.removeAll()
 })
 
-function userOrSkip(ctx: {skip: () => never}): TestUser {
-  const why = users.cannot()
-  if (why) {
-    console.log(`skipped: ${why}`)
-    ctx.skip()
-  }
-  return users.create()
-}
 
-/** Runs a small node script as `u` (the attacker's own hands: what it makes, it owns). */
-function asUser(u: TestUser, script: string): void {
-  const r = spawnSync(process.execPath, ['-e', script], {uid: u.uid, gid: u.gid, encoding: 'utf8'})
-  if (r.status !== 0) throw new Error(`as ${u.name}: ${r.stderr}`)
-}
 
 /** A root-owned 0755 directory (j.tmp() is 0700). */
 function rootDir(): string {
@@ -58,7 +44,7 @@ describe.skipIf(process.getuid?.() !== 0)('as root, a config file another user c
   })
 
   it("a medic.config.json another user wrote in the working directory: UNKNOWN naming it, nothing run", async (ctx) => {
-    const u = userOrSkip(ctx)
+    const u = userOrSkip(users, ctx)
     const cwd = rootDir()
     chmodSync(cwd, 0o1777) // a shared, sticky directory: the user may create files, not replace root's
     const mark = join(j.tmp(), 'ran')
@@ -73,7 +59,7 @@ describe.skipIf(process.getuid?.() !== 0)('as root, a config file another user c
   })
 
   it('a root-owned config in a directory the user owns (they can swap it): refused', async (ctx) => {
-    const u = userOrSkip(ctx)
+    const u = userOrSkip(users, ctx)
     const cwd = join(rootDir(), 'proj')
     mkdirSync(cwd)
     const mark = join(j.tmp(), 'ran')
@@ -102,7 +88,7 @@ describe.skipIf(process.getuid?.() !== 0)('as root, a config file another user c
   })
 
   it('a config in ~/.config/medic of the user whose HOME sudo kept: refused', async (ctx) => {
-    const u = userOrSkip(ctx)
+    const u = userOrSkip(users, ctx)
     const mark = join(j.tmp(), 'ran')
     const cfg = await config(mark)
     asUser(u, `const fs=require('fs');fs.mkdirSync(${JSON.stringify(join(u.home, '.config', 'medic'))},{recursive:true});fs.writeFileSync(${JSON.stringify(join(u.home, '.config', 'medic', 'config.json'))}, ${JSON.stringify(cfg)})`)
@@ -113,7 +99,7 @@ describe.skipIf(process.getuid?.() !== 0)('as root, a config file another user c
   })
 
   it("--config naming the user's file, or a path through the user's symlink to root's config: refused with the reason", async (ctx) => {
-    const u = userOrSkip(ctx)
+    const u = userOrSkip(users, ctx)
     const mark = join(j.tmp(), 'ran')
     const cfg = await config(mark)
     const file = join(u.home, 'mine.json')
@@ -135,7 +121,7 @@ describe.skipIf(process.getuid?.() !== 0)('as root, a config file another user c
   })
 
   it('protect add --pattern never edits a refused config; protect list says the patterns are unknown, not "0 patterns"', async (ctx) => {
-    const u = userOrSkip(ctx)
+    const u = userOrSkip(users, ctx)
     const cwd = rootDir()
     chmodSync(cwd, 0o1777)
     const file = join(cwd, 'medic.config.json')
@@ -150,7 +136,7 @@ describe.skipIf(process.getuid?.() !== 0)('as root, a config file another user c
   })
 
   it('cleanup with a refused config signals nothing (its protect: patterns are unknown): ALERT naming the file', async (ctx) => {
-    const u = userOrSkip(ctx)
+    const u = userOrSkip(users, ctx)
     const cwd = rootDir()
     chmodSync(cwd, 0o1777)
     const file = join(cwd, 'medic.config.json')

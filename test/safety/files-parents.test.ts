@@ -5,12 +5,11 @@
 // component at a time; a component another user owns or can change (a symlink of theirs,
 // their directory, a group/world-writable one without the sticky bit) is refused — nothing
 // written, moved or deleted there — and the verdict says so.
-import {spawnSync} from 'node:child_process'
 import {chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, symlinkSync, utimesSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 import {expectContract, freePort, Janitor, medic} from '../helpers/procs.js'
-import {TestUsers, type TestUser} from '../helpers/users.js'
+import {asUser, TestUsers, userOrSkip, type TestUser} from '../helpers/users.js'
 
 const j = new Janitor()
 const users = new TestUsers()
@@ -19,19 +18,7 @@ afterEach(async () => {
   users.removeAll()
 })
 
-function userOrSkip(ctx: {skip: () => never}): TestUser {
-  const why = users.cannot()
-  if (why) {
-    console.log(`skipped: ${why}`)
-    ctx.skip()
-  }
-  return users.create()
-}
 
-function asUser(u: TestUser, script: string): void {
-  const r = spawnSync(process.execPath, ['-e', script], {uid: u.uid, gid: u.gid, encoding: 'utf8'})
-  if (r.status !== 0) throw new Error(`as ${u.name}: ${r.stderr}`)
-}
 
 const SECRET = 'root-only settings\n'
 const OLD = 'an archive root keeps\n'
@@ -76,7 +63,7 @@ function userLink(u: TestUser, target: string, name = 'logs'): string {
 
 describe.skipIf(process.getuid?.() !== 0)("as root, a path through another user's symlink or directory is refused", () => {
   it('C1: run-dev-safe --json-report (and --log-file) through the symlink: root\'s file is not replaced', async (ctx) => {
-    const u = userOrSkip(ctx)
+    const u = userOrSkip(users, ctx)
     const v = victim()
     const before = snapshot(v)
     const link = userLink(u, v)
@@ -101,7 +88,7 @@ describe.skipIf(process.getuid?.() !== 0)("as root, a path through another user'
   })
 
   it("C2: cleanup --log-file through the symlink: root's file is not appended to, no folder made there", async (ctx) => {
-    const u = userOrSkip(ctx)
+    const u = userOrSkip(users, ctx)
     const v = victim()
     const before = snapshot(v)
     const link = userLink(u, v)
@@ -114,7 +101,7 @@ describe.skipIf(process.getuid?.() !== 0)("as root, a path through another user'
   })
 
   it('C3: watchdog --ops-dir the user owns, with error/ → root\'s directory: nothing moved or written there', async (ctx) => {
-    const u = userOrSkip(ctx)
+    const u = userOrSkip(users, ctx)
     const v = victim()
     const before = snapshot(v)
     const ops = join(u.home, 'ops')
@@ -127,7 +114,7 @@ describe.skipIf(process.getuid?.() !== 0)("as root, a path through another user'
   })
 
   it("C3: a root-owned sticky ops dir (users drop requests) where the user planted error/ → root's directory", async (ctx) => {
-    const u = userOrSkip(ctx)
+    const u = userOrSkip(users, ctx)
     const v = victim()
     const before = snapshot(v)
     const ops = shared()
@@ -139,7 +126,7 @@ describe.skipIf(process.getuid?.() !== 0)("as root, a path through another user'
   })
 
   it('C3 control: a request a user drops in a root-owned sticky ops dir is processed', async (ctx) => {
-    const u = userOrSkip(ctx)
+    const u = userOrSkip(users, ctx)
     const ops = shared()
     asUser(u, `require('fs').writeFileSync(${JSON.stringify(join(ops, 'req-ok.json'))}, '{"action":"set_model"}')`)
     const r = await medic(watchdogOps(ops))
@@ -148,7 +135,7 @@ describe.skipIf(process.getuid?.() !== 0)("as root, a path through another user'
   })
 
   it("watchdog --restart-flag through the user's symlink: root's file of that name is not consumed (deleted)", async (ctx) => {
-    const u = userOrSkip(ctx)
+    const u = userOrSkip(users, ctx)
     const v = victim()
     writeFileSync(join(v, 'restart.flag'), 'root keeps this\n', {mode: 0o600})
     const before = snapshot(v)
@@ -161,7 +148,7 @@ describe.skipIf(process.getuid?.() !== 0)("as root, a path through another user'
   })
 
   it("C4: sessions archive --dir and locks clean --dir through the user's symlink: root's files stay", async (ctx) => {
-    const u = userOrSkip(ctx)
+    const u = userOrSkip(users, ctx)
     const v = victim()
     const before = snapshot(v)
     const link = userLink(u, v, 'sessions')
@@ -174,7 +161,7 @@ describe.skipIf(process.getuid?.() !== 0)("as root, a path through another user'
   })
 
   it("C4: a sub-directory of --dir that is the user's (they can swap it for a symlink mid-walk) is not touched", async (ctx) => {
-    const u = userOrSkip(ctx)
+    const u = userOrSkip(users, ctx)
     const dir = j.tmp()
     chmodSync(dir, 0o755)
     const sub = join(dir, 'agent')
@@ -192,7 +179,7 @@ describe.skipIf(process.getuid?.() !== 0)("as root, a path through another user'
 
 describe.skipIf(process.getuid?.() !== 0)('what the walk allows, and why a later swap cannot redirect it', () => {
   it("a root-owned folder below a folder another user owns (Debian's /var/lib/prometheus/node-exporter) is written", async (ctx) => {
-    const u = userOrSkip(ctx)
+    const u = userOrSkip(users, ctx)
     const theirs = join(rootOwned(), 'prometheus')
     mkdirSync(theirs)
     chownSync(theirs, u.uid, u.gid)
@@ -238,7 +225,7 @@ describe.skipIf(process.getuid?.() !== 0)('what the walk allows, and why a later
   })
 
   it('C3: a request hard-linked to another name (it may be a file the user may not read) is not claimed', async (ctx) => {
-    const u = userOrSkip(ctx)
+    const u = userOrSkip(users, ctx)
     const ops = shared()
     const req = join(ops, 'req-a.json')
     asUser(u, `const fs=require('fs');fs.writeFileSync(${JSON.stringify(req)}, '{"action":"set_model"}');fs.linkSync(${JSON.stringify(req)}, ${JSON.stringify(join(ops, 'other'))})`)
