@@ -3,7 +3,7 @@ import {defaultGuardConfig, ISOLATION_LIMITS, parseGuardConfig, WRITTEN_BY, type
 import {parseState, type GuardState} from '../core/guard-ladder.js'
 import type {GuardAction} from '../core/trace.js'
 import {CappedLog} from './capped-log.js'
-import {unsafeStateDir} from './file-gate.js'
+import {readTrusted} from './file-gate.js'
 import type {StateLayout} from './state-layout.js'
 import {readText} from './files.js'
 import {writeFileAtomic} from './state-store.js'
@@ -23,15 +23,15 @@ export class GuardConfigError extends Error {}
  */
 export function loadGuardConfig(path: string | null | undefined): GuardConfig {
   if (!path) return defaultGuardConfig()
-  // As root, a config another user can change would let that user choose whom the guard
-  // kills (limits, dev patterns) or how a root job is limited: refused, as a state dir is.
-  const unsafe = unsafeStateDir(path)
-  if (unsafe) throw new GuardConfigError(`config ${path} refused: ${unsafe}; as root medic reads a config only where no other user can change it`)
+  // A config another user can change would let that user choose whom the guard kills
+  // (limits, dev patterns) or how a job is limited: read only as medic's other configs are.
   let text: string
   try {
-    text = readFileSync(path, 'utf8')
+    text = readTrusted(path)
   } catch (e) {
-    throw new GuardConfigError(`cannot read config ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
+    const code = (e as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') throw new GuardConfigError(`cannot read config ${path}: ENOENT`)
+    throw new GuardConfigError(`config ${(e as Error).message}; medic uses only a config file no other user can change`)
   }
   let data: unknown
   try {

@@ -284,7 +284,7 @@ describe('medic guard: whom it may touch', () => {
     for (const args of [['guard', '--enforce', '--match', tag()], ['guard', 'status'], ['isolate', '--', 'true']]) {
       const r = await medic([...args.slice(0, args.indexOf('--') < 0 ? args.length : args.indexOf('--')), '--config', cfg, '--state-dir', j.tmp(), ...(args.includes('--') ? args.slice(args.indexOf('--')) : [])])
       // Bad input, before any job: the token on stdout, wrapper or not.
-      expect(r.lines[0], args.join(' ')).toMatch(new RegExp(`^(GUARD|DEVRUN)_UNKNOWN: config ${cfg} refused`))
+      expect(r.lines[0], args.join(' ')).toMatch(new RegExp(`^(GUARD|DEVRUN)_UNKNOWN: config ${cfg}: refused`))
       expect(r.stderr, args.join(' ')).toContain(`${cfg} is owned by uid 4242`)
       expect(r.code).toBe(3)
     }
