@@ -3,7 +3,9 @@ import {parseDuration, parseSize} from '../core/duration.js'
 import {nameProblem} from '../core/names.js'
 import type {CommandSpec, FlagSpec, FlagValue, Parsed} from './spec.js'
 
-export class UsageError extends Error {}
+import {UsageError} from '../core/verdict.js'
+
+export {UsageError}
 
 type ParseArgsOptions = Record<string, {type: 'string' | 'boolean'; short?: string; multiple?: boolean}>
 

@@ -73,6 +73,9 @@ export interface Verdict {
   perf?: PerfDatum[]
 }
 
+/** Bad input (a flag, an argument, a pid that is not there): `<SUBJECT>_UNKNOWN: …`, exit 3, no stack trace. */
+export class UsageError extends Error {}
+
 /**
  * Thrown when medic refuses to go on, before it has acted — an unsafe state dir, state
  * it cannot write: the verdict is `status` (ALERT by default) with this message.

@@ -1,12 +1,13 @@
 import {entryCounts, entryKey} from '../core/protect.js'
-import type {Verdict} from '../core/verdict.js'
-import {UsageError} from '../cli/parse.js'
+import {UsageError, type Verdict} from '../core/verdict.js'
+import type {Clock} from '../sys/clock.js'
 import {ConfigError, loadConfig} from '../sys/config.js'
 import type {ProcessTable} from '../sys/proc-table.js'
 import {registerProtected, registryPlaces, RegistryError, scanRegistry, unregisterProtected} from '../sys/protected-registry.js'
 import {editProtect} from '../sys/protect-config.js'
 
-export async function protectVerb(verb: 'list' | 'add' | 'remove', o: {pid?: number; pattern?: string; name?: string; config?: string; stateDir: string}, procs: ProcessTable): Promise<Verdict> {
+export async function protectVerb(verb: 'list' | 'add' | 'remove', o: {pid?: number; pattern?: string; name?: string; config?: string; stateDir: string}, deps: {procs: ProcessTable; clock: Clock}): Promise<Verdict> {
+  const {procs} = deps
   const base = {subject: 'PROTECT', checks: [], actions: []}
   const places = registryPlaces(o.stateDir)
   if (verb === 'list') {
@@ -55,7 +56,7 @@ export async function protectVerb(verb: 'list' | 'add' | 'remove', o: {pid?: num
     let path: string
     try {
       // Its session is recorded only when it leads it: a session it merely belongs to (a login shell's) holds others too.
-      path = registerProtected({version: 1, pid: p.pid, startTime: p.startTime, name: o.name ?? p.comm, cmdline: p.cmdline, descendants: true, registeredAt: new Date().toISOString(), mark: null, session: p.sid === p.pid ? {sid: p.sid, startTime: p.startTime} : null, cgroup: null}, places).path
+      path = registerProtected({version: 1, pid: p.pid, startTime: p.startTime, name: o.name ?? p.comm, cmdline: p.cmdline, descendants: true, registeredAt: deps.clock.wall().toISOString(), mark: null, session: p.sid === p.pid ? {sid: p.sid, startTime: p.startTime} : null, cgroup: null}, places).path
     } catch (e) {
       if (e instanceof RegistryError) return {...base, status: 'UNKNOWN', summary: e.message}
       throw e

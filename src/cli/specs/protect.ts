@@ -32,8 +32,8 @@ PROTECT_UNKNOWN  bad input (no such process, nothing given)`,
     },
     async run({parsed}) {
       const f = parsed.flags
-      const [{protectVerb}, {procTable}, {stateLayout}] = await Promise.all([import('../../ops/protect.js'), import('../../sys/proc-table.js'), import('../../sys/state-layout.js')])
-      return protectVerb(verb, {pid: f.pid as number | undefined, pattern: f.pattern as string | undefined, name: f.name as string | undefined, config: f.config as string | undefined, stateDir: stateLayout(f['state-dir'] as string | undefined).dir}, procTable)
+      const [{protectVerb}, {procTable}, {stateLayout}, {systemClock}] = await Promise.all([import('../../ops/protect.js'), import('../../sys/proc-table.js'), import('../../sys/state-layout.js'), import('../../sys/clock.js')])
+      return protectVerb(verb, {pid: f.pid as number | undefined, pattern: f.pattern as string | undefined, name: f.name as string | undefined, config: f.config as string | undefined, stateDir: stateLayout(f['state-dir'] as string | undefined).dir}, {procs: procTable, clock: systemClock})
     },
   }
 }
