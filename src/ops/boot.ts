@@ -1,11 +1,9 @@
-import {spawn} from 'node:child_process'
-import {closeSync} from 'node:fs'
 import {fileURLToPath} from 'node:url'
 import {formatMs} from '../core/duration.js'
 import type {Action, Verdict} from '../core/verdict.js'
 import type {Prober} from '../sys/probe.js'
+import type {Spawner} from '../sys/spawner.js'
 import type {StateLayout} from '../sys/state-layout.js'
-import {FileError, LOG_MODE, openAppend} from '../sys/file-gate.js'
 import {cleanup} from './cleanup.js'
 import type {ProcessDeps} from './deps.js'
 import {readSupervisor} from './supervise-status.js'
@@ -25,6 +23,7 @@ export interface BootInput {
 
 export interface BootDeps extends ProcessDeps {
   prober: Prober
+  spawner: Spawner
 }
 
 const BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
@@ -68,20 +67,14 @@ export async function boot(input: BootInput, deps: BootDeps): Promise<Verdict> {
     }
 
     const errLog = input.layout.superviseErr(input.name)
-    let fd: number | 'ignore' = 'ignore'
-    try {
-      fd = openAppend(errLog, LOG_MODE)
-    } catch (e) {
-      if (!(e instanceof FileError)) throw e
-      log(`supervisor stderr not kept: ${e.message}`)
-      deps.progress(`medic: supervisor stderr not kept: ${e.message}`)
+    const argv = [process.execPath, BIN, 'supervise', '--name', input.name, '--state-dir', input.layout.dir, ...(input.port !== null ? ['--port', String(input.port)] : []), ...(input.healthUrl ? ['--health-url', input.healthUrl] : []), ...input.superviseArgs, '--', ...input.command]
+    const {child: sup, outputError} = deps.spawner.daemon(argv, errLog)
+    if (outputError) {
+      log(`supervisor stderr not kept: ${outputError}`)
+      deps.progress(`medic: supervisor stderr not kept: ${outputError}`)
     }
-    const argv = [BIN, 'supervise', '--name', input.name, '--state-dir', input.layout.dir, ...(input.port !== null ? ['--port', String(input.port)] : []), ...(input.healthUrl ? ['--health-url', input.healthUrl] : []), ...input.superviseArgs, '--', ...input.command]
-    const sup = spawn(process.execPath, argv, {detached: true, stdio: ['ignore', fd, fd]})
-    if (typeof fd === 'number') closeSync(fd)
     let exitCode: number | null | undefined
     sup.once('exit', (c) => (exitCode = c))
-    sup.unref()
     actions.push({action: 'start', target: `medic supervise --name ${input.name}`, result: `pid ${sup.pid}`, ms: at()})
     log(`supervisor started (pid ${sup.pid})`)
 

@@ -1,8 +1,11 @@
-import {spawn} from 'node:child_process'
 import {SIGNALS, type GuardAction} from '../core/trace.js'
 import type {Check, Verdict} from '../core/verdict.js'
+import type {Clock} from '../sys/clock.js'
 import type {SignalGate} from '../sys/signal-gate.js'
+import type {SignalHub} from '../sys/signal-hub.js'
 import type {ProcessTable} from '../sys/proc-table.js'
+import type {Spawner} from '../sys/spawner.js'
+import type {Tracer} from '../sys/tracer.js'
 import {traceSignals, type TraceResult} from './signal-trace.js'
 
 export interface KillTraceInput {
@@ -32,18 +35,27 @@ export function traceReport(r: TraceResult): {checks: Check[]; details: string[]
   return {checks, details, extra}
 }
 
+export interface TraceDeps {
+  procs: ProcessTable
+  gate: SignalGate
+  clock: Clock
+  signals: SignalHub
+  tracer: Tracer
+  spawner: Spawner
+  progress: (l: string) => void
+  /** medic guard's action records since a moment (wall ms), so its kills are explained by its own reason. */
+  guardActions?: (sinceMs: number) => GuardAction[]
+}
+
 /** `medic kill-trace`: name who sent the signals, explain how the target ended. */
-export async function killTrace(input: KillTraceInput, deps: {procs: ProcessTable; gate: SignalGate; progress: (l: string) => void; guardActions?: (sinceMs: number) => GuardAction[]}): Promise<{verdict: Verdict; exit: number | null}> {
+export async function killTrace(input: KillTraceInput, deps: TraceDeps): Promise<{verdict: Verdict; exit: number | null}> {
   if (input.pid !== null && !deps.procs.stat(input.pid)) {
     return {verdict: {subject: 'TRACE', status: 'UNKNOWN', summary: `no process ${input.pid}`, checks: [], actions: []}, exit: null}
   }
   const r = await traceSignals({
-    ...(input.command ? {spawnJob: (prefix: string[]) => {
-      const argv = [...prefix, ...input.command!]
-      // Its own process group, output to our stderr: stdout stays the verdict.
-      return spawn(argv[0], argv.slice(1), {stdio: ['inherit', 2, 2], detached: true})
-    }} : {pid: input.pid!}),
-    durationMs: input.durationMs, followChildren: input.followChildren, backend: input.backend, procs: deps.procs, gate: deps.gate, progress: deps.progress, guardActions: deps.guardActions,
+    // Its own process group, output to our stderr: stdout stays the verdict.
+    ...(input.command ? {spawnJob: (prefix: string[]) => deps.spawner.job({argv: [...prefix, ...input.command!], stdio: ['inherit', 2, 2]})} : {pid: input.pid!}),
+    durationMs: input.durationMs, followChildren: input.followChildren, backend: input.backend, procs: deps.procs, clock: deps.clock, signals: deps.signals, tracer: deps.tracer, gate: deps.gate, progress: deps.progress, guardActions: deps.guardActions,
   })
   if (r.failed) return {verdict: {subject: 'TRACE', status: 'UNKNOWN', summary: `could not trace: ${r.failed}`, checks: [], actions: []}, exit: null}
   const {checks, details, extra} = traceReport(r)

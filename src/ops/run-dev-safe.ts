@@ -1,5 +1,3 @@
-import type {ChildProcess} from 'node:child_process'
-import {readFileSync, writeFileSync} from 'node:fs'
 import {formatMs} from '../core/duration.js'
 import {entryKey, MARK_ENV, type ProtectedEntry} from '../core/protect.js'
 import {SIGNALS, type GuardAction} from '../core/trace.js'
@@ -8,10 +6,13 @@ import {isoLocal} from '../sys/log-file.js'
 import {formatBytes, hasLimits, type JobLimits} from '../core/cgroup-limits.js'
 import {applyLimits, makeCgroup, removeCgroup, removeCgroupReleased, removeLimitCgroups, shimRefusal, type LimitCgroups} from '../sys/cgroup.js'
 import type {Clock} from '../sys/clock.js'
+import {setOomScoreAdj} from '../sys/proc-files.js'
 import type {ProcessTable} from '../sys/proc-table.js'
 import {registerProtected, unregisterProtected, type Registration, type RegistryPlaces} from '../sys/protected-registry.js'
 import type {SignalGate} from '../sys/signal-gate.js'
-import {spawnJob as spawnInScope} from '../sys/spawn-job.js'
+import type {SignalHub} from '../sys/signal-hub.js'
+import type {Child, Spawner} from '../sys/spawner.js'
+import type {Tracer} from '../sys/tracer.js'
 import {appendCapped, PRIVATE_MODE} from '../sys/file-gate.js'
 import {writeFileAtomic} from '../sys/state-store.js'
 import {traceReport} from './kill-trace.js'
@@ -84,6 +85,11 @@ export interface DevRunDeps {
   procs: ProcessTable
   gate: SignalGate
   places: RegistryPlaces
+  /** SIGINT, SIGTERM, SIGHUP to the wrapper (forwarded to the job). */
+  signals: SignalHub
+  spawner: Spawner
+  /** --trace: tracefs or strace. */
+  tracer: Tracer
   stderr: (l: string) => void
   /** medic guard's action records since a moment, so a kill by the guard is explained by its reason. */
   guardActions?: (sinceMs: number) => GuardAction[]
@@ -101,9 +107,9 @@ export interface DevRunDeps {
  * wrapper is killed), with its session.
  */
 export async function runDevSafe(input: DevRunInput, deps: DevRunDeps): Promise<Verdict> {
-  const {procs} = deps
+  const {procs, clock} = deps
   const say = (l: string) => deps.stderr(l)
-  const t0 = Date.now()
+  const t0 = clock.now()
   let logFailed = false
   const log = (chunk: string) => {
     try {
@@ -113,7 +119,7 @@ export async function runDevSafe(input: DevRunInput, deps: DevRunDeps): Promise<
       logFailed = true
     }
   }
-  log(`[${isoLocal(new Date())}] run-dev-safe ${input.name}: ${JSON.stringify(input.command)}\n`)
+  log(`[${isoLocal(clock.wall())}] run-dev-safe ${input.name}: ${JSON.stringify(input.command)}\n`)
   const register = input.register !== false
   say(register ? '🛡️  DEV SCRIPT PROTECTION WRAPPER' : '🧱 ISOLATED JOB (its own cgroup; not in the protected registry)')
   say(`   job: ${input.command.join(' ')}`)
@@ -127,7 +133,7 @@ export async function runDevSafe(input: DevRunInput, deps: DevRunDeps): Promise<
     if (cgroup) removeCgroup(cgroup)
     say(`   ❌ NOT STARTED: ${why}`)
     say(`      ${hint}`)
-    log(`[${isoLocal(new Date())}] not started: ${why}\n`)
+    log(`[${isoLocal(clock.wall())}] not started: ${why}\n`)
     return {subject: 'DEVRUN', status: 'UNKNOWN', summary: `${input.name}: not started: ${why}`, checks: [{name, status: 'UNKNOWN', detail: why}], actions: [], extra: {name: input.name, exitCode: 3, started: false}, wrapper: {exitCode: 3}}
   }
   // Limits first: a job asked to stay under a budget the kernel cannot enforce is not started.
@@ -149,7 +155,7 @@ export async function runDevSafe(input: DevRunInput, deps: DevRunDeps): Promise<
   }
   const registry: Registration[] = []
   const entry = (pid: number, startTime: string, session: ProtectedEntry['session']): ProtectedEntry => ({
-    version: 1, pid, startTime, name: input.name, cmdline: input.command, descendants: true, registeredAt: new Date().toISOString(),
+    version: 1, pid, startTime, name: input.name, cmdline: input.command, descendants: true, registeredAt: clock.wall().toISOString(),
     mark: selfKey, session, cgroup: cgroup?.path ?? null,
   })
   if (register) {
@@ -157,7 +163,7 @@ export async function runDevSafe(input: DevRunInput, deps: DevRunDeps): Promise<
       if (!self) throw new Error('cannot read its own /proc entry')
       registry.push(registerProtected(entry(self.pid, self.startTime, self.sid === self.pid ? {sid: self.sid, startTime: self.startTime} : null), deps.places))
     } catch (e) {
-      if (limited) await removeLimitCgroups(limited, (ms) => deps.clock.sleep(ms))
+      if (limited) await removeLimitCgroups(limited, (ms) => clock.sleep(ms))
       return notStarted('protected', (e as Error).message, 'A job medic cannot register would run unprotected (medic cleanup, health and supervise could kill it).')
     }
     say(`   🔐 Mode: PROTECTED (medic cleanup, health, supervise, watchdog and guard never signal it)`)
@@ -167,10 +173,10 @@ export async function runDevSafe(input: DevRunInput, deps: DevRunDeps): Promise<
   const env: NodeJS.ProcessEnv = register ? {...process.env, OMNIMIND_DEV_SCRIPT_MODE: 'true', OMNIMIND_SCRIPT_PID: String(process.pid), [MARK_ENV]: selfKey} : {...process.env}
   // The wrapper's own capability over its job (Ctrl+C forwarding): its own registration does not stop it.
   const scope = deps.gate.scope({mark: register ? {name: MARK_ENV, value: selfKey} : null, cgroup, ownKeys: [selfKey]})
-  let job: ChildProcess | null = null
+  let job: Child | null = null
 
   // Output passes through and is written to the log as it comes, by the wrapper.
-  const pipe = (c: ChildProcess) => {
+  const pipe = (c: Child) => {
     c.stdout?.on('data', (d: Buffer) => {
       process.stdout.write(d)
       log(d.toString('utf8'))
@@ -188,7 +194,7 @@ export async function runDevSafe(input: DevRunInput, deps: DevRunDeps): Promise<
   const spawnJob = (prefix: string[]) => {
     // `nice -n N -- CMD ARGS`: nice execs the job with its arguments exactly as given.
     const argv = [...prefix, ...(limited?.prefix ?? []), 'nice', '-n', String(input.nice), '--', ...input.command]
-    const c = spawnInScope({argv, env, cwd: input.cwd, cgroup, limits: limited?.procsFiles, token, stdio: ['inherit', 'pipe', 'pipe']})
+    const c = deps.spawner.job({argv, env, cwd: input.cwd, cgroup, limits: limited?.procsFiles, token, stdio: ['inherit', 'pipe', 'pipe']})
     if (c.pid) scope.adopt(c.pid)
     job = c
     pipe(c)
@@ -211,8 +217,7 @@ export async function runDevSafe(input: DevRunInput, deps: DevRunDeps): Promise<
       }
       if ((process.getuid?.() ?? 0) === 0) {
         try {
-          writeFileSync(`/proc/${pid}/oom_score_adj`, String(input.oomScoreAdj))
-          const now = readFileSync(`/proc/${pid}/oom_score_adj`, 'utf8').trim()
+          const now = setOomScoreAdj(pid, input.oomScoreAdj)
           checks.push({name: 'oom_score_adj', status: 'OK', detail: `set to ${now} (the kernel OOM killer prefers others)`})
           say(`   oom_score_adj: ${now}`)
         } catch (e) {
@@ -234,15 +239,13 @@ export async function runDevSafe(input: DevRunInput, deps: DevRunDeps): Promise<
   }
 
   // SIGINT, SIGTERM, SIGHUP to the wrapper go to the job's process group, member by member through the gate.
-  const forward = (sig: NodeJS.Signals) => () => void scope.signalAll(sig, {group: true})
-  const handlers: [NodeJS.Signals, () => void][] = (['SIGINT', 'SIGTERM', 'SIGHUP'] as NodeJS.Signals[]).map((s) => [s, forward(s)])
-  for (const [s, h] of handlers) process.on(s, h)
+  const off = deps.signals.subscribe((sig) => void scope.signalAll(sig, {group: true}), ['SIGINT', 'SIGTERM', 'SIGHUP'])
 
   let trace: TraceResult | null = null
   let code: number
   try {
     if (input.trace) {
-      trace = await traceSignals({spawnJob, durationMs: null, followChildren: true, backend: 'auto', procs, gate: deps.gate, progress: () => {}, handleSignals: false, onStart, guardActions: deps.guardActions, jobCgroup: limited?.memory ? {path: limited.memory.path, limit: limited.memory.limit, oomEvents: limited.oomEvents} : null})
+      trace = await traceSignals({spawnJob, durationMs: null, followChildren: true, backend: 'auto', procs, clock, signals: deps.signals, tracer: deps.tracer, gate: deps.gate, progress: () => {}, handleSignals: false, onStart, guardActions: deps.guardActions, jobCgroup: limited?.memory ? {path: limited.memory.path, limit: limited.memory.limit, oomEvents: limited.oomEvents} : null})
       if (trace.failed) {
         checks.push({name: 'trace', status: 'UNKNOWN', detail: `no trace: ${trace.failed}`})
         trace = null
@@ -253,7 +256,7 @@ export async function runDevSafe(input: DevRunInput, deps: DevRunDeps): Promise<
         const c = spawnJob([])
         onStart(c.pid!)
       }
-      const j = job as unknown as ChildProcess
+      const j = job as unknown as Child
       const end = await new Promise<{code: number | null; signal: NodeJS.Signals | null}>((r) => (j.exitCode !== null || j.signalCode !== null ? r({code: j.exitCode, signal: j.signalCode}) : j.once('exit', (c, s) => r({code: c, signal: s}))))
       code = end.signal ? 128 + Number(Object.entries(SIGNALS).find(([, n]) => n === end.signal)?.[0] ?? 0) : (end.code ?? 0)
     } else {
@@ -262,33 +265,37 @@ export async function runDevSafe(input: DevRunInput, deps: DevRunDeps): Promise<
       // Under strace the job's status is strace's: an exit of 128+N from a signalled job.
     }
   } finally {
-    for (const [s, h] of handlers) process.off(s, h)
+    off()
     for (const r of registry.reverse()) unregisterProtected(r)
-    if (limited && !(await removeLimitCgroups(limited, (ms) => deps.clock.sleep(ms)))) checks.push({name: 'leftovers', status: 'ALERT', detail: `processes the job left are still running in its limit cgroups (${limited.describe}); they stay limited`})
-    if (cgroup && !(await removeCgroupReleased(cgroup, (ms) => deps.clock.sleep(ms)))) checks.push({name: 'leftovers', status: 'ALERT', detail: `processes the job left are still running in cgroup ${cgroup.path}; they are no longer protected`})
+    if (limited && !(await removeLimitCgroups(limited, (ms) => clock.sleep(ms)))) checks.push({name: 'leftovers', status: 'ALERT', detail: `processes the job left are still running in its limit cgroups (${limited.describe}); they stay limited`})
+    if (cgroup && !(await removeCgroupReleased(cgroup, (ms) => clock.sleep(ms)))) checks.push({name: 'leftovers', status: 'ALERT', detail: `processes the job left are still running in cgroup ${cgroup.path}; they are no longer protected`})
   }
   // Exit 125 may be a shim's refusal: its line may still be in the pipe (bounded wait: a daemon the job left may hold it open).
-  const j = job as ChildProcess | null
-  if (code === 125 && !refused && j && !j.stderr?.closed) await new Promise((r) => (j.stderr?.once('close', r), setTimeout(r, 1000).unref()))
+  const j = job as Child | null
+  if (code === 125 && !refused && j && !j.stderr?.closed) {
+    const closed = new AbortController()
+    await Promise.race([new Promise((r) => j.stderr?.once('close', r)), clock.sleep(1000, closed.signal)])
+    closed.abort()
+  }
   if (refused) {
     say(`   ❌ NOT STARTED: ${refused}`)
-    log(`[${isoLocal(new Date())}] not started: ${refused}\n`)
+    log(`[${isoLocal(clock.wall())}] not started: ${refused}\n`)
     return {subject: 'DEVRUN', status: 'UNKNOWN', summary: `${input.name}: not started: ${refused}`, checks: [...checks, {name: 'limits', status: 'UNKNOWN', detail: refused}], actions: [], extra: {name: input.name, exitCode: 3, started: false}, wrapper: {exitCode: 3}}
   }
-  const took = formatMs(Date.now() - t0)
+  const took = formatMs(clock.now() - t0)
   const lines = report(code, trace)
   say(RULE)
   for (const l of lines) say(l)
   say(`   log: ${input.logFile}`)
   say(RULE)
-  log(`[${isoLocal(new Date())}] ${lines.join(' | ')}\n`)
+  log(`[${isoLocal(clock.wall())}] ${lines.join(' | ')}\n`)
   const t = trace ? traceReport(trace) : null
   if (t) checks.push(...t.checks)
   let status: Status = code === 0 ? 'OK' : 'ALERT'
   let summary = `${input.name}: ${lines[0].replace(/^\S+\s+/, '')} after ${took}`
   if (input.jsonReport) {
     try {
-      writeFileAtomic(input.jsonReport, JSON.stringify({status, exitCode: code, summary, command: input.command, log: input.logFile, checks, trace: t?.extra ?? null, durationMs: Date.now() - t0}, null, 2) + '\n')
+      writeFileAtomic(input.jsonReport, JSON.stringify({status, exitCode: code, summary, command: input.command, log: input.logFile, checks, trace: t?.extra ?? null, durationMs: clock.now() - t0}, null, 2) + '\n')
     } catch (e) {
       // The job ran; its report could not be written (a refused path, a full disk): said, never OK. The exit code stays the job's.
       status = 'ALERT'

@@ -1,24 +1,27 @@
-import {spawnSync, type ChildProcess} from 'node:child_process'
-import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
 import {explain, isSignalEvent, parseOomLines, parseStraceLine, parseTraceLine, SIGNALS, type Ending, type Explanation, type GuardAction, type ObservedSignal, type OwnCgroup, type SenderInfo} from '../core/trace.js'
-import {memoryCgroupOf, memoryLimitOf, oomKillCount} from '../sys/cgroup.js'
+import type {Clock} from '../sys/clock.js'
 import type {SignalGate} from '../sys/signal-gate.js'
+import type {SignalHub} from '../sys/signal-hub.js'
 import type {ProcessTable} from '../sys/proc-table.js'
-import {TracefsSession} from '../sys/tracefs.js'
+import type {Child} from '../sys/spawner.js'
+import type {StraceOutput, TraceLines, Tracer} from '../sys/tracer.js'
 
 export type Backend = 'tracefs' | 'strace'
 
 export interface TraceOptions {
   /** Start a job (command mode): given the argv prefix the backend needs (strace …), return the child. */
-  spawnJob?: (prefix: string[]) => ChildProcess
+  spawnJob?: (prefix: string[]) => Child
   /** Attach mode. */
   pid?: number
   durationMs: number | null
   followChildren: boolean
   backend: 'auto' | Backend
   procs: ProcessTable
+  clock: Clock
+  /** Ctrl+C and SIGTERM to medic (forwarded to the job when handleSignals). */
+  signals: SignalHub
+  /** tracefs, strace, memory cgroups' OOM counters, the kernel log. */
+  tracer: Tracer
   /** The signal gate: the Ctrl+C forwarded to the job and the end of strace go through a scope of it. */
   gate: SignalGate
   progress: (line: string) => void
@@ -38,7 +41,6 @@ export interface TraceResult {
   failed: string | null
   limitations: string[]
   ending: Ending
-  child: ChildProcess | null
   rootPid: number | null
   targets: Set<number>
   signals: ObservedSignal[]
@@ -82,12 +84,13 @@ function userspaceKillers(procs: ProcessTable): string[] {
  * cannot be had — strace sees senders of catchable signals only, never of SIGKILL.
  */
 export async function traceSignals(o: TraceOptions): Promise<TraceResult> {
-  const t0 = Date.now()
+  const {clock, tracer} = o
+  const t0 = clock.now()
   const limitations: string[] = []
-  let tracefs: TracefsSession | null = null
+  let tracefs: TraceLines | null = null
   let backend: Backend | null = null
   if (o.backend !== 'strace') {
-    const r = TracefsSession.open()
+    const r = tracer.tracefs()
     if (r.ok) {
       tracefs = r.session
       backend = 'tracefs'
@@ -96,31 +99,30 @@ export async function traceSignals(o: TraceOptions): Promise<TraceResult> {
       if (o.backend === 'tracefs') return failed(r.reason)
     }
   }
-  let straceDir: string | null = null
+  let strace: StraceOutput | null = null
   if (!backend) {
-    const has = spawnSync('strace', ['-V'], {timeout: 5000})
-    if (has.error) return failed(`${limitations.join('; ')}; strace is not installed either`)
+    if (!tracer.straceInstalled()) return failed(`${limitations.join('; ')}; strace is not installed either`)
     backend = 'strace'
-    straceDir = mkdtempSync(join(tmpdir(), 'medic-strace-'))
+    strace = tracer.straceOutput()
     limitations.push('strace sees who sent catchable signals (si_pid), but never the sender of a SIGKILL, nor signals to processes it is not tracing')
   }
 
   function failed(why: string): TraceResult {
-    return {backend: null, failed: why, limitations, ending: {kind: 'running'}, child: null, rootPid: null, targets: new Set(), signals: [], explanation: {fatal: null, headline: '', causes: [], counts: []}, oomCounterDelta: null, killers: [], durationMs: Date.now() - t0}
+    return {backend: null, failed: why, limitations, ending: {kind: 'running'}, rootPid: null, targets: new Set(), signals: [], explanation: {fatal: null, headline: '', causes: [], counts: []}, oomCounterDelta: null, killers: [], durationMs: clock.now() - t0}
   }
 
-  const straceFile = straceDir ? join(straceDir, 'trace') : null
   const scope = o.gate.scope()
-  let child: ChildProcess | null = null
+  let child: Child | null = null
   let rootPid: number
   let childEnd: Ending | null = null
   let stracePid: number | null = null
   if (o.spawnJob) {
-    const prefix = backend === 'strace' ? ['strace', ...(o.followChildren ? ['-f'] : []), '-qq', '-e', 'trace=none', '-e', 'signal=all', '-o', straceFile!, '--'] : []
+    const prefix = strace ? tracer.stracePrefix(o.followChildren, strace.path) : []
     child = o.spawnJob(prefix)
     if (child.pid) scope.adopt(child.pid)
     if (!child.pid) {
       tracefs?.close()
+      strace?.remove()
       return failed(`could not start the command`)
     }
     child.once('exit', (code, signal) => {
@@ -131,7 +133,7 @@ export async function traceSignals(o: TraceOptions): Promise<TraceResult> {
       // The job is strace's child: find it.
       stracePid = child.pid
       for (let i = 0; i < 250 && rootPid === stracePid; i++) {
-        await new Promise((r) => setTimeout(r, 4))
+        await clock.sleep(4)
         const kid = o.procs.list().find((p) => o.procs.stat(p)?.ppid === stracePid)
         if (kid) rootPid = kid
         if (childEnd) break
@@ -139,9 +141,8 @@ export async function traceSignals(o: TraceOptions): Promise<TraceResult> {
     }
   } else {
     rootPid = o.pid!
-    if (backend === 'strace') {
-      const {spawn} = await import('node:child_process')
-      const s = spawn('strace', [...(o.followChildren ? ['-f'] : []), '-qq', '-e', 'trace=none', '-e', 'signal=all', '-o', straceFile!, '-p', String(rootPid)], {stdio: 'ignore'})
+    if (strace) {
+      const s = tracer.straceAttach(rootPid, o.followChildren, strace.path)
       stracePid = s.pid ?? null
       if (stracePid) scope.adopt(stracePid)
       s.once('exit', () => (childEnd ??= {kind: 'vanished'}))
@@ -153,14 +154,14 @@ export async function traceSignals(o: TraceOptions): Promise<TraceResult> {
   // The job's own memory cgroup: the one made for it, else the target's when it is not the tracer's own.
   let own: OwnCgroup | null = o.jobCgroup ? {path: o.jobCgroup.path, limit: o.jobCgroup.limit} : null
   let counterFile = o.jobCgroup?.oomEvents ?? null
-  const mine = o.jobCgroup ? null : memoryCgroupOf('self')
+  const mine = o.jobCgroup ? null : tracer.memoryCgroup('self')
   if (!o.jobCgroup) {
-    const target = memoryCgroupOf(rootPid)
+    const target = tracer.memoryCgroup(rootPid)
     counterFile = target?.counter ?? null
     if (target && target.path !== '/' && target.path !== mine?.path) own = {path: target.path, limit: target.limit}
   }
-  const wallStart = Date.now()
-  const oomBefore = oomKillCount(counterFile)
+  const wallStart = clock.wall().getTime()
+  const oomBefore = tracer.oomKills(counterFile)
   if (o.followChildren) for (const pid of o.procs.descendants([rootPid])) targets.add(pid)
   const signals: ObservedSignal[] = []
   // A sender that has exited by the time a later signal is read keeps what was read of it earlier.
@@ -170,7 +171,6 @@ export async function traceSignals(o: TraceOptions): Promise<TraceResult> {
     if (now.cmdline?.length) senders.set(pid, now)
     return now.cmdline?.length ? now : (senders.get(pid) ?? now)
   }
-  let straceOffset = 0
   const drain = () => {
     if (tracefs) {
       for (const line of tracefs.read()) {
@@ -184,36 +184,28 @@ export async function traceSignals(o: TraceOptions): Promise<TraceResult> {
         signals.push({...e, sender: sender(e.senderPid, e.senderComm)})
         o.progress(`${SIGNALS[e.sig] ?? e.sig} → pid ${e.targetPid} from pid ${e.senderPid} (${e.senderComm})`)
       }
-    } else if (straceFile && existsSync(straceFile)) {
-      const text = readFileSync(straceFile, 'utf8')
-      const lines = text.slice(straceOffset).split('\n')
-      const last = lines.pop() ?? ''
-      straceOffset = text.length - last.length
-      for (const line of lines) {
+    } else if (strace) {
+      for (const line of strace.read()) {
         const e = parseStraceLine(line)
         if (!e) continue
         targets.add(e.pid)
         if (e.kind === 'signal' && e.sig !== 17) {
           const who = e.senderPid ? sender(e.senderPid, '?') : {pid: 0, comm: 'the kernel', uid: null, user: null, cmdline: null, chain: [], tty: null}
-          signals.push({ts: (Date.now() - t0) / 1000, senderPid: e.senderPid ?? 0, senderComm: who.comm, sig: e.sig!, code: e.code === 'SI_KERNEL' ? 128 : e.code === 'SI_USER' ? 0 : e.code === 'SI_TKILL' ? -6 : 1, targetPid: e.pid, targetComm: '', result: 0, sender: who})
+          signals.push({ts: (clock.now() - t0) / 1000, senderPid: e.senderPid ?? 0, senderComm: who.comm, sig: e.sig!, code: e.code === 'SI_KERNEL' ? 128 : e.code === 'SI_USER' ? 0 : e.code === 'SI_TKILL' ? -6 : 1, targetPid: e.pid, targetComm: '', result: 0, sender: who})
         }
         if (e.kind === 'killed' && e.pid === rootPid && e.sig === 9) limitations.push(`pid ${e.pid} was killed by SIGKILL: strace cannot see who sent it`)
       }
     }
   }
 
-  const stopAt = o.durationMs === null ? null : Date.now() + o.durationMs
+  const stopAt = o.durationMs === null ? null : clock.now() + o.durationMs
   let interrupted = false
   // Ctrl+C goes to the job's process group, member by member through the gate (the job is ours).
   const onInt = () => {
     interrupted = true
     if (child?.pid) scope.signalAll('SIGINT', {group: true})
   }
-  const handle = o.handleSignals !== false
-  if (handle) {
-    process.on('SIGINT', onInt)
-    process.on('SIGTERM', onInt)
-  }
+  const off = o.handleSignals !== false ? o.signals.subscribe(onInt, ['SIGINT', 'SIGTERM']) : () => {}
   o.onStart?.(rootPid)
   try {
     for (;;) {
@@ -226,45 +218,41 @@ export async function traceSignals(o: TraceOptions): Promise<TraceResult> {
           break
         }
       }
-      if (stopAt !== null && Date.now() >= stopAt) break
+      if (stopAt !== null && clock.now() >= stopAt) break
       if (interrupted && !o.spawnJob) break
-      await new Promise((r) => setTimeout(r, POLL_MS))
+      await clock.sleep(POLL_MS)
     }
-    await new Promise((r) => setTimeout(r, POLL_MS))
+    await clock.sleep(POLL_MS)
     drain()
   } finally {
-    if (handle) {
-      process.off('SIGINT', onInt)
-      process.off('SIGTERM', onInt)
-    }
+    off()
     tracefs?.close()
     if (stracePid && !o.spawnJob) {
       const st = o.procs.stat(stracePid)
       if (st) scope.send(stracePid, st.startTime, 'SIGTERM')
     }
   }
-  if (straceDir) rmSync(straceDir, {recursive: true, force: true})
+  strace?.remove()
   const ending: Ending = childEnd ?? {kind: 'running'}
   // In strace mode the job's fate is mirrored by strace; a SIGKILL of the job shows as strace's.
-  const oomAfter = oomKillCount(counterFile)
+  const oomAfter = tracer.oomKills(counterFile)
   const oomCounterDelta = oomBefore !== null && oomAfter !== null ? oomAfter - oomBefore : null
-  const readDmesg = () => spawnSync('dmesg', [], {timeout: 3000, encoding: 'utf8', maxBuffer: 32 * 1024 * 1024})
-  let dmesg = ending.kind === 'running' ? {stdout: ''} : readDmesg()
+  let kernelLog = ending.kind === 'running' ? '' : tracer.kernelLog()
   // The kernel prints "Killed process N" after it sends the SIGKILL: a job reaped at once may end before the line is written.
   const killedBy9 = (ending.kind === 'signaled' && ending.signal === 9) || ending.kind === 'vanished'
   const killedLine = (t: string) => parseOomLines(t).some((x) => targets.has(x.pid) && x.line.includes('Killed process'))
   const sawOom = (t: string) => parseOomLines(t).some((x) => targets.has(x.pid))
-  for (let i = 0; i < 10 && killedBy9 && sawOom(dmesg.stdout ?? '') && !killedLine(dmesg.stdout ?? ''); i++) {
-    await new Promise((r) => setTimeout(r, 50))
-    dmesg = readDmesg()
+  for (let i = 0; i < 10 && killedBy9 && sawOom(kernelLog) && !killedLine(kernelLog); i++) {
+    await clock.sleep(50)
+    kernelLog = tracer.kernelLog()
   }
   const killers = userspaceKillers(o.procs)
   const guard = ending.kind === 'running' ? [] : (o.guardActions?.(wallStart - 1000) ?? [])
-  const ooms = parseOomLines(dmesg.stdout ?? '')
+  const ooms = parseOomLines(kernelLog)
   // The kernel's own line names the cgroup whose limit was hit: that decides "its own cgroup", not
   // where the target was when the trace began (a job may enter its cgroup after it starts).
   const hitCg = o.jobCgroup ? undefined : ooms.find((x) => targets.has(x.pid) && x.memcg)?.memcg
-  if (hitCg !== undefined) own = hitCg !== '/' && !(mine && (mine.path === hitCg || mine.path.startsWith(`${hitCg}/`))) ? {path: hitCg, limit: memoryLimitOf(hitCg)} : null
+  if (hitCg !== undefined) own = hitCg !== '/' && !(mine && (mine.path === hitCg || mine.path.startsWith(`${hitCg}/`))) ? {path: hitCg, limit: tracer.memoryLimit(hitCg)} : null
   const explanation = explain(ending, signals, ooms, targets, {oomCounter: oomCounterDelta, killers, ownCgroup: own, guard})
-  return {backend, failed: null, limitations, ending, child, rootPid, targets, signals, explanation, oomCounterDelta, killers, durationMs: Date.now() - t0}
+  return {backend, failed: null, limitations, ending, rootPid, targets, signals, explanation, oomCounterDelta, killers, durationMs: clock.now() - t0}
 }

@@ -1,4 +1,4 @@
-import {readFileSync} from 'node:fs'
+import {readFileSync, writeFileSync} from 'node:fs'
 
 /** A /proc/<pid>/<name> file as text (`status`, `stack`), '' when unreadable; for diagnostics only. */
 export function readProcText(pid: number, name: string): string {
@@ -8,4 +8,10 @@ export function readProcText(pid: number, name: string): string {
   } catch {
     return ''
   }
+}
+
+/** Writes /proc/<pid>/oom_score_adj and reads back what the kernel kept; throws the errno error when it refuses. */
+export function setOomScoreAdj(pid: number, value: number): string {
+  writeFileSync(`/proc/${pid}/oom_score_adj`, String(value))
+  return readFileSync(`/proc/${pid}/oom_score_adj`, 'utf8').trim()
 }
