@@ -195,3 +195,43 @@ export function stepVerify(s: VerifyState, probe: ProbeResult, now: number, mana
   }
   return {done: false, state}
 }
+
+const HOUR = 3_600_000
+
+/** What `medic health` keeps between runs to count restarts no single look can see. */
+export interface RestartMemory {
+  owners: {pid: number; startTime: string}[]
+  /** Wall ms at which the set of port owners changed identity between two runs. */
+  ownerChanges: number[]
+  /** Samples of the managers' lifetime restart counters, to turn them into restarts per hour. */
+  counters?: Record<string, {at: number; count: number}[]>
+}
+
+/**
+ * Restarts in the last hour, from medic's own record (the port owners' identities changing
+ * between two runs is a restart that happened without medic, whatever the manager counts)
+ * and the manager's figures: an hourly figure (journal) as it is; a lifetime counter
+ * (NRestarts, pm2 restart_time, docker RestartCount) against medic's own samples of it an
+ * hour ago — a counter that went down was reset. The manager's hourly figure wins over
+ * lifetime counters; medic's record is a floor. `now` is wall ms; returns the new memory.
+ */
+export function countRestarts(memory: RestartMemory, owners: {pid: number; startTime: string}[], managerRestarts: {count: number; source: string}[], now: number): {memory: RestartMemory; count: number; sources: {count: number; source: string}[]} {
+  const ids = owners.map((o) => `${o.pid}:${o.startTime}`).sort()
+  const before = memory.owners.map((o) => `${o.pid}:${o.startTime}`).sort()
+  const changed = before.length > 0 && ids.length > 0 && ids.join() !== before.join()
+  const ownerChanges = [...memory.ownerChanges, ...(changed ? [now] : [])].filter((t) => t > now - HOUR)
+  const counters = {...(memory.counters ?? {})}
+  const hourlyOf = (source: string, count: number): number => {
+    const samples = [...(counters[source] ?? []), {at: now, count}].filter((x, i, all) => x.at > now - 2 * HOUR || all.slice(i + 1).every((y) => y.at > now - HOUR))
+    counters[source] = samples
+    const base = [...samples].reverse().find((x) => x.at <= now - HOUR) ?? samples[0]
+    return count >= base.count ? count - base.count : count
+  }
+  const sources: {count: number; source: string}[] = [
+    ...managerRestarts.map((r) => (/last hour|window/.test(r.source) ? r : {count: hourlyOf(r.source, r.count), source: `${r.source.replace(/ \(.*\)$/, '')}, last hour (counter ${r.count})`})),
+    {count: ownerChanges.length, source: 'medic: port owner changed between runs, last hour'},
+  ]
+  const hourly = sources.filter((s) => /last hour|window/.test(s.source))
+  const count = Math.max(0, ...hourly.map((s) => s.count))
+  return {memory: {owners: ids.length > 0 ? owners.map((o) => ({pid: o.pid, startTime: o.startTime})) : memory.owners, ownerChanges, counters}, count, sources}
+}

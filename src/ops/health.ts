@@ -1,7 +1,7 @@
 import {formatMs} from '../core/duration.js'
 import type {PerfDatum} from '../core/perfdata.js'
 import {describeSource, type LogPosition, type LogSourceSpec} from '../core/log-match.js'
-import {decide, diagnose, probeDown, probeNotNeeded, repairBudget, skippedProbe, startVerify, stepVerify, type HealthObservation, type OwnerFact, type Problem, type ProbeResult, type ProcFact} from '../core/health-policy.js'
+import {countRestarts, decide, diagnose, probeDown, probeNotNeeded, repairBudget, skippedProbe, startVerify, stepVerify, type HealthObservation, type OwnerFact, type Problem, type ProbeResult, type ProcFact, type RestartMemory} from '../core/health-policy.js'
 import {unavailableText} from '../core/manager-parse.js'
 import {describeProc} from '../core/protect.js'
 import {STATE_NAMES} from '../core/proc-parse.js'
@@ -55,21 +55,14 @@ export interface HealthDeps extends ProcessDeps {
 }
 
 /** Persisted between runs in `<state-dir>/health/<name>.json`. */
-interface HealthState {
+interface HealthState extends RestartMemory {
   version: 1
-  owners: {pid: number; startTime: string}[]
-  /** Wall ms at which the set of port owners changed identity between two runs. */
-  ownerChanges: number[]
   /** Wall ms of every repair started (the budget). */
   repairs: number[]
   lastRepair: {by: number; startedAt: number; finishedAt: number; status: Status; summary: string} | null
-  /** Samples of the managers' lifetime restart counters, to turn them into restarts per hour. */
-  counters?: Record<string, {at: number; count: number}[]>
   /** --log-pattern: where the last run stopped reading the service's log. */
   log?: LogPosition
 }
-
-const HOUR = 3_600_000
 
 function loadState(path: string): HealthState {
   const s = readJson<HealthState>(path)
@@ -256,30 +249,10 @@ async function observe(input: HealthInput, deps: HealthDeps, state: HealthState,
   }
   const serviceProcs: ProcFact[] = (servicePids ?? []).map((pid) => deps.procs.stat(pid)).filter((s) => s !== null).map((s) => ({pid: s!.pid, comm: s!.comm, state: s!.state}))
 
-  // medic's own record: the owners' identities changing between two runs is a restart
-  // that happened without medic, whatever the manager counts.
-  const now = deps.clock.wall().getTime()
-  const ids = owners.map((o) => `${o.pid}:${o.startTime}`).sort()
-  const before = state.owners.map((o) => `${o.pid}:${o.startTime}`).sort()
-  if (before.length > 0 && ids.length > 0 && ids.join() !== before.join()) state.ownerChanges.push(now)
-  if (ids.length > 0) state.owners = owners.map((o) => ({pid: o.pid, startTime: o.startTime}))
-  state.ownerChanges = state.ownerChanges.filter((t) => t > now - HOUR)
-  // Lifetime counters (NRestarts, pm2 restart_time, docker RestartCount) become an hourly
-  // figure against medic's own samples of them; a counter that went down was reset.
-  state.counters ??= {}
-  const hourlyOf = (source: string, count: number): number => {
-    const samples = [...(state.counters![source] ?? []), {at: now, count}].filter((x, i, all) => x.at > now - 2 * HOUR || all.slice(i + 1).every((y) => y.at > now - HOUR))
-    state.counters![source] = samples
-    const base = [...samples].reverse().find((x) => x.at <= now - HOUR) ?? samples[0]
-    return count >= base.count ? count - base.count : count
-  }
-  const sources: {count: number; source: string}[] = [
-    ...(view?.restarts ?? []).map((r) => (/last hour|window/.test(r.source) ? r : {count: hourlyOf(r.source, r.count), source: `${r.source.replace(/ \(.*\)$/, '')}, last hour (counter ${r.count})`})),
-    {count: state.ownerChanges.length, source: 'medic: port owner changed between runs, last hour'},
-  ]
-  // The manager's own hourly figure (journal) wins over lifetime counters; medic's record is a floor.
-  const hourly = sources.filter((s) => /last hour|window/.test(s.source))
-  const count = Math.max(0, ...hourly.map((s) => s.count))
+  // Restarts in the last hour: the manager's figures and medic's own record of the port's owners.
+  const counted = countRestarts(state, owners, view?.restarts ?? [], deps.clock.wall().getTime())
+  Object.assign(state, counted.memory)
+  const {count, sources} = counted
 
   const observation: HealthObservation = {
     probe, ...(reprobe ? {reprobe} : {}),

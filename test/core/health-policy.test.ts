@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {decide, diagnose, probeNotNeeded, repairBudget, skippedProbe, startVerify, stepVerify, type HealthObservation, type ProbeResult} from '../../src/core/health-policy.js'
+import {countRestarts, decide, diagnose, probeNotNeeded, repairBudget, skippedProbe, startVerify, stepVerify, type HealthObservation, type ProbeResult} from '../../src/core/health-policy.js'
 
 const up: ProbeResult = {kind: 'ok', ok: true, status: 200, ms: 3, detail: 'HTTP 200 in 3ms'}
 const refused: ProbeResult = {kind: 'refused', ok: false, ms: 1, detail: 'connection refused'}
@@ -119,5 +119,41 @@ describe('verification after a start (step function of now)', () => {
   it('fails at the deadline', () => {
     const s = stepVerify(startVerify(0, 3, 1000), refused, 1000, 'activating')
     expect(s).toMatchObject({done: true, ok: false})
+  })
+})
+
+describe('countRestarts', () => {
+  const H = 3_600_000
+  const empty = {owners: [], ownerChanges: []}
+  const a = {pid: 10, startTime: '100'}
+  const b = {pid: 11, startTime: '200'}
+
+  it('counts a change of the port owners between two runs, for an hour', () => {
+    let r = countRestarts(empty, [a], [], 0)
+    expect(r).toMatchObject({count: 0, memory: {owners: [a], ownerChanges: []}})
+    r = countRestarts(r.memory, [b], [], 1000)
+    expect(r).toMatchObject({count: 1, memory: {owners: [b], ownerChanges: [1000]}})
+    // Nobody on the port: no change counted, the last owners kept.
+    r = countRestarts(r.memory, [], [], 2000)
+    expect(r).toMatchObject({count: 1, memory: {owners: [b], ownerChanges: [1000]}})
+    expect(countRestarts(r.memory, [b], [], 1000 + H).count).toBe(0)
+  })
+
+  it('turns a lifetime counter into restarts in the last hour against its own samples; a counter that went down was reset', () => {
+    const src = [{count: 40, source: 'systemd NRestarts (lifetime)'}]
+    let r = countRestarts(empty, [a], src, 0)
+    expect(r.count).toBe(0)
+    expect(r.sources[0]).toEqual({count: 0, source: 'systemd NRestarts, last hour (counter 40)'})
+    r = countRestarts(r.memory, [a], [{count: 45, source: src[0].source}], H / 2)
+    expect(r.count).toBe(5)
+    r = countRestarts(r.memory, [a], [{count: 52, source: src[0].source}], H + 1)
+    expect(r.count).toBe(12) // against the sample an hour ago (40)
+    expect(countRestarts(r.memory, [a], [{count: 3, source: src[0].source}], H + 2).count).toBe(3)
+  })
+
+  it("takes the manager's hourly figure as it is, with medic's record as a floor", () => {
+    const r = countRestarts({owners: [a], ownerChanges: [10, 20]}, [b], [{count: 1, source: 'journal: restart jobs in the last hour'}], 30)
+    expect(r.count).toBe(3)
+    expect(countRestarts(empty, [a], [{count: 7, source: 'journal: restart jobs in the last hour'}], 30).count).toBe(7)
   })
 })
