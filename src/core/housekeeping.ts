@@ -120,3 +120,46 @@ export function parseOpsRequest(text: string): OpsRequest {
   if (action !== 'restart' && action !== 'set_model' && action !== 'set_timezone') return {ok: false, error: `unknown action: ${JSON.stringify(action ?? null)}`}
   return {ok: true, action, params: o as Record<string, unknown>}
 }
+
+/** The watchdog's memory of gateways in D or Z state: `pid:starttime` → since when (wall ms), in what state. */
+export interface HangRecord {
+  seen: Record<string, {since: number; state: string; comm: string}>
+}
+
+export interface HangCandidate {
+  pid: number
+  startTime: string
+  state: string
+  comm: string
+  ppid: number
+}
+
+export interface HangStep {
+  record: HangRecord
+  /** The record differs from the one given: it must be written for --hang-threshold to pass. */
+  changed: boolean
+  /** In D or Z for at least the threshold: to restart. */
+  hung: {pid: number; state: string; comm: string; forMs: number; ppid: number}[]
+  /** In D or Z, not yet for the threshold. */
+  waiting: {pid: number; state: string; forMs: number}[]
+}
+
+/**
+ * One watchdog pass over the gateway's processes: D or Z must persist for the threshold
+ * (watchdog.sh acted on one sample). A process is the same one only with the same pid AND
+ * start time; one that left D/Z, or exited, is forgotten. `now` is wall ms.
+ */
+export function hangStep(rec: HangRecord, procs: HangCandidate[], now: number, thresholdMs: number): HangStep {
+  const seen: HangRecord['seen'] = {}
+  const hung: HangStep['hung'] = []
+  const waiting: HangStep['waiting'] = []
+  for (const p of procs) {
+    if (p.state !== 'D' && p.state !== 'Z') continue
+    const key = `${p.pid}:${p.startTime}`
+    const since = rec.seen[key]?.since ?? now
+    seen[key] = {since, state: p.state, comm: p.comm}
+    if (now - since >= thresholdMs) hung.push({pid: p.pid, state: p.state, comm: p.comm, forMs: now - since, ppid: p.ppid})
+    else waiting.push({pid: p.pid, state: p.state, forMs: now - since})
+  }
+  return {record: {seen}, changed: JSON.stringify(seen) !== JSON.stringify(rec.seen), hung, waiting}
+}

@@ -1,6 +1,6 @@
 import {basename, join} from 'node:path'
 import {formatMs} from '../core/duration.js'
-import {parseOpsRequest} from '../core/housekeeping.js'
+import {hangStep, parseOpsRequest, type HangRecord} from '../core/housekeeping.js'
 import {worstOf, type Action, type Check, type Status, type Verdict} from '../core/verdict.js'
 import {unavailableText} from '../core/manager-parse.js'
 import {claim, consume, moveNoClobber, refusedDir, writeNew} from '../sys/file-gate.js'
@@ -40,11 +40,6 @@ export interface WatchdogDeps extends ProcessDeps {
   announce: (line: string) => void
   /** Each pass's verdict, for --metrics-file and --notify. */
   observe?: (v: Verdict, ms: number) => void
-}
-
-interface HangRecord {
-  /** `pid:starttime` → first wall ms it was seen in D or Z, and the state. */
-  seen: Record<string, {since: number; state: string; comm: string}>
 }
 
 type Part = {status: Status; text: string; checks: Check[]; actions: Action[]; details: string[]}
@@ -91,21 +86,14 @@ async function hangCheck(input: WatchdogInput, deps: WatchdogDeps, wd: (l: strin
   const rec = readJson<HangRecord>(input.statePath) ?? {seen: {}}
   const mine = new Set([deps.selfPid, ...deps.procs.ancestors(deps.selfPid).map((p) => p.pid)])
   const gateways = deps.procs.list().filter((pid) => !mine.has(pid)).map((pid) => deps.procs.get(pid)).filter((p) => p && input.gatewayMatch.test(`${p.comm} ${p.cmdline.join(' ')}`))
-  const seen: HangRecord['seen'] = {}
-  const hung: {pid: number; state: string; comm: string; forMs: number; ppid: number}[] = []
-  for (const p of gateways) {
-    if (!p || (p.state !== 'D' && p.state !== 'Z')) continue
-    const key = `${p.pid}:${p.startTime}`
-    const since = rec.seen[key]?.since ?? now
-    seen[key] = {since, state: p.state, comm: p.comm}
-    if (now - since >= input.hangThresholdMs) hung.push({pid: p.pid, state: p.state, comm: p.comm, forMs: now - since, ppid: p.ppid})
-    else wd(`Gateway pid ${p.pid} in state ${p.state} for ${formatMs(now - since)} (threshold ${formatMs(input.hangThresholdMs)})`)
-  }
+  const step = hangStep(rec, gateways.filter((p) => p !== null), now, input.hangThresholdMs)
+  for (const w of step.waiting) wd(`Gateway pid ${w.pid} in state ${w.state} for ${formatMs(w.forMs)} (threshold ${formatMs(input.hangThresholdMs)})`)
+  const {hung} = step
   // The record is what makes --hang-threshold pass: without it a hung gateway is never
   // restarted, so a record that cannot be written is an ALERT, not a quiet OK.
-  if (JSON.stringify(seen) !== JSON.stringify(rec.seen)) {
+  if (step.changed) {
     try {
-      writeFileAtomic(input.statePath, JSON.stringify({seen}) + '\n')
+      writeFileAtomic(input.statePath, JSON.stringify(step.record) + '\n')
     } catch (e) {
       const why = `cannot record the hang state: ${(e as Error).message}; a gateway hung in D/Z would never reach --hang-threshold`
       wd(why)

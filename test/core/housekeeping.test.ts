@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import {keepTail, nameVariant, unsafePath} from '../../src/core/file-rules.js'
-import {archiveName, archiveTime, holderGone, lockDecision, parseLockPid, parseOpsRequest, pruneDecision, utcStamp} from '../../src/core/housekeeping.js'
+import {archiveName, archiveTime, hangStep, holderGone, lockDecision, parseLockPid, parseOpsRequest, pruneDecision, utcStamp} from '../../src/core/housekeeping.js'
 
 describe('lock files', () => {
   it.each([['{"pid":123}', 123], ['{"pid": "77"}', 77], ['  42\n', 42], ['{"pid":0}', null], ['{}', null], ['garbage', null], ['', null], ['{"pid":-3}', null], ['[1]', null]])('reads the pid of %j', (text, pid) => {
@@ -94,5 +94,26 @@ describe('ops requests', () => {
     expect(parseOpsRequest('{"action":"rm -rf"}')).toMatchObject({ok: false, error: 'unknown action: "rm -rf"'})
     expect(parseOpsRequest('nope')).toMatchObject({ok: false})
     expect(parseOpsRequest('[]')).toMatchObject({ok: false, error: 'not a JSON object'})
+  })
+})
+
+describe('the watchdog hang record', () => {
+  const gw = (state: string, pid = 50, startTime = '900') => ({pid, startTime, state, comm: 'node', ppid: 1})
+
+  it('restarts only once D or Z has lasted the threshold, for the same process', () => {
+    let s = hangStep({seen: {}}, [gw('D')], 1000, 60_000)
+    expect(s).toMatchObject({changed: true, hung: [], waiting: [{pid: 50, state: 'D', forMs: 0}], record: {seen: {'50:900': {since: 1000, state: 'D'}}}})
+    s = hangStep(s.record, [gw('D')], 30_000, 60_000)
+    expect(s).toMatchObject({changed: false, hung: [], waiting: [{forMs: 29_000}]})
+    s = hangStep(s.record, [gw('Z')], 61_000, 60_000)
+    expect(s.hung).toEqual([{pid: 50, state: 'Z', comm: 'node', forMs: 60_000, ppid: 1}])
+    expect(s.changed).toBe(true) // the state it is in now is recorded
+  })
+
+  it('forgets a process that left D/Z, and never counts a reused pid as the same one', () => {
+    const first = hangStep({seen: {}}, [gw('D')], 0, 10)
+    expect(hangStep(first.record, [gw('S')], 100, 10)).toMatchObject({changed: true, hung: [], record: {seen: {}}})
+    const reused = hangStep(first.record, [gw('D', 50, '901')], 100, 10)
+    expect(reused).toMatchObject({hung: [], waiting: [{forMs: 0}], record: {seen: {'50:901': {since: 100}}}})
   })
 })
