@@ -1,4 +1,5 @@
 import {fileURLToPath} from 'node:url'
+import {bootObserve, bootProbed, startBootWait} from '../core/boot-wait.js'
 import {formatMs} from '../core/duration.js'
 import type {Action, Verdict} from '../core/verdict.js'
 import type {Prober} from '../sys/probe.js'
@@ -78,39 +79,38 @@ export async function boot(input: BootInput, deps: BootDeps): Promise<Verdict> {
     actions.push({action: 'start', target: `medic supervise --name ${input.name}`, result: `pid ${sup.pid}`, ms: at()})
     log(`supervisor started (pid ${sup.pid})`)
 
-    const deadline = Math.min(clock.now() + input.waitMs, input.deadlineAt ?? Infinity)
-    const waitText = deadline === input.deadlineAt ? '--timeout' : formatMs(input.waitMs)
-    let last = 'not started yet'
-    // Without a probe, "answers" means the same child kept running for a settle time.
-    const settleMs = Math.min(1000, input.waitMs / 2)
-    let seen: {pid: number; at: number} | null = null
+    let w = startBootWait(clock.now(), input.waitMs, input.deadlineAt)
+    const waitText = w.byTimeout ? '--timeout' : formatMs(input.waitMs)
     for (;;) {
-      if (exitCode !== undefined) {
-        log(`ERROR: supervisor exited (${exitCode}) after starting`)
-        return {...base, status: 'ALERT', summary: `${input.name}: supervisor pid ${sup.pid} exited with ${exitCode} (see ${errLog})`}
-      }
       const s = readSupervisor(input.layout, input.name, procs)
-      if (s.file && s.file.supervisor.pid === sup.pid) {
-        last = `supervisor ${s.file.state}${s.file.alert ? `: ${s.file.alert}` : ''}`
-        if (s.file.state === 'fatal') return {...base, status: 'ALERT', summary: `${input.name}: ${s.file.alert ?? 'the service cannot start'}`}
-        if (s.file.state === 'running') {
-          const childPid = s.file.child?.pid ?? 0
-          if (!seen || seen.pid !== childPid) seen = {pid: childPid, at: clock.now()}
-          const settled = clock.now() - seen.at >= settleMs
-          const p = input.healthUrl ? await deps.prober.http(input.healthUrl, 2000, [200, 399]) : input.port !== null ? await deps.prober.tcp('127.0.0.1', input.port, 2000) : {ok: settled, detail: `child pid ${childPid} running for ${formatMs(clock.now() - seen.at)}`}
-          last = `supervisor running; probe ${p.detail}`
-          if (p.ok) {
-            actions.push({action: 'verify', target: input.healthUrl ?? (input.port !== null ? `tcp ${input.port}` : 'child'), result: p.detail, ms: at()})
-            log(`boot complete: supervisor pid ${sup.pid}, service healthy in ${formatMs(at())}`)
-            return {...base, status: 'RECOVERED', summary: `${input.name}: started supervisor pid ${sup.pid}; service healthy in ${formatMs(at())}`}
-          }
-        }
+      const supervisor = s.file && s.file.supervisor.pid === sup.pid ? {state: s.file.state, alert: s.file.alert ?? null, childPid: s.file.child?.pid ?? 0} : null
+      let step = bootObserve(w, {exitCode, supervisor}, clock.now())
+      if (step.next.kind === 'probe') {
+        const {childPid, settled, runningMs} = step.next
+        const p = input.healthUrl ? await deps.prober.http(input.healthUrl, 2000, [200, 399]) : input.port !== null ? await deps.prober.tcp('127.0.0.1', input.port, 2000) : {ok: settled, detail: `child pid ${childPid} running for ${formatMs(runningMs)}`}
+        step = bootProbed(step.state, p, clock.now())
       }
-      if (clock.now() >= deadline) {
-        log(`ERROR: not healthy within ${waitText} (${last})`)
-        return {...base, status: 'ALERT', summary: `${input.name}: service not healthy within ${waitText} (${last}); supervisor pid ${sup.pid} keeps trying`}
+      w = step.state
+      const next = step.next
+      switch (next.kind) {
+        case 'exited':
+          log(`ERROR: supervisor exited (${next.code}) after starting`)
+          return {...base, status: 'ALERT', summary: `${input.name}: supervisor pid ${sup.pid} exited with ${next.code} (see ${errLog})`}
+        case 'fatal':
+          return {...base, status: 'ALERT', summary: `${input.name}: ${next.alert ?? 'the service cannot start'}`}
+        case 'healthy':
+          actions.push({action: 'verify', target: input.healthUrl ?? (input.port !== null ? `tcp ${input.port}` : 'child'), result: next.detail, ms: at()})
+          log(`boot complete: supervisor pid ${sup.pid}, service healthy in ${formatMs(at())}`)
+          return {...base, status: 'RECOVERED', summary: `${input.name}: started supervisor pid ${sup.pid}; service healthy in ${formatMs(at())}`}
+        case 'timeout':
+          log(`ERROR: not healthy within ${waitText} (${next.last})`)
+          return {...base, status: 'ALERT', summary: `${input.name}: service not healthy within ${waitText} (${next.last}); supervisor pid ${sup.pid} keeps trying`}
+        case 'sleep':
+          await clock.sleep(next.ms)
+          break
+        case 'probe':
+          throw new Error('unreachable: a probe step is always followed by bootProbed')
       }
-      await clock.sleep(Math.min(50, deadline - clock.now()))
     }
   } finally {
     lock.release()
