@@ -1,15 +1,31 @@
-import {accessSync, constants} from 'node:fs'
-import type {ProcessDeps} from './ops/deps.js'
-import {systemClock} from './sys/clock.js'
-import {LockManager} from './sys/lock.js'
+import {systemClock, type Clock} from './sys/clock.js'
+import {LockManager, type LockResult} from './sys/lock.js'
 import {LogFile} from './sys/log-file.js'
-import {portTable} from './sys/port-table.js'
-import {procTable} from './sys/proc-table.js'
+import {portTable, type PortTable} from './sys/port-table.js'
+import {procTable, type ProcessTable} from './sys/proc-table.js'
 import {configProtect} from './sys/protect-config.js'
 import {readRegistry, registryPlaces} from './sys/protected-registry.js'
 import {makeSignalGate, type SignalGate} from './sys/signal-gate.js'
 import {stateLayout, type StateLayout} from './sys/state-layout.js'
-import {ensureDir} from './sys/state-store.js'
+import {writableDir} from './sys/state-store.js'
+
+/** What the process-facing use cases need from the OS; one real implementation in sys/, fakes in tests. */
+export interface ProcessDeps {
+  clock: Clock
+  procs: ProcessTable
+  ports: PortTable
+  /** The one way to signal a process: identity and protection checked before every signal. */
+  gate: SignalGate
+  /**
+   * One lock per target in the state dir. When it cannot be written (read-only or full
+   * state dir) `acquire` says so in `error`: an op that needs the lock does not act.
+   */
+  locks: {acquire(name: string, waitMs: number, purpose?: string): Promise<LockResult>}
+  log: LogFile
+  /** Progress for people and journals: stderr, never stdout. */
+  progress: (line: string) => void
+  selfPid: number
+}
 
 export interface GateOptions {
   stateDir?: string
@@ -31,7 +47,7 @@ export async function makeGate(o: GateOptions): Promise<SignalGate> {
   return makeSignalGate({procs: procTable, registry: () => readRegistry(places, procTable), policy: {protect: [...(o.protect ?? []), ...cfg.patterns], match: o.match ?? null, error: cfg.error}})
 }
 
-/** The composition root: the one place real sys/ implementations are wired to ops/. */
+/** The composition root: the one place real sys/ implementations are wired to ops/ (which import only the types above). */
 export async function makeProcessDeps(opts: GateOptions & {logFile?: string; stderr: (l: string) => void}): Promise<ProcessDeps & {stateDir: string; layout: StateLayout; stateWritable: boolean}> {
   const layout = stateLayout(opts.stateDir)
   const stateDir = layout.dir
@@ -44,20 +60,10 @@ export async function makeProcessDeps(opts: GateOptions & {logFile?: string; std
     gate: await makeGate({...opts, stateDir}),
     locks: new LockManager(layout, procTable, systemClock),
     /** Default logs go in the state dir only when it can be written (a read-only container's check-only run stays quiet). */
-    stateWritable: writable(stateDir),
+    stateWritable: writableDir(stateDir),
     log: new LogFile(opts.logFile),
     progress: opts.stderr,
     selfPid: process.pid,
-  }
-}
-
-function writable(dir: string): boolean {
-  try {
-    ensureDir(dir)
-    accessSync(dir, constants.W_OK)
-    return true
-  } catch {
-    return false
   }
 }
 
@@ -77,7 +83,7 @@ export async function makeInstallDeps(opts: {stateDir?: string; wslConf?: string
     crontab: host.userCrontab,
     host: host.hostFacts(layout.dir, opts.wslConf),
     manifests: host.manifestStore(layout),
-    locks: writable(layout.dir) ? new LockManager(layout, procTable, systemClock) : null,
+    locks: writableDir(layout.dir) ? new LockManager(layout, procTable, systemClock) : null,
     clock: systemClock,
     progress: opts.stderr,
     lastVerdict: readLastVerdict,

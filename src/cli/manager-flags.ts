@@ -1,6 +1,6 @@
 import type {FlagSpec, FlagValue} from './spec.js'
 import type {ServiceManager} from '../sys/managers.js'
-import type {ProcessDeps} from '../ops/deps.js'
+import type {ProcessDeps} from '../deps.js'
 
 /** How a command names the manager of its service (`health`, `watchdog`). */
 export const MANAGER_FLAGS: Record<string, FlagSpec> = {

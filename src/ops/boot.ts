@@ -6,7 +6,7 @@ import type {Prober} from '../sys/probe.js'
 import type {Spawner} from '../sys/spawner.js'
 import type {StateLayout} from '../sys/state-layout.js'
 import {cleanup} from './cleanup.js'
-import type {ProcessDeps} from './deps.js'
+import type {ProcessDeps} from '../deps.js'
 import {readSupervisor} from './supervise-status.js'
 
 export interface BootInput {

@@ -4,7 +4,7 @@ import {describeProc} from '../core/protect.js'
 import {formatMs} from '../core/duration.js'
 import {worstOf, type Action, type Check, type Status, type Verdict} from '../core/verdict.js'
 import type {Bindable, PortListeners} from '../sys/port-table.js'
-import type {ProcessDeps} from './deps.js'
+import type {ProcessDeps} from '../deps.js'
 import {terminate} from './terminate.js'
 
 export interface CleanupInput {

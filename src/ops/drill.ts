@@ -10,7 +10,7 @@ import type {DrillHelpers, Guard, Squatter} from '../sys/drill-helpers.js'
 import type {HubSignal, SignalHub} from '../sys/signal-hub.js'
 import type {Prober} from '../sys/probe.js'
 import type {SystemdUnits} from '../sys/systemd-unit.js'
-import type {ProcessDeps} from './deps.js'
+import type {ProcessDeps} from '../deps.js'
 
 export interface DrillInput {
   kind: DrillKind

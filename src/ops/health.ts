@@ -11,7 +11,7 @@ import type {ManagerStatus, ServiceManager} from '../sys/managers.js'
 import type {PortListeners} from '../sys/port-table.js'
 import type {Prober} from '../sys/probe.js'
 import {readJson, writeFileAtomic} from '../sys/state-store.js'
-import type {ProcessDeps} from './deps.js'
+import type {ProcessDeps} from '../deps.js'
 import {restartService} from './restart.js'
 
 export interface HealthInput {

@@ -5,7 +5,7 @@ import type {Action, Check, Verdict} from '../core/verdict.js'
 import {moveNoClobber, refusedDir, removeJudged} from '../sys/file-gate.js'
 import {isDir, openers, readText, walkFiles} from '../sys/files.js'
 import {pidSpace, type PidSpace} from '../sys/pid-ns.js'
-import type {ProcessDeps} from './deps.js'
+import type {ProcessDeps} from '../deps.js'
 
 export interface LocksInput {
   dir: string

@@ -4,7 +4,7 @@ import {stallSigns, type DownHow, type GpuObservation, type OllamaObservation, t
 import type {ListenerFacts} from '../core/ollama/remedy.js'
 import {httpJson, type HttpResult} from '../sys/http-json.js'
 import {queryNvidia, type NvidiaResult} from '../sys/nvidia-smi.js'
-import type {ProcessDeps} from './deps.js'
+import type {ProcessDeps} from '../deps.js'
 
 export interface ProcSample {
   at: number

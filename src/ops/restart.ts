@@ -1,7 +1,7 @@
 import type {KillTarget} from '../core/kill-plan.js'
 import type {Action} from '../core/verdict.js'
 import type {ServiceManager, StepResult} from '../sys/managers.js'
-import type {ProcessDeps} from './deps.js'
+import type {ProcessDeps} from '../deps.js'
 import {terminate} from './terminate.js'
 
 export interface RestartInput {

@@ -14,7 +14,7 @@ import type {SignalHub} from '../sys/signal-hub.js'
 import type {Spawner} from '../sys/spawn-job.js'
 import {writeFileAtomic} from '../sys/state-store.js'
 import {cleanup} from './cleanup.js'
-import type {ProcessDeps} from './deps.js'
+import type {ProcessDeps} from '../deps.js'
 import {terminate} from './terminate.js'
 
 export interface SuperviseInput {

@@ -1,7 +1,7 @@
 import {abandonKill, isFinal, markTarget, planKill, stepKill, type KillPlan, type KillTarget} from '../core/kill-plan.js'
 import type {Action} from '../core/verdict.js'
 import type {Sent} from '../sys/signal-gate.js'
-import type {ProcessDeps} from './deps.js'
+import type {ProcessDeps} from '../deps.js'
 
 export interface TerminateOptions {
   graceMs: number

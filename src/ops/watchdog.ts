@@ -7,7 +7,7 @@ import {claim, consume, moveNoClobber, refusedDir, writeNew} from '../sys/file-g
 import {isDir, listNames, present, readText} from '../sys/files.js'
 import type {ServiceManager} from '../sys/managers.js'
 import {readJson, writeFileAtomic} from '../sys/state-store.js'
-import type {ProcessDeps} from './deps.js'
+import type {ProcessDeps} from '../deps.js'
 import {locksClean, sessionsArchive} from './housekeeping.js'
 import {restartService} from './restart.js'
 import {watchLoop} from './watch-loop.js'

@@ -1,7 +1,19 @@
-import {readFileSync, statSync} from 'node:fs'
+import {accessSync, constants, readFileSync, statSync} from 'node:fs'
+import {ensureDir} from './file-gate.js'
 
 /** State files are written through the file gate: atomic, exact mode, nothing left behind on a full disk. */
 export {ensureDir, FileError, writeFileAtomic} from './file-gate.js'
+
+/** The state dir exists (made if need be) and this process may write in it. */
+export function writableDir(dir: string): boolean {
+  try {
+    ensureDir(dir)
+    accessSync(dir, constants.W_OK)
+    return true
+  } catch {
+    return false
+  }
+}
 
 export function readJson<T>(path: string): T | null {
   try {

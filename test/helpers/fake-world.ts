@@ -1,7 +1,7 @@
 import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import type {ProcessDeps} from '../../src/ops/deps.js'
+import type {ProcessDeps} from '../../src/deps.js'
 import type {Clock} from '../../src/sys/clock.js'
 import {LogFile} from '../../src/sys/log-file.js'
 import type {PortListeners, PortTable} from '../../src/sys/port-table.js'

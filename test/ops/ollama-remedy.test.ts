@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import type {ProcessDeps} from '../../src/ops/deps.js'
+import type {ProcessDeps} from '../../src/deps.js'
 import {applyRemedy, type RemedyInput} from '../../src/ops/ollama-remedy.js'
 import {LogFile} from '../../src/sys/log-file.js'
 import type {ProcInfo, ProcessTable} from '../../src/sys/proc-table.js'

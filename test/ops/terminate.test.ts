@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import type {ProcessDeps} from '../../src/ops/deps.js'
+import type {ProcessDeps} from '../../src/deps.js'
 import {terminate} from '../../src/ops/terminate.js'
 import {LogFile} from '../../src/sys/log-file.js'
 import type {ProcessTable} from '../../src/sys/proc-table.js'
