@@ -18,6 +18,15 @@ export function resolveStateDir(explicit?: string, env: NodeJS.ProcessEnv = proc
 }
 
 /**
+ * The state dir the user named — `--state-dir`, else `MEDIC_STATE_DIR` — or undefined for
+ * the default: what `medic install` writes into the unit it installs, so the installed
+ * command keeps the same state dir without reading the environment itself.
+ */
+export function namedStateDir(explicit?: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return explicit ?? (env.MEDIC_STATE_DIR || undefined)
+}
+
+/**
  * Every file medic keeps under its state dir, named here and nowhere else:
  *
  *   protected/<pid>-<starttime>.json       run-dev-safe / protect add (the protected registry)

@@ -49,14 +49,14 @@ INSTALL_UNKNOWN   bad input (a command the target cannot run, an interval cron c
   rest: {name: 'command', description: 'The medic command line to install (without "medic").', required: false},
   async run({parsed, stderr}) {
     const f = parsed.flags
-    const [{UsageError}, {parseInner}, {defaultName, defaultTarget, classify}, {makeInstallDeps}, {install}] = await Promise.all([
-      import('../parse.js'), import('../install-inner.js'), import('../../core/units-plan.js'), import('../../deps.js'), import('../../ops/install.js'),
+    const [{UsageError}, {parseInner}, {defaultName, defaultTarget, classify}, {makeInstallDeps}, {install}, {namedStateDir}] = await Promise.all([
+      import('../parse.js'), import('../install-inner.js'), import('../../core/units-plan.js'), import('../../deps.js'), import('../../ops/install.js'), import('../../sys/state-layout.js'),
     ])
     const unit = (f.unit as string | undefined) ?? null
     if (unit !== null && !/^[A-Za-z0-9@._:\\-]+$/.test(unit)) throw new UsageError(`--unit ${JSON.stringify(unit)}: not a unit name`)
     if (parsed.rest.length === 0 && unit === null) throw new UsageError('missing the command to install: medic install [flags] -- COMMAND [FLAGS...] (or --unit to harden a unit)')
     const inner = parsed.rest.length ? await parseInner(parsed.rest) : null
-    const stateDir = (f['state-dir'] as string | undefined) ?? (process.env.MEDIC_STATE_DIR || undefined)
+    const stateDir = namedStateDir(f['state-dir'] as string | undefined)
     const deps = await makeInstallDeps({stateDir, wslConf: f['wsl-conf'] as string, stderr})
     const cls = inner ? classify(inner) : null
     const target = (f.target as string | undefined) ?? (cls && !cls.ok ? 'systemd' : defaultTarget(cls && cls.ok ? cls.kind : 'harden', deps.host))
