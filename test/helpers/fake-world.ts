@@ -82,7 +82,16 @@ export function fakeWorld(o: {protect?: RegExp[]} = {}) {
     cgroup2: () => null,
     realUid: (pid) => procs.get(pid)?.uid ?? null,
   }
-  const clock: Clock = {now: () => now, wall: () => new Date(wall0 + now), sleep: async (ms) => void (now += Math.max(0, ms))}
+  // A sleep moves the clock at once, then yields to the event loop (as a real timer does), so
+  // a loop that sleeps never starves what the test does meanwhile.
+  const clock: Clock = {
+    now: () => now,
+    wall: () => new Date(wall0 + now),
+    sleep: async (ms) => {
+      now += Math.max(0, ms)
+      await new Promise((r) => setImmediate(r))
+    },
+  }
   const kill = (pid: number, sig: NodeJS.Signals) => {
     events.push(`${sig} ${pid}`)
     const p = procs.get(pid)
