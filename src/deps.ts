@@ -67,12 +67,6 @@ export async function makeProcessDeps(opts: GateOptions & {logFile?: string; std
   }
 }
 
-/** What kill-trace and run-dev-safe's --trace need: tracefs/strace, a spawner, medic's own signals, the clock. */
-export async function makeTraceDeps(o: {stateDir?: string; stderr: (l: string) => void}): Promise<import('./ops/kill-trace.js').TraceDeps> {
-  const [{tracer}, {spawner}, {processSignalHub}] = await Promise.all([import('./sys/tracer.js'), import('./sys/spawner.js'), import('./sys/signal-hub.js')])
-  return {procs: procTable, gate: await makeGate({stateDir: o.stateDir}), clock: systemClock, signals: processSignalHub, tracer, spawner, progress: o.stderr}
-}
-
 /** What medic install, uninstall and verify touch: unit files, systemctl, crontab, the manifests. */
 export async function makeInstallDeps(opts: {stateDir?: string; wslConf?: string; stderr: (l: string) => void}): Promise<import('./ops/install.js').InstallDeps> {
   const [host, {readLastVerdict}] = await Promise.all([import('./sys/install-host.js'), import('./sys/last-verdict.js')])
