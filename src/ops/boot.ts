@@ -3,7 +3,7 @@ import {bootObserve, bootProbed, startBootWait} from '../core/boot-wait.js'
 import {formatMs} from '../core/duration.js'
 import type {Action, Verdict} from '../core/verdict.js'
 import type {Prober} from '../sys/probe.js'
-import type {Spawner} from '../sys/spawner.js'
+import type {Spawner} from '../sys/spawn-job.js'
 import type {StateLayout} from '../sys/state-layout.js'
 import {cleanup} from './cleanup.js'
 import type {ProcessDeps} from '../deps.js'
@@ -24,7 +24,7 @@ export interface BootInput {
 
 export interface BootDeps extends ProcessDeps {
   prober: Prober
-  spawner: Spawner
+  spawner: Pick<Spawner, 'daemon'>
 }
 
 const BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))

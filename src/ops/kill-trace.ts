@@ -4,7 +4,7 @@ import type {Clock} from '../sys/clock.js'
 import type {SignalGate} from '../sys/signal-gate.js'
 import type {SignalHub} from '../sys/signal-hub.js'
 import type {ProcessTable} from '../sys/proc-table.js'
-import type {Spawner} from '../sys/spawner.js'
+import type {Spawner} from '../sys/spawn-job.js'
 import type {Tracer} from '../sys/tracer.js'
 import {traceSignals, type TraceResult} from './signal-trace.js'
 
@@ -41,7 +41,7 @@ export interface TraceDeps {
   clock: Clock
   signals: SignalHub
   tracer: Tracer
-  spawner: Spawner
+  spawner: Pick<Spawner, 'job'>
   progress: (l: string) => void
   /** medic guard's action records since a moment (wall ms), so its kills are explained by its own reason. */
   guardActions?: (sinceMs: number) => GuardAction[]

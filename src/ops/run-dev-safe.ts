@@ -11,7 +11,7 @@ import type {ProcessTable} from '../sys/proc-table.js'
 import {registerProtected, unregisterProtected, type Registration, type RegistryPlaces} from '../sys/protected-registry.js'
 import type {SignalGate} from '../sys/signal-gate.js'
 import type {SignalHub} from '../sys/signal-hub.js'
-import type {Child, Spawner} from '../sys/spawner.js'
+import type {Child, Spawner} from '../sys/spawn-job.js'
 import type {Tracer} from '../sys/tracer.js'
 import {appendCapped, PRIVATE_MODE} from '../sys/file-gate.js'
 import {writeFileAtomic} from '../sys/state-store.js'
@@ -87,7 +87,7 @@ export interface DevRunDeps {
   places: RegistryPlaces
   /** SIGINT, SIGTERM, SIGHUP to the wrapper (forwarded to the job). */
   signals: SignalHub
-  spawner: Spawner
+  spawner: Pick<Spawner, 'job'>
   /** --trace: tracefs or strace. */
   tracer: Tracer
   stderr: (l: string) => void

@@ -3,7 +3,7 @@ import type {Clock} from '../sys/clock.js'
 import type {SignalGate} from '../sys/signal-gate.js'
 import type {SignalHub} from '../sys/signal-hub.js'
 import type {ProcessTable} from '../sys/proc-table.js'
-import type {Child} from '../sys/spawner.js'
+import type {Child} from '../sys/spawn-job.js'
 import type {StraceOutput, TraceLines, Tracer} from '../sys/tracer.js'
 
 export type Backend = 'tracefs' | 'strace'

@@ -45,7 +45,7 @@ export interface SuperviseDeps extends ProcessDeps {
   /** The supervisor's state as a verdict after every event, for --metrics-file and --notify. */
   observe?: (v: Verdict, ms: number) => void
   /** Starts the child (its own session and group, in its cgroup) and reports its events. */
-  spawner: Spawner
+  spawner: Pick<Spawner, 'resolve' | 'start'>
   /** The cgroup made for the service, where medic can make one. */
   cgroups: JobCgroups
   /** SIGTERM/SIGINT (stop) and SIGHUP (restart) sent to the supervisor. */

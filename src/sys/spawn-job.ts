@@ -1,7 +1,9 @@
 import {spawn, type ChildProcess, type StdioOptions} from 'node:child_process'
-import {accessSync, constants, statSync} from 'node:fs'
+import {accessSync, closeSync, constants, statSync} from 'node:fs'
 import {delimiter, join} from 'node:path'
+import type {Readable} from 'node:stream'
 import {cgroupShim, type Cgroup} from './cgroup.js'
+import {FileError, LOG_MODE, openAppend} from './file-gate.js'
 
 /**
  * Finds a program the way execvp(3) does (a name with a slash is a path; otherwise the
@@ -57,14 +59,52 @@ export interface JobEvents {
   exited(code: number | null, signal: NodeJS.Signals | null): void
 }
 
+/** What an op sees of a child it started (a node ChildProcess is one; a test's fake is another). */
+export interface Child {
+  /** Undefined when it could not be started. */
+  readonly pid?: number
+  readonly exitCode: number | null
+  readonly signalCode: NodeJS.Signals | null
+  readonly stdout: Readable | null
+  readonly stderr: Readable | null
+  once(event: 'exit', listener: (code: number | null, signal: NodeJS.Signals | null) => void): unknown
+  unref(): void
+}
+
+/** One stdio slot: a pipe to medic, medic's own (inherit), nothing, or an open fd of medic's (2: its stderr). */
+export type Stdio = 'pipe' | 'inherit' | 'ignore' | number
+
+export interface JobSpec {
+  /** An argument vector, never a shell string. */
+  argv: string[]
+  env?: NodeJS.ProcessEnv
+  cwd?: string
+  /** Started inside it (a member before it can fork), when given. */
+  cgroup?: Cgroup | null
+  /** The cgroup.procs files of limit cgroups it is started in too (run-dev-safe --memory-max, isolate). */
+  limits?: string[]
+  /** Names the job in the shim's refusal line when it cannot join its cgroups. */
+  token?: string
+  stdio: [Stdio, Stdio, Stdio]
+}
+
 /**
- * The seam ops start jobs through (supervise): execvp's lookup and spawnJob's start, with
- * the child's events as callbacks — no ChildProcess, no stream, in ops. One real
- * implementation; tests hand ops a recording fake whose children start and die on cue.
+ * The seam ops start processes through: execvp's lookup, spawnJob's start with the child's
+ * events as callbacks (supervise: no ChildProcess, no stream, in ops), a child held as a
+ * `Child` (kill-trace, run-dev-safe), a detached daemon (boot). One real implementation;
+ * tests hand ops a recording fake whose children start and die on cue.
  */
 export interface Spawner {
   resolve(name: string, pathEnv: string | undefined): ReturnType<typeof resolveProgram>
   start(o: {argv: string[]; env: NodeJS.ProcessEnv; cwd?: string; cgroup: Cgroup | null; output: boolean}, on: JobEvents): void
+  /** A child ops hold on to (kill-trace, run-dev-safe): in its own session and process group (detached). */
+  job(spec: JobSpec): Child
+  /**
+   * A process that outlives medic (boot's supervisor): stdin closed, stdout and stderr
+   * appended to `outputFile` through the file gate — or dropped when the gate will not
+   * open it, said in `outputError` — and not waited for (unref).
+   */
+  daemon(argv: string[], outputFile: string): {child: Child; outputError: string | null}
 }
 
 export const jobSpawner: Spawner = {
@@ -80,5 +120,23 @@ export const jobSpawner: Spawner = {
       if (c.pid === undefined) on.failed(err)
     })
     c.once('exit', (code, signal) => on.exited(code, signal))
+  },
+  job: (s) => spawnJob({argv: s.argv, env: s.env ?? process.env, cwd: s.cwd, cgroup: s.cgroup ?? null, stdio: s.stdio, limits: s.limits, token: s.token}),
+  daemon(argv, outputFile) {
+    let fd: number | 'ignore' = 'ignore'
+    let outputError: string | null = null
+    try {
+      fd = openAppend(outputFile, LOG_MODE)
+    } catch (e) {
+      if (!(e instanceof FileError)) throw e
+      outputError = e.message
+    }
+    try {
+      const child = spawnJob({argv, env: process.env, cgroup: null, stdio: ['ignore', fd, fd]})
+      child.unref()
+      return {child, outputError}
+    } finally {
+      if (typeof fd === 'number') closeSync(fd)
+    }
   },
 }

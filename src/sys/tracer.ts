@@ -3,7 +3,7 @@ import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {memoryCgroupOf, memoryLimitOf, oomKillCount} from './cgroup.js'
-import type {Child} from './spawner.js'
+import type {Child} from './spawn-job.js'
 import {TracefsSession} from './tracefs.js'
 
 /** A source of kernel trace lines: read what came since the last read (never blocks), then close. */

@@ -1,7 +1,7 @@
 import {EventEmitter} from 'node:events'
 import {afterEach, describe, expect, it} from 'vitest'
 import {killTrace, type KillTraceInput, type TraceDeps} from '../../src/ops/kill-trace.js'
-import type {Child, JobSpec} from '../../src/sys/spawner.js'
+import type {Child, JobSpec} from '../../src/sys/spawn-job.js'
 import type {Tracer} from '../../src/sys/tracer.js'
 import {fakeSignalHub} from '../helpers/fake-signal-hub.js'
 import {fakeWorld, SELF} from '../helpers/fake-world.js'
@@ -67,9 +67,6 @@ function deps(tracer: Tracer, onJob?: (c: FakeChild, spec: JobSpec) => void) {
         const c = new FakeChild(800)
         onJob?.(c, spec)
         return c
-      },
-      daemon: () => {
-        throw new Error('kill-trace starts no daemon')
       },
     },
   }

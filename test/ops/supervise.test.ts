@@ -50,7 +50,7 @@ function world(o: {behaviour?: (c: FakeChild, w: {exit: (c: FakeChild, code: num
   }
   const answer = (what: string): ProbeResult => (o.probeOk?.() ?? true ? {kind: 'ok', ok: true, ms: 1, detail: what} : {kind: 'refused', ok: false, ms: 1, detail: `${what} refused`})
   const byPid = (pid: number) => children.find((c) => c.pid === pid && c.alive)
-  const spawner: Spawner = {
+  const spawner: Pick<Spawner, 'resolve' | 'start'> = {
     resolve: (name) => (o.resolvable === false ? {ok: false, code: 'ENOENT', reason: `${name}: not found in PATH (ENOENT)`} : {ok: true, path: `/bin/${name}`}),
     start(opts, on) {
       const c: FakeChild = {pid: nextPid++, n: children.length, alive: true, startedAt: t.now(), on, ignoresTerm: false}

@@ -34,12 +34,12 @@ Concurrent boots (wsl.conf and .bashrc at once) start one supervisor.
   async run({parsed, deadlineAt, stderr}) {
     const f = parsed.flags
     const name = f.name as string
-    const [{boot}, {makeProcessDeps}, {prober}, {spawner}] = await Promise.all([import('../../ops/boot.js'), import('../../deps.js'), import('../../sys/probe.js'), import('../../sys/spawner.js')])
+    const [{boot}, {makeProcessDeps}, {prober}, {jobSpawner}] = await Promise.all([import('../../ops/boot.js'), import('../../deps.js'), import('../../sys/probe.js'), import('../../sys/spawn-job.js')])
     const deps = await makeProcessDeps({stateDir: f['state-dir'] as string | undefined, logFile: f['log-file'] as string | undefined, stderr, protect: f.protect as RegExp[]})
     return boot({
       name, command: parsed.rest, port: (f.port as number | undefined) ?? null, healthUrl: (f['health-url'] as string | undefined) ?? null,
       waitMs: f.wait as number, layout: deps.layout, superviseArgs: f['supervise-arg'] as string[], deadlineAt,
-    }, {...deps, prober, spawner})
+    }, {...deps, prober, spawner: jobSpawner})
   },
 }
 

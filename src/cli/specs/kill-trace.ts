@@ -34,14 +34,14 @@ The traced command's stdout and stderr go to stderr, so stdout stays the verdict
     const {UsageError} = await import('../parse.js')
     const pid = (f.pid as number | undefined) ?? null
     if ((pid === null) === (parsed.rest.length === 0)) throw new UsageError('give either --pid N or -- CMD [ARGS...]')
-    const [{killTrace}, {makeGate}, {procTable}, {systemClock}, {processSignalHub}, {tracer}, {spawner}, {readGuardActions}, {stateLayout, StateLayout}] = await Promise.all([
-      import('../../ops/kill-trace.js'), import('../../deps.js'), import('../../sys/proc-table.js'), import('../../sys/clock.js'), import('../../sys/signal-hub.js'), import('../../sys/tracer.js'), import('../../sys/spawner.js'),
+    const [{killTrace}, {makeGate}, {procTable}, {systemClock}, {processSignalHub}, {tracer}, {jobSpawner}, {readGuardActions}, {stateLayout, StateLayout}] = await Promise.all([
+      import('../../ops/kill-trace.js'), import('../../deps.js'), import('../../sys/proc-table.js'), import('../../sys/clock.js'), import('../../sys/signal-hub.js'), import('../../sys/tracer.js'), import('../../sys/spawn-job.js'),
       import('../../sys/guard-store.js'), import('../../sys/state-layout.js'),
     ])
     // medic guard's records: in this state dir and a root guard's (the usual default).
     const readers = [stateLayout(f['state-dir'] as string | undefined), new StateLayout('/var/lib/medic')]
     const {verdict} = await killTrace({command: parsed.rest.length ? parsed.rest : null, pid, durationMs: (f.duration as number | undefined) ?? null, followChildren: f['follow-children'] !== false, backend: f.tracer as 'auto'}, {
-      procs: procTable, gate: await makeGate({stateDir: f['state-dir'] as string | undefined}), clock: systemClock, signals: processSignalHub, tracer, spawner, progress: stderr,
+      procs: procTable, gate: await makeGate({stateDir: f['state-dir'] as string | undefined}), clock: systemClock, signals: processSignalHub, tracer, spawner: jobSpawner, progress: stderr,
       guardActions: (since) => readGuardActions(readers, since),
     })
     return verdict

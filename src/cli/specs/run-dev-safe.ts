@@ -18,7 +18,7 @@ async function runJob({parsed, stderr}: RunContext, register: boolean) {
     import('../../ops/run-dev-safe.js'), import('../../sys/proc-table.js'), import('../../sys/state-layout.js'), import('node:path'), import('../../core/names.js'), import('../../deps.js'), import('../../sys/protected-registry.js'),
     import('../../sys/guard-store.js'), import('../parse.js'), import('../../core/guard-config.js'), import('../guard-config-flag.js'),
   ])
-  const [{systemClock}, {processSignalHub}, {tracer}, {spawner}] = await Promise.all([import('../../sys/clock.js'), import('../../sys/signal-hub.js'), import('../../sys/tracer.js'), import('../../sys/spawner.js')])
+  const [{systemClock}, {processSignalHub}, {tracer}, {jobSpawner}] = await Promise.all([import('../../sys/clock.js'), import('../../sys/signal-hub.js'), import('../../sys/tracer.js'), import('../../sys/spawn-job.js')])
   const cfg = await configFromFlag(f.config as string | undefined)
   const given = (k: string) => parsed.given.has(k)
   const nice = given('nice') ? (f.nice as number) : cfg.path ? cfg.runDevSafe.nice : (f.nice as number)
@@ -34,7 +34,7 @@ async function runJob({parsed, stderr}: RunContext, register: boolean) {
     logFile: (f['log-file'] as string | undefined) ?? layout.devRunLog(name),
     trace: f.trace !== false, stateDir: layout.dir, jsonReport: (f['json-report'] as string | undefined) ?? null,
     limits: {memoryMax: memoryMax ?? null, cpuWeight: cpuWeight ?? null}, register,
-  }, {clock: systemClock, procs: procTable, gate: await makeGate({stateDir: layout.dir}), places: registryPlaces(layout.dir), signals: processSignalHub, tracer, spawner, stderr, guardActions: (since: number) => readGuardActions(readers, since)})
+  }, {clock: systemClock, procs: procTable, gate: await makeGate({stateDir: layout.dir}), places: registryPlaces(layout.dir), signals: processSignalHub, tracer, spawner: jobSpawner, stderr, guardActions: (since: number) => readGuardActions(readers, since)})
 }
 
 const spec: CommandSpec = {
