@@ -92,7 +92,9 @@ describe('supervise kills what the child leaves behind', () => {
     const first = await until('the first child and its grandchildren', () => {
       const st = s.state()
       try {
-        return st?.state === 'running' && st.child ? {child: st.child.pid as number, kids: readFileSync(grandchildren, 'utf8').trim().split(' ').map(Number)} : null
+        // The shell creates the file before it writes the two pids: read it until both are there.
+        const kids = readFileSync(grandchildren, 'utf8').trim().split(' ').map(Number)
+        return st?.state === 'running' && st.child && kids.length === 2 && kids.every((k) => k > 0) ? {child: st.child.pid as number, kids} : null
       } catch {
         return null
       }
