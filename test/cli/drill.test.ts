@@ -53,12 +53,21 @@ interface Sup {
   stop: () => Promise<void>
 }
 
-/** `medic supervise` of the service fixture, probing its health URL fast. */
+/**
+ * Probes that give a new child 5 s to answer (refused probes fail at once: 10 × 500 ms), yet
+ * notice a stopped one in ~8 s (10 × (500 ms + the 300 ms timeout)): well inside --within.
+ */
+const SUP_PROBES = ['--probe-interval', '500ms', '--probe-timeout', '300ms', '--probe-failures', '10']
+
+/** `medic supervise` of the service fixture, probing its health URL. */
 async function supervised(): Promise<Sup> {
   const dir = j.tmp()
   const port = await freePort()
   const child = spawn(process.execPath, [BIN, 'supervise', '--name', 'gw', '--state-dir', dir, '--port', String(port), '--health-url', `http://127.0.0.1:${port}/health`,
-    '--probe-interval', '100ms', '--probe-timeout', '300ms', '--probe-failures', '2', '--min-uptime', '200ms', '--grace', '500ms',
+    // The supervisor probes from the child's first moment: the interval × failures is the time a
+    // new child has to answer (a refused probe fails at once). 100ms × 2 killed every new child
+    // of a loaded host before it could listen, until the restart budget was spent.
+    ...SUP_PROBES, '--min-uptime', '200ms', '--grace', '500ms',
     '--', process.execPath, SERVICE, '--port', String(port)], {stdio: 'ignore', detached: true, env: {...process.env, NO_COLOR: '1'}})
   j.child(child)
   const state = () => {
@@ -70,14 +79,17 @@ async function supervised(): Promise<Sup> {
   }
   j.later(() => [state()?.child?.pid ?? 0])
   const childPid = () => state()?.child?.pid ?? null
-  await until('the supervised service answers', async () => (state()?.stable && (await answers(port))) || null)
+  await until('the supervised service answers', async () => (state()?.stable && (await answers(port))) || null, 60_000)
   return {child, dir, port, childPid, stop: async () => {
     child.kill('SIGTERM')
     await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)))
   }}
 }
 
-const drill = (kind: string, ...args: string[]) => medic(['drill', kind, '--interval', '50ms', '--probe-timeout', '300ms', '--state-dir', j.tmp(), ...args])
+// 300ms probes keep the short --within tests short; a test that expects a recovery passes its own
+// (SLOW_PROBE): a fresh service on a loaded host can take longer to answer ("not healthy before the drill").
+const drill = (kind: string, ...args: string[]) => medic(['drill', kind, '--interval', '50ms', ...(args.includes('--probe-timeout') ? [] : ['--probe-timeout', '300ms']), '--state-dir', j.tmp(), ...args])
+const SLOW_PROBE = ['--probe-timeout', '3s']
 
 function recoveredMs(r: MedicResult): number {
   const m = /recovered in (\d+(?:\.\d+)?)(ms|s)/.exec(r.lines[0])
@@ -94,7 +106,7 @@ describe('medic drill against a service supervised by medic supervise', () => {
   ])('%s: the supervisor recovers it → DRILL_OK with the time to recover', async (kind, extra) => {
     const s = await supervised()
     const before = s.childPid()!
-    const r = await drill(kind, '--port', String(s.port), '--url', `http://127.0.0.1:${s.port}/health`, '--within', '20s', '--json', ...extra)
+    const r = await drill(kind, '--port', String(s.port), '--url', `http://127.0.0.1:${s.port}/health`, '--within', '60s', '--json', ...SLOW_PROBE, ...extra)
     const v = JSON.parse(r.stdout)
     expect(v, r.stderr).toMatchObject({token: 'DRILL_OK', exitCode: 0, kind, recoveredInMs: expect.any(Number)})
     const killed = kind === 'stop' ? `pid ${before} killed, ` : ''
@@ -105,16 +117,16 @@ describe('medic drill against a service supervised by medic supervise', () => {
     expect(await listenerPids(s.port)).toEqual([s.childPid()])
     expect(helpers()).toEqual([])
     await s.stop()
-  })
+  }, 90_000) // a safety net above --within 60s: the drill's own deadline says what failed
 
   it('prints the token line with the time, and -v lines without tokens', async () => {
     const s = await supervised()
-    const r = await drill('kill', '--name', 'gateway', '--port', String(s.port), '--within', '20s', '-v')
+    const r = await drill('kill', '--name', 'gateway', '--port', String(s.port), '--within', '60s', '-v', ...SLOW_PROBE)
     expectContract(r, 'GATEWAY_OK')
     expect(recoveredMs(r)).toBeGreaterThanOrEqual(0)
     expect(r.stdout).toMatch(/action SIGKILL pid \d+ \(node\): sent/)
     await s.stop()
-  })
+  }, 90_000)
 })
 
 describe('medic drill against an unsupervised service: nothing recovers it', () => {
@@ -184,15 +196,18 @@ describe('medic drill freeze: an Ollama whose runner is stopped (API up, inferen
   it('frozen-check --watch kills the stopped runner → DRILL_OK', async () => {
     const o = await fakeOllama()
     const fc = spawn(process.execPath, [BIN, 'ollama', 'frozen-check', '--watch', '--interval', '100ms', '--state-dir', join(o.dir, 'fc'), '--threshold', '0s', '--confirmations', '2',
-      '--canary-timeout', '300ms', '--cooldown', '100ms', '--gpu-samples', '1', '--ps-timeout', '500ms', '--nvidia-timeout', '500ms', '--grace', '500ms', '--manager', 'none'],
+      // --ps-timeout and --nvidia-timeout stay at their defaults (10s): the fake nvidia-smi is a node
+      // script, and one that does not start within the timeout is a hung GPU ("GPU wedged: a restart
+      // cannot fix it"), so a loaded host made frozen-check refuse to act (500ms did that).
+      '--canary-timeout', '300ms', '--cooldown', '100ms', '--gpu-samples', '1', '--grace', '500ms', '--manager', 'none'],
     {stdio: 'ignore', detached: true, env: {...process.env, ...o.env}})
     j.child(fc)
-    const r = await drill('freeze', '--name', 'ollama', '--port', String(o.port), '--url', `${o.url}/api/version`, '--within', '20s')
+    const r = await drill('freeze', '--name', 'ollama', '--port', String(o.port), '--url', `${o.url}/api/version`, '--within', '60s', ...SLOW_PROBE)
     expectContract(r, 'OLLAMA_OK')
     expect(r.lines[0]).toMatch(new RegExp(`^OLLAMA_OK: freeze: recovered in \\S+: runner pid ${o.runner} killed, answers$`))
     expect(alive(o.runner)).toBe(false)
     expect(alive(o.pid)).toBe(true)
-  })
+  }, 90_000)
 
   it('nothing watching: DRILL_ALERT, the runner resumed, the server never stopped', async () => {
     const o = await fakeOllama()
