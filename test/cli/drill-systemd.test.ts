@@ -11,7 +11,10 @@ announceRealSystemdSkip('medic drill against a real systemd')
 const NODE = process.execPath
 const MEDIC = BIN
 
-async function waitInside(rs: RealSystemd, what: string, script: string, ms = 15_000): Promise<void> {
+// Supervise probes from its child's first moment: interval × failures (refused probes fail at
+// once) is the time a new child has to answer. 200ms × 2 killed the new children of a loaded
+// host before they listened; 500ms × 10 gives 5 s and still replaces a stopped child in ~8 s.
+async function waitInside(rs: RealSystemd, what: string, script: string, ms = 60_000): Promise<void> {
   const end = Date.now() + ms
   for (;;) {
     const r = await rs.exec(['/bin/sh', '-c', script])
@@ -80,12 +83,12 @@ describe.skipIf(realSystemdSkip())('medic drill against a real systemd', () => {
   })
 
   it('stop under medic supervise running as a unit: the supervisor replaces the stopped child → DRILL_OK', async () => {
-    await unit(rs(), 'gw-sup', [`ExecStart=${NODE} ${MEDIC} supervise --name gw --state-dir /var/lib/medic-drill --port 18705 --health-url http://127.0.0.1:18705/health --probe-interval 200ms --probe-timeout 300ms --probe-failures 2 --min-uptime 500ms --grace 1s -- ${NODE} ${SERVICE} --port 18705`, 'Restart=always', 'KillMode=control-group'], {port: 18705})
+    await unit(rs(), 'gw-sup', [`ExecStart=${NODE} ${MEDIC} supervise --name gw --state-dir /var/lib/medic-drill --port 18705 --health-url http://127.0.0.1:18705/health --probe-interval 500ms --probe-timeout 300ms --probe-failures 10 --min-uptime 500ms --grace 1s -- ${NODE} ${SERVICE} --port 18705`, 'Restart=always', 'KillMode=control-group'], {port: 18705})
     await waitInside(rs(), 'the supervisor settled', `${NODE} -e "process.exit(require('/var/lib/medic-drill/supervise/gw.json').stable ? 0 : 1)"`)
-    const r = await rs().medic(['drill', 'stop', '--port', '18705', '--url', 'http://127.0.0.1:18705/health', '--within', '20s', '--interval', '50ms'])
+    const r = await rs().medic(['drill', 'stop', '--port', '18705', '--url', 'http://127.0.0.1:18705/health', '--within', '60s', '--interval', '50ms'])
     expectContract(r, 'DRILL_OK')
     expect(r.lines[0]).toMatch(/^DRILL_OK: stop: recovered in \S+: pid \d+ killed, new pid \d+ \(node\) on port 18705, answers \(medic supervise pid \d+\)$/)
-  })
+  }, 120_000)
 
   it('crash-loop with a runtime drop-in: each start fails, then the drop-in goes and systemd brings it back → DRILL_OK', async () => {
     await unit(rs(), 'gw-loop', [gw(18706), 'Restart=always', 'RestartSec=100ms'], {port: 18706, unit: ['StartLimitIntervalSec=0']})
@@ -121,7 +124,7 @@ describe.skipIf(realSystemdSkip())('medic drill against a real systemd', () => {
       '--probe-timeout', '1s', '--reprobe-delay', '300ms', '--verify-interval', '200ms', '--verify-probes', '2', '--grace', '1s', '--max-repairs', '20'])
     expectContract(health, 'INSTALL_OK')
     const sup = await rs().medic(['install', '--name', 'gateway2', '--', 'supervise', '--name', 'gateway2', '--port', '18790', '--health-url', 'http://127.0.0.1:18790/health',
-      '--probe-interval', '200ms', '--probe-timeout', '300ms', '--probe-failures', '2', '--min-uptime', '500ms', '--grace', '1s', '--', NODE, SERVICE, '--port', '18790'])
+      '--probe-interval', '500ms', '--probe-timeout', '300ms', '--probe-failures', '10', '--min-uptime', '500ms', '--grace', '1s', '--', NODE, SERVICE, '--port', '18790'])
     expectContract(sup, 'INSTALL_OK')
     await waitInside(rs(), 'the supervised gateway answers', answers(18790))
     expectContract(await rs().medic(['verify']), 'INSTALL_OK')
@@ -147,7 +150,7 @@ describe.skipIf(realSystemdSkip())('medic drill against a real systemd', () => {
     await waitInside(rs(), 'both answer', `${answers(18789)} && ${answers(18790)}`)
     expectContract(await rs().medic(['verify']), 'INSTALL_OK')
     for (const name of ['health-gateway', 'gateway2']) expectContract(await rs().medic(['uninstall', '--name', name]), 'INSTALL_OK')
-  })
+  }, 420_000) // six drills of --within 60s and two installs: 12 s idle, over 30 s loaded; a safety net above the drills' own deadlines
 
   it('a unit that auto-restarts (MainPID=0) is not running: DRILL_ALERT, nothing injected', async () => {
     await rs().writeFile('/etc/systemd/system/gw-dead.service', `[Unit]\nStartLimitIntervalSec=0\n[Service]\nExecStart=/bin/false\nRestart=always\nRestartSec=30s\n`)
