@@ -104,7 +104,7 @@ describe('--metrics-file on every verdict command', () => {
     expect(text).toMatch(/^ollama_up\{collector="metrics"\} 0$/m)
     expect(text).toMatch(/^ollama_up\{collector="frozen-check"\} 0$/m)
     for (const f of readdirSync(tf).filter((n) => n.endsWith('.prom'))) expect(text, f).toContain(`node_textfile_mtime_seconds{file="${join(tf, f)}"}`)
-  })
+  }, 180_000) // 26 medic runs, promtool and node_exporter in a row: 7-9 s idle, over 30 s on a loaded host; a safety net, no timing asserted
 
   it('counters survive runs (state dir): a port freed twice is 2 recovered repairs and the signals it took', async () => {
     const state = j.tmp()
