@@ -3,7 +3,7 @@ import {afterEach, describe, expect, it} from 'vitest'
 import type {LiveEntry} from '../../src/core/protect.js'
 import {procTable} from '../../src/sys/proc-table.js'
 import {makeSignalGate, type GatePolicy} from '../../src/sys/signal-gate.js'
-import {alive, Janitor, startService} from '../helpers/procs.js'
+import {alive, Janitor, startService, until} from '../helpers/procs.js'
 
 const j = new Janitor()
 afterEach(() => j.cleanup())
@@ -59,17 +59,18 @@ describe('the signal gate', () => {
     const c = spawn('sh', ['-c', 'exec 3<&0; (read x <&3; exit 0) & echo $!; exec sleep 1000'], {stdio: ['pipe', 'pipe', 'inherit'], detached: true})
     j.child(c)
     const pid = Number(await new Promise<string>((r) => c.stdout!.once('data', (d) => r(String(d)))))
-    for (let i = 0; i < 1000 && procTable.stat(c.pid!)?.comm !== 'sleep'; i++) await new Promise((r) => setTimeout(r, 5))
+    // Waited for, not polled a fixed number of times: a loaded host once let 1000 polls pass before
+    // the exec, the child then exited under the shell, which reaped it (no zombie to judge).
+    await until('the shell exec\'d into sleep', () => procTable.stat(c.pid!)?.comm === 'sleep' || null, 60_000)
     c.stdin!.write('go\n')
-    let st = procTable.stat(pid)
-    for (let i = 0; i < 1000 && st?.state !== 'Z'; i++) {
-      await new Promise((r) => setTimeout(r, 5))
-      st = procTable.stat(pid)
-    }
-    expect(st?.state).toBe('Z')
-    expect(procTable.liveness(pid, st!.startTime)).toBe('gone')
-    expect(gate().send(pid, st!.startTime, 'SIGKILL').result).toBe('gone')
-  })
+    const st = await until('the child a zombie', () => {
+      const s = procTable.stat(pid)
+      return s?.state === 'Z' ? s : null
+    }, 60_000)
+    expect(st.state).toBe('Z')
+    expect(procTable.liveness(pid, st.startTime)).toBe('gone')
+    expect(gate().send(pid, st.startTime, 'SIGKILL').result).toBe('gone')
+  }, 90_000)
 })
 
 describe("a job scope: the owner's narrow capability", () => {
