@@ -47,10 +47,26 @@ export async function seed000Systemd(rs: RealSystemd, o: {unit?: string; port?: 
     }
   })
   await rs.sh(`systemctl ${sc.join(' ')} start --no-block ${unit}`, as)
-  await until(`${unit} in its restart loop`, async () => {
+  const restarts = async (): Promise<number | null> => {
     const r = await rs.exec(['systemctl', ...sc, 'show', unit, '-p', 'SubState', '-p', 'NRestarts'], as)
-    return /^SubState=auto-restart$/m.test(r.stdout) && /^NRestarts=[1-9]/m.test(r.stdout)
+    const n = /^NRestarts=(\d+)$/m.exec(r.stdout)
+    return /^SubState=auto-restart$/m.test(r.stdout) && n ? Number(n[1]) : null
+  }
+  await until(`${unit} in its restart loop`, async () => {
+    const n = await restarts()
+    return n !== null && n >= 1 ? n : null
   }, 30_000)
+  // Held in auto-restart: with RestartSec=1 the unit spent part of every second starting a node
+  // that had not yet failed (MainPID set), and on a loaded host health sometimes looked then
+  // (UNRESPONSIVE, not GATEWAY_DEAD). A drop-in makes the wait an hour: systemd re-arms the
+  // restart timer of a unit in auto-restart on daemon-reload (from when it went inactive), and
+  // a start under way fails into the same hour-long wait. The unit then stays in the state the
+  // incident is about, whenever health looks.
+  await rs.sh(`mkdir -p "${unitPath}.d"`)
+  await rs.writeFile(`${unitPath}.d/hold.conf`, '[Service]\nRestartSec=1h\n')
+  if (u) await rs.sh(`chown -R ${u.uid}:${u.gid} "${u.home}/.config"`)
+  await rs.sh(`systemctl ${sc.join(' ')} daemon-reload`, as)
+  await until(`${unit} held in auto-restart`, async () => (await restarts()) !== null || null, 30_000)
   // Edited while loaded (a stopped unit is unloaded and re-read on start).
   if (o.stale) await rs.writeFile(unitPath, text(2))
   return {unit, port, orphanPid: orphan.pid, unitPath, sc}
