@@ -121,7 +121,8 @@ export function entryCounts(fileUid: number, procUid: number): boolean {
  *   entry's mark is readable by all), so it protects only processes of the uid that runs
  *   the registered process — who could have registered them anyway;
  * - the session: no process can join another's session, and the reader only counts a
- *   session the registered process (or its parent) leads (`sessionLive`), so any member;
+ *   session the registered process (or its parent) leads (`sessionLive`); in a user's
+ *   entry only that user's members (the leader may be root's: see mayProtect);
  * - the cgroup: only root writes a cgroup path into an entry that counts here (a user's
  *   entry could name any cgroup), and only root can move processes between cgroups.
  */
@@ -130,6 +131,16 @@ function markProtects(e: LiveEntry, target: ProcFacts): 'mark' | 'session' | 'cg
   if (e.session && e.sessionLive && target.sid === e.session.sid) return 'session'
   if (e.cgroup && e.fileUid === 0 && within(target.cgroup, e.cgroup)) return 'cgroup'
   return null
+}
+
+/**
+ * A user's entry protects that user's processes only — by identity, ancestry or any mark
+ * (a user must not make a process unkillable by root's medic, and a user's process can
+ * be the parent of a setuid program's, or sit in a session root leads). Root's entries
+ * protect any process. A target whose uid could not be read is protected (fail closed).
+ */
+export function mayProtect(e: Pick<LiveEntry, 'fileUid' | 'procUid'>, target: Pick<ProcFacts, 'uid'>): boolean {
+  return e.fileUid === 0 || target.uid === undefined || target.uid === e.procUid
 }
 
 function within(cg: string | null | undefined, root: string): boolean {
@@ -141,7 +152,7 @@ function within(cg: string | null | undefined, root: string): boolean {
  * itself first, then the nearest registered ancestor, then marks.
  */
 export function protectionsOf(target: ProcFacts, chain: ProcFacts[], registry: LiveEntry[], owner?: OwnerScope): {entry: LiveEntry; reason: string}[] {
-  const entries = registry.filter((e) => !owner?.ownKeys.has(entryKey(e)))
+  const entries = registry.filter((e) => !owner?.ownKeys.has(entryKey(e)) && mayProtect(e, target))
   const job = (e: LiveEntry) => `run-dev-safe (job "${e.name}")`
   const out: {entry: LiveEntry; reason: string}[] = []
   for (const e of entries) if (e.pid === target.pid && e.startTime === target.startTime) out.push({entry: e, reason: `protected by ${job(e)}`})
