@@ -171,8 +171,11 @@ export async function runDevSafe(input: DevRunInput, deps: DevRunDeps): Promise<
     checks.push({name: 'protected', status: 'OK', detail: `wrapper pid ${self!.pid} and its descendants registered (${registry[0].path}); marks: ${MARK_ENV} environment, the job's session${cgroup ? `, cgroup ${cgroup.path}` : ` (no cgroup: ${made.ok ? '' : made.reason})`}`})
   }
   const env: NodeJS.ProcessEnv = register ? {...process.env, OMNIMIND_DEV_SCRIPT_MODE: 'true', OMNIMIND_SCRIPT_PID: String(process.pid), [MARK_ENV]: selfKey} : {...process.env}
-  // The wrapper's own capability over its job (Ctrl+C forwarding): its own registration does not stop it.
-  const scope = deps.gate.scope({mark: register ? {name: MARK_ENV, value: selfKey} : null, cgroup, ownKeys: [selfKey]})
+  // The wrapper's own capability over its job (Ctrl+C forwarding): its own registration
+  // does not stop it, nor the job's (added when the job registers: under strace the job is
+  // strace's child, not an adopted root, and its entry's session claim covers strace too).
+  const ownKeys = [selfKey]
+  const scope = deps.gate.scope({mark: register ? {name: MARK_ENV, value: selfKey} : null, cgroup, ownKeys})
   let job: Child | null = null
 
   // Output passes through and is written to the log as it comes, by the wrapper.
@@ -208,6 +211,7 @@ export async function runDevSafe(input: DevRunInput, deps: DevRunDeps): Promise<
       // recorded when the job or the wrapper's own child (strace) leads it.
       const leader = procs.stat(st.sid)
       const session = leader && (st.sid === pid || leader.ppid === process.pid) ? {sid: st.sid, startTime: leader.startTime} : null
+      ownKeys.push(entryKey({pid, startTime: st.startTime}))
       try {
         registry.push(registerProtected(entry(pid, st.startTime, session), deps.places))
         say(`   PID: ${pid} (registered in ${registry.at(-1)!.path})`)

@@ -67,7 +67,7 @@ export interface ScopeOptions {
   /** The environment variable the job's processes inherit, and its value. */
   mark?: {name: string; value: string} | null
   cgroup?: Cgroup | null
-  /** The owner's own registrations (run-dev-safe's), which do not protect its job from it. */
+  /** The owner's own registrations (run-dev-safe's: the wrapper's, then the job's), which do not protect its job from it; read on every send, so the owner may add to it. */
   ownKeys?: string[]
 }
 

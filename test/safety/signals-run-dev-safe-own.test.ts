@@ -1,0 +1,54 @@
+// run-dev-safe's own wrapper may always signal its own job (attack-gate D1): a user's
+// run-dev-safe traced by strace forwards SIGTERM/SIGINT/SIGHUP to the job, even though the
+// job's own registration (whose session strace leads) protects it from every other medic.
+import {spawn} from 'node:child_process'
+import {chownSync, mkdirSync} from 'node:fs'
+import {join} from 'node:path'
+import {afterEach, describe, expect, it} from 'vitest'
+import {procTable} from '../../src/sys/proc-table.js'
+import {alive, BIN, Janitor, SERVICE, until, waitReady} from '../helpers/procs.js'
+import {TestUsers} from '../helpers/users.js'
+
+const j = new Janitor()
+const users = new TestUsers()
+afterEach(async () => {
+  await j.cleanup()
+  users.removeAll()
+})
+
+describe('run-dev-safe forwards signals to its own job', () => {
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    it(`D1: a user's traced job (strace) ends on ${sig} to the wrapper`, async (ctx) => {
+      const why = users.cannot()
+      if (why) {
+        console.log(`skipped: ${why}`)
+        return ctx.skip()
+      }
+      const u = users.create()
+      const run = join(u.home, 'run')
+      mkdirSync(run)
+      chownSync(run, u.uid, u.gid)
+      const ready = join(run, 'ready.json')
+      let err = ''
+      const wrapper = spawn(process.execPath, [BIN, 'run-dev-safe', '--', process.execPath, SERVICE, '--ready', ready], {
+        stdio: ['ignore', 'ignore', 'pipe'], detached: true, uid: u.uid, gid: u.gid, cwd: u.home,
+        env: {PATH: process.env.PATH, HOME: u.home, USER: u.name, NO_COLOR: '1', MEDIC_PROTECTED_DIR: join(u.home, 'none', 'protected')},
+      })
+      wrapper.stderr!.on('data', (d) => (err += d))
+      j.child(wrapper)
+      const svc = await waitReady(ready, `${u.name}'s traced job`)
+      j.track(svc.pid)
+      // The job registered itself: its own entry is in place before the signal.
+      await until('the job registered', () => /PID: \d+ \(registered in /.test(err))
+      const parent = procTable.stat(procTable.stat(svc.pid)!.ppid)
+      expect(parent?.comm, 'the job runs under strace').toBe('strace')
+      const exited = new Promise<number | null>((r) => wrapper.once('exit', (c) => r(c)))
+      process.kill(wrapper.pid!, sig)
+      let timer: NodeJS.Timeout | undefined // bounds the failure (the wrapper ignoring the signal), not a synchronisation
+      const code = await Promise.race([exited, new Promise<'hung'>((r) => (timer = setTimeout(() => r('hung'), 10_000)))])
+      clearTimeout(timer)
+      expect(code, `stderr: ${err}`).not.toBe('hung')
+      expect(alive(svc.pid)).toBe(false)
+    })
+  }
+})
