@@ -12,13 +12,13 @@ export const MANAGER_FLAGS: Record<string, FlagSpec> = {
   'stop-cmd': {type: 'string', description: 'command manager: stops the service and returns.'},
   'restart-cmd': {type: 'string', description: 'command manager: restarts the service and returns (used when there is no --start-cmd).'},
   'status-cmd': {type: 'string', description: 'command manager: exits 0 when the service runs.'},
-  'pid-file': {type: 'string', description: "command manager: the service's pid file (its process tree is the service). Trusted only when the process it names started before the file was written."},
+  'pid-file': {type: 'string', description: "command manager: the service's pid file (its process tree is the service). Trusted only when it is a regular file (not a symlink) owned by root or the service's user, in a directory nobody else can write (unless sticky), its mtime not in the future, the process it names started before it was written, and that process (or a descendant) holds --port or runs --start-cmd."},
   'command-timeout': {type: 'duration', default: '10s', description: 'Timeout of each manager command (systemctl, journalctl, pm2, docker).'},
 }
 
 export async function buildManager(
   f: Record<string, FlagValue>,
-  o: {name: string; graceMs: number; deadlineAt: number | null; logFile?: string; deps: ProcessDeps & {stateDir: string}},
+  o: {name: string; graceMs: number; deadlineAt: number | null; logFile?: string; port?: number | null; deps: ProcessDeps & {stateDir: string}},
 ): Promise<{manager: ServiceManager; tried: string[] | null}> {
   const [{UsageError}, {splitCommandLine}, managers, {terminate}] = await Promise.all([import('./parse.js'), import('../core/command-line.js'), import('../sys/managers.js'), import('../ops/terminate.js')])
   const unit = f.unit as string
@@ -39,7 +39,7 @@ export async function buildManager(
     name: o.name, unit, container: (f.container as string | undefined) ?? o.name, pm2App: (f['pm2-app'] as string | undefined) ?? unit,
     startCmd: cmd('start-cmd'), stopCmd: cmd('stop-cmd'), restartCmd: cmd('restart-cmd'), statusCmd: cmd('status-cmd'), pidFile: f['pid-file'] as string | undefined,
     stateDir: deps.stateDir, graceMs: o.graceMs, cmdTimeoutMs: f['command-timeout'] as number, logFile: o.logFile,
-    procs: deps.procs, gate: deps.gate,
+    procs: deps.procs, gate: deps.gate, ports: deps.ports, port: o.port !== undefined ? o.port : typeof f.port === 'number' ? f.port : null,
     terminate: async (targets: {pid: number; startTime: string}[]) => {
       // A service is stopped whole or not at all: one process the gate refuses stops the step.
       const refused = targets.flatMap((t) => {

@@ -237,6 +237,41 @@ export function pidFileTrust(o: {startTicks: number; clkTck: number; fileMtimeMs
 }
 
 /**
+ * Why a pid file's own facts make it unbelievable (null when they do not): anyone but root
+ * and the user running the named process could have written any pid into it.
+ * - the file: owned by root or by that uid, one link (not another file linked in);
+ * - its directory: owned by root or by that uid, and not writable by group or others
+ *   unless sticky (there nobody can replace another's file);
+ * - its mtime not in the future (beyond a second of clock slack): a future mtime would
+ *   pass the start-before-written test for any reused pid.
+ */
+export function pidFileFileProblem(o: {file: {uid: number; nlink: number; mtimeMs: number}; dir: {uid: number; mode: number}; procUid: number; wallNowMs: number}): string | null {
+  const ok = (uid: number) => uid === 0 || uid === o.procUid
+  if (!ok(o.file.uid)) return `owned by uid ${o.file.uid}, neither root nor uid ${o.procUid} that runs the process it names`
+  if (o.file.nlink > 1) return `it has ${o.file.nlink} hard links`
+  if (!ok(o.dir.uid)) return `its directory is owned by uid ${o.dir.uid}, neither root nor uid ${o.procUid}`
+  if ((o.dir.mode & 0o022) !== 0 && (o.dir.mode & 0o1000) === 0) return 'its directory is writable by others and not sticky'
+  if (o.file.mtimeMs > o.wallNowMs + 1000) return `its mtime is ${Math.round((o.file.mtimeMs - o.wallNowMs) / 1000)}s in the future`
+  return null
+}
+
+/**
+ * Is the process a pid file names the service's? A pid file written inside another pid
+ * namespace (a container) names a host pid, and a stale file touched after its pid was
+ * reused passes the age test: the process must also be the service by what medic can see —
+ * it (or a descendant) holds the service's port, or it runs the start command.
+ */
+export function pidFileVouched(o: {pid: number; holderChains: number[][]; cmdline: string[]; comm: string; startCmd: string[] | null; port: number | null}): {ok: true; how: string} | {ok: false; why: string} {
+  if (o.holderChains.some((chain) => chain.includes(o.pid))) return {ok: true, how: `it holds port ${o.port}`}
+  const base = (s: string) => s.slice(s.lastIndexOf('/') + 1)
+  // The start command exactly (its program compared by name), or a script it names run by its interpreter.
+  const same = (argv: string[], cmd: string[]) => argv.length === cmd.length && argv.length > 0 && base(argv[0]) === base(cmd[0]) && argv.every((a, i) => i === 0 || a === cmd[i])
+  if (o.startCmd && o.startCmd.length > 0 && (same(o.cmdline, o.startCmd) || same(o.cmdline.slice(1), o.startCmd))) return {ok: true, how: 'it runs the start command'}
+  const held = o.port === null ? 'no port given' : o.holderChains.length ? `port ${o.port} is held by another process` : `nothing holds port ${o.port}`
+  return {ok: false, why: `pid ${o.pid} (${o.comm}) is not the service's: ${held}, and it does not run ${o.startCmd ? `the start command (${o.startCmd.join(' ')})` : 'a --start-cmd'}`}
+}
+
+/**
  * A process group or session id names the job's group only while the pid it equals is
  * the job itself or nobody: the kernel does not hand out a pid still used as a pgid or
  * sid, but once the group is empty and the pid free, a new process may lead a new group

@@ -104,7 +104,7 @@ The seed's monitor contract (ollama_frozen_monitor.sh): the positional form runs
       const unit = f.unit as string
       if (!safeRemoteWord(unit) || !/^[A-Za-z0-9@._:-]+$/.test(unit)) throw new UsageError(`--unit ${JSON.stringify(unit)}: not a unit name that can be sent over ssh (letters, digits, @ . _ : -)`)
       manager = sshManager({destination: t.destination, unit, sudo: f['ssh-sudo'] !== false, configFile: f['ssh-config'] as string | undefined, identityFile: f['ssh-identity'] as string | undefined, cmdTimeoutMs: f['command-timeout'] as number})
-    } else manager = (await buildManager(f, {name: 'ollama', graceMs: f.grace as number, deadlineAt, deps: base})).manager
+    } else manager = (await buildManager(f, {name: 'ollama', graceMs: f.grace as number, deadlineAt, port: urlPort(url), deps: base})).manager
     const metricsFile = (f['metrics-file'] as string | undefined) ?? (process.env.TEXTFILE_DIR ? join(process.env.TEXTFILE_DIR, 'ollama_selfheal.prom') : null)
     const canaryTimeoutMs = f['canary-timeout'] as number
     const input = {

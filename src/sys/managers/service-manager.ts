@@ -1,5 +1,6 @@
 import type {ManagerView} from '../../core/manager-parse.js'
 import {describeExec, type ExecResult} from '../exec.js'
+import type {PortTable} from '../port-table.js'
 import type {ProcessTable} from '../proc-table.js'
 import type {SignalGate} from '../signal-gate.js'
 
@@ -50,6 +51,9 @@ export interface ManagerOptions {
   logFile?: string
   procs: ProcessTable
   gate: SignalGate
+  /** The service's port and the socket table: a --pid-file's process must hold it (or run --start-cmd). */
+  port?: number | null
+  ports?: PortTable
   /**
    * Terminates processes the way cleanup does (TERM → grace → KILL through the signal
    * gate); refuses them all, signalling none, when the gate would refuse any.
