@@ -102,7 +102,21 @@ async function hangCheck(input: WatchdogInput, deps: WatchdogDeps, wd: (l: strin
   }
   if (gateways.length === 0) return ok('gateway', `no process matches ${input.gatewayMatch.source}`)
   if (hung.length === 0) return ok('gateway', `${gateways.length} gateway process(es), none hung`)
-  const h = hung[0]
+  // A name proves nothing (anyone can call a process clawdbot-gateway): only a process of
+  // the managed service counts — the manager's own (cgroup, main pid tree) or the port
+  // holder's tree — and of the service's user.
+  const svc = await serviceProcesses(input, deps)
+  const own = hung.filter((h) => svc.pids?.has(h.pid) && (svc.uids.size === 0 || svc.uids.has(deps.procs.realUid(h.pid) ?? -1)))
+  if (own.length === 0) {
+    const names = hung.map((h) => `pid ${h.pid} (${h.comm}, uid ${deps.procs.realUid(h.pid) ?? '?'}) in ${h.state} for ${formatMs(h.forMs)}`).join(', ')
+    if (svc.pids === null) {
+      const why = `${names} matches ${input.gatewayMatch.source}, but the service's processes are unknown (${svc.why}): not restarted on a name alone`
+      wd(why)
+      return {status: 'ALERT', text: why, checks: [{name: 'gateway', status: 'ALERT', detail: why}], actions: [], details: []}
+    }
+    return ok('gateway', `${names} matches ${input.gatewayMatch.source} but is not the service's (${svc.why}): left alone`)
+  }
+  const h = own[0]
   const what = `gateway pid ${h.pid} (${h.comm}) hung in ${h.state} state for ${formatMs(h.forMs)}`
   wd(`Gateway is hung (state: ${h.state}), restarting...`)
   if (h.pid === 1) return {status: 'ALERT', text: `${what}: it is PID 1, which medic never signals; restart the container`, checks: [{name: 'gateway', status: 'ALERT', detail: what}], actions: [], details: []}
@@ -110,6 +124,18 @@ async function hangCheck(input: WatchdogInput, deps: WatchdogDeps, wd: (l: strin
   const r = await restart(why, input, deps, wd)
   const status: Status = r.ok ? (input.dryRun ? 'ALERT' : 'RECOVERED') : 'ALERT'
   return {status, text: `${why}; ${r.detail}`, checks: [{name: 'gateway', status, detail: `${why}; ${r.detail}`}], actions: r.actions, details: []}
+}
+
+/** The managed service's processes (manager's view ∪ the port holders' trees) and the uids running its roots; null pids when neither is known. */
+async function serviceProcesses(input: WatchdogInput, deps: WatchdogDeps): Promise<{pids: Set<number> | null; uids: Set<number>; why: string}> {
+  const st = await deps.manager.status()
+  const fromManager = st.available || st.view ? deps.manager.servicePids(st.view) : null
+  const holders = input.port !== null ? (await deps.ports.listeners(input.port)).pids : []
+  const roots = [...(st.view?.mainPid ? [st.view.mainPid] : []), ...holders]
+  const uids = new Set(roots.map((pid) => deps.procs.realUid(pid)).filter((u): u is number => u !== null))
+  const where = [fromManager !== null ? `${deps.manager.label}: ${fromManager.length} process(es)` : `${deps.manager.label}: none known`, input.port !== null ? `port ${input.port}: ${holders.length ? `held by pid ${holders.join(', ')}` : 'not held'}` : null].filter(Boolean).join('; ')
+  if (fromManager === null && holders.length === 0) return {pids: null, uids, why: where}
+  return {pids: new Set([...(fromManager ?? []), ...deps.procs.descendants(holders)]), uids, why: `${where}; uid ${[...uids].join(', ') || '?'}`}
 }
 
 async function restartFlag(input: WatchdogInput, deps: WatchdogDeps, wd: (l: string) => void): Promise<Part> {

@@ -185,13 +185,12 @@ describe('medic watchdog', () => {
     // A zombie whose command line matches: its parent exec'd into sleep and never reaps it.
     // The child exits only once its parent is sleep (a handshake through /proc), so the
     // shell can never reap it first.
-    const {spawn} = await import('node:child_process')
-    const c = spawn('sh', ['-c', `sh -c 'while read c < /proc/$PPID/comm && [ "$c" != sleep ]; do :; done' zombie-gateway & echo $!; exec sleep 1000`], {stdio: ['ignore', 'pipe', 'inherit'], detached: true})
-    j.child(c)
-    const zpid = Number(await new Promise<string>((r) => c.stdout!.once('data', (d) => r(String(d)))))
-    for (let i = 0; i < 500 && !readFileSync(`/proc/${zpid}/stat`, 'latin1').includes(') Z '); i++) await new Promise((r) => setTimeout(r, 5))
-    // A zombie's cmdline is empty; match its comm.
+    // It is the service's: below the process holding the service's port (a name alone is not enough).
     const port = await freePort()
+    const svc = await startService(j, ['--port', String(port), '--spawn-sh', `sh -c 'while read c < /proc/$PPID/comm && [ "$c" != sleep ]; do :; done' zombie-gateway & echo $!; exec sleep 1000`])
+    const zpid = Number(svc.spawned)
+    await until('the zombie', () => readFileSync(`/proc/${zpid}/stat`, 'latin1').includes(') Z '))
+    // A zombie's cmdline is empty; match its comm.
     const args = [...w.args(port), '--gateway-match', '^sh $', '--hang-threshold', '1s']
     const first = await medic(args)
     expectContract(first, 'WATCHDOG_OK')

@@ -10,7 +10,7 @@ const spec: CommandSpec = {
   description: `Replaces watchdog.sh. Each pass runs, in order:
 - 'medic locks clean' on --sessions-dir (a lock goes only when old AND its pid is dead);
 - 'medic sessions archive' on --sessions-dir (every --sessions-every passes in a loop; always with --once);
-- the gateway check: a process matching --gateway-match in D or Z state for longer than --hang-threshold is restarted through the manager (stop → free --port → start); pid 1 is never signalled;
+- the gateway check: a process matching --gateway-match in D or Z state for longer than --hang-threshold is restarted through the manager (stop → free --port → start) — only when it is the managed service's (the manager's processes or the tree of --port's holder, the service's uid): a name alone never restarts anything; pid 1 is never signalled;
 - --restart-flag: its appearance restarts the gateway gracefully; the flag is consumed once;
 - --ops-dir: req-*.json requests (restart, set_model, set_timezone) are claimed atomically into processing/, so each runs at most once, and land in done/ or error/ with a .result.json record — each under a free name, never over a file already there. What medic cannot do (set_model, set_timezone) goes to error/ as unsupported — never "done".
 
