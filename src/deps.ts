@@ -4,7 +4,8 @@ import {LogFile} from './sys/log-file.js'
 import {portTable, type PortTable} from './sys/port-table.js'
 import {procTable, type ProcessTable} from './sys/proc-table.js'
 import {configProtect} from './sys/protect-config.js'
-import {readRegistry, registryPlaces} from './sys/protected-registry.js'
+import {registryPlaces, registryReader} from './sys/protected-registry.js'
+import {pastDeadline} from './sys/deadline.js'
 import {makeSignalGate, type SignalGate} from './sys/signal-gate.js'
 import {stateLayout, type StateLayout} from './sys/state-layout.js'
 import {writableDir} from './sys/state-store.js'
@@ -44,7 +45,15 @@ export interface GateOptions {
 export async function makeGate(o: GateOptions): Promise<SignalGate> {
   const cfg = await configProtect(o.config)
   const places = registryPlaces(stateLayout(o.stateDir).dir)
-  return makeSignalGate({procs: procTable, registry: () => readRegistry(places, procTable), policy: {protect: [...(o.protect ?? []), ...cfg.patterns], match: o.match ?? null, error: cfg.error}})
+  // Read once per run and again only when it changed; bounded by --timeout.
+  const read = registryReader(places, procTable, {past: pastDeadline})
+  let problem: string | null = null
+  const registry = () => {
+    const r = read()
+    problem = r.incomplete
+    return r.live
+  }
+  return makeSignalGate({procs: procTable, registry, registryProblem: () => problem, policy: {protect: [...(o.protect ?? []), ...cfg.patterns], match: o.match ?? null, error: cfg.error}})
 }
 
 /** The composition root: the one place real sys/ implementations are wired to ops/ (which import only the types above). */

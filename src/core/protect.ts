@@ -73,6 +73,8 @@ export interface ProtectionContext {
   registry: LiveEntry[]
   /** The protect policy could not be read (a broken config file): refuse everything not owned. */
   policyError?: string | null
+  /** The protected registry could not be read whole (a flood of names, the deadline): refuse everything not owned. */
+  registryError?: string | null
 }
 
 /**
@@ -186,6 +188,7 @@ export function refusalFor(target: ProcFacts, chain: ProcFacts[], ctx: Protectio
   if (reg) return {kind: 'registered', reason: reg}
   if (owner) return null
   if (ctx.policyError) return {kind: 'policy', reason: `the protect patterns are unknown (${ctx.policyError}); nothing is signalled`}
+  if (ctx.registryError) return {kind: 'policy', reason: `the protected registry could not be read whole (${ctx.registryError}); nothing is signalled`}
   const text = `${target.comm} ${target.cmdline.join(' ')}`
   const hit = ctx.protect.find((re) => re.test(text))
   if (hit) return {kind: 'protected', reason: `matches --protect ${hit.source}`}

@@ -20,8 +20,8 @@ export async function protectVerb(verb: 'list' | 'add' | 'remove', o: {pid?: num
     const cfg = await loadConfig(o.config).catch((e: Error) => ((cfgError = e.message), null))
     const patterns = cfg?.protect ?? []
     return {
-      ...base, status: cfgError ? 'ALERT' : 'OK',
-      summary: `${cfgError ? `${cfgError}: protect patterns unknown, so medic signals nothing; ` : ''}${live.length} protected process(es), ${patterns.length} pattern(s)${pruned ? `; ${pruned} dead entr${pruned === 1 ? 'y' : 'ies'} pruned` : ''}${scan.ignored.length ? `; ${scan.ignored.length} entr${scan.ignored.length === 1 ? 'y' : 'ies'} ignored` : ''}`,
+      ...base, status: cfgError || scan.incomplete ? 'ALERT' : 'OK',
+      summary: `${scan.incomplete ? `registry not read whole: ${scan.incomplete}; ` : ''}${cfgError ? `${cfgError}: protect patterns unknown, so medic signals nothing; ` : ''}${live.length} protected process(es), ${patterns.length} pattern(s)${pruned ? `; ${pruned} dead entr${pruned === 1 ? 'y' : 'ies'} pruned` : ''}${scan.ignored.length ? `; ${scan.ignored.length} entr${scan.ignored.length === 1 ? 'y' : 'ies'} ignored` : ''}`,
       details: [
         ...live.map((e) => `pid ${e.pid} (${e.name}) since ${e.registeredAt}${e.marks.length ? ` [descendants marked by ${e.marks.join(', ')}]` : ''}: ${e.cmdline.join(' ')}`),
         ...scan.ignored.map((i) => `ignored ${i.path}: ${i.reason}`),

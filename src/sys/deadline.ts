@@ -18,6 +18,11 @@ export function setDeadline(at: number | null, ms = 0): void {
   timeoutMs = ms
 }
 
+/** The deadline has passed (never without one). */
+export function pastDeadline(): boolean {
+  return deadlineAt !== null && monotonicMs() >= deadlineAt
+}
+
 /** `ms`, cut to what is left before the deadline (at least 1 ms: 0 means "no timeout" to execFile), and to Node's timer limit. */
 export function timeLeft(ms: number): number {
   const left = deadlineAt === null ? ms : Math.min(ms, deadlineAt - monotonicMs())

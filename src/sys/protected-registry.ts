@@ -1,4 +1,4 @@
-import {closeSync, constants, chmodSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readSync} from 'node:fs'
+import {closeSync, constants, chmodSync, fstatSync, lstatSync, mkdirSync, opendirSync, openSync, readSync, statSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {entryCounts, entryKey, parseProtectedEntry, type LiveEntry, type ProtectedEntry} from '../core/protect.js'
 import type {ProcessTable} from './proc-table.js'
@@ -26,6 +26,15 @@ import {identify, removeJudged, writeFileAtomic, type Seen} from './file-gate.js
  * when it is a regular file (opened without following symlinks, non-blocking, at most
  * 64 KiB: a planted FIFO or a huge file cannot hang or slow root's medic), when its name
  * is its identity, and when that process is alive with that identity.
+ *
+ * Any user can add names (the directories are sticky, world-writable): a flood of junk
+ * names must not slow root's medic past its --timeout. A name whose pid is not running
+ * costs nothing (the process table is read once per scan, each live pid's start time at
+ * most once), so only names of live identities are opened; a scan reads at most
+ * MAX_NAMES names per directory and stops at the deadline — a registry not read whole is
+ * reported (`incomplete`), and the gate then signals nothing but a job's owner's own job.
+ * The gate reads the registry once and again only when a directory changed
+ * (registryReader).
  */
 export interface RegistryPlaces {
   host: string
@@ -36,6 +45,8 @@ export interface RegistryPlaces {
 export const HOST_REGISTRY = '/run/medic/protected'
 const SHM_PREFIX = 'medic-protected.'
 const MAX_ENTRY_BYTES = 64 * 1024
+/** Names read per directory and scan; past it the registry is incomplete (fail closed). */
+export const MAX_NAMES = 200_000
 
 export function registryPlaces(stateDir?: string | null, env: NodeJS.ProcessEnv = process.env): RegistryPlaces {
   return {host: env.MEDIC_PROTECTED_DIR || HOST_REGISTRY, shm: env.MEDIC_PROTECTED_SHM || '/dev/shm', legacy: stateDir ? new StateLayout(stateDir).protectedDir : null}
@@ -55,6 +66,16 @@ export interface RegistryScan {
   ignored: {path: string; reason: string}[]
   /** Entries whose process is gone (by identity): they protect nothing. */
   dead: Registration[]
+  /** Why the registry was not read whole (too many names, the deadline): what it protects is unknown. */
+  incomplete: string | null
+}
+
+export interface ScanOptions {
+  /** Stop reading when this says the deadline passed. */
+  past?: () => boolean
+  maxNames?: number
+  /** Collect the dead entries with their identities (protect list prunes them; the gate does not need them). */
+  dead?: boolean
 }
 
 const uid = () => process.getuid?.() ?? 0
@@ -116,66 +137,129 @@ function readEntryFile(path: string): {text: string; fileUid: number; seen: Seen
 }
 
 /** Every registration in every place, sorted into live (counting), ignored and dead. */
-export function scanRegistry(places: RegistryPlaces, procs: ProcessTable): RegistryScan {
+export function scanRegistry(places: RegistryPlaces, procs: ProcessTable, opts: ScanOptions = {}): RegistryScan {
   if (uid() === 0) ensureHostRegistry(places)
-  const out: RegistryScan = {live: [], ignored: [], dead: []}
+  const out: RegistryScan = {live: [], ignored: [], dead: [], incomplete: null}
+  const max = opts.maxNames ?? MAX_NAMES
   const seen = new Set<string>()
+  // The process table once; each live pid's start time at most once.
+  const running = new Set(procs.list())
+  const starts = new Map<number, string | null>()
+  const startOf = (pid: number): string | null => {
+    if (!starts.has(pid)) {
+      const st = running.has(pid) ? procs.stat(pid) : null
+      starts.set(pid, st && st.state !== 'Z' && st.state !== 'X' ? st.startTime : null)
+    }
+    return starts.get(pid)!
+  }
   const sources: [string, (n: string) => string | null][] = [
     [places.host, (n) => (/^\d+-\d+\.json$/.test(n) ? n.slice(0, -5) : null)],
     [places.shm, (n) => (n.startsWith(SHM_PREFIX) && /^\d+-\d+\.json$/.test(n.slice(SHM_PREFIX.length)) ? n.slice(SHM_PREFIX.length, -5) : null)],
     ...(places.legacy ? [[places.legacy, (n: string) => (/^\d+-\d+\.json$/.test(n) ? n.slice(0, -5) : null)] as [string, (n: string) => string | null]] : []),
   ]
+  const dead = (path: string, seen: Seen | null) => {
+    if (opts.dead !== false) out.dead.push({path, seen: seen ?? identify(path)})
+  }
   for (const [dir, keyOf] of sources) {
-    let names: string[]
+    let d
     try {
-      names = readdirSync(dir)
+      d = opendirSync(dir)
     } catch {
       continue
     }
-    for (const n of names) {
-      const key = keyOf(n)
-      if (key === null) continue
-      const path = join(dir, n)
-      // The name is the identity: a gone process costs no open (nor do names planted by the thousand).
-      const [pidText, startText] = key.split('-')
-      if (procs.liveness(Number(pidText), startText) !== 'alive') {
-        out.dead.push({path, seen: identify(path)})
-        continue
+    try {
+      for (let count = 0; ; count++) {
+        if (count >= max) {
+          out.incomplete = `${dir} holds more than ${max} names; the rest were not read`
+          out.ignored.push({path: dir, reason: out.incomplete})
+          break
+        }
+        if ((count & 1023) === 1023 && opts.past?.()) {
+          out.incomplete = `${dir} could not be read before --timeout (${count} names read)`
+          out.ignored.push({path: dir, reason: out.incomplete})
+          break
+        }
+        const ent = d.readSync()
+        if (ent === null) break
+        const n = ent.name
+        const key = keyOf(n)
+        if (key === null) continue
+        const path = join(dir, n)
+        // The name is the identity: a gone process costs no open (nor do names planted by the thousand).
+        const [pidText, startText] = key.split('-')
+        if (startOf(Number(pidText)) !== startText) {
+          dead(path, null)
+          continue
+        }
+        const f = readEntryFile(path)
+        if ('error' in f) {
+          out.ignored.push({path, reason: f.error})
+          continue
+        }
+        const e = parseProtectedEntry(f.text)
+        if (!e) {
+          out.ignored.push({path, reason: 'not a registry entry (format v1)'})
+          continue
+        }
+        if (entryKey(e) !== key) {
+          out.ignored.push({path, reason: `names pid ${e.pid} start ${e.startTime}, not ${key}`})
+          continue
+        }
+        const p = procs.get(e.pid)
+        if (!p || p.startTime !== e.startTime || procs.liveness(e.pid, e.startTime) !== 'alive') {
+          dead(path, f.seen)
+          continue
+        }
+        const procUid = procs.realUid(e.pid)
+        if (procUid === null || !entryCounts(f.fileUid, procUid)) {
+          out.ignored.push({path, reason: `written by uid ${f.fileUid} for a process of uid ${procUid ?? '?'}: only root or the process's own user can protect it`})
+          continue
+        }
+        const dedup = `${key}:${f.fileUid}`
+        if (seen.has(dedup)) continue
+        seen.add(dedup)
+        // A session claim counts when its leader is alive and is the registered process or its parent (or root wrote it).
+        const s = e.session
+        const sessionLive = !!s && procs.liveness(s.sid, s.startTime) === 'alive' && (f.fileUid === 0 || s.sid === e.pid || p.ppid === s.sid)
+        out.live.push({...e, fileUid: f.fileUid, procUid, sessionLive, source: path, file: {path, seen: f.seen}})
       }
-      const f = readEntryFile(path)
-      if ('error' in f) {
-        out.ignored.push({path, reason: f.error})
-        continue
-      }
-      const e = parseProtectedEntry(f.text)
-      if (!e) {
-        out.ignored.push({path, reason: 'not a registry entry (format v1)'})
-        continue
-      }
-      if (entryKey(e) !== key) {
-        out.ignored.push({path, reason: `names pid ${e.pid} start ${e.startTime}, not ${key}`})
-        continue
-      }
-      const p = procs.get(e.pid)
-      if (!p || p.startTime !== e.startTime || procs.liveness(e.pid, e.startTime) !== 'alive') {
-        out.dead.push({path, seen: f.seen})
-        continue
-      }
-      const procUid = procs.realUid(e.pid)
-      if (procUid === null || !entryCounts(f.fileUid, procUid)) {
-        out.ignored.push({path, reason: `written by uid ${f.fileUid} for a process of uid ${procUid ?? '?'}: only root or the process's own user can protect it`})
-        continue
-      }
-      const dedup = `${key}:${f.fileUid}`
-      if (seen.has(dedup)) continue
-      seen.add(dedup)
-      // A session claim counts when its leader is alive and is the registered process or its parent (or root wrote it).
-      const s = e.session
-      const sessionLive = !!s && procs.liveness(s.sid, s.startTime) === 'alive' && (f.fileUid === 0 || s.sid === e.pid || p.ppid === s.sid)
-      out.live.push({...e, fileUid: f.fileUid, procUid, sessionLive, source: path, file: {path, seen: f.seen}})
+    } finally {
+      d.closeSync()
     }
   }
   return out
+}
+
+/**
+ * The registry as the signal gate reads it: scanned on first use, then again only when one
+ * of its directories changed (inode, mtime or ctime — adding or removing an entry changes
+ * them) or was changed so recently that a write in the same timestamp tick could hide.
+ */
+export function registryReader(places: RegistryPlaces, procs: ProcessTable, opts: Omit<ScanOptions, 'dead'> = {}): () => {live: LiveEntry[]; incomplete: string | null} {
+  let cached: {stamp: string; live: LiveEntry[]; incomplete: string | null} | null = null
+  const stamp = (): {text: string; recent: boolean} => {
+    const now = Date.now()
+    let recent = false
+    const parts = [places.host, places.shm, places.legacy].map((dir) => {
+      if (!dir) return '-'
+      try {
+        const st = statSync(dir)
+        if (now - st.mtimeMs < 100 || now - st.ctimeMs < 100) recent = true
+        return `${st.dev}:${st.ino}:${st.mtimeMs}:${st.ctimeMs}`
+      } catch (e) {
+        return (e as NodeJS.ErrnoException).code ?? 'error'
+      }
+    })
+    return {text: parts.join('|'), recent}
+  }
+  return () => {
+    const before = stamp()
+    if (cached && cached.stamp === before.text) return cached
+    const scan = scanRegistry(places, procs, {...opts, dead: false})
+    const result = {stamp: before.recent ? '' : before.text, live: scan.live, incomplete: scan.incomplete}
+    cached = result
+    return result
+  }
 }
 
 export function readRegistry(places: RegistryPlaces, procs: ProcessTable): LiveEntry[] {

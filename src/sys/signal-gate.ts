@@ -9,7 +9,7 @@ import type {ProcessTable, ProcInfo} from './proc-table.js'
  * Immediately before each signal it re-reads the target's identity (pid + start time:
  * a changed start time is a reused pid — nothing is sent) and decides, with the pure
  * refusalFor() of core/protect.ts, over facts read now: pid ≤ 1, medic itself and its
- * ancestors never; the protected registry (re-read for every signal), its descendants and
+ * ancestors never; the protected registry (re-read whenever it changed), its descendants and
  * the processes carrying its marks; --protect, the config file's `protect:`, --match.
  *
  * Node has no pidfd, so microseconds remain between the identity read and kill(2); a pid
@@ -113,8 +113,10 @@ export type {Adjustment} from '../core/protect.js'
 
 export interface GateDeps {
   procs: ProcessTable
-  /** Live entries of the protected registry, read afresh on every call. */
+  /** Live entries of the protected registry as they are now (a reader may cache them while its directories do not change). */
   registry: () => LiveEntry[]
+  /** Why the registry just returned is not whole (a flood of names, the deadline): then only a job's owner signals its own job. */
+  registryProblem?: () => string | null
   policy: GatePolicy
   selfPid?: number
   /** The one place kill(2) is called; tests may watch it. */
@@ -174,7 +176,7 @@ export function makeSignalGate(d: GateDeps): SignalGate {
   const ancestors = {has: (pid: number) => me().ancestors.has(pid)}
   const kill = d.kill ?? ((pid, signal) => process.kill(pid, signal))
 
-  const context = (registry: LiveEntry[]): ProtectionContext => ({selfPid, ancestors: me().ancestors, protect: d.policy.protect, match: d.policy.match, registry, policyError: d.policy.error ?? null})
+  const context = (registry: LiveEntry[]): ProtectionContext => ({selfPid, ancestors: me().ancestors, protect: d.policy.protect, match: d.policy.match, registry, policyError: d.policy.error ?? null, registryError: d.registryProblem?.() ?? null})
 
   /** The facts refusalFor needs, marks only when a live entry uses them. */
   const facts = (p: ProcInfo, registry: LiveEntry[]): ProcFacts => {
