@@ -39,7 +39,7 @@ describe('run-dev-safe forwards signals to its own job', () => {
       const svc = await waitReady(ready, `${u.name}'s traced job`)
       j.track(svc.pid)
       // The job registered itself: its own entry is in place before the signal.
-      await until('the job registered', () => /PID: \d+ \(registered in /.test(err), 30_000) // strace's child is looked for by a scan of /proc: slow on a loaded machine
+      await until('the job registered', () => /PID: \d+ \(registered in /.test(err), 30_000).catch((e) => Promise.reject(new Error(`${(e as Error).message}; stderr: ${err}`))) // strace's child is looked for by a scan of /proc: slow on a loaded machine
       const parent = procTable.stat(procTable.stat(svc.pid)!.ppid)
       expect(parent?.comm, 'the job runs under strace').toBe('strace')
       const exited = new Promise<number | null>((r) => wrapper.once('exit', (c) => r(c)))
