@@ -67,6 +67,8 @@ export interface TcpListenSocket {
   address: string
   port: number
   inode?: number
+  /** The uid the socket belongs to (its creator's; /proc/net/tcp's `uid`, ss -e's `uid:`). */
+  uid?: number
   /** Owners that could be seen. Empty when the owner is invisible to us. */
   owners: {comm: string; pid: number; fd: number}[]
 }
@@ -91,19 +93,21 @@ export function parseSsListeners(text: string): TcpListenSocket[] {
     const address = local.slice(0, colon).replace(/%[^\]]*$/, '')
     const owners = [...line.matchAll(SS_USER_RE)].map((m) => ({comm: m[1], pid: Number(m[2]), fd: Number(m[3])}))
     const ino = /\bino:(\d+)/.exec(line)
-    out.push({address, port, owners, ...(ino ? {inode: Number(ino[1])} : {})})
+    // ss -e prints `uid:N` only for a uid other than 0, and `ino:` always.
+    const uid = /\buid:(\d+)/.exec(line)
+    out.push({address, port, owners, ...(ino ? {inode: Number(ino[1]), uid: uid ? Number(uid[1]) : 0} : {})})
   }
   return out
 }
 
 /** `/proc/net/tcp` or `/proc/net/tcp6`: the LISTEN (state 0A) sockets, with their inodes. */
-export function parseProcNetTcp(text: string, family: 4 | 6): {address: string; port: number; inode: number}[] {
-  const out: {address: string; port: number; inode: number}[] = []
+export function parseProcNetTcp(text: string, family: 4 | 6): {address: string; port: number; inode: number; uid: number}[] {
+  const out: {address: string; port: number; inode: number; uid: number}[] = []
   for (const line of text.split('\n').slice(1)) {
     const f = line.trim().split(/\s+/)
     if (f.length < 10 || f[3] !== '0A') continue
     const [hexAddr, hexPort] = f[1].split(':')
-    out.push({address: decodeAddress(hexAddr, family), port: parseInt(hexPort, 16), inode: Number(f[9])})
+    out.push({address: decodeAddress(hexAddr, family), port: parseInt(hexPort, 16), inode: Number(f[9]), uid: Number(f[7])})
   }
   return out
 }
@@ -122,4 +126,18 @@ function decodeAddress(hex: string, family: 4 | 6): string {
   if (full === '0:0:0:0:0:0:0:0') return '[::]'
   if (full === '0:0:0:0:0:0:0:1') return '[::1]'
   return `[${full}]`
+}
+
+/**
+ * A holder whose uid is not the socket's, where the socket is an unprivileged user's: that
+ * user made the socket and handed it over (SCM_RIGHTS) — to make medic kill whatever holds
+ * it (attack-gate A4). Why it is refused, or null. A socket root made and a process that
+ * dropped its privileges after binding (nginx, sshd workers) is the ordinary case and passes.
+ */
+export function foreignSocket(sockets: TcpListenSocket[], pid: number, procUid: number | null): string | null {
+  for (const s of sockets) {
+    if (s.uid === undefined || s.uid === 0 || !s.owners.some((o) => o.pid === pid)) continue
+    if (procUid === null || procUid !== s.uid) return `it runs as uid ${procUid ?? '?'} but holds a listening socket of uid ${s.uid} (${s.address}:${s.port}), which that user made and handed over: not signalled`
+  }
+  return null
 }

@@ -1,5 +1,5 @@
 import type {KillTarget} from '../core/kill-plan.js'
-import {STATE_NAMES} from '../core/proc-parse.js'
+import {foreignSocket, STATE_NAMES} from '../core/proc-parse.js'
 import {describeProc} from '../core/protect.js'
 import {formatMs} from '../core/duration.js'
 import {worstOf, type Action, type Check, type Status, type Verdict} from '../core/verdict.js'
@@ -67,7 +67,7 @@ export async function cleanup(input: CleanupInput, deps: ProcessDeps): Promise<V
   for (const [i, port] of input.ports.entries()) {
     const [l, bind] = looks[i]
     initialBind.set(port, bind)
-    const holders = l.pids.map((pid) => inspect(pid, deps)).filter((h): h is Holder => h !== null)
+    const holders = l.pids.map((pid) => inspect(pid, deps, l)).filter((h): h is Holder => h !== null)
     for (const h of holders) if (!h.refused) targets.set(h.pid, {pid: h.pid, startTime: h.startTime, label: label(h)})
     reports.push({port, status: 'OK', summary: '', detail: '', before: {listening: l.listening, invisible: l.invisible, holders}})
     if (l.listening) {
@@ -140,12 +140,14 @@ function rank(s: Status): number {
 }
 
 /** A holder as the gate sees it now: what it would refuse is named, never signalled. */
-function inspect(pid: number, deps: ProcessDeps): Holder | null {
+function inspect(pid: number, deps: ProcessDeps, l: PortListeners): Holder | null {
   const seen = deps.gate.inspect(pid)
   if (!seen) return null // exited between the port lookup and now
   const p = seen.proc
   const holder: Holder = {pid, startTime: p.startTime, comm: p.comm, user: deps.procs.userName(p.uid), state: p.state, cmdline: p.cmdline}
+  const foreign = seen.refusal ? null : foreignSocket(l.sockets, pid, deps.procs.realUid(pid))
   if (seen.refusal) holder.refused = seen.refusal.reason
+  else if (foreign) holder.refused = foreign
   return holder
 }
 

@@ -4,7 +4,7 @@ import {describeSource, type LogPosition, type LogSourceSpec} from '../core/log-
 import {countRestarts, decide, diagnose, probeDown, probeNotNeeded, repairBudget, skippedProbe, startVerify, stepVerify, type HealthObservation, type OwnerFact, type Problem, type ProbeResult, type ProcFact, type RestartMemory} from '../core/health-policy.js'
 import {unavailableText} from '../core/manager-parse.js'
 import {describeProc} from '../core/protect.js'
-import {STATE_NAMES} from '../core/proc-parse.js'
+import {foreignSocket, STATE_NAMES} from '../core/proc-parse.js'
 import {worstOf, type Action, type Check, type Status, type Verdict} from '../core/verdict.js'
 import type {LogSource} from '../sys/log-source.js'
 import type {ManagerStatus, ServiceManager} from '../sys/managers.js'
@@ -229,7 +229,7 @@ async function observe(input: HealthInput, deps: HealthDeps, state: HealthState,
     const seen = deps.gate.inspect(pid)
     if (!seen) continue
     const p = seen.proc
-    const refusal = seen.refusal
+    const refusal = seen.refusal ?? ((why) => (why ? {reason: why} : null))(foreignSocket(listeners.sockets, pid, deps.procs.realUid(pid)))
     owners.push({pid, comm: p.comm, state: p.state, startTime: p.startTime, cmdline: p.cmdline, inService: serviceSet ? serviceSet.has(pid) : null, ...(refusal ? {refused: refusal.reason} : {})})
   }
   // The port's holder is known to be outside the service: act now, do not wait out the

@@ -1,4 +1,5 @@
 import type {KillTarget} from '../core/kill-plan.js'
+import {foreignSocket} from '../core/proc-parse.js'
 import type {Action} from '../core/verdict.js'
 import type {ServiceManager, StepResult} from '../sys/managers.js'
 import type {ProcessDeps} from '../deps.js'
@@ -54,6 +55,8 @@ export async function restartService(input: RestartInput, deps: ProcessDeps, log
       if (!seen) continue
       const p = seen.proc
       if (seen.refusal) return fail(`port ${input.port} held by pid ${pid} (${p.comm}) that medic never signals: ${seen.refusal.reason}`)
+      const foreign = foreignSocket(l.sockets, pid, deps.procs.realUid(pid))
+      if (foreign) return fail(`port ${input.port} held by pid ${pid} (${p.comm}): ${foreign}`)
       targets.push({pid, startTime: p.startTime, label: `pid ${pid} (${p.comm})`})
     }
     if (l.invisible) return fail(`port ${input.port} held by an invisible process (not root?)`)

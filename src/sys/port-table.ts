@@ -40,14 +40,14 @@ function summarise(port: number, all: TcpListenSocket[], via: 'ss' | 'proc'): Po
 async function viaSs(port: number): Promise<TcpListenSocket[] | null> {
   const {execFile} = await import('node:child_process') // not at start: a free port never needs it
   return new Promise((resolve) => {
-    execFile('ss', ['-Htlnp', `sport = :${port}`], {timeout: 3000, env: {...process.env, LC_ALL: 'C'}}, (err, stdout) => {
+    execFile('ss', ['-Htlnpe', `sport = :${port}`], {timeout: 3000, env: {...process.env, LC_ALL: 'C'}}, (err, stdout) => {
       resolve(err ? null : parseSsListeners(stdout).filter((s) => s.port === port))
     })
   })
 }
 
 function viaProc(port: number): TcpListenSocket[] {
-  const socks: {address: string; port: number; inode: number}[] = []
+  const socks: {address: string; port: number; inode: number; uid: number}[] = []
   for (const [file, fam] of [['/proc/net/tcp', 4], ['/proc/net/tcp6', 6]] as const) {
     try {
       socks.push(...parseProcNetTcp(readFileSync(file, 'latin1'), fam).filter((s) => s.port === port))

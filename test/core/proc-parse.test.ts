@@ -62,15 +62,15 @@ describe('ss -Htlnp', () => {
 describe('/proc/net/tcp{,6}', () => {
   it('decodes LISTEN sockets of captured IPv4 output', () => {
     expect(parseProcNetTcp(snap('proc-net-tcp.txt'), 4)).toEqual([
-      {address: '0.0.0.0', port: 2024, inode: 1575},
-      {address: '127.0.0.1', port: 44287, inode: 7293},
+      {address: '0.0.0.0', port: 2024, inode: 1575, uid: 0},
+      {address: '127.0.0.1', port: 44287, inode: 7293, uid: 0},
     ])
   })
 
   it('decodes LISTEN sockets of captured IPv6 output', () => {
     expect(parseProcNetTcp(snap('proc-net-tcp6.txt'), 6)).toEqual([
-      {address: '[::1]', port: 35909, inode: 6359},
-      {address: '[::]', port: 45367, inode: 7281},
+      {address: '[::1]', port: 35909, inode: 6359, uid: 0},
+      {address: '[::]', port: 45367, inode: 7281, uid: 0},
     ])
   })
 

@@ -2,8 +2,8 @@
 // hit the wrong process (attack-gate B2, A4): a user protects only that user's
 // processes, and a port whose socket belongs to one user but is held by another's
 // process is not acted upon.
-import {spawn} from 'node:child_process'
-import {chmodSync, chownSync, readFileSync, writeFileSync} from 'node:fs'
+import {spawn, spawnSync} from 'node:child_process'
+import {chmodSync, chownSync, existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 import {procTable} from '../../src/sys/proc-table.js'
@@ -67,3 +67,45 @@ describe("a user's registry entry protects that user's processes only", () => {
     expect(alive(userPid)).toBe(true) // the user's own process stays protected (not that cleanup aimed at it)
   })
 })
+
+describe('a socket another user made and handed over', () => {
+  it("A4: a user's listening socket passed (SCM_RIGHTS) into root's daemon: cleanup refuses the daemon, naming both uids", async (ctx) => {
+    if (spawnSync('python3', ['-c', 'import socket; socket.send_fds'], {stdio: 'ignore'}).status !== 0) {
+      console.log('skipped: needs python3 >= 3.9 (socket.send_fds) to pass a socket between processes')
+      return ctx.skip()
+    }
+    const u = userOrSkip(ctx)
+    const dir = openDir()
+    const unix = join(dir, 'pass.sock')
+    const ready = join(dir, 'ready.json')
+    // Root's daemon: takes whatever fd is sent to it and keeps it open.
+    const daemon = spawn('python3', ['-c', `
+import json, os, socket, sys, time
+srv = socket.socket(socket.AF_UNIX); srv.bind(sys.argv[1]); os.chmod(sys.argv[1], 0o777); srv.listen(1)
+open(sys.argv[2] + '.tmp', 'w').write('{}'); os.rename(sys.argv[2] + '.tmp', sys.argv[2] + '.listening')
+conn, _ = srv.accept()
+msg, fds, _, _ = socket.recv_fds(conn, 64, 1)
+port = int(msg)
+tmp = sys.argv[2] + '.tmp'
+open(tmp, 'w').write(json.dumps({'pid': os.getpid(), 'port': port})); os.rename(tmp, sys.argv[2])
+while True: time.sleep(3600)
+`, unix, ready], {stdio: 'ignore', detached: true})
+    j.child(daemon)
+    await until('the daemon listens', () => existsSync(`${ready}.listening`))
+    // The user makes a listening TCP socket, sends it over and exits: root's daemon is its only holder.
+    const sender = spawn('python3', ['-c', `
+import socket, sys
+s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(8)
+c = socket.socket(socket.AF_UNIX); c.connect(sys.argv[1])
+socket.send_fds(c, [str(s.getsockname()[1]).encode()], [s.fileno()])
+`, unix], {stdio: 'ignore', uid: u.uid, gid: u.gid})
+    await new Promise((r) => sender.once('exit', r))
+    const d = await waitReady(ready, "root's daemon")
+    const r = await medic(['cleanup', '--port', String(d.port), '--state-dir', j.tmp(), '--json'])
+    const v = JSON.parse(r.stdout)
+    expect(v.status).toBe('ALERT')
+    expect(v.summary).toBe(`port ${d.port} still held by pid ${d.pid} (python3, user root, sleeping): it runs as uid 0 but holds a listening socket of uid ${u.uid} (127.0.0.1:${d.port}), which that user made and handed over: not signalled`)
+    expect(alive(d.pid)).toBe(true)
+  })
+})
+
