@@ -91,10 +91,13 @@ export function parseSsListeners(text: string): TcpListenSocket[] {
     const port = Number(local.slice(colon + 1))
     if (!Number.isInteger(port)) continue
     const address = local.slice(0, colon).replace(/%[^\]]*$/, '')
-    const owners = [...line.matchAll(SS_USER_RE)].map((m) => ({comm: m[1], pid: Number(m[2]), fd: Number(m[3])}))
-    const ino = /\bino:(\d+)/.exec(line)
+    const users = [...line.matchAll(SS_USER_RE)]
+    const owners = users.map((m) => ({comm: m[1], pid: Number(m[2]), fd: Number(m[3])}))
+    // What follows the owners (a process name, quoted above, may contain anything).
+    const rest = users.length ? line.slice(users.at(-1)!.index! + users.at(-1)![0].length) : line
+    const ino = /(?:^|\s)ino:(\d+)/.exec(rest)
     // ss -e prints `uid:N` only for a uid other than 0, and `ino:` always.
-    const uid = /\buid:(\d+)/.exec(line)
+    const uid = /(?:^|\s)uid:(\d+)/.exec(rest)
     out.push({address, port, owners, ...(ino ? {inode: Number(ino[1]), uid: uid ? Number(uid[1]) : 0} : {})})
   }
   return out

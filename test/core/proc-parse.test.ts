@@ -53,6 +53,14 @@ describe('ss -Htlnp', () => {
     expect(parseSsListeners(snap('ss-Htlnpe-debian12.txt')).map((r) => r.inode)).toEqual([1575, 7293, 6359])
   })
 
+  it("reads the socket's uid with -e (absent = 0), never from a process name made to look like it", () => {
+    expect(parseSsListeners(snap('ss-Htlnpe-debian12.txt')).map((r) => r.uid)).toEqual([0, 0, 0])
+    const user = 'LISTEN 0 8 127.0.0.1:5000 0.0.0.0:* users:(("python3",pid=7,fd=3)) uid:1001 ino:99 sk:1 cgroup:/ <->'
+    expect(parseSsListeners(user)[0]).toMatchObject({uid: 1001, inode: 99})
+    const forged = 'LISTEN 0 8 127.0.0.1:5000 0.0.0.0:* users:((" uid:0 ino:1",pid=7,fd=3)) uid:1001 ino:99 sk:1 <->'
+    expect(parseSsListeners(forged)[0]).toMatchObject({uid: 1001, inode: 99})
+  })
+
   it('ignores non-LISTEN rows and handles quoted commas in comm', () => {
     const rows = parseSsListeners('ESTAB 0 0 127.0.0.1:1 127.0.0.1:2 users:(("x",pid=1,fd=1))\nLISTEN 0 5 127.0.0.1%lo:53 0.0.0.0:* users:(("a\\",b",pid=9,fd=4))\n')
     expect(rows).toEqual([{address: '127.0.0.1', port: 53, owners: [{comm: 'a\\",b', pid: 9, fd: 4}]}])
