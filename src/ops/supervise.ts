@@ -96,6 +96,13 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
   const childEnv: NodeJS.ProcessEnv = {...input.env, [JOB_ENV]: jobMark}
   const tracking = `process group, session, ${JOB_ENV} mark${cgroup ? `, cgroup ${cgroup.path}` : ''}`
   log(`the service's processes are tracked by ${tracking}${made.ok ? '' : ` (no cgroup: ${made.reason})`}`)
+  // A root process can leave the cgroup: the kernel's own record of who moved where is
+  // what lets the closing verdict say "nothing left" (contract §3.11). Drained often: the
+  // buffer is finite.
+  const watched = cgroup ? (deps.cgroups.watchEscapes?.(cgroup.path, selfPid) ?? {ok: false as const, reason: 'no tracepoints in this world'}) : null
+  const watch = watched?.ok ? watched.watch : null
+  const stopDrain = watch ? every(clock, 250, () => watch.drain()) : () => {}
+  if (watched && !watched.ok) log(`moves out of cgroup ${cgroup!.path} are not watched: ${watched.reason}`)
 
   let finish!: (v: Verdict) => void
   const finished = new Promise<Verdict>((r) => (finish = r))
@@ -163,14 +170,26 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
       case 'terminate':
         return stopChild(a.reason)
       case 'exit': {
-        // Verified, not assumed: whatever is still found of the service is named.
-        const r = await reap(input.graceMs)
+        // Verified, not assumed: whatever is still found of the service is named, the
+        // whole process table searched; "no process left" only where it can be proven.
+        const r = await reap(input.graceMs, true)
         exiting = true
+        stopDrain()
+        const escaped = watch ? [...watch.escaped()].filter(([pid]) => procs.stat(pid) !== null) : []
+        const dropped = watch ? watch.overrun() : 0
+        watch?.close()
         const cg = cgroup && r.left.length === 0 ? ((await deps.cgroups.removeReleased(cgroup, (ms) => clock.sleep(ms))) ? '' : `; cgroup ${cgroup.path} not removed`) : ''
-        const extra = {starts: state.starts, restarts: state.restarts.length, left: r.left.map((m) => ({pid: m.pid, comm: m.comm, via: m.via}))}
+        const extra = {starts: state.starts, restarts: state.restarts.length, left: r.left.map((m) => ({pid: m.pid, comm: m.comm, via: m.via})), escaped: escaped.map(([pid, to]) => ({pid, to}))}
         if (a.code !== 0) return finish({subject: input.subject, status: 'ALERT', summary: `${input.name}: ${a.line ?? 'supervisor failed'}`, checks: [], actions: [], extra})
         if (r.left.length) return finish({subject: input.subject, status: 'ALERT', summary: `${input.name} supervisor stopped; ${r.left.length} process(es) of the service still running: ${describe(r.left)}`, checks: [], actions: [], extra})
-        return finish({subject: input.subject, status: 'OK', summary: `${input.name} supervisor stopped; no process of the service left (checked: ${tracking})${cg}`, checks: [], actions: [], extra})
+        if (escaped.length) return finish({subject: input.subject, status: 'ALERT', summary: `${input.name} supervisor stopped; ${escaped.length} process(es) of the service left its cgroup ${cgroup!.path} and may still run: ${escaped.slice(0, 5).map(([pid, to]) => `pid ${pid} (moved to ${to})`).join(', ')}`, checks: [], actions: [], extra})
+        const unproven = !cgroup
+          ? `without a cgroup (${made.ok ? '' : made.reason}) a process that left the service's session and cleared its environment cannot be found`
+          : !watch ? `moves out of cgroup ${cgroup.path} were not watched (${watched && !watched.ok ? watched.reason : ''})`
+          : dropped !== 0 ? `the kernel dropped ${dropped < 0 ? 'an unknown number of' : dropped} trace event(s), so a move out of cgroup ${cgroup.path} may have gone unseen`
+          : null
+        if (unproven) return finish({subject: input.subject, status: 'ALERT', summary: `${input.name} supervisor stopped; cannot verify that no process of the service is left: ${unproven}; none found by ${tracking}`, checks: [], actions: [], extra})
+        return finish({subject: input.subject, status: 'OK', summary: `${input.name} supervisor stopped; no process of the service left (checked: ${tracking}, and that none left the cgroup)${cg}`, checks: [], actions: [], extra})
       }
     }
   }
@@ -183,10 +202,11 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
    * frozen, where there is one, so nothing can fork between the listing and the kill.
    * Returns what was terminated and what is left (refused, unkillable).
    */
-  const reap = async (graceMs: number): Promise<{killed: string[]; left: Member[]}> => {
+  const reap = async (graceMs: number, thorough = false): Promise<{killed: string[]; left: Member[]}> => {
     const killed: string[] = []
+    watch?.drain()
     for (let round = 0; round < 6; round++) {
-      const found = scope.members()
+      const found = scope.members({thorough})
       if (found.length === 0) return {killed, left: []}
       const frozen = round > 0 && scope.freeze(true)
       const targets: KillTarget[] = found.map((m) => ({pid: m.pid, startTime: m.startTime, label: `pid ${m.pid} (${m.comm}, by ${m.via})`}))
@@ -200,7 +220,7 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
       // Nothing more to gain when every target was refused or survived a SIGKILL.
       if (r.plan.targets.every((t) => t.phase === 'denied' || t.phase === 'survived')) break
     }
-    return {killed, left: scope.members()}
+    return {killed, left: scope.members({thorough})}
   }
 
   const startChild = () => {

@@ -1,6 +1,7 @@
 import {existsSync, readdirSync, readFileSync, rmdirSync, mkdirSync, writeFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {formatBytes, memcgOf, parseCgroupMounts, parseProcCgroup, weightToShares, type JobLimits} from '../core/cgroup-limits.js'
+import {CgroupEscapeWatch} from './cgroup-watch.js'
 
 /**
  * A cgroup v2 made for one job (a supervised service, a run-dev-safe job): the systemd
@@ -415,6 +416,17 @@ export function oomKillCount(file: string | null): number | null {
 export interface JobCgroups {
   make: typeof makeCgroup
   removeReleased: typeof removeCgroupReleased
+  /** The kernel's record of processes of `seed`'s lineage moved out of the cgroup (sys/cgroup-watch.ts); absent: not watched. */
+  watchEscapes?: (cgroupPath: string, seed: number) => {ok: true; watch: EscapeWatch} | {ok: false; reason: string}
 }
 
-export const jobCgroups: JobCgroups = {make: makeCgroup, removeReleased: removeCgroupReleased}
+export interface EscapeWatch {
+  drain(): void
+  /** pid → the cgroup it was moved to, for processes of the lineage still outside. */
+  escaped(): Map<number, string>
+  /** Trace events dropped (-1: unknown): then nothing is proven. */
+  overrun(): number
+  close(): void
+}
+
+export const jobCgroups: JobCgroups = {make: makeCgroup, removeReleased: removeCgroupReleased, watchEscapes: (path, seed) => CgroupEscapeWatch.open(path, seed)}

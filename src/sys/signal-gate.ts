@@ -75,8 +75,12 @@ export interface ScopeOptions {
 export interface JobScope {
   /** Adds a process this one spawned; null (not adopted) unless its parent is this process now. */
   adopt(pid: number): {pid: number; startTime: string} | null
-  /** Live members, the job's own roots first. `group`: only the roots and their process groups (what a terminal's Ctrl+C reaches). */
-  members(opts?: {group?: boolean}): Member[]
+  /**
+   * Live members, the job's own roots first. `group`: only the roots and their process
+   * groups (what a terminal's Ctrl+C reaches). `thorough`: the whole process table is
+   * searched even when the job's cgroup should hold all of it (a root process can leave it).
+   */
+  members(opts?: {group?: boolean; thorough?: boolean}): Member[]
   /** Signals one member: membership, identity and the remaining rules re-checked now. */
   send(pid: number, startTime: string, signal: NodeJS.Signals): Sent
   /** Every member (or every member of the process groups), each by identity. */
@@ -312,7 +316,7 @@ export function makeSignalGate(d: GateDeps): SignalGate {
           if (cgroup && !group) for (const pid of cgroupPids(cgroup)) consider(pid, 'cgroup')
           // Every root in the cgroup: its processes are all there (only root can leave a
           // cgroup, by writing another's cgroup.procs). Otherwise the whole table is read.
-          const complete = cgroup !== null && !group && !outside && since !== Infinity
+          const complete = cgroup !== null && !group && !outside && since !== Infinity && o.thorough !== true
           if (!complete && (ids.size > 0 || (mark && !group))) for (const pid of procs.list()) consider(pid, null)
           // A root that is gone and whose group and session are empty names nothing any more.
           if (!group) {
