@@ -1,5 +1,4 @@
-import {closeSync, constants, existsSync, openSync, readdirSync, readFileSync, readSync, rmdirSync, mkdirSync, writeFileSync} from 'node:fs'
-import {join} from 'node:path'
+import {TracefsInstance} from './tracefs.js'
 
 /**
  * Proof that nothing left a cgroup medic made (docs/contract.md §3.11). A root process can
@@ -8,77 +7,27 @@ import {join} from 'node:path'
  * parent (a lineage no process can fake) and `cgroup/cgroup_attach_task` every move on the
  * v2 hierarchy (`dst_root == 0`). Seeded with supervise's own pid, the lineage is every
  * process it started and their descendants; a move of one of them to a cgroup outside the
- * service's is an escape. Events the buffer dropped (an overrun) mean nothing is proven.
- * A private tracefs instance, removed on every exit path (its name carries medic's pid,
- * so a SIGKILLed medic's instance is reaped by the next).
+ * service's is an escape, and a child forked outside starts outside. Events the buffer
+ * dropped (an overrun) mean nothing is proven. A private tracefs instance.
  */
 export class CgroupEscapeWatch {
-  private fd: number | null = null
-  private partial = ''
-  private readonly buf = Buffer.alloc(256 * 1024)
   private readonly lineage = new Set<number>()
   private readonly moved = new Map<number, string>()
-  private cleanup = () => this.close()
 
-  private constructor(private readonly dir: string, private readonly cgroupPath: string, seed: number) {
+  private constructor(private readonly trace: TracefsInstance, private readonly cgroupPath: string, seed: number) {
     this.lineage.add(seed)
   }
 
   /** `cgroupPath` as the v2 hierarchy names it (`/medic-supervise-…`). */
   static open(cgroupPath: string, seed: number): {ok: true; watch: CgroupEscapeWatch} | {ok: false; reason: string} {
-    if ((process.getuid?.() ?? 0) !== 0) return {ok: false, reason: 'not root: the kernel tracepoints need root'}
-    const root = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'].find((d) => existsSync(join(d, 'instances')))
-    if (!root) return {ok: false, reason: 'tracefs is not mounted'}
-    for (const ev of ['cgroup/cgroup_attach_task', 'sched/sched_process_fork', 'sched/sched_process_exit']) {
-      if (!existsSync(join(root, 'events', ev))) return {ok: false, reason: `this kernel has no ${ev} tracepoint`}
-    }
-    for (const n of readdirSync(join(root, 'instances'))) {
-      const m = /^medic-(\d+)-/.exec(n)
-      if (m && !existsSync(`/proc/${m[1]}`)) {
-        try {
-          rmdirSync(join(root, 'instances', n))
-        } catch {}
-      }
-    }
-    const dir = join(root, 'instances', `medic-${process.pid}-cg${Date.now().toString(36)}`)
-    try {
-      mkdirSync(dir)
-      const w = new CgroupEscapeWatch(dir, cgroupPath, seed)
-      process.once('exit', w.cleanup)
-      try {
-        writeFileSync(join(dir, 'buffer_size_kb'), '4096')
-      } catch {}
-      writeFileSync(join(dir, 'events/cgroup/cgroup_attach_task/filter'), 'dst_root == 0')
-      for (const ev of ['cgroup/cgroup_attach_task', 'sched/sched_process_fork', 'sched/sched_process_exit']) writeFileSync(join(dir, 'events', ev, 'enable'), '1')
-      w.fd = openSync(join(dir, 'trace_pipe'), constants.O_RDONLY | constants.O_NONBLOCK)
-      return {ok: true, watch: w}
-    } catch (e) {
-      try {
-        rmdirSync(dir)
-      } catch {}
-      return {ok: false, reason: `cannot set up a tracefs instance: ${(e as Error).message}`}
-    }
+    const t = TracefsInstance.open({tag: 'cg', required: ['cgroup/cgroup_attach_task', 'sched/sched_process_fork', 'sched/sched_process_exit'], filters: {'cgroup/cgroup_attach_task': 'dst_root == 0'}, bufferKb: 4096})
+    return t.ok ? {ok: true, watch: new CgroupEscapeWatch(t.instance, cgroupPath, seed)} : t
   }
 
   /** Reads what the kernel recorded since the last call. Never blocks; call it often (the buffer is finite). */
   drain(): void {
-    if (this.fd === null) return
-    let text = this.partial
-    for (;;) {
-      let n = 0
-      try {
-        n = readSync(this.fd, this.buf, 0, this.buf.length, null)
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'EAGAIN') break
-        throw e
-      }
-      if (n <= 0) break
-      text += this.buf.toString('utf8', 0, n)
-    }
-    const lines = text.split('\n')
-    this.partial = lines.pop() ?? ''
     const inside = (p: string) => p === this.cgroupPath || p.startsWith(`${this.cgroupPath}/`)
-    for (const line of lines) {
+    for (const line of this.trace.read()) {
       let m = /sched_process_fork: .*\spid=(\d+) child_comm=.*\schild_pid=(\d+)/.exec(line)
       if (m) {
         const [parent, child] = [Number(m[1]), Number(m[2])]
@@ -111,33 +60,10 @@ export class CgroupEscapeWatch {
 
   /** Events the kernel dropped (the buffer overran): then nothing is proven. */
   overrun(): number {
-    let total = 0
-    try {
-      for (const cpu of readdirSync(join(this.dir, 'per_cpu'))) {
-        const m = /^overrun: (\d+)$/m.exec(readFileSync(join(this.dir, 'per_cpu', cpu, 'stats'), 'latin1'))
-        total += m ? Number(m[1]) : 0
-      }
-    } catch {
-      return -1
-    }
-    return total
+    return this.trace.overrun()
   }
 
   close(): void {
-    if (this.fd !== null) {
-      try {
-        closeSync(this.fd)
-      } catch {}
-      this.fd = null
-    }
-    for (const ev of ['cgroup/cgroup_attach_task', 'sched/sched_process_fork', 'sched/sched_process_exit']) {
-      try {
-        writeFileSync(join(this.dir, 'events', ev, 'enable'), '0')
-      } catch {}
-    }
-    try {
-      rmdirSync(this.dir)
-    } catch {}
-    process.removeListener('exit', this.cleanup)
+    this.trace.close()
   }
 }

@@ -1,44 +1,47 @@
-import {closeSync, constants, existsSync, openSync, readdirSync, readSync, rmdirSync, mkdirSync, writeFileSync} from 'node:fs'
+import {closeSync, constants, existsSync, openSync, readdirSync, readFileSync, readSync, rmdirSync, mkdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {spawnSync} from 'node:child_process'
 
 /**
- * The kernel's `signal/signal_generate` tracepoint, through a private tracefs instance
- * (`instances/medic-<pid>-<n>`): its buffer and its event switches are medic's own, so the
- * global tracing state is never touched, and removing the instance (on every exit path)
- * leaves nothing enabled. `sched/sched_process_fork` is enabled beside it to follow children.
+ * A private tracefs instance (`instances/medic-<pid>-<tag><n>`): its buffer and its event
+ * switches are medic's own, so the global tracing state is never touched, and removing the
+ * instance (on every exit path, and by the next medic when one was SIGKILLed: the name
+ * carries its pid) leaves nothing enabled.
  */
-export class TracefsSession {
+export class TracefsInstance {
   private fd: number | null = null
   private partial = ''
   private readonly buf = Buffer.alloc(256 * 1024)
   private cleanup = () => this.close()
 
-  private constructor(private readonly dir: string) {}
+  private constructor(private readonly dir: string, private readonly events: string[]) {}
 
-  static open(): {ok: true; session: TracefsSession} | {ok: false; reason: string} {
-    if ((process.getuid?.() ?? 0) !== 0) return {ok: false, reason: 'not root: the signal_generate tracepoint needs root'}
+  /** `events` (`group/name`) enabled, each with its filter if given; `required` must exist, the others are enabled when present. */
+  static open(o: {tag: string; required: string[]; optional?: string[]; filters?: Record<string, string>; bufferKb: number}): {ok: true; instance: TracefsInstance} | {ok: false; reason: string} {
+    if ((process.getuid?.() ?? 0) !== 0) return {ok: false, reason: `not root: the ${o.required.join(', ')} tracepoint(s) need root`}
     let root = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'].find((d) => existsSync(join(d, 'instances')))
     if (!root) {
       const m = spawnSync('mount', ['-t', 'tracefs', 'nodev', '/sys/kernel/tracing'], {timeout: 5000})
       if (m.status === 0 && existsSync('/sys/kernel/tracing/instances')) root = '/sys/kernel/tracing'
       else return {ok: false, reason: 'tracefs is not mounted and could not be mounted'}
     }
-    if (!existsSync(join(root, 'events/signal/signal_generate'))) return {ok: false, reason: 'this kernel has no signal/signal_generate tracepoint'}
-    TracefsSession.reapStale(root)
-    const dir = join(root, 'instances', `medic-${process.pid}-${Date.now().toString(36)}`)
+    for (const ev of o.required) if (!existsSync(join(root, 'events', ev))) return {ok: false, reason: `this kernel has no ${ev} tracepoint`}
+    TracefsInstance.reapStale(root)
+    const events = [...o.required, ...(o.optional ?? []).filter((ev) => existsSync(join(root!, 'events', ev)))]
+    const dir = join(root, 'instances', `medic-${process.pid}-${o.tag}${Date.now().toString(36)}`)
     try {
       mkdirSync(dir)
-      const s = new TracefsSession(dir)
-      process.once('exit', s.cleanup)
+      const t = new TracefsInstance(dir, events)
+      process.once('exit', t.cleanup)
       try {
-        writeFileSync(join(dir, 'buffer_size_kb'), '2048')
+        writeFileSync(join(dir, 'buffer_size_kb'), String(o.bufferKb))
       } catch {}
-      writeFileSync(join(dir, 'events/signal/signal_generate/filter'), 'sig != 17') // not SIGCHLD
-      writeFileSync(join(dir, 'events/signal/signal_generate/enable'), '1')
-      if (existsSync(join(dir, 'events/sched/sched_process_fork'))) writeFileSync(join(dir, 'events/sched/sched_process_fork/enable'), '1')
-      s.fd = openSync(join(dir, 'trace_pipe'), constants.O_RDONLY | constants.O_NONBLOCK)
-      return {ok: true, session: s}
+      for (const ev of events) {
+        if (o.filters?.[ev]) writeFileSync(join(dir, 'events', ev, 'filter'), o.filters[ev])
+        writeFileSync(join(dir, 'events', ev, 'enable'), '1')
+      }
+      t.fd = openSync(join(dir, 'trace_pipe'), constants.O_RDONLY | constants.O_NONBLOCK)
+      return {ok: true, instance: t}
     } catch (e) {
       try {
         rmdirSync(dir)
@@ -83,6 +86,20 @@ export class TracefsSession {
     return lines
   }
 
+  /** Events the kernel dropped because the buffer was full (-1: unknown). */
+  overrun(): number {
+    let total = 0
+    try {
+      for (const cpu of readdirSync(join(this.dir, 'per_cpu'))) {
+        const m = /^overrun: (\d+)$/m.exec(readFileSync(join(this.dir, 'per_cpu', cpu, 'stats'), 'latin1'))
+        total += m ? Number(m[1]) : 0
+      }
+    } catch {
+      return -1
+    }
+    return total
+  }
+
   /** Disable, close, remove the instance. Idempotent; also runs on process exit. */
   close(): void {
     if (this.fd !== null) {
@@ -91,7 +108,7 @@ export class TracefsSession {
       } catch {}
       this.fd = null
     }
-    for (const ev of ['signal/signal_generate', 'sched/sched_process_fork']) {
+    for (const ev of this.events) {
       try {
         writeFileSync(join(this.dir, 'events', ev, 'enable'), '0')
       } catch {}
@@ -102,3 +119,15 @@ export class TracefsSession {
     process.removeListener('exit', this.cleanup)
   }
 }
+
+/**
+ * The kernel's `signal/signal_generate` tracepoint (SIGCHLD filtered out), with
+ * `sched/sched_process_fork` beside it to follow children.
+ */
+export const TracefsSession = {
+  open(): {ok: true; session: TracefsInstance} | {ok: false; reason: string} {
+    const r = TracefsInstance.open({tag: '', required: ['signal/signal_generate'], optional: ['sched/sched_process_fork'], filters: {'signal/signal_generate': 'sig != 17'}, bufferKb: 2048})
+    return r.ok ? {ok: true, session: r.instance} : r
+  },
+}
+export type TracefsSession = TracefsInstance

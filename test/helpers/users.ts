@@ -39,6 +39,16 @@ export class TestUsers {
     return user
   }
 
+  /** A new user, or the test skipped with the printed reason. */
+  orSkip(ctx: {skip: () => never}): TestUser {
+    const why = this.cannot()
+    if (why) {
+      console.log(`skipped: ${why}`)
+      ctx.skip()
+    }
+    return this.create()
+  }
+
   /** Call after every process of these users is gone. */
   removeAll(): void {
     for (const u of this.made) {

@@ -8,7 +8,7 @@ import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 import {procTable} from '../../src/sys/proc-table.js'
 import {alive, expectContract, Janitor, medic, SERVICE, until, waitReady} from '../helpers/procs.js'
-import {TestUsers, type TestUser} from '../helpers/users.js'
+import {TestUsers} from '../helpers/users.js'
 
 const j = new Janitor()
 const users = new TestUsers()
@@ -17,14 +17,6 @@ afterEach(async () => {
   users.removeAll()
 })
 
-function userOrSkip(ctx: {skip: () => never}): TestUser {
-  const why = users.cannot()
-  if (why) {
-    console.log(`skipped: ${why}`)
-    ctx.skip()
-  }
-  return users.create()
-}
 
 /** A directory every user can reach, owned by root (the parent of a test's host registry). */
 function openDir(): string {
@@ -35,7 +27,7 @@ function openDir(): string {
 
 describe("a user's registry entry protects that user's processes only", () => {
   it("B2: a session claim on root's session (the leader is the user process's parent) does not protect root's listener", async (ctx) => {
-    const u = userOrSkip(ctx)
+    const u = users.orSkip(ctx)
     const host = join(openDir(), 'protected')
     const env = {MEDIC_PROTECTED_DIR: host}
     expectContract(await medic(['protect', 'list', '--state-dir', j.tmp()], {env}), 'PROTECT_OK') // makes the host registry
@@ -74,7 +66,7 @@ describe('a socket another user made and handed over', () => {
       console.log('skipped: needs python3 >= 3.9 (socket.send_fds) to pass a socket between processes')
       return ctx.skip()
     }
-    const u = userOrSkip(ctx)
+    const u = users.orSkip(ctx)
     const dir = openDir()
     const unix = join(dir, 'pass.sock')
     const ready = join(dir, 'ready.json')

@@ -43,19 +43,10 @@ async function userJob(u: TestUser, env: NodeJS.ProcessEnv): Promise<{wrapper: C
   return {wrapper, svc, stderr: () => err}
 }
 
-/** A second Unix user, or the test skipped with the printed reason. */
-function userOrSkip(ctx: {skip: () => never}): TestUser {
-  const why = users.cannot()
-  if (why) {
-    console.log(`skipped: ${why}`)
-    ctx.skip()
-  }
-  return users.create()
-}
 
 describe("root's medic never kills another user's protected job", () => {
   it("honours a user's run-dev-safe job registered under the user's own state dir and HOME", async (ctx) => {
-    const u = userOrSkip(ctx)
+    const u = users.orSkip(ctx)
     const env = {MEDIC_PROTECTED_DIR: join(openDir(), 'protected')}
     expectContract(await medic(['protect', 'list', '--state-dir', j.tmp()], {env}), 'PROTECT_OK') // root's medic makes the host registry
     const job = await userJob(u, env)
@@ -68,7 +59,7 @@ describe("root's medic never kills another user's protected job", () => {
   })
 
   it('a user first (no host registry yet, and none a user can make): the entry goes to /dev/shm and root honours it', async (ctx) => {
-    const u = userOrSkip(ctx)
+    const u = users.orSkip(ctx)
     const env = {MEDIC_PROTECTED_DIR: join(openDir(), 'run-medic', 'protected')} // root-owned parent: the user cannot make it
     const job = await userJob(u, env)
     const paths = [...job.stderr().matchAll(/\/dev\/shm\/medic-protected\.[\d-]+\.json/g)].map((m) => m[0])
@@ -82,7 +73,7 @@ describe("root's medic never kills another user's protected job", () => {
   })
 
   it('a host registry a user made first is not trusted: root registers nothing there and runs no job unprotected', async (ctx) => {
-    const u = userOrSkip(ctx)
+    const u = users.orSkip(ctx)
     const parent = openDir()
     chmodSync(parent, 0o1777) // like /tmp: anyone may make the directory first
     const host = join(parent, 'protected')
@@ -98,7 +89,7 @@ describe("root's medic never kills another user's protected job", () => {
   })
 
   it("a user cannot protect root's service: an entry naming another user's process does not count", async (ctx) => {
-    const u = userOrSkip(ctx)
+    const u = users.orSkip(ctx)
     const host = join(openDir(), 'protected')
     // Its own registry and /dev/shm fallback: the test counts entries, and other suites register too.
     const env = {MEDIC_PROTECTED_DIR: host, MEDIC_PROTECTED_SHM: j.tmp()}

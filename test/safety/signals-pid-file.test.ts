@@ -5,7 +5,7 @@ import {chmodSync, chownSync, mkdirSync, symlinkSync, utimesSync, writeFileSync}
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 import {alive, BIN, expectContract, freePort, Janitor, medic, ROOT, SERVICE, startService, waitReady} from '../helpers/procs.js'
-import {TestUsers, type TestUser} from '../helpers/users.js'
+import {TestUsers} from '../helpers/users.js'
 
 const j = new Janitor()
 const users = new TestUsers()
@@ -14,14 +14,6 @@ afterEach(async () => {
   users.removeAll()
 })
 
-function userOrSkip(ctx: {skip: () => never}): TestUser {
-  const why = users.cannot()
-  if (why) {
-    console.log(`skipped: ${why}`)
-    ctx.skip()
-  }
-  return users.create()
-}
 
 /** health's verdict as JSON and its manager check (where the whole reason is, untruncated). */
 async function healthJson(args: string[]): Promise<{status: string; manager: string}> {
@@ -117,7 +109,7 @@ describe('a pid file is trusted only when nobody else could have written it, and
   const sick = (extra: string[] = []) => startService(j, ['--status', '503', ...extra])
 
   it("A1: a pid file another user owns (in a sticky dir like /tmp) naming root's port holder: refused, nothing signalled", async (ctx) => {
-    const u = userOrSkip(ctx)
+    const u = users.orSkip(ctx)
     const svc = await sick()
     const pidFile = join(stickyDir(), 'gw.pid')
     writeFileSync(pidFile, `${svc.pid}\n`)
@@ -129,7 +121,7 @@ describe('a pid file is trusted only when nobody else could have written it, and
   })
 
   it("A1: a user's symlink to root's own pid file: refused (the link is not followed)", async (ctx) => {
-    const u = userOrSkip(ctx)
+    const u = users.orSkip(ctx)
     const svc = await sick()
     const real = join(j.tmp(), 'gw.pid')
     writeFileSync(real, `${svc.pid}\n`, {mode: 0o600})
