@@ -175,7 +175,7 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
         const r = await reap(input.graceMs, true)
         exiting = true
         stopDrain()
-        const escaped = watch ? [...watch.escaped()].filter(([pid]) => procs.stat(pid) !== null) : []
+        const escaped = watch ? [...watch.escaped()] : [] // the watch drops those that exited
         const dropped = watch ? watch.overrun() : 0
         watch?.close()
         const cg = cgroup && r.left.length === 0 ? ((await deps.cgroups.removeReleased(cgroup, (ms) => clock.sleep(ms))) ? '' : `; cgroup ${cgroup.path} not removed`) : ''

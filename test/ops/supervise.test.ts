@@ -34,7 +34,14 @@ interface FakeChild {
  * bindable, probes answering as told, signals raised through a fake hub. Everything the
  * op does is written down in `events` with its fake time.
  */
-function world(o: {behaviour?: (c: FakeChild, w: {exit: (c: FakeChild, code: number | null, signal: NodeJS.Signals | null) => void}) => void; resolvable?: boolean; probeOk?: () => boolean} = {}) {
+/** The fake world's cgroup and its escape watch: nothing escaped unless a test says so. */
+const fakeCgroups = (o: {cgroup?: boolean; escaped?: Map<number, string>} = {}): SuperviseDeps['cgroups'] => ({
+  make: () => (o.cgroup === false ? {ok: false, reason: 'fake world'} : {ok: true, cgroup: {path: '/medic-supervise-fake', dir: '/nonexistent/medic-supervise-fake'}}),
+  removeReleased: async () => true,
+  watchEscapes: () => ({ok: true, watch: {drain: () => {}, escaped: () => o.escaped ?? new Map(), overrun: () => 0, close: () => {}}}),
+})
+
+function world(o: {behaviour?: (c: FakeChild, w: {exit: (c: FakeChild, code: number | null, signal: NodeJS.Signals | null) => void}) => void; resolvable?: boolean; probeOk?: () => boolean; cgroups?: SuperviseDeps['cgroups']} = {}) {
   const t = fakeClock()
   const hub = fakeSignalHub()
   const events: string[] = []
@@ -103,7 +110,7 @@ function world(o: {behaviour?: (c: FakeChild, w: {exit: (c: FakeChild, code: num
     },
     announce: (l) => announced.push(l),
     spawner,
-    cgroups: {make: () => ({ok: false, reason: 'fake world'}), removeReleased: async () => true},
+    cgroups: o.cgroups ?? fakeCgroups(),
     signals: hub,
   }
   const config: SupervisorConfig = {minUptimeMs: 1000, backoffBaseMs: 1000, backoffCapMs: 8000, maxRestarts: 3, restartWindowMs: 3_600_000, probeFailures: 3}
@@ -139,6 +146,21 @@ describe('supervise (ops loop over the supervisor machine, fake world)', () => {
     w.hub.raise('SIGTERM')
     await w.t.runUntil('stopped', () => w.verdict() !== null)
     expect(w.verdict()).toMatchObject({status: 'OK', extra: {starts: 2, restarts: 1, left: []}})
+  })
+
+  it('says "no process left" only when it can prove it: no cgroup, or a process moved out of it, is ALERT (contract §3.11)', async () => {
+    for (const [cg, want] of [
+      [fakeCgroups({cgroup: false}), /^gw supervisor stopped; cannot verify that no process of the service is left: without a cgroup \(fake world\) a process that left the service's session and cleared its environment cannot be found; none found by process group, session, MEDIC_JOB mark$/],
+      [fakeCgroups({escaped: new Map([[4242, '/']])}), /^gw supervisor stopped; 1 process\(es\) of the service left its cgroup \/medic-supervise-fake and may still run: pid 4242 \(moved to \/\)$/],
+    ] as const) {
+      const w = world({cgroups: cg})
+      void w.start()
+      await w.t.runUntil('running', () => w.state().state === 'running')
+      w.hub.raise('SIGTERM')
+      await w.t.runUntil('stopped', () => w.verdict() !== null)
+      expect(w.verdict()?.status).toBe('ALERT')
+      expect(w.verdict()?.summary).toMatch(want)
+    }
   })
 
   it('backs off a crash loop 1s, 2s, 4s, then the cap; one ALERT when the budget is spent', async () => {
