@@ -12,7 +12,7 @@ export const MANAGER_FLAGS: Record<string, FlagSpec> = {
   'stop-cmd': {type: 'string', description: 'command manager: stops the service and returns.'},
   'restart-cmd': {type: 'string', description: 'command manager: restarts the service and returns (used when there is no --start-cmd).'},
   'status-cmd': {type: 'string', description: 'command manager: exits 0 when the service runs.'},
-  'pid-file': {type: 'string', description: "command manager: the service's pid file (its process tree is the service). Trusted only when it is a regular file (not a symlink) owned by root or the service's user, in a directory nobody else can write (unless sticky), its mtime not in the future, the process it names started before it was written, and that process (or a descendant) holds --port or runs --start-cmd."},
+  'pid-file': {type: 'string', description: "command manager: the service's pid file (its process tree is the service). Trusted only when it is a regular file (not a symlink) owned by root or the service's user, in a directory nobody else can write (unless sticky), its mtime not in the future, the process it names started before it was written, and that process holds --port (or is its parent or grandparent) or runs --start-cmd."},
   'command-timeout': {type: 'duration', default: '10s', description: 'Timeout of each manager command (systemctl, journalctl, pm2, docker).'},
 }
 

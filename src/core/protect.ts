@@ -262,10 +262,14 @@ export function pidFileFileProblem(o: {file: {uid: number; nlink: number; mtimeM
  * Is the process a pid file names the service's? A pid file written inside another pid
  * namespace (a container) names a host pid, and a stale file touched after its pid was
  * reused passes the age test: the process must also be the service by what medic can see —
- * it (or a descendant) holds the service's port, or it runs the start command.
+ * it holds the service's port (or is its parent or grandparent: a wrapper), or it runs the
+ * start command.
  */
 export function pidFileVouched(o: {pid: number; holderChains: number[][]; cmdline: string[]; comm: string; startCmd: string[] | null; port: number | null}): {ok: true; how: string} | {ok: false; why: string} {
-  if (o.holderChains.some((chain) => chain.includes(o.pid))) return {ok: true, how: `it holds port ${o.port}`}
+  // The holder itself, or a wrapper at most two levels above it (npm → sh → node): not any
+  // ancestor — a stray pid naming the login shell the service was started from would
+  // stop that shell's whole tree.
+  if (o.holderChains.some((chain) => chain.slice(0, 3).includes(o.pid))) return {ok: true, how: `it holds port ${o.port}`}
   const base = (s: string) => s.slice(s.lastIndexOf('/') + 1)
   // The start command exactly (its program compared by name), or a script it names run by its interpreter.
   const same = (argv: string[], cmd: string[]) => argv.length === cmd.length && argv.length > 0 && base(argv[0]) === base(cmd[0]) && argv.every((a, i) => i === 0 || a === cmd[i])

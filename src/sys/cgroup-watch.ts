@@ -1,3 +1,4 @@
+import {readFileSync} from 'node:fs'
 import {TracefsInstance} from './tracefs.js'
 
 /**
@@ -14,7 +15,7 @@ export class CgroupEscapeWatch {
   private readonly lineage = new Set<number>()
   private readonly moved = new Map<number, string>()
 
-  private constructor(private readonly trace: TracefsInstance, private readonly cgroupPath: string, seed: number) {
+  private constructor(private readonly trace: TracefsInstance, private readonly cgroupPath: string, private readonly seed: number) {
     this.lineage.add(seed)
   }
 
@@ -52,10 +53,26 @@ export class CgroupEscapeWatch {
     }
   }
 
-  /** Processes of the service that were moved out of its cgroup and have not exited since (pid → where to). */
+  /**
+   * Processes of the service outside its cgroup (pid → where): those seen moving out (and
+   * what they forked since), and any live process of the lineage found elsewhere now — a
+   * child created straight into another cgroup (clone3 CLONE_INTO_CGROUP) makes no move.
+   * The seed itself (medic) and threads are not the service.
+   */
   escaped(): Map<number, string> {
     this.drain()
-    return new Map(this.moved)
+    const out = new Map(this.moved)
+    const inside = (p: string) => p === this.cgroupPath || p.startsWith(`${this.cgroupPath}/`)
+    for (const pid of this.lineage) {
+      if (pid === this.seed || out.has(pid)) continue
+      try {
+        const status = readFileSync(`/proc/${pid}/status`, 'latin1')
+        if (Number(/^Tgid:\s*(\d+)/m.exec(status)?.[1]) !== pid || /^State:\s*[ZX]/m.test(status)) continue // a thread, or gone
+        const cg = /^0::(\S*)$/m.exec(readFileSync(`/proc/${pid}/cgroup`, 'latin1'))?.[1]
+        if (cg !== undefined && !inside(cg)) out.set(pid, cg)
+      } catch {}
+    }
+    return out
   }
 
   /** Events the kernel dropped (the buffer overran): then nothing is proven. */

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {entryCounts, groupIsJobs, parseProtectedEntry, pidFileTrust, refusalFor, type LiveEntry, type ProcFacts, type ProtectionContext} from '../../src/core/protect.js'
+import {entryCounts, groupIsJobs, parseProtectedEntry, pidFileTrust, refusalFor, type LiveEntry, type ProcFacts, type ProtectionContext, pidFileVouched} from '../../src/core/protect.js'
 
 const P = (pid: number, comm = 'node', cmdline = ['node', 'server.js'], startTime = `s${pid}`, more: Partial<ProcFacts> = {}): ProcFacts => ({pid, comm, cmdline, startTime, ...more})
 const entry = (pid: number, startTime = `s${pid}`, more: Partial<LiveEntry> = {}): LiveEntry => ({version: 1, pid, startTime, name: 'job', cmdline: [], descendants: true, registeredAt: '', fileUid: 0, procUid: 0, sessionLive: false, source: '', ...more})
@@ -89,5 +89,20 @@ describe('who is never signalled', () => {
     expect(parseProtectedEntry(JSON.stringify({...entry(5), mark: '$(x)', session: {sid: 1, startTime: '9'}, cgroup: 'rel'}))).toMatchObject({mark: null, session: null, cgroup: null})
     expect(parseProtectedEntry('{"version":2,"pid":5,"startTime":"1"}')).toBeNull()
     expect(parseProtectedEntry('not json')).toBeNull()
+  })
+})
+
+describe('pidFileVouched: a pid file names the service only by what medic can see', () => {
+  const base = {cmdline: ['bash'], comm: 'bash', startCmd: ['/usr/bin/node', 'server.js'], port: 8080}
+  it('the holder, its parent or grandparent (a wrapper) — never a farther ancestor such as the login shell', () => {
+    const chain = [[500, 400, 300, 200, 1]] // holder 500, parent 400, grandparent 300, login shell 200
+    expect(pidFileVouched({...base, pid: 500, holderChains: chain}).ok).toBe(true)
+    expect(pidFileVouched({...base, pid: 300, holderChains: chain}).ok).toBe(true)
+    expect(pidFileVouched({...base, pid: 200, holderChains: chain})).toMatchObject({ok: false, why: expect.stringMatching(/^pid 200 \(bash\) is not the service's: port 8080 is held by another process/)})
+  })
+  it('or it runs the start command (its program compared by name), or the script it names', () => {
+    expect(pidFileVouched({...base, pid: 7, holderChains: [], cmdline: ['node', 'server.js'], comm: 'node'}).ok).toBe(true)
+    expect(pidFileVouched({...base, pid: 7, holderChains: [], cmdline: ['node', 'other.js'], comm: 'node'}).ok).toBe(false)
+    expect(pidFileVouched({...base, pid: 7, holderChains: [], startCmd: ['/srv/start.sh'], cmdline: ['/bin/bash', '/srv/start.sh'], comm: 'bash'}).ok).toBe(true)
   })
 })
