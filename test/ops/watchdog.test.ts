@@ -16,7 +16,7 @@ function watchdog(w: ReturnType<typeof fakeWorld>, over: Partial<WatchdogInput> 
   const manager: ServiceManager = {
     kind: 'systemd', label: 'fake unit gw',
     status: async () => ({available: true, view}),
-    servicePids: () => null,
+    servicePids: () => [700], // the unit's cgroup: only a process of the service can be its hang (attack-gate A3)
     stop: async () => (w.events.push('manager stop'), {ok: true, detail: 'stopped'}),
     start: async () => (w.events.push('manager start'), {ok: true, detail: 'started'}),
   }
@@ -46,6 +46,16 @@ describe('watchdog pass (ops with a fake world: processes, clock, manager; real 
     expect(v.summary).toMatch(/gateway pid 700 \(node\) hung in D state for 1m/)
     expect(restarts()).toEqual(['manager stop', 'manager start'])
     expect(JSON.parse(readFileSync(input.statePath, 'utf8')).seen['700:7000'].since).toBe(Date.UTC(2026, 0, 1))
+  })
+
+  it('a hung process that only matches --gateway-match, outside the service, is left alone', async () => {
+    world = fakeWorld()
+    world.add({pid: 701, comm: 'node', state: 'D', cmdline: ['node', 'gateway']})
+    const {deps, input} = watchdog(world, {hangThresholdMs: 0})
+    const v = await watchdogPass(input, deps, 1)
+    expect(v.status).toBe('OK')
+    expect(v.checks.find((c) => c.name === 'gateway')?.detail).toMatch(/pid 701 \(node, uid .*\) in D .* is not the service's/)
+    expect(restarts()).toEqual([])
   })
 
   it('never carries the hang of one process over to another that reused its pid', async () => {
