@@ -73,7 +73,7 @@ export async function runCommand(spec: CommandSpec, argv: string[], env: NodeJS.
   const finish = async (v: Verdict): Promise<number> => {
     const code = emit(v)
     if (observer) await observer.end(v, monotonicMs() - t0)
-    await recordLast(spec, parsed, v, t0)
+    await recordLast(spec, parsed, v, t0, env)
     return code
   }
 
@@ -135,10 +135,12 @@ export function subjectOf(spec: CommandSpec, parsed: Parsed): string {
  * verify reads, `<state-dir>/last/<command-id>.<SUBJECT>.json`. Best effort, after the
  * verdict is printed: it never changes it.
  */
-async function recordLast(spec: CommandSpec, parsed: Parsed, v: Verdict, t0: number): Promise<void> {
+async function recordLast(spec: CommandSpec, parsed: Parsed, v: Verdict, t0: number, env: NodeJS.ProcessEnv): Promise<void> {
   if (v.usageError || parsed.flags['dry-run'] === true) return
   const {writeLastVerdict} = await import('../sys/last-verdict.js')
-  writeLastVerdict(parsed.flags['state-dir'] as string | undefined, spec.id, v, new Date(), monotonicMs() - t0)
+  // An installed run (its unit or cron line sets MEDIC_INSTALL_NAME) also records under its install's name.
+  const install = env.MEDIC_INSTALL_NAME && !nameProblem(env.MEDIC_INSTALL_NAME) ? env.MEDIC_INSTALL_NAME : undefined
+  writeLastVerdict(parsed.flags['state-dir'] as string | undefined, spec.id, v, new Date(), monotonicMs() - t0, install)
 }
 
 /** Before a full parse: how a usage error must be printed (JSON? which exit-code mode?). */

@@ -182,6 +182,8 @@ export function buildPlan(req: InstallRequest, inner: InnerCommand | null, h: Ho
   const textfileFor = inner && TEXTFILE[inner.id] ? (inner.id === 'ollama metrics' ? inner.flags.file : inner.flags.metricsFile) ?? (req.textfileDir ? `${req.textfileDir}/${TEXTFILE[inner.id]}` : null) : null
   const textInterval = inner?.id === 'ollama metrics' && typeof inner.flags.watch === 'number' ? inner.flags.watch : inner?.id === 'ollama frozen-check' && inner.flags.watch ? (inner.flags.interval ?? 15_000) : every
   const env: Record<string, string> = req.textfileDir && inner && TEXTFILE[inner.id] ? {TEXTFILE_DIR: req.textfileDir} : {}
+  // Its runs record their verdict under its own name too: verify judges this install by them only.
+  if (inner && target !== 'docker') env.MEDIC_INSTALL_NAME = req.name
 
   // The command as it will run: absolute medic, the log and state dir medic verify reads.
   const extra: string[] = []

@@ -167,8 +167,11 @@ const blockEnd = (name: string) => `# END ${name} (medic install)`
 
 /** The lines medic owns in a user's crontab, between its markers. */
 export function cronBlock(name: string, schedule: string, argv: string[], env: Record<string, string>): string {
-  const vars = Object.entries(env).map(([k, v]) => `${k}=${v}\n`).join('')
-  return `${blockBegin(name)}\n${vars}${schedule} ${cronCommand(argv)} >/dev/null 2>&1\n${blockEnd(name)}\n`
+  // A crontab's VAR= lines hold for every line after them: the install's name goes on its own
+  // line only (a later line running medic must never record as this install).
+  const {MEDIC_INSTALL_NAME: own, ...rest} = env
+  const vars = Object.entries(rest).map(([k, v]) => `${k}=${v}\n`).join('')
+  return `${blockBegin(name)}\n${vars}${schedule} ${own ? `MEDIC_INSTALL_NAME=${own} ` : ''}${cronCommand(argv)} >/dev/null 2>&1\n${blockEnd(name)}\n`
 }
 
 /** Where medic's block is in a crontab: [start, end) byte offsets, or null. Refuses duplicates. */

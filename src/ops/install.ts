@@ -17,7 +17,7 @@ export interface InstallDeps {
   locks: LockManager | null
   clock: Clock
   progress: (line: string) => void
-  lastVerdict: (stateDir: string, commandId: string, subject: string) => LastVerdict | null
+  lastVerdict: (stateDir: string, commandId: string, subject: string, install?: string) => LastVerdict | null
   cronRunning: () => boolean
   /** Runs a command line once, as cron would (no shell, PATH and the install's environment only). */
   runOnce: (argv: string[], env: Record<string, string>, timeoutMs: number) => Promise<{ok: boolean; detail: string}>
@@ -282,7 +282,7 @@ async function activateSystemd(plan: Plan, input: InstallInput, deps: InstallDep
       // The first run now, so the check's first verdict is known (and recorded for verify).
       const since = deps.clock.wall().getTime() - 1000
       await step(['start', s.service!], input.firstRunTimeoutMs)
-      const rec = plan.watch.commandId && plan.watch.subject ? deps.lastVerdict(plan.watch.stateDir, plan.watch.commandId, plan.watch.subject) : null
+      const rec = plan.watch.commandId && plan.watch.subject ? deps.lastVerdict(plan.watch.stateDir, plan.watch.commandId, plan.watch.subject, plan.name) : null
       const last = rec && Date.parse(rec.at) >= since ? rec : null
       notes.push(last ? `first run ${last.token}` : 'the first run recorded no verdict')
       checks.push({name: 'first run', status: last ? last.status : 'UNKNOWN', detail: last ? `${last.token}: ${last.summary}` : `no verdict recorded in ${plan.watch.stateDir}`})
@@ -297,7 +297,7 @@ async function firstRun(plan: Plan, input: InstallInput, deps: InstallDeps, chec
   const since = deps.clock.wall().getTime() - 1000
   const r = await deps.runOnce(plan.argv!, plan.env, input.firstRunTimeoutMs)
   actions.push({action: 'run once', target: plan.unitName, result: r.ok ? 'ok' : `failed: ${r.detail}`, ms: at()})
-  const rec = plan.watch.commandId && plan.watch.subject ? deps.lastVerdict(plan.watch.stateDir, plan.watch.commandId, plan.watch.subject) : null
+  const rec = plan.watch.commandId && plan.watch.subject ? deps.lastVerdict(plan.watch.stateDir, plan.watch.commandId, plan.watch.subject, plan.name) : null
   const last = rec && Date.parse(rec.at) >= since ? rec : null
   checks.push({name: 'first run', status: last ? last.status : 'UNKNOWN', detail: last ? `${last.token}: ${last.summary}` : `no verdict recorded in ${plan.watch.stateDir}: ${r.detail}`})
   return last ? `first run ${last.token}` : 'the first run recorded no verdict'

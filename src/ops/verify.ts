@@ -78,7 +78,7 @@ async function verifyOne(m: Manifest, deps: VerifyDeps): Promise<{checks: Check[
   if (s) {
     const units = [s.service, s.timer].filter((u): u is string => Boolean(u))
     for (const u of units) {
-      const r = await deps.systemd.systemctl(['show', u, '--no-pager', '--timestamp=unix', '-p', 'LoadState,UnitFileState,ActiveState,SubState,NeedDaemonReload,Result,LastTriggerUSec'], s.user)
+      const r = await deps.systemd.systemctl(['show', u, '--no-pager', '--timestamp=unix', '-p', 'LoadState,UnitFileState,ActiveState,SubState,NeedDaemonReload,Result,ExecMainStatus,LastTriggerUSec'], s.user)
       if (r.code !== 0) {
         checks.push({name: u, status: 'UNKNOWN', detail: `cannot ask systemd about ${u}: ${(r.stderr.trim() || `exit ${r.code}`).split('\n')[0]}`})
         continue
@@ -88,6 +88,8 @@ async function verifyOne(m: Manifest, deps: VerifyDeps): Promise<{checks: Check[
       if (u === s.service && s.timer) {
         if (props.LoadState !== 'loaded') checks.push({name: u, status: 'ALERT', detail: `${u} is ${props.LoadState || 'unknown'} (not loaded)`})
         else if (props.NeedDaemonReload === 'yes') checks.push({name: u, status: 'ALERT', detail: `${u} changed on disk but systemd was not reloaded (daemon-reload)`})
+        // systemd's own word on its last run (exit 1, WARN, is SuccessExitStatus): a failed run is ALERT whatever a record says.
+        else if (props.Result && props.Result !== 'success') checks.push({name: u, status: 'ALERT', detail: `its last run failed (Result=${props.Result}, ExecMainStatus=${props.ExecMainStatus ?? '?'})`})
         continue
       }
       checks.push(judgeUnit(u, props, u === s.timer ? 'any' : 'running'))
@@ -120,11 +122,11 @@ async function verifyOne(m: Manifest, deps: VerifyDeps): Promise<{checks: Check[
   // The run itself: its last verdict (checks), its textfiles, its log.
   const w = m.watch
   if (m.kind === 'check' && w.commandId && w.subject && w.everyMs) {
-    const rec = deps.lastVerdict(w.stateDir, w.commandId, w.subject)
+    const rec = deps.lastVerdict(w.stateDir, w.commandId, w.subject, m.name)
     checks.push(judgeLastRun(m.unitName, rec, now, w.everyMs))
     if (rec) brief = `last run ${rec.token} ${formatMs(Math.max(0, now - Date.parse(rec.at)))} ago`
   } else if (m.kind === 'service' && w.commandId && w.subject) {
-    const rec = deps.lastVerdict(w.stateDir, w.commandId, w.subject)
+    const rec = deps.lastVerdict(w.stateDir, w.commandId, w.subject, m.name)
     if (rec) checks.push({name: `last verdict of ${m.unitName}`, status: 'OK', detail: `${rec.token} ${formatMs(Math.max(0, now - Date.parse(rec.at)))} ago (a long-running command records one when it ends)`})
   }
   for (const t of w.textfiles) checks.push(judgeTextfile(t.path, deps.files.mtimeMs(t.path), deps.files.readIfFile(t.path), now, t.intervalMs))

@@ -21,21 +21,38 @@ export interface LastVerdict {
   at: string
   durationMs: number
   pid: number
+  /** The install whose unit or cron line ran it (MEDIC_INSTALL_NAME), when one did. */
+  install?: string
 }
 
-export function writeLastVerdict(stateDir: string | undefined, commandId: string, v: Verdict, at: Date, durationMs: number): void {
-  try {
-    const rec: LastVerdict = {
-      version: 1, command: commandId, subject: v.subject, token: token(v.subject, v.status), status: v.status,
-      exitCode: exitCodeFor(v, 'nagios'), summary: v.summary.slice(0, 1000), at: at.toISOString(), durationMs: Math.round(durationMs), pid: process.pid,
+/**
+ * Writes the command-and-subject record and, when an install ran it (`install`, from
+ * MEDIC_INSTALL_NAME), that install's own record too: verify judges an install by its own runs.
+ */
+export function writeLastVerdict(stateDir: string | undefined, commandId: string, v: Verdict, at: Date, durationMs: number, install?: string): void {
+  const rec: LastVerdict = {
+    version: 1, command: commandId, subject: v.subject, token: token(v.subject, v.status), status: v.status,
+    exitCode: exitCodeFor(v, 'nagios'), summary: v.summary.slice(0, 1000), at: at.toISOString(), durationMs: Math.round(durationMs), pid: process.pid,
+    ...(install ? {install} : {}),
+  }
+  const layout = stateLayout(stateDir)
+  for (const path of [layout.lastVerdict(commandId, v.subject), ...(install ? [layout.installLastVerdict(install)] : [])]) {
+    try {
+      writeFileAtomic(path, JSON.stringify(rec) + '\n')
+    } catch {
+      // Best effort: an unwritable state dir must not change the verdict already printed.
     }
-    writeFileAtomic(stateLayout(stateDir).lastVerdict(commandId, v.subject), JSON.stringify(rec) + '\n')
-  } catch {
-    // Best effort: an unwritable state dir must not change the verdict already printed.
   }
 }
 
-export function readLastVerdict(stateDir: string, commandId: string, subject: string): LastVerdict | null {
-  const r = readJson<LastVerdict>(stateLayout(stateDir).lastVerdict(commandId, subject))
-  return r && r.version === 1 && typeof r.at === 'string' ? r : null
+/**
+ * The last verdict of a command and subject; with `install`, only that install's own record,
+ * and only if it is of that command and subject (another run never vouches for it).
+ */
+export function readLastVerdict(stateDir: string, commandId: string, subject: string, install?: string): LastVerdict | null {
+  const layout = stateLayout(stateDir)
+  const r = readJson<LastVerdict>(install ? layout.installLastVerdict(install) : layout.lastVerdict(commandId, subject))
+  if (!r || r.version !== 1 || typeof r.at !== 'string') return null
+  if (install && (r.install !== install || r.command !== commandId || r.subject !== subject)) return null
+  return r
 }

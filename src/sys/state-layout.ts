@@ -47,6 +47,7 @@ export function namedStateDir(explicit?: string, env: NodeJS.ProcessEnv = proces
  *   install/<name>.json                    install: the manifest of what it wrote (verify, uninstall)
  *   install/<name>.log                     install: the installed command's log (when it has no --log-file)
  *   last/<command-id-with-dashes>.<SUBJECT>.json   the runner: the last verdict of each command and subject
+ *   last/install/<name>.json                       the runner, under MEDIC_INSTALL_NAME: the last verdict of that install's runs
  *   metrics/<command-id-with-dashes>.<SUBJECT>.json  --metrics-file: counters that survive runs (repairs, kills, restarts, notifications)
  *   notify/<command-id-with-dashes>.<SUBJECT>.json   --notify/--notify-url: what each channel was last told, the rate limit
  *   guard/state.json                       guard: consecutive samples over a limit, its victims, its kill budget
@@ -156,6 +157,15 @@ export class StateLayout {
   /** `health` + `GATEWAY` → last/health.GATEWAY.json; `ollama frozen-check` → last/ollama-frozen-check.OLLAMA.json. */
   lastVerdict(commandId: string, subject: string): string {
     return join(this.lastDir, `${part(commandId.replace(/ /g, '-'))}.${part(subject)}.json`)
+  }
+
+  /**
+   * The last verdict of one install's own runs (its unit or cron line sets MEDIC_INSTALL_NAME):
+   * `gwdead` → last/install/gwdead.json. verify judges an install by this record only, never by
+   * another run of the same command and subject.
+   */
+  installLastVerdict(name: string): string {
+    return join(this.lastDir, 'install', `${part(name)}.json`)
   }
 
   /** `health` + `GATEWAY` → metrics/health.GATEWAY.json. */

@@ -197,6 +197,28 @@ describe.skipIf(realSystemdSkip())('medic install under a real systemd', () => {
     expect((await rs().exec(['test', '-d', '/var/lib/prometheus/node-exporter'])).code).toBe(0)
   })
 
+  it('judges each install by its own runs: another health run of the same subject never vouches for a failing check, and a failed oneshot is ALERT', async () => {
+    await gateway()
+    const dead = 18790
+    // gwdead's check fails (nothing listens on its port).
+    const r = await rs().medic(['install', '--name', 'gwdead', '--every', '1m', '--', 'health', '--port', String(dead), '--url', `http://127.0.0.1:${dead}/`])
+    expect(r.lines[0]).toMatch(/first run GATEWAY-ALERT/)
+    expect(await rs().readFile('/etc/systemd/system/medic-gwdead.service')).toMatch(/^Environment=MEDIC_INSTALL_NAME=gwdead$/m)
+    // A manual health run of another gateway, same subject, says OK.
+    expectContract(await rs().medic(['health', '--manager', 'systemd', '--unit', 'clawdbot-gateway', '--port', String(GW), '--url', `http://127.0.0.1:${GW}/`]), 'GATEWAY_OK')
+    const v = await rs().medic(['verify', '--name', 'gwdead', '-v'])
+    expectContract(v, 'INSTALL_ALERT')
+    expect(v.stdout).toMatch(/check last run of medic-gwdead: alert - it said GATEWAY-ALERT/)
+    expect(v.stdout).toMatch(/check medic-gwdead\.service: alert - its last run failed \(Result=exit-code, ExecMainStatus=2\)/)
+    // The reverse: a healthy install is not judged by gwdead's record.
+    const ok = await rs().medic(['install', '--name', 'gwok', '--every', '1m', '--', 'health', '--port', String(GW), '--url', `http://127.0.0.1:${GW}/`])
+    expect(ok.lines[0]).toMatch(/first run GATEWAY-OK/)
+    await rs().exec(['systemctl', 'start', 'medic-gwdead.service'])
+    expectContract(await rs().medic(['verify', '--name', 'gwok']), 'INSTALL_OK')
+    expectContract(await rs().medic(['verify', '--name', 'gwdead']), 'INSTALL_ALERT')
+    for (const n of ['gwdead', 'gwok']) expectContract(await rs().medic(['uninstall', '--name', n]), 'INSTALL_OK')
+  }, 120_000)
+
   it('installs a check into /etc/cron.d, runs it once, and verify sees the cron daemon and the fresh verdict', async () => {
     await rs().sh('systemctl start cron')
     const r = await rs().medic(['install', '--target', 'cron', '--every', '10m', '--', 'cleanup', '--port', '9'])
@@ -204,6 +226,7 @@ describe.skipIf(realSystemdSkip())('medic install under a real systemd', () => {
     expect(r.lines[0]).toMatch(/installed medic-cleanup \(cron every 10m\); first run PORT-OK$/)
     const file = await rs().readFile('/etc/cron.d/medic-cleanup')
     expect(file).toMatch(/^\*\/10 \* \* \* \* root \S+node \S+run\.js cleanup --port 9 --log-file \/var\/lib\/medic\/install\/cleanup\.log >\/dev\/null 2>&1$/m)
+    expect(file).toMatch(/^MEDIC_INSTALL_NAME=cleanup$/m)
     const v = await rs().medic(['verify', '--name', 'cleanup', '-v'])
     expectContract(v, 'INSTALL_OK')
     expect(v.stdout).toMatch(/check cron daemon: ok/)

@@ -217,7 +217,7 @@ describe('the install plan', () => {
     expect(p.ok && p.plan.files[0].text).toMatch(/^\*\/10 \* \* \* \* root \/usr\/bin\/node \/opt\/medic\/bin\/run\.js health --log-file \/var\/lib\/medic\/install\/health-gateway\.log >\/dev\/null 2>&1$/m)
     const u = buildPlan(req({target: 'cron', everyMs: 600_000}), inner('health'), {...host, root: false})
     expect(u.ok && u.plan.files).toEqual([])
-    expect(u.ok && u.plan.crontabBlock).toMatch(/^# BEGIN medic-health-gateway \(medic install\)\n\*\/10 \* \* \* \* \/usr\/bin\/node/)
+    expect(u.ok && u.plan.crontabBlock).toMatch(/^# BEGIN medic-health-gateway \(medic install\)\n\*\/10 \* \* \* \* MEDIC_INSTALL_NAME=health-gateway \/usr\/bin\/node/)
   })
 
   it('refuses what a target cannot run, as bad input', () => {
