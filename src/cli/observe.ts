@@ -2,7 +2,7 @@ import {dirname, join} from 'node:path'
 import {splitCommandLine} from '../core/command-line.js'
 import {notifyUrlProblem, type NotifyFormat} from '../core/notify.js'
 import {makeObserver, type Observer} from '../ops/observe.js'
-import {systemClock} from '../sys/clock.js'
+import {monotonicMs, systemClock} from '../sys/clock.js'
 import {readLastVerdict} from '../sys/last-verdict.js'
 import {LockManager} from '../sys/lock.js'
 import {LogFile} from '../sys/log-file.js'
@@ -22,16 +22,16 @@ import type {CommandSpec, Parsed} from './spec.js'
  * (UNKNOWN, exit 3), found before the command runs: returned as `usage`, since this
  * bundle's UsageError is not the runner's.
  */
-export function observerFor(spec: CommandSpec, parsed: Parsed, env: NodeJS.ProcessEnv, subject: string, stderr: (text: string) => void): {observer: Observer} | {usage: string} {
+export function observerFor(spec: CommandSpec, parsed: Parsed, env: NodeJS.ProcessEnv, subject: string, stderr: (text: string) => void, deadlineAt: number | null = null): {observer: Observer} | {usage: string} {
   try {
-    return {observer: build(spec, parsed, env, subject, stderr)}
+    return {observer: build(spec, parsed, env, subject, stderr, deadlineAt)}
   } catch (e) {
     if (e instanceof UsageError) return {usage: e.message}
     throw e
   }
 }
 
-function build(spec: CommandSpec, parsed: Parsed, env: NodeJS.ProcessEnv, subject: string, stderr: (text: string) => void): Observer {
+function build(spec: CommandSpec, parsed: Parsed, env: NodeJS.ProcessEnv, subject: string, stderr: (text: string) => void, deadlineAt: number | null): Observer {
   const f = parsed.flags
   const command = spec.id
   let argv: string[] | null = null
@@ -86,8 +86,15 @@ function build(spec: CommandSpec, parsed: Parsed, env: NodeJS.ProcessEnv, subjec
       stderr(`medic ${command}: ${line}\n`)
       logFile?.line(line)
     },
+    remainingMs: () => (deadlineAt === null ? Infinity : deadlineAt - monotonicMs()),
+    untilDeadline: () => new Promise<void>((resolve) => {
+      // A short grace past it: a delivery cut at the deadline reports its failure (logged, counted, retried next run).
+      if (deadlineAt !== null) setTimeout(resolve, Math.max(0, deadlineAt - monotonicMs()) + REPORT_GRACE_MS).unref()
+    }),
   })
 }
+
+const REPORT_GRACE_MS = 1000
 
 /** `$MEDIC_TEXTFILE_DIR`'s file of a check: medic-health-gateway.prom, medic-ollama-frozen-check-ollama.prom. */
 export function textfileName(command: string, subject: string): string {

@@ -100,7 +100,7 @@ export async function runCommand(spec: CommandSpec, argv: string[], env: NodeJS.
   })
   try {
     if (observed(parsed.flags, env, spec) && parsed.flags['dry-run'] !== true) {
-      const o = (await import('./observe.js')).observerFor(spec, parsed, env, subject, io.stderr)
+      const o = (await import('./observe.js')).observerFor(spec, parsed, env, subject, io.stderr, deadlineAt)
       if ('usage' in o) throw new UsageError(o.usage)
       observer = o.observer
     }

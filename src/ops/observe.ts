@@ -45,6 +45,10 @@ export interface ObserveDeps {
   post(url: string, body: {contentType: string; body: string; headers?: Record<string, string>}, timeoutMs: number): Promise<SendResult>
   /** A line for stderr and the log file. */
   log(line: string): void
+  /** Milliseconds left before the run's --timeout deadline (Infinity without one). */
+  remainingMs(): number
+  /** Resolves at the run's --timeout deadline, plus a short grace for cut deliveries to report (never, without one). */
+  untilDeadline(): Promise<void>
 }
 
 export interface Observer {
@@ -70,8 +74,10 @@ export function makeObserver(cfg: ObserveConfig, deps: ObserveDeps): Observer {
   const self: Observer = {
     pass,
     async end(v, durationMs) {
-      if (passes === 0) await pass(v, durationMs)
-      await queue
+      // --timeout bounds the run, notifications included: what is not done by then is given up
+      // (each delivery's own timeout is cut to the deadline, so its hook is killed, not left behind).
+      if (passes === 0) void pass(v, durationMs)
+      await Promise.race([queue, deps.untilDeadline()])
     },
   }
 
@@ -136,13 +142,19 @@ export function makeObserver(cfg: ObserveConfig, deps: ObserveDeps): Observer {
       }
       const event: NotifyEvent = {command: cfg.command, subject: v.subject, status: v.status, previous: d.from, host: deps.host, at: at.toISOString(), held: d.held, verdict: toJson(v, 'nagios', durationMs)}
       let r: SendResult
+      const left = Math.floor(deps.remainingMs())
+      const timeoutMs = Math.min(n.timeoutMs, left)
+      const cut = timeoutMs < n.timeoutMs
       try {
-        r = channel === 'command'
-          ? await deps.runCommand(n.argv!, JSON.stringify({...event.verdict, command: cfg.command, host: deps.host, at: event.at, previousStatus: event.previous, heldChanges: event.held}) + '\n', n.timeoutMs)
-          : await deps.post(n.url!, notifyRequest(n.format, event, n.url!), n.timeoutMs)
+        r = timeoutMs <= 0
+          ? {ok: false, detail: 'not sent: the run\'s --timeout was reached'}
+          : channel === 'command'
+            ? await deps.runCommand(n.argv!, JSON.stringify({...event.verdict, command: cfg.command, host: deps.host, at: event.at, previousStatus: event.previous, heldChanges: event.held}) + '\n', timeoutMs)
+            : await deps.post(n.url!, notifyRequest(n.format, event, n.url!), timeoutMs)
       } catch (e) {
         r = {ok: false, detail: (e as Error).message}
       }
+      if (!r.ok && cut && timeoutMs > 0) r = {ok: false, detail: `${r.detail} (cut at the run's --timeout)`}
       record.channels[channel] = afterAttempt(record.channels[channel], v.status, now, r.ok, d.believed)
       dirty = true
       c = countNotify(c, r.ok ? 'sent' : 'failed')

@@ -132,6 +132,24 @@ describe('--notify-url / --notify on a change of status', () => {
     expect(rx.got).toHaveLength(2)
   })
 
+  it('--timeout bounds the notifications too: a hook and a receiver that never answer are cut at the run\'s deadline, not at a longer --notify-timeout', async () => {
+    const rx = await receiver(200, true)
+    const dir = j.tmp()
+    const state = j.tmp()
+    const svc = await switchable()
+    svc.set(503)
+    const pidOut = join(dir, 'hook.pid')
+    const hang = join(dir, 'hang.mjs')
+    writeFileSync(hang, `import {writeFileSync} from 'node:fs'\nwriteFileSync(${JSON.stringify(pidOut)}, String(process.pid))\nprocess.stdin.resume(); setInterval(() => {}, 1000); process.on('SIGTERM', () => {})\n`)
+    // --notify-timeout 60s against --timeout 3s: were the deliveries not cut at the deadline, medic would outlive this test's own timeout.
+    const r = await medic(['health', '--name', 'late', '--port', String(svc.port), '--manager', 'none', '--reprobe-delay', '10ms', '--state-dir', state, '--notify-url', rx.url, '--notify', `${process.execPath} ${hang}`, '--notify-timeout', '60s', '--timeout', '3s', '--json'])
+    expect(JSON.parse(r.stdout)).toMatchObject({token: 'LATE_ALERT', exitCode: 2})
+    expect(r.stderr).toMatch(/notify: LATE OK → ALERT via .* failed: .*--timeout/)
+    // The hook was started and cut: its process is gone (killed with its group), not left behind.
+    const pid = Number(readFileSync(pidOut, 'utf8'))
+    await until('the cut hook is gone', async () => { try { process.kill(pid, 0); return false } catch { return true } })
+  })
+
   it('a hook that floods its stdout and stderr and leaves a daemon behind: nothing fills, medic ends on time, delivery counted', async () => {
     const dir = j.tmp()
     const state = j.tmp()
