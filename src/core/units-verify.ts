@@ -27,6 +27,13 @@ export interface LastRecord {
   at: string
 }
 
+/**
+ * A time more than this in the future is no evidence of a recent run (a clock stepped back,
+ * or a forged record): it would count as fresh forever.
+ */
+const CLOCK_SKEW_MS = 60_000
+const FUTURE = 'the clock was set back, or the record is not a real run; not evidence of a recent run'
+
 /** A periodic check must have recorded a verdict within 2 × its interval, and not ALERT/UNKNOWN. */
 export function judgeLastRun(what: string, rec: LastRecord | null, nowMs: number, everyMs: number): Check {
   const name = `last run of ${what}`
@@ -34,6 +41,7 @@ export function judgeLastRun(what: string, rec: LastRecord | null, nowMs: number
   const age = nowMs - Date.parse(rec.at)
   const said = `${rec.token}: ${rec.summary}`.slice(0, 200)
   if (!Number.isFinite(age)) return {name, status: 'ALERT', detail: `unreadable time in its last verdict record (${rec.at})`}
+  if (age < -CLOCK_SKEW_MS) return {name, status: 'ALERT', detail: `last verdict dated ${formatMs(-age)} in the future: ${FUTURE} (${said})`}
   if (age > 2 * everyMs) return {name, status: 'ALERT', detail: `last verdict ${formatMs(age)} ago, more than 2 × ${formatMs(everyMs)} (${said})`}
   if (rec.status === 'ALERT' || rec.status === 'UNKNOWN') return {name, status: 'ALERT', detail: `it said ${said} (${formatMs(Math.max(0, age))} ago)`}
   return {name, status: 'OK', detail: `${said} (${formatMs(Math.max(0, age))} ago)`}
@@ -44,6 +52,7 @@ export function judgeTextfile(path: string, mtimeMs: number | null, text: string
   const name = `textfile ${path}`
   if (mtimeMs === null || text === null) return {name, status: 'ALERT', detail: `${path} does not exist (nothing writes the metrics)`}
   const age = nowMs - mtimeMs
+  if (age < -CLOCK_SKEW_MS) return {name, status: 'ALERT', detail: `${path} last written ${formatMs(-age)} in the future: ${FUTURE}`}
   if (age > 2 * intervalMs) return {name, status: 'ALERT', detail: `${path} last written ${formatMs(age)} ago, more than 2 × ${formatMs(intervalMs)}: stale`}
   const problems = lintExposition(text)
   if (problems.length) return {name, status: 'ALERT', detail: `${path} is not valid exposition text: ${problems.slice(0, 2).join('; ')}`}

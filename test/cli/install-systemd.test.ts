@@ -230,6 +230,14 @@ describe.skipIf(realSystemdSkip())('medic install under a real systemd', () => {
     const v = await rs().medic(['verify', '--name', 'cleanup', '-v'])
     expectContract(v, 'INSTALL_OK')
     expect(v.stdout).toMatch(/check cron daemon: ok/)
+    // A last verdict dated in the future is no evidence: verify names the clock.
+    const rec = '/var/lib/medic/last/install/cleanup.json'
+    const saved = await rs().readFile(rec)
+    await rs().sh(`sed -i -E 's/"at":"[^"]*"/"at":"2099-01-01T00:00:00.000Z"/' ${rec}`)
+    const future = await rs().medic(['verify', '--name', 'cleanup', '-v'])
+    expectContract(future, 'INSTALL_ALERT')
+    expect(future.stdout).toMatch(/check last run of medic-cleanup: alert - last verdict dated .* in the future: .*clock/)
+    await rs().writeFile(rec, saved!)
     await rs().sh('systemctl stop cron')
     const down = await rs().medic(['verify', '--name', 'cleanup'])
     expectContract(down, 'INSTALL_ALERT')
