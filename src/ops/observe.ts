@@ -66,8 +66,8 @@ export function makeObserver(cfg: ObserveConfig, deps: ObserveDeps): Observer {
   let passes = 0
   let previous: Status | null | undefined
   const pass = (v: Verdict, durationMs = 0): Promise<void> => {
-    passes++
-    const run = queue.then(() => observeOne(v, durationMs)).catch((e) => deps.log(`observe: internal error: ${(e as Error).message}`))
+    const seq = ++passes
+    const run = queue.then(() => observeOne(v, durationMs, seq !== passes)).catch((e) => deps.log(`observe: internal error: ${(e as Error).message}`))
     queue = run
     return run
   }
@@ -81,7 +81,8 @@ export function makeObserver(cfg: ObserveConfig, deps: ObserveDeps): Observer {
     },
   }
 
-  async function observeOne(v: Verdict, durationMs: number): Promise<void> {
+  /** `superseded`: a newer pass was queued while this one waited; its change is not sent (the newer status is). */
+  async function observeOne(v: Verdict, durationMs: number, superseded: boolean): Promise<void> {
     const at = deps.wall()
     const prev = previous === undefined ? safe(() => deps.previousRun(), null) : previous
     previous = v.status
@@ -93,7 +94,7 @@ export function makeObserver(cfg: ObserveConfig, deps: ObserveDeps): Observer {
       problems: problemsOf(v), budgetExhausted: budgetOf(v), supervisor: sup !== undefined, notifying: cfg.notify !== null,
     })
     if (cfg.metricsFile) await writeMetrics(snapshot(counters))
-    if (!cfg.notify) return
+    if (!cfg.notify || superseded) return
     const before = counters
     counters = await notify(v, prev, at, durationMs, counters)
     if (counters !== before) {

@@ -1,0 +1,49 @@
+import {describe, expect, it} from 'vitest'
+import {makeObserver, type ObserveDeps, type SendResult} from '../../src/ops/observe.js'
+import type {Status, Verdict} from '../../src/core/verdict.js'
+
+/** Deliveries that answer only when the test says so: what a slow receiver does to a --watch loop. */
+function world() {
+  const sent: Status[] = []
+  const pending: ((r: SendResult) => void)[] = []
+  let record: unknown = null
+  const deps: ObserveDeps = {
+    wall: () => new Date(Date.parse('2026-01-01T00:00:00Z')),
+    host: 'h',
+    previousRun: () => 'OK',
+    counters: {read: () => null, write: () => {}},
+    notifyRecord: {read: () => record, write: (r) => void (record = r)},
+    writeMetrics: async () => {},
+    runCommand: async () => ({ok: true, detail: ''}),
+    post: (_u, body) => new Promise((resolve) => {
+      sent.push(JSON.parse(body.body).status)
+      pending.push(resolve)
+    }),
+    log: () => {},
+    remainingMs: () => Infinity,
+    untilDeadline: () => new Promise(() => {}),
+  }
+  return {deps, sent, pending}
+}
+
+const v = (status: Status): Verdict => ({subject: 'GATEWAY', status, summary: status, checks: [], actions: []})
+
+describe('the observer of a --watch loop', () => {
+  it('drops a queued change the status already moved past: the receiver hears the newest status, not a stale one', async () => {
+    const w = world()
+    const o = makeObserver({command: 'health', subject: 'GATEWAY', metricsFile: null, notify: {argv: null, url: 'http://127.0.0.1:1/', format: 'json', limit: 60, timeoutMs: 5000}}, w.deps)
+    const first = o.pass(v('ALERT'))
+    await new Promise((r) => setImmediate(r))
+    expect(w.sent).toEqual(['ALERT'])
+    // While ALERT is being delivered, the status goes OK then ALERT again... then WARN.
+    const a = o.pass(v('OK'))
+    const b = o.pass(v('WARN'))
+    w.pending.shift()!({ok: true, detail: ''})
+    await first
+    await a
+    await new Promise((r) => setImmediate(r))
+    expect(w.sent).toEqual(['ALERT', 'WARN']) // OK was already moved past: never sent
+    w.pending.shift()!({ok: true, detail: ''})
+    await b
+  })
+})
