@@ -35,14 +35,14 @@ describe('the observer of a --watch loop', () => {
     const first = o.pass(v('ALERT'))
     await new Promise((r) => setImmediate(r))
     expect(w.sent).toEqual(['ALERT'])
-    // While ALERT is being delivered, the status goes OK then ALERT again... then WARN.
+    // While ALERT is being delivered, the status goes OK then ALERT again... then UNKNOWN.
     const a = o.pass(v('OK'))
-    const b = o.pass(v('WARN'))
+    const b = o.pass(v('UNKNOWN'))
     w.pending.shift()!({ok: true, detail: ''})
     await first
     await a
     await new Promise((r) => setImmediate(r))
-    expect(w.sent).toEqual(['ALERT', 'WARN']) // OK was already moved past: never sent
+    expect(w.sent).toEqual(['ALERT', 'UNKNOWN']) // OK was already moved past: never sent
     w.pending.shift()!({ok: true, detail: ''})
     await b
   })
