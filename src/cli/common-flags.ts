@@ -1,7 +1,7 @@
-import type {FlagSpec} from './spec.js'
+import {flagSet, type FlagSpec} from './spec.js'
 
 /** Flags every verdict command takes (docs/contract.md §2). */
-export const COMMON_FLAGS: Record<string, FlagSpec> = {
+export const COMMON_FLAGS = flagSet({
   json: {type: 'boolean', description: 'Print exactly one JSON object on stdout instead of the token line.'},
   verbose: {type: 'boolean', char: 'v', multiple: true, description: 'Add detail lines (checks, actions, timings) after line 1.'},
   'exit-codes': {
@@ -21,7 +21,7 @@ export const COMMON_FLAGS: Record<string, FlagSpec> = {
   'notify-format': {type: 'enum', options: ['json', 'alertmanager', 'ntfy', 'slack', 'telegram'], default: 'json', description: 'Body of --notify-url: the verdict JSON, Alertmanager API v2 alerts, an ntfy message, a Slack or a Telegram Bot API message.'},
   'notify-limit': {type: 'integer', default: '6', min: 1, max: 3600, description: 'Notifications per hour per channel and check; a change past it is sent (as the status then) once the hour allows.'},
   'notify-timeout': {type: 'duration', default: '5s', description: 'Deadline of one notification: the command is killed, the POST dropped; a failure is logged, counted and retried on a later run.'},
-}
+})
 
 /**
  * Whether the run is observed (issue 13: metrics, notifications): a look at flags only,

@@ -1,7 +1,8 @@
 import {parseArgs} from 'node:util'
+import {splitArgv} from '../core/argv.js'
 import {parseDuration, parseSize} from '../core/duration.js'
 import {nameProblem} from '../core/names.js'
-import type {CommandSpec, FlagSpec, FlagValue, Parsed} from './spec.js'
+import type {CommandSpec, Flags, FlagSpec, FlagValue, FlagValues, Parsed} from './spec.js'
 
 import {UsageError} from '../core/verdict.js'
 
@@ -9,15 +10,21 @@ export {UsageError}
 
 type ParseArgsOptions = Record<string, {type: 'string' | 'boolean'; short?: string; multiple?: boolean}>
 
-/** Parse argv (the words after the command id) against a command's declaration. */
-export function parseCommandArgv(spec: CommandSpec, argv: string[], env: NodeJS.ProcessEnv = process.env): Parsed {
+/**
+ * Parse argv (the words after the command id) against a command's declaration. The values
+ * are what FlagValueOf says each declaration gives: this function is where that holds.
+ */
+export function parseCommandArgv<F extends Flags>(spec: CommandSpec<F>, argv: string[], env: NodeJS.ProcessEnv = process.env): Parsed<F> {
   const options: ParseArgsOptions = {}
   for (const [name, f] of Object.entries(spec.flags)) {
     options[name] = {type: f.type === 'boolean' ? 'boolean' : 'string', ...(f.char ? {short: f.char} : {}), ...(f.multiple ? {multiple: true} : {})}
   }
+  // The words before `--` are parsed; after it, the command a wrapper runs, verbatim.
+  const {words, rest: after} = splitArgv(argv)
+  const rest = after ?? []
   let res: ReturnType<typeof parseArgs>
   try {
-    res = parseArgs({args: argv, options, allowPositionals: true, allowNegative: true, strict: true, tokens: true})
+    res = parseArgs({args: words, options, allowPositionals: true, allowNegative: true, strict: true, tokens: true})
   } catch (e) {
     throw new UsageError(friendly((e as Error).message))
   }
@@ -26,14 +33,7 @@ export function parseCommandArgv(spec: CommandSpec, argv: string[], env: NodeJS.
       throw new UsageError(`unknown flag ${t.rawName}`)
     }
   }
-  const terminator = (res.tokens ?? []).find((t) => t.kind === 'option-terminator')
-  const before: string[] = []
-  const rest: string[] = []
-  for (const t of res.tokens ?? []) {
-    if (t.kind !== 'positional') continue
-    if (terminator && t.index > terminator.index) rest.push(t.value)
-    else before.push(t.value)
-  }
+  const before = res.positionals
   if (rest.length > 0 && !spec.rest) throw new UsageError(`unexpected arguments after --: ${rest.join(' ')}`)
   if (spec.rest?.required && rest.length === 0) throw new UsageError(`missing the command to run: medic ${spec.id} [flags] -- ${spec.rest.name.toUpperCase()} [ARGS...]`)
   if (spec.rest && rest.length > 0 && rest[0] === '') throw new UsageError('the command to run is an empty string')
@@ -69,15 +69,15 @@ export function parseCommandArgv(spec: CommandSpec, argv: string[], env: NodeJS.
     const converted = list.map((x) => convert(name, f, x))
     flags[name] = f.multiple ? (converted as Array<number | string | RegExp>) : converted[converted.length - 1]
   }
-  return {flags, rest, given, positionals}
+  return {flags: flags as FlagValues<F>, rest, given, positionals}
 }
 
 /**
  * Settings from a config file, for the flags the command line did not give: converted
  * and validated exactly like flags, so a bad value in the file is a usage error too.
  */
-export function applySettings(spec: CommandSpec, parsed: Parsed, settings: Record<string, unknown>, origin: string): Parsed {
-  const flags = {...parsed.flags}
+export function applySettings<F extends Flags>(spec: {flags: F}, parsed: Parsed<F>, settings: Record<string, unknown>, origin: string): Parsed<F> {
+  const flags: Record<string, FlagValue> = {...parsed.flags}
   for (const [name, value] of Object.entries(settings)) {
     const f = spec.flags[name]
     if (!f) throw new UsageError(`${origin}: unknown setting "${name}"`)
@@ -90,7 +90,7 @@ export function applySettings(spec: CommandSpec, parsed: Parsed, settings: Recor
       throw new UsageError(`${origin}: ${(e as Error).message}`)
     }
   }
-  return {...parsed, flags}
+  return {...parsed, flags: flags as FlagValues<F>}
 }
 
 function convert(name: string, f: FlagSpec, text: string): number | string | RegExp {

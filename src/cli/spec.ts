@@ -44,8 +44,33 @@ export interface RestSpec {
 
 export type FlagValue = boolean | number | string | RegExp | undefined | Array<number | string | RegExp>
 
-export interface Parsed {
-  flags: Record<string, FlagValue>
+/** A command's flags, as declared. */
+export type Flags = Record<string, FlagSpec>
+
+type Scalar<F extends FlagSpec> = F extends {type: 'integer' | 'duration' | 'size' | 'port'}
+  ? number
+  : F extends {type: 'regex'}
+    ? RegExp
+    : F extends {type: 'enum'; options: readonly (infer O extends string)[]}
+      ? O
+      : string
+
+/**
+ * What parse.ts makes of a flag, from its declaration: a counted boolean (`-vv`) is a
+ * number, a repeatable flag a list (empty when absent), a flag with a default always has
+ * a value, any other may be undefined.
+ */
+export type FlagValueOf<F extends FlagSpec> = F extends {type: 'boolean'}
+  ? F extends {multiple: true} ? number : boolean
+  : F extends {multiple: true}
+    ? Scalar<F>[]
+    : F extends {default: string} ? Scalar<F> : Scalar<F> | undefined
+
+/** The values of a command's flags; for an undeclared (erased) set, any FlagValue. */
+export type FlagValues<F extends Flags = Flags> = string extends keyof F ? Record<string, FlagValue> : {-readonly [K in keyof F]: FlagValueOf<NonNullable<F[K]>>}
+
+export interface Parsed<F extends Flags = Flags> {
+  flags: FlagValues<F>
   /** Flags given on the command line (not defaults, env or config). */
   given: Set<string>
   /** Positionals that no flag took (the service name of `medic health gateway`). */
@@ -54,8 +79,8 @@ export interface Parsed {
   rest: string[]
 }
 
-export interface RunContext {
-  parsed: Parsed
+export interface RunContext<F extends Flags = Flags> {
+  parsed: Parsed<F>
   /** Monotonic ms of the command's start; the deadline derives from it. */
   t0: number
   deadlineAt: number | null
@@ -64,7 +89,7 @@ export interface RunContext {
   observe?: (v: Verdict, durationMs?: number) => void
 }
 
-export interface CommandSpec {
+export interface CommandSpec<F extends Flags = Flags> {
   id: string
   /** Token subject, e.g. PORT. Commands with `--name` derive it from the name. */
   subject: string
@@ -74,10 +99,23 @@ export interface CommandSpec {
   summary: string
   description: string
   examples: string[]
-  flags: Record<string, FlagSpec>
+  flags: F
   args?: ArgSpec[]
   rest?: RestSpec
   /** stdout belongs to the job (`run-dev-safe`): every verdict, a refusal or an error too, goes to stderr. */
   wrapper?: boolean
-  run(ctx: RunContext): Promise<Verdict>
+  run(ctx: RunContext<F>): Promise<Verdict>
+}
+
+/**
+ * Declares a command: its flags keep their literal types, so `run()` gets each flag's value
+ * typed from its declaration (FlagValueOf). Identity at run time.
+ */
+export function command<const F extends Flags>(spec: CommandSpec<F>): CommandSpec<F> {
+  return spec
+}
+
+/** A set of flags shared by several commands (COMMON_FLAGS), with its literal types kept. */
+export function flagSet<const F extends Flags>(flags: F): F {
+  return flags
 }

@@ -108,7 +108,7 @@ const variable = (name: string, label: string, query: string) => ({
   refresh: 2, includeAll: true, multi: true, allValue: '.*', current: {text: 'All', value: '$__all'}, sort: 1, hide: 0,
 })
 
-export function dashboard(): Record<string, unknown> {
+export function dashboard(): {title: string; panels: {title: string}[]; [key: string]: unknown} {
   const pos = layout()
   return {
     __inputs: [{name: 'DS_PROMETHEUS', label: 'Prometheus', description: 'where node_exporter (with medic\'s textfiles) is scraped', type: 'datasource', pluginId: 'prometheus', pluginName: 'Prometheus'}],

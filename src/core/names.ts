@@ -19,3 +19,11 @@ export function nameFrom(text: string, fallback: string): string {
   const n = text.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, NAME_MAX)
   return nameProblem(n) ? fallback : n
 }
+
+/**
+ * A systemd unit name as medic accepts it on the command line (`--unit`): letters, digits
+ * and `@ . _ : \ -` (a backslash for systemd's `\x2d` escapes). One rule for every command.
+ */
+export function unitNameProblem(unit: string): string | null {
+  return /^[A-Za-z0-9@._:\\-]+$/.test(unit) ? null : 'not a unit name'
+}

@@ -1,7 +1,7 @@
 import {COMMON_FLAGS} from '../common-flags.js'
-import type {CommandSpec} from '../spec.js'
+import {command} from '../spec.js'
 
-const spec: CommandSpec = {
+const spec = command({
   id: 'boot',
   subject: 'BOOT',
   summary: 'Start a medic supervisor at boot, once: idempotent, stale pid files never trusted, healthy before it says so.',
@@ -33,14 +33,16 @@ Concurrent boots (wsl.conf and .bashrc at once) start one supervisor.
   rest: {name: 'cmd', description: 'the service command and its arguments', required: true},
   async run({parsed, deadlineAt, stderr}) {
     const f = parsed.flags
-    const name = f.name as string
-    const [{boot}, {makeProcessDeps}, {prober}, {jobSpawner}] = await Promise.all([import('../../ops/boot.js'), import('../../deps.js'), import('../../sys/probe.js'), import('../../sys/spawn-job.js')])
-    const deps = await makeProcessDeps({stateDir: f['state-dir'] as string | undefined, logFile: f['log-file'] as string | undefined, stderr, protect: f.protect as RegExp[]})
+    const name = f.name
+    const [{httpUrl}, {boot}, {makeProcessDeps}, {prober}, {jobSpawner}] = await Promise.all([import('../validate.js'), import('../../ops/boot.js'), import('../../deps.js'), import('../../sys/probe.js'), import('../../sys/spawn-job.js')])
+    // The URL the supervisor it starts will probe, checked as supervise checks it: bad input is BOOT_UNKNOWN, before anything starts.
+    const healthUrl = f['health-url'] ? httpUrl('health-url', f['health-url']) : null
+    const deps = await makeProcessDeps({stateDir: f['state-dir'], logFile: f['log-file'], stderr, protect: f.protect})
     return boot({
-      name, command: parsed.rest, port: (f.port as number | undefined) ?? null, healthUrl: (f['health-url'] as string | undefined) ?? null,
-      waitMs: f.wait as number, layout: deps.layout, superviseArgs: f['supervise-arg'] as string[], deadlineAt,
+      name, command: parsed.rest, port: f.port ?? null, healthUrl,
+      waitMs: f.wait, layout: deps.layout, superviseArgs: f['supervise-arg'], deadlineAt,
     }, {...deps, prober, spawner: jobSpawner})
   },
-}
+})
 
 export default spec

@@ -1,7 +1,7 @@
 import {COMMON_FLAGS} from '../common-flags.js'
-import type {CommandSpec} from '../spec.js'
+import {command} from '../spec.js'
 
-const spec: CommandSpec = {
+const spec = command({
   id: 'cleanup',
   subject: 'PORT',
   summary: 'Free a TCP port: terminate every process listening on it (TERM, grace, KILL) and prove it bindable.',
@@ -32,15 +32,15 @@ Replaces gateway_cleanup.sh and gateway_prestart.sh; the port defaults to $OPENC
   async run({parsed, deadlineAt, stderr}) {
     const f = parsed.flags
     const [{cleanup}, {makeProcessDeps}] = await Promise.all([import('../../ops/cleanup.js'), import('../../deps.js')])
-    const deps = await makeProcessDeps({stateDir: f['state-dir'] as string | undefined, logFile: f['log-file'] as string | undefined, stderr, protect: f.protect as RegExp[], match: (f.match as RegExp | undefined) ?? null})
+    const deps = await makeProcessDeps({stateDir: f['state-dir'], logFile: f['log-file'], stderr, protect: f.protect, match: f.match ?? null})
     return cleanup({
-      ports: [...new Set(f.port as number[])],
-      graceMs: f.grace as number,
-      killWaitMs: f['kill-wait'] as number,
+      ports: [...new Set(f.port)],
+      graceMs: f.grace,
+      killWaitMs: f['kill-wait'],
       dryRun: f['dry-run'] === true,
       deadlineAt,
     }, deps)
   },
-}
+})
 
 export default spec

@@ -1,8 +1,8 @@
 import {COMMON_FLAGS} from '../common-flags.js'
 import {DOCUMENT_FLAGS} from '../print-or-write.js'
-import type {CommandSpec} from '../spec.js'
+import {command} from '../spec.js'
 
-const spec: CommandSpec = {
+const spec = command({
   id: 'dashboard',
   subject: 'DASHBOARD',
   observable: false,
@@ -21,9 +21,9 @@ DASHBOARD_OK   the dashboard was written (--file) or printed (--raw prints only 
     const d = dashboard()
     const json = JSON.stringify(d, null, 2) + '\n'
     await printOrWrite(f, json)
-    const panels = d.panels as {title: string}[]
-    return {subject: 'DASHBOARD', status: 'OK', summary: `Grafana dashboard "${d.title as string}", ${panels.length} panels${f.file ? `, written to ${f.file}` : ''}`, checks: [], actions: [], details: panels.map((p) => `panel: ${p.title}`)}
+    const panels = d.panels
+    return {subject: 'DASHBOARD', status: 'OK', summary: `Grafana dashboard "${d.title}", ${panels.length} panels${f.file ? `, written to ${f.file}` : ''}`, checks: [], actions: [], details: panels.map((p) => `panel: ${p.title}`)}
   },
-}
+})
 
 export default spec

@@ -1,19 +1,21 @@
 import {COMMON_FLAGS} from '../common-flags.js'
-import type {CommandSpec} from '../spec.js'
-
-const KINDS = ['kill', 'stop', 'squat', 'crash-loop', 'freeze'] as const
+import {DRILL_KINDS} from '../../core/drill.js'
+import {command} from '../spec.js'
 
 /** What medic install put in place, from its manifests in the state dir. */
 async function installedFacts(layout: import('../../sys/state-layout.js').StateLayout): Promise<import('../../core/drill.js').InstalledFact[]> {
   const {manifestStore} = await import('../../sys/install-host.js')
   const store = manifestStore(layout)
-  return store.names().map((n) => store.read(n)).filter((m) => m !== null).map((m) => ({
-    name: m!.name, service: m!.systemd?.service ?? null, timer: m!.systemd?.timer ?? null, hardened: m!.systemd?.hardened ?? null,
-    command: m!.request.command, everyMs: m!.watch.everyMs,
-  }))
+  return store.names().flatMap((n) => {
+    const m = store.read(n)
+    return m === null ? [] : [{
+      name: m.name, service: m.systemd?.service ?? null, timer: m.systemd?.timer ?? null, hardened: m.systemd?.hardened ?? null,
+      command: m.request.command, everyMs: m.watch.everyMs,
+    }]
+  })
 }
 
-const spec: CommandSpec = {
+const spec = command({
   id: 'drill',
   subject: 'DRILL',
   subjectFromName: true,
@@ -59,46 +61,23 @@ DRILL_UNKNOWN   bad input, the target is ambiguous or gone, the fault could not 
     'dry-run': {type: 'boolean', description: 'Find the target, check it, print the plan; inject nothing.'},
     ...COMMON_FLAGS,
   },
-  args: [{name: 'kind', type: 'string', description: `the fault: ${KINDS.join(', ')}`, into: 'kind'}],
+  args: [{name: 'kind', type: 'string', description: `the fault: ${DRILL_KINDS.join(', ')}`, into: 'kind'}],
   async run({parsed, deadlineAt, stderr}) {
     const f = parsed.flags
-    const {UsageError} = await import('../parse.js')
-    const kinds = f.kind as string[]
-    if (kinds.length !== 1) throw new UsageError(kinds.length ? `one fault at a time, not ${kinds.join(' and ')}` : `which fault? medic drill ${KINDS.join('|')} (--port P | --unit U | --pid N)`)
-    const bad = kinds.find((k) => !(KINDS as readonly string[]).includes(k))
-    if (bad !== undefined) throw new UsageError(`unknown fault ${JSON.stringify(bad)}: expected ${KINDS.slice(0, -1).join(', ')} or ${KINDS.at(-1)}`)
-    if ((f.hold as number) >= (f.within as number) && kinds[0] === 'crash-loop') {
-      const {formatMs} = await import('../../core/duration.js')
-      throw new UsageError(`--hold ${formatMs(f.hold as number)} must be shorter than --within ${formatMs(f.within as number)}`)
-    }
-    const name = f.name as string | undefined
-    if (name !== undefined && !/^[A-Za-z0-9@._-]+$/.test(name)) throw new UsageError(`--name ${JSON.stringify(name)}: letters, digits, @ . _ - only`)
-    const pid = (f.pid as number | undefined) ?? null
-    const unit = (f.unit as string | undefined) ?? null
-    const port = (f.port as number | undefined) ?? null
-    if (pid === null && unit === null && port === null) throw new UsageError('name the service: --port P, --unit U or --pid N')
-    if (pid !== null && unit !== null) throw new UsageError('--pid and --unit both name the target: give one')
-    if (unit !== null && !/^[A-Za-z0-9@._:\\-]+$/.test(unit)) throw new UsageError(`--unit ${JSON.stringify(unit)}: not a unit name`)
-    const url = (f.url as string | undefined) ?? null
-    if (url !== null) {
-      try {
-        if (!/^https?:$/.test(new URL(url).protocol)) throw new Error('only http and https')
-      } catch (e) {
-        throw new UsageError(`--url ${JSON.stringify(url)}: ${(e as Error).message}`)
-      }
-    }
+    const {drillRequest} = await import('../validate.js')
+    const {kind, name, pid, unit, port, url} = drillRequest(f)
     const [{drill}, {makeProcessDeps}, {prober}, {makeDrillHelpers}, {makeSystemdUnits}, {processSignalHub}, {toSubject}] = await Promise.all([
       import('../../ops/drill.js'), import('../../deps.js'), import('../../sys/probe.js'), import('../../sys/drill-helpers.js'), import('../../sys/systemd-unit.js'),
       import('../../sys/signal-hub.js'), import('../../core/verdict.js'),
     ])
-    const base = await makeProcessDeps({stateDir: f['state-dir'] as string | undefined, logFile: f['log-file'] as string | undefined, stderr, protect: f.protect as RegExp[]})
+    const base = await makeProcessDeps({stateDir: f['state-dir'], logFile: f['log-file'], stderr, protect: f.protect})
     return drill({
-      kind: kinds[0] as (typeof KINDS)[number], subject: name ? toSubject(name) : 'DRILL', pid, unit, port, url,
-      withinMs: f.within as number, holdMs: f.hold as number, intervalMs: f.interval as number, probeTimeoutMs: f['probe-timeout'] as number,
-      confirm: f.confirm as number, cmdTimeoutMs: f['command-timeout'] as number,
+      kind, subject: name ? toSubject(name) : 'DRILL', pid, unit, port, url,
+      withinMs: f.within, holdMs: f.hold, intervalMs: f.interval, probeTimeoutMs: f['probe-timeout'],
+      confirm: f.confirm, cmdTimeoutMs: f['command-timeout'],
       dryRun: f['dry-run'] === true, deadlineAt,
     }, {...base, prober, helpers: makeDrillHelpers(base.procs), units: makeSystemdUnits(), interrupts: processSignalHub, installs: () => installedFacts(base.layout)})
   },
-}
+})
 
 export default spec

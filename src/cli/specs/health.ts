@@ -1,9 +1,8 @@
 import {COMMON_FLAGS} from '../common-flags.js'
 import {MANAGER_FLAGS} from '../manager-flags.js'
-import type {LogSourceSpec} from '../../core/log-match.js'
-import type {CommandSpec, Parsed} from '../spec.js'
+import {command} from '../spec.js'
 
-const spec: CommandSpec = {
+const spec = command({
   id: 'health',
   subject: 'GATEWAY',
   subjectFromName: true,
@@ -57,74 +56,44 @@ GATEWAY_UNKNOWN     bad input, or a concurrent repair is still running past --lo
   },
   args: [{name: 'service', type: 'string', description: 'a service entry of the config file (sets --name)', max: 1}],
   async run({parsed: cli, deadlineAt, stderr}) {
-    const [{applySettings, UsageError}, {loadConfig, serviceEntry, ConfigError}, {nameProblem}] = await Promise.all([import('../parse.js'), import('../../sys/config.js'), import('../../core/names.js')])
-    let parsed: Parsed = cli
-    const name = cli.positionals[0] ?? (cli.flags.name as string)
-    const bad = nameProblem(name)
-    if (bad) throw new UsageError(`service name ${JSON.stringify(name.slice(0, 40))}: ${bad}`)
+    const [{applySettings, UsageError}, {loadConfig, serviceEntry, ConfigError}, v] = await Promise.all([import('../parse.js'), import('../../sys/config.js'), import('../validate.js')])
+    let parsed = cli
+    const name = v.serviceName(cli.positionals[0], cli.flags.name)
     try {
-      const cfg = await loadConfig(cli.flags.config as string | undefined)
+      const cfg = await loadConfig(cli.flags.config)
       const entry = serviceEntry(cfg, name)
       if (cli.positionals[0] && !entry && name !== 'gateway') throw new UsageError(`no service "${name}" in ${cfg ? cfg.path : 'any config file (looked for medic.config.{json,yaml} here and in ~/.config/medic/)'}`)
-      if (entry) parsed = applySettings(spec, cli, entry, `${cfg!.path}: services.${name}`)
+      if (cfg && entry) parsed = applySettings(spec, cli, entry, `${cfg.path}: services.${name}`)
     } catch (e) {
       if (e instanceof ConfigError) throw new UsageError(e.message)
       throw e
     }
     const f = parsed.flags
-    const port = f.port as number
-    const healthy = parseRange(f['healthy-status'] as string, UsageError)
-    const url = f.tcp ? null : ((f.url as string | undefined) ?? `http://127.0.0.1:${port}/health`)
-    if (url) {
-      try {
-        const u = new URL(url)
-        if (!/^https?:$/.test(u.protocol)) throw new Error('only http and https')
-      } catch (e) {
-        throw new UsageError(`--url ${JSON.stringify(url)}: ${(e as Error).message}`)
-      }
-    }
+    const port = f.port
+    const {url, healthy} = v.healthProbe(f)
     // The socket table first: its spawn of ss then runs while the rest is set up.
     const listenersAhead = import('../../sys/port-table.js').then(({portTable}) => portTable.listeners(port))
     listenersAhead.catch(() => {}) // unused when the run waits for the lock
     const [{health}, {makeProcessDeps}, {buildManager}, {prober}, {LogFile}] = await Promise.all([
       import('../../ops/health.js'), import('../../deps.js'), import('../manager-flags.js'), import('../../sys/probe.js'), import('../../sys/log-file.js'),
     ])
-    const base = await makeProcessDeps({stateDir: f['state-dir'] as string | undefined, logFile: f['log-file'] as string | undefined, stderr, protect: f.protect as RegExp[], config: f.config as string | undefined})
-    const logFile = (f['log-file'] as string | undefined) ?? (base.stateWritable ? base.layout.healthLog(name) : undefined)
+    const base = await makeProcessDeps({stateDir: f['state-dir'], logFile: f['log-file'], stderr, protect: f.protect, config: f.config})
+    const logFile = f['log-file'] ?? (base.stateWritable ? base.layout.healthLog(name) : undefined)
     const deps0 = {...base, log: new LogFile(logFile)}
-    const graceMs = f.grace as number
-    const chosen = await buildManager(f, {name, graceMs, deadlineAt, logFile: (f['log-file'] as string | undefined) ? (f['log-file'] as string).replace(/\.log$/, '') + '.commands.log' : base.stateWritable ? base.layout.healthCommandsLog(name) : undefined, deps: deps0})
-    const verifyTimeoutMs = f['verify-timeout'] as number
-    const log = f['log-pattern'] ? {source: logSourceOf(f, chosen.manager.kind, name, UsageError), pattern: f['log-pattern'] as RegExp, threshold: f['log-threshold'] as number, repairOnLog: f['repair-on-log'] === true, timeoutMs: f['command-timeout'] as number} : null
-    if (!log && (f['log-source'] || f['repair-on-log'])) throw new UsageError(`--${f['log-source'] ? 'log-source' : 'repair-on-log'} goes with --log-pattern`)
+    const commandsLog = f['log-file'] ? f['log-file'].replace(/\.log$/, '') + '.commands.log' : base.stateWritable ? base.layout.healthCommandsLog(name) : undefined
+    const chosen = await buildManager(f, {name, graceMs: f.grace, deadlineAt, logFile: commandsLog, deps: deps0})
+    const log = v.healthLogWatch(f, chosen.manager.kind, name)
     return health({
-      name, subject: '', url, host: f.host as string, port,
-      probeTimeoutMs: f['probe-timeout'] as number, healthy, reprobeDelayMs: f['reprobe-delay'] as number,
-      loopThreshold: f['loop-threshold'] as number, repair: f.repair !== false, dryRun: f['dry-run'] === true,
-      verifyProbes: f['verify-probes'] as number, verifyTimeoutMs, verifyIntervalMs: f['verify-interval'] as number,
-      maxRepairs: f['max-repairs'] as number, repairWindowMs: f['repair-window'] as number, graceMs,
-      lockWaitMs: (f['lock-wait'] as number | undefined) ?? verifyTimeoutMs + 2 * graceMs + 10_000,
+      name, subject: '', url, host: f.host, port,
+      probeTimeoutMs: f['probe-timeout'], healthy, reprobeDelayMs: f['reprobe-delay'],
+      loopThreshold: f['loop-threshold'], repair: f.repair, dryRun: f['dry-run'],
+      verifyProbes: f['verify-probes'], verifyTimeoutMs: f['verify-timeout'], verifyIntervalMs: f['verify-interval'],
+      maxRepairs: f['max-repairs'], repairWindowMs: f['repair-window'], graceMs: f.grace,
+      lockWaitMs: v.healthLockWaitMs(f),
       deadlineAt,
       statePath: base.layout.healthState(name), listenersAhead, log,
     }, {...deps0, prober, manager: chosen.manager, detected: chosen.tried, ...(log ? {logs: (await import('../../sys/log-source.js')).logSource} : {})})
   },
-}
-
-/** --log-source FILE, else the journal of a systemd unit, else the container's docker logs. */
-function logSourceOf(f: Parsed['flags'], kind: string, name: string, E: new (m: string) => Error): LogSourceSpec {
-  if (typeof f['log-source'] === 'string') return {kind: 'file', path: f['log-source']}
-  if (kind === 'systemd' || kind === 'systemd-user') return {kind: 'journal', unit: f.unit as string, user: kind === 'systemd-user'}
-  if (kind === 'docker') return {kind: 'docker', container: (f.container as string | undefined) ?? name}
-  throw new E(`--log-pattern with --manager ${kind}: say where the log is (--log-source FILE)`)
-}
-
-function parseRange(text: string, E: new (m: string) => Error): [number, number] {
-  const m = /^\s*(\d{3})\s*(?:-\s*(\d{3}))?\s*$/.exec(text)
-  if (!m) throw new E(`--healthy-status ${JSON.stringify(text)}: expected a range such as 200-399`)
-  const lo = Number(m[1])
-  const hi = Number(m[2] ?? m[1])
-  if (lo > hi) throw new E(`--healthy-status ${text}: empty range`)
-  return [lo, hi]
-}
+})
 
 export default spec

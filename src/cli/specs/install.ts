@@ -1,9 +1,9 @@
 import {COMMON_FLAGS} from '../common-flags.js'
-import type {CommandSpec} from '../spec.js'
+import {command} from '../spec.js'
 
 const TARGETS = ['systemd', 'systemd-user', 'cron', 'wsl', 'docker', 'print'] as const
 
-const spec: CommandSpec = {
+const spec = command({
   id: 'install',
   subject: 'INSTALL',
   observable: false,
@@ -49,28 +49,27 @@ INSTALL_UNKNOWN   bad input (a command the target cannot run, an interval cron c
   rest: {name: 'command', description: 'The medic command line to install (without "medic").', required: false},
   async run({parsed, stderr}) {
     const f = parsed.flags
-    const [{UsageError}, {parseInner}, {defaultName, defaultTarget, classify}, {makeInstallDeps}, {install}, {namedStateDir}] = await Promise.all([
-      import('../parse.js'), import('../install-inner.js'), import('../../core/units-plan.js'), import('../../deps.js'), import('../../ops/install.js'), import('../../sys/state-layout.js'),
+    const [{UsageError}, {unitName}, {parseInner}, {defaultName, defaultTarget, classify}, {makeInstallDeps}, {install}, {namedStateDir}] = await Promise.all([
+      import('../parse.js'), import('../validate.js'), import('../install-inner.js'), import('../../core/units-plan.js'), import('../../deps.js'), import('../../ops/install.js'), import('../../sys/state-layout.js'),
     ])
-    const unit = (f.unit as string | undefined) ?? null
-    if (unit !== null && !/^[A-Za-z0-9@._:\\-]+$/.test(unit)) throw new UsageError(`--unit ${JSON.stringify(unit)}: not a unit name`)
+    const unit = f.unit === undefined ? null : unitName(f.unit)
     if (parsed.rest.length === 0 && unit === null) throw new UsageError('missing the command to install: medic install [flags] -- COMMAND [FLAGS...] (or --unit to harden a unit)')
     const inner = parsed.rest.length ? await parseInner(parsed.rest) : null
-    const stateDir = namedStateDir(f['state-dir'] as string | undefined)
-    const deps = await makeInstallDeps({stateDir, wslConf: f['wsl-conf'] as string, stderr})
+    const stateDir = namedStateDir(f['state-dir'])
+    const deps = await makeInstallDeps({stateDir, wslConf: f['wsl-conf'], stderr})
     const cls = inner ? classify(inner) : null
-    const target = (f.target as string | undefined) ?? (cls && !cls.ok ? 'systemd' : defaultTarget(cls && cls.ok ? cls.kind : 'harden', deps.host))
+    const target = f.target ?? (cls && !cls.ok ? 'systemd' : defaultTarget(cls && cls.ok ? cls.kind : 'harden', deps.host))
     return install({
       request: {
-        version: 1, name: (f.name as string | undefined) ?? defaultName(inner, unit), target: target as never,
-        everyMs: (f.every as number | undefined) ?? null, unit, port: (f.port as number | undefined) ?? inner?.flags.port ?? null,
-        textfileDir: (f['textfile-dir'] as string | undefined) ?? null, rulesFile: (f['rules-file'] as string | undefined) ?? null,
+        version: 1, name: f.name ?? defaultName(inner, unit), target,
+        everyMs: f.every ?? null, unit, port: f.port ?? inner?.flags.port ?? null,
+        textfileDir: f['textfile-dir'] ?? null, rulesFile: f['rules-file'] ?? null,
         stateDir: stateDir ?? null, command: parsed.rest.length ? (parsed.rest[0] === 'medic' ? parsed.rest.slice(1) : parsed.rest) : null,
       },
       inner, dryRun: f['dry-run'] === true, start: f.start !== false, firstRunTimeoutMs: 150_000,
     }, deps)
   },
-}
+})
 
 /** Its bundle keeps every command: the command line it installs is parsed against its own declaration. */
 export const needsEveryCommand = true

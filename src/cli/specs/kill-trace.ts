@@ -1,7 +1,7 @@
 import {COMMON_FLAGS} from '../common-flags.js'
-import type {CommandSpec} from '../spec.js'
+import {command} from '../spec.js'
 
-const spec: CommandSpec = {
+const spec = command({
   id: 'kill-trace',
   subject: 'TRACE',
   summary: 'Name who sent each signal to a process (SIGKILL too) and explain how it ended: exit 137, the OOM killer, a stop timeout, a human.',
@@ -32,20 +32,20 @@ The traced command's stdout and stderr go to stderr, so stdout stays the verdict
   async run({parsed, stderr}) {
     const f = parsed.flags
     const {UsageError} = await import('../parse.js')
-    const pid = (f.pid as number | undefined) ?? null
+    const pid = f.pid ?? null
     if ((pid === null) === (parsed.rest.length === 0)) throw new UsageError('give either --pid N or -- CMD [ARGS...]')
     const [{killTrace}, {makeGate}, {procTable}, {systemClock}, {processSignalHub}, {tracer}, {jobSpawner}, {readGuardActions}, {stateLayout, StateLayout}] = await Promise.all([
       import('../../ops/kill-trace.js'), import('../../deps.js'), import('../../sys/proc-table.js'), import('../../sys/clock.js'), import('../../sys/signal-hub.js'), import('../../sys/tracer.js'), import('../../sys/spawn-job.js'),
       import('../../sys/guard-store.js'), import('../../sys/state-layout.js'),
     ])
     // medic guard's records: in this state dir and a root guard's (the usual default).
-    const readers = [stateLayout(f['state-dir'] as string | undefined), new StateLayout('/var/lib/medic')]
-    const {verdict} = await killTrace({command: parsed.rest.length ? parsed.rest : null, pid, durationMs: (f.duration as number | undefined) ?? null, followChildren: f['follow-children'] !== false, backend: f.tracer as 'auto'}, {
-      procs: procTable, gate: await makeGate({stateDir: f['state-dir'] as string | undefined}), clock: systemClock, signals: processSignalHub, tracer, spawner: jobSpawner, progress: stderr,
+    const readers = [stateLayout(f['state-dir']), new StateLayout('/var/lib/medic')]
+    const {verdict} = await killTrace({command: parsed.rest.length ? parsed.rest : null, pid, durationMs: f.duration ?? null, followChildren: f['follow-children'] !== false, backend: f.tracer}, {
+      procs: procTable, gate: await makeGate({stateDir: f['state-dir']}), clock: systemClock, signals: processSignalHub, tracer, spawner: jobSpawner, progress: stderr,
       guardActions: (since) => readGuardActions(readers, since),
     })
     return verdict
   },
-}
+})
 
 export default spec

@@ -1,9 +1,9 @@
 import {COMMON_FLAGS} from '../common-flags.js'
-import type {CommandSpec} from '../spec.js'
+import {command} from '../spec.js'
 
 export const SESSIONS_DIR = '/root/.clawdbot/agents/main/sessions'
 
-const spec: CommandSpec = {
+const spec = command({
   id: 'locks clean',
   subject: 'WATCHDOG',
   summary: 'Remove orphan *.lock files: older than --max-age AND their pid is dead.',
@@ -23,8 +23,8 @@ WATCHDOG_ALERT       an unparsable lock, or one whose writer cannot be proved de
   async run({parsed, stderr}) {
     const f = parsed.flags
     const [{locksClean}, {makeProcessDeps}] = await Promise.all([import('../../ops/housekeeping.js'), import('../../deps.js')])
-    return locksClean({dir: f.dir as string, maxAgeMs: f['max-age'] as number, dryRun: f['dry-run'] === true, pidsLocal: f['lock-pids-local'] === true}, await makeProcessDeps({stateDir: f['state-dir'] as string | undefined, logFile: f['log-file'] as string | undefined, stderr}))
+    return locksClean({dir: f.dir, maxAgeMs: f['max-age'], dryRun: f['dry-run'] === true, pidsLocal: f['lock-pids-local'] === true}, await makeProcessDeps({stateDir: f['state-dir'], logFile: f['log-file'], stderr}))
   },
-}
+})
 
 export default spec

@@ -1,8 +1,8 @@
 import {COMMON_FLAGS} from '../common-flags.js'
 import {MANAGER_FLAGS} from '../manager-flags.js'
-import type {CommandSpec} from '../spec.js'
+import {command} from '../spec.js'
 
-const spec: CommandSpec = {
+const spec = command({
   id: 'ollama frozen-check',
   subject: 'OLLAMA',
   summary: 'Catch the Ollama whose API answers while inference is dead, or that stopped answering; fix it within a budget; export metrics.',
@@ -48,7 +48,7 @@ The seed's monitor contract (ollama_frozen_monitor.sh): the positional form runs
     grace: {type: 'duration', default: '10s', description: 'SIGTERM → SIGKILL grace for a runner or a stopped server.'},
     protect: {type: 'regex', multiple: true, description: 'Never signal a process matching this.'},
     ...MANAGER_FLAGS,
-    manager: {...MANAGER_FLAGS.manager, options: [...MANAGER_FLAGS.manager.options!, 'ssh'], default: 'systemd', description: 'What restarts Ollama (systemd: systemctl restart <unit>; ssh: the same on the --ssh host).'},
+    manager: {...MANAGER_FLAGS.manager, options: [...MANAGER_FLAGS.manager.options, 'ssh'], default: 'systemd', description: 'What restarts Ollama (systemd: systemctl restart <unit>; ssh: the same on the --ssh host).'},
     unit: {...MANAGER_FLAGS.unit, default: 'ollama', env: 'OLLAMA_SERVICE', description: 'systemd unit of Ollama (here, or on the --ssh host).'},
     ssh: {type: 'string', description: '--manager ssh: [user@]host or ssh://[user@]host[:port] where Ollama runs (BatchMode, ConnectTimeout from --command-timeout).'},
     'ssh-config': {type: 'string', description: '--manager ssh: an ssh_config file (ssh -F): keys, known hosts, jump hosts.'},
@@ -66,54 +66,37 @@ The seed's monitor contract (ollama_frozen_monitor.sh): the positional form runs
     {name: 'cooldown', type: 'duration', description: '$4: --cooldown'},
   ],
   async run({parsed, deadlineAt, stderr, observe}) {
-    const f = {...parsed.flags}
-    const [{UsageError}, {parseDuration}, {ollamaBaseUrl, isLoopbackUrl, urlPort}, {join}] = await Promise.all([
-      import('../parse.js'), import('../../core/duration.js'), import('../../core/ollama/host.js'), import('node:path'),
+    const [{seedMonitorArgs, oneMode, remoteUnitName}, {ollamaEndpoint}, {join}] = await Promise.all([
+      import('../validate.js'), import('../../core/ollama/host.js'), import('node:path'),
     ])
     // The seed's positional form: $1..$4, each also a flag; given, it is the monitor loop.
-    const pos = parsed.positionals
-    const names = ['threshold', 'interval', 'max-restarts', 'cooldown'] as const
-    pos.forEach((text, i) => {
-      const name = names[i]
-      if (parsed.given.has(name)) throw new UsageError(`${name} given twice: as argument ${i + 1} (${text}) and as --${name}`)
-      if (name === 'max-restarts') {
-        if (!/^\d+$/.test(text) || Number(text) < 1) throw new UsageError(`argument 3 (max restarts per hour) ${JSON.stringify(text)}: expected a whole number, at least 1`)
-        f[name] = Number(text)
-      } else {
-        const ms = parseDuration(text)
-        if (ms === null) throw new UsageError(`argument ${i + 1} (${name}) ${JSON.stringify(text)}: expected a duration such as 180, 15s, 5m`)
-        if (name === 'interval' && ms < 10) throw new UsageError(`argument 2 (interval) ${JSON.stringify(text)}: must be at least 10ms`)
-        f[name] = ms
-      }
-    })
-    const seedLoop = pos.length > 0
-    const modes = [f.test && '--test', f.reset && '--reset', f.watch && '--watch', seedLoop && 'the positional (monitor loop) form'].filter(Boolean)
-    if (modes.length > 1) throw new UsageError(`${modes.join(' and ')} do not go together`)
+    const f = {...parsed.flags, ...seedMonitorArgs(parsed.positionals, parsed.given)}
+    const seedLoop = parsed.positionals.length > 0
+    oneMode([f.test && '--test', f.reset && '--reset', f.watch && '--watch', seedLoop && 'the positional (monitor loop) form'])
 
-    const url = ollamaBaseUrl(f.url as string | undefined)
+    const ollama = ollamaEndpoint(f.url)
     const [{makeProcessDeps}, {buildManager}] = await Promise.all([import('../../deps.js'), import('../manager-flags.js')])
-    const base = await makeProcessDeps({stateDir: f['state-dir'] as string | undefined, logFile: f['log-file'] as string | undefined, stderr, protect: f.protect as RegExp[]})
-    const sshGiven = typeof f.ssh === 'string'
-    if (sshGiven && parsed.given.has('manager') && f.manager !== 'ssh') throw new UsageError(`--ssh goes with --manager ssh, not --manager ${f.manager}`)
+    const base = await makeProcessDeps({stateDir: f['state-dir'], logFile: f['log-file'], stderr, protect: f.protect})
+    const {UsageError} = await import('../parse.js')
+    if (f.ssh !== undefined && parsed.given.has('manager') && f.manager !== 'ssh') throw new UsageError(`--ssh goes with --manager ssh, not --manager ${f.manager}`)
     let manager
-    if (f.manager === 'ssh' || sshGiven) {
+    if (f.manager === 'ssh' || f.ssh !== undefined) {
       const [{parseSshTarget, safeRemoteWord}, {sshManager}] = await Promise.all([import('../../core/ssh-target.js'), import('../../sys/ssh-manager.js')])
-      if (!sshGiven) throw new UsageError('--manager ssh needs --ssh [user@]host')
-      const t = parseSshTarget(f.ssh as string)
+      if (f.ssh === undefined) throw new UsageError('--manager ssh needs --ssh [user@]host')
+      const t = parseSshTarget(f.ssh)
       if (!t.ok) throw new UsageError(t.why)
-      const unit = f.unit as string
-      if (!safeRemoteWord(unit) || !/^[A-Za-z0-9@._:-]+$/.test(unit)) throw new UsageError(`--unit ${JSON.stringify(unit)}: not a unit name that can be sent over ssh (letters, digits, @ . _ : -)`)
-      manager = sshManager({destination: t.destination, unit, sudo: f['ssh-sudo'] !== false, configFile: f['ssh-config'] as string | undefined, identityFile: f['ssh-identity'] as string | undefined, cmdTimeoutMs: f['command-timeout'] as number})
-    } else manager = (await buildManager(f, {name: 'ollama', graceMs: f.grace as number, deadlineAt, port: urlPort(url), deps: base})).manager
-    const metricsFile = (f['metrics-file'] as string | undefined) ?? (process.env.TEXTFILE_DIR ? join(process.env.TEXTFILE_DIR, 'ollama_selfheal.prom') : null)
-    const canaryTimeoutMs = f['canary-timeout'] as number
+      const unit = remoteUnitName(f.unit, safeRemoteWord)
+      manager = sshManager({destination: t.destination, unit, sudo: f['ssh-sudo'] !== false, configFile: f['ssh-config'], identityFile: f['ssh-identity'], cmdTimeoutMs: f['command-timeout']})
+    } else manager = (await buildManager(f, {name: 'ollama', graceMs: f.grace, deadlineAt, port: ollama.port, deps: base})).manager
+    const metricsFile = f['metrics-file'] ?? (process.env.TEXTFILE_DIR ? join(process.env.TEXTFILE_DIR, 'ollama_selfheal.prom') : null)
+    const canaryTimeoutMs = f['canary-timeout']
     const input = {
-      url, port: urlPort(url), visible: isLoopbackUrl(url) && manager.kind !== 'ssh',
-      config: {thresholdMs: f.threshold as number, confirmations: f.confirmations as number, cooldownMs: f.cooldown as number, gpuBusyPct: f['gpu-busy'] as number, maxRestarts: f['max-restarts'] as number, restartWindowMs: f['restart-window'] as number},
+      url: ollama.url, port: ollama.port, visible: ollama.loopback && manager.kind !== 'ssh',
+      config: {thresholdMs: f.threshold, confirmations: f.confirmations, cooldownMs: f.cooldown, gpuBusyPct: f['gpu-busy'], maxRestarts: f['max-restarts'], restartWindowMs: f['restart-window']},
       canaryTimeoutMs, probeTimeoutMs: Math.min(5000, Math.max(1000, canaryTimeoutMs)), repair: f.repair !== false, dryRun: f['dry-run'] === true, runnerKill: f['runner-kill'] !== false,
-      gpuSamples: f['gpu-samples'] as number, psTimeoutMs: f['ps-timeout'] as number, nvidiaTimeoutMs: f['nvidia-timeout'] as number,
-      statePath: base.layout.ollamaFrozen(new URL(url).host), diagPath: (stamp: string) => base.layout.ollamaDiag(stamp), metricsFile, graceMs: f.grace as number,
-      unit: f.unit as string, container: (f.container as string | undefined) ?? 'ollama', deadlineAt,
+      gpuSamples: f['gpu-samples'], psTimeoutMs: f['ps-timeout'], nvidiaTimeoutMs: f['nvidia-timeout'],
+      statePath: base.layout.ollamaFrozen(ollama.host), diagPath: (stamp: string) => base.layout.ollamaDiag(stamp), metricsFile, graceMs: f.grace,
+      unit: f.unit, container: f.container ?? 'ollama', deadlineAt,
     }
     const deps = {...base, manager, announce: (l: string) => process.stdout.write(`${l}\n`), observe}
     const ops = await import('../../ops/ollama-monitor.js')
@@ -121,12 +104,12 @@ The seed's monitor contract (ollama_frozen_monitor.sh): the positional form runs
     if (f.reset) return ops.frozenReset(input, deps)
     if (f.watch || seedLoop) {
       const {toJson} = await import('../../core/verdict.js')
-      const mode = f['exit-codes'] as 'nagios' | 'binary'
+      const mode = f['exit-codes']
       const render = f.json ? (v: import('../../core/verdict.js').Verdict) => JSON.stringify(toJson(v, mode, 0)) : undefined
-      return ops.frozenWatch(input, deps, f.interval as number, render)
+      return ops.frozenWatch(input, deps, f.interval, render)
     }
     return ops.frozenPass(input, deps)
   },
-}
+})
 
 export default spec

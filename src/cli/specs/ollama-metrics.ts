@@ -1,7 +1,7 @@
 import {COMMON_FLAGS} from '../common-flags.js'
-import type {CommandSpec} from '../spec.js'
+import {command} from '../spec.js'
 
-const spec: CommandSpec = {
+const spec = command({
   id: 'ollama metrics',
   subject: 'OLLAMA',
   summary: 'Ollama and GPU metrics as a valid Prometheus textfile, one-shot or --watch (the seed\'s --daemon).',
@@ -26,29 +26,19 @@ OLLAMA_UNKNOWN   the textfile could not be written`,
   args: [{name: 'interval', type: 'duration', description: 'with --daemon: seconds between refreshes (default 15)', max: 1}],
   async run({parsed, observe}) {
     const f = parsed.flags
-    const [{UsageError}, {parseDuration}, {ollamaBaseUrl}, {stateLayout}, {join}] = await Promise.all([
-      import('../parse.js'), import('../../core/duration.js'), import('../../core/ollama/host.js'), import('../../sys/state-layout.js'), import('node:path'),
+    const [{exporterInterval}, {ollamaEndpoint}, {stateLayout}, {join}] = await Promise.all([
+      import('../validate.js'), import('../../core/ollama/host.js'), import('../../sys/state-layout.js'), import('node:path'),
     ])
-    let intervalMs = f.watch as number | undefined
-    if (parsed.positionals.length && !f.daemon) throw new UsageError(`unexpected argument: ${parsed.positionals[0]} (an interval goes with --daemon)`)
-    if (f.daemon) {
-      if (intervalMs !== undefined) throw new UsageError('--daemon and --watch do not go together (--daemon N is --watch N)')
-      const text = parsed.positionals[0] ?? '15'
-      const ms = parseDuration(text)
-      if (ms === null || ms < 10) throw new UsageError(`--daemon ${JSON.stringify(text)}: expected an interval such as 15 or 15s`)
-      intervalMs = ms
-    }
-    if ((f.test || f.stdout) && intervalMs !== undefined) throw new UsageError('--test/--stdout print one collection; they do not go with --watch/--daemon')
-    const url = ollamaBaseUrl(f.url as string | undefined)
-    const layout = stateLayout(f['state-dir'] as string | undefined)
-    const host = new URL(url).host
-    const file = (f.file as string | undefined) ?? (process.env.TEXTFILE_DIR ? join(process.env.TEXTFILE_DIR, 'ollama.prom') : null)
-    const input = {url, nvidiaTimeoutMs: f['nvidia-timeout'] as number, file, statePath: layout.ollamaExporter(host), monitorStatePath: layout.ollamaFrozen(host)}
+    const intervalMs = exporterInterval(f, parsed.positionals)
+    const {url, host} = ollamaEndpoint(f.url)
+    const layout = stateLayout(f['state-dir'])
+    const file = f.file ?? (process.env.TEXTFILE_DIR ? join(process.env.TEXTFILE_DIR, 'ollama.prom') : null)
+    const input = {url, nvidiaTimeoutMs: f['nvidia-timeout'], file, statePath: layout.ollamaExporter(host), monitorStatePath: layout.ollamaFrozen(host)}
     const {ollamaMetrics} = await import('../../ops/ollama-exporter.js')
     const once = () => ollamaMetrics(input, Date.now())
     if (intervalMs !== undefined) {
       const [{watchLoop}, {toJson}] = await Promise.all([import('../../ops/watch-loop.js'), import('../../core/verdict.js')])
-      const mode = f['exit-codes'] as 'nagios' | 'binary'
+      const mode = f['exit-codes']
       const render = f.json ? (v: import('../../core/verdict.js').Verdict) => JSON.stringify(toJson(v, mode, 0)) : undefined
       return watchLoop(async () => (await once()).verdict, {announce: (l) => process.stdout.write(`${l}\n`), intervalMs, subject: 'OLLAMA', render, observe})
     }
@@ -60,6 +50,6 @@ OLLAMA_UNKNOWN   the textfile could not be written`,
     }
     return verdict
   },
-}
+})
 
 export default spec

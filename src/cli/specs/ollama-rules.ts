@@ -1,8 +1,8 @@
 import {COMMON_FLAGS} from '../common-flags.js'
 import {DOCUMENT_FLAGS} from '../print-or-write.js'
-import type {CommandSpec} from '../spec.js'
+import {command} from '../spec.js'
 
-const spec: CommandSpec = {
+const spec = command({
   id: 'ollama rules',
   subject: 'OLLAMA',
   observable: false,
@@ -22,6 +22,6 @@ OLLAMA_OK   the rules were written (--file) or printed (-v prints them after lin
     await printOrWrite(f, RULES_YAML)
     return {subject: 'OLLAMA', status: 'OK', summary: `${ALERTS.length} alerting and ${RECORDS.length} recording rules${f.file ? ` written to ${f.file}` : ''}: ${ALERTS.map((a) => a.alert).join(', ')}`, checks: [], actions: [], details: RULES_YAML.trimEnd().split('\n')}
   },
-}
+})
 
 export default spec

@@ -1,8 +1,20 @@
 import {COMMON_FLAGS} from '../common-flags.js'
-import type {CommandSpec} from '../spec.js'
+import {flagSet, type CommandSpec} from '../spec.js'
+
+const TARGET = flagSet({
+  pid: {type: 'integer', min: 2, description: 'A running process.'},
+  pattern: {type: 'string', description: 'A regular expression over comm and command line.'},
+})
+const NAME = flagSet({name: {type: 'string', description: 'A name for the registered process.'}})
+const SHARED = flagSet({
+  config: {type: 'string', description: 'The config file that holds the patterns.'},
+  ...COMMON_FLAGS,
+})
+/** list takes no target, remove no name: absent flags are undefined. */
+type ProtectFlags = Partial<typeof TARGET & typeof NAME> & typeof SHARED
 
 /** `medic protect list|add|remove`: one declaration per verb, sharing the flags. */
-function protectSpec(verb: 'list' | 'add' | 'remove'): CommandSpec {
+function protectSpec(verb: 'list' | 'add' | 'remove'): CommandSpec<ProtectFlags> {
   return {
     id: `protect ${verb}`,
     subject: 'PROTECT',
@@ -21,19 +33,11 @@ PROTECT_UNKNOWN  bad input (no such process, nothing given)`,
       add: ['<%= config.bin %> <%= command.id %> --pid 4242 --name train-500', '<%= config.bin %> <%= command.id %> --pattern "pytest|03_run_500"'],
       remove: ['<%= config.bin %> <%= command.id %> --pid 4242', '<%= config.bin %> <%= command.id %> --pattern "pytest|03_run_500"'],
     }[verb],
-    flags: {
-      ...(verb === 'list' ? {} : {
-        pid: {type: 'integer' as const, min: 2, description: 'A running process.'},
-        pattern: {type: 'string' as const, description: 'A regular expression over comm and command line.'},
-      }),
-      ...(verb === 'add' ? {name: {type: 'string' as const, description: 'A name for the registered process.'}} : {}),
-      config: {type: 'string', description: 'The config file that holds the patterns.'},
-      ...COMMON_FLAGS,
-    },
+    flags: {...(verb === 'list' ? {} : TARGET), ...(verb === 'add' ? NAME : {}), ...SHARED},
     async run({parsed}) {
       const f = parsed.flags
       const [{protectVerb}, {procTable}, {stateLayout}, {systemClock}] = await Promise.all([import('../../ops/protect.js'), import('../../sys/proc-table.js'), import('../../sys/state-layout.js'), import('../../sys/clock.js')])
-      return protectVerb(verb, {pid: f.pid as number | undefined, pattern: f.pattern as string | undefined, name: f.name as string | undefined, config: f.config as string | undefined, stateDir: stateLayout(f['state-dir'] as string | undefined).dir}, {procs: procTable, clock: systemClock})
+      return protectVerb(verb, {pid: f.pid, pattern: f.pattern, name: f.name, config: f.config, stateDir: stateLayout(f['state-dir']).dir}, {procs: procTable, clock: systemClock})
     },
   }
 }

@@ -1,8 +1,8 @@
 import {COMMON_FLAGS} from '../common-flags.js'
 import {DOCUMENT_FLAGS} from '../print-or-write.js'
-import type {CommandSpec} from '../spec.js'
+import {command} from '../spec.js'
 
-const spec: CommandSpec = {
+const spec = command({
   id: 'rules',
   subject: 'RULES',
   observable: false,
@@ -21,12 +21,12 @@ RULES_OK   the rules were written (--file) or printed (-v prints them after line
   async run({parsed}) {
     const f = parsed.flags
     const [{checkRulesYaml, checkAlerts}, {printOrWrite}] = await Promise.all([import('../../core/metrics-rules.js'), import('../print-or-write.js')])
-    const o = {staleAfterMs: f['stale-after'] as number, alertForMs: f['alert-for'] as number, superviseRestarts: f['supervise-restarts'] as number}
+    const o = {staleAfterMs: f['stale-after'], alertForMs: f['alert-for'], superviseRestarts: f['supervise-restarts']}
     const yaml = checkRulesYaml(o)
     await printOrWrite(f, yaml)
     const alerts = checkAlerts(o)
     return {subject: 'RULES', status: 'OK', summary: `${alerts.length} alerting rules${f.file ? ` written to ${f.file}` : ''}: ${alerts.map((a) => a.alert).join(', ')}`, checks: [], actions: [], details: yaml.trimEnd().split('\n')}
   },
-}
+})
 
 export default spec

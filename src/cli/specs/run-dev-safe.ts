@@ -1,43 +1,58 @@
 import {COMMON_FLAGS} from '../common-flags.js'
-import type {CommandSpec, FlagSpec, RunContext} from '../spec.js'
+import {command, flagSet, type RunContext} from '../spec.js'
 
 /** The job's own cgroup limits and where its defaults come from: run-dev-safe and isolate. */
-const LIMIT_FLAGS: Record<string, FlagSpec> = {
+const LIMIT_FLAGS = flagSet({
   'memory-max': {type: 'size', description: "The job's memory budget (e.g. 4GiB): the job runs in its own cgroup (v2 memory.max, else v1 memory.limit_in_bytes) and, over it, the kernel OOM-kills inside that cgroup only. Not started if the limit cannot be set."},
   'cpu-weight': {type: 'integer', min: 1, max: 10000, description: "The job's CPU weight in its own cgroup (cgroup v2 cpu.weight, 100 = normal; v1 cpu.shares ×10.24)."},
   config: {type: 'string', env: 'MEDIC_ISOLATION_CONFIG', description: 'The config medic isolation wrote: its runDevSafe nice, memoryMax and cpuWeight are the defaults here.'},
-}
+})
+
+const FLAGS = flagSet({
+  name: {type: 'name', description: 'Name of the job, 1-64 of A-Z a-z 0-9 . _ - (default: the program name).'},
+  nice: {type: 'integer', default: '10', min: -20, max: 19, description: 'Scheduling niceness of the job.'},
+  'oom-score-adj': {type: 'integer', default: '-500', min: -1000, max: 1000, description: 'oom_score_adj for the job (root only; lower = less likely picked).'},
+  trace: {type: 'boolean', allowNo: true, default: true, description: 'Record signals to the job as kill-trace does (where permitted).'},
+  cwd: {type: 'string', description: 'Run the job in this directory (the seed took a project root).'},
+  'json-report': {type: 'string', description: 'Write the structured result here.'},
+  ...LIMIT_FLAGS,
+  ...COMMON_FLAGS,
+  'log-file': {type: 'string', description: "The job's output log (default <state-dir>/run-dev-safe/<name>.log)."},
+})
+/** isolate: run-dev-safe's flags but --oom-score-adj (set only for a job registered as protected). */
+const {'oom-score-adj': _runDevSafeOnly, ...ISOLATE_FLAGS} = FLAGS
+type JobFlags = typeof ISOLATE_FLAGS & Partial<Pick<typeof FLAGS, 'oom-score-adj'>>
 
 /**
  * Runs the job (run-dev-safe: registered as protected; isolate: not registered). The
  * config's runDevSafe settings fill the flags the command line did not give.
  */
-async function runJob({parsed, stderr}: RunContext, register: boolean) {
+async function runJob({parsed, stderr}: RunContext<JobFlags>, register: boolean) {
   const f = parsed.flags
   const [{runDevSafe}, {procTable}, {stateLayout, StateLayout}, {basename}, {nameFrom}, {makeGate}, {registryPlaces}, {readGuardActions}, {UsageError}, {MIN_MEMORY_MAX}, {configFromFlag}] = await Promise.all([
     import('../../ops/run-dev-safe.js'), import('../../sys/proc-table.js'), import('../../sys/state-layout.js'), import('node:path'), import('../../core/names.js'), import('../../deps.js'), import('../../sys/protected-registry.js'),
     import('../../sys/guard-store.js'), import('../parse.js'), import('../../core/guard-config.js'), import('../guard-config-flag.js'),
   ])
   const [{systemClock}, {processSignalHub}, {tracer}, {jobSpawner}] = await Promise.all([import('../../sys/clock.js'), import('../../sys/signal-hub.js'), import('../../sys/tracer.js'), import('../../sys/spawn-job.js')])
-  const cfg = await configFromFlag(f.config as string | undefined)
+  const cfg = await configFromFlag(f.config)
   const given = (k: string) => parsed.given.has(k)
-  const nice = given('nice') ? (f.nice as number) : cfg.path ? cfg.runDevSafe.nice : (f.nice as number)
-  const memoryMax = given('memory-max') ? (f['memory-max'] as number) : cfg.runDevSafe.memoryMax
-  const cpuWeight = given('cpu-weight') ? (f['cpu-weight'] as number) : cfg.runDevSafe.cpuWeight
+  const nice = given('nice') ? f.nice : cfg.path ? cfg.runDevSafe.nice : f.nice
+  const memoryMax = given('memory-max') ? f['memory-max'] : cfg.runDevSafe.memoryMax
+  const cpuWeight = given('cpu-weight') ? f['cpu-weight'] : cfg.runDevSafe.cpuWeight
   if (memoryMax !== null && memoryMax !== undefined && memoryMax < MIN_MEMORY_MAX) throw new UsageError(`--memory-max ${memoryMax}: at least ${MIN_MEMORY_MAX / 1024 / 1024}MiB`)
-  const layout = stateLayout(f['state-dir'] as string | undefined)
-  const name = (f.name as string | undefined) ?? nameFrom(basename(parsed.rest[0]), 'job')
+  const layout = stateLayout(f['state-dir'])
+  const name = f.name ?? nameFrom(basename(parsed.rest[0]), 'job')
   // Its own state dir's guard records, and a root guard's (the usual default).
   const readers = [layout, new StateLayout('/var/lib/medic')]
   return runDevSafe({
-    name, command: parsed.rest, cwd: f.cwd as string | undefined, nice, oomScoreAdj: f['oom-score-adj'] as number,
-    logFile: (f['log-file'] as string | undefined) ?? layout.devRunLog(name),
-    trace: f.trace !== false, stateDir: layout.dir, jsonReport: (f['json-report'] as string | undefined) ?? null,
+    name, command: parsed.rest, cwd: f.cwd, nice, oomScoreAdj: f['oom-score-adj'] ?? 0, // set only for a registered job: run-dev-safe's, which has the flag
+    logFile: f['log-file'] ?? layout.devRunLog(name),
+    trace: f.trace !== false, stateDir: layout.dir, jsonReport: f['json-report'] ?? null,
     limits: {memoryMax: memoryMax ?? null, cpuWeight: cpuWeight ?? null}, register,
   }, {clock: systemClock, procs: procTable, gate: await makeGate({stateDir: layout.dir}), places: registryPlaces(layout.dir), signals: processSignalHub, tracer, spawner: jobSpawner, stderr, guardActions: (since: number) => readGuardActions(readers, since)})
 }
 
-const spec: CommandSpec = {
+const spec = command({
   id: 'run-dev-safe',
   subject: 'DEVRUN',
   summary: 'Run a long dev job at low priority, protected from medic and (where allowed) the OOM killer, with a log that survives a kill and its end explained.',
@@ -52,25 +67,15 @@ At the end: the seed's report for exit 0 / 130 / 137 / 143 / other; the wrapper 
     '<%= config.bin %> <%= command.id %> -- bash scripts/recovery/03_run_500_cycles_no_timeout.sh',
     '<%= config.bin %> <%= command.id %> --name pytest --log-file logs/pytest.log --json-report logs/pytest.json -- python -m pytest -x "tests/a b.py"',
   ],
-  flags: {
-    name: {type: 'name', description: 'Name of the job, 1-64 of A-Z a-z 0-9 . _ - (default: the program name).'},
-    nice: {type: 'integer', default: '10', min: -20, max: 19, description: 'Scheduling niceness of the job.'},
-    'oom-score-adj': {type: 'integer', default: '-500', min: -1000, max: 1000, description: 'oom_score_adj for the job (root only; lower = less likely picked).'},
-    trace: {type: 'boolean', allowNo: true, default: true, description: 'Record signals to the job as kill-trace does (where permitted).'},
-    cwd: {type: 'string', description: 'Run the job in this directory (the seed took a project root).'},
-    'json-report': {type: 'string', description: 'Write the structured result here.'},
-    ...LIMIT_FLAGS,
-    ...COMMON_FLAGS,
-    'log-file': {type: 'string', description: "The job's output log (default <state-dir>/run-dev-safe/<name>.log)."},
-  },
+  flags: FLAGS,
   rest: {name: 'cmd', description: 'the job and its arguments, exactly as given', required: true},
   wrapper: true,
   run: (ctx) => runJob(ctx, true),
-}
+})
 
 export default spec
 
-export const isolate: CommandSpec = {
+export const isolate = command({
   ...spec,
   id: 'isolate',
   summary: "Run a job in its own cgroup with a memory budget and a CPU weight the kernel enforces: over budget, it alone is OOM-killed. run-dev-safe without the protected registry.",
@@ -83,6 +88,6 @@ The verdict (DEVRUN_OK / DEVRUN_ALERT) goes to stderr; the wrapper exits with th
     '<%= config.bin %> <%= command.id %> --memory-max 4GiB --cpu-weight 50 -- python train.py',
     '<%= config.bin %> <%= command.id %> --memory-max 64M -- node build.js',
   ],
-  flags: Object.fromEntries(Object.entries(spec.flags).filter(([k]) => k !== 'oom-score-adj')),
+  flags: ISOLATE_FLAGS,
   run: (ctx) => runJob(ctx, false),
-}
+})

@@ -1,8 +1,8 @@
 import {COMMON_FLAGS} from '../common-flags.js'
-import type {CommandSpec} from '../spec.js'
+import {command} from '../spec.js'
 import {SESSIONS_DIR} from './locks-clean.js'
 
-const spec: CommandSpec = {
+const spec = command({
   id: 'sessions archive',
   subject: 'WATCHDOG',
   summary: 'Move oversized *.jsonl sessions aside to unique .old names; never overwrite, never delete unless asked.',
@@ -23,8 +23,8 @@ WATCHDOG_ALERT       --dry-run found work to do, or a session could not be moved
   async run({parsed, stderr}) {
     const f = parsed.flags
     const [{sessionsArchive}, {makeProcessDeps}] = await Promise.all([import('../../ops/housekeeping.js'), import('../../deps.js')])
-    return sessionsArchive({dir: f.dir as string, maxBytes: f['max-size'] as number, quietMs: f.quiet as number, pruneOlderThanMs: (f['prune-older-than'] as number | undefined) ?? null, dryRun: f['dry-run'] === true}, await makeProcessDeps({stateDir: f['state-dir'] as string | undefined, logFile: f['log-file'] as string | undefined, stderr}))
+    return sessionsArchive({dir: f.dir, maxBytes: f['max-size'], quietMs: f.quiet, pruneOlderThanMs: f['prune-older-than'] ?? null, dryRun: f['dry-run'] === true}, await makeProcessDeps({stateDir: f['state-dir'], logFile: f['log-file'], stderr}))
   },
-}
+})
 
 export default spec

@@ -1,7 +1,7 @@
 import {COMMON_FLAGS} from '../common-flags.js'
-import type {CommandSpec} from '../spec.js'
+import {command} from '../spec.js'
 
-const spec: CommandSpec = {
+const spec = command({
   id: 'supervise status',
   subject: 'SUPERVISOR',
   summary: 'Report on a running medic supervisor: its child, restarts and budget.',
@@ -18,9 +18,9 @@ SUPERVISOR_UNKNOWN   no supervisor runs for this name`,
   async run({parsed, stderr}) {
     const f = parsed.flags
     const [{superviseStatus}, {makeProcessDeps}] = await Promise.all([import('../../ops/supervise-status.js'), import('../../deps.js')])
-    const deps = await makeProcessDeps({stateDir: f['state-dir'] as string | undefined, stderr})
-    return superviseStatus(f.name as string, 'SUPERVISOR', deps)
+    const deps = await makeProcessDeps({stateDir: f['state-dir'], stderr})
+    return superviseStatus(f.name, 'SUPERVISOR', deps)
   },
-}
+})
 
 export default spec

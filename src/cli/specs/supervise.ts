@@ -1,9 +1,9 @@
 import {COMMON_FLAGS} from '../common-flags.js'
-import type {CommandSpec} from '../spec.js'
+import {command} from '../spec.js'
 
 const SANE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 
-const spec: CommandSpec = {
+const spec = command({
   id: 'supervise',
   subject: 'SUPERVISOR',
   summary: 'Keep a service alive without systemd: own process group, port cleanup before each start, probes, backoff, a restart budget, no orphans.',
@@ -44,39 +44,33 @@ Stdout carries one verdict line per status change (SUPERVISOR_ALERT, SUPERVISOR_
   rest: {name: 'cmd', description: 'the service command and its arguments, exactly as given', required: true},
   async run({parsed, deadlineAt, stderr, observe}) {
     const f = parsed.flags
-    const {UsageError} = await import('../parse.js')
-    const name = f.name as string
-    const env: NodeJS.ProcessEnv = f['inherit-env'] ? {...process.env} : {PATH: SANE_PATH}
-    if (!f['inherit-env']) for (const k of ['HOME', 'USER', 'LOGNAME', 'LANG', 'LC_ALL', 'TZ']) if (process.env[k]) env[k] = process.env[k]
-    for (const kv of f.env as string[]) {
-      const eq = kv.indexOf('=')
-      if (eq <= 0) throw new UsageError(`--env ${JSON.stringify(kv)}: expected KEY=VALUE`)
-      env[kv.slice(0, eq)] = kv.slice(eq + 1)
-    }
-    const url = f['health-url'] as string | undefined
-    if (url && !/^https?:\/\//.test(url)) throw new UsageError(`--health-url ${JSON.stringify(url)}: expected an http(s) URL`)
+    const {childEnv, httpUrl} = await import('../validate.js')
+    const name = f.name
+    const env = childEnv(f.env, f['inherit-env'], process.env, SANE_PATH)
+    // An empty --health-url is no URL: the TCP probe of --port, as before.
+    const url = f['health-url'] ? httpUrl('health-url', f['health-url']) : f['health-url']
     const [{supervise}, {makeProcessDeps}, {prober}, {LogFile}, {jobSpawner}, {jobCgroups}, {processSignalHub}, {keepYoungGenerationSmall}] = await Promise.all([
       import('../../ops/supervise.js'), import('../../deps.js'), import('../../sys/probe.js'), import('../../sys/log-file.js'),
       import('../../sys/spawn-job.js'), import('../../sys/cgroup.js'), import('../../sys/signal-hub.js'), import('../../sys/heap.js'),
     ])
     keepYoungGenerationSmall()
-    const base = await makeProcessDeps({stateDir: f['state-dir'] as string | undefined, logFile: f['log-file'] as string | undefined, stderr, protect: f.protect as RegExp[]})
+    const base = await makeProcessDeps({stateDir: f['state-dir'], logFile: f['log-file'], stderr, protect: f.protect})
     const {layout} = base
     return supervise({
       name, subject: 'SUPERVISOR', command: parsed.rest, env,
-      port: (f.port as number | undefined) ?? null, healthUrl: url ?? null,
-      probeIntervalMs: f['probe-interval'] as number, probeTimeoutMs: f['probe-timeout'] as number, graceMs: f.grace as number,
+      port: f.port ?? null, healthUrl: url ?? null,
+      probeIntervalMs: f['probe-interval'], probeTimeoutMs: f['probe-timeout'], graceMs: f.grace,
       config: {
-        minUptimeMs: f['min-uptime'] as number, backoffBaseMs: Math.min(1000, f['max-backoff'] as number), backoffCapMs: f['max-backoff'] as number,
-        maxRestarts: f['max-restarts'] as number, restartWindowMs: f['restart-window'] as number, probeFailures: f['probe-failures'] as number,
+        minUptimeMs: f['min-uptime'], backoffBaseMs: Math.min(1000, f['max-backoff']), backoffCapMs: f['max-backoff'],
+        maxRestarts: f['max-restarts'], restartWindowMs: f['restart-window'], probeFailures: f['probe-failures'],
       },
-      restartFlag: (f['restart-flag'] as string | undefined) ?? null,
-      childLog: (f['child-log'] as string | undefined) ?? layout.superviseChildLog(name), childLogMax: f['child-log-max'] as number,
-      statePath: layout.superviseState(name), pidFile: (f['pid-file'] as string | undefined) ?? layout.supervisePid(name),
-      childPidFile: (f['child-pid-file'] as string | undefined) ?? null,
+      restartFlag: f['restart-flag'] ?? null,
+      childLog: f['child-log'] ?? layout.superviseChildLog(name), childLogMax: f['child-log-max'],
+      statePath: layout.superviseState(name), pidFile: f['pid-file'] ?? layout.supervisePid(name),
+      childPidFile: f['child-pid-file'] ?? null,
       deadlineAt,
-    }, {...base, log: new LogFile((f['log-file'] as string | undefined) ?? layout.superviseLog(name)), prober, announce: (l) => process.stdout.write(`${l}\n`), observe, spawner: jobSpawner, cgroups: jobCgroups, signals: processSignalHub})
+    }, {...base, log: new LogFile(f['log-file'] ?? layout.superviseLog(name)), prober, announce: (l) => process.stdout.write(`${l}\n`), observe, spawner: jobSpawner, cgroups: jobCgroups, signals: processSignalHub})
   },
-}
+})
 
 export default spec

@@ -1,7 +1,7 @@
 import {COMMON_FLAGS} from '../common-flags.js'
-import type {CommandSpec} from '../spec.js'
+import {command} from '../spec.js'
 
-const spec: CommandSpec = {
+const spec = command({
   id: 'uninstall',
   subject: 'INSTALL',
   observable: false,
@@ -20,12 +20,12 @@ INSTALL_UNKNOWN   bad input`,
   async run({parsed, stderr}) {
     const f = parsed.flags
     const [{UsageError}, {validName}, {makeInstallDeps}, {uninstall}] = await Promise.all([import('../parse.js'), import('../../core/units-plan.js'), import('../../deps.js'), import('../../ops/install.js')])
-    const name = f.name as string | undefined
+    const name = f.name
     if (!name) throw new UsageError('--name is required: which install to remove')
     if (!validName(name)) throw new UsageError(`--name ${JSON.stringify(name)}: letters, digits, _ and - only`)
-    const deps = await makeInstallDeps({stateDir: f['state-dir'] as string | undefined, stderr})
+    const deps = await makeInstallDeps({stateDir: f['state-dir'], stderr})
     return uninstall({name, dryRun: f['dry-run'] === true}, deps)
   },
-}
+})
 
 export default spec

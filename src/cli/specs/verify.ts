@@ -1,7 +1,7 @@
 import {COMMON_FLAGS} from '../common-flags.js'
-import type {CommandSpec} from '../spec.js'
+import {command} from '../spec.js'
 
-const spec: CommandSpec = {
+const spec = command({
   id: 'verify',
   subject: 'INSTALL',
   summary: 'Prove what medic install put in place is running: units loaded, enabled and active, checks recently run and not alerting, textfiles fresh, nothing drifted.',
@@ -28,15 +28,14 @@ INSTALL_UNKNOWN   nothing to verify, systemd could not be asked, or bad input`,
   },
   async run({parsed, stderr}) {
     const f = parsed.flags
-    const [{UsageError}, {validName}, {makeInstallDeps}, {verify}, {parseInner}] = await Promise.all([import('../parse.js'), import('../../core/units-plan.js'), import('../../deps.js'), import('../../ops/verify.js'), import('../install-inner.js')])
-    const name = (f.name as string | undefined) ?? null
+    const [{UsageError}, {unitName}, {validName}, {makeInstallDeps}, {verify}, {parseInner}] = await Promise.all([import('../parse.js'), import('../validate.js'), import('../../core/units-plan.js'), import('../../deps.js'), import('../../ops/verify.js'), import('../install-inner.js')])
+    const name = f.name ?? null
     if (name !== null && !validName(name)) throw new UsageError(`--name ${JSON.stringify(name)}: letters, digits, _ and - only`)
-    const units = f.unit as string[]
-    for (const u of units) if (!/^[A-Za-z0-9@._:\\-]+$/.test(u)) throw new UsageError(`--unit ${JSON.stringify(u)}: not a unit name`)
-    const deps = await makeInstallDeps({stateDir: f['state-dir'] as string | undefined, stderr})
+    const units = f.unit.map(unitName)
+    const deps = await makeInstallDeps({stateDir: f['state-dir'], stderr})
     return verify({name, units, userUnits: f.user === true}, {...deps, parseInner})
   },
-}
+})
 
 /** Its bundle keeps every command: the command line it installs is parsed against its own declaration. */
 export const needsEveryCommand = true

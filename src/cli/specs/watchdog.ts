@@ -1,9 +1,9 @@
 import {COMMON_FLAGS} from '../common-flags.js'
 import {MANAGER_FLAGS} from '../manager-flags.js'
-import type {CommandSpec} from '../spec.js'
+import {command} from '../spec.js'
 import {SESSIONS_DIR} from './locks-clean.js'
 
-const spec: CommandSpec = {
+const spec = command({
   id: 'watchdog',
   subject: 'WATCHDOG',
   summary: "The Docker sandbox's watchdog: orphan locks, oversized sessions, a hung gateway, the restart flag and ops requests — one pass or a loop.",
@@ -50,21 +50,21 @@ WATCHDOG_ALERT       something is wrong and not fixed (a restart failed, an unsu
   async run({parsed, deadlineAt, stderr, observe}) {
     const f = parsed.flags
     const [{watchdogPass, watchdogLoop}, {makeProcessDeps}, {buildManager}] = await Promise.all([import('../../ops/watchdog.js'), import('../../deps.js'), import('../manager-flags.js')])
-    const base = await makeProcessDeps({stateDir: f['state-dir'] as string | undefined, logFile: f['log-file'] as string | undefined, stderr, protect: f.protect as RegExp[], config: f.config as string | undefined})
-    const name = f.name as string
-    const {manager} = await buildManager(f, {name, graceMs: f.grace as number, deadlineAt, deps: base})
+    const base = await makeProcessDeps({stateDir: f['state-dir'], logFile: f['log-file'], stderr, protect: f.protect, config: f.config})
+    const name = f.name
+    const {manager} = await buildManager(f, {name, graceMs: f.grace, deadlineAt, deps: base})
     const input = {
-      sessionsDir: f['sessions-dir'] as string, lockMaxAgeMs: f['lock-max-age'] as number, lockPidsLocal: f['lock-pids-local'] === true, maxSessionBytes: f['max-session-size'] as number,
-      quietMs: f.quiet as number, pruneOlderThanMs: (f['prune-older-than'] as number | undefined) ?? null,
-      gatewayMatch: f['gateway-match'] as RegExp, hangThresholdMs: f['hang-threshold'] as number,
-      restartFlag: (f['restart-flag'] as string) || null, opsDir: (f['ops-dir'] as string) || null,
-      port: f.port as number, graceMs: f.grace as number, dryRun: f['dry-run'] === true,
+      sessionsDir: f['sessions-dir'], lockMaxAgeMs: f['lock-max-age'], lockPidsLocal: f['lock-pids-local'] === true, maxSessionBytes: f['max-session-size'],
+      quietMs: f.quiet, pruneOlderThanMs: f['prune-older-than'] ?? null,
+      gatewayMatch: f['gateway-match'], hangThresholdMs: f['hang-threshold'],
+      restartFlag: f['restart-flag'] || null, opsDir: f['ops-dir'] || null,
+      port: f.port, graceMs: f.grace, dryRun: f['dry-run'] === true,
       statePath: base.layout.watchdogHang(name),
-      sessionsEvery: f.once ? 1 : (f['sessions-every'] as number), intervalMs: f.interval as number, startupDelayMs: f['startup-delay'] as number, deadlineAt,
+      sessionsEvery: f.once ? 1 : f['sessions-every'], intervalMs: f.interval, startupDelayMs: f['startup-delay'], deadlineAt,
     }
     const deps = {...base, manager, announce: (l: string) => process.stdout.write(`${l}\n`), observe}
     return f.once ? watchdogPass(input, deps, 0) : watchdogLoop(input, deps)
   },
-}
+})
 
 export default spec

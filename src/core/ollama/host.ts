@@ -31,12 +31,21 @@ export function ollamaBaseUrl(raw: string | undefined): string {
 }
 
 /** Medic can see (and may signal) the server's processes only when the URL names this host. */
-export function isLoopbackUrl(url: string): boolean {
-  const h = new URL(url).hostname
+function loopbackHost(h: string): boolean {
   return h === 'localhost' || h === '[::1]' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h)
 }
 
-export function urlPort(url: string): number {
+/** An Ollama address, parsed once: its base URL (ollamaBaseUrl), host:port, port, and whether it is this host. */
+export interface OllamaEndpoint {
+  url: string
+  /** host:port as in the URL (`127.0.0.1:11434`, `[::1]:11434`): names its state files and lock. */
+  host: string
+  port: number
+  loopback: boolean
+}
+
+export function ollamaEndpoint(raw: string | undefined): OllamaEndpoint {
+  const url = ollamaBaseUrl(raw)
   const u = new URL(url)
-  return Number(u.port || (u.protocol === 'https:' ? 443 : 80))
+  return {url, host: u.host, port: Number(u.port || (u.protocol === 'https:' ? 443 : 80)), loopback: loopbackHost(u.hostname)}
 }
