@@ -1,3 +1,4 @@
+import {splitArgv} from '../core/argv.js'
 import {toJson, toText, usageVerdict} from '../core/verdict.js'
 import {COMMANDS, topics} from './registry.js'
 import {route} from './route.js'
@@ -9,8 +10,7 @@ import {route} from './route.js'
  * and argv is parsed from the same command declarations either way.
  */
 export async function main(argv: string[], binUrl: string): Promise<void> {
-  const end = argv.indexOf('--')
-  const words = end < 0 ? argv : argv.slice(0, end)
+  const {words} = splitArgv(argv)
   const first = argv[0]
 
   const {id, help: wantsHelp} = route(argv, Object.keys(COMMANDS))

@@ -1,3 +1,4 @@
+import {splitArgv} from '../core/argv.js'
 import {formatMs, timerMs} from '../core/duration.js'
 import {nameProblem} from '../core/names.js'
 import {monotonicMs} from '../sys/clock.js'
@@ -39,7 +40,10 @@ const processIo: Io = {stdout: (t) => writeFd(1, t), stderr: (t) => writeFd(2, t
 
 export async function runCommand(spec: CommandSpec, argv: string[], env: NodeJS.ProcessEnv = process.env, io: Io = processIo): Promise<number> {
   const t0 = monotonicMs()
-  const out = prescan(argv, env)
+  // Until argv is parsed, a usage error is all there is to print: in JSON if --json is
+  // among the words. It exits 3 in either exit-code mode (USAGE_EXIT_CODE), so the mode
+  // need not be known before the parse.
+  const out: Output = {json: splitArgv(argv).words.includes('--json'), verbose: 0, mode: 'nagios'}
   let emitted = false
   let perf: typeof import('../core/perfdata.js') | null = null
   let observer: Observer | null = null
@@ -143,23 +147,10 @@ async function recordLast(spec: CommandSpec, parsed: Parsed, v: Verdict, t0: num
   writeLastVerdict(parsed.flags['state-dir'] as string | undefined, spec.id, v, new Date(), monotonicMs() - t0, install)
 }
 
-/** Before a full parse: how a usage error must be printed (JSON? which exit-code mode?). */
-function prescan(argv: string[], env: NodeJS.ProcessEnv): Output {
-  const end = argv.indexOf('--')
-  const words = end < 0 ? argv : argv.slice(0, end)
-  let mode: ExitCodeMode = env.MEDIC_EXIT_CODES === 'binary' ? 'binary' : 'nagios'
-  for (let i = 0; i < words.length; i++) {
-    const w = words[i]
-    const v = w.startsWith('--exit-codes=') ? w.slice(13) : w === '--exit-codes' ? words[i + 1] : undefined
-    if (v === 'binary' || v === 'nagios') mode = v
-  }
-  return {json: words.includes('--json'), verbose: 0, mode}
-}
-
+/** The subject of a usage error, before a full parse: from `--name` where the command takes its subject from it. */
 function subjectFor(spec: CommandSpec, argv: string[]): string {
   if (spec.subjectFromName) {
-    const end = argv.indexOf('--')
-    const words = end < 0 ? argv : argv.slice(0, end)
+    const {words} = splitArgv(argv)
     for (let i = 0; i < words.length; i++) {
       const name = words[i] === '--name' && words[i + 1] && !words[i + 1].startsWith('-') ? words[i + 1] : words[i].startsWith('--name=') ? words[i].slice(7) : null
       if (name !== null) return nameProblem(name) ? spec.subject : toSubject(name)

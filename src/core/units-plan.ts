@@ -1,3 +1,4 @@
+import {splitArgv} from './argv.js'
 /**
  * `medic install`'s decisions, pure: what kind of thing a medic command line is (a
  * long-running service, a periodic check, a WSL boot command), which target can run it,
@@ -191,8 +192,8 @@ export function buildPlan(req: InstallRequest, inner: InnerCommand | null, h: Ho
   if (inner && !inner.flags.stateDir && req.stateDir && target !== 'docker') extra.push('--state-dir', req.stateDir)
   if (inner && target === 'docker' && !inner.flags.exitCodes) extra.push('--exit-codes', 'binary')
   // Before a `--`: after it, words belong to the supervised command.
-  const cut = inner ? (inner.args.indexOf('--') < 0 ? inner.args.length : inner.args.indexOf('--')) : 0
-  const words = inner ? [...inner.id.split(' '), ...inner.args.slice(0, cut), ...extra, ...inner.args.slice(cut)] : null
+  const split = inner ? splitArgv(inner.args) : null
+  const words = inner && split ? [...inner.id.split(' '), ...split.words, ...extra, ...(split.rest ? ['--', ...split.rest] : [])] : null
   const argv = words ? (target === 'docker' ? ['medic', ...words] : [...h.medic, ...words]) : null
 
   const plan: Plan = {
