@@ -1,3 +1,6 @@
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {COMMON_FLAGS} from '../../src/cli/common-flags.js'
 import {COMMANDS} from '../../src/cli/registry.js'
@@ -128,5 +131,23 @@ describe.each(ids)('medic %s under MEDIC_EXIT_CODES=binary', (id) => {
     const t = await medic([...id.split(' '), '--exit-codes', 'binary', '--timeout', 'soon'], {env: {MEDIC_EXIT_CODES: 'binary'}})
     expectContract(t, `${SUBJECT[id]}_UNKNOWN`)
     expect(t.code).toBe(3)
+  })
+})
+
+describe('URL flags are checked before anything starts', () => {
+  it.each([
+    ['boot', ['boot', '--health-url', 'ftp://x', '--', 'true'], 'BOOT'],
+    ['supervise', ['supervise', '--health-url', 'http://', '--', 'true'], 'SUPERVISOR'],
+    ['health', ['health', '--url', 'file:///etc/passwd', '--no-repair'], 'GATEWAY'],
+  ])('%s', async (_id, argv, subject) => {
+    const state = mkdtempSync(join(tmpdir(), 'medic-urlflags-'))
+    try {
+      const r = await medic([argv[0], '--state-dir', state, ...argv.slice(1)], {env: {MEDIC_EXIT_CODES: 'binary'}})
+      expectContract(r, `${subject}_UNKNOWN`)
+      expect(r.code).toBe(3)
+      expect(r.lines[0]).toMatch(/--(health-)?url ".*": (only http and https|Invalid URL)/)
+    } finally {
+      rmSync(state, {recursive: true, force: true})
+    }
   })
 })
