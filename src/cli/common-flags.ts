@@ -1,4 +1,4 @@
-import {flagSet, type FlagSpec} from './spec.js'
+import {flagSet, type FlagSpec, type FlagValues} from './spec.js'
 
 /** Flags every verdict command takes (docs/contract.md §2). */
 export const COMMON_FLAGS = flagSet({
@@ -22,6 +22,15 @@ export const COMMON_FLAGS = flagSet({
   'notify-limit': {type: 'integer', default: '6', min: 1, max: 3600, description: 'Notifications per hour per channel and check; a change past it is sent (as the status then) once the hour allows.'},
   'notify-timeout': {type: 'duration', default: '5s', description: 'Deadline of one notification: the command is killed, the POST dropped; a failure is logged, counted and retried on a later run.'},
 })
+
+/**
+ * The common flags' values of a command the runner knows only as a CommandSpec: every
+ * command declares COMMON_FLAGS (test/cli/contract.test.ts gives each of them --timeout,
+ * --exit-codes and --json), so they are there, typed as declared.
+ */
+export function commonValues(flags: FlagValues): FlagValues<typeof COMMON_FLAGS> {
+  return flags as FlagValues<typeof COMMON_FLAGS>
+}
 
 /**
  * Whether the run is observed (issue 13: metrics, notifications): a look at flags only,

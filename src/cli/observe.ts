@@ -11,7 +11,7 @@ import {hostName, notifyCommand, notifyPost} from '../sys/notify.js'
 import {procTable} from '../sys/proc-table.js'
 import {stateLayout} from '../sys/state-layout.js'
 import {readJson, writeFileAtomic} from '../sys/state-store.js'
-import {ownsMetricsFlag} from './common-flags.js'
+import {commonValues, ownsMetricsFlag} from './common-flags.js'
 import {UsageError} from './parse.js'
 import type {CommandSpec, Parsed} from './spec.js'
 
@@ -32,7 +32,7 @@ export function observerFor(spec: CommandSpec, parsed: Parsed, env: NodeJS.Proce
 }
 
 function build(spec: CommandSpec, parsed: Parsed, env: NodeJS.ProcessEnv, subject: string, stderr: (text: string) => void, deadlineAt: number | null): Observer {
-  const f = parsed.flags
+  const f = commonValues(parsed.flags)
   const command = spec.id
   let argv: string[] | null = null
   if (typeof f.notify === 'string') {
@@ -44,7 +44,7 @@ function build(spec: CommandSpec, parsed: Parsed, env: NodeJS.ProcessEnv, subjec
     if (argv.length === 0) throw new UsageError('--notify: an empty command')
   }
   const url = typeof f['notify-url'] === 'string' ? f['notify-url'] : null
-  const format = f['notify-format'] as NotifyFormat
+  const format: NotifyFormat = f['notify-format']
   if (url) {
     const why = notifyUrlProblem(format, url)
     if (why) throw new UsageError(`--notify-url: ${why}`)
@@ -53,7 +53,7 @@ function build(spec: CommandSpec, parsed: Parsed, env: NodeJS.ProcessEnv, subjec
   const metricsFile = typeof f['metrics-file'] === 'string' && !ownsMetricsFlag(spec) ? f['metrics-file'] : dir && spec.observable !== false ? join(dir, textfileName(command, subject)) : null
   if (metricsFile === '') throw new UsageError('--metrics-file: an empty path')
 
-  const layout = stateLayout(f['state-dir'] as string | undefined)
+  const layout = stateLayout(f['state-dir'])
   const logFile = typeof f['log-file'] === 'string' ? new LogFile(f['log-file']) : null
   const countersPath = layout.metricsCounters(command, subject)
   const recordPath = layout.notifyRecord(command, subject)
@@ -61,7 +61,7 @@ function build(spec: CommandSpec, parsed: Parsed, env: NodeJS.ProcessEnv, subjec
   const lockName = `metrics-${metricsFile ? dirname(metricsFile) : ''}`
   return makeObserver({
     command, subject, metricsFile,
-    notify: argv || url ? {argv, url, format, limit: f['notify-limit'] as number, timeoutMs: f['notify-timeout'] as number} : null,
+    notify: argv || url ? {argv, url, format, limit: f['notify-limit'], timeoutMs: f['notify-timeout']} : null,
   }, {
     wall: () => new Date(),
     host: hostName(),

@@ -9,7 +9,7 @@ import {parseCommandArgv, UsageError} from './parse.js'
 import {progressSink} from './progress.js'
 import type {CommandSpec, Parsed} from './spec.js'
 import type {Observer} from '../ops/observe.js'
-import {observed} from './common-flags.js'
+import {commonValues, observed} from './common-flags.js'
 
 /**
  * After `--timeout`: every wait on the outside world is cut at the deadline (sys/deadline),
@@ -69,10 +69,11 @@ export async function runCommand(spec: CommandSpec, argv: string[], env: NodeJS.
     return emit(usageVerdict(subjectFor(spec, argv), e.message))
   }
   const subject = subjectOf(spec, parsed)
-  out.json = parsed.flags.json === true
-  out.verbose = typeof parsed.flags.verbose === 'number' ? parsed.flags.verbose : 0
-  out.mode = parsed.flags['exit-codes'] as ExitCodeMode
-  if (parsed.flags.perfdata === true) perf = await import('../core/perfdata.js')
+  const common = commonValues(parsed.flags)
+  out.json = common.json
+  out.verbose = common.verbose
+  out.mode = common['exit-codes']
+  if (common.perfdata) perf = await import('../core/perfdata.js')
   // After the verdict is printed: the textfile and notifications (issue 13), then the last-verdict record.
   const finish = async (v: Verdict): Promise<number> => {
     const code = emit(v)
@@ -81,7 +82,7 @@ export async function runCommand(spec: CommandSpec, argv: string[], env: NodeJS.
     return code
   }
 
-  timeoutMs = typeof parsed.flags.timeout === 'number' ? parsed.flags.timeout : null
+  timeoutMs = common.timeout ?? null
   const deadlineMs = timeoutMs
   const deadlineAt = deadlineMs === null ? null : t0 + deadlineMs
   setDeadline(deadlineAt, deadlineMs ?? 0)
@@ -144,7 +145,7 @@ async function recordLast(spec: CommandSpec, parsed: Parsed, v: Verdict, t0: num
   const {writeLastVerdict} = await import('../sys/last-verdict.js')
   // An installed run (its unit or cron line sets MEDIC_INSTALL_NAME) also records under its install's name.
   const install = env.MEDIC_INSTALL_NAME && !nameProblem(env.MEDIC_INSTALL_NAME) ? env.MEDIC_INSTALL_NAME : undefined
-  writeLastVerdict(parsed.flags['state-dir'] as string | undefined, spec.id, v, new Date(), monotonicMs() - t0, install)
+  writeLastVerdict(commonValues(parsed.flags)['state-dir'], spec.id, v, new Date(), monotonicMs() - t0, install)
 }
 
 /** The subject of a usage error, before a full parse: from `--name` where the command takes its subject from it. */
