@@ -7,6 +7,7 @@
  * to recover it, and proves the service answers again. Whatever happens, what the
  * drill did is undone: `restoreFor` computes it from the steps actually taken.
  */
+import {splitArgv} from './argv.js'
 import {formatMs} from './duration.js'
 import type {ServiceState} from './manager-parse.js'
 import {unitFileName} from './units.js'
@@ -178,10 +179,10 @@ export interface InstalledFact {
 }
 
 function flagValue(argv: string[], flag: string): string | null {
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--') break
-    if (argv[i] === flag) return argv[i + 1] ?? null
-    if (argv[i].startsWith(`${flag}=`)) return argv[i].slice(flag.length + 1)
+  const {words} = splitArgv(argv)
+  for (let i = 0; i < words.length; i++) {
+    if (words[i] === flag) return words[i + 1] ?? null
+    if (words[i].startsWith(`${flag}=`)) return words[i].slice(flag.length + 1)
   }
   return null
 }
