@@ -68,6 +68,16 @@ export async function runCommand(spec: CommandSpec, argv: string[], env: NodeJS.
     io.stderr(`medic ${spec.id}: ${e.message}\nusage: see 'medic ${spec.id} --help'\n`)
     return emit(usageVerdict(subjectFor(spec, argv), e.message))
   }
+  // Settings from outside argv (a config entry) before any flag is read; their error is
+  // reported where run()'s would be, after the observer is set up.
+  let settingsError: unknown = null
+  if (spec.settings) {
+    try {
+      parsed = await spec.settings(parsed)
+    } catch (e) {
+      settingsError = e
+    }
+  }
   const subject = subjectOf(spec, parsed)
   const common = commonValues(parsed.flags)
   out.json = common.json
@@ -109,6 +119,7 @@ export async function runCommand(spec: CommandSpec, argv: string[], env: NodeJS.
       if ('usage' in o) throw new UsageError(o.usage)
       observer = o.observer
     }
+    if (settingsError !== null) throw settingsError
     const work = spec.run({parsed, t0, deadlineAt, stderr: progressSink((l) => io.stderr(`${l}\n`), env), ...(observer ? {observe: observer.pass} : {})})
     const v = await Promise.race([work, hungVerdict])
     return await finish({...v, subject: v.usageError ? v.subject : subject})

@@ -102,6 +102,12 @@ export interface CommandSpec<F extends Flags = Flags> {
   flags: F
   args?: ArgSpec[]
   rest?: RestSpec
+  /**
+   * Settings from outside argv (health's config file entry), applied to the parsed flags
+   * before the runner reads any of them: an entry's exit-codes, json, timeout or notify
+   * count as the flag would. A usage error here is the command's usage error.
+   */
+  settings?(parsed: Parsed<F>): Promise<Parsed<F>>
   /** stdout belongs to the job (`run-dev-safe`): every verdict, a refusal or an error too, goes to stderr. */
   wrapper?: boolean
   run(ctx: RunContext<F>): Promise<Verdict>

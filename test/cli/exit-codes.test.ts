@@ -1,4 +1,4 @@
-import {mkdtempSync, rmSync} from 'node:fs'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
@@ -148,6 +148,43 @@ describe('URL flags are checked before anything starts', () => {
       expect(r.lines[0]).toMatch(/--(health-)?url ".*": (only http and https|Invalid URL)/)
     } finally {
       rmSync(state, {recursive: true, force: true})
+    }
+  })
+})
+
+describe("a config entry's settings count as the flags would (medic health SERVICE)", () => {
+  const withConfig = async (entry: Record<string, unknown>, argv: string[], env: NodeJS.ProcessEnv = {}) => {
+    const dir = mkdtempSync(join(tmpdir(), 'medic-config-mode-'))
+    try {
+      writeFileSync(join(dir, 'medic.config.json'), JSON.stringify({services: {svc: {port: 1, repair: false, manager: 'none', 'reprobe-delay': '10ms', ...entry}}}))
+      return await medic(['health', 'svc', '--state-dir', join(dir, 'state'), ...argv], {cwd: dir, env})
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  }
+
+  it('exit-codes: binary in the entry makes its ALERT exit 1; the command line still wins', async () => {
+    const nagios = await withConfig({}, [])
+    expectContract(nagios, 'SVC_ALERT')
+    expect(nagios.code).toBe(2)
+    const binary = await withConfig({'exit-codes': 'binary'}, [])
+    expectContract(binary, 'SVC_ALERT')
+    expect(binary.code).toBe(1)
+    expect((await withConfig({'exit-codes': 'binary'}, ['--exit-codes', 'nagios'])).code).toBe(2)
+    expect((await withConfig({'exit-codes': 'nagios'}, [], {MEDIC_EXIT_CODES: 'binary'})).code).toBe(2)
+  })
+
+  it('json: true in the entry prints the one JSON object, with the exit code of the mode', async () => {
+    const r = await withConfig({json: true, 'exit-codes': 'binary'}, [])
+    expect(r.code).toBe(1)
+    expect(JSON.parse(r.stdout)).toMatchObject({token: 'SVC_ALERT', exitCode: 1})
+  })
+
+  it('a bad value in the entry is SVC_UNKNOWN, exit 3, in either mode', async () => {
+    for (const entry of [{port: 'abc'}, {'exit-codes': 'maybe'}, {'exit-codes': 'binary', port: 'abc'}]) {
+      const r = await withConfig(entry, [], {MEDIC_EXIT_CODES: 'binary'})
+      expectContract(r, 'SVC_UNKNOWN')
+      expect(r.code).toBe(3)
     }
   })
 })

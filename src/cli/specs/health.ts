@@ -1,6 +1,35 @@
 import {COMMON_FLAGS} from '../common-flags.js'
 import {MANAGER_FLAGS} from '../manager-flags.js'
-import {command} from '../spec.js'
+import {command, flagSet, type Parsed} from '../spec.js'
+
+const FLAGS = flagSet({
+  name: {type: 'name', default: 'gateway', description: 'Service name (1-64 of A-Z a-z 0-9 . _ -): the token subject (upper-cased), the config entry, the lock and state file names.'},
+  config: {type: 'string', description: 'Config file (default: ./medic.config.{json,yaml}, then ~/.config/medic/).'},
+  port: {type: 'port', char: 'p', env: 'OPENCLAW_GATEWAY_PORT', default: '18789', description: 'The TCP port the service listens on.'},
+  url: {type: 'string', description: 'Health URL (default http://127.0.0.1:<port>/health).'},
+  tcp: {type: 'boolean', description: 'Probe with a TCP connect to --host:--port instead of HTTP.'},
+  host: {type: 'string', default: '127.0.0.1', description: 'Host of the TCP probe.'},
+  'probe-timeout': {type: 'duration', default: '5s', description: 'Timeout of one probe; refused or timed out is DOWN.'},
+  'healthy-status': {type: 'string', default: '200-399', description: 'HTTP statuses that count as healthy (a range lo-hi, or one code).'},
+  'reprobe-delay': {type: 'duration', default: '3s', description: 'Wait before probing a second time when the first probe failed.'},
+  ...MANAGER_FLAGS,
+  'loop-threshold': {type: 'integer', default: '50', min: 1, description: 'More restarts than this in the last hour is RESTART_LOOP.'},
+  repair: {type: 'boolean', allowNo: true, default: true, description: 'Repair what is found (--no-repair: check only, problems are ALERT).'},
+  'dry-run': {type: 'boolean', description: 'Print the repair plan and change nothing.'},
+  'verify-probes': {type: 'integer', default: '3', min: 1, max: 100, description: 'Consecutive passing probes that prove a repair.'},
+  'verify-timeout': {type: 'duration', default: '30s', description: 'Deadline for those probes after the start.'},
+  'verify-interval': {type: 'duration', default: '1s', description: 'Time between verification probes.'},
+  'max-repairs': {type: 'integer', default: '3', min: 1, description: 'Repairs allowed per --repair-window (persisted).'},
+  'repair-window': {type: 'duration', default: '1h', description: 'The sliding window of the repair budget.'},
+  grace: {type: 'duration', default: '5s', description: 'SIGTERM → SIGKILL grace when freeing the port.'},
+  'lock-wait': {type: 'duration', description: 'How long a concurrent run waits for the running one (default: verify-timeout + 2 × grace + 10s).'},
+  protect: {type: 'regex', multiple: true, description: 'Never signal a process whose comm or command line matches (repeatable).'},
+  'log-pattern': {type: 'regex', description: "LOG_PATTERN when the service logged --log-threshold lines matching this since the last run (its unit's journal, its container's logs, or --log-source). The first run takes the position."},
+  'log-source': {type: 'string', description: 'A log file to read for --log-pattern instead of the journal or docker logs (rotation followed by inode; the offset kept in the state dir).'},
+  'log-threshold': {type: 'integer', default: '1', min: 1, description: 'Matching lines since the last run that make LOG_PATTERN.'},
+  'repair-on-log': {type: 'boolean', description: 'Restart the service on LOG_PATTERN alone (default: ALERT; a log line is evidence, not proof a restart helps).'},
+  ...COMMON_FLAGS,
+})
 
 const spec = command({
   id: 'health',
@@ -26,48 +55,26 @@ GATEWAY_UNKNOWN     bad input, or a concurrent repair is still running past --lo
     '<%= config.bin %> <%= command.id %> --no-repair --exit-codes binary   # a Docker HEALTHCHECK',
     '<%= config.bin %> <%= command.id %> gateway --config /etc/medic/medic.config.yaml --json',
   ],
-  flags: {
-    name: {type: 'name', default: 'gateway', description: 'Service name (1-64 of A-Z a-z 0-9 . _ -): the token subject (upper-cased), the config entry, the lock and state file names.'},
-    config: {type: 'string', description: 'Config file (default: ./medic.config.{json,yaml}, then ~/.config/medic/).'},
-    port: {type: 'port', char: 'p', env: 'OPENCLAW_GATEWAY_PORT', default: '18789', description: 'The TCP port the service listens on.'},
-    url: {type: 'string', description: 'Health URL (default http://127.0.0.1:<port>/health).'},
-    tcp: {type: 'boolean', description: 'Probe with a TCP connect to --host:--port instead of HTTP.'},
-    host: {type: 'string', default: '127.0.0.1', description: 'Host of the TCP probe.'},
-    'probe-timeout': {type: 'duration', default: '5s', description: 'Timeout of one probe; refused or timed out is DOWN.'},
-    'healthy-status': {type: 'string', default: '200-399', description: 'HTTP statuses that count as healthy (a range lo-hi, or one code).'},
-    'reprobe-delay': {type: 'duration', default: '3s', description: 'Wait before probing a second time when the first probe failed.'},
-    ...MANAGER_FLAGS,
-    'loop-threshold': {type: 'integer', default: '50', min: 1, description: 'More restarts than this in the last hour is RESTART_LOOP.'},
-    repair: {type: 'boolean', allowNo: true, default: true, description: 'Repair what is found (--no-repair: check only, problems are ALERT).'},
-    'dry-run': {type: 'boolean', description: 'Print the repair plan and change nothing.'},
-    'verify-probes': {type: 'integer', default: '3', min: 1, max: 100, description: 'Consecutive passing probes that prove a repair.'},
-    'verify-timeout': {type: 'duration', default: '30s', description: 'Deadline for those probes after the start.'},
-    'verify-interval': {type: 'duration', default: '1s', description: 'Time between verification probes.'},
-    'max-repairs': {type: 'integer', default: '3', min: 1, description: 'Repairs allowed per --repair-window (persisted).'},
-    'repair-window': {type: 'duration', default: '1h', description: 'The sliding window of the repair budget.'},
-    grace: {type: 'duration', default: '5s', description: 'SIGTERM → SIGKILL grace when freeing the port.'},
-    'lock-wait': {type: 'duration', description: 'How long a concurrent run waits for the running one (default: verify-timeout + 2 × grace + 10s).'},
-    protect: {type: 'regex', multiple: true, description: 'Never signal a process whose comm or command line matches (repeatable).'},
-    'log-pattern': {type: 'regex', description: "LOG_PATTERN when the service logged --log-threshold lines matching this since the last run (its unit's journal, its container's logs, or --log-source). The first run takes the position."},
-    'log-source': {type: 'string', description: 'A log file to read for --log-pattern instead of the journal or docker logs (rotation followed by inode; the offset kept in the state dir).'},
-    'log-threshold': {type: 'integer', default: '1', min: 1, description: 'Matching lines since the last run that make LOG_PATTERN.'},
-    'repair-on-log': {type: 'boolean', description: 'Restart the service on LOG_PATTERN alone (default: ALERT; a log line is evidence, not proof a restart helps).'},
-    ...COMMON_FLAGS,
-  },
+  flags: FLAGS,
+
   args: [{name: 'service', type: 'string', description: 'a service entry of the config file (sets --name)', max: 1}],
-  async run({parsed: cli, deadlineAt, stderr}) {
-    const [{applySettings, UsageError}, {loadConfig, serviceEntry, ConfigError}, v] = await Promise.all([import('../parse.js'), import('../../sys/config.js'), import('../validate.js')])
-    let parsed = cli
-    const name = v.serviceName(cli.positionals[0], cli.flags.name)
+  /** `medic health SERVICE`: the config file's entry for the service fills the flags the command line did not give. */
+  async settings(cli: Parsed<typeof FLAGS>): Promise<Parsed<typeof FLAGS>> {
+    const [{applySettings, UsageError}, {loadConfig, serviceEntry, ConfigError}, {serviceName}] = await Promise.all([import('../parse.js'), import('../../sys/config.js'), import('../validate.js')])
+    const name = serviceName(cli.positionals[0], cli.flags.name)
     try {
       const cfg = await loadConfig(cli.flags.config)
       const entry = serviceEntry(cfg, name)
       if (cli.positionals[0] && !entry && name !== 'gateway') throw new UsageError(`no service "${name}" in ${cfg ? cfg.path : 'any config file (looked for medic.config.{json,yaml} here and in ~/.config/medic/)'}`)
-      if (cfg && entry) parsed = applySettings(spec, cli, entry, `${cfg.path}: services.${name}`)
+      return cfg && entry ? applySettings({flags: FLAGS}, cli, entry, `${cfg.path}: services.${name}`) : cli
     } catch (e) {
       if (e instanceof ConfigError) throw new UsageError(e.message)
       throw e
     }
+  },
+  async run({parsed, deadlineAt, stderr}) {
+    const v = await import('../validate.js')
+    const name = v.serviceName(parsed.positionals[0], parsed.flags.name)
     const f = parsed.flags
     const port = f.port
     const {url, healthy} = v.healthProbe(f)
