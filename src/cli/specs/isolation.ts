@@ -1,7 +1,7 @@
 import {COMMON_FLAGS} from '../common-flags.js'
-import type {CommandSpec} from '../spec.js'
+import {command} from '../spec.js'
 
-const spec: CommandSpec = {
+const spec = command({
   id: 'isolation',
   subject: 'GUARD',
   summary: "Write the one config medic guard and run-dev-safe read (limits per mode, dev and daemon patterns, nice level) — setup_resource_isolation.sh's intent, idempotent, no source file touched.",
@@ -38,13 +38,13 @@ GUARD_UNKNOWN  bad input (no such directory, a mode that is not dev, test or pro
     const [{isolation}, {isolationFiles}, {isMode, MIN_MEMORY_MAX}, {UsageError}] = await Promise.all([import('../../ops/isolation.js'), import('../../sys/guard-store.js'), import('../../core/guard-config.js'), import('../parse.js')])
     const [root = '.', mode = 'test'] = parsed.positionals
     if (!isMode(mode)) throw new UsageError(`mode ${JSON.stringify(mode)}: expected dev, test or prod`)
-    const memoryMax = f['memory-max'] as number | undefined
+    const memoryMax = f['memory-max']
     if (memoryMax !== undefined && memoryMax < MIN_MEMORY_MAX) throw new UsageError(`--memory-max ${memoryMax}: at least ${MIN_MEMORY_MAX / 1024 / 1024}MiB`)
     return isolation({
-      root, mode, envFile: (f['write-env-file'] as string | undefined) ?? null, reset: f.reset === true, dryRun: f['dry-run'] === true,
-      runDevSafe: {...(f.nice !== undefined ? {nice: f.nice as number} : {}), ...(memoryMax !== undefined ? {memoryMax} : {}), ...(f['cpu-weight'] !== undefined ? {cpuWeight: f['cpu-weight'] as number} : {})},
+      root, mode, envFile: f['write-env-file'] ?? null, reset: f.reset === true, dryRun: f['dry-run'] === true,
+      runDevSafe: {...(f.nice !== undefined ? {nice: f.nice} : {}), ...(memoryMax !== undefined ? {memoryMax} : {}), ...(f['cpu-weight'] !== undefined ? {cpuWeight: f['cpu-weight']} : {})},
     }, isolationFiles)
   },
-}
+})
 
 export default spec
