@@ -4,7 +4,7 @@
 //   dist/run/<spec>.cjs   src/cli/main.ts with only that spec file's commands behind the
 //                         registry; the registry's other specs are stubs that throw
 //                         (a spec exporting `needsEveryCommand = true` keeps them all)
-//   dist/run/main.cjs     main.ts with every spec stubbed: help (oclif), unknown commands
+//   dist/run/main.cjs     main.ts with every spec stubbed: help and version (oclif), unknown commands
 //   dist/run/route.cjs    src/cli/route.ts + which bundle serves which command id
 //   *.cjs.v8cache         V8 code caches, written by bin/run.js itself
 //
@@ -131,8 +131,8 @@ export async function bundleAll() {
   }
   add(await build({...common, entryPoints: ['src/cli/observe.ts'], outfile: `${OUT}/observe.cjs`, plugins: [importsByRequire]}), 'observe.cjs')
   const router = `import {route} from './src/cli/route.ts'\nexport const BUNDLES = ${JSON.stringify(files, null, 2)}\n` +
-    `/** The bundle (file stem) that runs this argv: its command's, else main (help, unknown). */\n` +
-    `export function bundleFor(argv) {\n  const {id, help} = route(argv, Object.keys(BUNDLES))\n  return id && !help ? BUNDLES[id] : 'main'\n}\n`
+    `/** The bundle (file stem) that runs this argv: its command's, else main (help, version, unknown words); a command's own -h/-V are told apart from a flag's value by its bundle. */\n` +
+    `export function bundleFor(argv) {\n  const {id} = route(argv, Object.keys(BUNDLES))\n  return id ? BUNDLES[id] : 'main'\n}\n`
   add(await build({...common, banner: {js: '"use strict";'}, define: {}, stdin: {contents: router, resolveDir: root, sourcefile: 'route-entry.js', loader: 'js'}, outfile: `${OUT}/route.cjs`}), 'route.cjs')
   return out
 }

@@ -1,14 +1,25 @@
+import {UsageError} from './cli/parse.js'
 import {systemClock, type Clock} from './sys/clock.js'
 import {LockManager, type LockResult} from './sys/lock.js'
 import {LogFile} from './sys/log-file.js'
 import {portTable, type PortTable} from './sys/port-table.js'
 import {procTable, type ProcessTable} from './sys/proc-table.js'
+import type {ProtectPattern} from './core/protect.js'
 import {configProtect} from './sys/protect-config.js'
 import {registryPlaces, registryReader} from './sys/protected-registry.js'
 import {pastDeadline} from './sys/deadline.js'
 import {makeSignalGate, type SignalGate} from './sys/signal-gate.js'
 import {stateLayout, type StateLayout} from './sys/state-layout.js'
 import {writableDir} from './sys/state-store.js'
+
+/**
+ * Progress lines (stderr, never stdout), and `step`: the wait in progress, named for a
+ * person at a terminal, who sees it live with its elapsed time until the next step or
+ * `step()` (cli/progress.ts). Plain output — cron, journals, pipes, CI — ignores steps, so
+ * they cost nothing there. `live: false`: a one-off line instead of a spinner (the
+ * terminal is shared with a job writing to it).
+ */
+export type Progress = ((line: string) => void) & {step?: (title?: string, opts?: {live?: boolean}) => void}
 
 /** What the process-facing use cases need from the OS; one real implementation in sys/, fakes in tests. */
 export interface ProcessDeps {
@@ -23,8 +34,8 @@ export interface ProcessDeps {
    */
   locks: {acquire(name: string, waitMs: number, purpose?: string): Promise<LockResult>}
   log: LogFile
-  /** Progress for people and journals: stderr, never stdout. */
-  progress: (line: string) => void
+  /** Progress for people and journals: stderr, never stdout; `step` names a wait (see Progress). */
+  progress: Progress
   selfPid: number
 }
 
@@ -34,7 +45,7 @@ export interface GateOptions {
   protect?: RegExp[]
   /** --match (cleanup). */
   match?: RegExp | null
-  /** --config: the file whose `protect:` patterns are added (default: the usual search). */
+  /** --config: the file whose `protect:` patterns are added (default: the search of sys/config.ts). */
   config?: string
 }
 
@@ -44,20 +55,24 @@ export interface GateOptions {
  */
 export async function makeGate(o: GateOptions): Promise<SignalGate> {
   const cfg = await configProtect(o.config)
+  // A --config named on the command line that cannot be read is bad input; a found one that cannot, fails closed (the gate refuses).
+  if (cfg.error && o.config !== undefined) throw new UsageError(cfg.error.replace(/^config file: /, ''))
   const places = registryPlaces(stateLayout(o.stateDir).dir)
   // Read once per run and again only when it changed; bounded by --timeout.
   const read = registryReader(places, procTable, {past: pastDeadline})
   let problem: string | null = null
+  let patterns: ProtectPattern[] = []
   const registry = () => {
     const r = read()
     problem = r.incomplete
+    patterns = r.patterns
     return r.live
   }
-  return makeSignalGate({procs: procTable, registry, registryProblem: () => problem, policy: {protect: [...(o.protect ?? []), ...cfg.patterns], match: o.match ?? null, error: cfg.error}})
+  return makeSignalGate({procs: procTable, registry, registryProblem: () => problem, patterns: () => patterns, policy: {protect: [...(o.protect ?? []), ...cfg.patterns], match: o.match ?? null, error: cfg.error}})
 }
 
 /** The composition root: the one place real sys/ implementations are wired to ops/ (which import only the types above). */
-export async function makeProcessDeps(opts: GateOptions & {logFile?: string; stderr: (l: string) => void}): Promise<ProcessDeps & {stateDir: string; layout: StateLayout; stateWritable: boolean}> {
+export async function makeProcessDeps(opts: GateOptions & {logFile?: string; stderr: Progress}): Promise<ProcessDeps & {stateDir: string; layout: StateLayout; stateWritable: boolean}> {
   const layout = stateLayout(opts.stateDir)
   const stateDir = layout.dir
   return {

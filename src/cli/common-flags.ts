@@ -33,6 +33,15 @@ export function commonValues(flags: FlagValues): FlagValues<typeof COMMON_FLAGS>
 }
 
 /**
+ * --config for the commands that read medic's config file (services, protect: patterns).
+ * Not in COMMON_FLAGS: guard, isolation, isolate and run-dev-safe take --config for the
+ * isolation config instead.
+ */
+export const CONFIG_FLAG = flagSet({
+  config: {type: 'string', description: "Config file: services and protect: patterns (default: the first medic.config.{json,yaml} or config.{json,yaml} in $XDG_CONFIG_HOME/medic, ~/.config/medic, /etc/medic; never the working directory)."},
+}).config
+
+/**
  * Whether the run is observed (issue 13: metrics, notifications): a look at flags only,
  * so a run without them loads none of that code (docs/startup.md).
  */

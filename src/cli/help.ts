@@ -1,24 +1,30 @@
-import {Help, type Command} from '@oclif/core'
-import {EXIT_CODES, STATUSES, STATUS_MEANING} from '../core/verdict.js'
+import {CommandHelp, Help, type Command} from '@oclif/core'
+import {exitCodeTable} from './exit-codes.js'
 
-export function exitCodeTable(): string {
-  const rows = STATUSES.map((s) => `${s.padEnd(10)} ${String(EXIT_CODES.nagios[s]).padEnd(7)} ${String(EXIT_CODES.binary[s]).padEnd(7)} ${STATUS_MEANING[s]}`)
-  return [
-    'status     nagios  binary  meaning',
-    ...rows,
-    'Line 1 of stdout is <SUBJECT>_<STATUS>: summary. Usage errors exit 3 in both modes.',
-    'Choose with --exit-codes nagios|binary or MEDIC_EXIT_CODES=binary.',
-  ].join('\n')
+/**
+ * Text indented by 4 spaces or more is printed as written (a config snippet, a unit
+ * line to paste): oclif wraps every line to the terminal, which breaks a wsl.conf
+ * `command = …` line in two. Everything else is wrapped as oclif does.
+ */
+class MedicCommandHelp extends CommandHelp {
+  override wrap(body: string, spacing = this.indentSpacing): string {
+    return body.split('\n').map((l) => (/^ {4}\S/.test(l) ? this.render(l) : super.wrap(l, spacing))).join('\n')
+  }
 }
 
-/** oclif's help, plus the exit-code table on the root page and every command's page. */
+/** oclif's help, plus the exit codes on the root page and every command's page, each its own section. */
 export default class MedicHelp extends Help {
+  override CommandHelpClass = MedicCommandHelp
+
   override async showRootHelp(): Promise<void> {
     await super.showRootHelp()
     this.log(`\n${this.section('EXIT CODES', exitCodeTable())}`)
   }
 
   override formatCommand(command: Command.Loadable): string {
-    return `${super.formatCommand(command)}\n${this.section('EXIT CODES', exitCodeTable())}`
+    // oclif's own commands (help, autocomplete) print a page, not a verdict: no table.
+    if (command.pluginName !== this.config.name) return super.formatCommand(command)
+    const own = typeof command.exitCodes === 'string' ? command.exitCodes : exitCodeTable()
+    return `${super.formatCommand(command).trimEnd()}\n\n${this.section('EXIT CODES', own)}`
   }
 }

@@ -19,6 +19,8 @@ export function commandFromSpec(spec: CommandSpec): typeof Command {
     static override args = args
     static override strict = false
     static override usage = spec.rest ? `${spec.id} [FLAGS] -- ${spec.rest.name.toUpperCase()} [ARGS...]` : undefined
+    /** Read by cli/help.ts from the manifest (oclif keeps a command's extra statics there). */
+    static exitCodes = spec.exitCodes
 
     async run(): Promise<void> {
       const {runCommand} = await import('./runner.js')

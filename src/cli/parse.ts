@@ -2,6 +2,7 @@ import {parseArgs} from 'node:util'
 import {splitArgv} from '../core/argv.js'
 import {parseDuration, parseSize} from '../core/duration.js'
 import {nameProblem} from '../core/names.js'
+import {suggestion} from '../core/suggest.js'
 import type {CommandSpec, Flags, FlagSpec, FlagValue, FlagValues, Parsed} from './spec.js'
 
 import {UsageError} from '../core/verdict.js'
@@ -24,13 +25,13 @@ export function parseCommandArgv<F extends Flags>(spec: CommandSpec<F>, argv: st
   const rest = after ?? []
   let res: ReturnType<typeof parseArgs>
   try {
-    res = parseArgs({args: words, options, allowPositionals: true, allowNegative: true, strict: true, tokens: true})
+    res = parseArgs({args: negativesJoined(spec, words), options, allowPositionals: true, allowNegative: true, strict: true, tokens: true})
   } catch (e) {
-    throw new UsageError(friendly((e as Error).message))
+    throw new UsageError(friendly((e as Error).message, spec))
   }
   for (const t of res.tokens ?? []) {
     if (t.kind === 'option' && t.rawName.startsWith('--no-') && !spec.flags[t.name]?.allowNo) {
-      throw new UsageError(`unknown flag ${t.rawName}`)
+      throw new UsageError(`unknown flag ${t.rawName}${suggestion(t.rawName, flagNames(spec), false)}`)
     }
   }
   const before = res.positionals
@@ -110,7 +111,7 @@ function convert(name: string, f: FlagSpec, text: string): number | string | Reg
       if (!/^-?\d+$/.test(text.trim())) throw bad('expected a whole number')
       const n = Number(text)
       if (!Number.isSafeInteger(n)) throw bad(`too large (at most ${Number.MAX_SAFE_INTEGER})`)
-      if ((f.min !== undefined && n < f.min) || (f.max !== undefined && n > f.max)) throw bad(`expected ${f.min ?? '…'} to ${f.max ?? '…'}`)
+      if ((f.min !== undefined && n < f.min) || (f.max !== undefined && n > f.max)) throw bad(f.max === undefined ? `expected ${f.min} or more` : f.min === undefined ? `expected ${f.max} or less` : `expected ${f.min} to ${f.max}`)
       return n
     }
     case 'port': {
@@ -143,9 +144,35 @@ function convert(name: string, f: FlagSpec, text: string): number | string | Reg
   }
 }
 
-function friendly(msg: string): string {
+function flagNames(spec: CommandSpec): string[] {
+  return Object.entries(spec.flags).flatMap(([n, f]) => [`--${n}`, ...(f.allowNo ? [`--no-${n}`] : [])])
+}
+
+/**
+ * `--grace -5`: node's parseArgs takes a value that starts with "-" for a flag ("argument
+ * is ambiguous"); a negative number after a flag that takes a value is that value, so it
+ * is checked like any other (`--grace "-5": expected a duration …`).
+ */
+function negativesJoined(spec: CommandSpec, argv: string[]): string[] {
+  const out: string[] = []
+  const chars = new Map(Object.entries(spec.flags).filter(([, f]) => f.char).map(([n, f]) => [`-${f.char}`, n]))
+  for (let i = 0; i < argv.length; i++) {
+    const w = argv[i]
+    if (w === '--') return [...out, ...argv.slice(i)]
+    const name = w.startsWith('--') ? w.slice(2) : chars.get(w)
+    if (name !== undefined && spec.flags[name] && spec.flags[name].type !== 'boolean' && /^-\d/.test(argv[i + 1] ?? '')) {
+      out.push(`--${name}=${argv[++i]}`)
+      continue
+    }
+    out.push(w)
+  }
+  return out
+}
+
+function friendly(msg: string, spec: CommandSpec): string {
   return msg
-    .replace(/^Unknown option '([^']+)'.*$/s, 'unknown flag $1')
+    .replace(/^Unknown option '([^']+)'.*$/s, (_, f: string) => `unknown flag ${f}${suggestion(f, flagNames(spec), false)}`)
+    .replace(/^Option '([^']+?)(?: <value>)?' argument is ambiguous.*$/s, 'flag $1 needs a value (one that starts with "-" is written $1=-…)')
     .replace(/^Option '([^']+?)(?: <value>)?' argument missing.*$/s, 'flag $1 needs a value')
     .replace(/^Option '([^']+?)' does not take an argument.*$/s, 'flag $1 takes no value')
     .split('\n')[0]

@@ -33,6 +33,17 @@ export const COMMANDS: Record<string, () => Promise<CommandSpec>> = {
   isolation: async () => (await import('./specs/isolation.js')).default,
 }
 
+/**
+ * The subject of a usage error under each topic (docs/contract.md §1: `ollama …` → OLLAMA,
+ * `protect …` → PROTECT, the watchdog's parts → WATCHDOG), so `medic ollama frozen-chek`
+ * is OLLAMA_UNKNOWN. The topics' descriptions are oclif's, in package.json (oclif.topics);
+ * test/cli/registry.test.ts keeps both in step with the ids above.
+ */
+export const TOPIC_SUBJECTS: Record<string, string> = {guard: 'GUARD', ollama: 'OLLAMA', protect: 'PROTECT', locks: 'WATCHDOG', sessions: 'WATCHDOG', supervise: 'SUPERVISOR'}
+
+/** Words oclif serves besides the commands (help, version, plugins). */
+export const BUILTIN_WORDS = ['help', 'version', 'commands', 'autocomplete'] as const
+
 /** Topics (the first word of multi-word ids) that have no command of their own. */
 export function topics(): string[] {
   return [...new Set(Object.keys(COMMANDS).filter((id) => id.includes(' ')).map((id) => id.split(' ')[0]))].filter((t) => !(t in COMMANDS))

@@ -3,10 +3,11 @@ import {formatMs, timerMs} from '../core/duration.js'
 import {nameProblem} from '../core/names.js'
 import {monotonicMs} from '../sys/clock.js'
 import {writeFd} from '../sys/stdio.js'
-import {exitCodeFor, Refusal, toJson, toSubject, toText, usageVerdict, type ExitCodeMode, type Verdict} from '../core/verdict.js'
+import {exitCodeFor, Refusal, toJson, toSubject, toText, usageVerdict, type ExitCodeMode, type Status, type Verdict} from '../core/verdict.js'
 import {setDeadline, waitingOn} from '../sys/deadline.js'
 import {parseCommandArgv, UsageError} from './parse.js'
-import {progressSink} from './progress.js'
+import {progressSink, tokenPainter} from './progress.js'
+import {whenUnhandled} from '../sys/signal-hub.js'
 import type {CommandSpec, Parsed} from './spec.js'
 import type {Observer} from '../ops/observe.js'
 import {commonValues, observed} from './common-flags.js'
@@ -48,14 +49,19 @@ export async function runCommand(spec: CommandSpec, argv: string[], env: NodeJS.
   let perf: typeof import('../core/perfdata.js') | null = null
   let observer: Observer | null = null
   let timeoutMs: number | null = null
+  let paint: ((text: string, status: Status) => string) | null = null
+  /** Where the verdict's line goes: stderr when stdout carries something else (a document, a wrapped job's output). */
+  const verdictFd = (v: Pick<Verdict, 'data' | 'wrapper' | 'usageError'>): 1 | 2 => ((v.data !== undefined && !out.json) || v.wrapper || (spec.wrapper && !v.usageError) ? 2 : 1)
   const emit = (v: Verdict): number => {
     const code = exitCodeFor(v, out.mode)
     if (emitted) return code
     emitted = true
     const ms = monotonicMs() - t0
     const pd = perf ? perf.renderPerfdata(perf.verdictPerfdata(v, ms, timeoutMs)) : null
-    const text = out.json ? JSON.stringify({...toJson(v, out.mode, ms), ...(pd !== null ? {perfdata: pd} : {})}) + '\n' : pd !== null ? perf!.perfText(toText(v, out.verbose), pd) : toText(v, out.verbose)
-    if (v.wrapper || (spec.wrapper && !v.usageError)) io.stderr(text)
+    let text = out.json ? JSON.stringify({...toJson(v, out.mode, ms), ...(pd !== null ? {perfdata: pd} : {})}) + '\n' : pd !== null ? perf!.perfText(toText(v, out.verbose), pd) : toText(v, out.verbose)
+    if (paint) text = paint(text, v.status)
+    if (v.data !== undefined && !out.json) io.stdout(v.data)
+    if (verdictFd(v) === 2) io.stderr(text)
     else io.stdout(text)
     return code
   }
@@ -97,6 +103,7 @@ export async function runCommand(spec: CommandSpec, argv: string[], env: NodeJS.
   const deadlineAt = deadlineMs === null ? null : t0 + deadlineMs
   setDeadline(deadlineAt, deadlineMs ?? 0)
   const timers: NodeJS.Timeout[] = []
+  const untrap: (() => void)[] = []
   const after = (ms: number, f: () => void) => {
     const t = setTimeout(f, timerMs(ms))
     t.unref()
@@ -113,6 +120,13 @@ export async function runCommand(spec: CommandSpec, argv: string[], env: NodeJS.
       summary: `medic did not finish within --timeout ${formatMs(deadlineMs)} (+${formatMs(HUNG_GRACE_MS)} grace)`,
     }))
   })
+  const progress = progressSink((l) => io.stderr(`${l}\n`), env, {json: out.json})
+  // The live display (a person at a terminal) ends before the verdict, whose token it colours.
+  const settle = async (v: Pick<Verdict, 'data' | 'wrapper' | 'usageError'>) => {
+    await progress.close()
+    // The colour is decided by the stream the line goes to (a document on a terminal, its verdict to a file: no colour).
+    if (io === processIo) paint = await tokenPainter(verdictFd(v), env, out.json)
+  }
   try {
     if (observed(parsed.flags, env, spec) && parsed.flags['dry-run'] !== true) {
       const o = (await import('./observe.js')).observerFor(spec, parsed, env, subject, io.stderr, deadlineAt)
@@ -120,11 +134,13 @@ export async function runCommand(spec: CommandSpec, argv: string[], env: NodeJS.
       observer = o.observer
     }
     if (settingsError !== null) throw settingsError
-    const work = spec.run({parsed, t0, deadlineAt, stderr: progressSink((l) => io.stderr(`${l}\n`), env), ...(observer ? {observe: observer.pass} : {})})
-    const v = await Promise.race([work, hungVerdict])
+    const work = spec.run({parsed, t0, deadlineAt, stderr: progress, ...(observer ? {observe: observer.pass} : {})})
+    const v = await Promise.race([work, hungVerdict, ...(io === processIo ? [interrupted(subject, progress.current, untrap)] : [])])
+    await settle(v)
     return await finish({...v, subject: v.usageError ? v.subject : subject})
   } catch (e) {
     const err = e as Error
+    await settle({})
     if (e instanceof UsageError) {
       io.stderr(`medic ${spec.id}: ${err.message}\nusage: see 'medic ${spec.id} --help'\n`)
       return finish(usageVerdict(subject, err.message))
@@ -137,7 +153,23 @@ export async function runCommand(spec: CommandSpec, argv: string[], env: NodeJS.
     return finish({subject, status: 'UNKNOWN', summary: `internal error: ${err.message}`, checks: [], actions: []})
   } finally {
     for (const t of timers) clearTimeout(t)
+    for (const u of untrap) u()
   }
+}
+
+/**
+ * A signal that stops medic (Ctrl+C, `timeout`'s SIGTERM, a closed terminal) ends the run
+ * with a verdict that says so and what medic was waiting on — never with nothing on stdout.
+ * A command that handles the signal itself (supervise, run-dev-safe, kill-trace, drill, the
+ * --watch loops) gets it instead (sys/signal-hub.ts whenUnhandled).
+ */
+function interrupted(subject: string, current: () => string | undefined, untrap: (() => void)[]): Promise<Verdict> {
+  return new Promise((resolve) => {
+    untrap.push(whenUnhandled((sig) => {
+      const during = current()
+      resolve({subject, status: 'UNKNOWN', checks: [], actions: [], summary: `interrupted by ${sig}${during ? ` while ${during}` : ''}; what medic did until then is on stderr`})
+    }))
+  })
 }
 
 /** A command's token subject: from its name (`--name`, or the service positional) where it takes one. */

@@ -1,4 +1,5 @@
 import type {Verdict} from '../core/verdict.js'
+import type {Progress} from '../deps.js'
 
 /**
  * A command is declared once, as data: the fast entry (bin/run.js → main.ts) parses
@@ -84,7 +85,8 @@ export interface RunContext<F extends Flags = Flags> {
   /** Monotonic ms of the command's start; the deadline derives from it. */
   t0: number
   deadlineAt: number | null
-  stderr: (line: string) => void
+  /** Progress lines and steps (stderr; live at a terminal). */
+  stderr: Progress
   /** Long-running commands: each pass's verdict, for --metrics-file and --notify (set only when asked for). */
   observe?: (v: Verdict, durationMs?: number) => void
 }
@@ -99,6 +101,8 @@ export interface CommandSpec<F extends Flags = Flags> {
   summary: string
   description: string
   examples: string[]
+  /** The EXIT CODES section of the help, for a command whose codes are not the table's (run-dev-safe). */
+  exitCodes?: string
   flags: F
   args?: ArgSpec[]
   rest?: RestSpec

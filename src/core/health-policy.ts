@@ -3,6 +3,7 @@
  * a decision, and the verification after a repair as a step function of `now`.
  * Pure: the ops layer observes, this decides.
  */
+import {formatMs} from './duration.js'
 import type {ManagerView, ServiceState} from './manager-parse.js'
 
 /** `skipped`: not awaited, because the port is held by a process outside the service. */
@@ -158,7 +159,7 @@ export function decide(problems: Problem[], opts: {repair: boolean; dryRun: bool
   if (!opts.manager.available) return {kind: 'alert', reason: `cannot repair: ${opts.manager.reason ?? `manager ${opts.manager.kind} unavailable`}`}
   if (opts.dryRun) return {kind: 'plan'}
   if (opts.budget.exhausted) {
-    return {kind: 'alert', reason: `repair budget spent: ${opts.budget.used} repairs in the last ${Math.round(opts.budget.windowMs / 60_000)}m (max ${opts.budget.max})`}
+    return {kind: 'alert', reason: `repair budget spent: ${opts.budget.used} repairs in the last ${formatMs(opts.budget.windowMs)} (max ${opts.budget.max})`}
   }
   return {kind: 'repair'}
 }

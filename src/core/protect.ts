@@ -64,11 +64,31 @@ export interface LiveEntry extends ProtectedEntry {
   source: string
 }
 
+/**
+ * A pattern registered in the protected registry (`medic protect add --pattern`). Root's
+ * protects every process it matches, in every medic run. A user's protects that user's
+ * processes in that user's own medic runs only: in another user's (root's) run, its regex
+ * is never evaluated — the user chooses both the regex and the command lines it would be
+ * matched against, and a regex can backtrack for ever. (To be safe from root's medic, a
+ * user registers the process itself: run-dev-safe, protect add --pid.)
+ */
+export interface ProtectPattern {
+  re: RegExp
+  /** Owner uid of the pattern's file. */
+  fileUid: number
+  /** Where it was read (a path). */
+  source: string
+}
+
 export interface ProtectionContext {
   selfPid: number
   /** medic's own ancestors, pids. */
   ancestors: ReadonlySet<number>
   protect: RegExp[]
+  /** Patterns of the protected registry, read afresh with it. */
+  patterns?: ProtectPattern[]
+  /** The uid medic runs as: a user's registered pattern counts only in that user's own runs. */
+  selfUid?: number
   match: RegExp | null
   registry: LiveEntry[]
   /** The protect policy could not be read (a broken config file): refuse everything not owned. */
@@ -192,6 +212,10 @@ export function refusalFor(target: ProcFacts, chain: ProcFacts[], ctx: Protectio
   const text = `${target.comm} ${target.cmdline.join(' ')}`
   const hit = ctx.protect.find((re) => re.test(text))
   if (hit) return {kind: 'protected', reason: `matches --protect ${hit.source}`}
+  // Who wrote it first, then the regex: a user's regex never runs in another user's medic (a
+  // pattern that backtracks for ever against a command line its author chose would hang it).
+  const pat = ctx.patterns?.find((p) => (p.fileUid === 0 || (p.fileUid === ctx.selfUid && p.fileUid === target.uid)) && p.re.test(text))
+  if (pat) return {kind: 'protected', reason: `matches the protected pattern ${pat.re.source} (${pat.source})`}
   if (ctx.match && !ctx.match.test(text)) return {kind: 'unmatched', reason: `does not match --match ${ctx.match.source}`}
   return null
 }

@@ -4,6 +4,7 @@ import {formatBytes} from './cgroup-limits.js'
  * Parsers and the explanation of `medic kill-trace`: tracefs lines (signal_generate,
  * sched_process_fork), strace lines, kernel OOM lines, and what they add up to. Pure.
  */
+import {formatMs} from './duration.js'
 
 export const SIGNALS: Record<number, string> = {
   1: 'SIGHUP', 2: 'SIGINT', 3: 'SIGQUIT', 4: 'SIGILL', 5: 'SIGTRAP', 6: 'SIGABRT', 7: 'SIGBUS', 8: 'SIGFPE', 9: 'SIGKILL', 10: 'SIGUSR1',
@@ -213,7 +214,7 @@ export function explain(ending: Ending, signals: ObservedSignal[], oom: OomKill[
     const term = same.find((s) => s.sig === 15 && s.ts < fatal.ts)
     if (fatal.sig === 9 && term) {
       const sup = SUPERVISORS.find(([re]) => re.test(`${fatal.senderComm} ${fatal.sender.cmdline?.join(' ') ?? ''}`))
-      causes.push(`a stop timeout: SIGTERM then SIGKILL ${(fatal.ts - term.ts).toFixed(1)}s later from the same sender${sup ? ` — looks like ${sup[1]}` : ''}`)
+      causes.push(`a stop timeout: SIGTERM then SIGKILL ${formatMs((fatal.ts - term.ts) * 1000)} later from the same sender${sup ? ` — looks like ${sup[1]}` : ''}`)
     }
     if (extra.killers.includes(fatal.senderComm)) causes.push(`${fatal.senderComm}, a userspace OOM killer, chose the target`)
     if (fatal.sender.tty && fatal.sender.chain.some((c) => /\b(bash|zsh|sh|fish|dash|tmux|screen|sshd)\b/.test(c))) causes.push(`a human at a shell on ${fatal.sender.tty}`)

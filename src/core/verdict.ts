@@ -53,8 +53,14 @@ export interface Verdict {
   actions: Action[]
   /** Detail lines for `-v`, in order. */
   details?: string[]
-  /** Print `details` even without `-v` (`ollama metrics --stdout`). */
+  /** Print `details` even without `-v`. */
   printDetails?: boolean
+  /**
+   * What stdout carries instead of the verdict (`ollama metrics --stdout`: a Prometheus
+   * exposition, valid on its own): printed as is, and the verdict line goes to stderr.
+   * With --json, stdout is the one JSON object as ever.
+   */
+  data?: string
   /** Command-specific fields merged into the JSON object. */
   extra?: Record<string, unknown>
   /** Set for usage errors: exit 3 in both modes. */
@@ -121,7 +127,12 @@ export function defang(text: string): string {
   return text.replace(TOKEN_RE, '$1-$2')
 }
 
-export const SUMMARY_MAX = 120
+/**
+ * Line 1 carries the whole summary: what happened comes first and is never cut (cron
+ * mail, Nagios and a person read only that line). This cap only guards against a runaway
+ * summary (a list of thousands of pids); an op keeps its own lists short.
+ */
+export const SUMMARY_MAX = 4000
 
 /** One line, no tokens, at most SUMMARY_MAX characters. */
 export function oneLine(text: string, max = SUMMARY_MAX): string {
@@ -147,7 +158,7 @@ export function toJson(v: Verdict, mode: ExitCodeMode, durationMs: number): Verd
     status: v.status,
     exitCode: exitCodeFor(v, mode),
     subject: v.subject,
-    summary: oneLine(v.summary, 1000),
+    summary: oneLine(v.summary),
     checks: v.checks,
     actions: v.actions,
     durationMs: Math.round(durationMs),

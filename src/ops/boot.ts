@@ -81,6 +81,7 @@ export async function boot(input: BootInput, deps: BootDeps): Promise<Verdict> {
 
     let w = startBootWait(clock.now(), input.waitMs, input.deadlineAt)
     const waitText = w.byTimeout ? '--timeout' : formatMs(input.waitMs)
+    deps.progress.step?.(`waiting for ${input.name} to answer (up to ${waitText})`)
     for (;;) {
       const s = readSupervisor(input.layout, input.name, procs)
       const supervisor = s.file && s.file.supervisor.pid === sup.pid ? {state: s.file.state, alert: s.file.alert ?? null, childPid: s.file.child?.pid ?? 0} : null
@@ -113,6 +114,7 @@ export async function boot(input: BootInput, deps: BootDeps): Promise<Verdict> {
       }
     }
   } finally {
+    deps.progress.step?.()
     lock.release()
   }
 }

@@ -223,11 +223,11 @@ async function judgePort(rep: PortReport, input: CleanupInput, deps: ProcessDeps
   const reasons: string[] = []
   for (const h of refused) reasons.push(`${holderText(h)}: ${h.refused}`)
   if (before.invisible || (after.listening && after.pids.length === 0)) {
-    reasons.push(process.getuid?.() === 0 ? 'held by an invisible process (another namespace or hidden from root)' : 'held by an invisible process (not root: run as root to see and free it)')
+    reasons.push(process.getuid?.() === 0 ? 'an invisible process (another namespace or hidden from root)' : 'an invisible process (not root: run as root to see and free it)')
   }
   const newcomers = after.pids.filter((p) => !before.holders.some((h) => h.pid === p))
   if (newcomers.length) reasons.push(`re-taken by pid ${newcomers.join(', ')}`)
-  if (reasons.length === 0) reasons.push(bind.ok ? 'still listening' : `not bindable (${bind.code})`)
-  rep.summary = `port ${port} still held by ${reasons.join('; ')}`
+  if (reasons.length === 0) reasons.push(bind.ok ? 'a listener remains' : `not bindable (${bind.code})`)
+  rep.summary = `port ${port} still held: ${reasons.join('; ')}`
   rep.detail = rep.summary
 }

@@ -253,6 +253,7 @@ export async function drill(input: DrillInput, deps: DrillDeps): Promise<Verdict
       if (!r.ok) break
     }
     if (injectedAt !== null && !interrupted) {
+      deps.progress.step?.(`waiting up to ${formatMs(input.withinMs)} until ${plan.recoveredWhen}`)
       let state = startRecovery(injectedAt, input.withinMs, input.confirm, stopAt)
       let last: DrillObservation | null = null
       let seen = ''
@@ -273,6 +274,7 @@ export async function drill(input: DrillInput, deps: DrillDeps): Promise<Verdict
         await nap(Math.min(input.intervalMs, state.deadline - clock.now()))
         if (interrupted) break
       }
+      deps.progress.step?.()
       if (!outcome && !interrupted) outcome = {ok: false, reason: state.lastMissing ?? 'not observed', state, last}
     }
   } catch (e) {

@@ -94,7 +94,9 @@ export async function health(input: HealthInput, deps: HealthDeps): Promise<Verd
   if (!lock.acquired && !lock.error) {
     waited = true
     deps.progress(`another medic health (pid ${lock.owner?.pid ?? '?'}) is checking ${input.name}; waiting up to ${formatMs(input.lockWaitMs)}`)
+    deps.progress.step?.(`waiting for medic pid ${lock.owner?.pid ?? '?'} to finish with ${input.name}`)
     lock = await deps.locks.acquire(`health-${input.name}`, input.lockWaitMs, 'health')
+    deps.progress.step?.()
   }
   if (lock.acquired) release = lock.release
   else if (lock.error) {
@@ -217,6 +219,8 @@ async function probeOnce(input: HealthInput, deps: HealthDeps): Promise<ProbeRes
 
 async function observe(input: HealthInput, deps: HealthDeps, state: HealthState, details: string[], listenersAhead?: Promise<PortListeners>): Promise<Observed> {
   const t = deps.clock.now()
+  const target = input.url ?? `tcp ${input.host}:${input.port}`
+  deps.progress.step?.(`probing ${target}`)
   const first: {done: ProbeResult | null} = {done: null}
   const probing = probeOnce(input, deps).then((p) => (first.done = p))
   const reading = input.log && deps.logs ? deps.logs.read(input.log.source, state.log, input.log.pattern, input.log.timeoutMs) : null
@@ -242,11 +246,14 @@ async function observe(input: HealthInput, deps: HealthDeps, state: HealthState,
     probe = first.done ?? (await probing)
     if (!probe.ok && !skip) {
       // gateway_health.sh v4's rule: one failed probe is not yet a verdict.
+      deps.progress.step?.(`${target}: ${probe.detail}; probing again in ${formatMs(input.reprobeDelayMs)}`)
       // …but waits no longer than --timeout leaves (the re-probe is then cut at the deadline too).
       await deps.clock.sleep(input.deadlineAt === null ? input.reprobeDelayMs : Math.min(input.reprobeDelayMs, input.deadlineAt - deps.clock.now()))
+      deps.progress.step?.(`probing ${target} again`)
       reprobe = await probeOnce(input, deps)
     }
   }
+  deps.progress.step?.()
   const serviceProcs: ProcFact[] = (servicePids ?? []).map((pid) => deps.procs.stat(pid)).filter((s) => s !== null).map((s) => ({pid: s!.pid, comm: s!.comm, state: s!.state}))
 
   // Restarts in the last hour: the manager's figures and medic's own record of the port's owners.
@@ -313,6 +320,7 @@ async function repair(
   const orphan = problems.some((p) => p.code === 'ORPHAN_PROCESS')
   const story = r.freed.length ? `port ${input.port} held by ${orphan ? 'orphan ' : ''}${r.freed.join(', ')}; freed` : problemHeadline(problems)
   // verify
+  deps.progress.step?.(`verifying ${input.url ?? `tcp ${input.host}:${input.port}`}: ${input.verifyProbes} passing probe(s) in a row, within ${formatMs(input.verifyTimeoutMs)}`)
   let v = startVerify(deps.clock.now(), input.verifyProbes, Math.min(input.verifyTimeoutMs, input.deadlineAt === null ? Infinity : input.deadlineAt - deps.clock.now()))
   for (;;) {
     const probe = await probeOnce(input, deps)
@@ -320,6 +328,7 @@ async function repair(
     const step = stepVerify(v, probe, deps.clock.now(), ms.available ? (ms.view?.state ?? null) : null)
     v = step.state
     if (step.done) {
+      deps.progress.step?.()
       actions.push({action: 'verify', target: input.url ?? `tcp ${input.host}:${input.port}`, result: step.ok ? `ok: ${step.reason}` : `failed: ${step.reason}`, ms: at()})
       return step.ok ? {ok: true, reason: step.reason, story} : {ok: false, reason: step.reason, story: ''}
     }

@@ -1,5 +1,5 @@
 import {basename, dirname} from 'node:path'
-import {formatMs} from '../core/duration.js'
+import {formatBytes, formatMs} from '../core/duration.js'
 import {archiveName, holderGone, lockDecision, parseLockPid, pruneDecision, type Holder} from '../core/housekeeping.js'
 import type {Action, Check, Verdict} from '../core/verdict.js'
 import {moveNoClobber, refusedDir, removeJudged} from '../sys/file-gate.js'
@@ -22,12 +22,21 @@ const wd = (deps: Deps, line: string) => {
   deps.progress(`[WATCHDOG] ${line}`)
 }
 
+/** A directory that was asked for (or is the default) and is not there: medic saw nothing in it, so it cannot say OK. */
+function missingDir(dir: string, what: string): Verdict | null {
+  if (isDir(dir)) return null
+  const detail = `${dir}: no such directory (or not one medic can read); no ${what} could be looked at`
+  return {subject: 'WATCHDOG', status: 'UNKNOWN', summary: detail, checks: [{name: what, status: 'UNKNOWN', detail}], actions: []}
+}
+
 /**
  * `medic locks clean`: a `*.lock` goes only when it is older than --max-age AND the pid
  * inside is dead (identity: a zombie is dead; the pid is looked up in medic's own pid
  * namespace, so locks written from the host need a host-side run).
  */
 export function locksClean(input: LocksInput, deps: Deps): Verdict {
+  const missing = missingDir(input.dir, 'locks')
+  if (missing) return missing
   const actions: Action[] = []
   const details: string[] = []
   const t0 = deps.clock.now()
@@ -104,6 +113,8 @@ export interface SessionsInput {
  * mtime, which the link keeps from the session).
  */
 export function sessionsArchive(input: SessionsInput, deps: Deps): Verdict {
+  const missing = missingDir(input.dir, 'sessions')
+  if (missing) return missing
   const actions: Action[] = []
   const details: string[] = []
   const t0 = deps.clock.now()
@@ -117,14 +128,14 @@ export function sessionsArchive(input: SessionsInput, deps: Deps): Verdict {
   let pruned = 0
   const failed: string[] = []
   for (const {path, stat} of big) {
-    const mb = (stat.size / 1024 / 1024).toFixed(1)
+    const mb = formatBytes(stat.size)
     const holders = held.get(path)
     if (holders) {
-      details.push(`${path}: ${mb}MiB, held open by pid ${holders.join(', ')}: kept`)
+      details.push(`${path}: ${mb}, held open by pid ${holders.join(', ')}: kept`)
       continue
     }
     if (now.getTime() - stat.mtimeMs < input.quietMs) {
-      details.push(`${path}: ${mb}MiB, written ${formatMs(now.getTime() - stat.mtimeMs)} ago: kept until quiet for ${formatMs(input.quietMs)}`)
+      details.push(`${path}: ${mb}, written ${formatMs(now.getTime() - stat.mtimeMs)} ago: kept until quiet for ${formatMs(input.quietMs)}`)
       continue
     }
     let target = archiveName(path, now)
@@ -143,8 +154,8 @@ export function sessionsArchive(input: SessionsInput, deps: Deps): Verdict {
       }
     }
     archived++
-    wd(deps, `${input.dryRun ? 'Would archive' : 'Archiving'} large session: ${path} (${mb}MB) → ${basename(target)}`)
-    actions.push({action: input.dryRun ? 'would-archive' : 'archive', target: path, result: `→ ${target} (${mb}MiB)`, ms: Math.round(deps.clock.now() - t0)})
+    wd(deps, `${input.dryRun ? 'Would archive' : 'Archiving'} large session: ${path} (${mb}) → ${basename(target)}`)
+    actions.push({action: input.dryRun ? 'would-archive' : 'archive', target: path, result: `→ ${target} (${mb})`, ms: Math.round(deps.clock.now() - t0)})
   }
   if (input.pruneOlderThanMs !== null) {
     for (const {path, stat} of there ? walkFiles(input.dir, (n) => n.endsWith('.old')) : []) {

@@ -64,8 +64,17 @@ export async function killTrace(input: KillTraceInput, deps: TraceDeps): Promise
   // The guard named as the sender: its reason follows, without saying "medic guard" twice.
   const byGuard = e.headline.includes('; sent by medic guard (') && e.causes[0]?.startsWith('medic guard, ')
   const cause = e.causes[0] ? (byGuard ? ` — ${e.causes[0].slice('medic guard, '.length)}` : `; ${e.causes[0]}`) : ''
+  // The job's own status (a shell's 128+N for a signal), interrupted or not.
+  const jobExit = r.ending.kind === 'exited' ? (r.ending.code ?? 0) : r.ending.kind === 'signaled' ? 128 + (r.ending.signal ?? 0) : null
+  // medic's own forwarding of the user's Ctrl+C (or timeout's SIGTERM) is not a killer to name.
+  if (r.interruptedBy) {
+    const how = r.ending.kind === 'exited' ? `exited with code ${r.ending.code}` : r.ending.kind === 'signaled' ? `ended by ${SIGNALS[r.ending.signal ?? 0] ?? r.ending.signal}` : r.ending.kind === 'running' ? 'still running' : 'gone'
+    const what = r.interruptedBy === 'SIGINT' ? 'Ctrl+C' : r.interruptedBy
+    const summary = `interrupted by the user: medic received ${r.interruptedBy}${what !== r.interruptedBy ? ` (${what})` : ''} and passed it on; pid ${r.rootPid} ${how}; the trace is incomplete`
+    return {verdict: {subject: 'TRACE', status: 'UNKNOWN', summary, checks, actions: [], details, extra: {...extra, interruptedBy: r.interruptedBy}}, exit: jobExit}
+  }
   const summary = r.ending.kind === 'running'
     ? `pid ${r.rootPid} still running after the trace; ${e.counts.length ? `${e.counts.reduce((n, c) => n + c.count, 0)} signal(s), none fatal` : 'no signal received'}`
     : killed ? `${e.headline}${cause}` : `${e.headline}`
-  return {verdict: {subject: 'TRACE', status: killed ? 'ALERT' : 'OK', summary, checks, actions: [], details, extra}, exit: r.ending.kind === 'exited' ? (r.ending.code ?? 0) : r.ending.kind === 'signaled' ? 128 + (r.ending.signal ?? 0) : null}
+  return {verdict: {subject: 'TRACE', status: killed ? 'ALERT' : 'OK', summary, checks, actions: [], details, extra}, exit: jobExit}
 }

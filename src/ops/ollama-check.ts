@@ -132,7 +132,9 @@ export async function frozenCheck(input: OllamaInput, deps: OllamaDeps): Promise
     // Only against a model already loaded; the GPU is read while the canary waits.
     const target = loaded[0]
     const watch = input.gpuSamples > 1 && gpu.kind === 'ok' ? {samples: input.gpuSamples - 1, gapMs: GPU_GAP_MS, timeoutMs: input.nvidiaTimeoutMs, runnerGpus: gpu.runnerGpus, busyPct: cfg.gpuBusyPct} : null
+    deps.progress.step?.(`canary: one token from ${target.name} (gives up after ${formatMs(input.canaryTimeoutMs)})`)
     const c = await canaryWatchingGpu(input.url, target, input.canaryTimeoutMs, watch, clock)
+    deps.progress.step?.()
     if (c.ok) probes.push({endpoint: '/api/generate', ms: c.ms})
     actions.push({action: 'canary', target: target.name, result: c.outcome === 'ok' ? 'ok' : `${c.outcome}: ${c.detail}`, ms: Math.round(clock.now() - t0)})
     checks.push({name: 'canary', status: c.outcome === 'failed' ? 'ALERT' : 'OK', detail: `${c.detail}${c.gpuReadings ? `; ${c.gpuReadings} GPU readings while it waited` : ''}`})
@@ -188,8 +190,10 @@ export async function frozenCheck(input: OllamaInput, deps: OllamaDeps): Promise
 
   // Verify after the cooldown, with the same probes.
   const wait = Math.max(0, Math.min(cfg.cooldownMs, input.deadlineAt === null ? Infinity : input.deadlineAt - clock.now() - input.canaryTimeoutMs))
+  deps.progress.step?.(`${r.detail}; verifying after the cooldown (${formatMs(wait)})`)
   await clock.sleep(wait)
   const v = await verifyOllama(input)
+  deps.progress.step?.()
   actions.push({action: 'verify', target: input.url, result: `${v.ok ? 'ok' : 'failed'}: ${v.how}`, ms: Math.round(clock.now() - t0)})
   return finish(v.ok ? 'RECOVERED' : 'ALERT', v.ok ? `${what}; ${r.detail}; verified (${v.how})` : `${what}; ${r.detail}; did not help: ${v.how}`, {remedy: remedy.remedy})
 }

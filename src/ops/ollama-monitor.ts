@@ -6,7 +6,7 @@ import {readJson, writeFileAtomic} from '../sys/state-store.js'
 import {canary} from './ollama-canary.js'
 import {frozenCheck, type OllamaDeps, type OllamaInput, type Persisted} from './ollama-check.js'
 import {observeOllama} from './ollama-observe.js'
-import {watchLoop} from './watch-loop.js'
+import {changesOnly, watchLoop} from './watch-loop.js'
 
 const lockName = (input: OllamaInput) => `ollama-${new URL(input.url).host}`
 
@@ -32,7 +32,12 @@ export function frozenPass(input: OllamaInput, deps: OllamaDeps): Promise<Verdic
  * pass every interval, a verdict line when the status changes, until SIGTERM.
  */
 export function frozenWatch(input: OllamaInput, deps: OllamaDeps & {announce: (line: string) => void; observe?: (v: Verdict, ms: number) => void}, intervalMs: number, render?: (v: Verdict) => string): Promise<Verdict> {
-  return watchLoop(() => frozenPass(input, deps), {announce: deps.announce, intervalMs, subject: 'OLLAMA', render, clock: deps.clock, observe: deps.observe})
+  const progress = changesOnly(deps.progress)
+  const quiet = {...deps, progress}
+  return watchLoop(() => {
+    progress.nextPass()
+    return frozenPass(input, quiet)
+  }, {announce: deps.announce, intervalMs, subject: 'OLLAMA', render, clock: deps.clock, observe: deps.observe})
 }
 
 /**

@@ -42,7 +42,9 @@ export async function restartService(input: RestartInput, deps: ProcessDeps, log
   if (!input.alreadyDown) {
     const tooLate = late('stop')
     if (tooLate) return tooLate
+    deps.progress.step?.(`stopping via ${input.manager.label}`)
     const s = await input.manager.stop()
+    deps.progress.step?.()
     if (s) record('stop', input.manager.label, s)
     if (s?.refused) return fail(`stop refused: ${s.detail}`)
   }
@@ -71,7 +73,9 @@ export async function restartService(input: RestartInput, deps: ProcessDeps, log
   }
   const tooLate = late('start')
   if (tooLate) return tooLate
+  deps.progress.step?.(`starting via ${input.manager.label}`)
   const s = await input.manager.start()
+  deps.progress.step?.()
   record('start', input.manager.label, s)
   if (!s.ok) return fail(`start failed: ${s.detail}`)
   return {ok: true, reason: 'started', freed, actions}

@@ -32,6 +32,13 @@ export interface DevRunInput {
   limits?: JobLimits
   /** false for `medic isolate`: the same wrapper without the protected registry. */
   register?: boolean
+  /** The seed's emoji and box rule: only for a UTF-8 terminal; logs, pipes and other terminals get plain text. */
+  emoji?: boolean
+}
+
+/** The report's lines without the seed's emoji (✅ ⚠️ 🛑 ❌), for anything but a UTF-8 terminal. */
+export function plainText(line: string): string {
+  return line.replace(/(\p{Extended_Pictographic}\u{FE0F}?) +/gu, '').replace(/═/g, '=')
 }
 
 const RULE = '═'.repeat(60)
@@ -108,7 +115,7 @@ export interface DevRunDeps {
  */
 export async function runDevSafe(input: DevRunInput, deps: DevRunDeps): Promise<Verdict> {
   const {procs, clock} = deps
-  const say = (l: string) => deps.stderr(l)
+  const say = (l: string) => deps.stderr(input.emoji ? l : plainText(l))
   const t0 = clock.now()
   let logFailed = false
   const log = (chunk: string) => {
@@ -292,7 +299,7 @@ export async function runDevSafe(input: DevRunInput, deps: DevRunDeps): Promise<
   for (const l of lines) say(l)
   say(`   log: ${input.logFile}`)
   say(RULE)
-  log(`[${isoLocal(clock.wall())}] ${lines.join(' | ')}\n`)
+  log(`[${isoLocal(clock.wall())}] ${plainText(lines.join(' | '))}\n`)
   const t = trace ? traceReport(trace) : null
   if (t) checks.push(...t.checks)
   let status: Status = code === 0 ? 'OK' : 'ALERT'

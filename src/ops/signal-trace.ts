@@ -3,6 +3,8 @@ import type {Clock} from '../sys/clock.js'
 import type {SignalGate} from '../sys/signal-gate.js'
 import type {SignalHub} from '../sys/signal-hub.js'
 import type {ProcessTable} from '../sys/proc-table.js'
+import {formatMs} from '../core/duration.js'
+import type {Progress} from '../deps.js'
 import type {Child} from '../sys/spawn-job.js'
 import type {StraceOutput, TraceLines, Tracer} from '../sys/tracer.js'
 
@@ -24,7 +26,7 @@ export interface TraceOptions {
   tracer: Tracer
   /** The signal gate: the Ctrl+C forwarded to the job and the end of strace go through a scope of it. */
   gate: SignalGate
-  progress: (line: string) => void
+  progress: Progress
   /** Forward Ctrl+C / SIGTERM to the job (kill-trace); a wrapper that forwards them itself says false. */
   handleSignals?: boolean
   /** Called once the job's pid is known (the real job, not strace). */
@@ -48,6 +50,8 @@ export interface TraceResult {
   oomCounterDelta: number | null
   killers: string[]
   durationMs: number
+  /** The signal medic itself received (Ctrl+C, `timeout`'s SIGTERM) and passed on to the job: the user ended it. */
+  interruptedBy?: NodeJS.Signals | null
 }
 
 const POLL_MS = 20
@@ -181,7 +185,8 @@ export async function traceSignals(o: TraceOptions): Promise<TraceResult> {
           continue
         }
         if (!targets.has(e.targetPid)) continue
-        signals.push({...e, sender: sender(e.senderPid, e.senderComm)})
+        // Seconds since the trace began, as the strace path counts them (the kernel's stamp is since boot).
+        signals.push({...e, ts: tracefs.monotonic ? e.ts - t0 / 1000 : (clock.now() - t0) / 1000, sender: sender(e.senderPid, e.senderComm)})
         o.progress(`${SIGNALS[e.sig] ?? e.sig} → pid ${e.targetPid} from pid ${e.senderPid} (${e.senderComm})`)
       }
     } else if (strace) {
@@ -200,13 +205,21 @@ export async function traceSignals(o: TraceOptions): Promise<TraceResult> {
 
   const stopAt = o.durationMs === null ? null : clock.now() + o.durationMs
   let interrupted = false
-  // Ctrl+C goes to the job's process group, member by member through the gate (the job is ours).
-  const onInt = () => {
+  let interruptedBy: NodeJS.Signals | null = null
+  // The same signal medic received goes on to the job (Ctrl+C as SIGINT, `timeout` as SIGTERM),
+  // to its process group, member by member through the gate (the job is ours).
+  const onInt = (sig: NodeJS.Signals) => {
     interrupted = true
-    if (child?.pid) scope.signalAll('SIGINT', {group: true})
+    interruptedBy ??= sig
+    if (child?.pid) scope.signalAll(sig, {group: true})
   }
   const off = o.handleSignals !== false ? o.signals.subscribe(onInt, ['SIGINT', 'SIGTERM']) : () => {}
   o.onStart?.(rootPid)
+  // A job started here writes to the same terminal, bypassing medic: one line, no spinner.
+  const step = o.progress.step
+  step?.(o.spawnJob
+    ? `tracing pid ${rootPid} (${startStat?.comm ?? 'the job'}) and its children until it ends; Ctrl+C is passed on to it`
+    : `tracing pid ${rootPid} (${startStat?.comm ?? '?'}) ${stopAt === null ? 'until it ends' : `for ${formatMs(o.durationMs!)}`}; Ctrl+C stops the trace`, {live: !o.spawnJob})
   try {
     for (;;) {
       drain()
@@ -225,6 +238,7 @@ export async function traceSignals(o: TraceOptions): Promise<TraceResult> {
     await clock.sleep(POLL_MS)
     drain()
   } finally {
+    step?.()
     off()
     tracefs?.close()
     if (stracePid && !o.spawnJob) {
@@ -254,5 +268,5 @@ export async function traceSignals(o: TraceOptions): Promise<TraceResult> {
   const hitCg = o.jobCgroup ? undefined : ooms.find((x) => targets.has(x.pid) && x.memcg)?.memcg
   if (hitCg !== undefined) own = hitCg !== '/' && !(mine && (mine.path === hitCg || mine.path.startsWith(`${hitCg}/`))) ? {path: hitCg, limit: tracer.memoryLimit(hitCg)} : null
   const explanation = explain(ending, signals, ooms, targets, {oomCounter: oomCounterDelta, killers, ownCgroup: own, guard})
-  return {backend, failed: null, limitations, ending, rootPid, targets, signals, explanation, oomCounterDelta, killers, durationMs: clock.now() - t0}
+  return {backend, failed: null, limitations, ending, rootPid, targets, signals, explanation, oomCounterDelta, killers, durationMs: clock.now() - t0, interruptedBy}
 }

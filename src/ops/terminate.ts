@@ -1,4 +1,5 @@
 import {abandonKill, isFinal, markTarget, planKill, stepKill, type KillPlan, type KillTarget} from '../core/kill-plan.js'
+import {formatMs} from '../core/duration.js'
 import type {Action} from '../core/verdict.js'
 import type {Sent} from '../sys/signal-gate.js'
 import type {ProcessDeps} from '../deps.js'
@@ -31,6 +32,22 @@ export async function terminate(targets: KillTarget[], opts: TerminateOptions, d
     const t = plan.targets.find((x) => x.target.pid === pid)!.target
     return procs.liveness(pid, t.startTime) === 'alive'
   }
+  // The wait a person sees at a terminal: who still has to exit, after which signal.
+  let shown = ''
+  const waiting = () => {
+    const term = plan.targets.filter((t) => t.phase === 'terminating').map((t) => t.target.label)
+    const kill = plan.targets.filter((t) => t.phase === 'killing').map((t) => t.target.label)
+    const title = [
+      ...(term.length ? [`waiting for ${term.join(', ')} to exit after SIGTERM (SIGKILL at ${formatMs(opts.graceMs)})`] : []),
+      ...(kill.length ? [`waiting for ${kill.join(', ')} to exit after SIGKILL`] : []),
+    ].join('; ')
+    if (title !== shown) deps.progress.step?.(title || undefined)
+    shown = title
+  }
+  const done = () => {
+    if (shown) deps.progress.step?.()
+    return {plan, actions}
+  }
   for (;;) {
     const now = clock.now()
     const before = new Map(plan.targets.map((t) => [t.target.pid, t.phase]))
@@ -55,12 +72,13 @@ export async function terminate(targets: KillTarget[], opts: TerminateOptions, d
       else if (result === 'refused') plan = markTarget(plan, order.target.pid, 'denied', `refused: ${reason}`, clock.now())
       else if (result === 'reused') plan = markTarget(plan, order.target.pid, 'gone', 'pid reused by another process; not signalled', clock.now())
     }
-    if (plan.targets.every(isFinal)) return {plan, actions}
+    if (plan.targets.every(isFinal)) return done()
     const later = clock.now()
     if (opts.deadlineAt !== null && later >= opts.deadlineAt) {
       plan = abandonKill(plan, later, 'still alive when --timeout expired')
-      return {plan, actions}
+      return done()
     }
+    waiting()
     const wake = Math.min(step.wakeAt ?? later + POLL_MS, later + POLL_MS, opts.deadlineAt ?? Infinity)
     await clock.sleep(Math.max(0, wake - later))
   }

@@ -1,6 +1,30 @@
 import {toText, type Verdict} from '../core/verdict.js'
 import {systemClock, type Clock} from '../sys/clock.js'
 import {processSignalHub} from '../sys/signal-hub.js'
+import type {Progress} from '../deps.js'
+
+/**
+ * Progress for a loop: a line that the previous pass printed too — the same words, only
+ * its numbers moved ("down for 1.1s" … "for 2.1s") — is not printed again, so stderr says
+ * what changed, as stdout does; the log file keeps every pass. `nextPass()` before each pass.
+ */
+export function changesOnly(progress: Progress): Progress & {nextPass(): void} {
+  let previous = new Set<string>()
+  let current = new Set<string>()
+  // numbers and durations (`52ms`, `1.1s`, `1m30s`) are one mark
+  const shape = (line: string) => line.replace(/(?:\d+(?:\.\d+)?(?:ms|s|m|h|d)?)+/g, '#')
+  const out = ((line: string) => {
+    const s = shape(line)
+    current.add(s)
+    if (!previous.has(s)) progress(line)
+  }) as Progress & {nextPass(): void}
+  out.step = progress.step
+  out.nextPass = () => {
+    previous = current
+    current = new Set()
+  }
+  return out
+}
 
 /**
  * The loop of every long-running check (`watchdog`, `ollama frozen-check --watch`,

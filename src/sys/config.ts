@@ -4,8 +4,10 @@ import {join, resolve} from 'node:path'
 import {readTrusted} from './file-gate.js'
 
 /**
- * medic's config file: `--config FILE`, else `medic.config.{json,yaml,yml}` in the working
- * directory, else in `~/.config/medic/` (also as `config.{json,yaml,yml}`).
+ * medic's config file: `--config FILE`, else the first `medic.config.{json,yaml,yml}` or
+ * `config.{json,yaml,yml}` in `$XDG_CONFIG_HOME/medic/`, `~/.config/medic/`, `/etc/medic/`
+ * (CONFIG_DIRS). Never the working directory: medic run from anywhere (cron, a unit, another
+ * shell) reads the same file.
  *
  *   services:
  *     gateway:           # medic health gateway
@@ -43,16 +45,21 @@ function there(path: string): boolean {
   }
 }
 
+/** Where the config file is looked for, in order (README "Config file"). */
+export function configDirs(env: NodeJS.ProcessEnv = process.env, home = env.HOME || homedir()): string[] {
+  const dirs = [env.XDG_CONFIG_HOME ? join(env.XDG_CONFIG_HOME, 'medic') : '', join(home, '.config', 'medic'), '/etc/medic']
+  return [...new Set(dirs.filter(Boolean))]
+}
+
+const NAMES = ['medic.config.json', 'medic.config.yaml', 'medic.config.yml', 'config.json', 'config.yaml', 'config.yml']
+
 /** The config file's path, or null when there is none. Throws ConfigError for one that is missing (--config) or refused. */
-export function findConfig(explicit: string | undefined, cwd = process.cwd(), home = process.env.HOME || homedir()): string | null {
+export function findConfig(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): string | null {
   if (explicit) {
     if (!existsSync(explicit)) throw new ConfigError(`config file ${explicit} does not exist`)
     return trusted(resolve(explicit))
   }
-  const names = ['medic.config.json', 'medic.config.yaml', 'medic.config.yml']
-  for (const n of names) if (there(join(cwd, n))) return trusted(join(cwd, n))
-  const dir = join(home, '.config', 'medic')
-  for (const n of [...names, 'config.json', 'config.yaml', 'config.yml']) if (there(join(dir, n))) return trusted(join(dir, n))
+  for (const dir of configDirs(env)) for (const n of NAMES) if (there(join(dir, n))) return trusted(join(dir, n))
   return null
 }
 

@@ -31,7 +31,7 @@ export function timeLeft(ms: number): number {
 
 /** The limit a wait had: its own `requested` timeout, or `--timeout` when that cut it shorter (`effective`). */
 export function limitText(requested: number, effective: number): string {
-  return effective < requested ? `--timeout ${formatMs(timeoutMs)}` : `${requested}ms`
+  return effective < requested ? `--timeout ${formatMs(timeoutMs)}` : formatMs(requested)
 }
 
 /** Runs a wait on something outside medic (a service, its manager), recorded while it lasts. */

@@ -1,3 +1,4 @@
+import {formatMs} from '../core/duration.js'
 import {request as httpRequest} from 'node:http'
 import {limitText, serviceWait, timeLeft} from './deadline.js'
 

@@ -1,3 +1,4 @@
+import {formatMs} from '../core/duration.js'
 import {APPS_QUERY, GPU_QUERY, parseAppsCsv, parseGpuCsv, type ComputeApp, type GpuSample} from '../core/ollama/nvidia.js'
 import {run, type ExecResult} from './exec.js'
 
@@ -13,7 +14,7 @@ const csv = ['--format=csv,noheader,nounits']
 
 function judge(r: ExecResult, what: string, timeoutMs: number): Exclude<NvidiaResult, {kind: 'ok'}> | null {
   if (r.missing) return {kind: 'missing'}
-  if (r.timedOut) return {kind: 'hang', detail: `nvidia-smi${what} did not answer within ${timeoutMs}ms`}
+  if (r.timedOut) return {kind: 'hang', detail: `nvidia-smi${what} did not answer within ${formatMs(timeoutMs)}`}
   if (r.code !== 0) return {kind: 'failed', code: r.code, detail: `nvidia-smi${what} exit ${r.code}: ${(r.stdout + r.stderr).trim().split('\n')[0] ?? ''}`}
   return null
 }
@@ -34,6 +35,6 @@ export async function readGpus(timeoutMs: number): Promise<GpuReading> {
 export async function queryNvidia(timeoutMs: number): Promise<NvidiaResult> {
   const [g, a] = await Promise.all([readGpus(timeoutMs), run(['nvidia-smi', `--query-compute-apps=${APPS_QUERY}`, ...csv], {timeoutMs})])
   if (g.kind !== 'ok') return g
-  if (a.timedOut) return {kind: 'hang', detail: `nvidia-smi --query-compute-apps did not answer within ${timeoutMs}ms`}
+  if (a.timedOut) return {kind: 'hang', detail: `nvidia-smi --query-compute-apps did not answer within ${formatMs(timeoutMs)}`}
   return {kind: 'ok', gpus: g.gpus, apps: a.code === 0 ? parseAppsCsv(a.stdout) : [], raw: g.raw + a.stdout}
 }

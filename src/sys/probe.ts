@@ -1,3 +1,4 @@
+import {formatMs} from '../core/duration.js'
 import {connect} from 'node:net'
 import type {ProbeResult} from '../core/health-policy.js'
 import {monotonicMs} from './clock.js'

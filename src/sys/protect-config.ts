@@ -1,4 +1,5 @@
-import {readFileSync} from 'node:fs'
+import {existsSync, readFileSync} from 'node:fs'
+import {resolve} from 'node:path'
 import {findConfig, loadConfig} from './config.js'
 import {writeFileAtomic} from './state-store.js'
 
@@ -17,11 +18,12 @@ export async function configProtect(explicit?: string): Promise<{patterns: RegEx
 }
 
 /**
- * Adds or removes a `protect:` pattern in the config file, keeping the rest of it (YAML
- * comments too), written atomically. Creates `medic.config.json` here when there is none.
+ * Adds or removes a `protect:` pattern in the config file `path` (`protect … --config`),
+ * keeping the rest of it (YAML comments too), written atomically; made when missing.
  */
-export async function editProtect(explicit: string | undefined, pattern: string, add: boolean): Promise<{path: string; changed: boolean; patterns: string[]}> {
-  const path = findConfig(explicit) ?? explicit ?? 'medic.config.json'
+export async function editProtect(file: string, pattern: string, add: boolean): Promise<{path: string; changed: boolean; patterns: string[]}> {
+  // One that exists is judged like any config (findConfig: a file another user can change is refused, never edited).
+  const path = existsSync(file) ? findConfig(file)! : resolve(file)
   let text = ''
   try {
     text = readFileSync(path, 'utf8')

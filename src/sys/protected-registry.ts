@@ -1,6 +1,6 @@
 import {closeSync, constants, chmodSync, fstatSync, lstatSync, mkdirSync, opendirSync, openSync, readSync, statSync} from 'node:fs'
 import {dirname, join} from 'node:path'
-import {entryCounts, entryKey, parseProtectedEntry, type LiveEntry, type ProtectedEntry} from '../core/protect.js'
+import {entryCounts, entryKey, parseProtectedEntry, type LiveEntry, type ProtectedEntry, type ProtectPattern} from '../core/protect.js'
 import type {ProcessTable} from './proc-table.js'
 import {StateLayout} from './state-layout.js'
 import {identify, removeJudged, writeFileAtomic, type Seen} from './file-gate.js'
@@ -136,6 +136,33 @@ function readEntryFile(path: string): {text: string; fileUid: number; seen: Seen
   }
 }
 
+/**
+ * The names in a registry place (none when it is missing or unreadable), read like
+ * scanRegistry reads them: at most `max` names and not past the deadline; `incomplete`
+ * says why the rest were not read.
+ */
+function namesIn(dir: string, opts: ScanOptions = {}): {names: string[]; incomplete: string | null} {
+  const max = opts.maxNames ?? MAX_NAMES
+  const names: string[] = []
+  let d
+  try {
+    d = opendirSync(dir)
+  } catch {
+    return {names, incomplete: null}
+  }
+  try {
+    for (let count = 0; ; count++) {
+      if (count >= max) return {names, incomplete: `${dir} holds more than ${max} names; the rest were not read`}
+      if ((count & 1023) === 1023 && opts.past?.()) return {names, incomplete: `${dir} could not be read before --timeout (${count} names read)`}
+      const ent = d.readSync()
+      if (ent === null) return {names, incomplete: null}
+      names.push(ent.name)
+    }
+  } finally {
+    d.closeSync()
+  }
+}
+
 /** Every registration in every place, sorted into live (counting), ignored and dead. */
 export function scanRegistry(places: RegistryPlaces, procs: ProcessTable, opts: ScanOptions = {}): RegistryScan {
   if (uid() === 0) ensureHostRegistry(places)
@@ -235,8 +262,8 @@ export function scanRegistry(places: RegistryPlaces, procs: ProcessTable, opts: 
  * of its directories changed (inode, mtime or ctime — adding or removing an entry changes
  * them) or was changed so recently that a write in the same timestamp tick could hide.
  */
-export function registryReader(places: RegistryPlaces, procs: ProcessTable, opts: Omit<ScanOptions, 'dead'> = {}): () => {live: LiveEntry[]; incomplete: string | null} {
-  let cached: {stamp: string; live: LiveEntry[]; incomplete: string | null} | null = null
+export function registryReader(places: RegistryPlaces, procs: ProcessTable, opts: Omit<ScanOptions, 'dead'> = {}): () => {live: LiveEntry[]; patterns: ProtectPattern[]; incomplete: string | null} {
+  let cached: {stamp: string; live: LiveEntry[]; patterns: ProtectPattern[]; incomplete: string | null} | null = null
   const stamp = (): {text: string; recent: boolean} => {
     const now = Date.now()
     let recent = false
@@ -256,7 +283,8 @@ export function registryReader(places: RegistryPlaces, procs: ProcessTable, opts
     const before = stamp()
     if (cached && cached.stamp === before.text) return cached
     const scan = scanRegistry(places, procs, {...opts, dead: false})
-    const result = {stamp: before.recent ? '' : before.text, live: scan.live, incomplete: scan.incomplete}
+    const pats = scanPatterns(places, opts)
+    const result = {stamp: before.recent ? '' : before.text, live: scan.live, patterns: pats.live, incomplete: scan.incomplete ?? pats.incomplete}
     cached = result
     return result
   }
@@ -266,6 +294,98 @@ export function readRegistry(places: RegistryPlaces, procs: ProcessTable): LiveE
   return scanRegistry(places, procs).live
 }
 
+/** A registered pattern's file: `pattern-<uid>-<FNV-1a 64 of the pattern, 16 hex>.json`, one per user and pattern. */
+export function patternFileName(pattern: string, byUid: number = uid()): string {
+  return `pattern-${byUid}-${fnv1a64(pattern)}.json`
+}
+
+/**
+ * FNV-1a, 64 bits, of the UTF-8 bytes, in hex. Not node:crypto: loading it costs every run
+ * ~6 ms of start-up (measured: cleanup --port <free>, --cpu-prof), for a name that only has
+ * to be stable — a clash is only ever between one user's own patterns, and is refused (the
+ * name check reads the pattern back).
+ */
+export function fnv1a64(text: string): string {
+  let h = 0xcbf29ce484222325n
+  for (const b of Buffer.from(text, 'utf8')) h = BigInt.asUintN(64, (h ^ BigInt(b)) * 0x100000001b3n)
+  return h.toString(16).padStart(16, '0')
+}
+
+const PATTERN_NAME = /^pattern-(\d+)-[0-9a-f]{16}\.json$/
+
+export interface RegisteredPattern extends ProtectPattern {
+  pattern: string
+  registeredAt: string
+  file: Registration
+}
+
+/**
+ * The patterns of the registry (`medic protect add --pattern`), in the host directory and
+ * the /dev/shm fallback: read like entries (no symlink, regular, small), counted only when
+ * the file's name says the uid that owns it and the pattern it holds.
+ */
+export function scanPatterns(places: RegistryPlaces, opts: Omit<ScanOptions, 'dead'> = {}): {live: RegisteredPattern[]; ignored: {path: string; reason: string}[]; incomplete: string | null} {
+  const out: {live: RegisteredPattern[]; ignored: {path: string; reason: string}[]; incomplete: string | null} = {live: [], ignored: [], incomplete: null}
+  for (const [dir, prefix] of [[places.host, ''], [places.shm, SHM_PREFIX]]) {
+    const {names, incomplete} = namesIn(dir, opts)
+    if (incomplete) {
+      out.incomplete ??= incomplete
+      out.ignored.push({path: dir, reason: incomplete})
+    }
+    for (const n of names) {
+      const name = n.startsWith(prefix) ? n.slice(prefix.length) : ''
+      const m = PATTERN_NAME.exec(name)
+      if (!m) continue
+      const path = join(dir, n)
+      const f = readEntryFile(path)
+      if ('error' in f) {
+        out.ignored.push({path, reason: f.error})
+        continue
+      }
+      let o: {version?: unknown; pattern?: unknown; registeredAt?: unknown} | null = null
+      try {
+        o = JSON.parse(f.text)
+      } catch {}
+      if (!o || o.version !== 1 || typeof o.pattern !== 'string') {
+        out.ignored.push({path, reason: 'not a registered pattern (format v1)'})
+        continue
+      }
+      if (Number(m[1]) !== f.fileUid || patternFileName(o.pattern, f.fileUid) !== name) {
+        out.ignored.push({path, reason: `its name is not its pattern and its owner (uid ${f.fileUid})`})
+        continue
+      }
+      let re: RegExp
+      try {
+        re = new RegExp(o.pattern)
+      } catch (e) {
+        out.ignored.push({path, reason: `not a regular expression: ${(e as Error).message}`})
+        continue
+      }
+      out.live.push({re, pattern: o.pattern, fileUid: f.fileUid, source: path, registeredAt: typeof o.registeredAt === 'string' ? o.registeredAt : '', file: {path, seen: f.seen}})
+    }
+  }
+  return out
+}
+
+/** Where this user registers now: the host directory (root makes it), else /dev/shm for a user. */
+function registerPlace(places: RegistryPlaces, what: string, name: string): string {
+  const hostProblem = ensureHostRegistry(places)
+  if (hostProblem === null) return join(places.host, name)
+  if (uid() !== 0 && untrustedReason(places.shm) === null) return join(places.shm, `${SHM_PREFIX}${name}`)
+  throw new RegistryError(`cannot register ${what}: ${hostProblem}${uid() !== 0 ? `; ${places.shm}: ${untrustedReason(places.shm)}` : ''}`)
+}
+
+/** Registers a pattern for every medic on the host (until the next boot, like every registration). */
+export function registerPattern(pattern: string, places: RegistryPlaces): Registration {
+  const path = registerPlace(places, `pattern ${pattern}`, patternFileName(pattern))
+  try {
+    writeFileAtomic(path, JSON.stringify({version: 1, pattern, registeredAt: new Date().toISOString()}, null, 2) + '\n')
+  } catch (e) {
+    throw new RegistryError(`cannot register pattern ${pattern} in ${dirname(path)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
+  }
+  return {path, seen: identify(path)}
+}
+
 /**
  * Registers a process (atomically: temporary file, then rename). Root writes only to the
  * host directory (made if missing); a user writes there when it exists and is safe, else
@@ -273,19 +393,13 @@ export function readRegistry(places: RegistryPlaces, procs: ProcessTable): LiveE
  * caller must not go on as if the process were protected.
  */
 export function registerProtected(entry: ProtectedEntry, places: RegistryPlaces): Registration {
-  const key = entryKey(entry)
-  const text = JSON.stringify(entry, null, 2) + '\n'
-  const hostProblem = ensureHostRegistry(places)
-  const targets: string[] = []
-  if (hostProblem === null) targets.push(join(places.host, `${key}.json`))
-  else if (uid() !== 0 && untrustedReason(places.shm) === null) targets.push(join(places.shm, `${SHM_PREFIX}${key}.json`))
-  if (targets.length === 0) throw new RegistryError(`cannot register pid ${entry.pid}: ${hostProblem}${uid() !== 0 ? `; ${places.shm}: ${untrustedReason(places.shm)}` : ''}`)
+  const path = registerPlace(places, `pid ${entry.pid}`, `${entryKey(entry)}.json`)
   try {
-    writeFileAtomic(targets[0], text)
+    writeFileAtomic(path, JSON.stringify(entry, null, 2) + '\n')
   } catch (e) {
-    throw new RegistryError(`cannot register pid ${entry.pid} in ${dirname(targets[0])}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
+    throw new RegistryError(`cannot register pid ${entry.pid} in ${dirname(path)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
   }
-  return {path: targets[0], seen: identify(targets[0])}
+  return {path, seen: identify(path)}
 }
 
 /** Removes a registration through the file gate: only the very file it was (not one that replaced it). */

@@ -1,4 +1,4 @@
-import {groupIsJobs, marksInUse, MARK_ENV, protectionsOf, refusalFor, entryKey, undoable, type Adjustment, type LiveEntry, type OwnerScope, type ProcFacts, type ProtectionContext, type Refusal} from '../core/protect.js'
+import {groupIsJobs, marksInUse, MARK_ENV, protectionsOf, refusalFor, entryKey, undoable, type Adjustment, type LiveEntry, type OwnerScope, type ProcFacts, type ProtectionContext, type ProtectPattern, type Refusal} from '../core/protect.js'
 import {cgroupPids, freezeCgroup, joinCgroup, type Cgroup} from './cgroup.js'
 import {readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {getPriority, setPriority} from 'node:os'
@@ -121,6 +121,8 @@ export interface GateDeps {
   registry: () => LiveEntry[]
   /** Why the registry just returned is not whole (a flood of names, the deadline): then only a job's owner signals its own job. */
   registryProblem?: () => string | null
+  /** Patterns of the protected registry (`protect add --pattern`), as they are now, read with `registry`. */
+  patterns?: () => ProtectPattern[]
   policy: GatePolicy
   selfPid?: number
   /** The one place kill(2) is called; tests may watch it. */
@@ -180,13 +182,13 @@ export function makeSignalGate(d: GateDeps): SignalGate {
   const ancestors = {has: (pid: number) => me().ancestors.has(pid)}
   const kill = d.kill ?? ((pid, signal) => process.kill(pid, signal))
 
-  const context = (registry: LiveEntry[]): ProtectionContext => ({selfPid, ancestors: me().ancestors, protect: d.policy.protect, match: d.policy.match, registry, policyError: d.policy.error ?? null, registryError: d.registryProblem?.() ?? null})
+  const context = (registry: LiveEntry[], patterns: ProtectPattern[]): ProtectionContext => ({selfPid, ancestors: me().ancestors, protect: d.policy.protect, patterns, selfUid: me().uid, match: d.policy.match, registry, policyError: d.policy.error ?? null, registryError: d.registryProblem?.() ?? null})
 
   /** The facts refusalFor needs, marks only when a live entry uses them. */
-  const facts = (p: ProcInfo, registry: LiveEntry[]): ProcFacts => {
+  const facts = (p: ProcInfo, registry: LiveEntry[], patterns: ProtectPattern[] = []): ProcFacts => {
     const use = marksInUse(registry)
     return {
-      pid: p.pid, startTime: p.startTime, comm: p.comm, cmdline: p.cmdline, uid: registry.length ? (procs.realUid(p.pid) ?? undefined) : undefined, sid: p.sid,
+      pid: p.pid, startTime: p.startTime, comm: p.comm, cmdline: p.cmdline, uid: registry.length || patterns.length ? (procs.realUid(p.pid) ?? undefined) : undefined, sid: p.sid,
       mark: use.env ? procs.envVar(p.pid, MARK_ENV) : null,
       cgroup: use.cgroup ? procs.cgroup2(p.pid) : null,
     }
@@ -201,7 +203,8 @@ export function makeSignalGate(d: GateDeps): SignalGate {
       const mine = me ? protectionsOf(facts(me, registry), procs.ancestors(selfPid), registry).map((x) => entryKey(x.entry)) : []
       scope = {ownKeys: new Set([...owner, ...mine])}
     }
-    return refusalFor(facts(p, registry), procs.ancestors(p.pid), context(registry), scope)
+    const patterns = d.patterns?.() ?? []
+    return refusalFor(facts(p, registry, patterns), procs.ancestors(p.pid), context(registry, patterns), scope)
   }
 
   const deliver = (pid: number, startTime: string, signal: NodeJS.Signals, check: (p: ProcInfo) => Refusal | null | string, act: () => void = () => kill(pid, signal)): Sent => {

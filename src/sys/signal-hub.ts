@@ -28,3 +28,28 @@ export const processSignalHub: SignalHub = {
     }
   },
 }
+
+/**
+ * Listeners that only tidy up on a signal (the spinner's cursor restore: ora through
+ * signal-exit, cli/terminal.ts records them): they do not handle it.
+ */
+export const tidyListeners = new Set<(...args: unknown[]) => void>()
+
+/**
+ * The last resort for a signal nobody handles: `fn` runs only when no other listener (a
+ * subscriber here, or one of the few ops that listen directly: run-dev-safe, kill-trace)
+ * but tidy ones is there. The runner ends an interrupted run with its verdict this way.
+ */
+export function whenUnhandled(fn: (signal: HubSignal) => void, signals: readonly HubSignal[] = HUB_SIGNALS): () => void {
+  const handlers = signals.map((s) => {
+    const h = () => {
+      if (process.listeners(s).some((l) => l !== h && !tidyListeners.has(l as (...args: unknown[]) => void))) return
+      fn(s)
+    }
+    return [s, h] as const
+  })
+  for (const [s, h] of handlers) process.on(s, h)
+  return () => {
+    for (const [s, h] of handlers) process.off(s, h)
+  }
+}

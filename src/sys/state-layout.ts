@@ -13,8 +13,19 @@ import {unsafeStateDir} from './file-gate.js'
 export function resolveStateDir(explicit?: string, env: NodeJS.ProcessEnv = process.env, uid = process.getuid?.() ?? 0): string {
   if (explicit) return explicit
   if (env.MEDIC_STATE_DIR) return env.MEDIC_STATE_DIR
-  if (uid === 0) return '/var/lib/medic'
+  if (uid === 0) return ROOT_STATE_DIR
   return join(env.XDG_STATE_HOME || join(env.HOME || homedir(), '.local', 'state'), 'medic')
+}
+
+/** Root's default state dir: where a root guard (or any root medic without --state-dir) keeps its state. */
+export const ROOT_STATE_DIR = '/var/lib/medic'
+
+/**
+ * The state dirs whose medic guard records explain a kill (kill-trace, run-dev-safe's
+ * trace): this run's own, and a root guard's default one, read only (never created).
+ */
+export function guardRecordLayouts(own: StateLayout): StateLayout[] {
+  return own.dir === ROOT_STATE_DIR ? [own] : [own, new StateLayout(ROOT_STATE_DIR)]
 }
 
 /**

@@ -13,11 +13,13 @@ export class TracefsInstance {
   private partial = ''
   private readonly buf = Buffer.alloc(256 * 1024)
   private cleanup = () => this.close()
+  /** Event times are CLOCK_MONOTONIC seconds (else the kernel's local trace clock). */
+  monotonic = false
 
   private constructor(private readonly dir: string, private readonly events: string[]) {}
 
   /** `events` (`group/name`) enabled, each with its filter if given; `required` must exist, the others are enabled when present. */
-  static open(o: {tag: string; required: string[]; optional?: string[]; filters?: Record<string, string>; bufferKb: number}): {ok: true; instance: TracefsInstance} | {ok: false; reason: string} {
+  static open(o: {tag: string; required: string[]; optional?: string[]; filters?: Record<string, string>; bufferKb: number; monotonic?: boolean}): {ok: true; instance: TracefsInstance} | {ok: false; reason: string} {
     if ((process.getuid?.() ?? 0) !== 0) return {ok: false, reason: `not root: the ${o.required.join(', ')} tracepoint(s) need root`}
     let root = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'].find((d) => existsSync(join(d, 'instances')))
     if (!root) {
@@ -36,6 +38,14 @@ export class TracefsInstance {
       try {
         writeFileSync(join(dir, 'buffer_size_kb'), String(o.bufferKb))
       } catch {}
+      // CLOCK_MONOTONIC stamps (the default `local` clock is its own): events are then
+      // placed on medic's clock (sys/clock monotonicMs), so "+1.2s" is since the trace began.
+      if (o.monotonic) {
+        try {
+          writeFileSync(join(dir, 'trace_clock'), 'mono')
+          t.monotonic = true
+        } catch {}
+      }
       for (const ev of events) {
         if (o.filters?.[ev]) writeFileSync(join(dir, 'events', ev, 'filter'), o.filters[ev])
         writeFileSync(join(dir, 'events', ev, 'enable'), '1')
@@ -126,7 +136,7 @@ export class TracefsInstance {
  */
 export const TracefsSession = {
   open(): {ok: true; session: TracefsInstance} | {ok: false; reason: string} {
-    const r = TracefsInstance.open({tag: '', required: ['signal/signal_generate'], optional: ['sched/sched_process_fork'], filters: {'signal/signal_generate': 'sig != 17'}, bufferKb: 2048})
+    const r = TracefsInstance.open({tag: '', required: ['signal/signal_generate'], optional: ['sched/sched_process_fork'], filters: {'signal/signal_generate': 'sig != 17'}, bufferKb: 2048, monotonic: true})
     return r.ok ? {ok: true, session: r.instance} : r
   },
 }

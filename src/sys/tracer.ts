@@ -1,13 +1,16 @@
 import {spawn, spawnSync} from 'node:child_process'
-import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {existsSync, mkdtempSync, readFileSync, rmdirSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {identify, removeJudged} from './file-gate.js'
 import {memoryCgroupOf, memoryLimitOf, oomKillCount} from './cgroup.js'
 import type {Child} from './spawn-job.js'
 import {TracefsSession} from './tracefs.js'
 
 /** A source of kernel trace lines: read what came since the last read (never blocks), then close. */
 export interface TraceLines {
+  /** Its lines' times are CLOCK_MONOTONIC seconds, medic's own clock (else the kernel's local trace clock). */
+  readonly monotonic?: boolean
   read(): string[]
   close(): void
 }
@@ -60,7 +63,20 @@ export const tracer: Tracer = {
         offset = text.length - last.length
         return lines
       },
-      remove: () => rmSync(dir, {recursive: true, force: true}),
+      // The dir is mkdtemp's (0700, medic's own) and holds only strace's file: that file goes
+      // through the file gate (a regular file, the one judged, not followed out of the dir),
+      // then the empty dir by rmdir — never a recursive delete.
+      remove() {
+        const seen = identify(path)
+        if (seen) {
+          try {
+            removeJudged(path, seen, dir)
+          } catch {}
+        }
+        try {
+          rmdirSync(dir)
+        } catch {}
+      },
     }
   },
   stracePrefix: (followChildren, out) => ['strace', ...straceArgs(followChildren, out), '--'],

@@ -109,7 +109,7 @@ describe('medic cleanup', () => {
     expectContract(r, 'PORT_ALERT')
     expect(r.code).toBe(2)
     expect(r.lines[0]).toContain('dry run')
-    expect(r.stdout).toMatch(/plan: SIGTERM\+SIGCONT → pid \d+ \(node\); SIGKILL after 5\.0s/)
+    expect(r.stdout).toMatch(/plan: SIGTERM\+SIGCONT → pid \d+ \(node\); SIGKILL after 5s/)
     expect(alive(s.pid)).toBe(true)
   })
 

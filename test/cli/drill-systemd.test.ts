@@ -66,7 +66,7 @@ describe.skipIf(realSystemdSkip())('medic drill against a real systemd', () => {
     const r = await rs().medic(['drill', 'squat', '--unit', 'gw-bare', '--port', '18703', '--within', '2s', '--interval', '50ms', '--json'])
     const v = JSON.parse(r.stdout)
     expect(v.token).toBe('DRILL_ALERT')
-    expect(v.summary).toMatch(/^squat: not recovered within 2\.0s: the squatter still holds the port; protection seen: systemd unit gw-bare \(Restart=always, RestartSec=100ms\); restored \(kill squatter\); saw unit [a-z]+ \([a-z-]+\), MainPID \d+; port held by pid \d+ \(node\) = the squatter$/)
+    expect(v.summary).toMatch(/^squat: not recovered within 2s: the squatter still holds the port; protection seen: systemd unit gw-bare \(Restart=always, RestartSec=100ms\); restored \(kill squatter\); saw unit [a-z]+ \([a-z-]+\), MainPID \d+; port held by pid \d+ \(node\) = the squatter$/)
     expect((await helperLeft(rs())).code).toBe(0)
     // The port is free again: the unit's own restarts take it back.
     await waitInside(rs(), 'gw-bare back', answers(18703))
@@ -77,7 +77,7 @@ describe.skipIf(realSystemdSkip())('medic drill against a real systemd', () => {
     const pid = (await rs().sh('systemctl show -p MainPID --value gw-stop')).trim()
     const r = await rs().medic(['drill', 'stop', '--unit', 'gw-stop', '--port', '18704', '--url', 'http://127.0.0.1:18704/health', '--within', '1s', '--interval', '50ms', '--probe-timeout', '200ms'])
     expectContract(r, 'DRILL_ALERT')
-    expect(r.lines[0]).toMatch(new RegExp(`^DRILL_ALERT: stop: not recovered within 1\\.0s: pid ${pid} is still stopped; protection seen: systemd unit gw-stop \\(Restart=always`))
+    expect(r.lines[0]).toMatch(new RegExp(`^DRILL_ALERT: stop: not recovered within 1s: pid ${pid} is still stopped; protection seen: systemd unit gw-stop \\(Restart=always`))
     expect((await rs().sh(`ps -o stat= -p ${pid}`)).trim()).toMatch(/^[RS]/)
     await waitInside(rs(), 'gw-stop answers', answers(18704))
   })
@@ -108,7 +108,7 @@ describe.skipIf(realSystemdSkip())('medic drill against a real systemd', () => {
     await unit(rs(), 'gw-limit', [gw(18707), 'Restart=always', 'RestartSec=100ms'], {port: 18707, unit: ['StartLimitIntervalSec=60s', 'StartLimitBurst=2']})
     const r = await rs().medic(['drill', 'crash-loop', '--unit', 'gw-limit', '--port', '18707', '--hold', '3s', '--within', '5s', '--interval', '50ms'])
     expectContract(r, 'DRILL_ALERT')
-    expect(r.lines[0]).toMatch(/^DRILL_ALERT: crash-loop: not recovered within 5\.0s: the unit is failed \(failed\); protection seen: systemd unit gw-limit/)
+    expect(r.lines[0]).toMatch(/^DRILL_ALERT: crash-loop: not recovered within 5s: the unit is failed \(failed\); protection seen: systemd unit gw-limit/)
     expect((await rs().exec(['test', '-e', '/run/systemd/system/gw-limit.service.d'])).code).toBe(1)
     expect((await rs().sh('systemctl show -p ActiveState --value gw-limit')).trim()).toBe('failed')
     expect(await rs().sh('journalctl -u gw-limit -o cat --no-pager')).toMatch(/Start request repeated too quickly/)
@@ -134,7 +134,7 @@ describe.skipIf(realSystemdSkip())('medic drill against a real systemd', () => {
       const r = await rs().medic(['drill', kind, '--name', 'gateway', '--unit', 'clawdbot-gateway', '--port', '18789', '--url', url, '--within', '60s', '--json'])
       const v = JSON.parse(r.stdout)
       expect(v, `${kind}: ${r.stdout} ${r.stderr}`).toMatchObject({token: 'GATEWAY_OK', exitCode: 0, recoveredInMs: expect.any(Number)})
-      expect(v.guards).toEqual(['systemd unit clawdbot-gateway (Restart=always, RestartSec=100ms)', 'medic-health-gateway.timer (health every 2.0s)', "health-gateway's drop-in on clawdbot-gateway.service (ExecStartPre=medic cleanup)"])
+      expect(v.guards).toEqual(['systemd unit clawdbot-gateway (Restart=always, RestartSec=100ms)', 'medic-health-gateway.timer (health every 2s)', "health-gateway's drop-in on clawdbot-gateway.service (ExecStartPre=medic cleanup)"])
       times[`unit ${kind}`] = v.recoveredInMs
       await waitInside(rs(), 'the gateway settled', answers(18789))
     }

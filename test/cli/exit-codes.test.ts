@@ -1,4 +1,4 @@
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
@@ -156,8 +156,10 @@ describe("a config entry's settings count as the flags would (medic health SERVI
   const withConfig = async (entry: Record<string, unknown>, argv: string[], env: NodeJS.ProcessEnv = {}) => {
     const dir = mkdtempSync(join(tmpdir(), 'medic-config-mode-'))
     try {
-      writeFileSync(join(dir, 'medic.config.json'), JSON.stringify({services: {svc: {port: 1, repair: false, manager: 'none', 'reprobe-delay': '10ms', ...entry}}}))
-      return await medic(['health', 'svc', '--state-dir', join(dir, 'state'), ...argv], {cwd: dir, env})
+      // Where medic searches (never the working directory): $XDG_CONFIG_HOME/medic.
+      mkdirSync(join(dir, 'medic'))
+      writeFileSync(join(dir, 'medic', 'medic.config.json'), JSON.stringify({services: {svc: {port: 1, repair: false, manager: 'none', 'reprobe-delay': '10ms', ...entry}}}))
+      return await medic(['health', 'svc', '--state-dir', join(dir, 'state'), ...argv], {env: {XDG_CONFIG_HOME: dir, ...env}})
     } finally {
       rmSync(dir, {recursive: true, force: true})
     }

@@ -190,7 +190,7 @@ describe.skipIf(realSystemdSkip())('medic install under a real systemd', () => {
     expect(v.stdout).toMatch(/check file \/etc\/prometheus\/rules\/medic-ollama\.yml: ok/)
     // The exporter stops: its textfile goes stale after 2 × its interval, and verify says so.
     await rs().sh('systemctl stop medic-ollama-metrics')
-    await until('verify to see the stale textfile', async () => /ollama\.prom last written .* ago, more than 2 × 1\.0s: stale/.test(json(await rs().medic(['verify', '--name', 'ollama-metrics', '--json'])).summary), 20_000)
+    await until('verify to see the stale textfile', async () => /ollama\.prom last written .* ago, more than 2 × 1s: stale/.test(json(await rs().medic(['verify', '--name', 'ollama-metrics', '--json'])).summary), 20_000)
     expectContract(await rs().medic(['uninstall', '--name', 'ollama-metrics']), 'INSTALL_OK')
     expect(await rs().readFile('/etc/prometheus/rules/medic-ollama.yml')).toBeNull()
     // The textfile dir holds what the exporter wrote: it stays (only an empty dir medic made goes).

@@ -62,7 +62,7 @@ describe('medic isolate / run-dev-safe --memory-max', () => {
     const dir = j.tmp()
     const r = await medic(['run-dev-safe', '--state-dir', dir, '--memory-max', '64M', '--', process.execPath, '-e', ALLOC, '200'], {env: registryEnv(j)})
     expect(r.code).toBe(137)
-    expect(r.stderr).toMatch(/🔐 Mode: PROTECTED/)
+    expect(r.stderr).toMatch(/^ +Mode: PROTECTED/m) // no emoji: stderr is not a UTF-8 terminal here
     expect(r.stderr).toMatch(/KILLED BY SIGKILL \(exit code: 137\) — sent by the kernel OOM killer in its own cgroup/)
   })
 

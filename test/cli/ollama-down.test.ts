@@ -35,7 +35,7 @@ describe('frozen-check: a stopped or wedged API is a freeze too', () => {
     process.kill(client.pid!, 'SIGSTOP')
     const first = await run(o, ...viaLaunch(o)) // threshold 0: the first failed probe is confirmation 1
     expectContract(first, 'OLLAMA_ALERT')
-    expect(first.lines[0]).toMatch(/^OLLAMA_ALERT: Ollama API down at http:\/\/127\.0\.0\.1:\d+: no answer within 1000ms; for 0ms; confirming \(1\/2 failed probes\)$/)
+    expect(first.lines[0]).toMatch(/^OLLAMA_ALERT: Ollama API down at http:\/\/127\.0\.0\.1:\d+: no answer within 1s; for 0ms; confirming \(1\/2 failed probes\)$/)
     expect(procState(o.pid)).toBe('T')
     const acted = await run(o, ...viaLaunch(o), '-v')
     expectContract(acted, 'OLLAMA_RECOVERED')
@@ -111,7 +111,7 @@ describe('frozen-check: a stopped or wedged API is a freeze too', () => {
     await run(o, ...args)
     o.mode('hung')
     const first = await run(o, ...args)
-    expect(first.lines[0]).toMatch(/Ollama API down at .*: no answer within 1000ms; for 0ms; confirming \(1\/2 failed probes\)/)
+    expect(first.lines[0]).toMatch(/Ollama API down at .*: no answer within 1s; for 0ms; confirming \(1\/2 failed probes\)/)
     o.mode('healthy') // what the new server will read; the old one is still wedged: its requests never end
     const r = await run(o, ...args, '--json')
     const v = JSON.parse(r.stdout)

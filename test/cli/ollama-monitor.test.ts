@@ -48,7 +48,7 @@ describe('frozen-check 180 15 3 60: the seed positional form runs the monitor lo
     const lines = out.trim().split('\n').map((l) => JSON.parse(l))
     expect(lines.map((v) => [v.token, v.exitCode])).toEqual([['OLLAMA_OK', 0], ['OLLAMA_ALERT', 2]])
     // The seed's defaults: canary timeout 30 s, so the liveness probe waits 5 s.
-    expect(lines[1].summary).toMatch(/Ollama API down at .*: no answer within 5000ms; for 0ms; acts after 3m \+ 3 failed probes/)
+    expect(lines[1].summary).toMatch(/Ollama API down at .*: no answer within 5s; for 0ms; acts after 3m \+ 3 failed probes/)
   })
 
   it('takes the four values as the flags they stand for, and refuses bad ones with OLLAMA_UNKNOWN', async () => {
@@ -104,7 +104,7 @@ describe('frozen-check --test and --reset', () => {
     expect(s.code).toBe(0)
     const v = JSON.parse(s.stdout)
     expect(v).toMatchObject({token: 'OLLAMA_ALERT', exitCode: 0})
-    expect(v.summary).toMatch(/^Ollama frozen: API not answering \(no answer within 1000ms\); GPU: 0%/)
+    expect(v.summary).toMatch(/^Ollama frozen: API not answering \(no answer within 1s\); GPU: 0%/)
     process.kill(-o.pid, 'SIGCONT')
   })
 

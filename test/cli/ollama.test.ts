@@ -148,6 +148,6 @@ describe('medic ollama frozen-check', () => {
     expect(code).toBe(0)
     const lines = out.trim().split('\n')
     expect(lines.map((l) => l.split(':')[0])).toEqual(['OLLAMA_OK', 'OLLAMA_ALERT', 'OLLAMA_OK'])
-    expect(lines[1]).toMatch(/Ollama API down at .*no answer within 1000ms; for \S+; acts after 1\.0h \+ 2 failed probes$/)
+    expect(lines[1]).toMatch(/Ollama API down at .*no answer within 1s; for \S+; acts after 1h \+ 2 failed probes$/)
   })
 })

@@ -34,7 +34,9 @@ describe('medic run-dev-safe', () => {
     expect(out.reg).toContain(`${out.mark}.json`)
     expect(r.code).toBe(0)
     expect(r.stderr).toMatch(/^DEVRUN_OK: /m)
-    expect(r.stderr).toContain('✅ DEV SCRIPT COMPLETED (exit code: 0)')
+    expect(r.stderr).toContain('DEV SCRIPT COMPLETED (exit code: 0)')
+    // not a terminal: the seed's emoji and box rule stay out of pipes and logs
+    expect(r.stderr).not.toMatch(/\p{Extended_Pictographic}|═/u)
     for (const n of out.reg) expect(existsSync(join(reg, n))).toBe(false) // unregistered at the end
   })
 
@@ -99,11 +101,12 @@ describe('medic protect', () => {
     expectContract(await medic(['protect', 'add', '--pid', '999999999', '--state-dir', dir], {env}), 'PROTECT_UNKNOWN')
   })
 
-  it('edits --protect patterns in a YAML config, keeping its comments, and cleanup honours them', async () => {
+  it('edits --protect patterns in the YAML config named by --config, keeping its comments, and cleanup honours them', async () => {
     const cwd = j.tmp()
-    writeFileSync(join(cwd, 'medic.config.yaml'), '# my services\nservices:\n  gateway:\n    port: 18789 # the seed port\n')
-    expectContract(await medic(['protect', 'add', '--pattern', 'service\\.mjs'], {cwd}), 'PROTECT_OK')
-    const text = readFileSync(join(cwd, 'medic.config.yaml'), 'utf8')
+    const cfg = join(cwd, 'medic.config.yaml')
+    writeFileSync(cfg, '# my services\nservices:\n  gateway:\n    port: 18789 # the seed port\n')
+    expectContract(await medic(['protect', 'add', '--pattern', 'service\\.mjs', '--config', cfg]), 'PROTECT_OK')
+    const text = readFileSync(cfg, 'utf8')
     expect(text).toContain('# my services')
     expect(text).toContain('# the seed port')
     expect(text).toMatch(/protect:\n\s+- service\\\.mjs/)
@@ -111,10 +114,10 @@ describe('medic protect', () => {
     const s = spawn(process.execPath, [SERVICE, '--ready', ready], {stdio: 'ignore', detached: true})
     j.child(s)
     const svc = await waitReady(ready, 'service')
-    const r = await medic(['cleanup', '--port', String(svc.port), '--state-dir', join(cwd, 'st')], {cwd})
+    const r = await medic(['cleanup', '--port', String(svc.port), '--state-dir', join(cwd, 'st'), '--config', cfg])
     expectContract(r, 'PORT_ALERT')
     expect(r.lines[0]).toContain('matches --protect service\\.mjs')
-    expectContract(await medic(['protect', 'remove', '--pattern', 'service\\.mjs'], {cwd}), 'PROTECT_OK')
-    expect(readFileSync(join(cwd, 'medic.config.yaml'), 'utf8')).not.toContain('service\\.mjs')
+    expectContract(await medic(['protect', 'remove', '--pattern', 'service\\.mjs', '--config', cfg]), 'PROTECT_OK')
+    expect(readFileSync(cfg, 'utf8')).not.toContain('service\\.mjs')
   })
 })

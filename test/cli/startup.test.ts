@@ -32,6 +32,8 @@ function expectLean(loaded: Loaded): void {
   // (the command's bundle itself is compiled by bin/run.js through vm.Script, not require)
   expect(loaded.required.filter((f) => f.startsWith(ROOT) && !/\/(bin\/run\.js|dist\/run\/route\.cjs|test\/fixtures\/load-probe\.cjs)$/.test(f))).toEqual([])
   expect(loaded.internal).not.toContain('NativeModule internal/modules/esm/module_job')
+  // node:crypto alone is ~6 ms of start-up (src/sys/protected-registry.ts hashes without it)
+  expect(loaded.internal.filter((m) => /crypto/.test(m))).toEqual([])
 }
 
 describe('the run path (no TTY)', () => {
@@ -49,6 +51,15 @@ describe('the run path (no TTY)', () => {
     const st = await loadedBy(['supervise', 'status', '--state-dir', join(j.tmp(), 'state')])
     expect(st.r.lines[0]).toMatch(/^SUPERVISOR_[A-Z]+: /)
     expectLean(st.loaded)
+  })
+
+  it("a cron line's > /dev/null 2>&1 builds no stream for it (a character device, not a terminal)", async () => {
+    const out = join(j.tmp(), 'load.json')
+    const r = spawnSync(process.execPath, [BIN, 'cleanup', '--port', String(await freePort()), '--state-dir', join(j.tmp(), 'state')], {stdio: 'ignore', env: {...process.env, NODE_OPTIONS: `--require ${PROBE}`, LOAD_PROBE_OUT: out}})
+    expect(r.status).toBe(0)
+    const loaded = JSON.parse(readFileSync(out, 'utf8')) as Loaded
+    expectLean(loaded)
+    expect(loaded.internal.filter((m) => /sync_write_stream|NativeModule tty/.test(m))).toEqual([])
   })
 
   it('the probe sees what a run loads: --help goes through oclif', async () => {
@@ -71,13 +82,14 @@ describe('the verdict written straight to fd 1 (no process.stdout stream)', () =
 })
 
 describe('the bundles', () => {
-  it('serve every command of the registry, each from its own file; help and unknown words from main', () => {
+  it('serve every command of the registry, each from its own file; help of a command from its own, the root and unknown words from main', () => {
     const {bundleFor} = createRequire(import.meta.url)(join(ROOT, 'dist/run/route.cjs')) as {bundleFor: (argv: string[]) => string}
     for (const id of Object.keys(COMMANDS)) {
       const name = bundleFor([...id.split(' '), '--json'])
       expect(name).not.toBe('main')
       expect(existsSync(join(ROOT, 'dist/run', `${name}.cjs`))).toBe(true)
-      expect(bundleFor([...id.split(' '), '--help'])).toBe('main')
+      // its own bundle tells `--help` from a flag's value (`--unit -h`), and hands help to oclif
+      expect(bundleFor([...id.split(' '), '--help'])).toBe(name)
     }
     for (const argv of [[], ['--help'], ['nope'], ['constructor'], ['protect']]) expect(bundleFor(argv)).toBe('main')
   })

@@ -91,7 +91,7 @@ describe('decide', () => {
   it('turns an endless loop into one clear ALERT when the budget is spent', () => {
     const spent = repairBudget([1000, 2000, 3000], 4000, 3, 3_600_000)
     expect(spent).toMatchObject({used: 3, exhausted: true, freesAt: 3_601_000})
-    expect(decide(p, {repair: true, dryRun: false, manager, budget: spent})).toMatchObject({kind: 'alert', reason: expect.stringMatching(/repair budget spent: 3 repairs in the last 60m/)})
+    expect(decide(p, {repair: true, dryRun: false, manager, budget: spent})).toMatchObject({kind: 'alert', reason: expect.stringMatching(/repair budget spent: 3 repairs in the last 1h/)})
   })
 
   it('slides the window', () => {

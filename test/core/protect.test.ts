@@ -55,6 +55,23 @@ describe('who is never signalled', () => {
     expect(entryCounts(1000, 0)).toBe(false)
   })
 
+  it("a registered pattern (protect add --pattern): root's protects every match; a user's, that user's processes in that user's own runs, its regex never run elsewhere", () => {
+    const train = (uid: number) => P(7, 'python3', ['python3', 'train.py'], 's7', {uid})
+    const byRoot = {patterns: [{re: /train\.py/, fileUid: 0, source: '/run/medic/protected/pattern-0-x.json'}]}
+    expect(refusalFor(train(1000), [], ctx({...byRoot, selfUid: 0}))?.reason).toBe('matches the protected pattern train\\.py (/run/medic/protected/pattern-0-x.json)')
+    expect(refusalFor(train(1000), [], ctx({...byRoot, selfUid: 1000}))?.kind).toBe('protected')
+    const byUser = {patterns: [{re: /train\.py/, fileUid: 1000, source: 'p'}]}
+    expect(refusalFor(train(1000), [], ctx({...byUser, selfUid: 1000}))?.kind).toBe('protected')
+    expect(refusalFor(train(0), [], ctx({...byUser, selfUid: 1000}))).toBeNull() // root's process: not the user's to protect
+    expect(refusalFor(P(7, 'python3', ['python3', 'train.py']), [], ctx({...byUser, selfUid: 1000}))).toBeNull() // uid unknown
+    // In root's run (or any other user's), a user's regex is never evaluated: it could backtrack for ever.
+    const trap = {patterns: [{re: {source: '(a+)+$', test: () => expect.fail('a user\'s regex ran in root\'s medic')} as unknown as RegExp, fileUid: 1000, source: 'p'}]}
+    expect(refusalFor(train(1000), [], ctx({...trap, selfUid: 0}))).toBeNull()
+    expect(refusalFor(train(1000), [], ctx({...trap, selfUid: 1001}))).toBeNull()
+    // an owner signalling its own job: patterns do not apply
+    expect(refusalFor(train(0), [], ctx({...byRoot, selfUid: 0}), {ownKeys: new Set()})).toBeNull()
+  })
+
   it('an owner signalling its own job: patterns and its own registration do not apply, anything else does', () => {
     const own = entry(300, '3000', {mark: '300-3000'})
     const other = entry(500, '5000')

@@ -44,7 +44,7 @@ describe('the explanation', () => {
   it('names the sender of a SIGKILL and recognises a stop timeout', () => {
     const e = explain({kind: 'signaled', signal: 9}, [sig(1, 50, 'systemd', 15, 100), sig(91, 50, 'systemd', 9, 100)], [], targets, {oomCounter: null, killers: []})
     expect(e.headline).toBe('killed by SIGKILL (exit status 137 = 128 + 9); sent by pid 50 (systemd, user root: systemd)')
-    expect(e.causes[0]).toMatch(/stop timeout: SIGTERM then SIGKILL 90\.0s later .*systemd's stop timeout/)
+    expect(e.causes[0]).toMatch(/stop timeout: SIGTERM then SIGKILL 1m30s later .*systemd's stop timeout/)
     expect(e.counts).toEqual([{signal: 'SIGTERM', sender: 'systemd (pid 50)', count: 1}, {signal: 'SIGKILL', sender: 'systemd (pid 50)', count: 1}])
   })
   it('blames the OOM killer on kernel evidence', () => {

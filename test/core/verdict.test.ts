@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {defang, EXIT_CODES, exitCodeFor, oneLine, STATUSES, STATUS_MEANING, toJson, toSubject, toText, usageVerdict, worstOf, type Verdict} from '../../src/core/verdict.js'
+import {defang, EXIT_CODES, exitCodeFor, oneLine, STATUSES, SUMMARY_MAX, STATUS_MEANING, toJson, toSubject, toText, usageVerdict, worstOf, type Verdict} from '../../src/core/verdict.js'
 
 const v = (over: Partial<Verdict> = {}): Verdict => ({subject: 'PORT', status: 'OK', summary: 'fine', checks: [], actions: [], ...over})
 
@@ -35,11 +35,14 @@ describe('verdict contract', () => {
     expect(defang('MY_OKAY stays, _ALERT alone stays')).toBe('MY_OKAY stays, _ALERT alone stays')
   })
 
-  it('keeps the summary on one line under the cap', () => {
+  it('keeps the summary on one line, whole: no cut at ~120 characters, only a runaway one is capped', () => {
     expect(oneLine('a\nb')).toBe('a; b')
-    const long = oneLine('x'.repeat(500))
-    expect(long.length).toBe(120)
-    expect(long.endsWith('…')).toBe(true)
+    const cause = 'GATEWAY_ALERT-free cause: port 18789 held by orphan pid 4242 (node /usr/lib/node_modules/openclaw/dist/entry.js gateway --port 18789); freed; restarted and verified in 2.1s'
+    expect(oneLine(cause)).toBe(defang(cause))
+    expect(toText(v({summary: cause}), 0)).toBe(`PORT_OK: ${defang(cause)}\n`)
+    const runaway = oneLine('x'.repeat(50_000))
+    expect(runaway.length).toBe(SUMMARY_MAX)
+    expect(runaway.endsWith('…')).toBe(true)
   })
 
   it('prints the token only on line 1, even when details carry token-like text', () => {

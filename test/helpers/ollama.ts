@@ -85,7 +85,7 @@ export async function expectBudgetHeld(o: Fake, args: string[], countFile: strin
   await runCheck(o, ...args)
   const spent = await runCheck(o, ...args)
   expectContract(spent, 'OLLAMA_ALERT')
-  expect(spent.lines[0]).toMatch(/restart budget spent: 1 in the last 60m \(max 1\)/)
+  expect(spent.lines[0]).toMatch(/restart budget spent: 1 in the last 1h \(max 1\)/)
   expect(readFileSync(countFile, 'utf8')).toBe('x')
   const m = monitorMetrics(o)
   expect(sample(m, 'ollama_selfheal_restart_budget_exhausted')).toBe(1)

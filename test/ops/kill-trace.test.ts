@@ -105,8 +105,11 @@ describe('kill-trace (ops with a fake tracer, spawner, signal hub and world; the
     hub.raise('SIGINT')
     expect(world.events).toEqual(['SIGINT 800', 'SIGINT 801'])
     child!.end(null, 'SIGINT')
-    const {exit} = await tracing
+    const {verdict, exit} = await tracing
     expect(exit).toBe(130)
+    // The user ended it, not a killer: UNKNOWN, naming the signal medic passed on.
+    expect(verdict.status).toBe('UNKNOWN')
+    expect(verdict.summary).toMatch(/^interrupted by the user: medic received SIGINT \(Ctrl\+C\) and passed it on; pid 800 ended by SIGINT/)
   })
 
   it('without tracefs and strace: UNKNOWN, and nothing is started', async () => {

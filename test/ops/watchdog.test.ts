@@ -12,6 +12,7 @@ afterEach(() => world?.cleanup())
 /** The watchdog over a fake world; the manager records its calls in the world's events. */
 function watchdog(w: ReturnType<typeof fakeWorld>, over: Partial<WatchdogInput> = {}) {
   const dir = w.tmp()
+  mkdirSync(join(dir, 'sessions')) // a missing sessions dir is WATCHDOG_UNKNOWN (nothing could be looked at)
   const view: ManagerView = {state: 'active', raw: 'active', mainPid: null, restarts: []}
   const manager: ServiceManager = {
     kind: 'systemd', label: 'fake unit gw',

@@ -1,10 +1,11 @@
 // Attack report B1: root's medic ran a --start-cmd from a medic.config.json another user
-// wrote (in the working directory, or in ~/.config/medic when sudo keeps HOME). A config
+// wrote (in the working directory — no longer searched at all —, or in ~/.config/medic when
+// sudo keeps HOME; here the config directories are $XDG_CONFIG_HOME/medic). A config
 // file is a list of commands root will run: as root it is used only when the file and
 // every directory above it belong to root (or to medic's own user) and no other user can
 // write them (a sticky parent like /tmp excepted) — otherwise UNKNOWN naming it, nothing run.
 import {chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
-import {join} from 'node:path'
+import {dirname, join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 import {alive, expectContract, freePort, Janitor, medic, startService} from '../helpers/procs.js'
 import {asUser, TestUsers, userOrSkip} from '../helpers/users.js'
@@ -25,17 +26,25 @@ function rootDir(): string {
   return d
 }
 
+/** A root-owned 0755 config directory, `<XDG_CONFIG_HOME>/medic` for `health` below. */
+function configDir(): string {
+  const d = join(rootDir(), 'medic')
+  mkdirSync(d, {mode: 0o755})
+  return d
+}
+
 /** A config whose gw service "repairs" by touching `mark`: the mark is the command having run. */
 async function config(mark: string): Promise<string> {
   const port = await freePort()
   return JSON.stringify({services: {gw: {port, manager: 'command', 'start-cmd': `touch ${mark}`, 'reprobe-delay': '10ms', 'verify-timeout': '200ms', 'probe-timeout': '200ms'}}})
 }
 
-const health = (cwd: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}) => medic(['health', 'gw', '--state-dir', j.tmp(), ...extra], {cwd, env})
+/** health with `dir` as the config directory ($XDG_CONFIG_HOME/medic); run from another directory. */
+const health = (dir: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}) => medic(['health', 'gw', '--state-dir', j.tmp(), ...extra], {cwd: j.tmp(), env: {XDG_CONFIG_HOME: dirname(dir), ...env}})
 
 describe.skipIf(process.getuid?.() !== 0)('as root, a config file another user can change is refused', () => {
   it('a trusted config (root-owned file, root-owned dirs) is used: its start-cmd runs', async () => {
-    const cwd = rootDir()
+    const cwd = configDir()
     const mark = join(j.tmp(), 'ran')
     writeFileSync(join(cwd, 'medic.config.json'), await config(mark), {mode: 0o644})
     const r = await health(cwd)
@@ -43,9 +52,9 @@ describe.skipIf(process.getuid?.() !== 0)('as root, a config file another user c
     expect(existsSync(mark)).toBe(true)
   })
 
-  it("a medic.config.json another user wrote in the working directory: UNKNOWN naming it, nothing run", async (ctx) => {
+  it("a medic.config.json another user wrote in a shared config directory: UNKNOWN naming it, nothing run", async (ctx) => {
     const u = userOrSkip(users, ctx)
-    const cwd = rootDir()
+    const cwd = configDir()
     chmodSync(cwd, 0o1777) // a shared, sticky directory: the user may create files, not replace root's
     const mark = join(j.tmp(), 'ran')
     const file = join(cwd, 'medic.config.json')
@@ -60,8 +69,7 @@ describe.skipIf(process.getuid?.() !== 0)('as root, a config file another user c
 
   it('a root-owned config in a directory the user owns (they can swap it): refused', async (ctx) => {
     const u = userOrSkip(users, ctx)
-    const cwd = join(rootDir(), 'proj')
-    mkdirSync(cwd)
+    const cwd = configDir()
     const mark = join(j.tmp(), 'ran')
     writeFileSync(join(cwd, 'medic.config.json'), await config(mark), {mode: 0o644})
     chownSync(cwd, u.uid, u.gid)
@@ -72,7 +80,7 @@ describe.skipIf(process.getuid?.() !== 0)('as root, a config file another user c
   })
 
   it('a root-owned config in a world-writable directory without the sticky bit, or itself group/world-writable: refused', async () => {
-    const cwd = rootDir()
+    const cwd = configDir()
     const mark = join(j.tmp(), 'ran')
     writeFileSync(join(cwd, 'medic.config.json'), await config(mark), {mode: 0o644})
     chmodSync(cwd, 0o777)
@@ -92,7 +100,7 @@ describe.skipIf(process.getuid?.() !== 0)('as root, a config file another user c
     const mark = join(j.tmp(), 'ran')
     const cfg = await config(mark)
     asUser(u, `const fs=require('fs');fs.mkdirSync(${JSON.stringify(join(u.home, '.config', 'medic'))},{recursive:true});fs.writeFileSync(${JSON.stringify(join(u.home, '.config', 'medic', 'config.json'))}, ${JSON.stringify(cfg)})`)
-    const r = await health(rootDir(), [], {HOME: u.home})
+    const r = await health(rootDir(), [], {HOME: u.home, XDG_CONFIG_HOME: ''})
     expectContract(r, 'GW_UNKNOWN')
     expect(r.lines[0]).toContain(join(u.home, '.config', 'medic', 'config.json'))
     expect(existsSync(mark)).toBe(false)
@@ -122,27 +130,27 @@ describe.skipIf(process.getuid?.() !== 0)('as root, a config file another user c
 
   it('protect add --pattern never edits a refused config; protect list says the patterns are unknown, not "0 patterns"', async (ctx) => {
     const u = userOrSkip(users, ctx)
-    const cwd = rootDir()
+    const cwd = configDir()
     chmodSync(cwd, 0o1777)
     const file = join(cwd, 'medic.config.json')
     asUser(u, `require('fs').writeFileSync(${JSON.stringify(file)}, '{"protect":[]}')`)
-    const add = await medic(['protect', 'add', '--pattern', 'train', '--state-dir', j.tmp()], {cwd})
+    const add = await medic(['protect', 'add', '--pattern', 'train', '--config', file, '--state-dir', j.tmp()])
     expectContract(add, 'PROTECT_UNKNOWN')
     expect(add.stdout).not.toMatch(/internal error/)
     expect(readFileSync(file, 'utf8')).toBe('{"protect":[]}')
-    const list = await medic(['protect', 'list', '--state-dir', j.tmp(), '--json'], {cwd})
+    const list = await medic(['protect', 'list', '--state-dir', j.tmp(), '--json'], {env: {XDG_CONFIG_HOME: dirname(cwd)}})
     expect(JSON.parse(list.stdout).token).toBe('PROTECT_ALERT')
     expect(list.stdout).toContain(`${file}: refused`)
   })
 
   it('cleanup with a refused config signals nothing (its protect: patterns are unknown): ALERT naming the file', async (ctx) => {
     const u = userOrSkip(users, ctx)
-    const cwd = rootDir()
+    const cwd = configDir()
     chmodSync(cwd, 0o1777)
     const file = join(cwd, 'medic.config.json')
     asUser(u, `require('fs').writeFileSync(${JSON.stringify(file)}, '{"protect":[]}')`)
     const svc = await startService(j)
-    const r = await medic(['cleanup', '--port', String(svc.port), '--grace', '200ms', '--state-dir', j.tmp(), '--json'], {cwd})
+    const r = await medic(['cleanup', '--port', String(svc.port), '--grace', '200ms', '--state-dir', j.tmp(), '--json'], {env: {XDG_CONFIG_HOME: dirname(cwd)}})
     expect(r.code).toBe(2)
     const v = JSON.parse(r.stdout) as {token: string}
     expect(v.token).toBe('PORT_ALERT')

@@ -118,4 +118,46 @@ describe("root's medic never kills another user's protected job", () => {
     expectContract(r, 'PORT_RECOVERED')
     expect(alive(gw.pid)).toBe(false)
   })
+
+  it("a user's registered pattern protects that user's processes in that user's runs; root's medic never runs its regex", async (ctx) => {
+    const u = users.orSkip(ctx)
+    const host = join(openDir(), 'protected')
+    const env = {MEDIC_PROTECTED_DIR: host}
+    expectContract(await medic(['protect', 'list', '--state-dir', j.tmp()], {env}), 'PROTECT_OK') // root makes the host directory
+    const readyDir = join(u.home, 'run')
+    mkdirSync(readyDir)
+    chownSync(readyDir, u.uid, u.gid)
+    // The user's service, with a command line chosen to make a backtracking regex run for ever.
+    const userService = async (n: number) => {
+      const ready = join(readyDir, `ready${n}.json`)
+      const c = spawn(process.execPath, [SERVICE, '--ready', ready, `${'a'.repeat(40)}!`], {stdio: 'ignore', detached: true, uid: u.uid, gid: u.gid, cwd: u.home})
+      j.child(c)
+      return waitReady(ready, `${u.name}'s service`)
+    }
+    const mine = await userService(1)
+    // Backtracks for hours on "aaaa…!", but matches the service earlier in its command line, at its ready file.
+    const pattern = '(a|a)*b|ready1\\.json'
+    const uenv = {...env, HOME: u.home}
+    const add = await medic(['protect', 'add', '--pattern', pattern, '--state-dir', u.home], {uid: u.uid, env: uenv})
+    expectContract(add, 'PROTECT_OK')
+    expect(add.lines[0]).toContain("root's medic honours root's patterns only")
+    // The user's own medic run honours it (its process, its pattern, its regex)…
+    const own = await medic(['cleanup', '--port', String(mine.port), '--state-dir', join(u.home, 'st')], {uid: u.uid, env: uenv})
+    expectContract(own, 'PORT_ALERT')
+    expect(own.lines[0]).toContain('matches the protected pattern')
+    expect(alive(mine.pid)).toBe(true)
+    // …root's does not (nor runs its regex: test/core/protect.test.ts) and frees the port.
+    const roots = await medic(['cleanup', '--port', String(mine.port), '--state-dir', j.tmp()], {env})
+    expectContract(roots, 'PORT_RECOVERED')
+    expect(alive(mine.pid)).toBe(false)
+    // A pattern file named for root but owned by the user does not count either.
+    const planted = join(host, `pattern-0-${'0'.repeat(16)}.json`)
+    writeFileSync(planted, JSON.stringify({version: 1, pattern: '.'}))
+    chownSync(planted, u.uid, u.gid)
+    const list = JSON.parse((await medic(['protect', 'list', '--state-dir', j.tmp(), '--json'], {env})).stdout)
+    const here = (xs: {path: string}[]) => xs.filter((x) => x.path.startsWith(`${host}/`)) // /dev/shm is read too
+    expect(here(list.ignored)).toEqual([{path: planted, reason: expect.stringMatching(/its name is not its pattern and its owner/)}])
+    expect(here(list.registered)).toEqual([expect.objectContaining({pattern, byUid: u.uid, protects: expect.stringContaining('(not this one)')})])
+  })
+
 })

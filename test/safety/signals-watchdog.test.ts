@@ -46,7 +46,8 @@ describe('watchdog: only the managed service can be hung', () => {
     const pidFile = join(j.tmp(), 'gw.pid')
     const gw = await startService(j, ['--pid-file', pidFile])
     const root = j.tmp()
-    const r = await medic(['watchdog', '--once', '--json', '--sessions-dir', join(root, 'none'), '--ops-dir', '', '--restart-flag', '', '--state-dir', join(root, 'state'),
+    mkdirSync(join(root, 'sessions')) // a missing sessions dir would be WATCHDOG_UNKNOWN
+    const r = await medic(['watchdog', '--once', '--json', '--sessions-dir', join(root, 'sessions'), '--ops-dir', '', '--restart-flag', '', '--state-dir', join(root, 'state'),
       '--port', String(gw.port), '--gateway-match', `^${name}\\b`, '--hang-threshold', '0s', '--manager', 'command', '--start-cmd', 'true', '--pid-file', pidFile, '--grace', '500ms'])
     const v = JSON.parse(r.stdout)
     expect(v.checks.find((c: {name: string}) => c.name === 'gateway').detail).toMatch(new RegExp(`pid ${zpid} \\(${name}, uid ${u.uid}\\) in Z .* is not the service's`))

@@ -1,4 +1,4 @@
-import {COMMON_FLAGS} from '../common-flags.js'
+import {COMMON_FLAGS, CONFIG_FLAG} from '../common-flags.js'
 import {command} from '../spec.js'
 
 const spec = command({
@@ -14,9 +14,9 @@ BOOT_UNKNOWN     bad input, or another boot still holds the lock
 
 Concurrent boots (wsl.conf and .bashrc at once) start one supervisor.
 
-/etc/wsl.conf:
-  [boot]
-  command = /usr/local/bin/medic boot --name gateway --port 18789 --log-file /root/clawd/memory/wsl-boot.log -- /usr/bin/node /usr/lib/node_modules/openclaw/dist/entry.js gateway --port 18789`,
+/etc/wsl.conf (the command line is one line):
+    [boot]
+    command = /usr/local/bin/medic boot --name gateway --port 18789 --log-file /root/clawd/memory/wsl-boot.log -- /usr/bin/node /usr/lib/node_modules/openclaw/dist/entry.js gateway --port 18789`,
   examples: [
     '<%= config.bin %> <%= command.id %> --name gateway --port 18789 --health-url http://127.0.0.1:18789/health -- /usr/bin/node /usr/lib/node_modules/openclaw/dist/entry.js gateway --port 18789',
     'wsl.exe -d Ubuntu-24.04 -u root /usr/local/bin/medic boot --port 18789 -- node gateway.js   # Windows Task Scheduler',
@@ -28,6 +28,7 @@ Concurrent boots (wsl.conf and .bashrc at once) start one supervisor.
     wait: {type: 'duration', default: '30s', description: 'How long to wait for the service to answer.'},
     'supervise-arg': {type: 'string', multiple: true, description: "A flag handed to 'medic supervise' as is (repeatable), e.g. --supervise-arg=--max-restarts=5."},
     protect: {type: 'regex', multiple: true, description: 'Never signal a process matching this when freeing the port.'},
+    config: CONFIG_FLAG,
     ...COMMON_FLAGS,
   },
   rest: {name: 'cmd', description: 'the service command and its arguments', required: true},
@@ -37,7 +38,7 @@ Concurrent boots (wsl.conf and .bashrc at once) start one supervisor.
     const [{httpUrl}, {boot}, {makeProcessDeps}, {prober}, {jobSpawner}] = await Promise.all([import('../validate.js'), import('../../ops/boot.js'), import('../../deps.js'), import('../../sys/probe.js'), import('../../sys/spawn-job.js')])
     // The URL the supervisor it starts will probe, checked as supervise checks it: bad input is BOOT_UNKNOWN, before anything starts.
     const healthUrl = f['health-url'] ? httpUrl('health-url', f['health-url']) : null
-    const deps = await makeProcessDeps({stateDir: f['state-dir'], logFile: f['log-file'], stderr, protect: f.protect})
+    const deps = await makeProcessDeps({stateDir: f['state-dir'], config: f.config, logFile: f['log-file'], stderr, protect: f.protect})
     return boot({
       name, command: parsed.rest, port: f.port ?? null, healthUrl,
       waitMs: f.wait, layout: deps.layout, superviseArgs: f['supervise-arg'], deadlineAt,

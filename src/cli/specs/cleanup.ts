@@ -1,4 +1,4 @@
-import {COMMON_FLAGS} from '../common-flags.js'
+import {COMMON_FLAGS, CONFIG_FLAG} from '../common-flags.js'
 import {command} from '../spec.js'
 
 const spec = command({
@@ -26,13 +26,14 @@ Replaces gateway_cleanup.sh and gateway_prestart.sh; the port defaults to $OPENC
     match: {type: 'regex', description: 'Only terminate holders whose comm or command line matches; others are named in an ALERT.'},
     protect: {type: 'regex', multiple: true, description: 'Never signal a holder whose comm or command line matches (repeatable).'},
     'dry-run': {type: 'boolean', description: 'Print the plan (holders, signals) and change nothing.'},
+    config: CONFIG_FLAG,
     ...COMMON_FLAGS,
   },
   args: [{name: 'port', type: 'port', description: 'port(s) to free, as gateway_cleanup.sh took them', into: 'port'}],
   async run({parsed, deadlineAt, stderr}) {
     const f = parsed.flags
     const [{cleanup}, {makeProcessDeps}] = await Promise.all([import('../../ops/cleanup.js'), import('../../deps.js')])
-    const deps = await makeProcessDeps({stateDir: f['state-dir'], logFile: f['log-file'], stderr, protect: f.protect, match: f.match ?? null})
+    const deps = await makeProcessDeps({stateDir: f['state-dir'], config: f.config, logFile: f['log-file'], stderr, protect: f.protect, match: f.match ?? null})
     return cleanup({
       ports: [...new Set(f.port)],
       graceMs: f.grace,

@@ -1,4 +1,4 @@
-import {COMMON_FLAGS} from '../common-flags.js'
+import {COMMON_FLAGS, CONFIG_FLAG} from '../common-flags.js'
 import {DRILL_KINDS} from '../../core/drill.js'
 import {command} from '../spec.js'
 
@@ -59,6 +59,7 @@ DRILL_UNKNOWN   bad input, the target is ambiguous or gone, the fault could not 
     'command-timeout': {type: 'duration', default: '10s', description: 'Timeout of each systemctl call.'},
     protect: {type: 'regex', multiple: true, description: 'Never signal a process whose comm or command line matches (repeatable).'},
     'dry-run': {type: 'boolean', description: 'Find the target, check it, print the plan; inject nothing.'},
+    config: CONFIG_FLAG,
     ...COMMON_FLAGS,
   },
   args: [{name: 'kind', type: 'string', description: `the fault: ${DRILL_KINDS.join(', ')}`, into: 'kind'}],
@@ -70,7 +71,7 @@ DRILL_UNKNOWN   bad input, the target is ambiguous or gone, the fault could not 
       import('../../ops/drill.js'), import('../../deps.js'), import('../../sys/probe.js'), import('../../sys/drill-helpers.js'), import('../../sys/systemd-unit.js'),
       import('../../sys/signal-hub.js'), import('../../core/verdict.js'),
     ])
-    const base = await makeProcessDeps({stateDir: f['state-dir'], logFile: f['log-file'], stderr, protect: f.protect})
+    const base = await makeProcessDeps({stateDir: f['state-dir'], config: f.config, logFile: f['log-file'], stderr, protect: f.protect})
     return drill({
       kind, subject: name ? toSubject(name) : 'DRILL', pid, unit, port, url,
       withinMs: f.within, holdMs: f.hold, intervalMs: f.interval, probeTimeoutMs: f['probe-timeout'],

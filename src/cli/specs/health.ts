@@ -1,10 +1,9 @@
-import {COMMON_FLAGS} from '../common-flags.js'
+import {COMMON_FLAGS, CONFIG_FLAG} from '../common-flags.js'
 import {MANAGER_FLAGS} from '../manager-flags.js'
 import {command, flagSet, type Parsed} from '../spec.js'
 
 const FLAGS = flagSet({
   name: {type: 'name', default: 'gateway', description: 'Service name (1-64 of A-Z a-z 0-9 . _ -): the token subject (upper-cased), the config entry, the lock and state file names.'},
-  config: {type: 'string', description: 'Config file (default: ./medic.config.{json,yaml}, then ~/.config/medic/).'},
   port: {type: 'port', char: 'p', env: 'OPENCLAW_GATEWAY_PORT', default: '18789', description: 'The TCP port the service listens on.'},
   url: {type: 'string', description: 'Health URL (default http://127.0.0.1:<port>/health).'},
   tcp: {type: 'boolean', description: 'Probe with a TCP connect to --host:--port instead of HTTP.'},
@@ -28,6 +27,7 @@ const FLAGS = flagSet({
   'log-source': {type: 'string', description: 'A log file to read for --log-pattern instead of the journal or docker logs (rotation followed by inode; the offset kept in the state dir).'},
   'log-threshold': {type: 'integer', default: '1', min: 1, description: 'Matching lines since the last run that make LOG_PATTERN.'},
   'repair-on-log': {type: 'boolean', description: 'Restart the service on LOG_PATTERN alone (default: ALERT; a log line is evidence, not proof a restart helps).'},
+  config: CONFIG_FLAG,
   ...COMMON_FLAGS,
 })
 
@@ -60,12 +60,12 @@ GATEWAY_UNKNOWN     bad input, or a concurrent repair is still running past --lo
   args: [{name: 'service', type: 'string', description: 'a service entry of the config file (sets --name)', max: 1}],
   /** `medic health SERVICE`: the config file's entry for the service fills the flags the command line did not give. */
   async settings(cli: Parsed<typeof FLAGS>): Promise<Parsed<typeof FLAGS>> {
-    const [{applySettings, UsageError}, {loadConfig, serviceEntry, ConfigError}, {serviceName}] = await Promise.all([import('../parse.js'), import('../../sys/config.js'), import('../validate.js')])
+    const [{applySettings, UsageError}, {configDirs, loadConfig, serviceEntry, ConfigError}, {serviceName}] = await Promise.all([import('../parse.js'), import('../../sys/config.js'), import('../validate.js')])
     const name = serviceName(cli.positionals[0], cli.flags.name)
     try {
       const cfg = await loadConfig(cli.flags.config)
       const entry = serviceEntry(cfg, name)
-      if (cli.positionals[0] && !entry && name !== 'gateway') throw new UsageError(`no service "${name}" in ${cfg ? cfg.path : 'any config file (looked for medic.config.{json,yaml} here and in ~/.config/medic/)'}`)
+      if (cli.positionals[0] && !entry && name !== 'gateway') throw new UsageError(`no service "${name}" in ${cfg ? cfg.path : `any config file (looked in ${configDirs().join(', ')})`}`)
       return cfg && entry ? applySettings({flags: FLAGS}, cli, entry, `${cfg.path}: services.${name}`) : cli
     } catch (e) {
       if (e instanceof ConfigError) throw new UsageError(e.message)

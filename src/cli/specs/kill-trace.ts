@@ -1,4 +1,4 @@
-import {COMMON_FLAGS} from '../common-flags.js'
+import {COMMON_FLAGS, CONFIG_FLAG} from '../common-flags.js'
 import {command} from '../spec.js'
 
 const spec = command({
@@ -26,6 +26,7 @@ The traced command's stdout and stderr go to stderr, so stdout stays the verdict
     duration: {type: 'duration', description: 'Stop tracing after this long (attach mode: default until the process ends).'},
     'follow-children': {type: 'boolean', allowNo: true, default: true, description: "Also record signals to the target's descendants."},
     tracer: {type: 'enum', options: ['auto', 'tracefs', 'strace'], default: 'auto', description: 'tracefs (root, sees every sender) or strace (no root needed, blind to SIGKILL senders).'},
+    config: CONFIG_FLAG,
     ...COMMON_FLAGS,
   },
   rest: {name: 'cmd', description: 'the command to run and trace, with its arguments exactly as given', required: false},
@@ -34,14 +35,14 @@ The traced command's stdout and stderr go to stderr, so stdout stays the verdict
     const {UsageError} = await import('../parse.js')
     const pid = f.pid ?? null
     if ((pid === null) === (parsed.rest.length === 0)) throw new UsageError('give either --pid N or -- CMD [ARGS...]')
-    const [{killTrace}, {makeGate}, {procTable}, {systemClock}, {processSignalHub}, {tracer}, {jobSpawner}, {readGuardActions}, {stateLayout, StateLayout}] = await Promise.all([
+    const [{killTrace}, {makeGate}, {procTable}, {systemClock}, {processSignalHub}, {tracer}, {jobSpawner}, {readGuardActions}, {stateLayout, guardRecordLayouts}] = await Promise.all([
       import('../../ops/kill-trace.js'), import('../../deps.js'), import('../../sys/proc-table.js'), import('../../sys/clock.js'), import('../../sys/signal-hub.js'), import('../../sys/tracer.js'), import('../../sys/spawn-job.js'),
       import('../../sys/guard-store.js'), import('../../sys/state-layout.js'),
     ])
     // medic guard's records: in this state dir and a root guard's (the usual default).
-    const readers = [stateLayout(f['state-dir']), new StateLayout('/var/lib/medic')]
+    const readers = guardRecordLayouts(stateLayout(f['state-dir']))
     const {verdict} = await killTrace({command: parsed.rest.length ? parsed.rest : null, pid, durationMs: f.duration ?? null, followChildren: f['follow-children'] !== false, backend: f.tracer}, {
-      procs: procTable, gate: await makeGate({stateDir: f['state-dir']}), clock: systemClock, signals: processSignalHub, tracer, spawner: jobSpawner, progress: stderr,
+      procs: procTable, gate: await makeGate({stateDir: f['state-dir'], config: f.config}), clock: systemClock, signals: processSignalHub, tracer, spawner: jobSpawner, progress: stderr,
       guardActions: (since) => readGuardActions(readers, since),
     })
     return verdict

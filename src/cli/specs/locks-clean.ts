@@ -1,4 +1,4 @@
-import {COMMON_FLAGS} from '../common-flags.js'
+import {COMMON_FLAGS, CONFIG_FLAG} from '../common-flags.js'
 import {command} from '../spec.js'
 
 export const SESSIONS_DIR = '/root/.clawdbot/agents/main/sessions'
@@ -18,12 +18,13 @@ WATCHDOG_ALERT       an unparsable lock, or one whose writer cannot be proved de
     'max-age': {type: 'duration', default: '5m', description: 'A lock younger than this is kept.'},
     'dry-run': {type: 'boolean', description: 'Say what would be removed; remove nothing.'},
     'lock-pids-local': {type: 'boolean', description: "Every process that writes these locks runs in medic's own pid namespace (a container's own sessions dir): a pid medic does not see running is dead."},
+    config: CONFIG_FLAG,
     ...COMMON_FLAGS,
   },
   async run({parsed, stderr}) {
     const f = parsed.flags
     const [{locksClean}, {makeProcessDeps}] = await Promise.all([import('../../ops/housekeeping.js'), import('../../deps.js')])
-    return locksClean({dir: f.dir, maxAgeMs: f['max-age'], dryRun: f['dry-run'] === true, pidsLocal: f['lock-pids-local'] === true}, await makeProcessDeps({stateDir: f['state-dir'], logFile: f['log-file'], stderr}))
+    return locksClean({dir: f.dir, maxAgeMs: f['max-age'], dryRun: f['dry-run'] === true, pidsLocal: f['lock-pids-local'] === true}, await makeProcessDeps({stateDir: f['state-dir'], config: f.config, logFile: f['log-file'], stderr}))
   },
 })
 

@@ -1,4 +1,5 @@
-import {COMMON_FLAGS} from '../common-flags.js'
+import {COMMON_FLAGS, CONFIG_FLAG} from '../common-flags.js'
+import {exitCodeTable} from '../exit-codes.js'
 import {MANAGER_FLAGS} from '../manager-flags.js'
 import {command} from '../spec.js'
 
@@ -26,6 +27,7 @@ The seed's monitor contract (ollama_frozen_monitor.sh): the positional form runs
     'OLLAMA_HOST=http://192.168.15.2:11434 <%= config.bin %> <%= command.id %> --manager ssh --ssh homelab@192.168.15.2',
     'OLLAMA_HOST=0.0.0.0:11434 <%= config.bin %> <%= command.id %> --manager docker --container ollama --json',
   ],
+  exitCodes: `${exitCodeTable()}\n--test exits 0 whatever it saw, in both modes (the seed's self-test); the token still says what it saw.`,
   flags: {
     url: {type: 'string', env: 'OLLAMA_HOST', description: 'Ollama address, parsed as Ollama parses OLLAMA_HOST (default http://127.0.0.1:11434).'},
     threshold: {type: 'duration', default: '180s', description: 'How long a stall or a down API must hold before medic confirms it.'},
@@ -54,6 +56,7 @@ The seed's monitor contract (ollama_frozen_monitor.sh): the positional form runs
     'ssh-config': {type: 'string', description: '--manager ssh: an ssh_config file (ssh -F): keys, known hosts, jump hosts.'},
     'ssh-identity': {type: 'string', description: '--manager ssh: private key file (ssh -i).'},
     'ssh-sudo': {type: 'boolean', allowNo: true, default: true, description: '--manager ssh: run "sudo -n systemctl restart <unit>" (--no-ssh-sudo: without sudo, e.g. as root).'},
+    config: CONFIG_FLAG,
     ...COMMON_FLAGS,
     // The seed monitor's own textfile (ollama_* series), not the common flag: this command's
     // medic_check_* series go to $MEDIC_TEXTFILE_DIR (cli/observe.ts).
@@ -76,7 +79,7 @@ The seed's monitor contract (ollama_frozen_monitor.sh): the positional form runs
 
     const ollama = ollamaEndpoint(f.url)
     const [{makeProcessDeps}, {buildManager}] = await Promise.all([import('../../deps.js'), import('../manager-flags.js')])
-    const base = await makeProcessDeps({stateDir: f['state-dir'], logFile: f['log-file'], stderr, protect: f.protect})
+    const base = await makeProcessDeps({stateDir: f['state-dir'], config: f.config, logFile: f['log-file'], stderr, protect: f.protect})
     const {UsageError} = await import('../parse.js')
     if (f.ssh !== undefined && parsed.given.has('manager') && f.manager !== 'ssh') throw new UsageError(`--ssh goes with --manager ssh, not --manager ${f.manager}`)
     let manager

@@ -16,7 +16,7 @@ OLLAMA_UNKNOWN   the textfile could not be written`,
   flags: {
     url: {type: 'string', env: 'OLLAMA_HOST', description: 'Ollama address (default http://127.0.0.1:11434).'},
     file: {type: 'string', description: 'Textfile to write (default $TEXTFILE_DIR/ollama.prom when TEXTFILE_DIR is set).'},
-    stdout: {type: 'boolean', description: 'Print the metrics on stdout after the verdict line instead of (or as well as) writing the file.'},
+    stdout: {type: 'boolean', description: 'Print the metrics on stdout, alone (a valid exposition); the verdict line goes to stderr. With --json: in the object\'s "exposition".'},
     test: {type: 'boolean', description: 'The seed exporter\'s --test: print the metrics (same as --stdout).'},
     watch: {type: 'duration', description: 'Refresh every this long (e.g. 15s) until SIGTERM.'},
     daemon: {type: 'boolean', description: 'The seed exporter\'s --daemon [interval]: --watch, every [interval] (default 15s).'},
@@ -43,10 +43,10 @@ OLLAMA_UNKNOWN   the textfile could not be written`,
       return watchLoop(async () => (await once()).verdict, {announce: (l) => process.stdout.write(`${l}\n`), intervalMs, subject: 'OLLAMA', render, observe})
     }
     const {verdict, text} = await once()
-    // The metrics follow line 1 as detail lines; their names never look like tokens.
+    // stdout is the exposition alone (promtool-valid, as the seed's --test); the verdict line goes to stderr.
     if (f.stdout || f.test) {
-      verdict.details = text.trimEnd().split('\n')
-      verdict.printDetails = true
+      verdict.data = text
+      verdict.extra = {...verdict.extra, exposition: text}
     }
     return verdict
   },

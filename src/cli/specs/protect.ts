@@ -1,4 +1,4 @@
-import {COMMON_FLAGS} from '../common-flags.js'
+import {COMMON_FLAGS, CONFIG_FLAG} from '../common-flags.js'
 import {flagSet, type CommandSpec} from '../spec.js'
 
 const TARGET = flagSet({
@@ -7,7 +7,7 @@ const TARGET = flagSet({
 })
 const NAME = flagSet({name: {type: 'string', description: 'A name for the registered process.'}})
 const SHARED = flagSet({
-  config: {type: 'string', description: 'The config file that holds the patterns.'},
+  config: CONFIG_FLAG,
   ...COMMON_FLAGS,
 })
 /** list takes no target, remove no name: absent flags are undefined. */
@@ -20,11 +20,11 @@ function protectSpec(verb: 'list' | 'add' | 'remove'): CommandSpec<ProtectFlags>
     subject: 'PROTECT',
     observable: false,
     summary: {
-      list: 'List what medic never signals: registered jobs (dead ones pruned) and --protect patterns from the config file.',
-      add: 'Protect a running process (--pid, by identity, with its descendants) or a pattern (--pattern, into the config file).',
-      remove: 'Unregister a process (--pid) or drop a pattern (--pattern) from the config file.',
+      list: 'List what medic never signals: registered jobs (dead ones pruned), registered patterns, and protect: patterns of the config file.',
+      add: 'Protect a running process (--pid, by identity, with its descendants) or a pattern (--pattern: in the host registry; with --config, into that file).',
+      remove: 'Unregister a process (--pid) or a pattern (--pattern; with --config, from that file).',
     }[verb],
-    description: `The protected registry is one for the host: /run/medic/protected/ (root-owned, sticky; /dev/shm/medic-protected.* while root has not made it yet; <state-dir>/protected/ is still read), one file per process: pid, start time, name, command line, and the marks its descendants carry. run-dev-safe writes it for as long as a job runs. An entry counts only when written by root or by the user running the process it names; list shows the ones ignored and why. Patterns live under protect: in the config file (--config, medic.config.{json,yaml}, ~/.config/medic/). medic cleanup, health, supervise, boot, watchdog, drill and ollama never signal a registered process, its descendants (also after setsid or a double fork: by the MEDIC_PROTECTED mark in their environment, the job's session, the job's cgroup), or anything a pattern matches.
+    description: `The protected registry is one for the host: /run/medic/protected/ (root-owned, sticky; /dev/shm/medic-protected.* while root has not made it yet; <state-dir>/protected/ is still read), one file per process: pid, start time, name, command line, and the marks its descendants carry. run-dev-safe writes it for as long as a job runs. An entry counts only when written by root or by the user running the process it names; list shows the ones ignored and why. A pattern (a regular expression over comm and command line) is registered there too, as pattern-<uid>-<hash>.json: honoured by every medic on the host, whatever its working directory, until the next boot (like every registration); root's protects every process it matches, a user's only that user's processes and only in that user's own medic runs (root's medic never runs a user's regex: to be safe from it, register the process with --pid or run it under run-dev-safe). For good, a pattern goes under protect: in the config file: protect add --pattern P --config FILE, or by hand (the file medic reads: --config, else the first medic.config.{json,yaml} or config.{json,yaml} in $XDG_CONFIG_HOME/medic, ~/.config/medic, /etc/medic). medic cleanup, health, supervise, boot, watchdog, drill and ollama never signal a registered process, its descendants (also after setsid or a double fork: by the MEDIC_PROTECTED mark in their environment, the job's session, the job's cgroup), or anything a pattern matches.
 
 PROTECT_OK       listed, or changed
 PROTECT_UNKNOWN  bad input (no such process, nothing given)`,

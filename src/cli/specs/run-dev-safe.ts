@@ -29,7 +29,7 @@ type JobFlags = typeof ISOLATE_FLAGS & Partial<Pick<typeof FLAGS, 'oom-score-adj
  */
 async function runJob({parsed, stderr}: RunContext<JobFlags>, register: boolean) {
   const f = parsed.flags
-  const [{runDevSafe}, {procTable}, {stateLayout, StateLayout}, {basename}, {nameFrom}, {makeGate}, {registryPlaces}, {readGuardActions}, {UsageError}, {MIN_MEMORY_MAX}, {configFromFlag}] = await Promise.all([
+  const [{runDevSafe}, {procTable}, {stateLayout, guardRecordLayouts}, {basename}, {nameFrom}, {makeGate}, {registryPlaces}, {readGuardActions}, {UsageError}, {MIN_MEMORY_MAX}, {configFromFlag}] = await Promise.all([
     import('../../ops/run-dev-safe.js'), import('../../sys/proc-table.js'), import('../../sys/state-layout.js'), import('node:path'), import('../../core/names.js'), import('../../deps.js'), import('../../sys/protected-registry.js'),
     import('../../sys/guard-store.js'), import('../parse.js'), import('../../core/guard-config.js'), import('../guard-config-flag.js'),
   ])
@@ -43,12 +43,13 @@ async function runJob({parsed, stderr}: RunContext<JobFlags>, register: boolean)
   const layout = stateLayout(f['state-dir'])
   const name = f.name ?? nameFrom(basename(parsed.rest[0]), 'job')
   // Its own state dir's guard records, and a root guard's (the usual default).
-  const readers = [layout, new StateLayout('/var/lib/medic')]
+  const readers = guardRecordLayouts(layout)
   return runDevSafe({
     name, command: parsed.rest, cwd: f.cwd, nice, oomScoreAdj: f['oom-score-adj'] ?? 0, // set only for a registered job: run-dev-safe's, which has the flag
     logFile: f['log-file'] ?? layout.devRunLog(name),
     trace: f.trace !== false, stateDir: layout.dir, jsonReport: f['json-report'] ?? null,
     limits: {memoryMax: memoryMax ?? null, cpuWeight: cpuWeight ?? null}, register,
+    emoji: process.stderr.isTTY === true && /utf-?8/i.test(process.env.LC_ALL || process.env.LC_CTYPE || process.env.LANG || ''),
   }, {clock: systemClock, procs: procTable, gate: await makeGate({stateDir: layout.dir}), places: registryPlaces(layout.dir), signals: processSignalHub, tracer, spawner: jobSpawner, stderr, guardActions: (since: number) => readGuardActions(readers, since)})
 }
 
@@ -67,6 +68,13 @@ At the end: the seed's report for exit 0 / 130 / 137 / 143 / other; the wrapper 
     '<%= config.bin %> <%= command.id %> -- bash scripts/recovery/03_run_500_cycles_no_timeout.sh',
     '<%= config.bin %> <%= command.id %> --name pytest --log-file logs/pytest.log --json-report logs/pytest.json -- python -m pytest -x "tests/a b.py"',
   ],
+  exitCodes: [
+    "The job's own status, in both --exit-codes modes (not the table other commands use):",
+    'N          the job exited with N: 0 is DEVRUN_OK, anything else DEVRUN_ALERT',
+    '128+N      the job was killed by signal N: 130 SIGINT (Ctrl+C), 137 SIGKILL, 143 SIGTERM; DEVRUN_ALERT',
+    '3          bad input, or the job was not started: DEVRUN_UNKNOWN',
+    'The verdict line goes to stderr: stdout belongs to the job.',
+  ].join('\n'),
   flags: FLAGS,
   rest: {name: 'cmd', description: 'the job and its arguments, exactly as given', required: true},
   wrapper: true,

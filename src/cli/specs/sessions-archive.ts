@@ -1,4 +1,4 @@
-import {COMMON_FLAGS} from '../common-flags.js'
+import {COMMON_FLAGS, CONFIG_FLAG} from '../common-flags.js'
 import {command} from '../spec.js'
 import {SESSIONS_DIR} from './locks-clean.js'
 
@@ -18,12 +18,13 @@ WATCHDOG_ALERT       --dry-run found work to do, or a session could not be moved
     quiet: {type: 'duration', default: '60s', description: 'A session written more recently than this is left alone.'},
     'prune-older-than': {type: 'duration', description: 'Also delete the archives medic made more than this long ago (off unless given).'},
     'dry-run': {type: 'boolean', description: 'Say what would be moved; move nothing.'},
+    config: CONFIG_FLAG,
     ...COMMON_FLAGS,
   },
   async run({parsed, stderr}) {
     const f = parsed.flags
     const [{sessionsArchive}, {makeProcessDeps}] = await Promise.all([import('../../ops/housekeeping.js'), import('../../deps.js')])
-    return sessionsArchive({dir: f.dir, maxBytes: f['max-size'], quietMs: f.quiet, pruneOlderThanMs: f['prune-older-than'] ?? null, dryRun: f['dry-run'] === true}, await makeProcessDeps({stateDir: f['state-dir'], logFile: f['log-file'], stderr}))
+    return sessionsArchive({dir: f.dir, maxBytes: f['max-size'], quietMs: f.quiet, pruneOlderThanMs: f['prune-older-than'] ?? null, dryRun: f['dry-run'] === true}, await makeProcessDeps({stateDir: f['state-dir'], config: f.config, logFile: f['log-file'], stderr}))
   },
 })
 

@@ -1,4 +1,4 @@
-import {COMMON_FLAGS} from '../common-flags.js'
+import {COMMON_FLAGS, CONFIG_FLAG} from '../common-flags.js'
 import {command} from '../spec.js'
 
 const spec = command({
@@ -13,12 +13,13 @@ SUPERVISOR_UNKNOWN   no supervisor runs for this name`,
   examples: ['<%= config.bin %> <%= command.id %> --name gateway', '<%= config.bin %> <%= command.id %> --name gateway --json'],
   flags: {
     name: {type: 'string', default: 'gateway', description: 'Name of the supervised service.'},
+    config: CONFIG_FLAG,
     ...COMMON_FLAGS,
   },
   async run({parsed, stderr}) {
     const f = parsed.flags
     const [{superviseStatus}, {makeProcessDeps}] = await Promise.all([import('../../ops/supervise-status.js'), import('../../deps.js')])
-    const deps = await makeProcessDeps({stateDir: f['state-dir'], stderr})
+    const deps = await makeProcessDeps({stateDir: f['state-dir'], config: f.config, stderr})
     return superviseStatus(f.name, 'SUPERVISOR', deps)
   },
 })

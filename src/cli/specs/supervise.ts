@@ -1,4 +1,4 @@
-import {COMMON_FLAGS} from '../common-flags.js'
+import {COMMON_FLAGS, CONFIG_FLAG} from '../common-flags.js'
 import {command} from '../spec.js'
 
 const SANE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
@@ -39,6 +39,7 @@ Stdout carries one verdict line per status change (SUPERVISOR_ALERT, SUPERVISOR_
     'pid-file': {type: 'string', description: "The supervisor's pid file: its pid alone, for kill $(cat FILE) (default <state-dir>/supervise/<name>.pid); its start time is in the state file."},
     'child-pid-file': {type: 'string', description: "Also write the child's pid here (the seed used /tmp/clawdbot-gateway.pid)."},
     protect: {type: 'regex', multiple: true, description: 'Never signal a process matching this when freeing the port (repeatable).'},
+    config: CONFIG_FLAG,
     ...COMMON_FLAGS,
   },
   rest: {name: 'cmd', description: 'the service command and its arguments, exactly as given', required: true},
@@ -54,7 +55,7 @@ Stdout carries one verdict line per status change (SUPERVISOR_ALERT, SUPERVISOR_
       import('../../sys/spawn-job.js'), import('../../sys/cgroup.js'), import('../../sys/signal-hub.js'), import('../../sys/heap.js'),
     ])
     keepYoungGenerationSmall()
-    const base = await makeProcessDeps({stateDir: f['state-dir'], logFile: f['log-file'], stderr, protect: f.protect})
+    const base = await makeProcessDeps({stateDir: f['state-dir'], config: f.config, logFile: f['log-file'], stderr, protect: f.protect})
     const {layout} = base
     return supervise({
       name, subject: 'SUPERVISOR', command: parsed.rest, env,

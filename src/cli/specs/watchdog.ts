@@ -1,4 +1,4 @@
-import {COMMON_FLAGS} from '../common-flags.js'
+import {COMMON_FLAGS, CONFIG_FLAG} from '../common-flags.js'
 import {MANAGER_FLAGS} from '../manager-flags.js'
 import {command} from '../spec.js'
 import {SESSIONS_DIR} from './locks-clean.js'
@@ -43,8 +43,8 @@ WATCHDOG_ALERT       something is wrong and not fixed (a restart failed, an unsu
     grace: {type: 'duration', default: '5s', description: 'SIGTERM → SIGKILL grace.'},
     protect: {type: 'regex', multiple: true, description: 'Never signal a process matching this (repeatable).'},
     'dry-run': {type: 'boolean', description: 'Report what would be done; change nothing.'},
-    config: {type: 'string', description: 'Config file whose protect: patterns are honoured.'},
     ...MANAGER_FLAGS,
+    config: CONFIG_FLAG,
     ...COMMON_FLAGS,
   },
   async run({parsed, deadlineAt, stderr, observe}) {

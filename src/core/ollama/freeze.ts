@@ -6,6 +6,7 @@
  * canary for a stall, the liveness probe itself for a down API) before medic acts, within
  * a cooldown and a sliding-window budget. The ops layer observes, probes and acts.
  */
+import {formatMs} from '../duration.js'
 import type {Assessment} from './policy.js'
 
 export interface FrozenConfig {
@@ -128,7 +129,7 @@ export function gateAction(s: FrozenState, now: number, cfg: FrozenConfig, o: {r
   if (!o.repair) return {kind: 'alert', why: 'repair is off (--no-repair)'}
   if (s.cooldownUntil !== null && now < s.cooldownUntil) return {kind: 'alert', why: 'frozen again within the cooldown after the last remediation'}
   const used = budgetUsed(s, now, cfg)
-  if (used >= cfg.maxRestarts) return {kind: 'alert', why: `restart budget spent: ${used} in the last ${Math.round(cfg.restartWindowMs / 60_000)}m (max ${cfg.maxRestarts})`}
+  if (used >= cfg.maxRestarts) return {kind: 'alert', why: `restart budget spent: ${used} in the last ${formatMs(cfg.restartWindowMs)} (max ${cfg.maxRestarts})`}
   return {kind: 'go'}
 }
 

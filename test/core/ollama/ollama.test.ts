@@ -177,7 +177,7 @@ describe('the freeze decision, as a step function of now', () => {
     t.charge(120)
     t.charge(240)
     t.state = {...t.state, failures: 3}
-    expect(t.gate(400)).toMatchObject({kind: 'alert', why: expect.stringMatching(/restart budget spent: 3 in the last 60m/)})
+    expect(t.gate(400)).toMatchObject({kind: 'alert', why: expect.stringMatching(/restart budget spent: 3 in the last 1h/)})
     expect(budgetExhausted(t.state, NOW + 400_000, cfg)).toBe(true)
     // The window slides: an hour after the first restart, one slot is free again.
     expect(t.gate(3601)).toEqual({kind: 'go'})
