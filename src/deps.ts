@@ -37,6 +37,8 @@ export interface ProcessDeps {
   /** Progress for people and journals: stderr, never stdout; `step` names a wait (see Progress). */
   progress: Progress
   selfPid: number
+  /** The uid medic runs as: what only root may do, and what a message says (never read from process in ops). */
+  uid: number
 }
 
 export interface GateOptions {
@@ -88,6 +90,7 @@ export async function makeProcessDeps(opts: GateOptions & {logFile?: string; std
     log: new LogFile(opts.logFile),
     progress: opts.stderr,
     selfPid: process.pid,
+    uid: process.getuid?.() ?? 0,
   }
 }
 

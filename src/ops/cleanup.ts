@@ -73,7 +73,7 @@ export async function cleanup(input: CleanupInput, deps: ProcessDeps): Promise<V
     if (l.listening) {
       details.push(`port ${port}: ${l.sockets.map((s) => `${s.address}:${s.port}`).join(', ')} via ${l.via}`)
       for (const h of holders) details.push(`  holder ${holderText(h)}: ${describeProc(h)}${h.refused ? ` [refused: ${h.refused}]` : ''}`)
-      if (l.invisible) details.push(`  a listening socket whose owner is invisible to uid ${process.getuid?.()}`)
+      if (l.invisible) details.push(`  a listening socket whose owner is invisible to uid ${deps.uid}`)
     }
   }
 
@@ -223,7 +223,7 @@ async function judgePort(rep: PortReport, input: CleanupInput, deps: ProcessDeps
   const reasons: string[] = []
   for (const h of refused) reasons.push(`${holderText(h)}: ${h.refused}`)
   if (before.invisible || (after.listening && after.pids.length === 0)) {
-    reasons.push(process.getuid?.() === 0 ? 'an invisible process (another namespace or hidden from root)' : 'an invisible process (not root: run as root to see and free it)')
+    reasons.push(deps.uid === 0 ? 'an invisible process (another namespace or hidden from root)' : 'an invisible process (not root: run as root to see and free it)')
   }
   const newcomers = after.pids.filter((p) => !before.holders.some((h) => h.pid === p))
   if (newcomers.length) reasons.push(`re-taken by pid ${newcomers.join(', ')}`)

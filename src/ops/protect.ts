@@ -6,7 +6,7 @@ import type {ProcessTable} from '../sys/proc-table.js'
 import {registerPattern, registerProtected, registryPlaces, RegistryError, scanPatterns, scanRegistry, unregisterProtected} from '../sys/protected-registry.js'
 import {editProtect} from '../sys/protect-config.js'
 
-export async function protectVerb(verb: 'list' | 'add' | 'remove', o: {pid?: number; pattern?: string; name?: string; config?: string; stateDir: string}, deps: {procs: ProcessTable; clock: Clock}): Promise<Verdict> {
+export async function protectVerb(verb: 'list' | 'add' | 'remove', o: {pid?: number; pattern?: string; name?: string; config?: string; stateDir: string}, deps: {procs: ProcessTable; clock: Clock; uid: number}): Promise<Verdict> {
   const {procs} = deps
   const base = {subject: 'PROTECT', checks: [], actions: []}
   const places = registryPlaces(o.stateDir)
@@ -19,7 +19,7 @@ export async function protectVerb(verb: 'list' | 'add' | 'remove', o: {pid?: num
     let cfgError: string | null = null
     const cfg = await loadConfig(o.config).catch((e: Error) => ((cfgError = e.message), null))
     const pats = scanPatterns(places)
-    const me = process.getuid?.() ?? 0
+    const me = deps.uid
     const registered = pats.live.map((p) => ({pattern: p.pattern, byUid: p.fileUid, path: p.source, registeredAt: p.registeredAt, protects: p.fileUid === 0 ? 'every process' : `processes of uid ${p.fileUid}, in that user's own medic runs${p.fileUid === me ? '' : ' (not this one)'}`}))
     const patterns = [...registered.map((p) => p.pattern), ...(cfg?.protect ?? [])]
     const ignored = [...scan.ignored, ...pats.ignored]
@@ -53,7 +53,7 @@ export async function protectVerb(verb: 'list' | 'add' | 'remove', o: {pid?: num
       return {...base, status: 'OK', summary: `${r.changed ? (verb === 'add' ? 'added' : 'removed') : verb === 'add' ? 'already there:' : 'not there:'} pattern ${o.pattern} in ${r.path}`, extra: {patterns: r.patterns, config: r.path}}
     }
     // Without --config, the host's registry: honoured by every medic, whatever its directory.
-    const me = process.getuid?.() ?? 0
+    const me = deps.uid
     const mine = scanPatterns(places).live.filter((p) => p.pattern === o.pattern && (p.fileUid === me || me === 0))
     if (verb === 'add') {
       const whom = me === 0 ? 'every process it matches from every medic on this host' : `your processes it matches from your own medic runs (root's medic honours root's patterns only: run the job under medic run-dev-safe, or protect add --pid)`
@@ -76,7 +76,7 @@ export async function protectVerb(verb: 'list' | 'add' | 'remove', o: {pid?: num
   if (!p) throw new UsageError(`no process ${o.pid}`)
   const key = entryKey(p)
   if (verb === 'add') {
-    const uid = process.getuid?.() ?? 0
+    const uid = deps.uid
     const owner = procs.realUid(p.pid) ?? p.uid
     if (!entryCounts(uid, owner)) throw new UsageError(`pid ${p.pid} (${p.comm}) runs as uid ${owner}: an entry written by uid ${uid} would not count (only root or the process's own user can protect it)`)
     let path: string

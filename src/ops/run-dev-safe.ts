@@ -98,6 +98,8 @@ export interface DevRunDeps {
   /** --trace: tracefs or strace. */
   tracer: Tracer
   stderr: (l: string) => void
+  /** The uid medic runs as (oom_score_adj is set only as root). */
+  uid: number
   /** medic guard's action records since a moment, so a kill by the guard is explained by its reason. */
   guardActions?: (sinceMs: number) => GuardAction[]
 }
@@ -226,7 +228,7 @@ export async function runDevSafe(input: DevRunInput, deps: DevRunDeps): Promise<
         say(`   PID: ${pid} (not registered on its own: ${(e as Error).message}; protected as the wrapper's descendant and by its marks)`)
         checks.push({name: 'protected job', status: 'UNKNOWN', detail: `pid ${pid} not registered on its own (${(e as Error).message}): protected through the wrapper's registration while the wrapper runs, and by its marks`})
       }
-      if ((process.getuid?.() ?? 0) === 0) {
+      if (deps.uid === 0) {
         try {
           const now = setOomScoreAdj(pid, input.oomScoreAdj)
           checks.push({name: 'oom_score_adj', status: 'OK', detail: `set to ${now} (the kernel OOM killer prefers others)`})

@@ -118,6 +118,7 @@ export function fakeWorld(o: {protect?: RegExp[]} = {}) {
     log: new LogFile(undefined),
     progress: (l) => void progress.push(l),
     selfPid: SELF,
+    uid: 0,
   }
   const dirs: string[] = []
   return {

@@ -50,7 +50,7 @@ function world(units: SystemdUnits = makeSystemdUnits(j.tmp())) {
   const registry = {read: (): LiveEntry[] => []}
   const deps: DrillDeps = {
     clock: systemClock, procs, ports: portTable, gate: makeSignalGate({procs, registry: () => registry.read(), policy: {protect: [], match: null}}), locks: {acquire: async () => ({acquired: true, release: () => {}})},
-    log: new LogFile(undefined), progress: () => {}, selfPid: process.pid,
+    log: new LogFile(undefined), progress: () => {}, selfPid: process.pid, uid: 0,
     prober: {http: prober.http, tcp: async (...a) => {
       const r = await prober.tcp(...a)
       onProbe()

@@ -55,6 +55,7 @@ function world(procs: Proc[], registry: {pid: number; startTime: string; name: s
     log: new LogFile(undefined),
     progress: () => {},
     selfPid: 2,
+    uid: 0,
   }
   const manager = {kind: 'command' as const, label: 'command manager', status: async () => ({available: true}), servicePids: () => null, stop: async () => null, start: async () => (sent.push('start'), {ok: true, detail: 'started'})}
   const input = (over: Partial<RemedyInput>): RemedyInput => ({remedy: 'resume-kill', manager, port: 11434, visible: true, listeners: [], runners: [], graceMs: 100, deadlineAt: null, t0: 0, ...over})

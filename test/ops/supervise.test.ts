@@ -104,6 +104,7 @@ function world(o: {behaviour?: (c: FakeChild, w: {exit: (c: FakeChild, code: num
     log: new LogFile(undefined),
     progress: () => {},
     selfPid: SELF,
+    uid: 0,
     prober: {
       http: async () => answer('http'),
       tcp: async () => (events.push(`probe${at()}`), answer('tcp')),

@@ -35,6 +35,7 @@ function world(behaviour: 'polite' | 'ignores-term' | 'unkillable' | 'denied') {
     log: new LogFile(undefined),
     progress: () => {},
     selfPid: 99,
+    uid: 0,
   }
   return {deps, sent, at: () => now}
 }

@@ -37,7 +37,7 @@ PROTECT_UNKNOWN  bad input (no such process, nothing given)`,
     async run({parsed}) {
       const f = parsed.flags
       const [{protectVerb}, {procTable}, {stateLayout}, {systemClock}] = await Promise.all([import('../../ops/protect.js'), import('../../sys/proc-table.js'), import('../../sys/state-layout.js'), import('../../sys/clock.js')])
-      return protectVerb(verb, {pid: f.pid, pattern: f.pattern, name: f.name, config: f.config, stateDir: stateLayout(f['state-dir']).dir}, {procs: procTable, clock: systemClock})
+      return protectVerb(verb, {pid: f.pid, pattern: f.pattern, name: f.name, config: f.config, stateDir: stateLayout(f['state-dir']).dir}, {procs: procTable, clock: systemClock, uid: process.getuid?.() ?? 0})
     },
   }
 }

@@ -50,7 +50,7 @@ async function runJob({parsed, stderr}: RunContext<JobFlags>, register: boolean)
     trace: f.trace !== false, stateDir: layout.dir, jsonReport: f['json-report'] ?? null,
     limits: {memoryMax: memoryMax ?? null, cpuWeight: cpuWeight ?? null}, register,
     emoji: process.stderr.isTTY === true && /utf-?8/i.test(process.env.LC_ALL || process.env.LC_CTYPE || process.env.LANG || ''),
-  }, {clock: systemClock, procs: procTable, gate: await makeGate({stateDir: layout.dir}), places: registryPlaces(layout.dir), signals: processSignalHub, tracer, spawner: jobSpawner, stderr, guardActions: (since: number) => readGuardActions(readers, since)})
+  }, {clock: systemClock, procs: procTable, gate: await makeGate({stateDir: layout.dir}), places: registryPlaces(layout.dir), signals: processSignalHub, tracer, spawner: jobSpawner, stderr, uid: process.getuid?.() ?? 0, guardActions: (since: number) => readGuardActions(readers, since)})
 }
 
 const spec = command({
