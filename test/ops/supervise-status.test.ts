@@ -34,7 +34,7 @@ const state = (over: object = {}) => ({
 describe('supervise status (fake process table, fake wall clock)', () => {
   it('OK: the supervisor and its child run; restarts counted in the window by the clock it is given', () => {
     const v = superviseStatus('gw', 'SUPERVISOR', world(state(), ['10:5', '11:6']))
-    expect(v).toMatchObject({status: 'OK', summary: 'gw supervised by pid 10; child pid 11 running; 2 restarts in the last 1.0h'})
+    expect(v).toMatchObject({status: 'OK', summary: 'gw supervised by pid 10; child pid 11 running; 2 restarts in the last 1h'})
   })
 
   it('UNKNOWN when the supervisor in the file is gone or its pid was reused (another start time)', () => {

@@ -29,7 +29,7 @@ describe('--timeout against a service that accepts and never answers', () => {
     const port = await hungService()
     const r = await medic(['health', '--port', String(port), '--url', `http://127.0.0.1:${port}/`, '--no-repair', '--manager', 'none', '--state-dir', j.tmp(), '--timeout', TIMEOUT])
     alertOnTime(r, 'GATEWAY')
-    expect(r.lines[0]).toMatch(/UNRESPONSIVE.*no answer within --timeout 1\.0s/)
+    expect(r.lines[0]).toMatch(/UNRESPONSIVE.*no answer within --timeout 1s/)
   })
 
   it('health with repair: ALERT, and no repair started past the deadline', async () => {
