@@ -19,8 +19,12 @@ export type Channel = 'command' | 'url'
 const HOUR = 3_600_000
 
 export interface ChannelRecord {
-  /** What this channel was last told (a delivery that succeeded), and when (wall ms). */
-  told: {status: Status; at: number} | null
+  /**
+   * What this channel was last told (a delivery that succeeded), and when (wall ms); at 0,
+   * what it is taken to believe without having been told (the status a run saw before it
+   * was ever told anything; null: no status was ever seen — the first report).
+   */
+  told: {status: Status | null; at: number} | null
   /** Wall ms of the attempts in the last hour: the rate limit. */
   attempts: number[]
   /** Changes held back by the rate limit since the last delivery. */
@@ -40,7 +44,7 @@ export function readNotifyRecord(x: unknown): NotifyRecord {
 }
 
 export type NotifyDecision =
-  | {send: true; from: Status | null; believed: Status; held: number}
+  | {send: true; from: Status | null; believed: Status | null; held: number}
   | {send: false; why: 'unchanged' | 'rate-limited'; record: ChannelRecord; newlyHeld: boolean}
 
 /**
@@ -50,21 +54,28 @@ export type NotifyDecision =
 export function decideNotify(rec: ChannelRecord | undefined, current: Status, previousRun: Status | null, now: number, limit: number): NotifyDecision {
   const ch: ChannelRecord = rec ?? {told: null, attempts: [], held: 0}
   const attempts = ch.attempts.filter((t) => t > now - HOUR && t <= now)
-  // Nothing told yet: the previous run's status is what everyone last saw; no run at all
-  // before means nothing was wrong to anyone's knowledge.
-  const believed = ch.told?.status ?? previousRun ?? 'OK'
-  // From here on the channel's own record says what it believes, whatever later runs see.
-  const told = ch.told ?? {status: believed, at: 0}
-  if (believed === current) return {send: false, why: 'unchanged', record: {...ch, told, attempts}, newlyHeld: false}
+  // Nothing told yet: the previous run's status is what everyone last saw; null: no run
+  // before, no previous status (said so: never an invented OK), though nothing was wrong to
+  // anyone's knowledge, so a first OK is not news.
+  const believed: Status | null = ch.told ? ch.told.status : previousRun
+  if ((believed ?? 'OK') === current) {
+    // From here on the channel's own record says what it believes, whatever later runs see.
+    return {send: false, why: 'unchanged', record: {...ch, told: ch.told ?? {status: current, at: 0}, attempts}, newlyHeld: false}
+  }
   if (attempts.length >= limit) {
     const newlyHeld = previousRun !== current
-    return {send: false, why: 'rate-limited', record: {told, attempts, held: ch.held + (newlyHeld ? 1 : 0)}, newlyHeld}
+    return {send: false, why: 'rate-limited', record: {told: ch.told ?? {status: believed, at: 0}, attempts, held: ch.held + (newlyHeld ? 1 : 0)}, newlyHeld}
   }
-  return {send: true, from: ch.told?.status ?? previousRun, believed, held: ch.held}
+  return {send: true, from: believed, believed, held: ch.held}
+}
+
+/** A previous status in words, for a log line or a message: `OK`, or that there was none. */
+export function previousText(s: Status | null): string {
+  return s ?? '(no previous status)'
 }
 
 /** The channel's record after an attempt; `believed` is what it believed before (decideNotify's). */
-export function afterAttempt(rec: ChannelRecord | undefined, current: Status, now: number, delivered: boolean, believed: Status): ChannelRecord {
+export function afterAttempt(rec: ChannelRecord | undefined, current: Status, now: number, delivered: boolean, believed: Status | null): ChannelRecord {
   const ch: ChannelRecord = rec ?? {told: null, attempts: [], held: 0}
   const attempts = [...ch.attempts.filter((t) => t > now - HOUR && t <= now), now]
   return delivered ? {told: {status: current, at: now}, attempts, held: 0} : {...ch, told: ch.told ?? {status: believed, at: 0}, attempts}
@@ -95,10 +106,10 @@ export interface NotifyRequest {
 
 const firing = (s: Status) => s === 'ALERT' || s === 'UNKNOWN'
 
-/** One line a person reads: `GATEWAY_ALERT on wsl-box (medic health): <summary>; was OK`. */
+/** One line a person reads: `GATEWAY_ALERT on wsl-box (medic health): <summary>; was OK` (`; first report: no previous status`). */
 export function notifyText(e: NotifyEvent): string {
   const held = e.held > 0 ? `; ${e.held} earlier change${e.held === 1 ? '' : 's'} not sent (rate limit)` : ''
-  return `${e.verdict.token} on ${e.host} (medic ${e.command}): ${e.verdict.summary}${e.previous ? `; was ${e.previous}` : ''}${held}`
+  return `${e.verdict.token} on ${e.host} (medic ${e.command}): ${e.verdict.summary}; ${e.previous ? `was ${e.previous}` : 'first report: no previous status'}${held}`
 }
 
 /** Days a firing Alertmanager alert stays firing without another word from medic (it only speaks on a change). */

@@ -1,5 +1,5 @@
 import {budgetOf, checkFamilies, countNotify, countVerdict, newCounters, problemsOf, validCounters, type CheckCounters} from '../core/metrics-check.js'
-import {afterAttempt, decideNotify, notifyRequest, readNotifyRecord, redactUrl, type Channel, type NotifyEvent, type NotifyFormat, type NotifyRecord} from '../core/notify.js'
+import {afterAttempt, decideNotify, notifyRequest, previousText, readNotifyRecord, redactUrl, type Channel, type NotifyEvent, type NotifyFormat, type NotifyRecord} from '../core/notify.js'
 import {toJson, type Status, type Verdict} from '../core/verdict.js'
 import type {Family} from '../core/prom.js'
 
@@ -159,7 +159,7 @@ export function makeObserver(cfg: ObserveConfig, deps: ObserveDeps): Observer {
       record.channels[channel] = afterAttempt(record.channels[channel], v.status, now, r.ok, d.believed)
       dirty = true
       c = countNotify(c, r.ok ? 'sent' : 'failed')
-      if (!r.ok) deps.log(`notify: ${v.subject} ${d.believed} → ${v.status} via ${label} failed: ${r.detail}; retried on a later run`)
+      if (!r.ok) deps.log(`notify: ${v.subject} ${previousText(d.believed)} → ${v.status} via ${label} failed: ${r.detail}; retried on a later run`)
     }
     if (dirty) {
       try {

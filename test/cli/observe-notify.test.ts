@@ -107,6 +107,36 @@ describe('--notify-url / --notify on a change of status', () => {
     expect(readFileSync(join(dir, 'm.prom'), 'utf8')).toMatch(/^medic_notifications_total\{command="health",subject="CMD",result="sent"\} 1$/m)
   })
 
+  it('the first notification says there was no previous status, in the log, the JSON and the text, even when retried by a later run', async () => {
+    const rx = await receiver()
+    const dir = j.tmp()
+    const state = j.tmp()
+    const out = join(dir, 'got.jsonl')
+    const hook = join(dir, 'hook.mjs')
+    writeFileSync(hook, `import {appendFileSync} from 'node:fs'\nlet s = ''\nprocess.stdin.on('data', (d) => (s += d)).on('end', () => appendFileSync(${JSON.stringify(out)}, s))\n`)
+    const svc = await switchable()
+    svc.set(503)
+    const base = ['health', '--name', 'first', '--port', String(svc.port), '--manager', 'none', '--reprobe-delay', '10ms', '--state-dir', state]
+    // Run 1: no history at all, and both deliveries fail: the log must not invent a previous OK.
+    const r1 = await medic([...base, '--notify', '/bin/false', '--notify-url', 'http://127.0.0.1:1/hook'])
+    expectContract(r1, 'FIRST_ALERT')
+    expect(r1.stderr).toMatch(/notify: FIRST \(no previous status\) → ALERT via \/bin\/false failed/)
+    expect(r1.stderr).not.toMatch(/OK → ALERT/)
+    // Run 2: still ALERT, retried to working channels: still no previous status.
+    const r2 = await medic([...base, '--notify', `${process.execPath} ${hook}`, '--notify-url', rx.url])
+    expectContract(r2, 'FIRST_ALERT')
+    const got = JSON.parse(readFileSync(out, 'utf8').trim()) as {token: string; previousStatus: unknown}
+    expect(got).toMatchObject({token: 'FIRST_ALERT', previousStatus: null})
+    expect(rx.got).toHaveLength(1)
+    expect(JSON.parse(rx.got[0].body)).toMatchObject({token: 'FIRST_ALERT', previousStatus: null})
+    // Run 3 in slack format to a fresh state dir: the text says it is the first report, never "was OK".
+    const rx2 = await receiver()
+    expectContract(await medic([...base, '--state-dir', j.tmp(), '--notify-url', rx2.url, '--notify-format', 'slack']), 'FIRST_ALERT')
+    const text = (JSON.parse(rx2.got[0].body) as {text: string}).text
+    expect(text).toMatch(/no previous status/)
+    expect(text).not.toMatch(/was OK/)
+  })
+
   it('a receiver that accepts and never answers, or a hook that hangs: the verdict is on time and unchanged, the failure logged, counted, and retried next run', async () => {
     const rx = await receiver(200, true)
     const dir = j.tmp()
@@ -122,8 +152,8 @@ describe('--notify-url / --notify on a change of status', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({token: 'HANG_ALERT', exitCode: 2})
     expect(r.code).toBe(2)
     expect(took).toBeLessThan(8000) // two 500ms deadlines, not forever
-    expect(r.stderr).toMatch(/notify: HANG OK → ALERT via .* failed: timeout/)
-    expect(r.stderr).toMatch(/notify: HANG OK → ALERT via .*hang\.mjs failed: timed out/)
+    expect(r.stderr).toMatch(/notify: HANG \(no previous status\) → ALERT via .* failed: timeout/)
+    expect(r.stderr).toMatch(/notify: HANG \(no previous status\) → ALERT via .*hang\.mjs failed: timed out/)
     expect(r.stderr).not.toMatch(/HANG_ALERT/) // stderr names the status, never a token
     expect(readFileSync(join(dir, 'm.prom'), 'utf8')).toMatch(/^medic_notifications_total\{command="health",subject="HANG",result="failed"\} 2$/m)
     expect(rx.got).toHaveLength(1)
@@ -144,7 +174,7 @@ describe('--notify-url / --notify on a change of status', () => {
     // --notify-timeout 60s against --timeout 3s: were the deliveries not cut at the deadline, medic would outlive this test's own timeout.
     const r = await medic(['health', '--name', 'late', '--port', String(svc.port), '--manager', 'none', '--reprobe-delay', '10ms', '--state-dir', state, '--notify-url', rx.url, '--notify', `${process.execPath} ${hang}`, '--notify-timeout', '60s', '--timeout', '3s', '--json'])
     expect(JSON.parse(r.stdout)).toMatchObject({token: 'LATE_ALERT', exitCode: 2})
-    expect(r.stderr).toMatch(/notify: LATE OK → ALERT via .* failed: .*--timeout/)
+    expect(r.stderr).toMatch(/notify: LATE \(no previous status\) → ALERT via .* failed: .*--timeout/)
     // The hook was started and cut: its process is gone (killed with its group), not left behind.
     const pid = Number(readFileSync(pidOut, 'utf8'))
     await until('the cut hook is gone', async () => { try { process.kill(pid, 0); return false } catch { return true } })

@@ -91,6 +91,14 @@ describe('notify on change', () => {
     expect(sequence(['ALERT'])).toEqual(['->ALERT'])
   })
 
+  it('a first report whose delivery failed is retried as a first report: never from an invented OK', () => {
+    expect(sequence(['ALERT', 'ALERT'], 6, false)).toEqual(['->ALERT', '->ALERT'])
+    const held = decideNotify(undefined, 'ALERT', null, 1, 0)
+    expect(held).toMatchObject({send: false, why: 'rate-limited', record: {told: {status: null}}})
+    // A first run that saw OK: the next ALERT is from OK (a run did see it).
+    expect(sequence(['OK', 'ALERT'])).toEqual(['OK>ALERT'])
+  })
+
   it('a flapping status is rate limited, and the held change is sent (as it is then) once the hour allows', () => {
     const flap = Array.from({length: 20}, (_, i) => (i % 2 ? 'ALERT' : 'OK') as Status)
     const sent = sequence([...flap, 'ALERT'], 3, true, 60_000)
