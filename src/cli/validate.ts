@@ -173,12 +173,18 @@ type DrillFlags = {kind: string[]; hold: number; within: number; name: string | 
  * drill: the fault (one of DRILL_KINDS, also the first argument) and how the service is
  * named (--port, --unit or --pid; not --pid with --unit).
  */
-export function drillRequest(f: DrillFlags): {kind: DrillKind; name: string | null; pid: number | null; unit: string | null; port: number | null; url: string | null} {
+export function drillRequest(f: DrillFlags, given: ReadonlySet<string> = new Set()): {kind: DrillKind; name: string | null; pid: number | null; unit: string | null; port: number | null; url: string | null} {
   const kinds = f.kind
   if (kinds.length !== 1) throw new UsageError(kinds.length ? `one fault at a time, not ${kinds.join(' and ')}` : `which fault? medic drill ${DRILL_KINDS.join('|')} (--port P | --unit U | --pid N)`)
   const kind = DRILL_KINDS.find((k) => k === kinds[0])
   if (kind === undefined) throw new UsageError(`unknown fault ${quote(kinds[0])}: expected ${DRILL_KINDS.slice(0, -1).join(', ')} or ${DRILL_KINDS.at(-1)}`)
-  if (f.hold >= f.within && kind === 'crash-loop') throw new UsageError(`--hold ${formatMs(f.hold)} must be shorter than --within ${formatMs(f.within)}`)
+  // Exact seconds, never formatMs's rounding (90s is not "2m"); a default is named as one.
+  const secs = (ms: number) => `${ms / 1000}s`
+  if (kind !== 'crash-loop' && given.has('hold')) throw new UsageError(`--hold is for crash-loop only (how long every start fails); a ${kind} drill takes no --hold`)
+  if (kind === 'crash-loop' && f.hold <= 0) throw new UsageError(`--hold ${secs(f.hold)}: a crash-loop makes every start fail for --hold: give more than 0 (default 5s), shorter than --within`)
+  if (kind === 'crash-loop' && f.hold >= f.within) {
+    throw new UsageError(`--hold ${secs(f.hold)} must be shorter than --within ${secs(f.within)}${given.has('within') ? '' : ' (the default)'}: --within counts from the fault, the hold included`)
+  }
   const name = f.name ?? null
   if (name !== null && !/^[A-Za-z0-9@._-]+$/.test(name)) throw new UsageError(`--name ${quote(name)}: letters, digits, @ . _ - only`)
   const pid = f.pid ?? null

@@ -352,7 +352,11 @@ describe('medic drill: the contract', () => {
     [['kill'], /name the service: --port P, --unit U or --pid N/],
     [['kill', '--pid', '2', '--unit', 'x'], /--pid and --unit both/],
     [['kill', '--pid', '1x'], /--pid "1x": expected a whole number/],
-    [['crash-loop', '--port', '1', '--hold', '5s', '--within', '5s'], /--hold 5s must be shorter than --within 5s/],
+    [['crash-loop', '--port', '1', '--hold', '5s', '--within', '5s'], /^DRILL_UNKNOWN: --hold 5s must be shorter than --within 5s: --within counts from the fault, the hold included$/],
+    // The default --within is named as such, and 90s is not rounded to "2m".
+    [['crash-loop', '--port', '1', '--hold', '90s'], /--hold 90s must be shorter than --within 60s \(the default\): --within counts from the fault, the hold included$/],
+    [['crash-loop', '--port', '1', '--hold', '0s'], /--hold 0s: a crash-loop makes every start fail for --hold: give more than 0 \(default 5s\), shorter than --within/],
+    [['kill', '--port', '1', '--hold', '5s'], /--hold is for crash-loop only \(how long every start fails\); a kill drill takes no --hold/],
     [['kill', '--port', '1', '--url', 'ftp://x'], /--url "ftp:\/\/x": only http and https/],
   ])('bad input %j is DRILL_UNKNOWN, exit 3 in both modes', async (args, msg) => {
     for (const mode of [[], ['--exit-codes', 'binary']]) {

@@ -52,7 +52,7 @@ DRILL_UNKNOWN   bad input, the target is ambiguous or gone, the fault could not 
     port: {type: 'port', char: 'p', description: 'The port the service listens on: its LISTEN owner is the target unless --pid/--unit; probed by TCP without --url.'},
     url: {type: 'string', description: 'Health URL that must answer 200-399 for the service to count as recovered.'},
     within: {type: 'duration', default: '60s', min: 1, description: 'How long the protection has to bring the service back, from the fault.'},
-    hold: {type: 'duration', default: '5s', description: 'crash-loop: how long every start is made to fail before the cause is removed.'},
+    hold: {type: 'duration', default: '5s', description: 'crash-loop only: how long every start is made to fail before the cause is removed; more than 0, shorter than --within (which counts from the fault and includes it).'},
     interval: {type: 'duration', default: '250ms', min: 10, description: 'Time between observations.'},
     'probe-timeout': {type: 'duration', default: '2s', min: 10, description: 'Timeout of one probe.'},
     confirm: {type: 'integer', default: '2', min: 1, max: 100, description: 'Good observations in a row that prove the recovery.'},
@@ -66,7 +66,7 @@ DRILL_UNKNOWN   bad input, the target is ambiguous or gone, the fault could not 
   async run({parsed, deadlineAt, stderr}) {
     const f = parsed.flags
     const {drillRequest} = await import('../validate.js')
-    const {kind, name, pid, unit, port, url} = drillRequest(f)
+    const {kind, name, pid, unit, port, url} = drillRequest(f, parsed.given)
     const [{drill}, {makeProcessDeps}, {prober}, {makeDrillHelpers}, {makeSystemdUnits}, {processSignalHub}, {toSubject}] = await Promise.all([
       import('../../ops/drill.js'), import('../../deps.js'), import('../../sys/probe.js'), import('../../sys/drill-helpers.js'), import('../../sys/systemd-unit.js'),
       import('../../sys/signal-hub.js'), import('../../core/verdict.js'),
