@@ -9,6 +9,7 @@ import {LogFile} from '../sys/log-file.js'
 import {writeCheckMetrics} from '../sys/metrics-file.js'
 import {hostName, notifyCommand, notifyPost} from '../sys/notify.js'
 import {procTable} from '../sys/proc-table.js'
+import {processSignalHub} from '../sys/signal-hub.js'
 import {stateLayout} from '../sys/state-layout.js'
 import {readJson, writeFileAtomic} from '../sys/state-store.js'
 import {commonValues, ownsMetricsFlag} from './common-flags.js'
@@ -80,8 +81,10 @@ function build(spec: CommandSpec, parsed: Parsed, env: NodeJS.ProcessEnv, subjec
       // Held by a live writer past the wait (a loaded host): writing unlocked would lose its series or ours.
       throw new Error(`the textfile directory's lock is held${r.owner ? ` by pid ${r.owner.pid}` : ''}: not written`)
     }),
-    runCommand: (a, input, timeoutMs) => notifyCommand(a, input, timeoutMs),
-    post: (u, body, timeoutMs) => notifyPost(u, body, timeoutMs),
+    runCommand: (a, input, timeoutMs, abandon) => notifyCommand(a, input, timeoutMs, abandon),
+    post: (u, body, timeoutMs, abandon) => notifyPost(u, body, timeoutMs, abandon),
+    interrupts: processSignalHub,
+    sleep: (ms) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref()),
     log: (line) => {
       stderr(`medic ${command}: ${line}\n`)
       logFile?.line(line)

@@ -2,6 +2,7 @@ import {budgetOf, checkFamilies, countNotify, countVerdict, newCounters, problem
 import {afterAttempt, decideNotify, notifyRequest, previousText, readNotifyRecord, redactUrl, type Channel, type NotifyEvent, type NotifyFormat, type NotifyRecord} from '../core/notify.js'
 import {toJson, type Status, type Verdict} from '../core/verdict.js'
 import type {Family} from '../core/prom.js'
+import type {HubSignal, SignalHub} from '../sys/signal-hub.js'
 
 /**
  * What a verdict command does after its verdict when asked to be observed (issue 13):
@@ -9,7 +10,9 @@ import type {Family} from '../core/prom.js'
  * a change of status (--notify / --notify-url). After the verdict is printed, never
  * changing it: every failure here is a line on stderr (and the log), and a count.
  * Long-running commands call pass() once per pass; passes are handled one at a time, in
- * order, without holding up the loop that made them.
+ * order, without holding up the loop that made them. SIGTERM or SIGINT (from the first pass
+ * or from end() on) abandons what is pending at once: a delivery under way is cut (its hook
+ * killed with its group, its request hung up), none is started after, and end() returns.
  */
 export interface ObserveConfig {
   /** The command id (`health`, `ollama frozen-check`) and the verdict's subject. */
@@ -41,15 +44,23 @@ export interface ObserveDeps {
   notifyRecord: {read(): unknown; write(r: NotifyRecord): void}
   /** Replaces this check's series in the textfile (the others' stay); throws on failure. */
   writeMetrics(path: string, families: Family[]): Promise<void>
-  runCommand(argv: string[], input: string, timeoutMs: number): Promise<SendResult>
-  post(url: string, body: {contentType: string; body: string; headers?: Record<string, string>}, timeoutMs: number): Promise<SendResult>
+  /** Deliveries; each ends at once (a failure) when `abandon` aborts. */
+  runCommand(argv: string[], input: string, timeoutMs: number, abandon: AbortSignal): Promise<SendResult>
+  post(url: string, body: {contentType: string; body: string; headers?: Record<string, string>}, timeoutMs: number, abandon: AbortSignal): Promise<SendResult>
   /** A line for stderr and the log file. */
   log(line: string): void
   /** Milliseconds left before the run's --timeout deadline (Infinity without one). */
   remainingMs(): number
   /** Resolves at the run's --timeout deadline, plus a short grace for cut deliveries to report (never, without one). */
   untilDeadline(): Promise<void>
+  /** SIGTERM/SIGINT to medic: pending deliveries are abandoned. */
+  interrupts: SignalHub
+  /** A short wait (the grace for abandoned deliveries to report). */
+  sleep(ms: number): Promise<void>
 }
+
+/** How long end() lets abandoned deliveries report (logged, counted) after SIGTERM/SIGINT. */
+const ABANDON_GRACE_MS = 300
 
 export interface Observer {
   /** One pass of a long-running command (its verdict and, when known, how long it took). */
@@ -65,7 +76,24 @@ export function makeObserver(cfg: ObserveConfig, deps: ObserveDeps): Observer {
   let queue = Promise.resolve()
   let passes = 0
   let previous: Status | null | undefined
+  // SIGTERM/SIGINT: listened to from the first pass (a loop's own handler stops the loop;
+  // this one gives up its deliveries) or from end() — never before, so a one-shot command
+  // keeps node's default until its verdict is out.
+  const abandon = new AbortController()
+  let stoppedBy: HubSignal | null = null
+  let wakeStopped: () => void = () => {}
+  const stopped = new Promise<void>((resolve) => (wakeStopped = resolve))
+  let unsubscribe: (() => void) | null = null
+  const listen = () => {
+    unsubscribe ??= deps.interrupts.subscribe((sig) => {
+      if (stoppedBy) return
+      stoppedBy = sig
+      abandon.abort()
+      wakeStopped()
+    }, ['SIGTERM', 'SIGINT'])
+  }
   const pass = (v: Verdict, durationMs = 0): Promise<void> => {
+    listen()
     const seq = ++passes
     const run = queue.then(() => observeOne(v, durationMs, seq !== passes)).catch((e) => deps.log(`observe: internal error: ${(e as Error).message}`))
     queue = run
@@ -76,8 +104,11 @@ export function makeObserver(cfg: ObserveConfig, deps: ObserveDeps): Observer {
     async end(v, durationMs) {
       // --timeout bounds the run, notifications included: what is not done by then is given up
       // (each delivery's own timeout is cut to the deadline, so its hook is killed, not left behind).
+      // SIGTERM/SIGINT gives the abandoned deliveries a moment to report, no more.
+      listen()
       if (passes === 0) void pass(v, durationMs)
-      await Promise.race([queue, deps.untilDeadline()])
+      await Promise.race([queue, deps.untilDeadline(), stopped.then(() => Promise.race([queue, deps.sleep(ABANDON_GRACE_MS)]))])
+      unsubscribe?.()
     },
   }
 
@@ -94,7 +125,7 @@ export function makeObserver(cfg: ObserveConfig, deps: ObserveDeps): Observer {
       problems: problemsOf(v), budgetExhausted: budgetOf(v), supervisor: sup !== undefined, notifying: cfg.notify !== null,
     })
     if (cfg.metricsFile) await writeMetrics(snapshot(counters))
-    if (!cfg.notify || superseded) return
+    if (!cfg.notify || superseded || stoppedBy) return
     const before = counters
     counters = await notify(v, prev, at, durationMs, counters)
     if (counters !== before) {
@@ -129,6 +160,7 @@ export function makeObserver(cfg: ObserveConfig, deps: ObserveDeps): Observer {
     let c = counters
     let dirty = false
     for (const [channel, label] of channels) {
+      if (stoppedBy) break // not started: a later run sends it
       const d = decideNotify(record.channels[channel], v.status, prev, now, n.limit)
       if (!d.send) {
         if (d.why === 'rate-limited') {
@@ -150,11 +182,12 @@ export function makeObserver(cfg: ObserveConfig, deps: ObserveDeps): Observer {
         r = timeoutMs <= 0
           ? {ok: false, detail: 'not sent: the run\'s --timeout was reached'}
           : channel === 'command'
-            ? await deps.runCommand(n.argv!, JSON.stringify({...event.verdict, command: cfg.command, host: deps.host, at: event.at, previousStatus: event.previous, heldChanges: event.held}) + '\n', timeoutMs)
-            : await deps.post(n.url!, notifyRequest(n.format, event, n.url!), timeoutMs)
+            ? await deps.runCommand(n.argv!, JSON.stringify({...event.verdict, command: cfg.command, host: deps.host, at: event.at, previousStatus: event.previous, heldChanges: event.held}) + '\n', timeoutMs, abandon.signal)
+            : await deps.post(n.url!, notifyRequest(n.format, event, n.url!), timeoutMs, abandon.signal)
       } catch (e) {
         r = {ok: false, detail: (e as Error).message}
       }
+      if (!r.ok && stoppedBy) r = {ok: false, detail: `abandoned: medic was stopped (${stoppedBy})`}
       if (!r.ok && cut && timeoutMs > 0) r = {ok: false, detail: `${r.detail} (cut at the run's --timeout)`}
       record.channels[channel] = afterAttempt(record.channels[channel], v.status, now, r.ok, d.believed)
       dirty = true

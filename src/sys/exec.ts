@@ -47,7 +47,7 @@ export function run(argv: string[], opts: {timeoutMs: number; env?: NodeJS.Proce
  * — a daemon it leaves behind would hold a pipe open forever), and only its exit is
  * awaited.
  */
-export function runDetached(argv: string[], opts: {timeoutMs: number; logFile?: string; env?: NodeJS.ProcessEnv; input?: string}): Promise<ExecResult> {
+export function runDetached(argv: string[], opts: {timeoutMs: number; logFile?: string; env?: NodeJS.ProcessEnv; input?: string; signal?: AbortSignal}): Promise<ExecResult> {
   const t0 = Date.now()
   const limit = timeLeft(opts.timeoutMs)
   return serviceWait(argv.join(' ').slice(0, 120), () => new Promise((resolve) => {
@@ -66,18 +66,30 @@ export function runDetached(argv: string[], opts: {timeoutMs: number; logFile?: 
     // The one signal outside the signal gate (sys/signal-gate.ts says why): the timed-out
     // command's process group. Its leader is this process's own child, not yet reaped (the
     // timer is cleared on its exit), so its pid — the group id — cannot have been reused.
-    const timer = setTimeout(() => {
-      timedOut = true
+    const killGroup = () => {
       try {
         process.kill(-child.pid!, 'SIGKILL')
       } catch {}
+    }
+    const timer = setTimeout(() => {
+      timedOut = true
+      killGroup()
     }, limit)
+    // Given up by the caller (medic stopped): the same kill, at once.
+    const abandon = () => {
+      clearTimeout(timer)
+      if (child.pid !== undefined) killGroup()
+    }
+    opts.signal?.addEventListener('abort', abandon, {once: true})
+    if (opts.signal?.aborted) abandon()
     child.once('error', (e: NodeJS.ErrnoException) => {
       clearTimeout(timer)
+      opts.signal?.removeEventListener('abort', abandon)
       resolve({argv, code: null, signal: null, stdout: '', stderr: `${argv[0]}: ${e.code}`, timedOut: false, missing: true, ms: Date.now() - t0})
     })
     child.once('exit', (code, signal) => {
       clearTimeout(timer)
+      opts.signal?.removeEventListener('abort', abandon)
       resolve({argv, code, signal, stdout: '', stderr: '', timedOut, missing: false, ms: Date.now() - t0})
     })
   }))

@@ -17,7 +17,7 @@ export interface RawBody {
  * One HTTP request with a hard deadline; the request is destroyed (aborted) when it
  * passes, so a canary stuck in Ollama's queue is dropped by the server too.
  */
-export async function httpJson(method: 'GET' | 'POST', url: string, timeoutMs: number, payload?: unknown, raw?: RawBody): Promise<HttpResult> {
+export async function httpJson(method: 'GET' | 'POST', url: string, timeoutMs: number, payload?: unknown, raw?: RawBody, signal?: AbortSignal): Promise<HttpResult> {
   const u = new URL(url)
   const request = u.protocol === 'https:' ? (await import('node:https')).request : httpRequest
   const t0 = Date.now()
@@ -52,6 +52,10 @@ export async function httpJson(method: 'GET' | 'POST', url: string, timeoutMs: n
     })
     const timer = setTimeout(() => finish({kind: 'timeout', detail: `no answer within ${limitText(timeoutMs, limit)}`, ms: Date.now() - t0}), limit)
     req.on('error', (e: NodeJS.ErrnoException) => finish({kind: e.code === 'ECONNREFUSED' ? 'refused' : 'error', detail: e.code === 'ECONNREFUSED' ? 'connection refused' : `${e.code ?? 'error'}: ${e.message}`, ms: Date.now() - t0}))
+    // Given up by the caller (medic stopped): the request is destroyed at once, the connection hung up.
+    const abandon = () => finish({kind: 'error', detail: 'abandoned', ms: Date.now() - t0})
+    if (signal?.aborted) abandon()
+    signal?.addEventListener('abort', abandon, {once: true})
     req.end(data)
   }))
 }

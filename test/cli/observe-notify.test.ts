@@ -4,13 +4,16 @@ import {existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 import {stringify} from 'yaml'
-import {expectContract, freePort, Janitor, LAUNCH, medic, until} from '../helpers/procs.js'
+import {BIN, expectContract, freePort, Janitor, LAUNCH, medic, until} from '../helpers/procs.js'
 import {ALERTMANAGER, have, httpGet} from '../helpers/prom-tools.js'
 
 const j = new Janitor()
 const servers: Server[] = []
 afterEach(async () => {
-  for (const s of servers.splice(0)) await new Promise((r) => s.close(r))
+  for (const s of servers.splice(0)) {
+    s.closeAllConnections() // a receiver that never answers holds its connections
+    await new Promise((r) => s.close(r))
+  }
   await j.cleanup()
 })
 
@@ -178,6 +181,50 @@ describe('--notify-url / --notify on a change of status', () => {
     // The hook was started and cut: its process is gone (killed with its group), not left behind.
     const pid = Number(readFileSync(pidOut, 'utf8'))
     await until('the cut hook is gone', async () => { try { process.kill(pid, 0); return false } catch { return true } })
+  })
+
+  it.each(['--notify', '--notify-url'])('--watch loop: SIGTERM stops it at once, a pending %s delivery abandoned (the hook killed, the request hung up), not waited out', async (channel) => {
+    const dir = j.tmp()
+    const state = j.tmp()
+    // A receiver that accepts and never answers: it counts the requests it holds and those hung up on.
+    let held = 0
+    let hungUp = 0
+    const srv = createServer((req) => {
+      held++
+      req.socket.on('close', () => hungUp++)
+      req.resume()
+    })
+    servers.push(srv)
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
+    const url = `http://127.0.0.1:${(srv.address() as {port: number}).port}/hook`
+    // A hook that says it runs, ignores SIGTERM and never ends.
+    const pidOut = join(dir, 'hook.pid')
+    const hang = join(dir, 'hang.mjs')
+    writeFileSync(hang, `import {writeFileSync} from 'node:fs'\nwriteFileSync(${JSON.stringify(pidOut)}, String(process.pid))\nprocess.stdin.resume(); setInterval(() => {}, 1000); process.on('SIGTERM', () => {})\n`)
+    j.pidFile(pidOut)
+    const how = channel === '--notify' ? ['--notify', `${process.execPath} ${hang}`] : ['--notify-url', url]
+    // --notify-timeout 120s and no --timeout: only the SIGTERM can end the delivery within this test.
+    const c = spawn(process.execPath, [BIN, 'ollama', 'frozen-check', '--watch', '--interval', '100ms', '--url', 'http://127.0.0.1:1', '--state-dir', state, ...how, '--notify-timeout', '120s'], {stdio: ['ignore', 'pipe', 'pipe'], detached: true})
+    j.child(c)
+    let stdout = ''
+    let stderr = ''
+    c.stdout!.on('data', (d) => (stdout += d))
+    c.stderr!.on('data', (d) => (stderr += d))
+    const exited = new Promise<number | null>((r) => c.on('exit', (code) => r(code)))
+    let code: number | null | undefined
+    void exited.then((x) => (code = x))
+    await until('a delivery is under way', () => (channel === '--notify' ? existsSync(pidOut) && readFileSync(pidOut, 'utf8') !== '' : held > 0))
+    c.kill('SIGTERM')
+    await until('medic exits after SIGTERM (the 120s delivery abandoned)', () => code !== undefined, 20_000)
+    expect(code).toBe(0)
+    expect(stdout).toMatch(/^OLLAMA_ALERT: /)
+    expect(stderr).toMatch(/notify: OLLAMA .*→ ALERT via .* abandoned: medic was stopped \(SIGTERM\)/)
+    if (channel === '--notify') {
+      const pid = Number(readFileSync(pidOut, 'utf8'))
+      await until('the abandoned hook is gone', () => { try { process.kill(pid, 0); return false } catch { return true } })
+    } else {
+      await until('the receiver was hung up on', () => hungUp > 0)
+    }
   })
 
   it('a hook that floods its stdout and stderr and leaves a daemon behind: nothing fills, medic ends on time, delivery counted', async () => {
