@@ -164,6 +164,33 @@ export function describeStep(s: DrillStep): string {
 }
 
 // ---------------------------------------------------------------------------
+// --port and --unit must name the same service.
+
+export interface PortHolder {
+  pid: number
+  comm: string
+  /** Its cgroup (v2 path); null when unknown. */
+  cgroup: string | null
+  /** The unit's MainPID or one of its descendants. */
+  inMainTree: boolean
+}
+
+/**
+ * Why --port is not the --unit's (null: it is, or nothing listens — the baseline says so):
+ * every LISTEN owner of the port must be in the unit's cgroup (or, that unknown, the
+ * MainPID's process tree). A drill against unit A with the port of service B would judge
+ * — and, squatting, act on — B.
+ */
+export function portNotOfUnit(port: number, unit: string, unitCgroup: string | null, holders: PortHolder[], invisible: boolean): string | null {
+  if (holders.length === 0) return invisible ? `--port ${port} is held by a process medic cannot see: cannot tell it belongs to unit ${unit}` : null
+  const inUnit = (h: PortHolder) => h.inMainTree || (unitCgroup !== null && unitCgroup !== '' && h.cgroup !== null && (h.cgroup === unitCgroup || h.cgroup.startsWith(`${unitCgroup}/`)))
+  const outside = holders.filter((h) => !inUnit(h))
+  if (outside.length === 0) return null
+  const where = (h: PortHolder) => `${procLabel(h)} is in ${h.cgroup ?? 'an unknown cgroup'}`
+  return `--port ${port} does not belong to unit ${unit}: its listener ${outside.map(where).join(', ')}`
+}
+
+// ---------------------------------------------------------------------------
 // What medic install put in place for this service (its manifests), in words.
 
 export interface InstalledFact {

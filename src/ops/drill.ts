@@ -1,5 +1,5 @@
 import {
-  describeObservation, describeStep, installedGuards, isStopped, shortStep, missing, planDrill, procLabel, restoreFor, startRecovery, stepRecovery,
+  describeObservation, describeStep, installedGuards, isStopped, shortStep, missing, planDrill, portNotOfUnit, procLabel, restoreFor, startRecovery, stepRecovery,
   type DrillKind, type DrillObservation, type InstalledFact, type DrillPlan, type DrillStep, type ProcId, type RecoveryCriteria, type RecoveryState,
 } from '../core/drill.js'
 import {formatMs} from '../core/duration.js'
@@ -381,6 +381,14 @@ async function findTarget(input: DrillInput, deps: DrillDeps, cmdTimeout: () => 
     // While it auto-restarts, systemd says MainPID=0: the service is not running.
     if (view.mainPid === null) return {ok: false, status: 'ALERT', reason: `unit ${input.unit} has no main process (${view.raw}): the service is not running`}
     pid = view.mainPid
+    if (input.port !== null) {
+      // The port must be this unit's: its listeners in the unit's cgroup (or the MainPID's tree).
+      const l = await deps.ports.listeners(input.port)
+      const tree = new Set(procs.descendants([pid]))
+      const holders = l.pids.map((p) => ({pid: p, comm: procs.stat(p)?.comm ?? '?', cgroup: procs.cgroup2(p), inMainTree: tree.has(p)}))
+      const why = portNotOfUnit(input.port, input.unit, view.cgroup ?? null, holders, l.invisible)
+      if (why) return {ok: false, status: 'UNKNOWN', reason: why}
+    }
   } else {
     const l = await deps.ports.listeners(input.port!)
     if (l.pids.length === 0) {

@@ -152,6 +152,27 @@ describe.skipIf(realSystemdSkip())('medic drill against a real systemd', () => {
     for (const name of ['health-gateway', 'gateway2']) expectContract(await rs().medic(['uninstall', '--name', name]), 'INSTALL_OK')
   }, 420_000) // six drills of --within 60s and two installs: 12 s idle, over 30 s loaded; a safety net above the drills' own deadlines
 
+  it('--port of another service than --unit: DRILL_UNKNOWN naming both, nothing injected into either', async () => {
+    await unit(rs(), 'gw-a', [gw(18708), 'Restart=always', 'RestartSec=100ms'], {port: 18708})
+    await unit(rs(), 'gw-b', [gw(18709), 'Restart=always', 'RestartSec=100ms'], {port: 18709})
+    const show = async (u: string) => (await rs().sh(`systemctl show -p MainPID -p NRestarts -p ControlGroup ${u}`)).trim()
+    const [a, b] = [await show('gw-a'), await show('gw-b')]
+    const bPid = /MainPID=(\d+)/.exec(b)![1]
+    for (const kind of ['kill', 'stop', 'squat', 'crash-loop']) {
+      const r = await rs().medic(['drill', kind, '--unit', 'gw-a', '--port', '18709', '--within', '5s', '--hold', '1s', '--json'].filter((w, i, all) => kind === 'crash-loop' || (w !== '--hold' && all[i - 1] !== '--hold')))
+      const v = JSON.parse(r.stdout)
+      expect(v, `${kind}: ${r.stdout} ${r.stderr}`).toMatchObject({token: 'DRILL_UNKNOWN', exitCode: 3, actions: []})
+      expect(v.summary).toBe(`${kind}: --port 18709 does not belong to unit gw-a: its listener pid ${bPid} (node) is in /system.slice/gw-b.service; nothing injected`)
+    }
+    // Neither service was touched: same MainPIDs, no restarts, no drop-in.
+    expect(await show('gw-a')).toBe(a)
+    expect(await show('gw-b')).toBe(b)
+    expect((await rs().exec(['test', '-e', '/run/systemd/system/gw-a.service.d'])).code).toBe(1)
+    // The unit's own port passes the check.
+    const ok = await rs().medic(['drill', 'kill', '--unit', 'gw-a', '--port', '18708', '--within', '20s', '--interval', '50ms'])
+    expectContract(ok, 'DRILL_OK')
+  })
+
   it('a unit that auto-restarts (MainPID=0) is not running: DRILL_ALERT, nothing injected', async () => {
     await rs().writeFile('/etc/systemd/system/gw-dead.service', `[Unit]\nStartLimitIntervalSec=0\n[Service]\nExecStart=/bin/false\nRestart=always\nRestartSec=30s\n`)
     await rs().sh('systemctl daemon-reload && systemctl start gw-dead || true')

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import {
-  describeObservation, installedGuards, missing, planDrill, restoreFor, startRecovery, stepRecovery,
+  describeObservation, installedGuards, missing, planDrill, portNotOfUnit, restoreFor, startRecovery, stepRecovery,
   type DrillFacts, type DrillObservation, type DrillStep, type ProcId, type RecoveryCriteria,
 } from '../../src/core/drill.js'
 
@@ -190,5 +190,23 @@ describe('installedGuards: what medic install put in place for this service', ()
     expect(installedGuards(installs, null, 'clawdbot-gateway')).toEqual(['medic-health-gateway.timer (health every 1m)', "health-gateway's drop-in on clawdbot-gateway.service (ExecStartPre=medic cleanup)"])
     expect(installedGuards(installs, 18800, null)).toEqual(['medic-gateway.service (supervise)'])
     expect(installedGuards(installs, 11434, null)).toEqual([])
+  })
+})
+
+describe('portNotOfUnit: --port must be the --unit\'s', () => {
+  const h = (pid: number, cgroup: string | null, inMainTree = false) => ({pid, comm: 'node', cgroup, inMainTree})
+  const cg = '/system.slice/gw-a.service'
+  it('accepts listeners in the unit\'s cgroup or below it, or in the MainPID\'s tree when the cgroup is unknown', () => {
+    expect(portNotOfUnit(80, 'gw-a', cg, [h(10, cg), h(11, `${cg}/worker`)], false)).toBeNull()
+    expect(portNotOfUnit(80, 'gw-a', null, [h(10, null, true)], false)).toBeNull()
+    expect(portNotOfUnit(80, 'gw-a', cg, [], false)).toBeNull() // nothing listens: the baseline says so
+  })
+  it('refuses another unit\'s listener (a name that only starts alike too), an unknown one, an invisible one', () => {
+    expect(portNotOfUnit(80, 'gw-a', cg, [h(10, cg), h(12, '/system.slice/gw-b.service')], false)).toBe('--port 80 does not belong to unit gw-a: its listener pid 12 (node) is in /system.slice/gw-b.service')
+    expect(portNotOfUnit(80, 'gw-a', cg, [h(12, '/system.slice/gw-a.service2')], false)).toMatch(/does not belong/)
+    expect(portNotOfUnit(80, 'gw-a', null, [h(12, '/user.slice')], false)).toMatch(/does not belong/)
+    expect(portNotOfUnit(80, 'gw-a', '', [h(12, '/user.slice')], false)).toMatch(/does not belong/)
+    expect(portNotOfUnit(80, 'gw-a', cg, [h(12, null)], false)).toMatch(/pid 12 \(node\) is in an unknown cgroup/)
+    expect(portNotOfUnit(80, 'gw-a', cg, [], true)).toMatch(/cannot see: cannot tell it belongs to unit gw-a/)
   })
 })
