@@ -63,15 +63,37 @@ export interface DrillPlan {
 
 export type PlanResult = {ok: true; plan: DrillPlan} | {ok: false; reason: string}
 
-/** The unit's drop-in that makes every start fail, until the drill removes it. */
-export function crashDropIn(kind: DrillKind, selfPid: number): string {
+/** The drill that wrote a drop-in: its pid and start time (its identity), and its fault. */
+export interface DropInOwner {
+  kind: DrillKind
+  pid: number
+  startTime: string
+}
+
+/**
+ * The unit's drop-in that makes every start fail, until the drill removes it. It names its
+ * writer by identity (pid + start time): a copy left by a drill that is gone is told from a
+ * running drill's, and removed only if it is byte for byte this text.
+ */
+export function crashDropIn(kind: DrillKind, selfPid: number, selfStart: string): string {
   return [
-    `# Written by medic drill ${kind} (pid ${selfPid}); it removes this file when the drill ends.`,
-    '# Left behind (medic was killed)? Delete it and run: systemctl daemon-reload',
+    `# Written by medic drill ${kind} (pid ${selfPid}, start ${selfStart}); it removes this file when the drill ends.`,
+    '# Left behind? Its guard removes it when that medic is gone, else the next drill of this unit, or a reboot;',
+    '# by hand: delete it and run systemctl daemon-reload.',
     '[Service]',
     'ExecStartPre=/bin/false',
     '',
   ].join('\n')
+}
+
+/** Who wrote this drop-in, if it is exactly what `crashDropIn` writes (and nothing else); null otherwise. */
+export function dropInOwner(text: string): DropInOwner | null {
+  const m = /^# Written by medic drill ([a-z-]+) \(pid (\d{1,10}), start (\d{1,20})\);/.exec(text)
+  if (!m) return null
+  const kind = DRILL_KINDS.find((k) => k === m[1])
+  if (!kind) return null
+  const owner = {kind, pid: Number(m[2]), startTime: m[3]}
+  return crashDropIn(owner.kind, owner.pid, owner.startTime) === text ? owner : null
 }
 
 /**
@@ -84,7 +106,7 @@ export function crashDropIn(kind: DrillKind, selfPid: number): string {
  * the service dies with EADDRINUSE — then the cause is removed. `freeze`: SIGSTOP the
  * model runner under an Ollama server (API answering, inference stuck).
  */
-export function planDrill(f: DrillFacts, selfPid: number): PlanResult {
+export function planDrill(f: DrillFacts, self: {pid: number; startTime: string}): PlanResult {
   const kill = {op: 'signal', signal: 'SIGKILL', target: f.service} as const
   const answers = f.url ? `${f.url} answers` : f.port !== null ? `port ${f.port} accepts and its listener is running` : f.unit ? `unit ${f.unit} is active` : 'a process with the same command line runs'
   switch (f.kind) {
@@ -98,7 +120,7 @@ export function planDrill(f: DrillFacts, selfPid: number): PlanResult {
     case 'crash-loop':
       if (f.unit) {
         return {ok: true, plan: {kind: f.kind, crashVia: 'drop-in', recoveredWhen: `after the cause is removed, ${answers}${f.port === null && !f.url ? '' : ` and ${f.unit} is active`} with a new MainPID`, inject: [
-          {op: 'drop-in', unit: f.unit, text: crashDropIn(f.kind, selfPid)}, {op: 'daemon-reload'}, kill, {op: 'hold', ms: f.holdMs}, {op: 'remove-drop-in', unit: f.unit}, {op: 'daemon-reload'},
+          {op: 'drop-in', unit: f.unit, text: crashDropIn(f.kind, self.pid, self.startTime)}, {op: 'daemon-reload'}, kill, {op: 'hold', ms: f.holdMs}, {op: 'remove-drop-in', unit: f.unit}, {op: 'daemon-reload'},
         ]}}
       }
       if (f.port === null) return {ok: false, reason: 'crash-loop needs --unit (a drop-in makes each start fail) or --port (the port is held so each start fails)'}

@@ -1,5 +1,5 @@
 import {
-  describeObservation, describeStep, installedGuards, isStopped, shortStep, missing, planDrill, portNotOfUnit, procLabel, restoreFor, startRecovery, stepRecovery,
+  describeObservation, describeStep, dropInOwner, installedGuards, isStopped, shortStep, missing, planDrill, portNotOfUnit, procLabel, restoreFor, startRecovery, stepRecovery,
   type DrillKind, type DrillObservation, type InstalledFact, type DrillPlan, type DrillStep, type ProcId, type RecoveryCriteria, type RecoveryState,
 } from '../core/drill.js'
 import {formatMs} from '../core/duration.js'
@@ -78,6 +78,21 @@ export async function drill(input: DrillInput, deps: DrillDeps): Promise<Verdict
     return {subject, status, summary: `${input.kind}: ${summary}`, checks: restoreCheck ? [...checks, restoreCheck] : checks, actions, details, extra: {kind: input.kind, dryRun: input.dryRun, timeline, ...extra}}
   }
   const cmdTimeout = () => Math.round(Math.max(100, Math.min(input.cmdTimeoutMs, input.deadlineAt === null ? Infinity : input.deadlineAt - clock.now())))
+  const act = (action: string, target: string, result: string) => {
+    actions.push({action, target, result, ms: at()})
+    deps.progress(`${action} ${target}: ${result}`)
+    deps.log.line(`drill ${input.kind}: ${action} ${target}: ${result}`)
+  }
+
+  // 0. A drop-in a drill left on this unit (its medic and its guard were killed): removed
+  //    when its writer is gone and it is exactly what medic writes; anything else stays.
+  if (input.unit !== null) {
+    const stale = await clearStaleDropIn(input.unit, input.dryRun, deps, act, cmdTimeout)
+    if (stale !== null) {
+      checks.push({name: 'drop-in', status: 'UNKNOWN', detail: stale})
+      return end('UNKNOWN', `${stale}; nothing injected`)
+    }
+  }
 
   // 1. The target, by identity, and who might recover it.
   const found = await findTarget(input, deps, cmdTimeout)
@@ -103,7 +118,7 @@ export async function drill(input: DrillInput, deps: DrillDeps): Promise<Verdict
   }
 
   // 3. The plan.
-  const planned = planDrill({kind: input.kind, service, runner, port: input.port, url: input.url, unit: input.unit, holdMs: input.holdMs}, deps.selfPid)
+  const planned = planDrill({kind: input.kind, service, runner, port: input.port, url: input.url, unit: input.unit, holdMs: input.holdMs}, {pid: deps.selfPid, startTime: procs.stat(deps.selfPid)?.startTime ?? '0'})
   if (!planned.ok) return end('UNKNOWN', planned.reason)
   const plan = planned.plan
   for (const s of plan.inject) details.push(`plan: ${describeStep(s)}`)
@@ -147,12 +162,6 @@ export async function drill(input: DrillInput, deps: DrillDeps): Promise<Verdict
   let outcome: {ok: true; ms: number; state: RecoveryState; last: DrillObservation} | {ok: false; reason: string; state: RecoveryState; last: DrillObservation | null} | null = null
   const restored: {step: string; short: string; ok: boolean; detail: string}[] = []
   const stopAt = input.deadlineAt === null ? null : input.deadlineAt - RESTORE_RESERVE_MS
-
-  const act = (action: string, target: string, result: string) => {
-    actions.push({action, target, result, ms: at()})
-    deps.progress(`${action} ${target}: ${result}`)
-    deps.log.line(`drill ${input.kind}: ${action} ${target}: ${result}`)
-  }
 
   // The squatter is drill's own child: stopped through the gate's capability over one's own job.
   const own = deps.gate.scope()
@@ -216,12 +225,18 @@ export async function drill(input: DrillInput, deps: DrillDeps): Promise<Verdict
         return {ok: gone, detail: gone ? `squatter pid ${sq.pid} ended (SIGKILL: ${r})` : `squatter pid ${sq.pid} still alive after SIGKILL`}
       }
       case 'drop-in': {
+        // The guard is told first: should medic die from here on, it removes exactly this text.
+        const path = deps.units.dropInPath(s.unit, DROP_IN_FILE)
+        if (guard) await guard.watchDropIn(path, s.text)
         const r = deps.units.writeDropIn(s.unit, DROP_IN_FILE, s.text)
         if (!r.ok) throw new NotInjected('UNKNOWN', r.detail)
         return r
       }
-      case 'remove-drop-in':
-        return deps.units.removeDropIn(s.unit, DROP_IN_FILE)
+      case 'remove-drop-in': {
+        const r = deps.units.removeDropIn(s.unit, DROP_IN_FILE)
+        if (guard && r.ok) await guard.forgetDropIn(deps.units.dropInPath(s.unit, DROP_IN_FILE))
+        return r
+      }
       case 'daemon-reload': {
         const r = await deps.units.daemonReload(cmdTimeout())
         if (!r.ok && !restoring) throw new NotInjected('UNKNOWN', r.detail)
@@ -234,15 +249,11 @@ export async function drill(input: DrillInput, deps: DrillDeps): Promise<Verdict
   }
 
   try {
-    if (input.unit) {
-      // A drop-in left by a drill whose medic was killed: remove it before anything else.
-      const stale = deps.units.removeDropIn(input.unit, DROP_IN_FILE)
-      if (stale.removed) {
-        act('remove-drop-in', input.unit, `a previous drill's leftover: ${stale.detail}`)
-        await deps.units.daemonReload(cmdTimeout())
-      }
+    // A dead-man guard for what must be undone should medic be SIGKILLed: a SIGSTOP, a drop-in.
+    if (plan.inject.some((s) => (s.op === 'signal' && s.signal === 'SIGSTOP') || s.op === 'drop-in')) {
+      guard = await deps.helpers.guard()
+      details.push(`guard pid ${guard.pid} in ${guard.where}: undoes the drill if medic is killed`)
     }
-    if (plan.inject.some((s) => s.op === 'signal' && s.signal === 'SIGSTOP')) guard = await deps.helpers.guard()
     for (const s of plan.inject) {
       if (interrupted) break
       if (stopAt !== null && clock.now() >= stopAt) break
@@ -331,6 +342,28 @@ export async function drill(input: DrillInput, deps: DrillDeps): Promise<Verdict
   const saw = outcome.last ? describeObservation(outcome.last, criteria) : 'nothing observed'
   checks.push({name: 'recovery', status: 'ALERT', detail: `not recovered within ${outcome.state.deadlineWhy}: ${outcome.reason}; saw ${saw}`})
   return end('ALERT', `not recovered ${outcome.state.deadlineWhy}: ${outcome.reason}; ${guards.length ? `protection seen: ${protection}` : 'no protection seen'}${restoredText}; saw ${saw}`, {...extra, recoveredInMs: null})
+}
+
+/**
+ * A drop-in a drill left on the unit: removed (file gate, exact text) and systemd reloaded
+ * when the drill that wrote it is gone; the reason not to go on otherwise (null: go on).
+ */
+async function clearStaleDropIn(unit: string, dryRun: boolean, deps: DrillDeps, act: (action: string, target: string, result: string) => void, cmdTimeout: () => number): Promise<string | null> {
+  if (!deps.units.dropInExists(unit, DROP_IN_FILE)) return null
+  const path = deps.units.dropInPath(unit, DROP_IN_FILE)
+  const text = deps.units.readDropIn(unit, DROP_IN_FILE)
+  const owner = text === null ? null : dropInOwner(text)
+  if (text === null || owner === null) return `${path} is not a drop-in medic drill wrote: left alone (yours? remove it, then systemctl daemon-reload)`
+  if (deps.procs.liveness(owner.pid, owner.startTime) === 'alive') return `another drill (pid ${owner.pid}) still owns ${path}: one drill of a unit at a time`
+  if (dryRun) {
+    deps.progress(`would remove ${path}, left by a drill that is gone (pid ${owner.pid})`)
+    return null
+  }
+  const r = deps.units.removeDropIn(unit, DROP_IN_FILE, text)
+  if (!r.removed) return r.detail
+  const reload = await deps.units.daemonReload(cmdTimeout())
+  act('remove-drop-in', unit, `left by a drill that is gone (pid ${owner.pid}): ${r.detail}; ${reload.detail}`)
+  return null
 }
 
 function stepTarget(s: DrillStep): string {

@@ -15,9 +15,16 @@ export interface SystemdUnits {
   daemonReload(timeoutMs: number): Promise<{ok: boolean; detail: string}>
   /** Writes `<unit>.d/<file>`; refuses (ok: false) when the file exists and was not written by medic drill. */
   writeDropIn(unit: string, file: string, text: string): {ok: boolean; detail: string}
-  /** Removes it if it exists and is medic's; `removed: false` when there was nothing, or it is someone else's (left alone). */
-  removeDropIn(unit: string, file: string): {ok: boolean; removed: boolean; detail: string}
+  /**
+   * Removes it if it exists and is medic's — with `exact`, only if its content is byte for
+   * byte that text; `removed: false` when there was nothing, or it is someone else's (left alone).
+   */
+  removeDropIn(unit: string, file: string, exact?: string): {ok: boolean; removed: boolean; detail: string}
   dropInExists(unit: string, file: string): boolean
+  /** Its path, whether or not it exists. */
+  dropInPath(unit: string, file: string): string
+  /** Its text if it is a regular file (never through a symlink); null when absent or not one. */
+  readDropIn(unit: string, file: string): string | null
 }
 
 export const DROP_IN_MARK = '# Written by medic drill'
@@ -29,12 +36,16 @@ export function makeSystemdUnits(root = '/run/systemd/system'): SystemdUnits {
   /** Drop-in directories this process created: removed again once empty. */
   const created = new Set<string>()
   /** A regular file (never through a symlink) that starts with medic drill's mark. */
-  const ours = (path: string) => {
+  const read = (path: string) => {
     try {
-      return lstatSync(path).isFile() && readFileSync(path, 'utf8').startsWith(DROP_IN_MARK)
+      return lstatSync(path).isFile() ? readFileSync(path, 'utf8') : null
     } catch {
-      return false
+      return null
     }
+  }
+  const ours = (path: string, exact?: string) => {
+    const text = read(path)
+    return text !== null && (exact === undefined ? text.startsWith(DROP_IN_MARK) : text === exact)
   }
   const present = (path: string) => identify(path) !== null
   return {
@@ -68,11 +79,11 @@ export function makeSystemdUnits(root = '/run/systemd/system'): SystemdUnits {
         return {ok: false, detail: e instanceof FileError ? `cannot write the drop-in: ${e.message}` : `cannot write ${path}: ${(e as Error).message}`}
       }
     },
-    removeDropIn(unit, file) {
+    removeDropIn(unit, file, exact) {
       const path = join(dir(unit), file)
       const seen = identify(path)
       if (!seen) return {ok: true, removed: false, detail: `${path} absent`}
-      if (!ours(path)) return {ok: true, removed: false, detail: `${path} was not written by medic drill; left alone`}
+      if (!ours(path, exact)) return {ok: true, removed: false, detail: `${path} was not written by medic drill${exact === undefined ? '' : ' (not its exact text)'}; left alone`}
       try {
         removeJudged(path, seen, dir(unit))
       } catch (e) {
@@ -87,6 +98,12 @@ export function makeSystemdUnits(root = '/run/systemd/system'): SystemdUnits {
     },
     dropInExists(unit, file) {
       return present(join(dir(unit), file))
+    },
+    dropInPath(unit, file) {
+      return join(dir(unit), file)
+    },
+    readDropIn(unit, file) {
+      return read(join(dir(unit), file))
     },
   }
 }

@@ -1,4 +1,5 @@
 import {describe, expect, it} from 'vitest'
+import {crashDropIn} from '../../src/core/drill.js'
 import {BIN, expectContract, SERVICE} from '../helpers/procs.js'
 import {announceRealSystemdSkip, realSystemdSkip, useRealSystemd, type RealSystemd} from '../helpers/real-systemd.js'
 
@@ -171,6 +172,63 @@ describe.skipIf(realSystemdSkip())('medic drill against a real systemd', () => {
     // The unit's own port passes the check.
     const ok = await rs().medic(['drill', 'kill', '--unit', 'gw-a', '--port', '18708', '--within', '20s', '--interval', '50ms'])
     expectContract(ok, 'DRILL_OK')
+  })
+
+  // F5: a drill SIGKILLed mid crash-loop must not leave the unit altered: its dead-man guard
+  // lives in a scope of its own (outside the drill's process group and cgroup), sees medic's
+  // pipe close, removes exactly the drop-in medic wrote and daemon-reloads.
+  it.each([
+    ['its process group', 18710, async (r: RealSystemd, tag: string) => {
+      await r.spawnDetached([NODE, MEDIC, 'drill', 'crash-loop', '--unit', tag, '--port', '18710', '--hold', '50s', '--within', '60s'])
+      // Its own session (setsid), so its process group is its pid; the [g] keeps pgrep off this shell.
+      return async () => void await r.sh(`pid=$(pgrep -f 'run[.]js drill crash-loop --unit [g]w-dead18710') && kill -KILL -$pid`)
+    }],
+    ['the unit it runs in (KillMode=control-group kills every process of its cgroup)', 18711, async (r: RealSystemd, tag: string) => {
+      await r.sh(`systemd-run --quiet --unit ${tag}-drill -- ${NODE} ${MEDIC} drill crash-loop --unit ${tag} --port 18711 --hold 50s --within 60s`)
+      return async () => void await r.sh(`systemctl kill --signal=KILL ${tag}-drill`)
+    }],
+  ] as const)('crash-loop drill SIGKILLed through %s: the guard removes its drop-in, daemon-reloads, the unit comes back', async (_how, port, start) => {
+    const tag = `gw-dead${port}`
+    const conf = `/run/systemd/system/${tag}.service.d/90-medic-drill.conf`
+    await unit(rs(), tag, [gw(port), 'Restart=always', 'RestartSec=100ms'], {port, unit: ['StartLimitIntervalSec=0']})
+    const kill = await start(rs(), tag)
+    // The fault is in place: the drop-in is there and a start has failed on it.
+    await waitInside(rs(), 'the drop-in and a failed start', `test -f ${conf} && journalctl -u ${tag} -o cat --no-pager | grep -q 'status=1/FAILURE'`)
+    await kill()
+    // The guard acts on the pipe closing: the drop-in goes, systemd forgets it, Restart= brings the unit back.
+    await waitInside(rs(), 'the drop-in removed', `! test -e ${conf}`, 30_000)
+    await waitInside(rs(), `${tag} active and answering`, `systemctl is-active -q ${tag} && ${answers(port)}`, 30_000)
+    expect(await rs().sh(`systemctl cat ${tag}`)).not.toMatch(/ExecStartPre=\/bin\/false/)
+    expect((await rs().sh(`systemctl show -p DropInPaths --value ${tag}`)).trim()).toBe('')
+    await waitInside(rs(), 'no drill helper left', "! pgrep -f 'medic-drill-[g]uard|medic-drill-[s]quatter'", 30_000)
+  }, 120_000)
+
+  it('a drop-in left by a dead drill is removed by the next drill of the unit (said so); one medic did not write exactly, or a live drill\'s, is left alone: DRILL_UNKNOWN', async () => {
+    await unit(rs(), 'gw-stale', [gw(18712), 'Restart=always', 'RestartSec=100ms'], {port: 18712, unit: ['StartLimitIntervalSec=0']})
+    const conf = '/run/systemd/system/gw-stale.service.d/90-medic-drill.conf'
+    // A process that has exited: its pid and start time name nobody now.
+    const dead = (await rs().sh('sh -c \'echo $$ $(cut -d" " -f22 /proc/$$/stat)\'')).trim().split(' ')
+    await rs().sh(`mkdir -p /run/systemd/system/gw-stale.service.d`)
+    // Not exactly what medic writes (one more line): left alone, the drill refuses.
+    await rs().writeFile(conf, crashDropIn('crash-loop', Number(dead[0]), dead[1]) + 'Environment=X=1\n')
+    const foreign = await rs().medic(['drill', 'kill', '--unit', 'gw-stale', '--port', '18712', '--within', '20s'])
+    expectContract(foreign, 'DRILL_UNKNOWN')
+    expect(foreign.lines[0]).toMatch(/^DRILL_UNKNOWN: kill: \/run\/systemd\/system\/gw-stale\.service\.d\/90-medic-drill\.conf is not a drop-in medic drill wrote: left alone/)
+    expect(await rs().readFile(conf)).toMatch(/Environment=X=1/)
+    // A live drill's (this shell's pid and start time): left alone too.
+    const live = (await rs().sh('cat /proc/1/stat | cut -d" " -f22')).trim()
+    await rs().writeFile(conf, crashDropIn('crash-loop', 1, live))
+    const busy = await rs().medic(['drill', 'kill', '--unit', 'gw-stale', '--port', '18712', '--within', '20s'])
+    expectContract(busy, 'DRILL_UNKNOWN')
+    expect(busy.lines[0]).toMatch(/^DRILL_UNKNOWN: kill: another drill \(pid 1\) still owns .*90-medic-drill\.conf/)
+    // The dead drill's exact drop-in: removed, daemon-reloaded, said so; then the drill runs.
+    await rs().writeFile(conf, crashDropIn('crash-loop', Number(dead[0]), dead[1]))
+    await rs().sh('systemctl daemon-reload')
+    const r = await rs().medic(['drill', 'kill', '--unit', 'gw-stale', '--port', '18712', '--within', '20s', '--interval', '50ms', '--json'])
+    const v = JSON.parse(r.stdout)
+    expect(v, r.stderr).toMatchObject({token: 'DRILL_OK'})
+    expect(v.actions[0]).toMatchObject({action: 'remove-drop-in', target: 'gw-stale', result: expect.stringMatching(new RegExp(`^left by a drill that is gone \\(pid ${dead[0]}\\): removed ${conf}; systemctl daemon-reload: ok`))})
+    expect((await rs().exec(['test', '-e', conf])).code).toBe(1)
   })
 
   it('a unit that auto-restarts (MainPID=0) is not running: DRILL_ALERT, nothing injected', async () => {

@@ -1,53 +1,54 @@
 import {describe, expect, it} from 'vitest'
 import {
-  describeObservation, installedGuards, missing, planDrill, portNotOfUnit, restoreFor, startRecovery, stepRecovery,
+  crashDropIn, describeObservation, dropInOwner, installedGuards, missing, planDrill, portNotOfUnit, restoreFor, startRecovery, stepRecovery,
   type DrillFacts, type DrillObservation, type DrillStep, type ProcId, type RecoveryCriteria,
 } from '../../src/core/drill.js'
 
 const svc: ProcId = {pid: 100, startTime: '5000', comm: 'node', cmdline: ['node', 'gw.js']}
 const runner: ProcId = {pid: 101, startTime: '5001', comm: 'ollama', cmdline: ['ollama', 'runner', '--model', 'm', '--port', '1']}
 const facts = (over: Partial<DrillFacts> = {}): DrillFacts => ({kind: 'kill', service: svc, port: 18789, url: null, unit: null, holdMs: 5000, ...over})
+const SELF = {pid: 1, startTime: '1'}
 const ops = (steps: DrillStep[]) => steps.map((s) => (s.op === 'signal' ? `${s.signal} ${s.target.pid}` : s.op))
 
 describe('planDrill', () => {
   it('kill: one SIGKILL to the main process', () => {
-    const r = planDrill(facts(), 1)
+    const r = planDrill(facts(), SELF)
     expect(r.ok && ops(r.plan.inject)).toEqual(['SIGKILL 100'])
   })
 
   it('stop: one SIGSTOP', () => {
-    const r = planDrill(facts({kind: 'stop'}), 1)
+    const r = planDrill(facts({kind: 'stop'}), SELF)
     expect(r.ok && ops(r.plan.inject)).toEqual(['SIGSTOP 100'])
   })
 
   it('squat: the squatter waits for the port before the kill, and must hold it after', () => {
-    const r = planDrill(facts({kind: 'squat'}), 1)
+    const r = planDrill(facts({kind: 'squat'}), SELF)
     expect(r.ok && ops(r.plan.inject)).toEqual(['squatter', 'SIGKILL 100', 'await-squatter'])
   })
 
   it('squat without a port is refused as bad input', () => {
-    const r = planDrill(facts({kind: 'squat', port: null, unit: 'gw'}), 1)
+    const r = planDrill(facts({kind: 'squat', port: null, unit: 'gw'}), SELF)
     expect(r).toMatchObject({ok: false, reason: expect.stringContaining('--port')})
   })
 
   it('crash-loop on a unit: a runtime drop-in, reload, kill, hold, then the cause removed', () => {
-    const r = planDrill(facts({kind: 'crash-loop', unit: 'gw.service'}), 4242)
+    const r = planDrill(facts({kind: 'crash-loop', unit: 'gw.service'}), {pid: 4242, startTime: '777'})
     expect(r.ok && ops(r.plan.inject)).toEqual(['drop-in', 'daemon-reload', 'SIGKILL 100', 'hold', 'remove-drop-in', 'daemon-reload'])
     const dropIn = r.ok ? r.plan.inject[0] : null
-    expect(dropIn).toMatchObject({op: 'drop-in', unit: 'gw.service', text: expect.stringMatching(/^# Written by medic drill crash-loop \(pid 4242\)[\s\S]*\[Service\]\nExecStartPre=\/bin\/false\n$/)})
+    expect(dropIn).toMatchObject({op: 'drop-in', unit: 'gw.service', text: expect.stringMatching(/^# Written by medic drill crash-loop \(pid 4242, start 777\);[\s\S]*\[Service\]\nExecStartPre=\/bin\/false\n$/)})
     expect(r.ok && r.plan.crashVia).toBe('drop-in')
   })
 
   it('crash-loop without a unit holds the port, then lets it go', () => {
-    const r = planDrill(facts({kind: 'crash-loop'}), 1)
+    const r = planDrill(facts({kind: 'crash-loop'}), SELF)
     expect(r.ok && ops(r.plan.inject)).toEqual(['squatter', 'SIGKILL 100', 'await-squatter', 'hold', 'kill-squatter'])
-    expect(planDrill(facts({kind: 'crash-loop', port: null}), 1)).toMatchObject({ok: false})
+    expect(planDrill(facts({kind: 'crash-loop', port: null}), SELF)).toMatchObject({ok: false})
   })
 
   it('freeze stops the runner, never the server, and needs one', () => {
-    const r = planDrill(facts({kind: 'freeze', runner}), 1)
+    const r = planDrill(facts({kind: 'freeze', runner}), SELF)
     expect(r.ok && ops(r.plan.inject)).toEqual(['SIGSTOP 101'])
-    expect(planDrill(facts({kind: 'freeze'}), 1)).toMatchObject({ok: false, reason: expect.stringContaining('no model runner')})
+    expect(planDrill(facts({kind: 'freeze'}), SELF)).toMatchObject({ok: false, reason: expect.stringContaining('no model runner')})
   })
 })
 
@@ -208,5 +209,16 @@ describe('portNotOfUnit: --port must be the --unit\'s', () => {
     expect(portNotOfUnit(80, 'gw-a', '', [h(12, '/user.slice')], false)).toMatch(/does not belong/)
     expect(portNotOfUnit(80, 'gw-a', cg, [h(12, null)], false)).toMatch(/pid 12 \(node\) is in an unknown cgroup/)
     expect(portNotOfUnit(80, 'gw-a', cg, [], true)).toMatch(/cannot see: cannot tell it belongs to unit gw-a/)
+  })
+})
+
+describe('dropInOwner: who wrote a drop-in, only if it is exactly what drill writes', () => {
+  it('names the writer of crashDropIn\'s text, and nothing else', () => {
+    const text = crashDropIn('crash-loop', 123, '4567')
+    expect(dropInOwner(text)).toEqual({kind: 'crash-loop', pid: 123, startTime: '4567'})
+    expect(dropInOwner(`${text}ExecStartPre=/bin/evil\n`)).toBeNull()
+    expect(dropInOwner(text.replace('/bin/false', '/bin/true'))).toBeNull()
+    expect(dropInOwner('# Written by medic drill crash-loop (pid 42); it removes this file when the drill ends.\n[Service]\nExecStartPre=/bin/false\n')).toBeNull()
+    expect(dropInOwner('')).toBeNull()
   })
 })

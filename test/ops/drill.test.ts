@@ -9,6 +9,7 @@ import {prober} from '../../src/sys/probe.js'
 import {procTable, type ProcessTable} from '../../src/sys/proc-table.js'
 import {makeSignalGate} from '../../src/sys/signal-gate.js'
 import type {LiveEntry} from '../../src/core/protect.js'
+import {crashDropIn} from '../../src/core/drill.js'
 import {makeSystemdUnits, type SystemdUnits} from '../../src/sys/systemd-unit.js'
 import {systemClock} from '../../src/sys/clock.js'
 import {alive, Janitor, procState, startService} from '../helpers/procs.js'
@@ -171,13 +172,27 @@ describe('drill: a crash-loop drop-in on a unit', () => {
     const svc = await startService(j, ['--port', '0'])
     const s = fakeSystemd(root, () => (alive(svc.pid) ? svc.pid : 0))
     const v = await drill(input({kind: 'crash-loop', unit: 'gw', holdMs: 50, withinMs: 300}), world(s.units).deps)
-    expect(v).toMatchObject({status: 'UNKNOWN', summary: expect.stringMatching(/exists and medic did not write it/)})
+    expect(v).toMatchObject({status: 'UNKNOWN', summary: expect.stringMatching(/is not a drop-in medic drill wrote: left alone \(yours\? remove it, then systemctl daemon-reload\); nothing injected$/), actions: []})
     expect(readFileSync(join(root, 'gw.service.d', DROP_IN_FILE), 'utf8')).toBe('[Service]\nExecStartPre=/bin/true\n')
     expect(alive(svc.pid)).toBe(true)
 
-    writeFileSync(join(root, 'gw.service.d', DROP_IN_FILE), '# Written by medic drill crash-loop (pid 1)\n[Service]\nExecStartPre=/bin/false\n')
+    // Marked as medic's but not its exact text (an old or edited file): left alone too.
+    const edited = `${crashDropIn('crash-loop', 999_999_999, '1')}Environment=X=1\n`
+    writeFileSync(join(root, 'gw.service.d', DROP_IN_FILE), edited)
+    expect(await drill(input({kind: 'crash-loop', unit: 'gw', holdMs: 50, withinMs: 300}), world(s.units).deps)).toMatchObject({status: 'UNKNOWN', actions: []})
+    expect(readFileSync(join(root, 'gw.service.d', DROP_IN_FILE), 'utf8')).toBe(edited)
+
+    // A live drill's (this test's own pid and start time): one drill of a unit at a time.
+    const me = procTable.stat(process.pid)!.startTime
+    writeFileSync(join(root, 'gw.service.d', DROP_IN_FILE), crashDropIn('crash-loop', process.pid, me))
+    expect(await drill(input({kind: 'crash-loop', unit: 'gw', holdMs: 50, withinMs: 300}), world(s.units).deps)).toMatchObject({status: 'UNKNOWN', summary: expect.stringMatching(new RegExp(`another drill \\(pid ${process.pid}\\) still owns`)), actions: []})
+
+    // A gone drill's exact text (its pid now names another process: a different start time): removed, reloaded, said so.
+    writeFileSync(join(root, 'gw.service.d', DROP_IN_FILE), crashDropIn('crash-loop', process.pid, `${me}0`))
+    s.calls.length = 0
     const again = await drill(input({kind: 'crash-loop', unit: 'gw', holdMs: 50, withinMs: 300, dryRun: false}), world(s.units).deps)
-    expect(again.actions[0]).toMatchObject({action: 'remove-drop-in', result: expect.stringMatching(/a previous drill's leftover/)})
+    expect(again.actions[0]).toMatchObject({action: 'remove-drop-in', result: expect.stringMatching(new RegExp(`^left by a drill that is gone \\(pid ${process.pid}\\): removed .*; ok$`))})
+    expect(s.calls[0]).toBe('daemon-reload (drop-in absent)')
     expect(existsSync(join(root, 'gw.service.d', DROP_IN_FILE))).toBe(false)
     expect(existsSync(join(root, 'gw.service.d'))).toBe(true) // not ours to remove
   })

@@ -7,7 +7,7 @@ import {Janitor} from '../helpers/procs.js'
 
 const j = new Janitor()
 afterEach(() => j.cleanup())
-const MINE = crashDropIn('crash-loop', 42)
+const MINE = crashDropIn('crash-loop', 42, '4242')
 
 describe("drill's runtime drop-in, through the file gate", () => {
   it('writes it beside nothing and removes it with the folder it created', () => {
@@ -42,5 +42,24 @@ describe("drill's runtime drop-in, through the file gate", () => {
     expect(u.writeDropIn('gw', '90-medic-drill.conf', MINE).ok).toBe(false)
     expect(u.removeDropIn('gw', '90-medic-drill.conf').removed).toBe(false)
     expect(readFileSync(join(root, 'gw.service.d/90-medic-drill.conf'), 'utf8')).toBe('[Service]\nExecStartPre=/bin/true\n')
+  })
+})
+
+describe('removeDropIn with the exact text', () => {
+  it('removes only a file of exactly that text; reads never follow a symlink', () => {
+    const root = j.tmp()
+    const u = makeSystemdUnits(root)
+    mkdirSync(join(root, 'gw.service.d'))
+    const path = join(root, 'gw.service.d/90-medic-drill.conf')
+    writeFileSync(path, `${MINE}Environment=X=1\n`)
+    expect(u.readDropIn('gw', '90-medic-drill.conf')).toBe(`${MINE}Environment=X=1\n`)
+    expect(u.removeDropIn('gw', '90-medic-drill.conf', MINE)).toMatchObject({ok: true, removed: false, detail: expect.stringMatching(/not its exact text\); left alone/)})
+    expect(existsSync(path)).toBe(true)
+    writeFileSync(path, MINE)
+    expect(u.dropInPath('gw', '90-medic-drill.conf')).toBe(path)
+    expect(u.removeDropIn('gw', '90-medic-drill.conf', MINE)).toMatchObject({ok: true, removed: true})
+    expect(existsSync(path)).toBe(false)
+    symlinkSync(join(j.tmp(), 'x'), path)
+    expect(u.readDropIn('gw', '90-medic-drill.conf')).toBeNull()
   })
 })
