@@ -50,6 +50,14 @@ async function switchable(): Promise<{port: number; set: (code: number) => void}
   return {port: (srv.address() as {port: number}).port, set: (c) => (code = c)}
 }
 
+/** A --notify hook (a node script) that appends what it reads on stdin to `out`. */
+function recordingHook(dir: string): {out: string; hook: string} {
+  const out = join(dir, 'got.jsonl')
+  const hook = join(dir, 'hook.mjs')
+  writeFileSync(hook, `import {appendFileSync} from 'node:fs'\nlet s = ''\nprocess.stdin.on('data', (d) => (s += d)).on('end', () => appendFileSync(${JSON.stringify(out)}, s))\n`)
+  return {out, hook}
+}
+
 /** Short waits; the policies are tested in core/. */
 const FAST = ['--reprobe-delay', '100ms', '--probe-timeout', '400ms', '--verify-interval', '50ms', '--verify-timeout', '5s', '--grace', '1s']
 
@@ -95,9 +103,7 @@ describe('--notify-url / --notify on a change of status', () => {
   it('--notify runs a command (no shell) with the verdict JSON on stdin, once per change; its metrics count it', async () => {
     const dir = j.tmp()
     const state = j.tmp()
-    const out = join(dir, 'got.jsonl')
-    const hook = join(dir, 'hook.mjs')
-    writeFileSync(hook, `import {appendFileSync} from 'node:fs'\nlet s = ''\nprocess.stdin.on('data', (d) => (s += d)).on('end', () => appendFileSync(${JSON.stringify(out)}, s))\n`)
+    const {out, hook} = recordingHook(dir)
     const svc = await switchable()
     const args = ['health', '--name', 'cmd', '--port', String(svc.port), '--manager', 'none', '--reprobe-delay', '10ms', '--state-dir', state, '--notify', `${process.execPath} ${hook} '$(touch ${join(dir, 'pwned')})'`, '--metrics-file', join(dir, 'm.prom')]
     expectContract(await medic(args), 'CMD_OK')
@@ -114,9 +120,7 @@ describe('--notify-url / --notify on a change of status', () => {
     const rx = await receiver()
     const dir = j.tmp()
     const state = j.tmp()
-    const out = join(dir, 'got.jsonl')
-    const hook = join(dir, 'hook.mjs')
-    writeFileSync(hook, `import {appendFileSync} from 'node:fs'\nlet s = ''\nprocess.stdin.on('data', (d) => (s += d)).on('end', () => appendFileSync(${JSON.stringify(out)}, s))\n`)
+    const {out, hook} = recordingHook(dir)
     const svc = await switchable()
     svc.set(503)
     const base = ['health', '--name', 'first', '--port', String(svc.port), '--manager', 'none', '--reprobe-delay', '10ms', '--state-dir', state]
