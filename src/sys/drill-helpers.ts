@@ -145,6 +145,19 @@ function start(args: string[], procs: ProcessTable, scope: string | null = null)
   })
 }
 
+/**
+ * The helper's first line, or `timeout` after 10 s — a systemd-run stuck on its bus must not
+ * hold the drill: then that child (medic's own, not yet reaped, so its pid is its own) is
+ * SIGKILLed, like a timed-out external command.
+ */
+async function firstLine(h: {child: ChildProcess; lines: () => Promise<string>}): Promise<string> {
+  let timer: NodeJS.Timeout | undefined
+  const line = await Promise.race([h.lines(), new Promise<string>((resolve) => (timer = setTimeout(() => resolve('timeout'), 10_000)))])
+  clearTimeout(timer)
+  if (line === 'timeout' && h.child.exitCode === null && h.child.signalCode === null) h.child.kill('SIGKILL')
+  return line
+}
+
 export function makeDrillHelpers(procs: ProcessTable): DrillHelpers {
   return {
     async squatter(port, giveUpMs) {
@@ -155,11 +168,11 @@ export function makeDrillHelpers(procs: ProcessTable): DrillHelpers {
       // Under systemd, in a scope of its own; where that cannot be made, in medic's tree.
       const scope = existsSync('/run/systemd/system') ? `medic-drill-guard-${process.pid}-${Date.now()}.scope` : null
       let h = await start(['medic-drill-guard'], procs, scope).catch(() => null)
-      let ready = h ? await h.lines() : 'not started'
+      let ready = h ? await firstLine(h) : 'not started'
       let where = scope === null ? "medic's process tree" : `scope ${scope}`
       if (ready !== 'ready' && scope !== null) {
         h = await start(['medic-drill-guard'], procs)
-        ready = await h.lines()
+        ready = await firstLine(h)
         where = "medic's process tree (systemd-run --scope failed)"
       }
       if (!h || ready !== 'ready') throw new Error(`drill guard did not start (${ready})`)
