@@ -203,6 +203,16 @@ describe.skipIf(realSystemdSkip())('medic drill against a real systemd', () => {
     await waitInside(rs(), 'no drill helper left', "! pgrep -f 'medic-drill-[g]uard|medic-drill-[s]quatter'", 30_000)
   }, 120_000)
 
+  it('stop drill SIGKILLed through the unit it runs in: the guard, in its own scope, resumes the stopped process', async () => {
+    await unit(rs(), 'gw-frozen', [gw(18713), 'Restart=always'], {port: 18713})
+    const pid = (await rs().sh('systemctl show -p MainPID --value gw-frozen')).trim()
+    await rs().sh(`systemd-run --quiet --unit gw-frozen-drill -- ${NODE} ${MEDIC} drill stop --unit gw-frozen --port 18713 --within 60s`)
+    await waitInside(rs(), 'the service stopped by the drill', `ps -o stat= -p ${pid} | grep -q '^T'`)
+    await rs().sh('systemctl kill --signal=KILL gw-frozen-drill')
+    await waitInside(rs(), 'the service resumed', `ps -o stat= -p ${pid} | grep -q '^[RS]'`, 30_000)
+    await waitInside(rs(), 'it answers, same pid', `${answers(18713)} && [ "$(systemctl show -p MainPID --value gw-frozen)" = ${pid} ]`, 30_000)
+   }, 90_000)
+
   it('a drop-in left by a dead drill is removed by the next drill of the unit (said so); one medic did not write exactly, or a live drill\'s, is left alone: DRILL_UNKNOWN', async () => {
     await unit(rs(), 'gw-stale', [gw(18712), 'Restart=always', 'RestartSec=100ms'], {port: 18712, unit: ['StartLimitIntervalSec=0']})
     const conf = '/run/systemd/system/gw-stale.service.d/90-medic-drill.conf'
