@@ -212,6 +212,17 @@ export function portNotOfUnit(port: number, unit: string, unitCgroup: string | n
   return `--port ${port} does not belong to unit ${unit}: its listener ${outside.map(where).join(', ')}`
 }
 
+/**
+ * The same for --pid: every LISTEN owner of the port must be in the process's tree (the
+ * process, a descendant, or an ancestor — a master that holds the socket of its worker).
+ */
+export function portNotOfPid(port: number, pid: number, holders: Omit<PortHolder, 'cgroup'>[], invisible: boolean): string | null {
+  if (holders.length === 0) return invisible ? `--port ${port} is held by a process medic cannot see: cannot tell it belongs to pid ${pid}` : null
+  const outside = holders.filter((h) => !h.inMainTree)
+  if (outside.length === 0) return null
+  return `--port ${port} does not belong to pid ${pid}: its listener ${outside.map(procLabel).join(', ')} is outside its process tree`
+}
+
 // ---------------------------------------------------------------------------
 // What medic install put in place for this service (its manifests), in words.
 

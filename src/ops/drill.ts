@@ -1,5 +1,5 @@
 import {
-  describeObservation, describeStep, dropInOwner, installedGuards, isStopped, shortStep, missing, planDrill, portNotOfUnit, procLabel, restoreFor, startRecovery, stepRecovery,
+  describeObservation, describeStep, dropInOwner, installedGuards, isStopped, shortStep, missing, planDrill, portNotOfPid, portNotOfUnit, procLabel, restoreFor, startRecovery, stepRecovery,
   type DrillKind, type DrillObservation, type InstalledFact, type DrillPlan, type DrillStep, type ProcId, type RecoveryCriteria, type RecoveryState,
 } from '../core/drill.js'
 import {formatMs} from '../core/duration.js'
@@ -405,6 +405,13 @@ async function findTarget(input: DrillInput, deps: DrillDeps, cmdTimeout: () => 
   let pid: number
   if (input.pid !== null) {
     pid = input.pid
+    if (input.port !== null && procs.get(pid) !== null) {
+      // The port must be this process's: its listeners in its tree (it, below it, or above it).
+      const l = await deps.ports.listeners(input.port)
+      const tree = new Set([...procs.descendants([pid]), ...procs.ancestors(pid).map((a) => a.pid)])
+      const why = portNotOfPid(input.port, pid, l.pids.map((p) => ({pid: p, comm: procs.stat(p)?.comm ?? '?', inMainTree: tree.has(p)})), l.invisible)
+      if (why) return {ok: false, status: 'UNKNOWN', reason: why}
+    }
   } else if (input.unit !== null) {
     const r = await deps.units.show(input.unit, UNIT_PROPS, cmdTimeout())
     if (!r.ok) return {ok: false, status: 'UNKNOWN', reason: r.reason}

@@ -169,6 +169,22 @@ describe('medic drill against an unsupervised service: nothing recovers it', () 
     expect(await listenerPids(svc.port)).toEqual([])
   })
 
+  it('--pid with the --port of another process: DRILL_UNKNOWN naming both, nothing injected', async () => {
+    const a = await startService(j, ['--port', '0'])
+    const b = await startService(j, ['--port', '0'])
+    for (const kind of ['kill', 'stop', 'squat']) {
+      const r = await drill(kind, '--pid', String(a.pid), '--port', String(b.port), '--within', '500ms', '--json')
+      const v = JSON.parse(r.stdout)
+      expect(v, r.stderr).toMatchObject({token: 'DRILL_UNKNOWN', exitCode: 3, actions: []})
+      expect(v.summary).toBe(`${kind}: --port ${b.port} does not belong to pid ${a.pid}: its listener pid ${b.pid} (node) is outside its process tree; nothing injected`)
+      expect(procState(a.pid)).toMatch(/^[RS]/)
+      expect(procState(b.pid)).toMatch(/^[RS]/)
+    }
+    // Its own port passes.
+    expectContract(await drill('stop', '--pid', String(a.pid), '--port', String(a.port), '--within', '300ms'), 'DRILL_ALERT')
+    expect(procState(a.pid)).toMatch(/^[RS]/) // resumed
+  })
+
   it('--pid alone: kill is judged by a new process with the same command line', async () => {
     const svc = await startService(j, ['--port', '0'])
     const r = await drill('kill', '--pid', String(svc.pid), '--within', '500ms')

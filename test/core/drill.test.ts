@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import {
-  crashDropIn, describeObservation, dropInOwner, installedGuards, missing, planDrill, portNotOfUnit, restoreFor, startRecovery, stepRecovery,
+  crashDropIn, describeObservation, dropInOwner, installedGuards, missing, planDrill, portNotOfPid, portNotOfUnit, restoreFor, startRecovery, stepRecovery,
   type DrillFacts, type DrillObservation, type DrillStep, type ProcId, type RecoveryCriteria,
 } from '../../src/core/drill.js'
 
@@ -220,5 +220,14 @@ describe('dropInOwner: who wrote a drop-in, only if it is exactly what drill wri
     expect(dropInOwner(text.replace('/bin/false', '/bin/true'))).toBeNull()
     expect(dropInOwner('# Written by medic drill crash-loop (pid 42); it removes this file when the drill ends.\n[Service]\nExecStartPre=/bin/false\n')).toBeNull()
     expect(dropInOwner('')).toBeNull()
+  })
+})
+
+describe('portNotOfPid: --port must be in --pid\'s tree', () => {
+  it('accepts the tree, refuses anyone else, and an invisible owner', () => {
+    expect(portNotOfPid(80, 10, [{pid: 10, comm: 'node', inMainTree: true}, {pid: 11, comm: 'node', inMainTree: true}], false)).toBeNull()
+    expect(portNotOfPid(80, 10, [], false)).toBeNull()
+    expect(portNotOfPid(80, 10, [{pid: 12, comm: 'nginx', inMainTree: false}], false)).toBe('--port 80 does not belong to pid 10: its listener pid 12 (nginx) is outside its process tree')
+    expect(portNotOfPid(80, 10, [], true)).toMatch(/cannot tell it belongs to pid 10/)
   })
 })

@@ -20,7 +20,7 @@ const spec = command({
   subject: 'DRILL',
   subjectFromName: true,
   summary: 'Inject one real fault into a running service and prove the installed protection brings it back in time; always undone.',
-  description: `Finds the service's main process — by --pid, by --unit (systemd's MainPID) or by --port (the process holding its LISTEN socket, never a client) — checks that it answers, injects one fault, then watches until the service answers again or --within runs out. With --unit and --port, the port's listener must be in the unit's cgroup (another service's port is DRILL_UNKNOWN, nothing injected):
+  description: `Finds the service's main process — by --pid, by --unit (systemd's MainPID) or by --port (the process holding its LISTEN socket, never a client) — checks that it answers, injects one fault, then watches until the service answers again or --within runs out. With --unit and --port, the port's listener must be in the unit's cgroup; with --pid and --port, in that process's tree (another service's port is DRILL_UNKNOWN, nothing injected):
 
 kill        SIGKILL the main process (seed 004's "exit 137")
 stop        SIGSTOP it (the seeds' own test: "pkill -STOP ollama, wait, see it come back")
@@ -36,7 +36,7 @@ Drills signal through the same rules as every medic signal: identity (pid + star
 
 DRILL_OK        recovered within --within; the summary has the time and who brought it back
 DRILL_ALERT     not recovered (the summary says what it saw: the unit state, who holds the port), refused, the service was not healthy before the drill, or the restore failed
-DRILL_UNKNOWN   bad input, the target is ambiguous or gone, --port is not the --unit's, the fault could not be injected, --dry-run, or medic was interrupted`,
+DRILL_UNKNOWN   bad input, the target is ambiguous or gone, --port is not the --unit's or --pid's, the fault could not be injected, --dry-run, or medic was interrupted`,
   examples: [
     '<%= config.bin %> <%= command.id %> kill --port 18789 --url http://127.0.0.1:18789/health --within 60s',
     '<%= config.bin %> <%= command.id %> squat --unit clawdbot-gateway --port 18789 --within 30s -v',
