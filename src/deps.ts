@@ -104,7 +104,8 @@ export async function makeInstallDeps(opts: {stateDir?: string; wslConf?: string
     crontab: host.userCrontab,
     host: host.hostFacts(layout.dir, opts.wslConf),
     manifests: host.manifestStore(layout),
-    locks: writableDir(layout.dir) ? new LockManager(layout, procTable, systemClock) : null,
+    // Asked only when a lock is taken: a dry run creates nothing, not even the state dir.
+    locks: () => (writableDir(layout.dir) ? new LockManager(layout, procTable, systemClock) : null),
     clock: systemClock,
     progress: opts.stderr,
     lastVerdict: readLastVerdict,

@@ -23,6 +23,10 @@ export const COMMON_FLAGS = flagSet({
   'notify-timeout': {type: 'duration', default: '5s', description: 'Deadline of one notification: the command is killed, the POST dropped; a failure is logged, counted and retried on a later run.'},
 })
 
+const {'metrics-file': _metricsFile, ...unmeasured} = COMMON_FLAGS
+/** COMMON_FLAGS but --metrics-file: for commands that are no check (install, uninstall, rules, dashboard), where it would mean nothing. */
+export const UNMEASURED_FLAGS = unmeasured
+
 /**
  * The common flags' values of a command the runner knows only as a CommandSpec: every
  * command declares COMMON_FLAGS (test/cli/contract.test.ts gives each of them --timeout,

@@ -14,7 +14,8 @@ export interface InstallDeps {
   crontab: UserCrontab
   host: HostFacts
   manifests: ManifestStore
-  locks: LockManager | null
+  /** The install lock's manager, or null when the state dir cannot be written (asked only when a lock is taken). */
+  locks: () => LockManager | null
   clock: Clock
   progress: (line: string) => void
   lastVerdict: (stateDir: string, commandId: string, subject: string, install?: string) => LastVerdict | null
@@ -45,9 +46,12 @@ interface Step {
 }
 
 /** Takes the install lock, or says who holds it. */
-async function locked<T extends Verdict>(deps: InstallDeps, name: string, f: () => Promise<T>): Promise<Verdict> {
-  if (!deps.locks) return {subject: SUBJECT, status: 'UNKNOWN', summary: `the state dir ${deps.host.stateDir} is not writable: medic cannot record what it installs (fail closed)`, checks: [], actions: []}
-  const lock = await deps.locks.acquire(`install-${name}`, 10_000, 'install')
+async function locked<T extends Verdict>(deps: InstallDeps, name: string, f: () => Promise<T>, dryRun = false): Promise<Verdict> {
+  // A dry run writes nothing at all, not even the state dir or a lock file.
+  if (dryRun) return f()
+  const locks = deps.locks()
+  if (!locks) return {subject: SUBJECT, status: 'UNKNOWN', summary: `the state dir ${deps.host.stateDir} is not writable: medic cannot record what it installs (fail closed)`, checks: [], actions: []}
+  const lock = await locks.acquire(`install-${name}`, 10_000, 'install')
   if (!lock.acquired) return {subject: SUBJECT, status: 'UNKNOWN', summary: `another medic (pid ${lock.owner?.pid ?? '?'}) is installing or removing ${name}`, checks: [], actions: []}
   try {
     return await f()
@@ -75,7 +79,7 @@ export async function install(input: InstallInput, deps: InstallDeps): Promise<V
   }
   const target = plan.writes!
   if (target === 'systemd' && !deps.host.root) return {...base, status: 'UNKNOWN', extra, summary: '--target systemd writes /etc/systemd/system and needs root; as a user, use --target systemd-user'}
-  return locked(deps, plan.name, () => installLocked(input, plan, target, deps))
+  return locked(deps, plan.name, () => installLocked(input, plan, target, deps), input.dryRun)
 }
 
 async function installLocked(input: InstallInput, plan: Plan, target: WritingTarget, deps: InstallDeps): Promise<Verdict> {
@@ -377,5 +381,5 @@ export async function uninstall(input: UninstallInput, deps: InstallDeps): Promi
     const summary = `uninstalled ${m.unitName}: ${actions.filter((a) => a.result === 'ok').map((a) => `${a.action} ${a.target}`).join(', ') || 'nothing was left to remove'}`
     if (left.length || failed.length) return {subject: SUBJECT, status: 'ALERT', summary: `${summary}; left in place: ${[...left, ...failed.map((a) => `${a.action} ${a.target}: ${a.result}`)].join('; ')}`, checks: [], actions}
     return {subject: SUBJECT, status: 'OK', summary, checks: [], actions}
-  })
+  }, input.dryRun)
 }

@@ -407,6 +407,53 @@ export function writeFileAtomic(path: string, data: string, mode = 0o644): void 
 }
 
 /**
+ * A document medic writes on request (`rules --file`, `dashboard --file`): written whole
+ * (temporary file, then into place) where nothing is — link(2), so a file that appears
+ * meanwhile is never replaced — or over a regular file `refuse` accepts (returns null for):
+ * read without following a symlink, and replaced only while it is still that file (same
+ * inode). A symlink, even a dangling one, is refused. Throws FileError.
+ */
+export function writeFileOwned(path: string, data: string, mode: number, refuse: (text: string) => string | null): void {
+  const {dir, at} = place(path, true)
+  try {
+    const seen = lstatOrNull(at)
+    if (seen?.isSymbolicLink()) throw new FileError(path, 'ELOOP', 'a symlink: refused (medic never writes through one)')
+    if (seen && !seen.isFile()) throw new FileError(path, 'EPERM', 'not a regular file: refused')
+    if (seen) {
+      let text: string
+      try {
+        const fd = openSync(at, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+        try {
+          text = readFileSync(fd, 'utf8')
+        } finally {
+          closeSync(fd)
+        }
+      } catch (e) {
+        throw fail(path, e)
+      }
+      const why = refuse(text)
+      if (why) throw new FileError(path, 'EEXIST', why)
+    }
+    const tmp = tempName(at)
+    writeTemp(tmp, data, mode)
+    try {
+      if (!seen) linkSync(tmp, at)
+      else {
+        const now = lstatOrNull(at)
+        if (!now || now.ino !== seen.ino || now.dev !== seen.dev) throw new FileError(path, 'ESTALE', 'replaced while medic was writing it: left alone')
+        renameSync(tmp, at)
+      }
+    } catch (e) {
+      throw fail(path, e)
+    } finally {
+      unlinkQuiet(tmp)
+    }
+  } finally {
+    dir.close()
+  }
+}
+
+/**
  * Creates a new file in `dir` under `name` or its first free variant (nameVariant), written
  * whole before it appears. Never replaces anything. Returns its path.
  */

@@ -1,4 +1,4 @@
-import {COMMON_FLAGS} from '../common-flags.js'
+import {UNMEASURED_FLAGS} from '../common-flags.js'
 import {DOCUMENT_FLAGS} from '../print-or-write.js'
 import {command} from '../spec.js'
 
@@ -13,14 +13,21 @@ DASHBOARD_OK   the dashboard was written (--file) or printed (--raw prints only 
   examples: ['<%= config.bin %> <%= command.id %> --raw > medic-dashboard.json', '<%= config.bin %> <%= command.id %> --file /var/lib/grafana/dashboards/medic.json'],
   flags: {
     ...DOCUMENT_FLAGS('dashboard JSON'),
-    ...COMMON_FLAGS,
+    ...UNMEASURED_FLAGS,
   },
   async run({parsed}) {
     const f = parsed.flags
     const [{dashboard}, {printOrWrite}] = await Promise.all([import('../../core/metrics-dashboard.js'), import('../print-or-write.js')])
     const d = dashboard()
     const json = JSON.stringify(d, null, 2) + '\n'
-    await printOrWrite(f, json)
+    // Its own earlier output: a dashboard with its uid (a user's copy of it too, by design: re-imported from medic).
+    await printOrWrite(f, json, (old) => {
+      try {
+        return (JSON.parse(old) as {uid?: unknown}).uid === d.uid
+      } catch {
+        return false
+      }
+    })
     const panels = d.panels
     return {subject: 'DASHBOARD', status: 'OK', summary: `Grafana dashboard "${d.title}", ${panels.length} panels${f.file ? `, written to ${f.file}` : ''}`, checks: [], actions: [], details: panels.map((p) => `panel: ${p.title}`)}
   },

@@ -1,4 +1,4 @@
-import {COMMON_FLAGS} from '../common-flags.js'
+import {UNMEASURED_FLAGS} from '../common-flags.js'
 import {command} from '../spec.js'
 
 const TARGETS = ['systemd', 'systemd-user', 'cron', 'wsl', 'docker', 'print'] as const
@@ -44,7 +44,7 @@ INSTALL_UNKNOWN   bad input (a command the target cannot run, an interval cron c
     'wsl-conf': {type: 'string', default: '/etc/wsl.conf', description: 'The wsl.conf to merge the [boot] command into (--target wsl).'},
     start: {type: 'boolean', allowNo: true, default: true, description: 'Enable and start it (--no-start: enable only, and say how to start).'},
     'dry-run': {type: 'boolean', description: 'Print the diff of what would be written; write nothing.'},
-    ...COMMON_FLAGS,
+    ...UNMEASURED_FLAGS,
   },
   rest: {name: 'command', description: 'The medic command line to install (without "medic").', required: false},
   async run({parsed, stderr}) {

@@ -1,4 +1,4 @@
-import {COMMON_FLAGS} from '../common-flags.js'
+import {UNMEASURED_FLAGS} from '../common-flags.js'
 import {DOCUMENT_FLAGS} from '../print-or-write.js'
 import {command} from '../spec.js'
 
@@ -16,7 +16,7 @@ RULES_OK   the rules were written (--file) or printed (-v prints them after line
     'stale-after': {type: 'duration', default: '15m', min: 60_000, description: 'MedicCheckStale: a check whose last run is older than this (3 × its interval is a good value).'},
     'alert-for': {type: 'duration', default: '10m', min: 60_000, description: 'MedicCheckAlert / MedicCheckUnknown: how long the status must hold.'},
     'supervise-restarts': {type: 'integer', default: '5', min: 1, description: 'MedicSuperviseRestarting: restarts of a supervised child in one hour.'},
-    ...COMMON_FLAGS,
+    ...UNMEASURED_FLAGS,
   },
   async run({parsed}) {
     const f = parsed.flags

@@ -1,4 +1,4 @@
-import {COMMON_FLAGS} from '../common-flags.js'
+import {UNMEASURED_FLAGS} from '../common-flags.js'
 import {command} from '../spec.js'
 
 const spec = command({
@@ -15,7 +15,7 @@ INSTALL_UNKNOWN   bad input`,
   flags: {
     name: {type: 'string', description: 'The install’s name (medic verify lists them).'},
     'dry-run': {type: 'boolean', description: 'Say what would be removed; change nothing.'},
-    ...COMMON_FLAGS,
+    ...UNMEASURED_FLAGS,
   },
   async run({parsed, stderr}) {
     const f = parsed.flags
