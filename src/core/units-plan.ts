@@ -69,6 +69,8 @@ export interface HostFacts {
   wslConf: string
   /** Where an installed command logs when it has no --log-file (the state layout's install/<name>.log). */
   installLog: (stateDir: string, name: string) => string
+  /** medic's own record folders in a state dir (the manifests, the last verdicts): no output of an install goes there. */
+  recordDirs: (stateDir: string) => string[]
 }
 
 export interface PlannedFile {
@@ -235,6 +237,8 @@ export function buildPlan(req: InstallRequest, inner: InnerCommand | null, h: Ho
     plan.wsl = {path: h.wslConf, line: wslBootLine(argv!)}
   }
   if (req.rulesFile) plan.files.push({path: req.rulesFile, text: rulesFile(unitName, rulesYaml()), mode: 0o644, role: 'rules'})
+  const clash = outputClash(plan, req, inner, h, stateDir)
+  if (clash) return bad(clash)
   if (target === 'print') {
     plan.printed = [
       ...plan.files.flatMap((f) => [`# ${f.path}`, ...f.text.trimEnd().split('\n'), '']),
@@ -243,6 +247,45 @@ export function buildPlan(req: InstallRequest, inner: InnerCommand | null, h: Ho
     ]
   }
   return {ok: true, plan}
+}
+
+/** `a/./b/../c` → `a/c`, `//` → `/`: paths compared as the kernel resolves their names (no symlinks). */
+export function normalPath(p: string): string {
+  const out: string[] = []
+  for (const part of p.split('/')) {
+    if (part === '' || part === '.') continue
+    if (part === '..') out.pop()
+    else out.push(part)
+  }
+  return (p.startsWith('/') ? '/' : '') + out.join('/')
+}
+
+const inside = (path: string, dir: string) => normalPath(path).startsWith(normalPath(dir).replace(/\/?$/, '/'))
+
+/**
+ * An output path given by a flag (--rules-file, --wsl-conf, the command's --log-file and
+ * textfile) that lands on another output of this install, in medic's own records (a
+ * manifest, a last verdict), or in a folder where systemd or cron reads every file: bad
+ * input, before anything is written.
+ */
+function outputClash(plan: Plan, req: InstallRequest, inner: InnerCommand | null, h: HostFacts, stateDir: string): string | null {
+  const outs: {what: string; path: string; given: boolean}[] = [
+    ...plan.files.map((f) => ({what: f.role === 'rules' ? '--rules-file' : `medic’s ${f.path.split('/').pop()}`, path: f.path, given: f.role === 'rules'})),
+    ...(plan.wsl ? [{what: '--wsl-conf', path: plan.wsl.path, given: true}] : []),
+    ...(plan.watch.logFile ? [{what: 'the command’s --log-file', path: plan.watch.logFile, given: Boolean(inner?.flags.logFile)}] : []),
+    ...plan.watch.textfiles.map((t) => ({what: `the textfile of medic ${inner?.id ?? ''}`, path: t.path, given: true})),
+  ]
+  const records = [...new Set([...h.recordDirs(h.stateDir), ...h.recordDirs(stateDir)])]
+  const readers = [[h.systemUnitDir, 'systemd'], [h.userUnitDir, 'systemd --user'], [h.cronDir, 'cron']] as const
+  for (const o of outs.filter((x) => x.given)) {
+    const other = outs.find((x) => x !== o && normalPath(x.path) === normalPath(o.path))
+    if (other) return `${o.what} ${o.path} is also ${other.what}: an install writes each of its files once`
+    const rec = records.find((d) => inside(o.path, d))
+    if (rec) return `${o.what} ${o.path} is inside medic’s own records (${rec}): choose another path`
+    const reader = readers.find(([d]) => inside(o.path, d))
+    if (reader) return `${o.what} ${o.path} is in ${reader[0]}, where ${reader[1]} reads every file: choose another path`
+  }
+  return null
 }
 
 /** One line per install for humans: `medic-health-gateway (timer every 10m, hardened x.service)`. */

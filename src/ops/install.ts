@@ -2,7 +2,7 @@ import {formatMs} from '../core/duration.js'
 import {decideRemove, decideWrite, unifiedDiff, type Manifest, type ManifestFile} from '../core/units-manifest.js'
 import {buildPlan, describePlan, type HostFacts, type InnerCommand, type InstallRequest, type Plan, type WritingTarget} from '../core/units-plan.js'
 import {findBlock, mergeBlock, mergeWslConf, unmergeWslConf} from '../core/units.js'
-import {usageVerdict, type Action, type Check, type Verdict} from '../core/verdict.js'
+import {defang, usageVerdict, type Action, type Check, type Verdict} from '../core/verdict.js'
 import type {Clock} from '../sys/clock.js'
 import type {InstallFiles, ManifestStore, SystemdCtl, UserCrontab} from '../sys/install-host.js'
 import type {LastVerdict} from '../sys/last-verdict.js'
@@ -71,6 +71,10 @@ export async function install(input: InstallInput, deps: InstallDeps): Promise<V
   const plan = planned.plan
   const base = {subject: SUBJECT, checks: [] as Check[], actions: [] as Action[]}
   const extra = {name: plan.name, unitName: plan.unitName, target: plan.target, kind: plan.kind}
+  // A copy-ready line is printed byte for byte or not at all: stdout after line 1 holds no
+  // token-like word (callers match tokens anywhere), so one that holds such a word is refused.
+  const tokenLike = plan.printed?.map((l) => /[\w.:/-]*[A-Za-z0-9]_(OK|RECOVERED|ALERT|UNKNOWN)(?![A-Za-z0-9])[\w.:/-]*/.exec(l)?.[0]).find(Boolean)
+  if (tokenLike) return usageVerdict(SUBJECT, `--target ${plan.target} cannot print ${tokenLike} byte for byte: a status token look-alike (none may follow line 1, and a changed line would differ from what runs); use a target that writes the file (systemd, cron)`)
   if (plan.printed && plan.target === 'docker') {
     return {...base, status: 'OK', printDetails: true, details: plan.printed, extra: {...extra, printed: plan.printed}, summary: `Docker HEALTHCHECK for ${plan.unitName} below: add it to the Dockerfile (nothing written)`}
   }
@@ -174,6 +178,7 @@ async function installLocked(input: InstallInput, plan: Plan, target: WritingTar
 
   if (input.dryRun) {
     const what = [...changing.map((s) => `${s.action} ${s.path}`), ...stale.map((s) => `remove ${s.path}`), ...(crontabChanges ? ['edit your crontab'] : []), ...(wslChanges ? [`edit ${plan.wsl!.path}`] : [])]
+    if (details.some((l) => defang(l) !== l)) details.push('note: a word above that looks like a status token is shown with - for _ (stdout holds no token after line 1); the file gets it exactly')
     return done('OK', what.length ? `dry run, nothing written: would ${what.join(', ')}` : `dry run: ${describePlan(plan)} is installed as planned; nothing to write`)
   }
 

@@ -242,6 +242,7 @@ export function hostFacts(stateDir: string, wslConf = '/etc/wsl.conf', env: Node
     cronDir: '/etc/cron.d',
     wslConf,
     installLog: (dir, name) => new StateLayout(dir).installLog(name),
+    recordDirs: (dir) => [new StateLayout(dir).installDir, new StateLayout(dir).lastDir],
   }
 }
 

@@ -97,3 +97,56 @@ describe('F16: rules --file / dashboard --file never overwrite what medic did no
     })
   }
 })
+
+describe('F14: an output path of install onto its own files', () => {
+  it('is UNKNOWN and writes nothing: --rules-file onto the manifest, wsl.conf or the log; --target print onto a unit', async () => {
+    const w = setup()
+    const manifest = join(w.state, 'install', 'boot-gateway.json')
+    const log = join(w.dir, 'gw.log')
+    const cases: string[][] = [
+      ['install', ...w.args, '--rules-file', manifest, ...BOOT],
+      ['install', ...w.args, '--rules-file', w.conf, ...BOOT],
+      ['install', ...w.args, '--rules-file', log, '--', 'boot', '--name', 'gateway', '--port', '18789', '--log-file', log, '--', '/usr/bin/node', '/root/gateway/index.js'],
+      ['install', ...w.args, '--rules-file', join(w.state, 'last', 'install', 'boot-gateway.json'), ...BOOT],
+      ['install', '--target', 'print', '--every', '5m', '--rules-file', '/etc/systemd/system/medic-health.timer', '--', 'health'],
+      ['install', '--target', 'print', '--every', '5m', '--rules-file', '/etc/systemd/system/other.service', '--', 'health'],
+    ]
+    for (const args of cases) {
+      const r = await medic(args)
+      expectContract(r, 'INSTALL_UNKNOWN')
+      expect(r.code).toBe(3)
+      expect(r.lines[0]).toMatch(/--rules-file/)
+    }
+    expect(existsSync(w.state)).toBe(false)
+    expect(existsSync(log)).toBe(false)
+    expect(readFileSync(w.conf, 'utf8')).toBe('[boot]\nsystemd=true\n')
+  })
+})
+
+describe('F9: what install prints is what it would install, byte for byte', () => {
+  it('refuses (UNKNOWN, saying why) to print a line holding a token-like word, rather than print it changed', async () => {
+    for (const target of ['docker', 'print']) {
+      for (const mode of ['nagios', 'binary']) {
+        const r = await medic(['install', '--target', target, '--exit-codes', mode, '--', 'health', '--url', 'http://127.0.0.1:1/X_OK'])
+        expectContract(r, 'INSTALL_UNKNOWN')
+        expect(r.code).toBe(3)
+        expect(r.lines[0]).toMatch(/cannot print \S*X.OK byte for byte: .*status token/)
+        expect(r.lines).toHaveLength(1) // no copy-ready line that differs
+      }
+      const jr = json(await medic(['install', '--target', target, '--json', '--', 'health', '--url', 'http://127.0.0.1:1/X_OK']))
+      expect(jr).toMatchObject({token: 'INSTALL_UNKNOWN', exitCode: 3})
+    }
+    // Without such a word, the line is printed exactly.
+    const ok = await medic(['install', '--target', 'docker', '--', 'health', '--url', 'http://127.0.0.1:1/X-OK'])
+    expectContract(ok, 'INSTALL_OK')
+    expect(ok.lines[1]).toContain('"http://127.0.0.1:1/X-OK"')
+  })
+
+  it('a --dry-run diff that shows a token-like word changed says so', async () => {
+    const w = setup()
+    const r = await medic(['install', ...w.args, '--dry-run', '--', 'boot', '--name', 'gateway', '--port', '18789', '--', '/usr/bin/node', 'X_OK'])
+    expectContract(r, 'INSTALL_OK')
+    expect(r.stdout).toMatch(/^\+command=.* X-OK$/m)
+    expect(r.stdout).toMatch(/status token.*shown with - for _/)
+  })
+})

@@ -9,6 +9,7 @@ const host: HostFacts = {
   medic: ['/usr/bin/node', '/opt/medic/bin/run.js'], root: true, hasSystemd: true, stateDir: '/var/lib/medic',
   systemUnitDir: '/etc/systemd/system', userUnitDir: '/home/u/.config/systemd/user', cronDir: '/etc/cron.d', wslConf: '/etc/wsl.conf',
   installLog: (dir, name) => `${dir}/install/${name}.log`,
+  recordDirs: (dir) => [`${dir}/install`, `${dir}/last`],
 }
 const inner = (id: string, args: string[] = [], flags: InnerCommand['flags'] = {}, subject = 'GATEWAY'): InnerCommand => ({id, args, subject, flags})
 const req = (o: Partial<InstallRequest> = {}): InstallRequest => ({version: 1, name: 'health-gateway', target: 'systemd', everyMs: null, unit: null, port: null, textfileDir: null, rulesFile: null, stateDir: null, command: ['health'], ...o})
