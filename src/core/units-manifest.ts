@@ -11,6 +11,8 @@ export interface ManifestFile {
   /** Exactly what medic wrote: the file is medic's while it is byte for byte this. */
   text: string
   mode: number
+  /** Its owner as medic wrote it (the installing user; absent in manifests before it was recorded). */
+  uid?: number
   role: PlannedFile['role']
   /** Directories created to hold it (removed again, if empty, on uninstall). */
   createdDirs: string[]
@@ -35,7 +37,7 @@ export interface Manifest {
 
 export type OnDisk =
   | {kind: 'missing'}
-  | {kind: 'file'; text: string; mode: number}
+  | {kind: 'file'; text: string; mode: number; uid?: number}
   | {kind: 'symlink'}
   | {kind: 'other'; what: string}
   | {kind: 'error'; detail: string}
@@ -44,14 +46,30 @@ export type WriteDecision =
   | {action: 'create'}
   | {action: 'update'; before: string}
   | {action: 'same'}
+  /** Its bytes are medic's, its mode or owner are not: written again (a new file, medic's mode and owner). */
+  | {action: 'fix'; before: string; why: string}
   | {action: 'refuse'; reason: string}
+
+/** The mode and owner a file of medic's must have (what install writes): uid null = not known, not compared. */
+export interface FileAttrs {
+  mode: number
+  uid: number | null
+}
+
+/** How a file on disk differs from medic's mode and owner, or null (cron refuses a group- or world-writable file: INSECURE MODE). */
+export function attrsProblem(path: string, disk: {mode: number; uid?: number}, want: FileAttrs): string | null {
+  const o = (m: number) => `0${m.toString(8).padStart(3, '0')}`
+  if (disk.mode !== want.mode) return `${path} has mode ${o(disk.mode)}, medic wrote it ${o(want.mode)}${disk.mode & 0o022 ? ' (writable by others: cron and systemd may refuse it, anyone may change it)' : ''}`
+  if (want.uid !== null && disk.uid !== undefined && disk.uid !== want.uid) return `${path} is owned by uid ${disk.uid}, medic wrote it as uid ${want.uid}`
+  return null
+}
 
 /**
  * Whether medic may put `planned` at its path. `ours` is what the manifest says medic wrote
  * there last time (null: nothing). A file with the very bytes medic would write is taken as
  * medic's (a lost manifest); anything else medic did not write, or changed by hand, is refused.
  */
-export function decideWrite(path: string, planned: string, disk: OnDisk, ours: string | null): WriteDecision {
+export function decideWrite(path: string, planned: string, disk: OnDisk, ours: string | null, want?: FileAttrs): WriteDecision {
   switch (disk.kind) {
     case 'missing':
       return {action: 'create'}
@@ -62,7 +80,11 @@ export function decideWrite(path: string, planned: string, disk: OnDisk, ours: s
     case 'error':
       return {action: 'refuse', reason: `cannot read ${path}: ${disk.detail}`}
     case 'file':
-      if (disk.text === planned) return {action: 'same'}
+      if (disk.text === planned) {
+        // The same bytes with another mode or owner are not the same file: medic puts its own in place.
+        const why = want ? attrsProblem(path, disk, want) : null
+        return why ? {action: 'fix', before: disk.text, why} : {action: 'same'}
+      }
       // What the manifest says medic wrote must also say so itself: a forged manifest cannot
       // make medic rewrite a file that does not carry medic's mark.
       if (ours !== null && disk.text === ours && ours.startsWith(MARK)) return {action: 'update', before: ours}

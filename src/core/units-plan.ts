@@ -60,6 +60,8 @@ export interface HostFacts {
   /** How to run medic: [node, /abs/bin/run.js]. */
   medic: string[]
   root: boolean
+  /** The installing user (owner of every file medic writes). */
+  uid: number
   hasSystemd: boolean
   /** The resolved state dir (where the log, the manifest and the last-verdict records go). */
   stateDir: string

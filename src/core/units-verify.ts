@@ -5,7 +5,7 @@
  */
 import {formatMs} from './duration.js'
 import {lintExposition} from './prom.js'
-import type {OnDisk} from './units-manifest.js'
+import {attrsProblem, type FileAttrs, type OnDisk} from './units-manifest.js'
 import type {Check, Status} from './verdict.js'
 
 /** `systemctl show UNIT -p LoadState,UnitFileState,ActiveState,SubState,NeedDaemonReload`. */
@@ -63,11 +63,13 @@ export function judgeTextfile(path: string, mtimeMs: number | null, text: string
  * Drift: the file on disk against what medic wrote (a hand edit) and against what medic
  * install would write now (medic moved, upgraded, or the host changed).
  */
-export function judgeFile(path: string, disk: OnDisk, written: string, wouldWrite: string | null): Check {
+export function judgeFile(path: string, disk: OnDisk, written: string, wouldWrite: string | null, want?: FileAttrs): Check {
   const name = `file ${path}`
   if (disk.kind === 'missing') return {name, status: 'ALERT', detail: `${path} is gone`}
   if (disk.kind !== 'file') return {name, status: 'ALERT', detail: `${path} is ${disk.kind === 'other' ? disk.what : disk.kind === 'symlink' ? 'now a symlink' : disk.detail}`}
   if (disk.text !== written) return {name, status: 'ALERT', detail: `${path} was changed since medic wrote it (${firstDifference(written, disk.text)})`}
+  const attrs = want ? attrsProblem(path, disk, want) : null
+  if (attrs) return {name, status: 'ALERT', detail: `${attrs}: install again to put medic’s back`}
   if (wouldWrite === null) return {name, status: 'ALERT', detail: `${path} is no longer part of what medic install would write for it: install again`}
   if (wouldWrite !== written) return {name, status: 'ALERT', detail: `${path} differs from what medic install would write now (${firstDifference(written, wouldWrite)}): run the install again`}
   return {name, status: 'OK', detail: 'as medic wrote it, and as it would write it now'}

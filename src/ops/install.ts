@@ -41,8 +41,10 @@ interface Step {
   text: string
   mode: number
   role: ManifestFile['role']
-  action: 'create' | 'update' | 'same'
+  action: 'create' | 'update' | 'same' | 'fix'
   before: string | null
+  /** fix: how its mode or owner differ from medic's. */
+  why?: string
 }
 
 /** Takes the install lock, or says who holds it. */
@@ -110,9 +112,9 @@ async function installLocked(input: InstallInput, plan: Plan, target: WritingTar
       refusals.push(`${f.path} belongs to the install ${claimed.get(f.path)}`)
       continue
     }
-    const d = decideWrite(f.path, f.text, deps.files.read(f.path), oursText(f.path))
+    const d = decideWrite(f.path, f.text, deps.files.read(f.path), oursText(f.path), {mode: f.mode, uid: deps.host.uid})
     if (d.action === 'refuse') refusals.push(d.reason)
-    else steps.push({...f, action: d.action, before: d.action === 'update' ? d.before : null})
+    else steps.push({...f, action: d.action, before: d.action === 'update' || d.action === 'fix' ? d.before : null, ...(d.action === 'fix' ? {why: d.why} : {})})
   }
   const stale = (old?.files ?? []).filter((f) => !plan.files.some((p) => p.path === f.path))
 
@@ -148,7 +150,7 @@ async function installLocked(input: InstallInput, plan: Plan, target: WritingTar
   const changing = steps.filter((s) => s.action !== 'same')
   const crontabChanges = crontab !== null && crontab.before !== crontab.after
   const wslChanges = wsl !== null && wsl.before !== wsl.after
-  for (const s of changing) details.push(...unifiedDiff(s.path, s.before ?? '', s.text))
+  for (const s of changing) details.push(...(s.action === 'fix' ? [`~~~ ${s.why}: written again with medic’s mode and owner`] : unifiedDiff(s.path, s.before ?? '', s.text)))
   for (const s of stale) details.push(`--- ${s.path} (no longer part of ${plan.unitName}: removed if unchanged)`)
   if (crontabChanges) details.push(...unifiedDiff('crontab', crontab!.before, crontab!.after))
   if (wslChanges) details.push(...unifiedDiff(plan.wsl!.path, wsl!.before, wsl!.after))
@@ -191,12 +193,12 @@ async function installLocked(input: InstallInput, plan: Plan, target: WritingTar
   const failures: string[] = []
   for (const s of steps) {
     if (s.action === 'same') {
-      manifest.files.push({path: s.path, text: s.text, mode: s.mode, role: s.role, createdDirs: old?.files.find((f) => f.path === s.path)?.createdDirs ?? []})
+      manifest.files.push({path: s.path, text: s.text, mode: s.mode, uid: deps.host.uid, role: s.role, createdDirs: old?.files.find((f) => f.path === s.path)?.createdDirs ?? []})
       continue
     }
     const w = deps.files.write(s.path, s.text, s.mode, s.before)
-    actions.push({action: s.action === 'create' ? 'write' : 'rewrite', target: s.path, result: w.ok ? 'ok' : `failed: ${w.detail}`, ms: at()})
-    if (w.ok) manifest.files.push({path: s.path, text: s.text, mode: s.mode, role: s.role, createdDirs: [...(old?.files.find((f) => f.path === s.path)?.createdDirs ?? []), ...w.createdDirs]})
+    actions.push({action: s.action === 'create' ? 'write' : s.action === 'fix' ? 'fix mode and owner' : 'rewrite', target: s.path, result: w.ok ? 'ok' : `failed: ${w.detail}`, ms: at()})
+    if (w.ok) manifest.files.push({path: s.path, text: s.text, mode: s.mode, uid: deps.host.uid, role: s.role, createdDirs: [...(old?.files.find((f) => f.path === s.path)?.createdDirs ?? []), ...w.createdDirs]})
     else failures.push(w.detail)
   }
   if (crontab) {

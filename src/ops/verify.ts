@@ -71,7 +71,7 @@ async function verifyOne(m: Manifest, deps: VerifyDeps): Promise<{checks: Check[
   } catch (e) {
     checks.push({name: `${m.unitName} plan`, status: 'ALERT', detail: `its command line no longer parses: ${(e as Error).message}`})
   }
-  for (const f of m.files) checks.push(judgeFile(f.path, deps.files.read(f.path), f.text, plan ? (plan.files.find((p) => p.path === f.path)?.text ?? null) : f.text))
+  for (const f of m.files) checks.push(judgeFile(f.path, deps.files.read(f.path), f.text, plan ? (plan.files.find((p) => p.path === f.path)?.text ?? null) : f.text, {mode: f.mode, uid: f.uid ?? deps.host.uid}))
   if (plan) for (const p of plan.files) if (!m.files.some((f) => f.path === p.path)) checks.push({name: `file ${p.path}`, status: 'ALERT', detail: `${p.path} would be written by medic install now but is not installed: install again`})
 
   const s = m.systemd

@@ -49,7 +49,7 @@ function readDisk(path: string): OnDisk {
   let fd: number | undefined
   try {
     fd = openSync(path, flagsNoFollow)
-    return {kind: 'file', text: readFileSync(fd, 'utf8'), mode: st.mode & 0o7777}
+    return {kind: 'file', text: readFileSync(fd, 'utf8'), mode: st.mode & 0o7777, uid: st.uid}
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code
     return code === 'ELOOP' ? {kind: 'symlink'} : {kind: 'error', detail: code ?? (e as Error).message}
@@ -235,6 +235,7 @@ export function hostFacts(stateDir: string, wslConf = '/etc/wsl.conf', env: Node
   return {
     medic: [realpathSync(process.execPath), runJs],
     root: (process.getuid?.() ?? 0) === 0,
+    uid: process.geteuid?.() ?? 0,
     hasSystemd: existsSync('/run/systemd/system'),
     stateDir,
     systemUnitDir: '/etc/systemd/system',

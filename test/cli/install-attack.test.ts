@@ -150,3 +150,35 @@ describe('F9: what install prints is what it would install, byte for byte', () =
     expect(r.stdout).toMatch(/status token.*shown with - for _/)
   })
 })
+
+describe('F2: mode and owner are part of what medic wrote', () => {
+  it('verify names a world-writable or foreign-owned file; install fixes it, never calls it the same', async () => {
+    const w = setup()
+    expectContract(await medic(['install', ...w.args, '--rules-file', w.rules, ...BOOT]), 'INSTALL_OK')
+    expect(modeOf(w.rules)).toBe(0o644)
+    expectContract(await medic(['verify', '--state-dir', w.state]), 'INSTALL_OK')
+
+    chmodSync(w.rules, 0o666)
+    const v = await medic(['verify', '--state-dir', w.state])
+    expectContract(v, 'INSTALL_ALERT')
+    expect(v.lines[0]).toContain(`${w.rules} has mode 0666`)
+    const again = await medic(['install', ...w.args, '--rules-file', w.rules, ...BOOT])
+    expectContract(again, 'INSTALL_OK')
+    expect(again.lines[0]).not.toMatch(/already installed/)
+    expect(modeOf(w.rules)).toBe(0o644)
+    expectContract(await medic(['verify', '--state-dir', w.state]), 'INSTALL_OK')
+
+    if (process.getuid?.() === 0) {
+      chownSync(w.rules, 65534, 65534)
+      const o = await medic(['verify', '--state-dir', w.state, '--json'])
+      expect(json(o)).toMatchObject({token: 'INSTALL_ALERT', summary: expect.stringContaining(`${w.rules} is owned by uid 65534`)})
+      const fix = await medic(['install', ...w.args, '--rules-file', w.rules, ...BOOT])
+      expectContract(fix, 'INSTALL_OK')
+      expect(fix.lines[0]).not.toMatch(/already installed/)
+      expect(statSync(w.rules).uid).toBe(0)
+      expectContract(await medic(['verify', '--state-dir', w.state]), 'INSTALL_OK')
+    } else console.log('skipped the foreign-owner half: chown needs root')
+    expectContract(await medic(['uninstall', '--name', 'boot-gateway', '--state-dir', w.state]), 'INSTALL_OK')
+    expect(existsSync(w.rules)).toBe(false)
+  })
+})

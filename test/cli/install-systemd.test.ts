@@ -230,6 +230,16 @@ describe.skipIf(realSystemdSkip())('medic install under a real systemd', () => {
     const v = await rs().medic(['verify', '--name', 'cleanup', '-v'])
     expectContract(v, 'INSTALL_OK')
     expect(v.stdout).toMatch(/check cron daemon: ok/)
+    // A world-writable cron file (cron refuses it: INSECURE MODE) is ALERT, and install puts medic's back, never calling it the same.
+    await rs().sh('chmod 666 /etc/cron.d/medic-cleanup')
+    const insecure = await rs().medic(['verify', '--name', 'cleanup'])
+    expectContract(insecure, 'INSTALL_ALERT')
+    expect(insecure.lines[0]).toMatch(/\/etc\/cron\.d\/medic-cleanup has mode 0666, medic wrote it 0644/)
+    const fixed = await rs().medic(['install', '--target', 'cron', '--every', '10m', '--', 'cleanup', '--port', '9'])
+    expectContract(fixed, 'INSTALL_OK')
+    expect(fixed.lines[0]).toMatch(/^INSTALL_OK: installed medic-cleanup/)
+    expect((await rs().sh('stat -c %a.%u /etc/cron.d/medic-cleanup')).trim()).toBe('644.0')
+    expectContract(await rs().medic(['verify', '--name', 'cleanup']), 'INSTALL_OK')
     // A last verdict dated in the future is no evidence: verify names the clock.
     const rec = '/var/lib/medic/last/install/cleanup.json'
     const saved = await rs().readFile(rec)

@@ -6,7 +6,7 @@ import {buildPlan, classify, defaultName, defaultTarget, type HostFacts, type In
 import {judgeFile, judgeLastRun, judgeTextfile, judgeUnit, verifyVerdict} from '../../src/core/units-verify.js'
 
 const host: HostFacts = {
-  medic: ['/usr/bin/node', '/opt/medic/bin/run.js'], root: true, hasSystemd: true, stateDir: '/var/lib/medic',
+  medic: ['/usr/bin/node', '/opt/medic/bin/run.js'], root: true, uid: 0, hasSystemd: true, stateDir: '/var/lib/medic',
   systemUnitDir: '/etc/systemd/system', userUnitDir: '/home/u/.config/systemd/user', cronDir: '/etc/cron.d', wslConf: '/etc/wsl.conf',
   installLog: (dir, name) => `${dir}/install/${name}.log`,
   recordDirs: (dir) => [`${dir}/install`, `${dir}/last`],
