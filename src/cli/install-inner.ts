@@ -40,6 +40,7 @@ export async function parseInner(words: string[]): Promise<InnerCommand> {
       ...(f.once === true ? {once: true} : {}),
       ...(f.watch !== undefined && f.watch !== false ? {watch: f.watch as boolean | number} : {}),
       ...(typeof f.interval === 'number' ? {interval: f.interval} : {}),
+      ...(typeof f['startup-delay'] === 'number' ? {startupDelay: f['startup-delay']} : {}),
       ...(str('file') ? {file: str('file')} : {}),
       ...(str('metrics-file') ? {metricsFile: str('metrics-file')} : {}),
       ...(str('state-dir') ? {stateDir: str('state-dir')} : {}),

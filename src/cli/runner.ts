@@ -134,7 +134,9 @@ export async function runCommand(spec: CommandSpec, argv: string[], env: NodeJS.
       observer = o.observer
     }
     if (settingsError !== null) throw settingsError
-    const work = spec.run({parsed, t0, deadlineAt, stderr: progress, ...(observer ? {observe: observer.pass} : {})})
+    const beat = await heartbeat(spec, parsed, env)
+    const pass = observer || beat ? (v: Verdict, ms?: number) => (observer?.pass(v, ms), beat?.(v, ms ?? 0)) : null
+    const work = spec.run({parsed, t0, deadlineAt, stderr: progress, ...(pass ? {observe: pass} : {})})
     const v = await Promise.race([work, hungVerdict, ...(io === processIo ? [interrupted(subject, progress.current, untrap)] : [])])
     await settle(v)
     return await finish({...v, subject: v.usageError ? v.subject : subject})
@@ -189,6 +191,18 @@ async function recordLast(spec: CommandSpec, parsed: Parsed, v: Verdict, t0: num
   // An installed run (its unit or cron line sets MEDIC_INSTALL_NAME) also records under its install's name.
   const install = env.MEDIC_INSTALL_NAME && !nameProblem(env.MEDIC_INSTALL_NAME) ? env.MEDIC_INSTALL_NAME : undefined
   writeLastVerdict(commonValues(parsed.flags)['state-dir'], spec.id, v, new Date(), monotonicMs() - t0, install)
+}
+
+/**
+ * An installed run (MEDIC_INSTALL_NAME) of a long-running command refreshes its install's
+ * last-verdict record every pass: its heartbeat, which medic verify judges against the loop's
+ * interval (a stopped or stuck loop stops it). Null for any other run.
+ */
+async function heartbeat(spec: CommandSpec, parsed: Parsed, env: NodeJS.ProcessEnv): Promise<((v: Verdict, ms: number) => void) | null> {
+  const install = env.MEDIC_INSTALL_NAME && !nameProblem(env.MEDIC_INSTALL_NAME) ? env.MEDIC_INSTALL_NAME : undefined
+  if (!install || parsed.flags['dry-run'] === true) return null
+  const {writeLastVerdict} = await import('../sys/last-verdict.js')
+  return (v, ms) => writeLastVerdict(commonValues(parsed.flags)['state-dir'], spec.id, v, new Date(), ms, install)
 }
 
 /** The subject of a usage error, before a full parse: from `--name` where the command takes its subject from it. */

@@ -4,7 +4,7 @@
  * is byte for byte what it wrote before; it removes only that. Pure.
  */
 import {MARK} from './units.js'
-import type {InstallRequest, Kind, Plan, PlannedFile, WritingTarget} from './units-plan.js'
+import {normalPath, validName, type HostFacts, type InstallRequest, type Kind, type Plan, type PlannedFile, type WritingTarget} from './units-plan.js'
 
 export interface ManifestFile {
   path: string
@@ -90,6 +90,44 @@ export function decideWrite(path: string, planned: string, disk: OnDisk, ours: s
       if (ours !== null && disk.text === ours && ours.startsWith(MARK)) return {action: 'update', before: ours}
       return {action: 'refuse', reason: ours !== null ? `${path} was changed since medic wrote it; not overwriting (move it away, or put back what medic wrote)` : `${path} exists and medic did not write it; not overwriting`}
   }
+}
+
+/**
+ * What in a manifest is not medic's own (a forged, corrupted or hand-edited manifest): names
+ * outside medic's pattern — units other than `medic-<name>.service/.timer`, a unit file or cron
+ * file anywhere but where install puts `medic-<name>`, a drop-in other than
+ * `<unit>.d/medic-<name>.conf`, a path with `..` — and files whose recorded text does not carry
+ * the header naming this install. uninstall and install refuse such a manifest whole.
+ */
+export function manifestProblems(m: Manifest, h: Pick<HostFacts, 'systemUnitDir' | 'userUnitDir' | 'cronDir'>): string[] {
+  const bad: string[] = []
+  if (typeof m.name !== 'string' || !validName(m.name)) return [`its name ${JSON.stringify(m.name)} is not an install name`]
+  const unit = `medic-${m.name}`
+  if (m.unitName !== unit) bad.push(`it names the unit ${JSON.stringify(m.unitName)}, not ${unit}`)
+  const s = m.systemd
+  const dir = s?.user ? h.userUnitDir : h.systemUnitDir
+  if (s) {
+    if (s.service !== null && s.service !== `${unit}.service`) bad.push(`it names the unit ${JSON.stringify(s.service)}, not ${unit}.service`)
+    if (s.timer !== null && s.timer !== `${unit}.timer`) bad.push(`it names the unit ${JSON.stringify(s.timer)}, not ${unit}.timer`)
+    if (s.hardened !== null && !/^[A-Za-z0-9:_.@\\-]+\.(service|socket|target|timer|mount|scope|slice|path)$/.test(s.hardened)) bad.push(`it hardens ${JSON.stringify(s.hardened)}, not a unit name`)
+  }
+  const readers = [h.systemUnitDir, h.userUnitDir, h.cronDir].map((d) => normalPath(d) + '/')
+  for (const f of m.files ?? []) {
+    const p = f.path
+    const where: Record<string, string | null> = {
+      service: s ? `${dir}/${unit}.service` : null,
+      timer: s ? `${dir}/${unit}.timer` : null,
+      dropin: s?.hardened ? `${dir}/${s.hardened}.d/${unit}.conf` : null,
+      cron: `${h.cronDir}/${unit}`,
+    }
+    if (typeof p !== 'string' || !p.startsWith('/') || normalPath(p) !== p) bad.push(`${JSON.stringify(p)} is not a plain absolute path`)
+    else if (f.role === 'rules' ? readers.some((d) => p.startsWith(d)) : where[f.role] !== p) bad.push(`${p} is not where medic install puts ${unit}’s ${f.role} file`)
+    else if (typeof f.text !== 'string' || !f.text.startsWith(`${MARK} (${unit})`)) bad.push(`${p}: what it records as written does not carry medic’s header for ${unit}`)
+    for (const d of f.createdDirs ?? []) if (typeof d !== 'string' || normalPath(d) !== d || !p.startsWith(`${d}/`)) bad.push(`${JSON.stringify(d)} is not a folder of ${p}`)
+  }
+  for (const d of m.dirs ?? []) if (typeof d.path !== 'string' || !d.path.startsWith('/') || normalPath(d.path) !== d.path || d.path === '/') bad.push(`${JSON.stringify(d.path)} is not a plain absolute folder`)
+  if (m.wsl && (typeof m.wsl.path !== 'string' || normalPath(m.wsl.path) !== m.wsl.path || !/^command=/.test(m.wsl.line))) bad.push(`its wsl.conf entry ${JSON.stringify(m.wsl.path)} is not medic’s`)
+  return bad
 }
 
 export type RemoveDecision = {action: 'remove'} | {action: 'gone'} | {action: 'leave'; reason: string}

@@ -30,6 +30,8 @@ export interface InnerCommand {
     /** `ollama frozen-check --watch` (boolean) or `ollama metrics --watch 15s` (ms). */
     watch?: boolean | number
     interval?: number
+    /** watchdog --startup-delay: its first pass comes that much after the start. */
+    startupDelay?: number
     file?: string
     metricsFile?: string
     stateDir?: string
@@ -111,6 +113,12 @@ export interface Plan {
     logFile: string | null
     everyMs: number | null
     textfiles: {path: string; intervalMs: number}[]
+    /**
+     * A long-running loop's heartbeat: each pass refreshes the install's last-verdict record
+     * (the runner, under MEDIC_INSTALL_NAME); verify judges its age against the interval.
+     * Absent in manifests written before it; null for supervise (it acts on events, not passes).
+     */
+    heartbeat?: {intervalMs: number; startupMs: number} | null
   }
 }
 
@@ -186,6 +194,7 @@ export function buildPlan(req: InstallRequest, inner: InnerCommand | null, h: Ho
   const ollama = inner?.id.startsWith('ollama ') ?? false
   const textfileFor = inner && TEXTFILE[inner.id] ? (inner.id === 'ollama metrics' ? inner.flags.file : inner.flags.metricsFile) ?? (req.textfileDir ? `${req.textfileDir}/${TEXTFILE[inner.id]}` : null) : null
   const textInterval = inner?.id === 'ollama metrics' && typeof inner.flags.watch === 'number' ? inner.flags.watch : inner?.id === 'ollama frozen-check' && inner.flags.watch ? (inner.flags.interval ?? 15_000) : every
+  const loopMs = kind !== 'service' || !inner ? null : inner.id === 'watchdog' ? (inner.flags.interval ?? 5000) : inner.id === 'ollama frozen-check' ? (inner.flags.interval ?? 15_000) : inner.id === 'ollama metrics' && typeof inner.flags.watch === 'number' ? inner.flags.watch : null
   const env: Record<string, string> = req.textfileDir && inner && TEXTFILE[inner.id] ? {TEXTFILE_DIR: req.textfileDir} : {}
   // Its runs record their verdict under its own name too: verify judges this install by them only.
   if (inner && target !== 'docker') env.MEDIC_INSTALL_NAME = req.name
@@ -204,7 +213,7 @@ export function buildPlan(req: InstallRequest, inner: InnerCommand | null, h: Ho
     name: req.name, unitName, kind, target, writes, files: [], crontabBlock: null, wsl: null,
     dirs: req.textfileDir && textfileFor?.startsWith(`${req.textfileDir}/`) ? [req.textfileDir] : [],
     systemd: null, printed: null, argv, env,
-    watch: {commandId: inner?.id ?? null, subject: inner?.subject ?? null, stateDir, logFile, everyMs: every, textfiles: textfileFor && textInterval ? [{path: textfileFor, intervalMs: textInterval}] : []},
+    watch: {commandId: inner?.id ?? null, subject: inner?.subject ?? null, stateDir, logFile, everyMs: every, textfiles: textfileFor && textInterval ? [{path: textfileFor, intervalMs: textInterval}] : [], heartbeat: loopMs ? {intervalMs: loopMs, startupMs: inner?.flags.startupDelay ?? 0} : null},
   }
   if (target === 'docker') {
     plan.printed = [dockerHealthcheck(argv!, {...DOCKER_HEALTHCHECK, intervalMs: every!})]

@@ -47,6 +47,31 @@ export function judgeLastRun(what: string, rec: LastRecord | null, nowMs: number
   return {name, status: 'OK', detail: `${said} (${formatMs(Math.max(0, age))} ago)`}
 }
 
+/** A pass may take this long on top of its interval (its probes' timeouts) before its loop counts as frozen. */
+export const HEARTBEAT_GRACE_MS = 30_000
+
+/**
+ * A long-running loop's heartbeat: its install's last-verdict record, refreshed every pass,
+ * must be younger than 2 × its interval + HEARTBEAT_GRACE_MS. A service that started recently
+ * (`startedMs`, systemd's ActiveEnterTimestamp) may not have passed yet: its startup delay
+ * and that same bound. A record from before the start is a previous run's.
+ */
+export function judgeHeartbeat(what: string, rec: LastRecord | null, nowMs: number, intervalMs: number, startedMs: number | null, startupMs: number): Check {
+  const name = `heartbeat of ${what}`
+  const limit = 2 * intervalMs + HEARTBEAT_GRACE_MS
+  const bound = `2 × ${formatMs(intervalMs)} + ${formatMs(HEARTBEAT_GRACE_MS)}`
+  const at = rec ? Date.parse(rec.at) : NaN
+  if (!rec || !Number.isFinite(at) || (startedMs !== null && at < startedMs - CLOCK_SKEW_MS)) {
+    const up = startedMs === null ? null : nowMs - startedMs
+    if (up !== null && up <= startupMs + limit) return {name, status: 'OK', detail: `started ${formatMs(Math.max(0, up))} ago; its first pass is due`}
+    return {name, status: 'ALERT', detail: `${what} recorded no pass ${up === null ? 'at all' : `since it started ${formatMs(up)} ago`}: its loop is frozen (stopped, or stuck before a pass ends)`}
+  }
+  const age = nowMs - at
+  if (age < -CLOCK_SKEW_MS) return {name, status: 'ALERT', detail: `its last pass is dated ${formatMs(-age)} in the future: ${FUTURE}`}
+  if (age > limit) return {name, status: 'ALERT', detail: `${what}'s last pass was ${formatMs(age)} ago, more than ${bound}: its loop is frozen (stopped, or a pass that never ends)`}
+  return {name, status: 'OK', detail: `last pass ${rec.token} ${formatMs(Math.max(0, age))} ago (every ${formatMs(intervalMs)})`}
+}
+
 /** A Prometheus textfile: refreshed within 2 × its interval and valid exposition text. */
 export function judgeTextfile(path: string, mtimeMs: number | null, text: string | null, nowMs: number, intervalMs: number): Check {
   const name = `textfile ${path}`

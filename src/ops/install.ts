@@ -1,5 +1,5 @@
 import {formatMs} from '../core/duration.js'
-import {decideRemove, decideWrite, unifiedDiff, type Manifest, type ManifestFile} from '../core/units-manifest.js'
+import {decideRemove, decideWrite, manifestProblems, unifiedDiff, type Manifest, type ManifestFile} from '../core/units-manifest.js'
 import {buildPlan, describePlan, type HostFacts, type InnerCommand, type InstallRequest, type Plan, type WritingTarget} from '../core/units-plan.js'
 import {findBlock, mergeBlock, mergeWslConf, unmergeWslConf} from '../core/units.js'
 import {defang, usageVerdict, type Action, type Check, type Verdict} from '../core/verdict.js'
@@ -98,6 +98,8 @@ async function installLocked(input: InstallInput, plan: Plan, target: WritingTar
   const done = (status: Verdict['status'], summary: string): Verdict => ({subject: SUBJECT, status, summary, checks, actions, details, extra, printDetails: input.dryRun})
 
   const old = deps.manifests.read(plan.name)
+  const forged = old ? manifestProblems(old, deps.host) : []
+  if (forged.length) return done('ALERT', `refused, nothing written: the manifest ${deps.manifests.path(plan.name)} names what is not ${plan.unitName}’s own: ${forged.join('; ')}`)
   if (old && old.target !== target) return done('ALERT', `${plan.unitName} is installed with --target ${old.target}; run medic uninstall --name ${plan.name} first`)
   const oursText = (path: string) => old?.files.find((f) => f.path === path)?.text ?? null
   // A path another install recorded is that install's, whatever it holds.
@@ -324,6 +326,9 @@ export async function uninstall(input: UninstallInput, deps: InstallDeps): Promi
   const m = deps.manifests.read(input.name)
   if (!m) return {subject: SUBJECT, status: 'OK', summary: `nothing installed as ${input.name} (no manifest ${deps.manifests.path(input.name)}); nothing to do`, checks: [], actions: []}
   return locked(deps, input.name, async () => {
+    // Only medic's own names and the content it wrote go: a manifest naming anything else is refused whole.
+    const forged = manifestProblems(m, deps.host)
+    if (forged.length) return {subject: SUBJECT, status: 'ALERT', summary: `refused, nothing removed: the manifest ${deps.manifests.path(input.name)} names what is not medic-${input.name}’s own: ${forged.join('; ')}`, checks: forged.map((f) => ({name: 'manifest', status: 'ALERT' as const, detail: f})), actions: []}
     const actions: Action[] = []
     const left: string[] = []
     const plan: string[] = []

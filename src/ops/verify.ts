@@ -1,9 +1,9 @@
 import {formatMs} from '../core/duration.js'
 import {parseSystemctlShow} from '../core/manager-parse.js'
 import {findBlock} from '../core/units.js'
-import type {Manifest} from '../core/units-manifest.js'
+import {manifestProblems, type Manifest} from '../core/units-manifest.js'
 import {buildPlan, type InnerCommand} from '../core/units-plan.js'
-import {judgeFile, judgeLastRun, judgeTextfile, judgeUnit, verifyVerdict} from '../core/units-verify.js'
+import {judgeFile, judgeHeartbeat, judgeLastRun, judgeTextfile, judgeUnit, verifyVerdict} from '../core/units-verify.js'
 import type {Check, Verdict} from '../core/verdict.js'
 import type {InstallDeps} from './install.js'
 
@@ -60,6 +60,8 @@ async function verifyOne(m: Manifest, deps: VerifyDeps): Promise<{checks: Check[
   const checks: Check[] = []
   let brief = m.kind === 'service' ? 'running' : m.target === 'wsl' ? 'wsl boot command' : m.kind === 'harden' ? 'hardening' : m.target
   const now = deps.clock.wall().getTime()
+  const forged = manifestProblems(m, deps.host)
+  if (forged.length) return {checks: [{name: `manifest of ${m.name}`, status: 'ALERT', detail: `the manifest ${deps.manifests.path(m.name)} names what is not medic-${m.name}’s own: ${forged.join('; ')}`}], brief: 'manifest refused'}
   // Drift: what install would write now, from the same request.
   let inner: InnerCommand | null = null
   let plan = null
@@ -75,15 +77,17 @@ async function verifyOne(m: Manifest, deps: VerifyDeps): Promise<{checks: Check[
   if (plan) for (const p of plan.files) if (!m.files.some((f) => f.path === p.path)) checks.push({name: `file ${p.path}`, status: 'ALERT', detail: `${p.path} would be written by medic install now but is not installed: install again`})
 
   const s = m.systemd
+  let startedMs: number | null = null
   if (s) {
     const units = [s.service, s.timer].filter((u): u is string => Boolean(u))
     for (const u of units) {
-      const r = await deps.systemd.systemctl(['show', u, '--no-pager', '--timestamp=unix', '-p', 'LoadState,UnitFileState,ActiveState,SubState,NeedDaemonReload,Result,ExecMainStatus,LastTriggerUSec'], s.user)
+      const r = await deps.systemd.systemctl(['show', u, '--no-pager', '--timestamp=unix', '-p', 'LoadState,UnitFileState,ActiveState,SubState,NeedDaemonReload,Result,ExecMainStatus,LastTriggerUSec,ActiveEnterTimestamp'], s.user)
       if (r.code !== 0) {
         checks.push({name: u, status: 'UNKNOWN', detail: `cannot ask systemd about ${u}: ${(r.stderr.trim() || `exit ${r.code}`).split('\n')[0]}`})
         continue
       }
       const props = parseSystemctlShow(r.stdout)
+      if (u === s.service) startedMs = /^@(\d+)/.test(props.ActiveEnterTimestamp ?? '') ? Number(/^@(\d+)/.exec(props.ActiveEnterTimestamp!)![1]) * 1000 : null
       // A check's oneshot is inactive between runs: its timer is what must be active.
       if (u === s.service && s.timer) {
         if (props.LoadState !== 'loaded') checks.push({name: u, status: 'ALERT', detail: `${u} is ${props.LoadState || 'unknown'} (not loaded)`})
@@ -127,7 +131,9 @@ async function verifyOne(m: Manifest, deps: VerifyDeps): Promise<{checks: Check[
     if (rec) brief = `last run ${rec.token} ${formatMs(Math.max(0, now - Date.parse(rec.at)))} ago`
   } else if (m.kind === 'service' && w.commandId && w.subject) {
     const rec = deps.lastVerdict(w.stateDir, w.commandId, w.subject, m.name)
-    if (rec) checks.push({name: `last verdict of ${m.unitName}`, status: 'OK', detail: `${rec.token} ${formatMs(Math.max(0, now - Date.parse(rec.at)))} ago (a long-running command records one when it ends)`})
+    // Its loop's heartbeat (each pass refreshes the record): an active unit whose loop is frozen is ALERT.
+    if (w.heartbeat) checks.push(judgeHeartbeat(m.unitName, rec, now, w.heartbeat.intervalMs, startedMs, w.heartbeat.startupMs))
+    else if (rec) checks.push({name: `last verdict of ${m.unitName}`, status: 'OK', detail: `${rec.token} ${formatMs(Math.max(0, now - Date.parse(rec.at)))} ago (a long-running command records one when it ends)`})
   }
   for (const t of w.textfiles) checks.push(judgeTextfile(t.path, deps.files.mtimeMs(t.path), deps.files.readIfFile(t.path), now, t.intervalMs))
   if (w.logFile) {

@@ -182,3 +182,25 @@ describe('F2: mode and owner are part of what medic wrote', () => {
     expect(existsSync(w.rules)).toBe(false)
   })
 })
+
+describe('F8: uninstall removes only medic’s own names and content', () => {
+  it('refuses a manifest naming a file outside medic’s pattern (a path with .., another install’s file), removing nothing', async () => {
+    const w = setup()
+    expectContract(await medic(['install', ...w.args, '--rules-file', w.rules, ...BOOT]), 'INSTALL_OK')
+    const text = readFileSync(w.rules, 'utf8')
+    const m = JSON.parse(readFileSync(join(w.state, 'install', 'boot-gateway.json'), 'utf8'))
+    mkdirSync(join(w.dir, 'sub'))
+    const forged = {...m, name: 'forged', unitName: 'medic-forged', wsl: null, dirs: [], request: {...m.request, name: 'forged'}}
+    for (const files of [
+      [{...m.files[0], path: w.rules}], // another install's file, its exact bytes
+      [{...m.files[0], path: `${w.dir}/sub/../rules.yml`}],
+    ]) {
+      writeFileSync(join(w.state, 'install', 'forged.json'), JSON.stringify({...forged, files}))
+      const u = await medic(['uninstall', '--name', 'forged', '--state-dir', w.state, '--json'])
+      expect(json(u).token).toBe('INSTALL_ALERT')
+      expect(json(u).summary).toMatch(/refused, nothing removed/)
+      expect(readFileSync(w.rules, 'utf8')).toBe(text)
+      expect(existsSync(join(w.state, 'install', 'forged.json'))).toBe(true)
+    }
+  })
+})

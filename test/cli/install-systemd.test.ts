@@ -219,6 +219,62 @@ describe.skipIf(realSystemdSkip())('medic install under a real systemd', () => {
     for (const n of ['gwdead', 'gwok']) expectContract(await rs().medic(['uninstall', '--name', n]), 'INSTALL_OK')
   }, 120_000)
 
+  it('judges a long-running loop by its heartbeat: a SIGSTOPped watchdog service is ALERT, not OK (F6)', async () => {
+    await rs().sh('mkdir -p /root/wd-sessions')
+    const r = await rs().medic(['install', '--name', 'wd', '--', 'watchdog', '--interval', '1s', '--sessions-dir', '/root/wd-sessions', '--ops-dir', '', '--restart-flag', '', '--port', '9', '--manager', 'none'])
+    expectContract(r, 'INSTALL_OK')
+    expect(r.lines[0]).toMatch(/installed medic-wd \(service\)/)
+    const verbose = async () => rs().medic(['verify', '--name', 'wd', '-v'])
+    const v = await until('a pass recorded', async () => {
+      const x = await verbose()
+      return /check heartbeat of medic-wd: ok - last pass WATCHDOG-OK/.test(x.stdout) ? x : null
+    })
+    expectContract(v, 'INSTALL_OK')
+    const pid = /^MainPID=(\d+)$/m.exec(await show('medic-wd.service', 'MainPID'))![1]
+    await rs().exec(['kill', '-STOP', pid])
+    try {
+      const frozen = await until('verify to see the frozen loop', async () => {
+        const x = await verbose()
+        return x.lines[0]?.startsWith('INSTALL_ALERT') ? x : null
+      }, 60_000)
+      expectContract(frozen, 'INSTALL_ALERT')
+      expect(frozen.stdout).toMatch(/check heartbeat of medic-wd: alert - medic-wd's last pass was \S+ ago, more than 2 × \S+ \+ \S+: its loop is frozen/)
+      // systemd still calls it running: only the heartbeat tells.
+      expect(frozen.stdout).toMatch(/check medic-wd\.service: ok - loaded, enabled, active \(running\)/)
+    } finally {
+      await rs().exec(['kill', '-CONT', pid])
+    }
+    await until('the heartbeat again', async () => (await rs().medic(['verify', '--name', 'wd'])).lines[0]?.startsWith('INSTALL_OK'))
+    expectContract(await rs().medic(['uninstall', '--name', 'wd']), 'INSTALL_OK')
+  }, 120_000)
+
+  it('uninstall never acts on a unit or a file a manifest names outside medic’s own pattern (F8)', async () => {
+    await rs().writeFile('/etc/systemd/system/victim.service', '[Service]\nExecStart=/bin/sleep infinity\n\n[Install]\nWantedBy=multi-user.target\n')
+    await rs().sh('systemctl daemon-reload && systemctl enable --now victim')
+    expectContract(await rs().medic(['install', '--name', 'other', '--every', '1m', '--', 'cleanup', '--port', '9']), 'INSTALL_OK')
+    const other = JSON.parse((await rs().readFile('/var/lib/medic/install/other.json'))!)
+    const unitText = other.files[0].text
+    expect(other.files[0].path).toBe('/etc/systemd/system/medic-other.service')
+    const patches = [
+      {systemd: {...other.systemd, service: 'victim.service', timer: null}, files: []}, // another unit's name
+      {}, // another install's units and files, their exact bytes
+      {systemd: {...other.systemd, service: null, timer: null}, files: [{...other.files[0], path: '/etc/systemd/system/../systemd/system/medic-other.service'}]},
+    ]
+    for (const patch of patches) {
+      await rs().writeFile('/var/lib/medic/install/forged.json', JSON.stringify({...other, name: 'forged', unitName: 'medic-forged', request: {...other.request, name: 'forged'}, ...patch}))
+      const u = json(await rs().medic(['uninstall', '--name', 'forged', '--json']))
+      expect(u).toMatchObject({token: 'INSTALL_ALERT', actions: []})
+      expect(u.summary).toMatch(/^refused, nothing removed: the manifest \/var\/lib\/medic\/install\/forged\.json names what is not medic-forged’s own/)
+      expect((await rs().exec(['systemctl', 'is-active', 'victim'])).stdout.trim()).toBe('active')
+      expect((await rs().exec(['systemctl', 'is-enabled', 'victim'])).stdout.trim()).toBe('enabled')
+      expect(await rs().readFile('/etc/systemd/system/medic-other.service')).toBe(unitText)
+      expect((await rs().exec(['systemctl', 'is-active', 'medic-other.timer'])).stdout.trim()).toBe('active')
+      expectContract(await rs().medic(['verify', '--name', 'forged']), 'INSTALL_ALERT')
+    }
+    await rs().sh('rm /var/lib/medic/install/forged.json && systemctl disable --now victim && rm /etc/systemd/system/victim.service && systemctl daemon-reload')
+    expectContract(await rs().medic(['uninstall', '--name', 'other']), 'INSTALL_OK')
+  })
+
   it('installs a check into /etc/cron.d, runs it once, and verify sees the cron daemon and the fresh verdict', async () => {
     await rs().sh('systemctl start cron')
     const r = await rs().medic(['install', '--target', 'cron', '--every', '10m', '--', 'cleanup', '--port', '9'])

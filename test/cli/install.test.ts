@@ -184,7 +184,7 @@ describe('a forged or shared manifest', () => {
     }
     writeFileSync(join(state, 'install', 'forged.json'), JSON.stringify(manifest))
     const u = await medic(['uninstall', '--name', 'forged', '--state-dir', state, '--json'])
-    expect(json(u)).toMatchObject({token: 'INSTALL_ALERT', summary: expect.stringMatching(/passwd does not carry medic's mark; left in place/)})
+    expect(json(u)).toMatchObject({token: 'INSTALL_ALERT', summary: expect.stringMatching(/refused, nothing removed: .*passwd is not where medic install puts medic-forged’s cron file/)})
     expect(readFileSync(victim, 'utf8')).toBe('root:x:0:0:root:/root:/bin/bash\n')
   })
 

@@ -1,9 +1,9 @@
 import {describe, expect, it} from 'vitest'
 import {splitCommandLine} from '../../src/core/command-line.js'
 import {cronCommand, cronSchedule, dockerHealthcheck, findBlock, MARK, mergeBlock, mergeWslConf, shellWord, systemdSpan, systemdWord, timerUnit, unmergeWslConf, wslBootLine} from '../../src/core/units.js'
-import {decideRemove, decideWrite, unifiedDiff} from '../../src/core/units-manifest.js'
+import {decideRemove, decideWrite, manifestProblems, unifiedDiff, type Manifest} from '../../src/core/units-manifest.js'
 import {buildPlan, classify, defaultName, defaultTarget, type HostFacts, type InnerCommand, type InstallRequest} from '../../src/core/units-plan.js'
-import {judgeFile, judgeLastRun, judgeTextfile, judgeUnit, verifyVerdict} from '../../src/core/units-verify.js'
+import {judgeFile, judgeHeartbeat, judgeLastRun, judgeTextfile, judgeUnit, verifyVerdict} from '../../src/core/units-verify.js'
 
 const host: HostFacts = {
   medic: ['/usr/bin/node', '/opt/medic/bin/run.js'], root: true, uid: 0, hasSystemd: true, stateDir: '/var/lib/medic',
@@ -136,6 +136,47 @@ describe('ownership: medic writes only where nothing is, or over what it wrote',
     expect(decideWrite('/p', 'new', {kind: 'file', text: 'old + hand edit', mode: 0o644}, 'old')).toMatchObject({action: 'refuse', reason: expect.stringMatching(/changed since medic wrote it/)})
     expect(decideWrite('/p', 'new', {kind: 'symlink'}, 'old')).toMatchObject({action: 'refuse', reason: expect.stringMatching(/symlink/)})
     expect(decideWrite('/p', 'new', {kind: 'other', what: 'a directory'}, null)).toMatchObject({action: 'refuse'})
+  })
+
+  it('a file with medic’s bytes but another mode or owner is fixed, never the same', () => {
+    expect(decideWrite('/p', 'new', {kind: 'file', text: 'new', mode: 0o644, uid: 0}, null, {mode: 0o644, uid: 0})).toEqual({action: 'same'})
+    expect(decideWrite('/p', 'new', {kind: 'file', text: 'new', mode: 0o666, uid: 0}, null, {mode: 0o644, uid: 0})).toMatchObject({action: 'fix', why: expect.stringMatching(/^\/p has mode 0666, medic wrote it 0644 \(writable by others/)})
+    expect(decideWrite('/p', 'new', {kind: 'file', text: 'new', mode: 0o644, uid: 1000}, null, {mode: 0o644, uid: 0})).toMatchObject({action: 'fix', why: '/p is owned by uid 1000, medic wrote it as uid 0'})
+    expect(judgeFile('/u', {kind: 'file', text: 'a', mode: 0o664, uid: 0}, 'a', 'a', {mode: 0o644, uid: 0})).toMatchObject({status: 'ALERT', detail: expect.stringMatching(/\/u has mode 0664/)})
+  })
+
+  it('refuses a manifest that names anything but medic’s own', () => {
+    const unit = `${MARK} (medic-x): a check\n`
+    const m = {
+      version: 1, name: 'x', unitName: 'medic-x', kind: 'check', target: 'systemd', crontab: null, wsl: null, dirs: [],
+      systemd: {user: false, service: 'medic-x.service', timer: 'medic-x.timer', hardened: 'gw.service'},
+      files: [
+        {path: '/etc/systemd/system/medic-x.service', text: unit, mode: 0o644, role: 'service', createdDirs: []},
+        {path: '/etc/systemd/system/gw.service.d/medic-x.conf', text: unit, mode: 0o644, role: 'dropin', createdDirs: ['/etc/systemd/system/gw.service.d']},
+        {path: '/srv/rules.yml', text: unit, mode: 0o644, role: 'rules', createdDirs: []},
+      ],
+    } as unknown as Manifest
+    expect(manifestProblems(m, host)).toEqual([])
+    const bad = (patch: object) => manifestProblems({...m, ...patch} as Manifest, host)
+    expect(bad({systemd: {...m.systemd, service: 'sshd.service'}})).toEqual(['it names the unit "sshd.service", not medic-x.service'])
+    expect(bad({unitName: 'sshd'})).toEqual(['it names the unit "sshd", not medic-x'])
+    expect(bad({files: [{...m.files[0], path: '/etc/systemd/system/sshd.service'}]})[0]).toMatch(/sshd\.service is not where medic install puts medic-x’s service file/)
+    expect(bad({files: [{...m.files[2], path: '/srv/../etc/passwd'}]})[0]).toMatch(/not a plain absolute path/)
+    expect(bad({files: [{...m.files[2], text: `${MARK} (medic-y): theirs\n`}]})[0]).toMatch(/does not carry medic’s header for medic-x/)
+    expect(bad({files: [{...m.files[2], path: '/etc/cron.d/rules'}]})[0]).toMatch(/not where medic install puts/)
+    expect(bad({files: [{...m.files[1], createdDirs: ['/var/empty']}]})[0]).toMatch(/"\/var\/empty" is not a folder of/)
+  })
+
+  it('judges a loop’s heartbeat against its interval', () => {
+    const rec = (ageMs: number) => ({token: 'WATCHDOG_OK', status: 'OK' as const, summary: 'fine', at: new Date(1_000_000_000 - ageMs).toISOString()})
+    const now = 1_000_000_000
+    expect(judgeHeartbeat('w', rec(1000), now, 5000, now - 60_000, 0).status).toBe('OK')
+    expect(judgeHeartbeat('w', rec(41_000), now, 5000, now - 600_000, 0)).toMatchObject({status: 'ALERT', detail: expect.stringMatching(/last pass was 41s ago, more than 2 × 5s \+ 30s: its loop is frozen/)})
+    expect(judgeHeartbeat('w', null, now, 5000, now - 10_000, 0)).toMatchObject({status: 'OK', detail: expect.stringMatching(/first pass is due/)})
+    expect(judgeHeartbeat('w', null, now, 5000, now - 60_000, 0).status).toBe('ALERT')
+    // A record from before the unit started is a previous run's.
+    expect(judgeHeartbeat('w', rec(600_000), now, 5000, now - 100_000, 0).status).toBe('ALERT')
+    expect(judgeHeartbeat('w', rec(-3_600_000), now, 5000, now - 100_000, 0).detail).toMatch(/in the future/)
   })
 
   it('decides each removal', () => {
