@@ -182,8 +182,15 @@ export function buildPlan(req: InstallRequest, inner: InnerCommand | null, h: Ho
   if (req.everyMs !== null && req.everyMs < 1000) return bad('--every must be at least 1s')
   if (req.unit && writes !== 'systemd' && writes !== 'systemd-user') return bad('--unit hardens a systemd unit: --target systemd or systemd-user')
   if (req.unit && req.port === null) return bad('--unit needs the port the unit listens on (--port, or the command’s own --port)')
-  for (const p of [req.rulesFile, req.textfileDir, req.stateDir, inner?.flags.stateDir, inner?.flags.logFile, inner?.flags.file, inner?.flags.metricsFile]) {
-    if (p !== null && p !== undefined && !p.startsWith('/')) return bad(`${p}: an absolute path is needed (units and cron do not run where you are)`)
+  const paths: [string, string | null | undefined][] = [['--rules-file', req.rulesFile], ['--textfile-dir', req.textfileDir], ['--state-dir', req.stateDir], ['the command’s --state-dir', inner?.flags.stateDir], ['the command’s --log-file', inner?.flags.logFile], ['the command’s --file', inner?.flags.file], ['the command’s --metrics-file', inner?.flags.metricsFile]]
+  for (const [flag, p] of paths) {
+    if (p === null || p === undefined) continue
+    if (!p.startsWith('/')) return bad(`${flag} ${p}: an absolute path is needed (units and cron do not run where you are)`)
+    // The manifest records the files and folders as given; uninstall trusts only plain paths (no `..`, `.`, `//`).
+    if (!flag.includes('state-dir') && !flag.includes('log-file') && normalPath(p) !== p) return bad(`${flag} ${p}: give it plainly, as ${normalPath(p)}`)
+  }
+  if ((writes === 'wsl' || kind === 'boot') && (!h.wslConf.startsWith('/') || normalPath(h.wslConf) !== h.wslConf)) {
+    return bad(`--wsl-conf ${h.wslConf}: a plain absolute path is needed (uninstall finds it there again)`)
   }
 
   const user = writes === 'systemd-user'

@@ -110,6 +110,8 @@ describe('F14: an output path of install onto its own files', () => {
       ['install', ...w.args, '--rules-file', join(w.state, 'last', 'install', 'boot-gateway.json'), ...BOOT],
       ['install', '--target', 'print', '--every', '5m', '--rules-file', '/etc/systemd/system/medic-health.timer', '--', 'health'],
       ['install', '--target', 'print', '--every', '5m', '--rules-file', '/etc/systemd/system/other.service', '--', 'health'],
+      // A path uninstall could not trust again: not plain.
+      ['install', ...w.args, '--rules-file', `${w.dir}/sub/../rules.yml`, ...BOOT],
     ]
     for (const args of cases) {
       const r = await medic(args)
