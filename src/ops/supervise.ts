@@ -11,7 +11,8 @@ import {consume, identify, removeJudged, type Seen} from '../sys/file-gate.js'
 import type {Prober} from '../sys/probe.js'
 import type {Member} from '../sys/signal-gate.js'
 import type {SignalHub} from '../sys/signal-hub.js'
-import type {Spawner} from '../sys/spawn-job.js'
+import type {Held, Spawner} from '../sys/spawn-job.js'
+import {LogFile} from '../sys/log-file.js'
 import {writeFileAtomic} from '../sys/state-store.js'
 import {cleanup} from './cleanup.js'
 import type {ProcessDeps} from '../deps.js'
@@ -44,8 +45,8 @@ export interface SuperviseDeps extends ProcessDeps {
   announce: (line: string) => void
   /** The supervisor's state as a verdict after every event, for --metrics-file and --notify. */
   observe?: (v: Verdict, ms: number) => void
-  /** Starts the child (its own session and group, in its cgroup) and reports its events. */
-  spawner: Pick<Spawner, 'resolve' | 'start'>
+  /** Starts the child (its own session and group, in its cgroup) and reports its events; holds a spare of it. */
+  spawner: Pick<Spawner, 'resolve' | 'start' | 'hold'>
   /** The cgroup made for the service, where medic can make one. */
   cgroups: JobCgroups
   /** SIGTERM/SIGINT (stop) and SIGHUP (restart) sent to the supervisor. */
@@ -81,10 +82,19 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
   let state: SupervisorState = initialState(input.config)
   let childId: {pid: number; startTime: string} | null = null
   const out = new CappedLog(input.childLog, input.childLogMax, (why) => log(why))
+  const quiet = new LogFile(undefined)
   const wallOf = (mono: number) => clock.wall().getTime() - (clock.now() - mono)
+  /** Lines held while a restart is under way, written once the new child is started. */
+  let deferred: string[] | null = null
   const log = (line: string) => {
+    if (deferred) return void deferred.push(line)
     deps.log.line(`[SUPERVISOR ${input.name}] ${line}`)
     deps.progress(`[SUPERVISOR ${input.name}] ${line}`)
+  }
+  const flushLog = () => {
+    const lines = deferred ?? []
+    deferred = null
+    for (const l of lines) log(l)
   }
   // The service is every process the child starts, wherever it goes: its process group and
   // session, a cgroup made for it where one can be (root, a delegated subtree), and the
@@ -138,8 +148,18 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
       state = t.state
       cancelWake()
       if (t.wakeAt !== null) cancelWake = after(clock, timerMs(t.wakeAt - clock.now()), () => dispatch({type: 'tick'}))
-      for (const a of t.actions) await perform(a)
+      // Stopping: the spare goes first, so the reaps that follow find it like any process of the service.
+      if (state.phase === 'stopping' || state.phase === 'stopped' || state.phase === 'fatal' || t.actions.some((a) => a.type === 'exit')) discardSpare()
+      // On the way to a start, only what the start needs comes before it: the log lines,
+      // the state file (fsync) and the pid file are written after the exec.
+      if (t.actions.some((a) => a.type === 'spawn')) deferred ??= []
+      try {
+        for (const a of t.actions) await perform(a)
+      } finally {
+        flushLog()
+      }
       persist()
+      if (state.phase === 'running' && state.stable) makeSpare()
     }).catch((err) => log(`internal error: ${(err as Error).stack ?? err}`))
   }
 
@@ -161,7 +181,8 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
       }
       case 'free-port': {
         if (input.port === null) return
-        const v = await cleanup({ports: [input.port], graceMs: input.graceMs, killWaitMs: 3000, dryRun: false, deadlineAt: null}, {...deps, progress: () => {}})
+        // Its own log lines (one per start, "port free") are not written: what it did is in the summary.
+        const v = await cleanup({ports: [input.port], graceMs: input.graceMs, killWaitMs: 3000, dryRun: false, deadlineAt: null}, {...deps, log: quiet, progress: () => {}})
         if (v.status !== 'OK') log(`before start: ${v.summary}`)
         return
       }
@@ -205,8 +226,10 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
   const reap = async (graceMs: number, thorough = false): Promise<{killed: string[]; left: Member[]}> => {
     const killed: string[] = []
     watch?.drain()
+    // The spare is medic's own, held before its exec: never a leftover while it is kept.
+    const members = () => scope.members({thorough}).filter((m) => !(spare?.id && m.pid === spare.id.pid && m.startTime === spare.id.startTime))
     for (let round = 0; round < 6; round++) {
-      const found = scope.members({thorough})
+      const found = members()
       if (found.length === 0) return {killed, left: []}
       const frozen = round > 0 && scope.freeze(true)
       const targets: KillTarget[] = found.map((m) => ({pid: m.pid, startTime: m.startTime, label: `pid ${m.pid} (${m.comm}, by ${m.via})`}))
@@ -216,37 +239,105 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
       } finally {
         if (frozen) scope.freeze(false)
       }
-      for (const t of r.plan.targets) if (t.phase === 'gone' && t.target.pid !== childId?.pid) killed.push(t.target.label)
+      for (const t of r.plan.targets) if (t.phase === 'gone' && t.target.pid !== childId?.pid && t.target.pid !== spentSpare) killed.push(t.target.label)
       // Nothing more to gain when every target was refused or survived a SIGKILL.
       if (r.plan.targets.every((t) => t.phase === 'denied' || t.phase === 'survived')) break
     }
-    return {killed, left: scope.members({thorough})}
+    return {killed, left: members()}
+  }
+
+  /**
+   * A spare of the child, made once a run is stable (one per run), where the service has a
+   * cgroup: forked and put in the cgroup now, held before its exec (spawner.hold). The next
+   * start — after the leftovers are reaped and the port checked, as for any start —
+   * releases it instead of forking: the cgroup migration, which waits out an RCU grace
+   * period (~10 ms, more under load), and node's fork are then not on the restart path.
+   * A stop discards it (it exits without running the command, as it does when medic dies).
+   */
+  interface Spare {
+    held: Held
+    id: {pid: number; startTime: string} | null
+    /** The child's exit, once released. */
+    exited: ((code: number | null, signal: NodeJS.Signals | null) => void) | null
+  }
+  let spare: Spare | null = null
+  let spareFor = -1
+  /** The last spare discarded: found by a reap, it is not named as a leftover. */
+  let spentSpare: number | null = null
+  const makeSpare = () => {
+    if (spare || !cgroup || spareFor === state.starts) return
+    spareFor = state.starts
+    let s: Spare | null = null
+    const held = deps.spawner.hold({argv: input.command, env: childEnv, cgroup, output: true}, {
+      output: (d) => out.write(d),
+      spawned: () => {},
+      failed: (err) => {
+        if (s && spare === s) spare = null
+        log(`no spare child: ${err.code ?? err.message}`)
+      },
+      exited: (code, signal) => {
+        if (s?.exited) return s.exited(code, signal)
+        if (s && spare === s) spare = null
+      },
+    })
+    const st = held.pid !== undefined ? procs.stat(held.pid) : null
+    s = {held, id: st ? {pid: st.pid, startTime: st.startTime} : null, exited: null}
+    spare = s
+  }
+  const discardSpare = () => {
+    const s = spare
+    if (!s) return
+    spare = null
+    spentSpare = s.id?.pid ?? null
+    s.held.discard()
+  }
+  /** The spare, when it is ready to run the command: alive, held, and in the cgroup already. */
+  const takeSpare = (): {pid: number; startTime: string} | null => {
+    const s = spare
+    if (!s) return null
+    const st = s.id ? procs.stat(s.id.pid) : null
+    if (!s.id || !st || st.startTime !== s.id.startTime || st.state === 'Z' || procs.cgroup2(s.id.pid) !== cgroup?.path) {
+      discardSpare()
+      return null
+    }
+    spare = null
+    s.exited = childExited
+    s.held.release()
+    return s.id
+  }
+
+  const childExited = (code: number | null, signal: NodeJS.Signals | null) => {
+    childId = null
+    dispatch({type: 'exited', code, signal})
+  }
+  const childSpawned = (pid: number, how: string) => {
+    childId = scope.adopt(pid) ?? {pid, startTime: procs.stat(pid)?.startTime ?? ''}
+    if (input.childPidFile) {
+      try {
+        writeFileAtomic(input.childPidFile, `${pid}\n`)
+        written.set(input.childPidFile, identify(input.childPidFile))
+      } catch (e) {
+        log(`child pid file not written: ${(e as Error).message}`)
+      }
+    }
+    log(`started child pid ${pid}${how}: ${input.command.join(' ')}`)
+    dispatch({type: 'spawned'})
   }
 
   const startChild = () => {
     // A program that is not there is known before spawning (through the cgroup shim it would only be an exit 127).
     const prog = deps.spawner.resolve(input.command[0], childEnv.PATH)
-    if (!prog.ok) return dispatch({type: 'spawn-failed', error: prog.reason, permanent: true})
+    if (!prog.ok) {
+      discardSpare()
+      return dispatch({type: 'spawn-failed', error: prog.reason, permanent: true})
+    }
+    const ready = takeSpare()
+    if (ready) return childSpawned(ready.pid, ' (its spare, started ahead)')
     deps.spawner.start({argv: input.command, env: childEnv, cgroup, output: true}, {
       output: (d) => out.write(d),
-      spawned: (pid) => {
-        childId = scope.adopt(pid) ?? {pid, startTime: procs.stat(pid)?.startTime ?? ''}
-        if (input.childPidFile) {
-          try {
-            writeFileAtomic(input.childPidFile, `${pid}\n`)
-            written.set(input.childPidFile, identify(input.childPidFile))
-          } catch (e) {
-            log(`child pid file not written: ${(e as Error).message}`)
-          }
-        }
-        log(`started child pid ${pid}: ${input.command.join(' ')}`)
-        dispatch({type: 'spawned'})
-      },
+      spawned: (pid) => childSpawned(pid, ''),
       failed: (err) => dispatch({type: 'spawn-failed', error: `${input.command[0]}: ${err.code ?? err.message}`, permanent: err.code === 'ENOENT' || err.code === 'EACCES'}),
-      exited: (code, signal) => {
-        childId = null
-        dispatch({type: 'exited', code, signal})
-      },
+      exited: childExited,
     })
   }
 

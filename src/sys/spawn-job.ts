@@ -96,7 +96,15 @@ export interface JobSpec {
  */
 export interface Spawner {
   resolve(name: string, pathEnv: string | undefined): ReturnType<typeof resolveProgram>
-  start(o: {argv: string[]; env: NodeJS.ProcessEnv; cwd?: string; cgroup: Cgroup | null; output: boolean}, on: JobEvents): void
+  start(o: StartSpec, on: JobEvents): void
+  /**
+   * A spare of `start`'s job (supervise's next child): forked now, in its own session and
+   * in its cgroup (the migration, which waits out an RCU grace period, paid ahead of need),
+   * then held in a shell before the exec of argv. `release()` execs argv; `discard()` — or
+   * medic's own end, which closes the pipe — ends it (exit 0) without ever running argv.
+   * `on` reports the shell's pid at once and the command's exit after a release.
+   */
+  hold(o: StartSpec, on: JobEvents): Held
   /** A child ops hold on to (kill-trace, run-dev-safe): in its own session and process group (detached). */
   job(spec: JobSpec): Child
   /**
@@ -107,19 +115,52 @@ export interface Spawner {
   daemon(argv: string[], outputFile: string): {child: Child; outputError: string | null}
 }
 
+/** What supervise starts: its child, or a held spare of it. */
+export interface StartSpec {
+  argv: string[]
+  env: NodeJS.ProcessEnv
+  cwd?: string
+  cgroup: Cgroup | null
+  output: boolean
+}
+
+export interface Held {
+  /** The held shell's pid (undefined when it could not be started: `failed` says why). */
+  pid: number | undefined
+  release(): void
+  discard(): void
+}
+
+/**
+ * The spare's shell: waits for one line on its stdin (the release) and execs the command
+ * with stdin from /dev/null, as `start` gives it; end of file (a discard, medic gone) ends
+ * it. dash exports PWD, so it is unset as the shim unsets it when medic's env has none.
+ */
+const HOLD = '[ "$1" = keep ] || unset PWD; shift; read -r _ || exit 0; exec "$@" </dev/null'
+
+function wire(c: ChildProcess, o: StartSpec, on: JobEvents): void {
+  if (o.output && on.output) {
+    c.stdout?.on('data', on.output)
+    c.stderr?.on('data', on.output)
+  }
+  c.once('spawn', () => on.spawned(c.pid!))
+  c.once('error', (err: NodeJS.ErrnoException) => {
+    if (c.pid === undefined) on.failed(err)
+  })
+  c.once('exit', (code, signal) => on.exited(code, signal))
+}
+
 export const jobSpawner: Spawner = {
   resolve: resolveProgram,
   start(o, on) {
-    const c = spawnJob({argv: o.argv, env: o.env, cwd: o.cwd, cgroup: o.cgroup, stdio: ['ignore', o.output ? 'pipe' : 'ignore', o.output ? 'pipe' : 'ignore']})
-    if (o.output && on.output) {
-      c.stdout?.on('data', on.output)
-      c.stderr?.on('data', on.output)
-    }
-    c.once('spawn', () => on.spawned(c.pid!))
-    c.once('error', (err: NodeJS.ErrnoException) => {
-      if (c.pid === undefined) on.failed(err)
-    })
-    c.once('exit', (code, signal) => on.exited(code, signal))
+    wire(spawnJob({argv: o.argv, env: o.env, cwd: o.cwd, cgroup: o.cgroup, stdio: ['ignore', o.output ? 'pipe' : 'ignore', o.output ? 'pipe' : 'ignore']}), o, on)
+  },
+  hold(o, on) {
+    const argv = ['/bin/sh', '-c', HOLD, 'medic-spare', o.env.PWD === undefined ? 'drop' : 'keep', ...o.argv]
+    const c = spawnJob({argv, env: o.env, cwd: o.cwd, cgroup: o.cgroup, stdio: ['pipe', o.output ? 'pipe' : 'ignore', o.output ? 'pipe' : 'ignore']})
+    wire(c, o, on)
+    c.stdin!.on('error', () => {}) // EPIPE: the spare is gone, its exit says so
+    return {pid: c.pid, release: () => void c.stdin!.end('\n'), discard: () => void c.stdin!.end()}
   },
   job: (s) => spawnJob({argv: s.argv, env: s.env ?? process.env, cwd: s.cwd, cgroup: s.cgroup ?? null, stdio: s.stdio, limits: s.limits, token: s.token}),
   daemon(argv, outputFile) {

@@ -26,6 +26,8 @@ interface FakeChild {
   startedAt: number
   on: JobEvents
   ignoresTerm: boolean
+  /** A spare held before its exec (spawner.hold) until released. */
+  held: boolean
 }
 
 /**
@@ -57,16 +59,37 @@ function world(o: {behaviour?: (c: FakeChild, w: {exit: (c: FakeChild, code: num
   }
   const answer = (what: string): ProbeResult => (o.probeOk?.() ?? true ? {kind: 'ok', ok: true, ms: 1, detail: what} : {kind: 'refused', ok: false, ms: 1, detail: `${what} refused`})
   const byPid = (pid: number) => children.find((c) => c.pid === pid && c.alive)
-  const spawner: Pick<Spawner, 'resolve' | 'start'> = {
+  const spawner: Pick<Spawner, 'resolve' | 'start' | 'hold'> = {
     resolve: (name) => (o.resolvable === false ? {ok: false, code: 'ENOENT', reason: `${name}: not found in PATH (ENOENT)`} : {ok: true, path: `/bin/${name}`}),
     start(opts, on) {
-      const c: FakeChild = {pid: nextPid++, n: children.length, alive: true, startedAt: t.now(), on, ignoresTerm: false}
+      const c: FakeChild = {pid: nextPid++, n: children.length, alive: true, startedAt: t.now(), on, ignoresTerm: false, held: false}
       children.push(c)
       events.push(`spawn ${c.pid} ${opts.argv.join(' ')}${at()}`)
       queueMicrotask(() => {
         on.spawned(c.pid)
         o.behaviour?.(c, {exit})
       })
+    },
+    hold(opts, on) {
+      const c: FakeChild = {pid: nextPid++, n: children.length, alive: true, startedAt: t.now(), on, ignoresTerm: false, held: true}
+      children.push(c)
+      events.push(`hold ${c.pid} ${opts.argv.join(' ')}${at()}`)
+      queueMicrotask(() => on.spawned(c.pid))
+      return {
+        pid: c.pid,
+        release: () => {
+          if (!c.alive || !c.held) return
+          c.held = false
+          c.startedAt = t.now()
+          events.push(`release ${c.pid}${at()}`)
+          o.behaviour?.(c, {exit})
+        },
+        discard: () => {
+          if (!c.alive || !c.held) return
+          events.push(`discard ${c.pid}${at()}`)
+          exit(c, 0, null)
+        },
+      }
     },
   }
   const send = (pid: number, _st: string, sig: NodeJS.Signals) => {
@@ -87,6 +110,7 @@ function world(o: {behaviour?: (c: FakeChild, w: {exit: (c: FakeChild, code: num
   const procs = {
     get: (pid: number) => (pid === SELF ? {pid: SELF, startTime: '77', cmdline: ['medic', 'supervise'], comm: 'node', state: 'S', ppid: 1, pgid: SELF, sid: SELF, uid: 0} : null),
     stat: (pid: number) => (byPid(pid) ? {pid, startTime: `s${pid}`, state: 'S', comm: 'svc'} : null),
+    cgroup2: (pid: number) => (byPid(pid) ? '/medic-supervise-fake' : null),
     liveness: (pid: number) => (byPid(pid) ? 'alive' : 'gone'),
     ancestors: () => [],
   } as unknown as ProcessTable
@@ -127,8 +151,14 @@ function world(o: {behaviour?: (c: FakeChild, w: {exit: (c: FakeChild, code: num
     const p = supervise(input(over), deps).then((v) => (verdict = v))
     return p
   }
-  const running = () => children.filter((c) => c.alive)
-  return {t, hub, events, announced, children, running, exit, dir, state, start, verdict: () => verdict, spawns: () => events.filter((e) => e.startsWith('spawn'))}
+  const running = () => children.filter((c) => c.alive && !c.held)
+  /** A process of the service the child left behind (its group, its session, the cgroup). */
+  const leftover = () => {
+    const c: FakeChild = {pid: nextPid++, n: children.length, alive: true, startedAt: t.now(), on: {spawned: () => {}, failed: () => {}, exited: () => {}}, ignoresTerm: false, held: false}
+    children.push(c)
+    return c
+  }
+  return {t, hub, events, announced, children, running, exit, leftover, dir, state, start, verdict: () => verdict, spawns: () => events.filter((e) => e.startsWith('spawn')), starts: () => events.filter((e) => e.startsWith('spawn') || e.startsWith('release'))}
 }
 
 describe('supervise (ops loop over the supervisor machine, fake world)', () => {
@@ -141,7 +171,8 @@ describe('supervise (ops loop over the supervisor machine, fake world)', () => {
     expect(w.t.now()).toBe(1000)
     w.exit(w.children[0], null, 'SIGKILL')
     await w.t.runUntil('second child', () => w.running().length === 1)
-    expect(w.events).toEqual(['bind-test 8080@0', 'spawn 1000 svc --port 8080@0', 'exit 1000 SIGKILL@1000', 'bind-test 8080@1000', 'spawn 1001 svc --port 8080@1000'])
+    // Stable at 1000: a spare is held; the restart checks the port, then releases it (no fork on the restart path).
+    expect(w.events).toEqual(['bind-test 8080@0', 'spawn 1000 svc --port 8080@0', 'hold 1001 svc --port 8080@1000', 'exit 1000 SIGKILL@1000', 'bind-test 8080@1000', 'release 1001@1000'])
     expect(w.state()).toMatchObject({child: {pid: 1001, startTime: 's1001'}, state: 'running', starts: 2, restarts: [expect.any(Number)], supervisor: {pid: SELF, startTime: '77'}})
     expect(readFileSync(join(w.dir, 'child.pid'), 'utf8')).toBe('1001\n')
     w.hub.raise('SIGTERM')
@@ -214,7 +245,7 @@ describe('supervise (ops loop over the supervisor machine, fake world)', () => {
     await w.t.runUntil('two probes', () => w.events.filter((e) => e.startsWith('probe')).length === 2)
     expect(w.events.filter((e) => e.startsWith('probe'))).toEqual(['probe@30000', 'probe@60000'])
     ok = false
-    await w.t.runUntil('restarted', () => w.spawns().length === 2)
+    await w.t.runUntil('restarted', () => w.starts().length === 2)
     expect(w.events.filter((e) => e.startsWith('probe'))).toEqual(['probe@30000', 'probe@60000', 'probe@90000', 'probe@120000', 'probe@150000'])
     expect(w.events).toContain('SIGTERM 1000@150000')
     w.hub.raise('SIGTERM')
@@ -228,6 +259,53 @@ describe('supervise (ops loop over the supervisor machine, fake world)', () => {
     expect(w.events.at(-2)).toBe('SIGTERM 1000@45000')
     expect(w.verdict()?.status).toBe('OK')
     expect(w.t.pending()).toBe(0)
+  })
+
+  it('the spare: the dead child\'s leftovers are killed and the port checked before it is released; never a leftover itself; one per run', async () => {
+    const w = world()
+    void w.start()
+    await w.t.runUntil('a spare', () => w.events.some((e) => e.startsWith('hold')))
+    const left = w.leftover()
+    w.exit(w.children[0], null, 'SIGKILL')
+    await w.t.runUntil('released', () => w.events.some((e) => e.startsWith('release')))
+    const from = w.events.indexOf('exit 1000 SIGKILL@1000')
+    expect(w.events.slice(from)).toEqual(['exit 1000 SIGKILL@1000', `SIGTERM ${left.pid}@1000`, `exit ${left.pid} SIGTERM@1000`, 'bind-test 8080@1002', 'release 1001@1002'])
+    expect(w.state()).toMatchObject({child: {pid: 1001}, state: 'running', starts: 2})
+    // The next run is stable at 2002: one new spare, and the probes' events make no other.
+    await w.t.runUntil('the second spare', () => w.events.filter((e) => e.startsWith('hold')).length === 2)
+    expect(w.t.now()).toBe(2002)
+    await w.t.runUntil('a while', () => w.t.now() >= 120_000)
+    expect(w.events.filter((e) => e.startsWith('hold'))).toHaveLength(2)
+    expect(w.running().map((c) => c.pid)).toEqual([1001]) // the spare is held, not running
+    w.hub.raise('SIGTERM')
+    await w.t.runUntil('stopped', () => w.verdict() !== null)
+    // Stopping discards the spare first: it ends without running the command.
+    expect(w.events.slice(-4)).toEqual(['discard 1003@120000', 'exit 1003 0@120000', 'SIGTERM 1001@120000', 'exit 1001 SIGTERM@120000'])
+    expect(w.children.filter((c) => c.alive)).toEqual([])
+    expect(w.verdict()).toMatchObject({status: 'OK', extra: {left: []}})
+  })
+
+  it('no spare without a cgroup; a spare that died is replaced by a plain spawn', async () => {
+    const w = world({cgroups: fakeCgroups({cgroup: false})})
+    void w.start()
+    await w.t.runUntil('stable', () => w.state().stable === true)
+    w.exit(w.children[0], null, 'SIGKILL')
+    await w.t.runUntil('second child', () => w.spawns().length === 2)
+    expect(w.events.filter((e) => e.startsWith('hold'))).toEqual([])
+    w.hub.raise('SIGTERM')
+    await w.t.runUntil('stopped', () => w.verdict() !== null)
+
+    const v = world()
+    void v.start()
+    await v.t.runUntil('a spare', () => v.events.some((e) => e.startsWith('hold')))
+    v.exit(v.children[1], null, 'SIGKILL') // someone killed the held spare
+    v.exit(v.children[0], null, 'SIGKILL')
+    await v.t.runUntil('second child', () => v.spawns().length === 2)
+    expect(v.events.filter((e) => e.startsWith('release'))).toEqual([])
+    expect(v.state()).toMatchObject({child: {pid: 1002}, state: 'running'})
+    v.hub.raise('SIGTERM')
+    await v.t.runUntil('stopped', () => v.verdict() !== null)
+    expect(v.verdict()?.status).toBe('OK')
   })
 
   it('a command that cannot start is ALERT without a spawn', async () => {

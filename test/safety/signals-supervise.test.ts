@@ -2,10 +2,10 @@
 // stop, whatever the child started — in its process group, in a new session, reparented —
 // is killed, and what cannot be is reported, never "no process left".
 import {spawn, type ChildProcess} from 'node:child_process'
-import {existsSync, readdirSync, readFileSync} from 'node:fs'
+import {existsSync, readdirSync, readFileSync, rmdirSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
-import {alive, BIN, Janitor, until} from '../helpers/procs.js'
+import {alive, BIN, freePort, Janitor, SERVICE, until} from '../helpers/procs.js'
 import {TestUsers} from '../helpers/users.js'
 
 const j = new Janitor()
@@ -189,4 +189,90 @@ describe('supervise kills what the child leaves behind', () => {
     expect(last).not.toMatch(/no process of the service left/)
     expect(last).toMatch(/^SUPERVISOR_ALERT: gw supervisor stopped; \d+ process\(es\) of the service left its cgroup \/\S*medic-supervise-gw-\S+ and may still run/)
   }, 90_000)
+})
+
+/** The supervisor's held spare: its child that runs the hold shell (past the cgroup shim). */
+const spareOf = (sup: number | undefined): number | null => {
+  for (const pid of readFileSync(`/proc/${sup}/task/${sup}/children`, 'latin1').trim().split(' ').filter(Boolean).map(Number)) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0')[3] === 'medic-spare') return pid
+    } catch {}
+  }
+  return null
+}
+const cgroupOf = (pid: number) => /^0::(\S*)$/m.exec(readFileSync(`/proc/${pid}/cgroup`, 'latin1'))?.[1] ?? null
+const lines = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8').trim().split('\n').filter(Boolean) : [])
+
+describe("supervise's spare (a stable run restarts through a child forked ahead into the cgroup)", () => {
+  // Each run records its pid and whether the previous run's setsid'd grandchild is still
+  // alive (not a zombie) when it starts, then leaves a new one behind and becomes the service.
+  const run = (dir: string, port: number): string[] => ['sh', '-c',
+    'echo $$ >> "$0/starts"; k=$(cat "$0/kid" 2>/dev/null); st=$(cut -d" " -f3 "/proc/$k/stat" 2>/dev/null); ' +
+    '[ -n "$k" ] && [ -n "$st" ] && [ "$st" != Z ] && echo "$k $st" >> "$0/alive"; setsid sleep 100000 & echo $! > "$0/kid"; exec "$1" "$2" --port "$3"',
+    dir, process.execPath, SERVICE, String(port)]
+
+  it('runs the command only when released, after the dead child\'s leftovers are gone; in the cgroup, as the same process; a stop ends it unrun', async (ctx) => {
+    if (process.getuid?.() !== 0) {
+      console.log('skipped: needs root (a spare is made only where supervise makes a cgroup)')
+      return ctx.skip()
+    }
+    const dir = j.tmp()
+    const port = await freePort()
+    const s = superviseRun(['--port', String(port), '--min-uptime', '200ms', '--grace', '300ms'], run(dir, port))
+    const first = await until('a stable run', () => (s.state()?.stable && s.state().child ? s.state().child.pid as number : null))
+    const spare = await until('its spare, held', () => spareOf(s.child.pid))
+    expect(cgroupOf(spare)).toBe(cgroupOf(first)) // the shim put it there before it became the hold shell
+    expect(cgroupOf(spare)).toMatch(/medic-supervise-gw-/)
+    expect(lines(join(dir, 'starts'))).toEqual([String(first)]) // held: the command has not run in it
+    const kid = Number(readFileSync(join(dir, 'kid'), 'utf8'))
+    expect(alive(kid)).toBe(true)
+
+    process.kill(first, 'SIGKILL')
+    const second = await until('the second run', () => {
+      const st = s.state()
+      return st?.state === 'running' && st.child && st.child.pid !== first && lines(join(dir, 'starts')).length === 2 ? st.child.pid as number : null
+    })
+    expect(second).toBe(spare) // the spare became the child: no fork on the restart path
+    expect(lines(join(dir, 'starts'))).toEqual([String(first), String(spare)])
+    expect(lines(join(dir, 'alive'))).toEqual([]) // the first run's leftover was gone before the second started
+    expect(alive(kid)).toBe(false)
+    expect(readFileSync(`/proc/${spare}/cmdline`, 'latin1').split('\0')).toEqual([process.execPath, SERVICE, '--port', String(port), ''])
+
+    const next = await until('the next spare', () => spareOf(s.child.pid))
+    s.child.kill('SIGTERM')
+    expect(await s.exited).toBe(0)
+    expect(s.out().trim().split('\n').at(-1)).toMatch(/^SUPERVISOR_OK: gw supervisor stopped; no process of the service left/)
+    expect(alive(next)).toBe(false)
+    expect(lines(join(dir, 'starts'))).toHaveLength(2)
+    expect(marked(s.mark)).toEqual([])
+  })
+
+  it('ends unrun when the supervisor is SIGKILLed (its pipe closes)', async (ctx) => {
+    if (process.getuid?.() !== 0) {
+      console.log('skipped: needs root (a spare is made only where supervise makes a cgroup)')
+      return ctx.skip()
+    }
+    const dir = j.tmp()
+    const port = await freePort()
+    const s = superviseRun(['--port', String(port), '--min-uptime', '200ms'], run(dir, port))
+    const first = await until('a stable run', () => (s.state()?.stable && s.state().child ? s.state().child.pid as number : null))
+    const spare = await until('its spare', () => spareOf(s.child.pid))
+    const cg = cgroupOf(first)
+    s.child.kill('SIGKILL')
+    await s.exited
+    await until('the spare ends', () => !alive(spare))
+    expect(lines(join(dir, 'starts'))).toEqual([String(first)])
+    expect(alive(first)).toBe(true) // the service itself outlives a killed supervisor, as before
+    for (const pid of marked(s.mark)) process.kill(pid, 'SIGKILL')
+    await until('the service gone', () => marked(s.mark).length === 0)
+    const mount = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')).find((f) => f[2] === 'cgroup2')?.[1]
+    if (mount && cg) await until('its cgroup removed', () => {
+      try {
+        rmdirSync(join(mount, cg))
+        return true
+      } catch (e) {
+        return (e as NodeJS.ErrnoException).code === 'ENOENT'
+      }
+    })
+  })
 })
