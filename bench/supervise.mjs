@@ -68,9 +68,19 @@ const svcCmd = (port) => [process.execPath, service, '--port', String(port)]
 const bport = await freePort()
 const bash = spawn('bash', ['-c', `while true; do ${svcCmd(bport).join(' ')}; done`], {stdio: 'ignore', detached: true, env: cronEnv()})
 // medic supervise (min-uptime short so every kill follows a stable run: immediate restart;
-// a budget above BENCH_RUNS, or the 11th restart would wait out the backoff cap)
+// a budget above BENCH_RUNS, or the 11th restart would wait out the backoff cap).
+// BENCH_BASE=<another checkout's bin/run.js> races that medic too, in the same rounds: a
+// before/after figure on a shared machine, where two separate runs differ by more than the change.
+const superviseWith = (binPath, name, port) => spawn(process.execPath, [binPath, 'supervise', '--name', name, '--state-dir', join(tmp, 'state'), '--port', String(port), '--min-uptime', '200ms', '--max-restarts', '1000', '--', ...svcCmd(port)], {stdio: 'ignore', detached: true, env: cronEnv()})
 const mport = await freePort()
-const sup = spawn(process.execPath, [bin, 'supervise', '--name', 'bench', '--state-dir', join(tmp, 'state'), '--port', String(mport), '--min-uptime', '200ms', '--max-restarts', '1000', '--', ...svcCmd(mport)], {stdio: 'ignore', detached: true, env: cronEnv()})
+const sup = superviseWith(bin, 'bench', mport)
+const sides = {b: {label: 'bash while-loop', pid: bash.pid, port: bport, ms: []}, m: {label: 'medic supervise', pid: sup.pid, port: mport, ms: []}}
+let base = null
+if (process.env.BENCH_BASE) {
+  const oport = await freePort()
+  base = superviseWith(process.env.BENCH_BASE, 'bench-base', oport)
+  sides.o = {label: `medic supervise of ${process.env.BENCH_BASE}`, pid: base.pid, port: oport, ms: []}
+}
 
 const cpuTicks = (pid) => {
   const f = readFileSync(`/proc/${pid}/stat`, 'latin1')
@@ -78,23 +88,31 @@ const cpuTicks = (pid) => {
   return Number(x[11]) + Number(x[12]) // utime + stime of the process itself, not its children
 }
 const settle = () => new Promise((r) => setTimeout(r, 500)) // each run stable (past --min-uptime) before it is killed
-const b = []
-const m = []
 await settle()
-const cpu0 = {m: cpuTicks(sup.pid), b: cpuTicks(bash.pid)}
+const keys = Object.keys(sides)
+const cpu0 = Object.fromEntries(keys.map((k) => [k, cpuTicks(sides[k].pid)]))
 for (let i = 0; i < N; i++) {
-  for (const side of i % 2 ? ['m', 'b'] : ['b', 'm']) {
+  // The order rotates round by round: each side goes first as often as the others.
+  for (const k of keys.map((_, j) => keys[(i + j) % keys.length])) {
     await settle()
-    ;(side === 'm' ? m : b).push(await restartLatency(side === 'm' ? mport : bport))
+    sides[k].ms.push(await restartLatency(sides[k].port))
   }
 }
-const cpuMs = {m: ((cpuTicks(sup.pid) - cpu0.m) / TICK) * 1000 / N, b: ((cpuTicks(bash.pid) - cpu0.b) / TICK) * 1000 / N}
+const cpuMs = Object.fromEntries(keys.map((k) => [k, ((cpuTicks(sides[k].pid) - cpu0[k]) / TICK) * 1000 / N]))
 killGroup(bash.pid)
-const per = m.map((x, i) => x / b[i]).sort((x, y) => x - y)
-const q = (p) => per[Math.min(per.length - 1, Math.floor(p * per.length))]
-console.log(`restart after SIGKILL (${N} interleaved rounds): medic supervise ${median(m).toFixed(0)}ms, bash while-loop ${median(b).toFixed(0)}ms; ` +
-  `per-round ratio median ${median(per).toFixed(2)}× (p25–p75 ${q(0.25).toFixed(2)}–${q(0.75).toFixed(2)}; ratio of medians ${ratio(median(m), median(b))}) (target ≤ 1.15×)`)
-console.log(`CPU per restart of the restarting process itself: medic supervisor ${cpuMs.m.toFixed(1)}ms, bash ${cpuMs.b.toFixed(1)}ms (${TICK} Hz ticks over ${N} restarts)`)
+const q = (xs, p) => xs[Math.min(xs.length - 1, Math.floor(p * xs.length))]
+const against = (a, ref) => {
+  const per = a.map((x, i) => x / ref[i]).sort((x, y) => x - y)
+  return `per-round ratio median ${median(per).toFixed(2)}× (p25–p75 ${q(per, 0.25).toFixed(2)}–${q(per, 0.75).toFixed(2)}; ratio of medians ${ratio(median(a), median(ref))})`
+}
+console.log(`restart after SIGKILL (${N} interleaved rounds): ${keys.map((k) => `${sides[k].label} ${median(sides[k].ms).toFixed(0)}ms`).join(', ')}`)
+console.log(`  medic against the bash loop: ${against(sides.m.ms, sides.b.ms)} (target ≤ 1.15×)`)
+if (sides.o) console.log(`  base against the bash loop: ${against(sides.o.ms, sides.b.ms)}; medic against base: ${against(sides.m.ms, sides.o.ms)}`)
+console.log(`CPU per restart of the restarting process itself: ${keys.map((k) => `${sides[k].label} ${cpuMs[k].toFixed(1)}ms`).join(', ')} (${TICK} Hz ticks over ${N} restarts)`)
+if (base) {
+  process.kill(base.pid, 'SIGTERM')
+  await new Promise((r) => base.once('exit', r))
+}
 
 // Idle: RSS and CPU of the supervisor process alone, default probes (every 30s).
 await new Promise((r) => setTimeout(r, 300))
