@@ -59,7 +59,8 @@ async function restartLatency(port) {
     const now = await listenerPid(port)
     return typeof now === 'number' && now !== old ? now : false
   })
-  return {ms: Number(process.hrtime.bigint() - t0) / 1e6, old, now}
+  const t1 = process.hrtime.bigint()
+  return {ms: Number(t1 - t0) / 1e6, old, now, answeredAt: Number(t1) / 1e6}
 }
 
 /**
@@ -98,7 +99,11 @@ function stopTrace(dir) {
       if (m[2] === 'signal_generate') killed.set(Number(m[3]), Number(m[1]) * 1000)
       else exec.set(Number(m[3]), Number(m[1]) * 1000)
     }
-    return (r) => (killed.has(r.old) && exec.has(r.now) ? exec.get(r.now) - killed.get(r.old) : NaN)
+    // CLOCK_MONOTONIC on both sides (trace_clock mono, process.hrtime): exec → answering too.
+    return {
+      kill: (r) => (killed.has(r.old) && exec.has(r.now) ? exec.get(r.now) - killed.get(r.old) : NaN),
+      start: (r) => (exec.has(r.now) ? r.answeredAt - exec.get(r.now) : NaN),
+    }
   } catch {
     try {
       rmdirSync(dir)
@@ -158,9 +163,10 @@ console.log(`restart after SIGKILL (${N} interleaved rounds): ${keys.map((k) => 
 console.log(`  medic against the bash loop: ${against(sides.m.ms, sides.b.ms)} (target ≤ 1.15×)`)
 if (sides.o) console.log(`  base against the bash loop: ${against(sides.o.ms, sides.b.ms)}; medic against base: ${against(sides.m.ms, sides.o.ms)}`)
 if (share) {
-  const gaps = Object.fromEntries(keys.map((k) => [k, sides[k].runs.map(share)]))
-  const ok = (k) => gaps[k].filter((x) => !Number.isNaN(x)).sort((x, y) => x - y)
-  console.log(`  SIGKILL → exec of the next node (kernel trace, the restarter's own share): ${keys.map((k) => `${sides[k].label} median ${median(ok(k)).toFixed(2)}ms (p25–p75 ${q(ok(k), 0.25).toFixed(2)}–${q(ok(k), 0.75).toFixed(2)}, ${ok(k).length}/${N} traced)`).join('; ')}`)
+  for (const [part, what] of [['kill', "SIGKILL → exec of the next node (kernel trace: the restarter's own share)"], ['start', 'exec → answering (the service starting)']]) {
+    const ok = (k) => sides[k].runs.map(share[part]).filter((x) => !Number.isNaN(x)).sort((x, y) => x - y)
+    console.log(`  ${what}: ${keys.map((k) => `${sides[k].label} median ${median(ok(k)).toFixed(2)}ms (p25–p75 ${q(ok(k), 0.25).toFixed(2)}–${q(ok(k), 0.75).toFixed(2)}, ${ok(k).length}/${N} traced)`).join('; ')}`)
+  }
 } else console.log('  SIGKILL → exec share: not traced (needs root and tracefs)')
 console.log(`CPU per round (one restart and 500 ms idle) of the restarting process itself: ${keys.map((k) => `${sides[k].label} ${cpuMs[k].toFixed(1)}ms`).join(', ')} (${TICK} Hz ticks over ${N} restarts)`)
 if (base) {
