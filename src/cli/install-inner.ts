@@ -1,6 +1,6 @@
 import {parseDuration} from '../core/duration.js'
 import type {InnerCommand} from '../core/units-plan.js'
-import {parseCommandArgv, UsageError} from './parse.js'
+import {messageOf, parseCommandArgv, UsageError} from './parse.js'
 import {COMMANDS} from './registry.js'
 import {subjectOf} from './runner.js'
 
@@ -21,11 +21,14 @@ export async function parseInner(words: string[]): Promise<InnerCommand> {
   try {
     parsed = parseCommandArgv(spec, args, {})
   } catch (e) {
-    throw new UsageError(`after --: medic ${id}: ${(e as Error).message}`)
+    throw new UsageError(`after --: medic ${id}: ${messageOf(e)}`)
   }
   const f = parsed.flags
   const given = (k: string) => parsed.given.has(k)
-  const str = (k: string) => (given(k) && typeof f[k] === 'string' ? (f[k] as string) : undefined)
+  const str = (k: string) => {
+    const v = f[k]
+    return given(k) && typeof v === 'string' ? v : undefined
+  }
   // The seed's daemon forms loop like --watch: `ollama frozen-check 180 15 3 60` (its
   // positionals are numbers, not a name) and `ollama metrics --daemon [N]`.
   const seedLoop = id === 'ollama frozen-check' && parsed.positionals.length > 0
@@ -38,7 +41,7 @@ export async function parseInner(words: string[]): Promise<InnerCommand> {
       ...(name !== undefined ? {name} : {}),
       ...(typeof f.port === 'number' ? {port: f.port} : {}),
       ...(f.once === true ? {once: true} : {}),
-      ...(f.watch !== undefined && f.watch !== false ? {watch: f.watch as boolean | number} : {}),
+      ...(f.watch === true || typeof f.watch === 'number' ? {watch: f.watch} : {}),
       ...(typeof f.interval === 'number' ? {interval: f.interval} : {}),
       ...(typeof f['startup-delay'] === 'number' ? {startupDelay: f['startup-delay']} : {}),
       ...(str('file') ? {file: str('file')} : {}),
