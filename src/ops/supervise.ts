@@ -291,12 +291,16 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
     spentSpare = s.id?.pid ?? null
     s.held.discard()
   }
-  /** The spare, when it is ready to run the command: alive, held, and in the cgroup already. */
+  /**
+   * The spare, when it can run the command: alive and held. Its shim may still be on its
+   * way into the cgroup: it joins before it reads the release, so the command still starts
+   * inside (and adopt() joins it from here too, as for a plain spawn).
+   */
   const takeSpare = (): {pid: number; startTime: string} | null => {
     const s = spare
     if (!s) return null
     const st = s.id ? procs.stat(s.id.pid) : null
-    if (!s.id || !st || st.startTime !== s.id.startTime || st.state === 'Z' || procs.cgroup2(s.id.pid) !== cgroup?.path) {
+    if (!s.id || !st || st.startTime !== s.id.startTime || st.state === 'Z') {
       discardSpare()
       return null
     }

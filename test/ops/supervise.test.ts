@@ -110,7 +110,6 @@ function world(o: {behaviour?: (c: FakeChild, w: {exit: (c: FakeChild, code: num
   const procs = {
     get: (pid: number) => (pid === SELF ? {pid: SELF, startTime: '77', cmdline: ['medic', 'supervise'], comm: 'node', state: 'S', ppid: 1, pgid: SELF, sid: SELF, uid: 0} : null),
     stat: (pid: number) => (byPid(pid) ? {pid, startTime: `s${pid}`, state: 'S', comm: 'svc'} : null),
-    cgroup2: (pid: number) => (byPid(pid) ? '/medic-supervise-fake' : null),
     liveness: (pid: number) => (byPid(pid) ? 'alive' : 'gone'),
     ancestors: () => [],
   } as unknown as ProcessTable
