@@ -210,17 +210,25 @@ describe("supervise's spare (a stable run restarts through a child forked ahead 
     'echo $$ >> "$0/starts"; k=$(cat "$0/kid" 2>/dev/null); st=$(cut -d" " -f3 "/proc/$k/stat" 2>/dev/null); ' +
     '[ -n "$k" ] && [ -n "$st" ] && [ "$st" != Z ] && echo "$k $st" >> "$0/alive"; setsid sleep 100000 & echo $! > "$0/kid"; exec "$1" "$2" --port "$3"',
     dir, process.execPath, SERVICE, String(port)]
-
-  it('runs the command only when released, after the dead child\'s leftovers are gone; in the cgroup, as the same process; a stop ends it unrun', async (ctx) => {
-    if (process.getuid?.() !== 0) {
-      console.log('skipped: needs root (a spare is made only where supervise makes a cgroup)')
-      return ctx.skip()
-    }
+  /** A supervisor of `run` past its first stable run, and the spare it then holds. */
+  const withSpare = async (args: string[]) => {
     const dir = j.tmp()
     const port = await freePort()
-    const s = superviseRun(['--port', String(port), '--min-uptime', '200ms', '--grace', '300ms'], run(dir, port))
+    const s = superviseRun(['--port', String(port), '--min-uptime', '200ms', ...args], run(dir, port))
     const first = await until('a stable run', () => (s.state()?.stable && s.state().child ? s.state().child.pid as number : null))
     const spare = await until('its spare, held', () => spareOf(s.child.pid))
+    return {s, dir, port, first, spare}
+  }
+  const rootOnly = (ctx: {skip: () => void}) => {
+    if (process.getuid?.() === 0) return false
+    console.log('skipped: needs root (a spare is made only where supervise makes a cgroup)')
+    ctx.skip()
+    return true
+  }
+
+  it('runs the command only when released, after the dead child\'s leftovers are gone; in the cgroup, as the same process; a stop ends it unrun', async (ctx) => {
+    if (rootOnly(ctx)) return
+    const {s, dir, port, first, spare} = await withSpare(['--grace', '300ms'])
     expect(cgroupOf(spare)).toBe(cgroupOf(first)) // the shim put it there before it became the hold shell
     expect(cgroupOf(spare)).toMatch(/medic-supervise-gw-/)
     expect(lines(join(dir, 'starts'))).toEqual([String(first)]) // held: the command has not run in it
@@ -248,15 +256,8 @@ describe("supervise's spare (a stable run restarts through a child forked ahead 
   })
 
   it('ends unrun when the supervisor is SIGKILLed (its pipe closes)', async (ctx) => {
-    if (process.getuid?.() !== 0) {
-      console.log('skipped: needs root (a spare is made only where supervise makes a cgroup)')
-      return ctx.skip()
-    }
-    const dir = j.tmp()
-    const port = await freePort()
-    const s = superviseRun(['--port', String(port), '--min-uptime', '200ms'], run(dir, port))
-    const first = await until('a stable run', () => (s.state()?.stable && s.state().child ? s.state().child.pid as number : null))
-    const spare = await until('its spare', () => spareOf(s.child.pid))
+    if (rootOnly(ctx)) return
+    const {s, dir, first, spare} = await withSpare([])
     const cg = cgroupOf(first)
     s.child.kill('SIGKILL')
     await s.exited
