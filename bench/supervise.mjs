@@ -118,10 +118,13 @@ const svcCmd = (port) => [process.execPath, service, '--port', String(port)]
 const bport = await freePort()
 const bash = spawn('bash', ['-c', `while true; do ${svcCmd(bport).join(' ')}; done`], {stdio: 'ignore', detached: true, env: cronEnv()})
 // medic supervise (min-uptime short so every kill follows a stable run: immediate restart;
-// a budget above BENCH_RUNS, or the 11th restart would wait out the backoff cap).
+// a budget above BENCH_RUNS, or the 11th restart would wait out the backoff cap). Short, but
+// past the service's start (~50–150 ms here): a stable run is when supervise forks its
+// spare, and a spare forked while the service still starts takes CPU from it — which at the
+// default --min-uptime (60s) never happens.
 // BENCH_BASE=<another checkout's bin/run.js> races that medic too, in the same rounds: a
 // before/after figure on a shared machine, where two separate runs differ by more than the change.
-const superviseWith = (binPath, name, port) => spawn(process.execPath, [binPath, 'supervise', '--name', name, '--state-dir', join(tmp, 'state'), '--port', String(port), '--min-uptime', '200ms', '--max-restarts', '1000', '--', ...svcCmd(port)], {stdio: 'ignore', detached: true, env: cronEnv()})
+const superviseWith = (binPath, name, port) => spawn(process.execPath, [binPath, 'supervise', '--name', name, '--state-dir', join(tmp, 'state'), '--port', String(port), '--min-uptime', '500ms', '--max-restarts', '1000', '--', ...svcCmd(port)], {stdio: 'ignore', detached: true, env: cronEnv()})
 const mport = await freePort()
 const sup = superviseWith(bin, 'bench', mport)
 const sides = {b: {label: 'bash while-loop', pid: bash.pid, port: bport, ms: [], runs: []}, m: {label: 'medic supervise', pid: sup.pid, port: mport, ms: [], runs: []}}
@@ -137,7 +140,7 @@ const cpuTicks = (pid) => {
   const x = f.slice(f.lastIndexOf(')') + 2).split(' ')
   return Number(x[11]) + Number(x[12]) // utime + stime of the process itself, not its children
 }
-const settle = () => new Promise((r) => setTimeout(r, 500)) // each run stable (past --min-uptime) before it is killed
+const settle = () => new Promise((r) => setTimeout(r, 800)) // each run stable (past --min-uptime), its spare made, before it is killed
 await settle()
 const trace = startTrace()
 const keys = Object.keys(sides)
@@ -168,7 +171,7 @@ if (share) {
     console.log(`  ${what}: ${keys.map((k) => `${sides[k].label} median ${median(ok(k)).toFixed(2)}ms (p25–p75 ${q(ok(k), 0.25).toFixed(2)}–${q(ok(k), 0.75).toFixed(2)}, ${ok(k).length}/${N} traced)`).join('; ')}`)
   }
 } else console.log('  SIGKILL → exec share: not traced (needs root and tracefs)')
-console.log(`CPU per round (one restart and 500 ms idle) of the restarting process itself: ${keys.map((k) => `${sides[k].label} ${cpuMs[k].toFixed(1)}ms`).join(', ')} (${TICK} Hz ticks over ${N} restarts)`)
+console.log(`CPU per round (one restart and 800 ms idle) of the restarting process itself: ${keys.map((k) => `${sides[k].label} ${cpuMs[k].toFixed(1)}ms`).join(', ')} (${TICK} Hz ticks over ${N} restarts)`)
 if (base) {
   process.kill(base.pid, 'SIGTERM')
   await new Promise((r) => base.once('exit', r))
