@@ -361,8 +361,8 @@ function tempName(path: string): string {
   return join(dirname(path), `.${basename(path).slice(0, 180)}.${process.pid}.${(++tmpCounter).toString(36)}${Math.random().toString(36).slice(2, 8)}.tmp`)
 }
 
-/** Writes a whole temporary file (O_EXCL, exact mode, fsync); on any failure nothing is left behind. */
-function writeTemp(tmp: string, data: string | Uint8Array, mode: number): void {
+/** Writes a whole temporary file (O_EXCL, exact mode, fsync unless not `durable`); on any failure nothing is left behind. */
+function writeTemp(tmp: string, data: string | Uint8Array, mode: number, durable = true): void {
   let fd: number
   try {
     fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode)
@@ -372,7 +372,7 @@ function writeTemp(tmp: string, data: string | Uint8Array, mode: number): void {
   try {
     fchmodSync(fd, mode)
     writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data)
-    fsyncSync(fd)
+    if (durable) fsyncSync(fd)
   } catch (e) {
     closeSync(fd)
     unlinkQuiet(tmp)
@@ -385,13 +385,16 @@ function writeTemp(tmp: string, data: string | Uint8Array, mode: number): void {
  * State and metrics files: a temporary file in the same directory, then rename over the
  * old one, so readers see the old or the new file, never half. The mode is exact. On a
  * full or read-only disk it throws FileError naming `path`, and leaves no temporary.
+ * `durable: false` skips the fsync (still atomic): for a file rewritten after every event
+ * by a process whose state dies with it (supervise's state file), where each fsync's
+ * journal commit costs more than a stale file after a power loss would.
  */
-export function writeFileAtomic(path: string, data: string, mode = 0o644): void {
+export function writeFileAtomic(path: string, data: string, mode = 0o644, o: {durable?: boolean} = {}): void {
   const {dir, at} = place(path, true)
   try {
     const tmp = tempName(at)
     try {
-      writeTemp(tmp, data, mode)
+      writeTemp(tmp, data, mode, o.durable !== false)
     } catch (e) {
       throw new FileError(path, (e as FileError).code, `cannot write: ${(e as FileError).code}`)
     }
