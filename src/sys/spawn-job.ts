@@ -134,9 +134,16 @@ export interface Held {
 /**
  * The spare's shell: waits for one line on its stdin (the release) and execs the command
  * with stdin from /dev/null, as `start` gives it; end of file (a discard, medic gone) ends
- * it. dash exports PWD, so it is unset as the shim unsets it when medic's env has none.
+ * it. The command comes in the environment (MEDIC_SPARE_<i>, unset before the exec), not
+ * in the shell's arguments: `pgrep -f <service>` and the like must not find a spare that
+ * is not the service. dash exports PWD, so it is unset as the shim unsets it when medic's
+ * env has none.
  */
-const HOLD = '[ "$1" = keep ] || unset PWD; shift; read -r _ || exit 0; exec "$@" </dev/null'
+function holdShell(argv: string[], env: NodeJS.ProcessEnv): {argv: string[]; env: NodeJS.ProcessEnv} {
+  const names = argv.map((_, i) => `MEDIC_SPARE_${i}`)
+  const script = `[ "$1" = keep ] || unset PWD; read -r _ || exit 0; ${names.map((n, i) => `a${i}=$${n}; `).join('')}unset ${names.join(' ')}; exec ${names.map((_, i) => `"$a${i}"`).join(' ')} </dev/null`
+  return {argv: ['/bin/sh', '-c', script, 'medic-spare', env.PWD === undefined ? 'drop' : 'keep'], env: {...env, ...Object.fromEntries(names.map((n, i) => [n, argv[i]]))}}
+}
 
 function wire(c: ChildProcess, o: StartSpec, on: JobEvents): void {
   if (o.output && on.output) {
@@ -156,8 +163,8 @@ export const jobSpawner: Spawner = {
     wire(spawnJob({argv: o.argv, env: o.env, cwd: o.cwd, cgroup: o.cgroup, stdio: ['ignore', o.output ? 'pipe' : 'ignore', o.output ? 'pipe' : 'ignore']}), o, on)
   },
   hold(o, on) {
-    const argv = ['/bin/sh', '-c', HOLD, 'medic-spare', o.env.PWD === undefined ? 'drop' : 'keep', ...o.argv]
-    const c = spawnJob({argv, env: o.env, cwd: o.cwd, cgroup: o.cgroup, stdio: ['pipe', o.output ? 'pipe' : 'ignore', o.output ? 'pipe' : 'ignore']})
+    const h = holdShell(o.argv, o.env)
+    const c = spawnJob({argv: h.argv, env: h.env, cwd: o.cwd, cgroup: o.cgroup, stdio: ['pipe', o.output ? 'pipe' : 'ignore', o.output ? 'pipe' : 'ignore']})
     wire(c, o, on)
     c.stdin!.on('error', () => {}) // EPIPE: the spare is gone, its exit says so
     return {pid: c.pid, release: () => void c.stdin!.end('\n'), discard: () => void c.stdin!.end()}

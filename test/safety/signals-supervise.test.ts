@@ -232,6 +232,8 @@ describe("supervise's spare (a stable run restarts through a child forked ahead 
     expect(cgroupOf(spare)).toBe(cgroupOf(first)) // the shim put it there before it became the hold shell
     expect(cgroupOf(spare)).toMatch(/medic-supervise-gw-/)
     expect(lines(join(dir, 'starts'))).toEqual([String(first)]) // held: the command has not run in it
+    // `pgrep -f <service>` finds the service, not its spare: the command is not in the spare's arguments.
+    expect(readFileSync(`/proc/${spare}/cmdline`, 'latin1')).not.toContain(SERVICE)
     const kid = Number(readFileSync(join(dir, 'kid'), 'utf8'))
     expect(alive(kid)).toBe(true)
 
@@ -245,6 +247,7 @@ describe("supervise's spare (a stable run restarts through a child forked ahead 
     expect(lines(join(dir, 'alive'))).toEqual([]) // the first run's leftover was gone before the second started
     expect(alive(kid)).toBe(false)
     expect(readFileSync(`/proc/${spare}/cmdline`, 'latin1').split('\0')).toEqual([process.execPath, SERVICE, '--port', String(port), ''])
+    expect(readFileSync(`/proc/${spare}/environ`, 'latin1')).not.toMatch(/MEDIC_SPARE_/)
 
     const next = await until('the next spare', () => spareOf(s.child.pid))
     s.child.kill('SIGTERM')
@@ -253,6 +256,23 @@ describe("supervise's spare (a stable run restarts through a child forked ahead 
     expect(alive(next)).toBe(false)
     expect(lines(join(dir, 'starts'))).toHaveLength(2)
     expect(marked(s.mark)).toEqual([])
+  })
+
+  it('gives the command its arguments verbatim, as a plain start does (spaces, quotes, $, *, newline, empty)', async (ctx) => {
+    if (rootOnly(ctx)) return
+    const dir = j.tmp()
+    const port = await freePort()
+    const odd = ['a b', "it's", '"q"', '$HOME', '*', '', 'x\ny', '-e']
+    const script = 'n=$1 s=$2 p=$3; shift 3; for a in "$@"; do printf "[%s]" "$a"; done >> "$0/args"; echo >> "$0/args"; exec "$n" "$s" --port "$p"'
+    const s = superviseRun(['--port', String(port), '--min-uptime', '200ms'], ['sh', '-c', script, dir, process.execPath, SERVICE, String(port), ...odd])
+    const first = await until('a stable run', () => (s.state()?.stable && s.state().child ? s.state().child.pid as number : null))
+    const spare = await until('its spare, held', () => spareOf(s.child.pid))
+    process.kill(first, 'SIGKILL')
+    await until('the spare running the command', () => s.state()?.child?.pid === spare && readFileSync(join(dir, 'args'), 'utf8').split('[-e]').length === 3)
+    const once = odd.map((a) => `[${a}]`).join('') + '\n'
+    expect(readFileSync(join(dir, 'args'), 'utf8')).toBe(once + once)
+    s.child.kill('SIGTERM')
+    expect(await s.exited).toBe(0)
   })
 
   it('ends unrun when the supervisor is SIGKILLed (its pipe closes)', async (ctx) => {
