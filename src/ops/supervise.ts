@@ -162,6 +162,7 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
       } finally {
         flushLog()
       }
+      if (t.actions.some((a) => a.type === 'spawn')) watch?.drain()
       persist()
       if (state.phase === 'running' && state.stable) makeSpare()
     }).catch((err) => log(`internal error: ${(err as Error).stack ?? err}`))
@@ -229,7 +230,10 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
    */
   const reap = async (graceMs: number, thorough = false): Promise<{killed: string[]; left: Member[]}> => {
     const killed: string[] = []
-    watch?.drain()
+    // The escape watch's record is read in order whenever it is drained; on the restart path
+    // it waits until the new child is started (a drain parses every fork and exit on the host
+    // since the last one), and the closing reap reads it first.
+    if (thorough) watch?.drain()
     // The spare is medic's own, held before its exec: never a leftover while it is kept.
     const members = () => scope.members({thorough}).filter((m) => !(spare?.id && m.pid === spare.id.pid && m.startTime === spare.id.startTime))
     for (let round = 0; round < 6; round++) {
