@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 // Issue 4's and 15's figures: restart latency after a SIGKILL of the supervised service, as
-// a ratio to a bash `while true; do CMD; done` loop measured in the same run (target ≤ 1.15×);
+// a ratio to a bash `while true; do CMD; done` loop measured in the same run (target ≤ 1.15×),
+// split (as root, from a private tracefs instance) into the restarter's own share — SIGKILL
+// to the new service's exec — and the service's start; with BENCH_BASE, another checkout's
+// medic in the same rounds;
 // the supervisor's RSS and CPU while idle over BENCH_IDLE_S seconds (default 60; targets
 // ≤ 60 MB and < 0.5 %); and its RSS after BENCH_RESTARTS (default 1,000) restarts, against
 // its own RSS after the first few (it must not grow with restarts).
