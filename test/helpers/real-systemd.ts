@@ -207,9 +207,16 @@ async function cleanupDir(dir: string): Promise<void> {
   const unsharePid = Number(readText(join(dir, 'unshare.pid')) ?? 0)
   const unshareStart = readText(join(dir, 'unshare.start'))
   killSync(dir)
-  const end = Date.now() + 10_000
+  // Bounds a failure (something that survives the kill), not a synchronisation: on a loaded
+  // host the namespace's init can take seconds to finish dying after unshare has gone.
+  const end = Date.now() + 30_000
   while (unsharePid > 1 && startTimeOf(unsharePid) === unshareStart && isAlive(unsharePid) && Date.now() < end) await new Promise((r) => setTimeout(r, 20))
   const cg = readText(join(dir, 'cgroup'))
+  // Every process of the instance (its init included) is gone before the folders go.
+  if (cg && /\/medic-rs-medic-\d+-[0-9a-f]+$/.test(cg)) {
+    // cgroup2's `populated` counts the sub-cgroups systemd made inside too.
+    while (Date.now() < end && /^populated 1$/m.test(readText(join(cg, 'cgroup.events')) ?? '')) await new Promise((r) => setTimeout(r, 20))
+  }
   if (cg && /\/medic-rs-medic-\d+-[0-9a-f]+$/.test(cg)) {
     // The kernel frees a cgroup a moment after its last process died.
     for (let i = 0; i < 100 && existsSync(cg); i++) {

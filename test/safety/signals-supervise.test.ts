@@ -246,7 +246,10 @@ describe("supervise's spare (a stable run restarts through a child forked ahead 
     expect(lines(join(dir, 'starts'))).toEqual([String(first), String(spare)])
     expect(lines(join(dir, 'alive'))).toEqual([]) // the first run's leftover was gone before the second started
     expect(alive(kid)).toBe(false)
-    expect(readFileSync(`/proc/${spare}/cmdline`, 'latin1').split('\0')).toEqual([process.execPath, SERVICE, '--port', String(port), ''])
+    // The released spare runs the service's script, which logs its start and then execs node: wait for that exec.
+    const argv = [process.execPath, SERVICE, '--port', String(port), '']
+    await until('the released spare exec\'d the service', () => readFileSync(`/proc/${spare}/cmdline`, 'latin1').split('\0').join('\n') === argv.join('\n') || null)
+    expect(readFileSync(`/proc/${spare}/cmdline`, 'latin1').split('\0')).toEqual(argv)
     expect(readFileSync(`/proc/${spare}/environ`, 'latin1')).not.toMatch(/MEDIC_SPARE_/)
 
     const next = await until('the next spare', () => spareOf(s.child.pid))
