@@ -388,6 +388,8 @@ function writeTemp(tmp: string, data: string | Uint8Array, mode: number, durable
  * `durable: false` skips the fsync (still atomic): for a file rewritten after every event
  * by a process whose state dies with it (supervise's state file), where each fsync's
  * journal commit costs more than a stale file after a power loss would.
+ * Also the last-verdict record (sys/last-verdict.ts): advisory, a reader can lose it to a
+ * power cut without harm.
  */
 export function writeFileAtomic(path: string, data: string, mode = 0o644, o: {durable?: boolean} = {}): void {
   const {dir, at} = place(path, true)
