@@ -1,5 +1,5 @@
 import {readFileSync} from 'node:fs'
-import {createServer} from 'node:net'
+import {getSystemErrorName} from 'node:util'
 import {parseProcNetTcp, parseSsListeners, type TcpListenSocket} from '../core/proc-parse.js'
 import {scanFds} from './files.js'
 
@@ -71,7 +71,50 @@ function viaProc(port: number): TcpListenSocket[] {
   return [...byInode.values()]
 }
 
-function tryBind(port: number, host: string | undefined, ipv6Only: boolean): Promise<Bindable & {address?: string}> {
+/** node's TCP handle class (what net.Server wraps), or null where this node does not hand it out. */
+interface RawTcp {
+  new (type: number): {bind6(host: string, port: number, flags: number): number; bind(host: string, port: number): number; listen(backlog: number): number; close(): void; onconnection: unknown}
+}
+function rawTcp(): {TCP: RawTcp; SERVER: number} | null {
+  // --pending-deprecation makes process.binding print a warning: node:net then, quietly.
+  if (process.execArgv.includes('--pending-deprecation') || (process.env.NODE_OPTIONS ?? '').includes('--pending-deprecation') || process.env.NODE_PENDING_DEPRECATION === '1') return null
+  try {
+    const b = (process as unknown as {binding(name: string): {TCP: RawTcp; constants: {SERVER: number}}}).binding('tcp_wrap')
+    return typeof b.TCP === 'function' && typeof b.constants?.SERVER === 'number' ? {TCP: b.TCP, SERVER: b.constants.SERVER} : null
+  } catch {
+    return null
+  }
+}
+
+/**
+ * The bind test on node's own TCP handle, as net.Server.listen({port}) does it: bind [::]
+ * dual-stack (libuv sets SO_REUSEADDR and IPV6_V6ONLY=0 itself), listen, close (uv_close
+ * closes the fd at once; no event-loop turn runs in between, so no connection is ever
+ * accepted); 0.0.0.0 when this host has no IPv6. libuv reports EADDRINUSE at listen(), so
+ * both results count. Written here rather than through node:net because listen() there
+ * loads node:net, its streams and node:cluster (which loads child_process and dgram):
+ * ~6 ms CPU of a ~20 ms `cleanup --port <free>` (docs/startup.md). null: no such handle
+ * in this node; node:net then (tryBind).
+ */
+function rawBind(port: number): Bindable | null {
+  const raw = rawTcp()
+  if (!raw) return null
+  const attempt = (v6: boolean): number => {
+    const h = new raw.TCP(raw.SERVER)
+    h.onconnection = () => {}
+    try {
+      return (v6 ? h.bind6('::', port, 0) : h.bind('0.0.0.0', port)) || h.listen(511)
+    } finally {
+      h.close()
+    }
+  }
+  let err = attempt(true)
+  if (err && ['EAFNOSUPPORT', 'EADDRNOTAVAIL'].includes(getSystemErrorName(err))) err = attempt(false)
+  return err ? {ok: false, code: getSystemErrorName(err)} : {ok: true}
+}
+
+async function tryBind(port: number, host: string | undefined, ipv6Only: boolean): Promise<Bindable & {address?: string}> {
+  const {createServer} = await import('node:net')
   return new Promise((resolve) => {
     const srv = createServer()
     srv.once('error', (e: NodeJS.ErrnoException) => resolve({ok: false, code: e.code ?? 'EUNKNOWN'}))
@@ -94,6 +137,8 @@ export const portTable: PortTable = {
     // (~5 ms of a run). It falls back to 0.0.0.0 when bind() on [::] fails at once (no
     // IPv6; libuv reports EADDRINUSE only at listen(), which does not fall back): an IPv4
     // success proves nothing about IPv6 listeners, so then ask again with the host.
+    const raw = rawBind(port)
+    if (raw) return raw
     const quick = await tryBind(port, undefined, false)
     if (!quick.ok) return {ok: false, code: quick.code}
     if (quick.address === '::') return {ok: true}

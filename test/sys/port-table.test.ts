@@ -1,5 +1,6 @@
+import {spawnSync} from 'node:child_process'
 import {createServer} from 'node:net'
-import {afterEach, describe, expect, it} from 'vitest'
+import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {portTable} from '../../src/sys/port-table.js'
 import {Janitor, startService} from '../helpers/procs.js'
 
@@ -54,7 +55,19 @@ describe.each(['ss', 'proc'] as const)('port table via %s', (via) => {
   })
 })
 
-describe('bind test', () => {
+// The bind test runs on node's TCP handle (process.binding('tcp_wrap')) and falls back to
+// node:net where that is not handed out (--pending-deprecation here): both must say the same.
+describe.each(['tcp_wrap', 'node:net'] as const)('bind test via %s', (via) => {
+  let before: string | undefined
+  beforeEach(() => {
+    before = process.env.NODE_PENDING_DEPRECATION
+    if (via === 'node:net') process.env.NODE_PENDING_DEPRECATION = '1'
+  })
+  afterEach(() => {
+    if (before === undefined) delete process.env.NODE_PENDING_DEPRECATION
+    else process.env.NODE_PENDING_DEPRECATION = before
+  })
+
   it('is false while anything listens, on IPv4 or IPv6, and true once free', async () => {
     for (const host of ['127.0.0.1', '::1', '0.0.0.0', '::']) {
       const s = await startService(j, ['--host', host])
@@ -77,5 +90,32 @@ describe('bind test', () => {
       await new Promise((r) => srv.close(r))
     }
     expect(await portTable.bindable(port)).toEqual({ok: true})
+  })
+})
+
+describe('bind test on the TCP handle', () => {
+  it('leaves the port free for the next bind at once (closing the handle closes its fd)', async () => {
+    const port = await new Promise<number>((r) => {
+      const s = createServer().listen(0, () => {
+        const p = (s.address() as {port: number}).port
+        s.close(() => r(p))
+      })
+    })
+    expect(await portTable.bindable(port)).toEqual({ok: true})
+    // No event-loop turn in between: a bind that raced the handle's close would fail here.
+    const srv = createServer()
+    await new Promise<void>((resolve, reject) => {
+      srv.once('error', reject)
+      srv.listen({port, host: '::', exclusive: true}, resolve)
+    })
+    await new Promise((r) => srv.close(r))
+  })
+
+  it('says why a port below 1024 cannot be bound by an unprivileged user', () => {
+    // The built module, run as nobody: root may bind any port.
+    if (process.getuid?.() !== 0) return void console.log('skipped: needs root to run the check as nobody')
+    const mod = new URL('../../dist/sys/port-table.js', import.meta.url).href
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', `const {portTable} = await import(${JSON.stringify(mod)}); console.log(JSON.stringify(await portTable.bindable(1)))`], {uid: 65534, gid: 65534, encoding: 'utf8'})
+    expect(JSON.parse(r.stdout)).toEqual({ok: false, code: 'EACCES'})
   })
 })
