@@ -173,12 +173,23 @@ function realAdjustment(pid: number, change: Adjustment): void {
   }
 }
 
+/** medic's ancestors' pids, parent first, from /proc/<pid>/stat alone (all the gate needs of them). */
+function ancestorPids(procs: ProcessTable, pid: number): Set<number> {
+  const out = new Set<number>()
+  let cur = procs.stat(pid)?.ppid ?? 0
+  while (cur > 0 && cur !== pid && !out.has(cur)) {
+    out.add(cur)
+    cur = procs.stat(cur)?.ppid ?? 0
+  }
+  return out
+}
+
 export function makeSignalGate(d: GateDeps): SignalGate {
   const {procs} = d
   const selfPid = d.selfPid ?? process.pid
   // Read on first use: a run that never signals (a free port) pays nothing for them.
   let mine: {uid: number; ancestors: Set<number>} | undefined
-  const me = () => (mine ??= {uid: process.getuid?.() ?? procs.realUid(selfPid) ?? 0, ancestors: new Set(procs.ancestors(selfPid).map((p) => p.pid))})
+  const me = () => (mine ??= {uid: process.getuid?.() ?? procs.realUid(selfPid) ?? 0, ancestors: ancestorPids(procs, selfPid)})
   const ancestors = {has: (pid: number) => me().ancestors.has(pid)}
   const kill = d.kill ?? ((pid, signal) => process.kill(pid, signal))
 
@@ -204,7 +215,10 @@ export function makeSignalGate(d: GateDeps): SignalGate {
       scope = {ownKeys: new Set([...owner, ...mine])}
     }
     const patterns = d.patterns?.() ?? []
-    return refusalFor(facts(p, registry, patterns), procs.ancestors(p.pid), context(registry, patterns), scope)
+    // The target's ancestors matter only to an entry that protects its descendants: no such
+    // entry (the usual case), no walk up the process tree (3 /proc reads per ancestor).
+    const chain = registry.some((e) => e.descendants) ? procs.ancestors(p.pid) : []
+    return refusalFor(facts(p, registry, patterns), chain, context(registry, patterns), scope)
   }
 
   const deliver = (pid: number, startTime: string, signal: NodeJS.Signals, check: (p: ProcInfo) => Refusal | null | string, act: () => void = () => kill(pid, signal)): Sent => {
