@@ -64,9 +64,18 @@ interface HealthState extends RestartMemory {
   log?: LogPosition
 }
 
+/** The text each state was read from: a run that changed nothing does not rewrite it (an fsync and a rename). */
+const readAs = new WeakMap<HealthState, string>()
+
 function loadState(path: string): HealthState {
   const s = readJson<HealthState>(path)
-  return s && s.version === 1 ? s : {version: 1, owners: [], ownerChanges: [], repairs: [], lastRepair: null}
+  if (!s || s.version !== 1) return {version: 1, owners: [], ownerChanges: [], repairs: [], lastRepair: null}
+  readAs.set(s, stateText(s))
+  return s
+}
+
+function stateText(state: HealthState): string {
+  return JSON.stringify(state, null, 2) + '\n'
 }
 
 /**
@@ -198,8 +207,10 @@ function problemHeadline(problems: Problem[]): string {
 }
 
 function saveState(path: string, state: HealthState, deps: ProcessDeps): void {
+  const text = stateText(state)
+  if (readAs.get(state) === text) return
   try {
-    writeFileAtomic(path, JSON.stringify(state, null, 2) + '\n')
+    writeFileAtomic(path, text)
   } catch (e) {
     deps.progress(`cannot write ${path}: ${(e as Error).message}`)
   }

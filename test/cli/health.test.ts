@@ -1,4 +1,4 @@
-import {existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
 import {get} from 'node:http'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
@@ -257,3 +257,26 @@ describe('medic health', () => {
 
 
 void ROOT
+
+describe('the state file of a steady service', () => {
+  it('is not rewritten by a run that changed nothing in it, and is when the owner changes', async () => {
+    const dir = j.tmp()
+    const state = join(dir, 'state')
+    const path = join(state, 'health', 'gateway.json')
+    const s = await startService(j)
+    const run = async () => expectContract(await medic(['health', '--port', String(s.port), '--manager', 'none', '--state-dir', state]), 'GATEWAY_OK')
+    await run()
+    const first = statSync(path)
+    await run()
+    const second = statSync(path)
+    expect([second.ino, second.mtimeMs]).toEqual([first.ino, first.mtimeMs])
+    expect(JSON.parse(readFileSync(path, 'utf8')).owners).toEqual([expect.objectContaining({pid: s.pid})])
+    // Another process on the port: the owners it records change, so the file does too.
+    process.kill(-s.child.pid!, 'SIGKILL')
+    await new Promise((r) => s.child.once('exit', r))
+    const t = await startService(j, ['--port', String(s.port)])
+    await run()
+    expect(statSync(path).ino).not.toBe(first.ino)
+    expect(JSON.parse(readFileSync(path, 'utf8')).owners).toEqual([expect.objectContaining({pid: t.pid})])
+  })
+})
