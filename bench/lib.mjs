@@ -33,24 +33,45 @@ export function cronEnv() {
 }
 
 /**
+ * CPU time (user + system) of this process's reaped children so far, in ms: /proc/self/stat
+ * cutime + cstime. Counted in clock ticks (10 ms), so only a sum over many runs means
+ * anything: `interleave` reports the mean per run.
+ */
+function childCpuMs() {
+  try {
+    const s = readFileSync('/proc/self/stat', 'latin1')
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ')
+    return (Number(f[13]) + Number(f[14])) * 10 // fields 16, 17; USER_HZ is 100 on Linux
+  } catch {
+    return NaN
+  }
+}
+
+/**
  * Runs each contender once per round, `rounds` times, in turn (load drifts hit all alike);
- * returns each one's wall times in ms. A contender is [cmd, args] or a function that
- * returns a promise of ms.
+ * returns each one's wall times in ms, and in `cpu` (not enumerable) each one's mean CPU
+ * time per run (user + system, its children included: a spawn of ss counts) — load on the
+ * shared machine stretches wall time far more than CPU time, so a real cut shows there
+ * first. A contender is [cmd, args] or a function that returns a promise of ms.
  */
 export async function interleave(contenders, rounds, env = cronEnv()) {
   const times = Object.fromEntries(Object.keys(contenders).map((k) => [k, []]))
+  const cpu = Object.fromEntries(Object.keys(contenders).map((k) => [k, 0]))
   for (let i = 0; i < rounds; i++) {
     for (const [k, c] of Object.entries(contenders)) {
       if (typeof c === 'function') times[k].push(await c())
       else {
+        const c0 = childCpuMs()
         const t = performance.now()
         // stdout and stderr are pipes, as cron and Docker give them (not /dev/null).
         const r = spawnSync(c[0], c[1], {stdio: ['ignore', 'pipe', 'pipe'], env})
         if (r.status === null) throw new Error(`${k}: killed by ${r.signal}`)
         times[k].push(performance.now() - t)
+        cpu[k] += childCpuMs() - c0
       }
     }
   }
+  Object.defineProperty(times, 'cpu', {value: Object.fromEntries(Object.entries(cpu).map(([k, ms]) => [k, ms / rounds]))})
   return times
 }
 

@@ -46,10 +46,11 @@ for (const [k, [cmd, args]] of Object.entries(contenders).filter(([k]) => k in r
 
 function report(label, env) {
   return interleave(contenders, ROUNDS, env).then((t) => {
-    console.log(`start-up, ${label}: ${ROUNDS} interleaved rounds, medians; node -e '' ${median(t.node).toFixed(1)}ms`)
+    console.log(`start-up, ${label}: ${ROUNDS} interleaved rounds, wall medians (and mean CPU per run, user+sys incl. children); node -e '' ${median(t.node).toFixed(1)}ms (CPU ${t.cpu.node.toFixed(1)}ms)`)
     const targets = {cleanup: '≤ 1.4×', health: '≤ 1.8×', 'supervise status': 'no target'}
     for (const k of Object.keys(contenders).filter((k) => k !== 'node')) {
-      console.log(`  ${k.padEnd(27)} ${median(t[k]).toFixed(1).padStart(6)}ms  ${compare(t[k], t.node).text}  ${targets[k] ? `target ${targets[k]}` : ''}`)
+      const cpu = `CPU ${t.cpu[k].toFixed(1).padStart(5)}ms ${(t.cpu[k] / t.cpu.node).toFixed(2)}×`
+      console.log(`  ${k.padEnd(27)} ${median(t[k]).toFixed(1).padStart(6)}ms  ${compare(t[k], t.node).text}  ${cpu}  ${targets[k] ? `target ${targets[k]}` : ''}`)
     }
   })
 }
