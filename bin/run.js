@@ -20,8 +20,8 @@ function compile(name, withCache) {
   try {
     if (withCache) cachedData = readFileSync(`${file}.v8cache`)
   } catch {}
-  // The wrapper of Node's own CommonJS loader, on the first line: stack traces keep their lines.
-  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${readFileSync(file, 'utf8')}\n})`, {filename: file, cachedData})
+  // The build wrote the bundle inside the wrapper of Node's own CommonJS loader: compiled as it is.
+  const script = new Script(readFileSync(file, 'utf8'), {filename: file, cachedData})
   return {file, script, cachedData}
 }
 
@@ -31,7 +31,7 @@ function compile(name, withCache) {
 const cacheMode = process.env.MEDIC_CODE_CACHE
 if (cacheMode === 'write' || cacheMode === 'check') {
   let bad = 0
-  for (const name of readdirSync(dir).filter((n) => n.endsWith('.cjs') && n !== 'route.cjs').map((n) => n.slice(0, -4))) {
+  for (const name of readdirSync(dir).filter((n) => n.endsWith('.cjs') && n !== 'route.cjs' && n !== 'observe.cjs').map((n) => n.slice(0, -4))) {
     const {file, script, cachedData} = compile(name, cacheMode === 'check')
     if (cacheMode === 'write') writeFileSync(`${file}.v8cache`, script.createCachedData())
     else if (!cachedData || script.cachedDataRejected) {

@@ -3,7 +3,9 @@
 //
 //   dist/run/<spec>.cjs   src/cli/main.ts with only that spec file's commands behind the
 //                         registry; the registry's other specs are stubs that throw
-//                         (a spec exporting `needsEveryCommand = true` keeps them all)
+//                         (a spec exporting `needsEveryCommand = true` keeps them all);
+//                         as one function expression in Node's CommonJS wrapper, which
+//                         bin/run.js compiles and calls (the same for main.cjs)
 //   dist/run/main.cjs     main.ts with every spec stubbed: help and version (oclif), unknown commands
 //   dist/run/route.cjs    src/cli/route.ts + which bundle serves which command id
 //   *.cjs.v8cache         V8 code caches, written by bin/run.js itself; for the runs cron
@@ -80,6 +82,9 @@ const observeApart = {
   },
 }
 
+/** Node's own CommonJS wrapper, on the bundle's first line (stack traces keep their lines); bin/run.js calls it. */
+const WRAPPER = '(function (exports, require, module, __filename, __dirname) {'
+
 const common = {
   absWorkingDir: root,
   bundle: true,
@@ -122,16 +127,18 @@ async function commandFiles() {
 export async function bundleAll() {
   const files = await commandFiles()
   const out = new Map()
-  const add = (r, name) => {
+  const add = (r, name, wrap = false) => {
     if (r.warnings.length > 0) throw Object.assign(new Error('warnings'), {errors: r.warnings})
     // An import() left in the output would start the ESM loader, and fails under vm.Script.
     const left = Object.values(r.metafile.outputs).flatMap((o) => o.imports).filter((i) => i.kind === 'dynamic-import' && i.external)
     if (left.length > 0) throw new Error(`${name}: import() of ${left.map((i) => i.path).join(', ')} survived bundling`)
-    out.set(name, r.outputFiles[0].text)
+    // A bundle bin/run.js compiles comes wrapped already (its WRAPPER), so the loader hands V8
+    // the file's text as it is: no second copy of ~100–200 KB of source to concatenate.
+    out.set(name, wrap ? `${WRAPPER}${r.outputFiles[0].text}\n})` : r.outputFiles[0].text)
   }
   const stems = [...new Set(Object.values(files))].sort()
   for (const stem of [...stems, 'main']) {
-    add(await build({...common, entryPoints: ['src/cli/main.ts'], outfile: `${OUT}/${stem}.cjs`, plugins: [importsByRequire, observeApart, onlySpec(stem, everyCommand.has(stem))]}), `${stem}.cjs`)
+    add(await build({...common, entryPoints: ['src/cli/main.ts'], outfile: `${OUT}/${stem}.cjs`, plugins: [importsByRequire, observeApart, onlySpec(stem, everyCommand.has(stem))]}), `${stem}.cjs`, true)
   }
   add(await build({...common, entryPoints: ['src/cli/observe.ts'], outfile: `${OUT}/observe.cjs`, plugins: [importsByRequire]}), 'observe.cjs')
   const router = `import {route} from './src/cli/route.ts'\nexport const BUNDLES = ${JSON.stringify(files, null, 2)}\n` +
