@@ -77,6 +77,7 @@ export async function makeGate(o: GateOptions): Promise<SignalGate> {
 export async function makeProcessDeps(opts: GateOptions & {logFile?: string; stderr: Progress}): Promise<ProcessDeps & {stateDir: string; layout: StateLayout; stateWritable: boolean}> {
   const layout = stateLayout(opts.stateDir)
   const stateDir = layout.dir
+  let writable: boolean | undefined
   return {
     stateDir,
     layout,
@@ -85,8 +86,14 @@ export async function makeProcessDeps(opts: GateOptions & {logFile?: string; std
     ports: portTable,
     gate: await makeGate({...opts, stateDir}),
     locks: new LockManager(layout, procTable, systemClock),
-    /** Default logs go in the state dir only when it can be written (a read-only container's check-only run stays quiet). */
-    stateWritable: writableDir(stateDir),
+    /**
+     * Default logs go in the state dir only when it can be written (a read-only container's
+     * check-only run stays quiet). Looked at (and the dir made) on first use: a run that
+     * keeps no log there (cleanup of a free port) walks nothing.
+     */
+    get stateWritable() {
+      return (writable ??= writableDir(stateDir))
+    },
     log: new LogFile(opts.logFile),
     progress: opts.stderr,
     selfPid: process.pid,
