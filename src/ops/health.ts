@@ -42,6 +42,8 @@ export interface HealthInput {
    * wait for the lock; one that waited looks again.
    */
   listenersAhead?: Promise<PortListeners>
+  /** The first probe, sent as the command starts for the same reason (probeService); a run that waited for the lock probes again. */
+  probeAhead?: Promise<ProbeResult>
   /** --log-pattern: count matching lines since the last run; restart on them only with repairOnLog. */
   log: {source: LogSourceSpec; pattern: RegExp; threshold: number; repairOnLog: boolean; timeoutMs: number} | null
 }
@@ -117,7 +119,7 @@ export async function health(input: HealthInput, deps: HealthDeps): Promise<Verd
 
   try {
     const state = loadState(input.statePath)
-    const obs = await observe(input, deps, state, details, waited ? undefined : input.listenersAhead)
+    const obs = await observe(input, deps, state, details, waited ? {} : {listeners: input.listenersAhead, probe: input.probeAhead})
     perf.push(...healthPerf(input, obs.observation))
     const problems = diagnose(obs.observation)
     const checks = obs.checks
@@ -224,18 +226,23 @@ interface Observed {
   managerText: string
 }
 
-async function probeOnce(input: HealthInput, deps: HealthDeps): Promise<ProbeResult> {
-  return input.url ? deps.prober.http(input.url, input.probeTimeoutMs, input.healthy) : deps.prober.tcp(input.host, input.port, input.probeTimeoutMs)
+/** One probe of the service: HTTP when it has a URL, else a TCP connect to host:port. */
+export function probeService(prober: Prober, o: Pick<HealthInput, 'url' | 'host' | 'port' | 'probeTimeoutMs' | 'healthy'>): Promise<ProbeResult> {
+  return o.url ? prober.http(o.url, o.probeTimeoutMs, o.healthy) : prober.tcp(o.host, o.port, o.probeTimeoutMs)
 }
 
-async function observe(input: HealthInput, deps: HealthDeps, state: HealthState, details: string[], listenersAhead?: Promise<PortListeners>): Promise<Observed> {
+async function probeOnce(input: HealthInput, deps: HealthDeps): Promise<ProbeResult> {
+  return probeService(deps.prober, input)
+}
+
+async function observe(input: HealthInput, deps: HealthDeps, state: HealthState, details: string[], ahead: {listeners?: Promise<PortListeners>; probe?: Promise<ProbeResult>}): Promise<Observed> {
   const t = deps.clock.now()
   const target = input.url ?? `tcp ${input.host}:${input.port}`
   deps.progress.step?.(`probing ${target}`)
   const first: {done: ProbeResult | null} = {done: null}
-  const probing = probeOnce(input, deps).then((p) => (first.done = p))
+  const probing = (ahead.probe ?? probeOnce(input, deps)).then((p) => (first.done = p))
   const reading = input.log && deps.logs ? deps.logs.read(input.log.source, state.log, input.log.pattern, input.log.timeoutMs) : null
-  const [managerStatus, listeners, logRead] = await Promise.all([deps.manager.status(), listenersAhead ?? deps.ports.listeners(input.port), reading])
+  const [managerStatus, listeners, logRead] = await Promise.all([deps.manager.status(), ahead.listeners ?? deps.ports.listeners(input.port), reading])
   const view = managerStatus.view
   const servicePids = managerStatus.available || view ? deps.manager.servicePids(view) : null
   const serviceSet = servicePids ? new Set(servicePids) : null

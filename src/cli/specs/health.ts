@@ -81,6 +81,9 @@ GATEWAY_UNKNOWN     bad input, or a concurrent repair is still running past --lo
     // The socket table first: its spawn of ss then runs while the rest is set up.
     const listenersAhead = import('../../sys/port-table.js').then(({portTable}) => portTable.listeners(port))
     listenersAhead.catch(() => {}) // unused when the run waits for the lock
+    // …and the first probe: the service answers while the rest is set up (it was the last thing a healthy run waited for).
+    const probeAhead = Promise.all([import('../../ops/health.js'), import('../../sys/probe.js')]).then(([{probeService}, {prober}]) => probeService(prober, {url, host: f.host, port, probeTimeoutMs: f['probe-timeout'], healthy}))
+    probeAhead.catch(() => {})
     const [{health}, {makeProcessDeps}, {buildManager}, {prober}, {LogFile}] = await Promise.all([
       import('../../ops/health.js'), import('../../deps.js'), import('../manager-flags.js'), import('../../sys/probe.js'), import('../../sys/log-file.js'),
     ])
@@ -98,7 +101,7 @@ GATEWAY_UNKNOWN     bad input, or a concurrent repair is still running past --lo
       maxRepairs: f['max-repairs'], repairWindowMs: f['repair-window'], graceMs: f.grace,
       lockWaitMs: v.healthLockWaitMs(f),
       deadlineAt,
-      statePath: base.layout.healthState(name), listenersAhead, log,
+      statePath: base.layout.healthState(name), listenersAhead, probeAhead, log,
     }, {...deps0, prober, manager: chosen.manager, detected: chosen.tried, ...(log ? {logs: (await import('../../sys/log-source.js')).logSource} : {})})
   },
 })
