@@ -169,12 +169,12 @@ export function scanRegistry(places: RegistryPlaces, procs: ProcessTable, opts: 
   const out: RegistryScan = {live: [], ignored: [], dead: [], incomplete: null}
   const max = opts.maxNames ?? MAX_NAMES
   const seen = new Set<string>()
-  // The process table once; each live pid's start time at most once.
-  const running = new Set(procs.list())
+  // The process table once, at the first entry (an empty registry reads no /proc); each live pid's start time at most once.
+  let running: Set<number> | undefined
   const starts = new Map<number, string | null>()
   const startOf = (pid: number): string | null => {
     if (!starts.has(pid)) {
-      const st = running.has(pid) ? procs.stat(pid) : null
+      const st = (running ??= new Set(procs.list())).has(pid) ? procs.stat(pid) : null
       starts.set(pid, st && st.state !== 'Z' && st.state !== 'X' ? st.startTime : null)
     }
     return starts.get(pid)!
