@@ -94,7 +94,7 @@ function rawTcp(): {TCP: RawTcp; SERVER: number} | null {
  * both results count. Written here rather than through node:net because listen() there
  * loads node:net, its streams and node:cluster (which loads child_process and dgram):
  * ~6 ms CPU of a ~20 ms `cleanup --port <free>` (docs/startup.md). null: no such handle
- * in this node; node:net then (tryBind).
+ * in this node, or one that throws; node:net then (tryBind).
  */
 function rawBind(port: number): Bindable | null {
   const raw = rawTcp()
@@ -108,9 +108,13 @@ function rawBind(port: number): Bindable | null {
       h.close()
     }
   }
-  let err = attempt(true)
-  if (err && ['EAFNOSUPPORT', 'EADDRNOTAVAIL'].includes(getSystemErrorName(err))) err = attempt(false)
-  return err ? {ok: false, code: getSystemErrorName(err)} : {ok: true}
+  try {
+    let err = attempt(true)
+    if (err && ['EAFNOSUPPORT', 'EADDRNOTAVAIL'].includes(getSystemErrorName(err))) err = attempt(false)
+    return err ? {ok: false, code: getSystemErrorName(err)} : {ok: true}
+  } catch {
+    return null // a handle that does not behave as this node's does: node:net decides
+  }
 }
 
 async function tryBind(port: number, host: string | undefined, ipv6Only: boolean): Promise<Bindable & {address?: string}> {
