@@ -1,5 +1,5 @@
 import {formatMs} from '../core/duration.js'
-import {afterCanary, budgetExhausted, budgetUsed, chargeRemediation, gateAction, loadFrozenState, observePass, type FrozenConfig, type FrozenState} from '../core/ollama/freeze.js'
+import {afterCanary, budgetExhausted, budgetUsed, chargeRemediation, gateAction, loadFrozenState, isWaiting, observePass, waitingVerdict, type FrozenConfig, type FrozenState} from '../core/ollama/freeze.js'
 import {monitorFamilies, type Probe} from '../core/ollama/metrics.js'
 import {assess} from '../core/ollama/policy.js'
 import {chooseRemedy} from '../core/ollama/remedy.js'
@@ -93,7 +93,7 @@ export async function frozenCheck(input: OllamaInput, deps: OllamaDeps): Promise
     {name: 'server', status: 'OK', detail: !input.visible ? 'remote (or --manager ssh): processes not visible' : o.listeners.length ? o.listeners.map((l) => `pid ${l.pid} ${l.comm} state ${l.state}`).join('; ') : o.invisibleListener ? 'port held by a process medic cannot see' : `nothing listens on port ${input.port}`},
     {name: 'runners', status: 'OK', detail: o.runners.length ? o.runners.map((r) => `pid ${r.pid} ${r.state} cpu ${r.cpuCores === null ? 'first sample' : r.cpuCores.toFixed(2)} cores, ${r.busyThreads ?? '?'} busy threads`).join('; ') : 'none'},
     {name: 'gpu', status: wedged ? 'ALERT' : 'OK', detail: wedged ?? (gpu.kind === 'ok' ? gpu.gpus.map((g) => `GPU ${g.index} util ${g.util ?? 'N/A'}% mem ${g.memUsedMiB ?? 'N/A'}/${g.memTotalMiB ?? 'N/A'} MiB`).join(', ') + (gpu.vramDeltaMiB !== null ? `; VRAM Δ ${gpu.vramDeltaMiB} MiB` : '') : gpu.detail)},
-    {name: 'assessment', status: a.kind === 'down' ? 'ALERT' : a.kind === 'stall' ? 'UNKNOWN' : 'OK', detail: `${a.kind}: ${a.why}${step.plan.kind === 'suspect' ? `; for ${formatMs(step.plan.forMs)} (threshold ${formatMs(step.plan.thresholdMs)})` : ''}`},
+    {name: 'assessment', status: a.kind === 'down' ? 'ALERT' : a.kind === 'stall' || a.kind === 'inconclusive' ? 'UNKNOWN' : 'OK', detail: `${a.kind}: ${a.why}${step.plan.kind === 'suspect' ? `; for ${formatMs(step.plan.forMs)} (threshold ${formatMs(step.plan.thresholdMs)})` : ''}`},
   ]
   if (firstPass) details.push('first pass: baseline recorded; the first pass never acts')
 
@@ -119,12 +119,9 @@ export async function frozenCheck(input: OllamaInput, deps: OllamaDeps): Promise
   const down = `Ollama API down at ${input.url}: ${o.upDetail}`
   const plan = step.plan
   if (wedged && up && loaded.length === 0 && o.runners.length === 0) return finish('ALERT', `GPU wedged (${wedged}): reboot needed`)
-  if (plan.kind === 'clear') return finish('OK', a.kind === 'idle' ? `healthy idle: ${a.why}` : `healthy: ${a.why}`)
-  if (plan.kind === 'hold') return finish('OK', `inconclusive: ${a.why}${state.suspectSince !== null ? `; suspected for ${formatMs(plan.forMs)}` : ''}`)
-  if (plan.kind === 'suspect') {
-    const when = `acts after ${formatMs(plan.thresholdMs)} + ${cfg.confirmations} failed probes`
-    if (a.kind === 'down') return finish('ALERT', `${down}; ${plan.firstPass ? 'first pass' : `for ${formatMs(plan.forMs)}`}; ${when}`)
-    return finish('OK', `${plan.firstPass ? 'first pass never acts; ' : ''}stall suspected for ${formatMs(plan.forMs)} (${a.why}); canary after ${formatMs(plan.thresholdMs)}`)
+  if (isWaiting(plan)) {
+    const w = waitingVerdict(plan, a, state, cfg, down)
+    return finish(w.status, w.summary)
   }
 
   let evidence: string

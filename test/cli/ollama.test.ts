@@ -51,10 +51,10 @@ describe('medic ollama frozen-check', () => {
     expect(count()).toBe(2) // one reading: GPUs and compute apps, side by side
   })
 
-  it('calls a blocked /api/ps busy or loading, not frozen', async () => {
+  it('calls a blocked /api/ps busy or loading, not frozen — and not OK either: it could not see (UNKNOWN, no canary)', async () => {
     const o = await fakeOllama('loading')
-    for (let i = 0; i < 3; i++) expectContract(await run(o), 'OLLAMA_OK')
-    expect((await run(o)).lines[0]).toMatch(/inconclusive: \/api\/ps timed out: busy or loading/)
+    for (let i = 0; i < 3; i++) expectContract(await run(o), 'OLLAMA_UNKNOWN')
+    expect((await run(o)).lines[0]).toMatch(/^OLLAMA_UNKNOWN: inconclusive: \/api\/ps timed out: busy or loading/)
     expect(o.canaries()).toBe(0)
   })
 
@@ -62,7 +62,7 @@ describe('medic ollama frozen-check', () => {
     const o = await fakeOllama('frozen', 'idle')
     const runner = o.runner()!
     const first = await run(o)
-    expectContract(first, 'OLLAMA_OK') // the first pass after install never acts
+    expectContract(first, 'OLLAMA_UNKNOWN') // the first pass after install never acts, and cannot tell
     expect(first.lines[0]).toContain('first pass never acts')
     expect(o.canaries()).toBe(0)
     const second = await run(o)
@@ -80,6 +80,22 @@ describe('medic ollama frozen-check', () => {
     expect(sample(m, 'ollama_last_restart_timestamp')).toBeGreaterThan(1_700_000_000)
     expectContract(await run(o), 'OLLAMA_OK')
     expect(sample(metrics(o), 'ollama_selfheal_restarts_total')).toBe(1)
+  })
+
+  it('never says OK while a stall is suspected and its canary has not answered (pending until the threshold)', async () => {
+    const o = await fakeOllama('frozen', 'idle')
+    const args = ['--threshold', '1h'] // the canary is due only after an hour
+    const first = await run(o, ...args)
+    expectContract(first, 'OLLAMA_UNKNOWN') // the first pass never acts, and cannot tell
+    expect(first.lines[0]).toMatch(/^OLLAMA_UNKNOWN: first pass never acts; stall suspected for 0ms, canary pending \(due after 1h\): a request pending/)
+    for (let i = 0; i < 2; i++) {
+      const r = await run(o, ...args)
+      expectContract(r, 'OLLAMA_UNKNOWN')
+      expect(r.lines[0]).toMatch(/^OLLAMA_UNKNOWN: stall suspected for \S+, canary pending \(due after 1h\): a request pending/)
+    }
+    expect(o.canaries()).toBe(0)
+    o.mode('healthy') // the request finished: nothing pending, the suspicion clears
+    expectContract(await run(o, ...args), 'OLLAMA_OK')
   })
 
   it('sends the canary with num_predict 1, no keep_alive, only to a loaded model', async () => {

@@ -13,10 +13,10 @@ Two freezes, one policy. (1) Inference stalled behind a live API (seed 004): liv
 
 Remediation: diagnostics first (ps JSON, nvidia-smi, /proc status of the server and runners, last log lines) into the state dir; then, by what medic sees: a stall → kill only the stuck runner (identity-checked TERM → KILL), or — when that was already tried for this freeze, or there is no killable runner — restart through --manager; a stopped server (state T, the LISTEN owner of the API port, named like Ollama) → SIGTERM + SIGCONT to it and its runners, then a start through --manager; refused with no Ollama process at all → a start through --manager; anything else (a hung server, a remote host, --manager ssh) → the manager restart. Never signalled: a client of the port, a traced (t) or protected process, a stopped listener not named like Ollama (ALERT instead). Verified after --cooldown with the same probes. A sliding-window budget (--max-restarts per --restart-window) is persisted; a wedged GPU (nvidia-smi hanging or failing, VRAM held by no process) stops restarts and alerts for a reboot.
 
-OLLAMA_OK          healthy: idle, busy, loading, or a false alarm
+OLLAMA_OK          healthy: idle, generating, loading (seen), or a false alarm (the canary answered)
 OLLAMA_RECOVERED   frozen or down, fixed, verified
 OLLAMA_ALERT       down, frozen and not fixed, budget spent, GPU wedged
-OLLAMA_UNKNOWN     bad input, or a stall suspected and still being confirmed
+OLLAMA_UNKNOWN     bad input; a stall suspected whose canary is pending (before --threshold) or failed fewer than --confirmations times; /api/ps blocked (could not see)
 
 The seed's monitor contract (ollama_frozen_monitor.sh): the positional form runs the monitor LOOP as the seed did — medic ollama frozen-check 180 15 3 60 = --watch --threshold 180 --interval 15 --max-restarts 3 --cooldown 60 (the third argument was the hourly restart limit), so it drops into the seed's unit unchanged. --test prints one line, responsive or frozen and "GPU: N%", and exits 0 whatever it saw, as the seed did. --reset clears the persisted suspicion, budget window and cooldown (restarts_total stays a counter). OLLAMA_SERVICE names the unit, TEXTFILE_DIR the metrics directory, as in the seed.`,
   examples: [

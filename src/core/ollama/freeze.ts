@@ -86,6 +86,11 @@ export type PassPlan =
   /** The API down past the threshold: this pass's failed probe was one more confirmation. */
   | {kind: 'confirm'; forMs: number}
 
+/** A pass that sends no canary and confirms nothing. */
+export type WaitingPlan = Extract<PassPlan, {kind: 'clear' | 'hold' | 'suspect'}>
+
+export const isWaiting = (p: PassPlan): p is WaitingPlan => p.kind === 'clear' || p.kind === 'hold' || p.kind === 'suspect'
+
 export function thresholdFor(a: Assessment, cfg: FrozenConfig): number {
   return a.kind === 'stall' && a.cpuOnly ? 2 * cfg.thresholdMs : cfg.thresholdMs
 }
@@ -155,4 +160,18 @@ export function chargeRemediation(s: FrozenState, kind: Remediation, now: number
  */
 export function resetFrozenState(s: FrozenState, now: number): FrozenState {
   return {...s, firstPassAt: now, suspectSince: null, suspect: null, failures: 0, restarts: [], cooldownUntil: null, lastAction: null}
+}
+
+/**
+ * What a pass that sends no canary and takes no action says (`clear`, `hold`, `suspect`).
+ * OK only when the pass saw the server serving (idle or progressing): a stall suspected
+ * but not yet confirmed by a canary, or a pass that could not see (/api/ps blocked), is
+ * UNKNOWN naming what is pending — the contract's "could not see enough is never OK". A
+ * down API is ALERT from the first pass.
+ */
+export function waitingVerdict(plan: WaitingPlan, a: Assessment, s: Pick<FrozenState, 'suspectSince'>, cfg: Pick<FrozenConfig, 'confirmations'>, downText: string): {status: 'OK' | 'UNKNOWN' | 'ALERT'; summary: string} {
+  if (plan.kind === 'clear') return {status: 'OK', summary: a.kind === 'idle' ? `healthy idle: ${a.why}` : `healthy: ${a.why}`}
+  if (plan.kind === 'hold') return {status: 'UNKNOWN', summary: `inconclusive: ${a.why}${s.suspectSince !== null ? `; suspected for ${formatMs(plan.forMs)}` : ''}`}
+  if (a.kind === 'down') return {status: 'ALERT', summary: `${downText}; ${plan.firstPass ? 'first pass' : `for ${formatMs(plan.forMs)}`}; acts after ${formatMs(plan.thresholdMs)} + ${cfg.confirmations} failed probes`}
+  return {status: 'UNKNOWN', summary: `${plan.firstPass ? 'first pass never acts; ' : ''}stall suspected for ${formatMs(plan.forMs)}, canary pending (due after ${formatMs(plan.thresholdMs)}): ${a.why}`}
 }

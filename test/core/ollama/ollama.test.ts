@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest'
 import {isRunnerCmdline, parsePs} from '../../../src/core/ollama/api.js'
 import {ollamaBaseUrl} from '../../../src/core/ollama/host.js'
 import {parseAppsCsv, parseGpuCsv} from '../../../src/core/ollama/nvidia.js'
-import {afterCanary, budgetExhausted, chargeRemediation, gateAction, loadFrozenState, newFrozenState, observePass, resetFrozenState, type FrozenConfig, type FrozenState, type Remediation} from '../../../src/core/ollama/freeze.js'
+import {afterCanary, budgetExhausted, chargeRemediation, gateAction, loadFrozenState, newFrozenState, observePass, waitingVerdict, resetFrozenState, type FrozenConfig, type FrozenState, type Remediation} from '../../../src/core/ollama/freeze.js'
 import {stepExporter} from '../../../src/core/ollama/metrics.js'
 import {assess, busyGpus, type Assessment, type OllamaObservation} from '../../../src/core/ollama/policy.js'
 import {chooseRemedy, type ListenerFacts, type RemedyFacts} from '../../../src/core/ollama/remedy.js'
@@ -121,6 +121,23 @@ describe('the freeze decision, as a step function of now', () => {
     expect(t.state.suspectSince).toBe(NOW)
     expect(t.pass(501, {kind: 'progress', why: ''})).toEqual({kind: 'clear'})
     expect(t.state.suspectSince).toBeNull()
+  })
+
+  it('says OK only for a pass that saw the server serving: a stall whose canary is pending, or a blind pass, is UNKNOWN', () => {
+    const t = timeline()
+    const say = (atS: number, a: Assessment) => {
+      const plan = t.pass(atS, a)
+      if (plan.kind !== 'clear' && plan.kind !== 'hold' && plan.kind !== 'suspect') throw new Error(`not a waiting plan: ${plan.kind}`)
+      return waitingVerdict(plan, a, t.state, cfg, 'Ollama API down')
+    }
+    const s = {...stall, why: 'a request pending'}
+    expect(say(0, s)).toEqual({status: 'UNKNOWN', summary: 'first pass never acts; stall suspected for 0ms, canary pending (due after 3m): a request pending'})
+    expect(say(30, s)).toEqual({status: 'UNKNOWN', summary: 'stall suspected for 30s, canary pending (due after 3m): a request pending'})
+    expect(say(40, {kind: 'inconclusive', why: '/api/ps timed out'})).toEqual({status: 'UNKNOWN', summary: 'inconclusive: /api/ps timed out; suspected for 40s'})
+    expect(say(62, {kind: 'progress', why: 'GPU busy'})).toEqual({status: 'OK', summary: 'healthy: GPU busy'})
+    expect(say(63, {kind: 'idle', why: 'nothing'})).toEqual({status: 'OK', summary: 'healthy idle: nothing'})
+    expect(say(64, {kind: 'inconclusive', why: 'blind'})).toEqual({status: 'UNKNOWN', summary: 'inconclusive: blind'})
+    expect(say(65, down).status).toBe('ALERT')
   })
 
   it('acts after N consecutive failed canaries; a pass clears them and counts a false alarm', () => {
