@@ -11,6 +11,7 @@ import {readJson, writeFileAtomic} from '../sys/state-store.js'
 import type {ProcessDeps} from '../deps.js'
 import {canaryWatchingGpu} from './ollama-canary.js'
 import {captureDiagnostics} from './ollama-diagnostics.js'
+import {writeOllamaTextfile} from './ollama-textfile.js'
 import {observeOllama, type PreviousSamples} from './ollama-observe.js'
 import {applyRemedy, verifyOllama} from './ollama-remedy.js'
 
@@ -107,9 +108,16 @@ export async function frozenCheck(input: OllamaInput, deps: OllamaDeps): Promise
     }
     if (input.metricsFile) {
       try {
-        writeFileAtomic(input.metricsFile, renderFamilies(monitorFamilies({up, frozenForS: (state.suspectSince === null ? 0 : now - state.suspectSince) / 1000, state, budgetExhausted: exhausted, now, probes})))
+        writeOllamaTextfile(input.metricsFile, renderFamilies(monitorFamilies({up, frozenForS: (state.suspectSince === null ? 0 : now - state.suspectSince) / 1000, state, budgetExhausted: exhausted, now, probes})), 'frozen-check', deps)
       } catch (e) {
-        log(`cannot write ${input.metricsFile}: ${(e as Error).message}`)
+        // Refused or failed (not medic's file, a symlink, another writer's): said, never OK.
+        const why = (e as Error).message
+        checks.push({name: 'textfile', status: 'UNKNOWN', detail: why})
+        log(`textfile not written: ${why}`)
+        if (s === 'OK') {
+          s = 'UNKNOWN'
+          text = `${why}; ${text}`
+        } else text = `${text}; textfile not written: ${why}`
       }
     }
     log(`${s}: ${text}`)

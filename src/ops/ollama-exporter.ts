@@ -6,6 +6,7 @@ import type {Verdict} from '../core/verdict.js'
 import {httpJson} from '../sys/http-json.js'
 import {queryNvidia} from '../sys/nvidia-smi.js'
 import {readJson, writeFileAtomic} from '../sys/state-store.js'
+import {writeOllamaTextfile, type TextfileDeps} from './ollama-textfile.js'
 
 export interface MetricsInput {
   url: string
@@ -21,7 +22,7 @@ export interface MetricsInput {
  * never the monitor's: /api/tags once, /api/ps, one nvidia-smi reading, the monitor's
  * restart counters from its state; every seed name, valid exposition, atomic write.
  */
-export async function ollamaMetrics(input: MetricsInput, now: number): Promise<{verdict: Verdict; text: string}> {
+export async function ollamaMetrics(input: MetricsInput, now: number, deps: TextfileDeps): Promise<{verdict: Verdict; text: string}> {
   const [tags, ps, n] = await Promise.all([httpJson('GET', `${input.url}/api/tags`, 10_000), httpJson('GET', `${input.url}/api/ps`, 10_000), queryNvidia(input.nvidiaTimeoutMs)])
   const up = tags.kind === 'ok' && tags.status === 200
   const installed = up ? parseTags((tags as {body: unknown}).body) : null
@@ -36,20 +37,26 @@ export async function ollamaMetrics(input: MetricsInput, now: number): Promise<{
     monitor: monitor?.frozen ? loadFrozenState(monitor.frozen, now).state : null,
   }))
   const problems: string[] = []
-  const write = (path: string, data: string) => {
+  try {
+    writeFileAtomic(input.statePath, JSON.stringify(step.state) + '\n')
+  } catch (e) {
+    problems.push(`cannot write ${input.statePath}: ${(e as Error).message}`)
+  }
+  // The textfile: medic's own, through the file gate (never a symlink, a FIFO, a file medic did not write, or another writer's).
+  let fileProblem: string | null = null
+  if (input.file) {
     try {
-      writeFileAtomic(path, data)
+      writeOllamaTextfile(input.file, text, 'metrics', deps)
     } catch (e) {
-      problems.push(`cannot write ${path}: ${(e as Error).message}`)
+      fileProblem = (e as Error).message
+      problems.push(fileProblem)
     }
   }
-  write(input.statePath, JSON.stringify(step.state) + '\n')
-  if (input.file) write(input.file, text)
   const gpuText = n.kind === 'ok' ? `${n.gpus.length} GPU(s)` : n.kind === 'missing' ? 'no nvidia-smi' : n.detail
-  const fileFailed = input.file !== null && problems.some((p) => p.includes(input.file!))
+  const fileFailed = fileProblem !== null
   const verdict: Verdict = {
     subject: 'OLLAMA', status: fileFailed ? 'UNKNOWN' : up ? 'OK' : 'ALERT',
-    summary: `${up ? `up: ${installed?.length ?? 0} installed, ${loaded?.length ?? 0} loaded` : `down: ${tags.kind === 'ok' ? `HTTP ${tags.status}` : tags.detail}`}; ${gpuText}${input.file ? (fileFailed ? `; ${problems.find((p) => p.includes(input.file!))}` : `; wrote ${input.file}`) : ''}`,
+    summary: `${fileFailed ? `${fileProblem}; ` : ''}${up ? `up: ${installed?.length ?? 0} installed, ${loaded?.length ?? 0} loaded` : `down: ${tags.kind === 'ok' ? `HTTP ${tags.status}` : tags.detail}`}; ${gpuText}${input.file && !fileFailed ? `; wrote ${input.file}` : ''}`,
     checks: [
       {name: 'api', status: up ? 'OK' : 'ALERT', detail: `${input.url}/api/tags`},
       {name: 'gpu', status: n.kind === 'hang' || n.kind === 'failed' ? 'ALERT' : 'OK', detail: gpuText},

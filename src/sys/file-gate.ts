@@ -459,6 +459,76 @@ export function writeFileOwned(path: string, data: string, mode: number, refuse:
 }
 
 /**
+ * A file medic owns and rewrites whole every pass (a node_exporter textfile): replaced
+ * only when what is there now is medic's own. `judge` gets the first line of the file
+ * there (null: nothing there) and returns why it is not medic's to replace, or null.
+ * Refused, left as it is: a symlink (never followed, never replaced), anything but a
+ * regular file with one link (a FIFO is opened O_NONBLOCK: never waited on), a file the
+ * judge refuses, or one swapped while medic wrote (same device and inode, or refused).
+ * A new file is linked in (never over one that appeared meanwhile); an old one is
+ * replaced by rename from a temporary in the same folder. Throws FileError naming `path`.
+ */
+export function replaceOwned(path: string, data: string, judge: (firstLine: string | null) => string | null, mode = 0o644): void {
+  const {dir, at} = place(path, true)
+  try {
+    const st = lstatOrNull(at)
+    let first: string | null = null
+    if (st) {
+      if (st.isSymbolicLink()) throw new FileError(path, 'ELOOP', 'a symlink: refused (medic never writes through one, nor replaces it)')
+      if (!st.isFile()) throw new FileError(path, 'EPERM', 'not a regular file: refused, left alone')
+      let fd: number
+      try {
+        fd = openSync(at, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+      } catch (e) {
+        throw fail(path, e)
+      }
+      try {
+        const f = fstatSync(fd)
+        if (!f.isFile() || f.ino !== st.ino || f.dev !== st.dev) throw new FileError(path, 'ESTALE', 'changed while medic read it: left alone')
+        if (f.nlink !== 1) throw new FileError(path, 'EMLINK', `has ${f.nlink} links: refused (a planted hard link), left alone`)
+        const buf = Buffer.alloc(512)
+        const n = readSync(fd, buf, 0, buf.length, 0)
+        first = buf.subarray(0, n).toString('utf8').split('\n')[0]
+      } finally {
+        closeSync(fd)
+      }
+    }
+    const why = judge(st ? first : null)
+    if (why) throw new FileError(path, 'EPERM', `${why}: left alone`)
+    const tmp = tempName(at)
+    try {
+      writeTemp(tmp, data, mode)
+    } catch (e) {
+      throw new FileError(path, (e as FileError).code, `cannot write: ${(e as FileError).code}`)
+    }
+    let renamed = false
+    try {
+      if (!st) {
+        try {
+          linkSync(tmp, at)
+        } catch (e) {
+          if (code(e) === 'EEXIST') throw new FileError(path, 'EEXIST', 'appeared while medic wrote it: left alone')
+          throw fail(path, e)
+        }
+        return
+      }
+      const now = lstatOrNull(at)
+      if (!now || now.ino !== st.ino || now.dev !== st.dev) throw new FileError(path, 'ESTALE', 'replaced while medic wrote it: left alone')
+      try {
+        renameSync(tmp, at)
+        renamed = true
+      } catch (e) {
+        throw fail(path, e)
+      }
+    } finally {
+      if (!renamed) unlinkQuiet(tmp)
+    }
+  } finally {
+    dir.close()
+  }
+}
+
+/**
  * Creates a new file in `dir` under `name` or its first free variant (nameVariant), written
  * whole before it appears. Never replaces anything. Returns its path.
  */

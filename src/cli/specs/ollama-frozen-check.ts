@@ -60,7 +60,7 @@ The seed's monitor contract (ollama_frozen_monitor.sh): the positional form runs
     ...COMMON_FLAGS,
     // The seed monitor's own textfile (ollama_* series), not the common flag: this command's
     // medic_check_* series go to $MEDIC_TEXTFILE_DIR (cli/observe.ts).
-    'metrics-file': {type: 'string', description: "Prometheus textfile of the monitor's ollama_* series, refreshed every pass (default $TEXTFILE_DIR/ollama_selfheal.prom when TEXTFILE_DIR is set). This command's medic_check_* series go to $MEDIC_TEXTFILE_DIR."},
+    'metrics-file': {type: 'string', description: "Prometheus textfile of the monitor's ollama_* series, refreshed every pass (default $TEXTFILE_DIR/ollama_selfheal.prom when TEXTFILE_DIR is set). Medic's own: line 1 is its header; a symlink, a non-regular file, a file medic did not write, the exporter's file, or one another running medic writes is left alone (an OK pass becomes OLLAMA_UNKNOWN). This command's medic_check_* series go to $MEDIC_TEXTFILE_DIR."},
   },
   args: [
     {name: 'threshold', type: 'duration', description: 'ollama_frozen_monitor.sh $1: --threshold, and run the monitor loop'},

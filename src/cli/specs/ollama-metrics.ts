@@ -11,11 +11,11 @@ The seed's modes: --daemon [interval] is --watch (default 15s, as the seed: medi
 
 OLLAMA_OK        written; the API answered
 OLLAMA_ALERT     written, but the API is down (ollama_up 0)
-OLLAMA_UNKNOWN   the textfile could not be written`,
+OLLAMA_UNKNOWN   the textfile could not be written, or was refused (not medic's, a symlink or FIFO, another writer's)`,
   examples: ['<%= config.bin %> <%= command.id %> --stdout', '<%= config.bin %> <%= command.id %> --watch 15s --file /var/lib/prometheus/node-exporter/ollama.prom', 'TEXTFILE_DIR=/var/lib/prometheus/node-exporter <%= config.bin %> <%= command.id %> --daemon 15'],
   flags: {
     url: {type: 'string', env: 'OLLAMA_HOST', description: 'Ollama address (default http://127.0.0.1:11434).'},
-    file: {type: 'string', description: 'Textfile to write (default $TEXTFILE_DIR/ollama.prom when TEXTFILE_DIR is set).'},
+    file: {type: 'string', description: "Textfile to write (default $TEXTFILE_DIR/ollama.prom when TEXTFILE_DIR is set). Medic's own: line 1 is its header; a symlink, a non-regular file, a file medic did not write, frozen-check's file, or one another running medic writes is left alone (OLLAMA_UNKNOWN)."},
     stdout: {type: 'boolean', description: 'Print the metrics on stdout, alone (a valid exposition); the verdict line goes to stderr. With --json: in the object\'s "exposition".'},
     test: {type: 'boolean', description: 'The seed exporter\'s --test: print the metrics (same as --stdout).'},
     watch: {type: 'duration', description: 'Refresh every this long (e.g. 15s) until SIGTERM.'},
@@ -34,8 +34,8 @@ OLLAMA_UNKNOWN   the textfile could not be written`,
     const layout = stateLayout(f['state-dir'])
     const file = f.file ?? (process.env.TEXTFILE_DIR ? join(process.env.TEXTFILE_DIR, 'ollama.prom') : null)
     const input = {url, nvidiaTimeoutMs: f['nvidia-timeout'], file, statePath: layout.ollamaExporter(host), monitorStatePath: layout.ollamaFrozen(host)}
-    const {ollamaMetrics} = await import('../../ops/ollama-exporter.js')
-    const once = () => ollamaMetrics(input, Date.now())
+    const [{ollamaMetrics}, {procTable}] = await Promise.all([import('../../ops/ollama-exporter.js'), import('../../sys/proc-table.js')])
+    const once = () => ollamaMetrics(input, Date.now(), {procs: procTable, selfPid: process.pid})
     if (intervalMs !== undefined) {
       const [{watchLoop}, {toJson}] = await Promise.all([import('../../ops/watch-loop.js'), import('../../core/verdict.js')])
       const mode = f['exit-codes']

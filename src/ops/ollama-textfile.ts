@@ -1,0 +1,24 @@
+import {judgeTextfile, textfileHeader, type TextfileCollector, type TextfileWriter} from '../core/ollama/textfile.js'
+import {replaceOwned} from '../sys/file-gate.js'
+import type {ProcessTable} from '../sys/proc-table.js'
+
+export interface TextfileDeps {
+  procs: Pick<ProcessTable, 'stat' | 'liveness'>
+  selfPid: number
+}
+
+/**
+ * Writes an Ollama textfile through the file gate: medic's header on line 1 (this command,
+ * this process), then the exposition; only over medic's own file of this command whose
+ * writer is this process or gone (core/ollama/textfile.ts). Throws FileError naming the
+ * path and why it was left alone.
+ */
+export function writeOllamaTextfile(path: string, exposition: string, collector: TextfileCollector, deps: TextfileDeps): void {
+  const me: TextfileWriter = {collector, pid: deps.selfPid, startTime: deps.procs.stat(deps.selfPid)?.startTime ?? '0'}
+  replaceOwned(path, `${textfileHeader(me)}\n${exposition}`, (first) => {
+    const j = judgeTextfile(first, me)
+    if (j.kind === 'write') return null
+    if (j.kind === 'refuse') return j.why
+    return deps.procs.liveness(j.holder.pid, j.holder.startTime) === 'alive' ? j.why : null
+  })
+}
