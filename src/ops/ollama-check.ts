@@ -36,6 +36,8 @@ export interface OllamaInput {
   metricsFile: string | null
   graceMs: number
   unit: string
+  /** The systemd unit whose cgroup identifies the server (systemd managers), else null. */
+  serverUnit: string | null
   container: string
   deadlineAt: number | null
 }

@@ -1,4 +1,4 @@
-import {isRunnerCmdline, parsePs, type LoadedModel} from '../core/ollama/api.js'
+import {isOllamaServer, isRunnerCmdline, parsePs, type LoadedModel} from '../core/ollama/api.js'
 import type {Probe} from '../core/ollama/metrics.js'
 import {stallSigns, type DownHow, type GpuObservation, type OllamaObservation, type RunnerSample} from '../core/ollama/policy.js'
 import type {ListenerFacts} from '../core/ollama/remedy.js'
@@ -27,6 +27,8 @@ export interface ObserveInput {
   probeTimeoutMs: number
   psTimeoutMs: number
   nvidiaTimeoutMs: number
+  /** The systemd unit medic manages Ollama by (its cgroup identifies the server), or null. */
+  serverUnit: string | null
 }
 
 export interface Listener extends ListenerFacts {
@@ -53,10 +55,6 @@ export interface Observation {
 }
 
 const TICKS = 100 // USER_HZ
-const OLLAMA = /ollama/i
-const base = (p: string | undefined) => (p ?? '').slice((p ?? '').lastIndexOf('/') + 1)
-/** Named like Ollama: its comm, program or script (basenames only — a directory called ollama proves nothing). */
-const namedOllama = (comm: string, argv: string[]) => OLLAMA.test(comm) || OLLAMA.test(base(argv[0])) || (!(argv[1] ?? '').startsWith('-') && OLLAMA.test(base(argv[1])))
 
 function sampleProcess(pid: number, at: number, procs: ProcessDeps['procs']): ProcSample | null {
   const st = procs.stat(pid)
@@ -94,7 +92,7 @@ export async function observeOllama(input: ObserveInput, deps: ProcessDeps, prev
     const seen = up ? {proc: deps.procs.get(pid), refusal: null} : (deps.gate.inspect(pid) ?? {proc: null, refusal: null})
     const p = seen.proc
     if (!p) continue
-    listeners.push({pid, startTime: p.startTime, state: p.state, comm: p.comm, looksLikeOllama: namedOllama(p.comm, p.cmdline), refusal: seen.refusal?.reason ?? null})
+    listeners.push({pid, startTime: p.startTime, state: p.state, comm: p.comm, isOllama: isOllamaServer({exe: deps.procs.exe(pid), argv: p.cmdline, cgroup: deps.procs.cgroup2(pid)}, input.serverUnit), refusal: seen.refusal?.reason ?? null})
   }
   const servers = new Set(listenerPids)
   const samples: Record<string, ProcSample> = {}

@@ -103,7 +103,7 @@ export async function applyRemedy(input: RemedyInput, deps: ProcessDeps, log: (l
       // start then fails, ALERT). A restart command, Docker or ssh owns the whole restart,
       // and Docker's proxy holds the port.
       const systemd = input.manager.kind === 'systemd' || input.manager.kind === 'systemd-user'
-      const ours = input.listeners.length > 0 && input.listeners.every((l) => l.looksLikeOllama)
+      const ours = input.listeners.length > 0 && input.listeners.every((l) => l.isOllama)
       return restart(false, input.visible && systemd && ours ? input.port : null, 'restarted')
     }
   }

@@ -1,4 +1,4 @@
-import {readFileSync, readdirSync, statSync} from 'node:fs'
+import {readFileSync, readdirSync, readlinkSync, statSync} from 'node:fs'
 import {isDeadState, parseCmdline, parseStat, type ProcStat} from '../core/proc-parse.js'
 
 export interface ProcInfo extends ProcStat {
@@ -28,6 +28,8 @@ export interface ProcessTable {
   envVar(pid: number, name: string): string | null
   /** Its cgroup v2 path (the `0::` line of /proc/<pid>/cgroup); null when unknown. */
   cgroup2(pid: number): string | null
+  /** The executable it runs (/proc/<pid>/exe: the path it was exec'd by; ` (deleted)` once replaced on disk); null when unreadable (another user's, not root). */
+  exe(pid: number): string | null
   /**
    * The user running it: the real uid (`/proc/<pid>/status`). `get().uid`, the owner of
    * /proc/<pid>, is root for a process that is not dumpable (one that changed its
@@ -134,6 +136,13 @@ export const procTable: ProcessTable = {
   realUid(pid) {
     const m = /^Uid:\s+(\d+)/m.exec(readText(`/proc/${pid}/status`) ?? '')
     return m ? Number(m[1]) : null
+  },
+  exe(pid) {
+    try {
+      return readlinkSync(`/proc/${pid}/exe`)
+    } catch {
+      return null
+    }
   },
   cgroup2(pid) {
     const m = /^0::(\S*)$/m.exec(readText(`/proc/${pid}/cgroup`) ?? '')

@@ -165,7 +165,7 @@ describe('frozen-check never signals what is not the stopped Ollama', () => {
     expect(procState(o.pid)).toBe('T')
   })
 
-  it('a stopped process on the port that does not look like Ollama: ALERT, not signalled', async () => {
+  it('a stopped process on the port that is not the Ollama server: ALERT, not signalled', async () => {
     const s = await startService(j)
     const env = {OLLAMA_HOST: `http://127.0.0.1:${s.port}`}
     const dir = j.tmp()
@@ -175,7 +175,7 @@ describe('frozen-check never signals what is not the stopped Ollama', () => {
     await medic(args, {env})
     const r = await medic(args, {env})
     expectContract(r, 'OLLAMA_ALERT')
-    expect(r.lines[0]).toMatch(new RegExp(`pid ${s.pid} \\(node\\) on the port is stopped, not named like Ollama; not signalled`))
+    expect(r.lines[0]).toMatch(new RegExp(`pid ${s.pid} \\(node\\) on the port is stopped and is not the Ollama server; not signalled`))
     expect(procState(s.pid)).toBe('T')
   })
 

@@ -80,6 +80,7 @@ export function fakeWorld(o: {protect?: RegExp[]} = {}) {
     userName: (uid) => (uid === 0 ? 'root' : `user${uid}`),
     envVar: () => null,
     cgroup2: () => null,
+    exe: () => null,
     realUid: (pid) => procs.get(pid)?.uid ?? null,
   }
   // A sleep moves the clock at once, then yields to the event loop (as a real timer does), so

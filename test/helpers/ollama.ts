@@ -1,5 +1,5 @@
 import {spawn} from 'node:child_process'
-import {existsSync, readFileSync, writeFileSync} from 'node:fs'
+import {copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, renameSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {expect} from 'vitest'
 import {expectContract, Janitor, LAUNCH, medic, ROOT, waitReady, type MedicResult} from './procs.js'
@@ -26,6 +26,26 @@ export interface Fake {
 }
 
 /**
+ * Node under the name `ollama` (a hard link, or a copy across filesystems), cached: the
+ * fake server runs as `ollama <fake-ollama.mjs> serve`, so it is the Ollama server by
+ * identity (its exe's basename is `ollama`, `serve` in its argv) as medic checks it.
+ */
+export function ollamaExe(): string {
+  const dir = join(ROOT, 'node_modules/.cache/medic-test')
+  const exe = join(dir, 'ollama')
+  if (existsSync(exe)) return exe
+  mkdirSync(dir, {recursive: true})
+  const tmp = `${exe}.${process.pid}.tmp`
+  try {
+    linkSync(process.execPath, tmp)
+  } catch {
+    copyFileSync(process.execPath, tmp)
+  }
+  renameSync(tmp, exe) // atomic: two test files racing both end with a whole one
+  return exe
+}
+
+/**
  * A server speaking Ollama's API (test/fixtures/proc/fake-ollama.mjs) in its own process
  * group, with the fake nvidia-smi on PATH, and the scaled-down frozen-check flags.
  */
@@ -35,7 +55,7 @@ export async function fakeOllama(j: Janitor, mode: string, gpuMode = 'idle', opt
   writeFileSync(f('mode'), mode)
   writeFileSync(f('gpu'), gpuMode)
   const common = ['--mode-file', f('mode'), '--runner-pid-file', f('runner.pid'), '--canary-log', f('canaries')]
-  const c = spawn(process.execPath, [FAKE_OLLAMA, ...common, '--ready', f('ready.json')], {stdio: 'ignore', detached: true})
+  const c = spawn(ollamaExe(), [FAKE_OLLAMA, 'serve', ...common, '--ready', f('ready.json')], {stdio: 'ignore', detached: true})
   j.child(c)
   const r = await waitReady(f('ready.json'), 'fake ollama')
   j.pidFile(f('server.pid'))
@@ -54,7 +74,7 @@ export async function fakeOllama(j: Janitor, mode: string, gpuMode = 'idle', opt
       const t = existsSync(f('runner.pid')) ? readFileSync(f('runner.pid'), 'utf8').trim() : ''
       return t ? Number(t) : null
     },
-    startCmd: () => [process.execPath, LAUNCH, '--count-file', f('launches'), '--service', FAKE_OLLAMA, '--', '--port', String(r.port), ...common, '--pid-file', f('server.pid')].join(' '),
+    startCmd: () => [process.execPath, LAUNCH, '--count-file', f('launches'), '--exec', ollamaExe(), '--service', FAKE_OLLAMA, '--', 'serve', '--port', String(r.port), ...common, '--pid-file', f('server.pid')].join(' '),
     launches: () => lines('launches').length,
     relaunched: () => {
       const t = lines('server.pid')[0]

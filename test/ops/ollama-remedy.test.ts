@@ -64,7 +64,7 @@ function world(procs: Proc[], registry: {pid: number; startTime: string; name: s
 
 const server: Proc = {pid: 4242, startTime: '100', state: 'T', comm: 'ollama', cmdline: ['/usr/bin/ollama', 'serve'], ppid: 1}
 const runner: Proc = {pid: 4300, startTime: '150', state: 'T', comm: 'ollama', cmdline: ['/usr/bin/ollama', 'runner', '--model', '/m', '--port', '40001'], ppid: 4242}
-const listener = (p: Proc) => ({pid: p.pid, startTime: p.startTime, state: p.state, comm: p.comm, looksLikeOllama: true, refusal: null})
+const listener = (p: Proc) => ({pid: p.pid, startTime: p.startTime, state: p.state, comm: p.comm, isOllama: true, refusal: null})
 const runnerOf = (p: Proc) => ({pid: p.pid, startTime: p.startTime, state: p.state, comm: p.comm, cpuCores: null, busyThreads: null, readBytesDelta: null})
 
 describe('applyRemedy: what medic signals, checked again at the moment of acting', () => {
@@ -94,7 +94,7 @@ describe('applyRemedy: what medic signals, checked again at the moment of acting
     const w = world([stranger])
     const systemd = {kind: 'systemd' as const, label: 'systemd unit ollama', status: async () => ({available: true}), servicePids: () => null, stop: async () => (w.sent.push('stop'), {ok: true, detail: 'stopped'}), start: async () => (w.sent.push('start'), {ok: true, detail: 'started'})}
     // deps.ports is a trap here: looking at the port at all would throw.
-    const r = await applyRemedy(w.input({remedy: 'restart', manager: systemd, listeners: [{...listener(stranger), looksLikeOllama: false}]}), w.deps, () => {})
+    const r = await applyRemedy(w.input({remedy: 'restart', manager: systemd, listeners: [{...listener(stranger), isOllama: false}]}), w.deps, () => {})
     expect(w.sent).toEqual(['stop', 'start'])
     expect(r).toMatchObject({ok: true, detail: 'restarted via systemd unit ollama'})
   })

@@ -7,8 +7,8 @@ import {spawn, spawnSync} from 'node:child_process'
 import {chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
-import {FAKE_OLLAMA, fakeOllama as fake, monitorMetrics, sample, type Fake} from '../helpers/ollama.js'
-import {alive, BIN, expectContract, Janitor, medic, procState, ROOT, startService, type MedicResult} from '../helpers/procs.js'
+import {FAKE_OLLAMA, fakeOllama as fake, monitorMetrics, ollamaExe, sample, type Fake} from '../helpers/ollama.js'
+import {alive, BIN, expectContract, Janitor, medic, procState, ROOT, startService, until, type MedicResult} from '../helpers/procs.js'
 
 const j = new Janitor()
 afterEach(() => j.cleanup())
@@ -101,7 +101,7 @@ describe('ollama remedy: a runner protected between the look and the act', () =>
 })
 
 describe('ollama remedy: a stranger holding the port', () => {
-  it('accepts and never answers (not named like Ollama), systemd restart: stop and start only; the stranger is never signalled; ALERT', async () => {
+  it('accepts and never answers (not Ollama), systemd restart: stop and start only; the stranger is never signalled; ALERT', async () => {
     const s = await startService(j, ['--hang'])
     const dir = j.tmp()
     const sd = standIns(dir)
@@ -117,7 +117,7 @@ describe('ollama remedy: a stranger holding the port', () => {
     expect(procState(s.pid)).not.toBe('T')
   })
 
-  it('stopped (not named like Ollama), systemd: ALERT, not signalled, no restart', async () => {
+  it('stopped (not Ollama), systemd: ALERT, not signalled, no restart', async () => {
     const s = await startService(j)
     const dir = j.tmp()
     const sd = standIns(dir)
@@ -128,9 +128,64 @@ describe('ollama remedy: a stranger holding the port', () => {
     await medic(args, {env})
     const r = await medic(args, {env})
     expectContract(r, 'OLLAMA_ALERT')
-    expect(r.lines[0]).toMatch(/not named like Ollama; not signalled/)
+    expect(r.lines[0]).toMatch(/is not the Ollama server; not signalled/)
     expect(procState(s.pid)).toBe('T')
     expect(sd.calls().filter((c) => /^systemctl (stop|start|restart)/.test(c))).toEqual([])
+  })
+})
+
+/**
+ * `ollama_proxy.py`: named like Ollama, not Ollama (a node script under a .py name, so its
+ * argv reads `node …/ollama_proxy.py`). It answers like an idle Ollama, or never (`hang`),
+ * on an ephemeral port (`listen`) or none; it writes its ready file once its handlers are in.
+ */
+async function proxy(dir: string, name: string, how: {listen: boolean; hang?: boolean}): Promise<{pid: number; port: number | null}> {
+  const script = join(dir, 'ollama_proxy.py')
+  writeFileSync(script, `const fs = require('node:fs'); const [ready, listen, hang] = process.argv.slice(2)
+const done = (port) => fs.writeFileSync(ready + '.tmp', JSON.stringify({pid: process.pid, port})) || fs.renameSync(ready + '.tmp', ready)
+if (listen !== 'listen') { done(null); setInterval(() => {}, 1 << 30) } else {
+  const srv = require('node:http').createServer((req, res) => { if (hang !== 'hang') res.end('{"version":"0.0.0","models":[]}') })
+  srv.listen(0, '127.0.0.1', () => done(srv.address().port)) }
+`)
+  const ready = join(dir, `${name}.ready`)
+  const c = spawn(process.execPath, [script, ready, how.listen ? 'listen' : 'no', how.hang ? 'hang' : 'answer'], {stdio: 'ignore', detached: true})
+  j.child(c)
+  const r = await until(`${name} ready`, () => (existsSync(ready) ? (JSON.parse(readFileSync(ready, 'utf8')) as {pid: number; port: number | null}) : null))
+  return r
+}
+
+describe('ollama remedy: acts on the Ollama server by identity, never on a name', () => {
+  it('a stopped `ollama_proxy.py` holding the port, and a stopped one beside it holding none: neither signalled; ALERT; no restart', async () => {
+    const dir = j.tmp()
+    const sd = standIns(dir)
+    const onPort = await proxy(dir, 'on-port', {listen: true})
+    const bystander = await proxy(dir, 'bystander', {listen: false})
+    const env = {OLLAMA_HOST: `http://127.0.0.1:${onPort.port}`, PATH: `${sd.bin}:${process.env.PATH}`, MEDIC_PROTECTED_DIR: join(dir, 'registry')}
+    const args = ['ollama', 'frozen-check', '--state-dir', join(dir, 'st'), '--threshold', '0s', '--confirmations', '1', '--canary-timeout', '1s', '--cooldown', '100ms', '--grace', '500ms', '--manager', 'systemd', '--unit', 'ollama-attack']
+    expectContract(await medic(args, {env}), 'OLLAMA_OK')
+    process.kill(onPort.pid, 'SIGSTOP')
+    process.kill(bystander.pid, 'SIGSTOP')
+    await medic(args, {env})
+    const r = await medic(args, {env})
+    expectContract(r, 'OLLAMA_ALERT')
+    expect(r.lines[0]).toMatch(new RegExp(`pid ${onPort.pid} \\(node\\) on the port is stopped and is not the Ollama server; not signalled`))
+    expect(procState(onPort.pid)).toBe('T')
+    expect(procState(bystander.pid)).toBe('T')
+    expect(sd.calls().filter((c) => /^systemctl (stop|start|restart)/.test(c))).toEqual([])
+  })
+
+  it('a hung `ollama_proxy.py` on the port, systemd restart: stop and start only; the port is not freed by killing it', async () => {
+    const dir = j.tmp()
+    const sd = standIns(dir)
+    const onPort = await proxy(dir, 'on-port', {listen: true, hang: true})
+    const env = {OLLAMA_HOST: `http://127.0.0.1:${onPort.port}`, PATH: `${sd.bin}:${process.env.PATH}`, MEDIC_PROTECTED_DIR: join(dir, 'registry')}
+    const args = ['ollama', 'frozen-check', '--state-dir', join(dir, 'st'), '--threshold', '0s', '--confirmations', '1', '--canary-timeout', '1s', '--cooldown', '100ms', '--grace', '500ms', '--manager', 'systemd', '--unit', 'ollama-attack']
+    await medic(args, {env})
+    const r = await medic(args, {env})
+    expectContract(r, 'OLLAMA_ALERT')
+    expect(r.lines[0]).toMatch(/restarted via systemd unit ollama-attack; did not help/)
+    expect(sd.calls().filter((c) => /^systemctl (stop|start)/.test(c))).toEqual(['systemctl stop ollama-attack', 'systemctl start ollama-attack'])
+    expect(alive(onPort.pid)).toBe(true)
   })
 })
 
@@ -156,7 +211,7 @@ describe('ollama remedy: the stopped server pid reused by the kernel between the
     const dir = j.tmp()
     const sd = standIns(dir)
     const args = ['ollama', 'frozen-check', '--state-dir', join(dir, 'st'), '--threshold', '0s', '--confirmations', '2', '--canary-timeout', '1s', '--cooldown', '100ms', '--grace', '500ms', '--manager', 'systemd', '--unit', 'ollama-attack']
-    const script = [process.execPath, join(ROOT, 'test/fixtures/proc/ollama-pid-reuse.mjs'), dir, BIN, FAKE_OLLAMA, '--', ...args].map((a) => `'${a}'`).join(' ')
+    const script = [process.execPath, join(ROOT, 'test/fixtures/proc/ollama-pid-reuse.mjs'), dir, BIN, FAKE_OLLAMA, ollamaExe(), '--', ...args].map((a) => `'${a}'`).join(' ')
     const ns = spawn('unshare', ['--pid', '--fork', '--mount-proc', '--', 'bash', '-c', `${script}; exit $?`], {stdio: ['ignore', 'pipe', 'inherit'], detached: true, env: {...process.env, PATH: `${sd.bin}:${join(ROOT, 'test/fixtures/bin')}:${process.env.PATH}`, MEDIC_PROTECTED_DIR: join(dir, 'registry')}})
     j.child(ns)
     let out = ''

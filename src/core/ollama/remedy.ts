@@ -10,7 +10,8 @@
  * - Refused with no Ollama process at all → a start through the manager.
  * - A remote Ollama (or `--manager ssh`, or an ssh tunnel): its processes are not ours to
  *   see; the manager restart (systemctl restart also starts a stopped unit).
- * Fail closed: a stopped listener that is traced, protected, or does not look like Ollama
+ * Fail closed: a stopped listener that is traced, protected, or is not the Ollama server
+ * by identity (its exe `ollama serve`, or the managed unit's cgroup — never a name match)
  * is never signalled — that is an ALERT.
  */
 import type {DownHow} from './policy.js'
@@ -21,8 +22,8 @@ export interface ListenerFacts {
   /** /proc state letter: T stopped by a signal, t stopped by a tracer, D uninterruptible. */
   state: string
   comm: string
-  /** Its comm or command line names Ollama (`ollama serve`, a test's fake-ollama). */
-  looksLikeOllama: boolean
+  /** It is the Ollama server by identity (core/ollama/api.ts isOllamaServer): never a name match alone. */
+  isOllama: boolean
   /** Why medic must never signal it (pid 1, medic's ancestor, run-dev-safe job, --protect), or null. */
   refusal: string | null
 }
@@ -62,7 +63,7 @@ export function chooseRemedy(f: RemedyFacts, s: FrozenState, now: number, restar
   if (stopped.length === 0) return {kind: 'act', remedy: 'restart', why: `API ${f.down === 'timeout' ? 'wedged (accepts, never answers)' : 'down'}, server not stopped: restart`}
   const refused = f.listeners.find((l) => l.refusal !== null)
   if (refused) return {kind: 'alert', why: `server pid ${refused.pid} (${refused.comm}) stopped but medic never signals it (${refused.refusal})`}
-  const stranger = f.listeners.find((l) => !l.looksLikeOllama)
-  if (stranger) return {kind: 'alert', why: `pid ${stranger.pid} (${stranger.comm}) on the port is stopped, not named like Ollama; not signalled`}
+  const stranger = f.listeners.find((l) => !l.isOllama)
+  if (stranger) return {kind: 'alert', why: `pid ${stranger.pid} (${stranger.comm}) on the port is stopped and is not the Ollama server; not signalled`}
   return {kind: 'act', remedy: 'resume-kill', why: `server pid ${stopped.map((l) => l.pid).join(', ')} stopped (state T): SIGTERM + SIGCONT, then start`}
 }

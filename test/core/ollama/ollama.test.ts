@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {isRunnerCmdline, parsePs} from '../../../src/core/ollama/api.js'
+import {isOllamaServer, isRunnerCmdline, parsePs} from '../../../src/core/ollama/api.js'
 import {ollamaBaseUrl} from '../../../src/core/ollama/host.js'
 import {parseAppsCsv, parseGpuCsv} from '../../../src/core/ollama/nvidia.js'
 import {afterCanary, budgetExhausted, chargeRemediation, gateAction, loadFrozenState, newFrozenState, observePass, waitingVerdict, resetFrozenState, type FrozenConfig, type FrozenState, type Remediation} from '../../../src/core/ollama/freeze.js'
@@ -219,9 +219,26 @@ describe('the freeze decision, as a step function of now', () => {
   })
 })
 
+describe('the Ollama server, by identity', () => {
+  it('is the `ollama` executable run with serve, or a process of the managed unit\'s cgroup; never a name alone', () => {
+    const p = (exe: string | null, argv: string[], cgroup: string | null = '/user.slice') => ({exe, argv, cgroup})
+    expect(isOllamaServer(p('/usr/local/bin/ollama', ['/usr/local/bin/ollama', 'serve']), null)).toBe(true)
+    expect(isOllamaServer(p('/usr/local/bin/ollama (deleted)', ['ollama', 'serve']), null)).toBe(true) // upgraded under it
+    expect(isOllamaServer(p('/usr/local/bin/ollama', ['ollama', 'runner', '--model', 'm']), null)).toBe(false) // a runner, not the server
+    expect(isOllamaServer(p('/usr/bin/python3.11', ['python3', '/opt/ollama_proxy.py', 'serve']), null)).toBe(false)
+    expect(isOllamaServer(p('/usr/bin/node', ['node', '/srv/ollama/server.js']), null)).toBe(false)
+    expect(isOllamaServer(p('/opt/ollama-bridge', ['ollama-bridge', 'serve']), null)).toBe(false)
+    expect(isOllamaServer(p(null, ['ollama', 'serve']), null)).toBe(false) // exe unreadable: argv alone proves nothing
+    expect(isOllamaServer(p('/usr/bin/python3', ['python3', 'x.py'], '/system.slice/ollama.service'), 'ollama')).toBe(true)
+    expect(isOllamaServer(p('/usr/bin/python3', ['python3', 'x.py'], '/system.slice/ollama.service'), 'ollama.service')).toBe(true)
+    expect(isOllamaServer(p('/usr/bin/python3', ['python3', 'x.py'], '/system.slice/ollama-proxy.service'), 'ollama')).toBe(false)
+    expect(isOllamaServer(p('/usr/bin/python3', ['python3', 'x.py'], '/system.slice/ollama.service'), null)).toBe(false)
+  })
+})
+
 describe('which remedy a confirmed freeze gets', () => {
   const facts = (over: Partial<RemedyFacts> = {}): RemedyFacts => ({suspect: 'down', down: 'timeout', visible: true, listeners: [], invisibleListener: false, otherServers: 0, runnerKill: true, killableRunners: 1, ...over})
-  const listener = (over: Partial<ListenerFacts> = {}): ListenerFacts => ({pid: 4242, state: 'T', comm: 'ollama', looksLikeOllama: true, refusal: null, ...over})
+  const listener = (over: Partial<ListenerFacts> = {}): ListenerFacts => ({pid: 4242, state: 'T', comm: 'ollama', isOllama: true, refusal: null, ...over})
   const s = newFrozenState(NOW)
   const pick = (f: RemedyFacts, st = s) => chooseRemedy(f, st, NOW, cfg.restartWindowMs)
 
@@ -239,7 +256,7 @@ describe('which remedy a confirmed freeze gets', () => {
   it('never signals a traced, protected or foreign stopped listener: ALERT', () => {
     expect(pick(facts({listeners: [listener({state: 't'})]}))).toMatchObject({kind: 'alert', why: expect.stringMatching(/debugger/)})
     expect(pick(facts({listeners: [listener({refusal: 'protected by run-dev-safe (job "train")'})]}))).toMatchObject({kind: 'alert', why: expect.stringMatching(/never signals it \(protected by run-dev-safe/)})
-    expect(pick(facts({listeners: [listener({looksLikeOllama: false, comm: 'python3'})]}))).toMatchObject({kind: 'alert', why: expect.stringMatching(/not named like Ollama; not signalled/)})
+    expect(pick(facts({listeners: [listener({isOllama: false, comm: 'python3'})]}))).toMatchObject({kind: 'alert', why: expect.stringMatching(/is not the Ollama server; not signalled/)})
   })
 
   it('a hung (not stopped) server, an invisible listener or a remote host: the manager restart', () => {
