@@ -2,11 +2,11 @@ import {formatMs} from '../core/duration.js'
 import {afterCanary, budgetExhausted, budgetUsed, chargeRemediation, gateAction, loadFrozenState, isWaiting, observePass, waitingVerdict, type FrozenConfig, type FrozenState} from '../core/ollama/freeze.js'
 import {monitorFamilies, type Probe} from '../core/ollama/metrics.js'
 import {assess} from '../core/ollama/policy.js'
+import {gpuWedged, verifyWaitMs} from '../core/ollama/progress.js'
 import {chooseRemedy} from '../core/ollama/remedy.js'
 import {renderFamilies} from '../core/prom.js'
 import type {Action, Check, Status, Verdict} from '../core/verdict.js'
 import type {ServiceManager} from '../sys/managers.js'
-import type {NvidiaResult} from '../sys/nvidia-smi.js'
 import {readJson, writeFileAtomic} from '../sys/state-store.js'
 import type {ProcessDeps} from '../deps.js'
 import {canaryWatchingGpu} from './ollama-canary.js'
@@ -51,17 +51,6 @@ export interface Persisted extends PreviousSamples {
 }
 
 const GPU_GAP_MS = 1000
-
-function gpuWedged(n: NvidiaResult | null, runners: number, models: number): string | null {
-  if (!n) return null
-  if (n.kind === 'hang') return n.detail
-  if (n.kind === 'failed' && (n.code === 15 || n.code === 255 || /fallen off the bus/i.test(n.detail))) return n.detail
-  if (n.kind === 'ok' && n.apps.length === 0 && runners === 0 && models === 0) {
-    const held = n.gpus.filter((g) => (g.memUsedMiB ?? 0) > 1024)
-    if (held.length) return `VRAM held with no process: ${held.map((g) => `GPU ${g.index} ${g.memUsedMiB} MiB`).join(', ')}`
-  }
-  return null
-}
 
 /** One pass of `medic ollama frozen-check`: observe, step the freeze state, maybe canary, maybe act, verify. */
 export async function frozenCheck(input: OllamaInput, deps: OllamaDeps): Promise<Verdict> {
@@ -196,7 +185,7 @@ export async function frozenCheck(input: OllamaInput, deps: OllamaDeps): Promise
   if (!r.ok) return finish('ALERT', `${what}; ${r.detail}`, {remedy: remedy.remedy})
 
   // Verify after the cooldown, with the same probes.
-  const wait = Math.max(0, Math.min(cfg.cooldownMs, input.deadlineAt === null ? Infinity : input.deadlineAt - clock.now() - input.canaryTimeoutMs))
+  const wait = verifyWaitMs(cfg.cooldownMs, clock.now(), input.deadlineAt, input.canaryTimeoutMs)
   deps.progress.step?.(`${r.detail}; verifying after the cooldown (${formatMs(wait)})`)
   await clock.sleep(wait)
   const v = await verifyOllama(input)

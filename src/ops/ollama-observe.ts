@@ -1,17 +1,11 @@
 import {isOllamaServer, isRunnerCmdline, parsePs, type LoadedModel} from '../core/ollama/api.js'
 import type {Probe} from '../core/ollama/metrics.js'
+import {procDeltas, vramBaseline, vramDelta, type ProcSample} from '../core/ollama/progress.js'
 import {stallSigns, type DownHow, type GpuObservation, type OllamaObservation, type RunnerSample} from '../core/ollama/policy.js'
 import type {ListenerFacts} from '../core/ollama/remedy.js'
 import {httpJson, type HttpResult} from '../sys/http-json.js'
 import {queryNvidia, type NvidiaResult} from '../sys/nvidia-smi.js'
 import type {ProcessDeps} from '../deps.js'
-
-export interface ProcSample {
-  at: number
-  ticks: number
-  threads: Record<string, number>
-  readBytes: number | null
-}
 
 /** What the previous pass left: CPU samples by `pid:starttime`, VRAM by GPU uuid. */
 export interface PreviousSamples {
@@ -54,7 +48,6 @@ export interface Observation {
   probes: Probe[]
 }
 
-const TICKS = 100 // USER_HZ
 
 function sampleProcess(pid: number, at: number, procs: ProcessDeps['procs']): ProcSample | null {
   const st = procs.stat(pid)
@@ -100,14 +93,7 @@ export async function observeOllama(input: ObserveInput, deps: ProcessDeps, prev
     const key = `${p!.pid}:${p!.startTime}`
     const s = sampleProcess(p!.pid, now, deps.procs)
     if (s) samples[key] = s
-    const before = prev?.samples?.[key]
-    const dt = before && s ? (s.at - before.at) / 1000 : 0
-    return {
-      pid: p!.pid, startTime: p!.startTime, state: p!.state, comm: p!.comm,
-      cpuCores: before && s && dt > 0 ? (s.ticks - before.ticks) / TICKS / dt : null,
-      busyThreads: before && s && dt > 0 ? Object.entries(s.threads).filter(([tid, t]) => before.threads[tid] !== undefined && (t - before.threads[tid]) / TICKS / dt > 0.5).length : null,
-      readBytesDelta: before && s && before.readBytes !== null && s.readBytes !== null ? s.readBytes - before.readBytes : null,
-    }
+    return {pid: p!.pid, startTime: p!.startTime, state: p!.state, comm: p!.comm, ...procDeltas(prev?.samples?.[key], s)}
   })
   // Refused with nothing on the port: is an `ollama serve` there at all (starting, bound elsewhere)?
   const otherServers = input.visible && !up && listeners.length === 0 && version.kind === 'refused'
@@ -117,7 +103,7 @@ export async function observeOllama(input: ObserveInput, deps: ProcessDeps, prev
   const loaded = models ?? []
   let nvidia: NvidiaResult | null = null
   // Not asked this pass: the last reading stays the baseline for the next VRAM delta.
-  const vramMiB: Record<string, number> = {...(prev?.vramMiB ?? {})}
+  let vramMiB: Record<string, number> = {...(prev?.vramMiB ?? {})}
   const signs = stallSigns(loaded, runners, now)
   let gpu: GpuObservation = {kind: 'none', detail: loaded.length ? 'not queried: nothing pending, no runner spinning' : 'not queried: no model loaded'}
   if (up && loaded.length > 0 && (signs.pending || signs.spinning)) {
@@ -128,9 +114,8 @@ export async function observeOllama(input: ObserveInput, deps: ProcessDeps, prev
       const pids = new Set([...runners.map((r) => r.pid), ...listenerPids])
       const runnerGpus = [...new Set(nvidia.apps.filter((a) => pids.has(a.pid)).map((a) => a.gpuUuid))]
       const prevV = prev?.vramMiB ?? {}
-      for (const g of nvidia.gpus) if (g.memUsedMiB !== null) vramMiB[g.uuid] = g.memUsedMiB
-      const deltas = nvidia.gpus.filter((g) => g.memUsedMiB !== null && prevV[g.uuid] !== undefined).map((g) => g.memUsedMiB! - prevV[g.uuid])
-      gpu = {kind: 'ok', gpus: nvidia.gpus, runnerGpus, heldByNoProcessMiB: 0, vramDeltaMiB: deltas.length ? deltas.reduce((a, b) => (Math.abs(b) > Math.abs(a) ? b : a), 0) : null}
+      vramMiB = vramBaseline(prevV, nvidia.gpus)
+      gpu = {kind: 'ok', gpus: nvidia.gpus, runnerGpus, heldByNoProcessMiB: 0, vramDeltaMiB: vramDelta(prevV, nvidia.gpus)}
     }
   }
   const probes: Probe[] = [{endpoint: '/api/version', ms: up ? version.ms : null}, ...(ps ? [{endpoint: '/api/ps', ms: ps.kind === 'ok' && ps.status === 200 ? ps.ms : null}] : [])]
