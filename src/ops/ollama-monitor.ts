@@ -53,17 +53,20 @@ export async function frozenTest(input: OllamaInput, deps: OllamaDeps): Promise<
   const gpuText = g.kind === 'ok' ? (utils.length ? `GPU: ${Math.max(...utils)}%${g.gpus.length > 1 ? ` (max of ${g.gpus.length})` : ''}` : 'GPU: N/A') : g.kind === 'missing' ? 'GPU: none (no nvidia-smi)' : `GPU: ${g.detail}`
   const loaded = o.models ?? []
   let frozen: string | null = null
+  // The API answers but its models could not be listed: no canary possible, not proven responsive.
+  let blind: string | null = null
   let how = 'API up, nothing loaded'
   if (!o.obs.up.ok) frozen = `API not answering (${o.upDetail})`
   else if (loaded.length) {
     const c = await canary(input.url, loaded[0], input.canaryTimeoutMs)
     if (c.ok) how = c.detail
     else frozen = c.detail
-  } else if (!o.models) how = `API up; /api/ps ${o.ps?.kind === 'ok' ? `HTTP ${o.ps.status}` : o.ps?.detail ?? 'not asked'}`
+  } else if (!o.models) blind = `/api/ps ${o.ps?.kind === 'ok' ? `HTTP ${o.ps.status}` : o.ps?.detail ?? 'not asked'}`
+  const status = frozen ? 'ALERT' : blind ? 'UNKNOWN' : 'OK'
   return {
-    subject: 'OLLAMA', status: frozen ? 'ALERT' : 'OK', fixedExit: 0,
-    summary: frozen ? `Ollama frozen: ${frozen}; ${gpuText}` : `Ollama responsive (${how}); ${gpuText}`,
-    checks: [{name: 'api', status: frozen ? 'ALERT' : 'OK', detail: frozen ?? how}, {name: 'gpu', status: g.kind === 'hang' || g.kind === 'failed' ? 'ALERT' : 'OK', detail: gpuText}],
+    subject: 'OLLAMA', status, fixedExit: 0,
+    summary: frozen ? `Ollama frozen: ${frozen}; ${gpuText}` : blind ? `Ollama answers, inference not checked: ${blind}; ${gpuText}` : `Ollama responsive (${how}); ${gpuText}`,
+    checks: [{name: 'api', status, detail: frozen ?? blind ?? how}, {name: 'gpu', status: g.kind === 'hang' || g.kind === 'failed' ? 'ALERT' : 'OK', detail: gpuText}],
     actions: [], extra: {test: true, url: input.url},
   }
 }

@@ -108,6 +108,14 @@ describe('frozen-check --test and --reset', () => {
     process.kill(-o.pid, 'SIGCONT')
   })
 
+  it('--test: the API answers but /api/ps does not (no model to canary): UNKNOWN, never responsive, still exit 0', async () => {
+    const o = await fake(j, 'loading', 'idle')
+    const r = await medic(['ollama', 'frozen-check', '--test', '--ps-timeout', '500ms'], {env: o.env})
+    expectContract(r, 'OLLAMA_UNKNOWN')
+    expect(r.code).toBe(0)
+    expect(r.lines[0]).toMatch(/^OLLAMA_UNKNOWN: Ollama answers, inference not checked: \/api\/ps no answer within 500ms; GPU: 0%/)
+  })
+
   it('--test without nvidia-smi says so; bad input is still UNKNOWN exit 3', async () => {
     const o = await fake(j, 'idle', 'idle', {nvidia: false})
     const r = await medic(['ollama', 'frozen-check', '--test'], {env: o.env})

@@ -18,7 +18,7 @@ OLLAMA_RECOVERED   frozen or down, fixed, verified
 OLLAMA_ALERT       down, frozen and not fixed, budget spent, GPU wedged
 OLLAMA_UNKNOWN     bad input; a stall suspected whose canary is pending (before --threshold) or failed fewer than --confirmations times; /api/ps blocked (could not see)
 
-The seed's monitor contract (ollama_frozen_monitor.sh): the positional form runs the monitor LOOP as the seed did — medic ollama frozen-check 180 15 3 60 = --watch --threshold 180 --interval 15 --max-restarts 3 --cooldown 60 (the third argument was the hourly restart limit), so it drops into the seed's unit unchanged. --test prints one line, responsive or frozen and "GPU: N%", and exits 0 whatever it saw, as the seed did. --reset clears the persisted suspicion, budget window and cooldown (restarts_total stays a counter). OLLAMA_SERVICE names the unit, TEXTFILE_DIR the metrics directory, as in the seed.`,
+The seed's monitor contract (ollama_frozen_monitor.sh): the positional form runs the monitor LOOP as the seed did — medic ollama frozen-check 180 15 3 60 = --watch --threshold 180 --interval 15 --max-restarts 3 --cooldown 60 (the third argument was the hourly restart limit), so it drops into the seed's unit unchanged. --test prints one line, responsive or frozen (or, when the API answers but /api/ps does not, OLLAMA_UNKNOWN: inference not checked) and "GPU: N%", and exits 0 whatever it saw, as the seed did. --reset clears the persisted suspicion, budget window and cooldown (restarts_total stays a counter). OLLAMA_SERVICE names the unit, TEXTFILE_DIR the metrics directory, as in the seed.`,
   examples: [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> 180 15 3 60',
