@@ -1,5 +1,5 @@
 import {formatMs} from '../core/duration.js'
-import {loadFrozenState, resetFrozenState} from '../core/ollama/freeze.js'
+import {budgetUsed, loadFrozenState, resetFrozenState} from '../core/ollama/freeze.js'
 import type {Verdict} from '../core/verdict.js'
 import {readGpus} from '../sys/nvidia-smi.js'
 import {readJson, writeFileAtomic} from '../sys/state-store.js'
@@ -80,7 +80,7 @@ export async function frozenReset(input: OllamaInput, deps: OllamaDeps): Promise
     const now = deps.clock.wall().getTime()
     const saved = readJson<Persisted>(input.statePath)
     const {state, firstPass} = loadFrozenState(saved?.frozen, now)
-    const used = state.restarts.filter((t) => t > now - input.config.restartWindowMs).length
+    const used = budgetUsed(state, now, input.config)
     const what = `${used} restart(s) in the window, ${state.suspectSince === null ? 'no suspicion' : `a ${state.suspect} suspected for ${formatMs(now - state.suspectSince)}`}, ${state.failures} failure(s)`
     if (firstPass) return {subject: 'OLLAMA', status: 'OK', summary: `reset: no state for ${input.url} yet; nothing to clear`, checks: [], actions: []}
     if (input.dryRun) return {subject: 'OLLAMA', status: 'OK', summary: `dry run: would clear ${what} for ${input.url}`, checks: [], actions: []}

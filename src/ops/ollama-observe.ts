@@ -1,4 +1,5 @@
 import {isOllamaServer, isRunnerCmdline, parsePs, type LoadedModel} from '../core/ollama/api.js'
+import {ollamaEndpoint} from '../core/ollama/host.js'
 import type {Probe} from '../core/ollama/metrics.js'
 import {procDeltas, vramBaseline, vramDelta, type ProcSample} from '../core/ollama/progress.js'
 import {stallSigns, type DownHow, type GpuObservation, type OllamaObservation, type RunnerSample} from '../core/ollama/policy.js'
@@ -95,9 +96,10 @@ export async function observeOllama(input: ObserveInput, deps: ProcessDeps, prev
     if (s) samples[key] = s
     return {pid: p!.pid, startTime: p!.startTime, state: p!.state, comm: p!.comm, ...procDeltas(prev?.samples?.[key], s)}
   })
-  // Refused with nothing on the port: is an `ollama serve` there at all (starting, bound elsewhere)?
+  // Refused with nothing on the port: is an Ollama server for this port there at all (starting,
+  // or bound elsewhere)? One by identity whose OLLAMA_HOST (as Ollama reads it) names this port.
   const otherServers = input.visible && !up && listeners.length === 0 && version.kind === 'refused'
-    ? deps.procs.list().map((pid) => deps.procs.get(pid)).filter((p) => p && /(^|\/)ollama$/.test(p.cmdline[0] ?? '') && p.cmdline[1] === 'serve').length
+    ? deps.procs.list().map((pid) => deps.procs.get(pid)).filter((p) => p && p.cmdline.includes('serve') && isOllamaServer({exe: deps.procs.exe(p.pid), argv: p.cmdline, cgroup: deps.procs.cgroup2(p.pid)}, input.serverUnit) && ollamaEndpoint(deps.procs.envVar(p.pid, 'OLLAMA_HOST') ?? undefined).port === input.port).length
     : 0
 
   const loaded = models ?? []

@@ -89,6 +89,8 @@ describe('frozen-check: a stopped or wedged API is a freeze too', () => {
 
   it('refused with no Ollama process at all is a start through the manager, within the budget', async () => {
     const o = await fakeOllama('healthy')
+    const other = await fakeOllama('healthy') // an Ollama server for another port: not this one starting up
+    expect(alive(other.pid)).toBe(true)
     await run(o, ...viaLaunch(o))
     process.kill(-o.pid, 'SIGKILL')
     await until('the server gone', () => !alive(o.pid))
