@@ -1,12 +1,10 @@
 import {formatMs} from '../core/duration.js'
 import {APPS_QUERY, GPU_QUERY, parseAppsCsv, parseGpuCsv, type ComputeApp, type GpuSample} from '../core/ollama/nvidia.js'
+import type {NvidiaLook} from '../core/ollama/progress.js'
 import {run, type ExecResult} from './exec.js'
 
-export type NvidiaResult =
-  | {kind: 'missing'}
-  | {kind: 'hang'; detail: string}
-  | {kind: 'failed'; code: number | null; detail: string}
-  | {kind: 'ok'; gpus: GpuSample[]; apps: ComputeApp[]; raw: string}
+/** What nvidia-smi said: core's view of it (core/ollama/progress.ts), with the raw text of a reading. */
+export type NvidiaResult = Exclude<NvidiaLook, {kind: 'ok'}> | (Extract<NvidiaLook, {kind: 'ok'}> & {raw: string})
 
 export type GpuReading = Exclude<NvidiaResult, {kind: 'ok'}> | {kind: 'ok'; gpus: GpuSample[]; raw: string}
 
