@@ -90,7 +90,10 @@ export async function observeOllama(input: ObserveInput, deps: ProcessDeps, prev
   }
   const servers = new Set(listenerPids)
   const samples: Record<string, ProcSample> = {}
-  const runners: Runner[] = deps.procs.descendants(listenerPids).filter((pid) => !servers.has(pid)).map((pid) => deps.procs.get(pid)).filter((p) => p !== null && isRunnerCmdline(p.comm, p.cmdline)).map((p) => {
+  // Runners only under a listener that is the Ollama server by identity (or in the managed
+  // unit's cgroup): a proxy's child with runner-like argv is not Ollama's runner.
+  const ollamaPids = listeners.filter((l) => l.isOllama).map((l) => l.pid)
+  const runners: Runner[] = deps.procs.descendants(ollamaPids).filter((pid) => !servers.has(pid)).map((pid) => deps.procs.get(pid)).filter((p) => p !== null && isRunnerCmdline(p.comm, p.cmdline)).map((p) => {
     const key = `${p!.pid}:${p!.startTime}`
     const s = sampleProcess(p!.pid, now, deps.procs)
     if (s) samples[key] = s

@@ -167,3 +167,18 @@ describe('medic ollama frozen-check', () => {
     expect(lines[1]).toMatch(/Ollama API down at .*no answer within 1s; for \S+; acts after 1h \+ 2 failed probes$/)
   })
 })
+
+describe('frozen-check on a stall under a listener that is not the Ollama server by identity', () => {
+  it('never signals its runner-looking child (a proxy on the port, run as node, not ollama serve): ALERT naming the listener', async () => {
+    // The same frozen fake, but run as plain `node` (not an executable named ollama): by
+    // identity (core/ollama/api.ts isOllamaServer) it is not the Ollama server — a proxy, a
+    // bridge. Its child merely has runner-like argv (`runner --model … --port …`).
+    const o = await fake(j, 'frozen', 'idle', {exe: process.execPath})
+    const child = o.runner()!
+    const rs: string[] = []
+    for (let i = 0; i < 3; i++) rs.push((await run(o, '-v')).lines[0])
+    expect(rs.join('\n')).not.toMatch(/killed stuck runner/)
+    expect(rs[2]).toMatch(/^OLLAMA_ALERT: .*pid \d+ \(node\) on the port is not the Ollama server by identity/)
+    expect(alive(child)).toBe(true)
+  })
+})

@@ -49,13 +49,13 @@ export function ollamaExe(): string {
  * A server speaking Ollama's API (test/fixtures/proc/fake-ollama.mjs) in its own process
  * group, with the fake nvidia-smi on PATH, and the scaled-down frozen-check flags.
  */
-export async function fakeOllama(j: Janitor, mode: string, gpuMode = 'idle', opts: {nvidia?: boolean} = {}): Promise<Fake> {
+export async function fakeOllama(j: Janitor, mode: string, gpuMode = 'idle', opts: {nvidia?: boolean; exe?: string} = {}): Promise<Fake> {
   const dir = j.tmp()
   const f = (n: string) => join(dir, n)
   writeFileSync(f('mode'), mode)
   writeFileSync(f('gpu'), gpuMode)
   const common = ['--mode-file', f('mode'), '--runner-pid-file', f('runner.pid'), '--canary-log', f('canaries')]
-  const c = spawn(ollamaExe(), [FAKE_OLLAMA, 'serve', ...common, '--ready', f('ready.json')], {stdio: 'ignore', detached: true})
+  const c = spawn(opts.exe ?? ollamaExe(), [FAKE_OLLAMA, 'serve', ...common, '--ready', f('ready.json')], {stdio: 'ignore', detached: true})
   j.child(c)
   const r = await waitReady(f('ready.json'), 'fake ollama')
   j.pidFile(f('server.pid'))

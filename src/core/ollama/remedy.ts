@@ -2,7 +2,8 @@
  * Which remedy a confirmed freeze gets, from facts the ops layer gathered. Pure.
  *
  * - Stall (API up, inference dead): kill only the stuck runner; the manager restart when
- *   that was already tried for this freeze, is off, or there is no killable runner.
+ *   that was already tried for this freeze, is off, or there is no killable runner. A
+ *   listener on the port that is not the Ollama server by identity → ALERT naming it.
  * - API down or wedged, and medic can see the server (the listener of a local URL):
  *   stopped (state T, the seed's `pkill -STOP ollama`) → SIGTERM + SIGCONT to it and its
  *   runners through the signal path, then a start through the manager; anything else →
@@ -47,6 +48,10 @@ export type Remedy = {kind: 'act'; remedy: Remediation; why: string} | {kind: 'a
 
 export function chooseRemedy(f: RemedyFacts, s: FrozenState, now: number, restartWindowMs: number): Remedy {
   if (f.suspect === 'stall') {
+    // A proxy or bridge on Ollama's port is not Ollama: its children are not Ollama's runners,
+    // and restarting "Ollama" would not touch what answers on the port.
+    const stranger = f.listeners.find((l) => !l.isOllama)
+    if (stranger) return {kind: 'alert', why: `inference stalled, but pid ${stranger.pid} (${stranger.comm}) on the port is not the Ollama server by identity; nothing signalled`}
     const recurred = s.lastAction?.kind === 'runner-kill' && now - s.lastAction.at < restartWindowMs
     if (f.runnerKill && f.killableRunners > 0 && !recurred) return {kind: 'act', remedy: 'runner-kill', why: 'inference stalled: kill the stuck runner'}
     return {kind: 'act', remedy: 'restart', why: recurred ? 'stalled again after a runner kill: restart' : 'inference stalled: restart'}

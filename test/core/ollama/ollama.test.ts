@@ -249,6 +249,16 @@ describe('which remedy a confirmed freeze gets', () => {
     expect(pick(facts({suspect: 'stall', down: null}), {...s, lastAction: {kind: 'runner-kill', at: NOW - 60_000}})).toMatchObject({kind: 'act', remedy: 'restart', why: expect.stringMatching(/again/)})
   })
 
+  it('a stall under a listener that is not the Ollama server by identity: ALERT naming it, never a runner kill or restart', () => {
+    const proxy = listener({pid: 777, state: 'S', comm: 'node', isOllama: false})
+    for (const st of [s, {...s, lastAction: {kind: 'runner-kill' as const, at: NOW - 60_000}}]) {
+      expect(pick(facts({suspect: 'stall', down: null, listeners: [proxy]}), st)).toEqual({kind: 'alert', why: expect.stringMatching(/pid 777 \(node\) on the port is not the Ollama server by identity; nothing signalled/)})
+      expect(pick(facts({suspect: 'stall', down: null, listeners: [listener({state: 'S'}), proxy]}), st)).toMatchObject({kind: 'alert'})
+    }
+    // The Ollama server itself on the port: the runner kill as before.
+    expect(pick(facts({suspect: 'stall', down: null, listeners: [listener({state: 'S'})]}))).toMatchObject({kind: 'act', remedy: 'runner-kill'})
+  })
+
   it('a stopped server medic can see gets SIGTERM + SIGCONT, then a start', () => {
     expect(pick(facts({listeners: [listener()]}))).toMatchObject({kind: 'act', remedy: 'resume-kill'})
   })
