@@ -20,12 +20,12 @@ export async function printOrWrite(f: {file: string | undefined; raw: boolean}, 
     process.exit(0)
   }
   if (!f.file) return
-  const [{FileError, writeFileOwned}, {UsageError}] = await Promise.all([import('../sys/file-gate.js'), import('./parse.js')])
+  const [{FileError, writeOwned}, {UsageError}] = await Promise.all([import('../sys/file-gate.js'), import('./parse.js')])
   try {
-    writeFileOwned(f.file, text, 0o644, (old) => (old === text || ours(old) ? null : 'exists and medic did not write it: not overwriting (move it away, or choose another --file)'))
+    writeOwned(f.file, text, 0o644, (old) => (old === null || old === text || ours(old) ? null : 'exists and medic did not write it: not overwriting (move it away, or choose another --file)'))
   } catch (e) {
-    // Refused (not medic's, a symlink, swapped meanwhile): bad input, UNKNOWN exit 3. A full disk stays an error.
-    if (e instanceof FileError && ['EEXIST', 'ELOOP', 'EPERM', 'ESTALE'].includes(e.code)) throw new UsageError(`--file ${e.message}`)
+    // Refused (not medic's, a symlink, a hard link, another user's file, swapped meanwhile): bad input, UNKNOWN exit 3. A full disk stays an error.
+    if (e instanceof FileError && ['EEXIST', 'ELOOP', 'EPERM', 'ESTALE', 'EMLINK'].includes(e.code)) throw new UsageError(`--file ${e.message}`)
     throw e
   }
 }

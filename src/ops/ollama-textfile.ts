@@ -1,5 +1,5 @@
 import {judgeTextfile, textfileHeader, type TextfileCollector, type TextfileWriter} from '../core/ollama/textfile.js'
-import {replaceOwned} from '../sys/file-gate.js'
+import {writeOwned} from '../sys/file-gate.js'
 import type {ProcessTable} from '../sys/proc-table.js'
 
 export interface TextfileDeps {
@@ -15,10 +15,10 @@ export interface TextfileDeps {
  */
 export function writeOllamaTextfile(path: string, exposition: string, collector: TextfileCollector, deps: TextfileDeps): void {
   const me: TextfileWriter = {collector, pid: deps.selfPid, startTime: deps.procs.stat(deps.selfPid)?.startTime ?? '0'}
-  replaceOwned(path, `${textfileHeader(me)}\n${exposition}`, (first) => {
-    const j = judgeTextfile(first, me)
+  writeOwned(path, `${textfileHeader(me)}\n${exposition}`, 0o644, (text) => {
+    const j = judgeTextfile(text === null ? null : text.split('\n', 1)[0], me)
     if (j.kind === 'write') return null
-    if (j.kind === 'refuse') return j.why
-    return deps.procs.liveness(j.holder.pid, j.holder.startTime) === 'alive' ? j.why : null
+    if (j.kind === 'refuse') return `${j.why}: left alone`
+    return deps.procs.liveness(j.holder.pid, j.holder.startTime) === 'alive' ? `${j.why}: left alone` : null
   })
 }

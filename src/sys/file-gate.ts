@@ -411,68 +411,28 @@ export function writeFileAtomic(path: string, data: string, mode = 0o644, o: {du
   }
 }
 
-/**
- * A document medic writes on request (`rules --file`, `dashboard --file`): written whole
- * (temporary file, then into place) where nothing is — link(2), so a file that appears
- * meanwhile is never replaced — or over a regular file `refuse` accepts (returns null for):
- * read without following a symlink, and replaced only while it is still that file (same
- * inode). A symlink, even a dangling one, is refused. Throws FileError.
- */
-export function writeFileOwned(path: string, data: string, mode: number, refuse: (text: string) => string | null): void {
-  const {dir, at} = place(path, true)
-  try {
-    const seen = lstatOrNull(at)
-    if (seen?.isSymbolicLink()) throw new FileError(path, 'ELOOP', 'a symlink: refused (medic never writes through one)')
-    if (seen && !seen.isFile()) throw new FileError(path, 'EPERM', 'not a regular file: refused')
-    if (seen) {
-      let text: string
-      try {
-        const fd = openSync(at, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
-        try {
-          text = readFileSync(fd, 'utf8')
-        } finally {
-          closeSync(fd)
-        }
-      } catch (e) {
-        throw fail(path, e)
-      }
-      const why = refuse(text)
-      if (why) throw new FileError(path, 'EEXIST', why)
-    }
-    const tmp = tempName(at)
-    writeTemp(tmp, data, mode)
-    try {
-      if (!seen) linkSync(tmp, at)
-      else {
-        const now = lstatOrNull(at)
-        if (!now || now.ino !== seen.ino || now.dev !== seen.dev) throw new FileError(path, 'ESTALE', 'replaced while medic was writing it: left alone')
-        renameSync(tmp, at)
-      }
-    } catch (e) {
-      throw fail(path, e)
-    } finally {
-      unlinkQuiet(tmp)
-    }
-  } finally {
-    dir.close()
-  }
-}
+/** The most medic reads of a file it may replace (its own documents and textfiles are far smaller). */
+const OWNED_READ_MAX = 8 * 1024 * 1024
 
 /**
- * A file medic owns and rewrites whole every pass (a node_exporter textfile): replaced
- * only when what is there now is medic's own. `judge` gets the first line of the file
- * there (null: nothing there) and returns why it is not medic's to replace, or null.
- * Refused, left as it is: a symlink (never followed, never replaced), anything but a
- * regular file with one link (a FIFO is opened O_NONBLOCK: never waited on), a file the
- * judge refuses, or one swapped while medic wrote (same device and inode, or refused).
- * A new file is linked in (never over one that appeared meanwhile); an old one is
- * replaced by rename from a temporary in the same folder. Throws FileError naming `path`.
+ * A file medic writes whole and may rewrite later — a document on request (`rules --file`,
+ * `dashboard --file`), a node_exporter textfile rewritten every pass — replaced only when
+ * what is there now is medic's own. `judge` gets the text there (null: nothing there),
+ * read without following a symlink and bounded, and returns why it is not medic's to
+ * replace, or null. Refused, left as it is: a symlink (even a dangling one: never
+ * followed, never replaced), anything but a regular file with one link (a FIFO is opened
+ * O_NONBLOCK: never waited on; a second link may be planted), a file owned by another
+ * user than medic's (whatever its text says: a header can be forged by whoever shares the
+ * folder), a file larger than medic writes, a file the judge refuses, or one swapped while
+ * medic wrote (same device and inode, or refused). A new file is linked in (never over
+ * one that appeared meanwhile); an old one is replaced by rename from a temporary in the
+ * same folder, mode `mode`. Throws FileError naming `path` (a judge's refusal: EEXIST).
  */
-export function replaceOwned(path: string, data: string, judge: (firstLine: string | null) => string | null, mode = 0o644): void {
+export function writeOwned(path: string, data: string, mode: number, judge: (text: string | null) => string | null): void {
   const {dir, at} = place(path, true)
   try {
     const st = lstatOrNull(at)
-    let first: string | null = null
+    let text: string | null = null
     if (st) {
       if (st.isSymbolicLink()) throw new FileError(path, 'ELOOP', 'a symlink: refused (medic never writes through one, nor replaces it)')
       if (!st.isFile()) throw new FileError(path, 'EPERM', 'not a regular file: refused, left alone')
@@ -486,15 +446,24 @@ export function replaceOwned(path: string, data: string, judge: (firstLine: stri
         const f = fstatSync(fd)
         if (!f.isFile() || f.ino !== st.ino || f.dev !== st.dev) throw new FileError(path, 'ESTALE', 'changed while medic read it: left alone')
         if (f.nlink !== 1) throw new FileError(path, 'EMLINK', `has ${f.nlink} links: refused (a planted hard link), left alone`)
-        const buf = Buffer.alloc(512)
-        const n = readSync(fd, buf, 0, buf.length, 0)
-        first = buf.subarray(0, n).toString('utf8').split('\n')[0]
+        const me = euid()
+        if (f.uid !== me) throw new FileError(path, 'EPERM', `owned by uid ${f.uid}, not medic's user (uid ${me}): not medic's whatever it says, left alone`)
+        if (f.size > OWNED_READ_MAX) throw new FileError(path, 'EEXIST', `${f.size} bytes, larger than medic writes: not medic's, left alone`)
+        const buf = Buffer.alloc(f.size + 1)
+        let n = 0
+        while (n < buf.length) {
+          const r = readSync(fd, buf, n, buf.length - n, n)
+          if (r === 0) break
+          n += r
+        }
+        if (n > OWNED_READ_MAX) throw new FileError(path, 'ESTALE', 'grew while medic read it: left alone')
+        text = buf.subarray(0, n).toString('utf8')
       } finally {
         closeSync(fd)
       }
     }
-    const why = judge(st ? first : null)
-    if (why) throw new FileError(path, 'EPERM', `${why}: left alone`)
+    const why = judge(text)
+    if (why) throw new FileError(path, 'EEXIST', why)
     const tmp = tempName(at)
     try {
       writeTemp(tmp, data, mode)

@@ -1,4 +1,4 @@
-import {chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, lstatSync, writeFileSync} from 'node:fs'
+import {chmodSync, chownSync, existsSync, linkSync, unlinkSync, mkdirSync, readFileSync, statSync, symlinkSync, lstatSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 import {expectContract, Janitor, medic, type MedicResult} from '../helpers/procs.js'
@@ -94,6 +94,20 @@ describe('F16: rules --file / dashboard --file never overwrite what medic did no
       writeFileSync(mine, first.replace(/\n$/, '\n\n')) // its own output, touched: still recognisably medic's
       expectContract(await medic([cmd, '--file', mine]), `${subject}_OK`)
       expect(readFileSync(mine, 'utf8')).toBe(first)
+
+      // Its own output behind a second hard link, or owned by another user: refused, left as it was.
+      linkSync(mine, join(dir, 'elsewhere'))
+      const h = await medic([cmd, '--file', mine])
+      expectContract(h, `${subject}_UNKNOWN`)
+      expect(h.lines[0]).toMatch(/2 links: refused/)
+      unlinkSync(join(dir, 'elsewhere'))
+      if (process.geteuid?.() === 0) { // chown needs root (CI runs as root)
+        chownSync(mine, 65534, 65534)
+        const o = await medic([cmd, '--file', mine])
+        expectContract(o, `${subject}_UNKNOWN`)
+        expect(o.lines[0]).toMatch(/owned by uid 65534/)
+        expect(readFileSync(mine, 'utf8')).toBe(first)
+      }
     })
   }
 })

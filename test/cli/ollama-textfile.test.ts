@@ -1,5 +1,5 @@
 import {spawn, spawnSync} from 'node:child_process'
-import {existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync} from 'node:fs'
+import {chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 import {lintExposition} from '../../src/core/prom.js'
@@ -115,5 +115,21 @@ describe('the Ollama textfiles go through the file gate', () => {
     expect(out).toMatch(/^OLLAMA_OK: /)
     expect(out).not.toContain('OLLAMA_UNKNOWN') // the loop itself was never refused
     expectContract(await metrics(o, file), 'OLLAMA_OK') // its holder gone: the file is free
+  })
+})
+
+describe('an Ollama textfile owned by another user, with medic’s header forged on line 1', () => {
+  // chown to another user needs root (CI runs as root).
+  it.skipIf(process.geteuid?.() !== 0)('is not medic’s: refused (UNKNOWN naming the owner), left as it was (needs root to chown)', async () => {
+    const o = await fake(j, 'healthy', 'idle')
+    const file = join(o.dir, 'ollama.prom')
+    // Another user (uid 65534) wrote line 1 as medic's header, naming a writer long gone.
+    const forged = `# medic ollama metrics textfile, written by pid 999999 (start 1); rewritten every pass: do not edit\n${FOREIGN}`
+    writeFileSync(file, forged)
+    chownSync(file, 65534, 65534)
+    const r = await metrics(o, file)
+    expectContract(r, 'OLLAMA_UNKNOWN')
+    expect(r.lines[0]).toContain('owned by uid 65534')
+    expect(readFileSync(file, 'utf8')).toBe(forged)
   })
 })

@@ -1,10 +1,10 @@
-import {linkSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {chownSync, linkSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
-import {FileError, replaceOwned} from '../../src/sys/file-gate.js'
+import {FileError, writeOwned} from '../../src/sys/file-gate.js'
 
-// The file gate's whole-file replace for the textfiles medic owns (replaceOwned): only
+// The file gate's whole-file replace for the textfiles medic owns (writeOwned): only
 // over what the judge calls medic's, never a hard link planted in its place.
 
 const dirs: string[] = []
@@ -17,15 +17,19 @@ const tmp = () => {
   return d
 }
 const MINE = '# mine'
-const judge = (seen: (string | null)[]) => (first: string | null) => (seen.push(first), first === null || first === MINE ? null : 'not mine')
+const judge = (seen: (string | null)[]) => (text: string | null) => {
+  const first = text === null ? null : text.split('\n', 1)[0]
+  seen.push(first)
+  return first === null || first === MINE ? null : 'not mine'
+}
 
-describe('replaceOwned', () => {
+describe('writeOwned', () => {
   it('creates a new file (the judge sees nothing there), replaces its own, leaves no temporary', () => {
     const d = tmp()
     const f = join(d, 'x.prom')
     const seen: (string | null)[] = []
-    replaceOwned(f, `${MINE}\na 1\n`, judge(seen))
-    replaceOwned(f, `${MINE}\na 2\n`, judge(seen))
+    writeOwned(f, `${MINE}\na 1\n`, 0o644, judge(seen))
+    writeOwned(f, `${MINE}\na 2\n`, 0o644, judge(seen))
     expect(seen).toEqual([null, MINE])
     expect(readFileSync(f, 'utf8')).toBe(`${MINE}\na 2\n`)
     expect(readdirSync(d)).toEqual(['x.prom'])
@@ -35,8 +39,8 @@ describe('replaceOwned', () => {
     const d = tmp()
     const f = join(d, 'x.prom')
     writeFileSync(f, 'theirs\n')
-    expect(() => replaceOwned(f, `${MINE}\n`, judge([]))).toThrow(FileError)
-    expect(() => replaceOwned(f, `${MINE}\n`, judge([]))).toThrow(`${f}: not mine: left alone`)
+    expect(() => writeOwned(f, `${MINE}\n`, 0o644, judge([]))).toThrow(FileError)
+    expect(() => writeOwned(f, `${MINE}\n`, 0o644, judge([]))).toThrow(`${f}: not mine`)
     expect(readFileSync(f, 'utf8')).toBe('theirs\n')
     expect(readdirSync(d)).toEqual(['x.prom'])
   })
@@ -46,7 +50,31 @@ describe('replaceOwned', () => {
     const f = join(d, 'x.prom')
     writeFileSync(f, `${MINE}\n`)
     linkSync(f, join(d, 'elsewhere'))
-    expect(() => replaceOwned(f, `${MINE}\nnew 1\n`, judge([]))).toThrow(/2 links: refused/)
+    expect(() => writeOwned(f, `${MINE}\nnew 1\n`, 0o644, judge([]))).toThrow(/2 links: refused/)
     expect(readFileSync(f, 'utf8')).toBe(`${MINE}\n`)
+  })
+
+  // chown to another user needs root (CI runs as root).
+  it.skipIf(process.geteuid?.() !== 0)('a file of another owner is refused whatever its text says (medic\'s header forged), left as it was (needs root to chown)', () => {
+    const d = tmp()
+    const f = join(d, 'x.prom')
+    writeFileSync(f, `${MINE}\nforged 1\n`)
+    chownSync(f, 65534, 65534)
+    const seen: (string | null)[] = []
+    expect(() => writeOwned(f, `${MINE}\nnew 1\n`, 0o644, judge(seen))).toThrow(/owned by uid 65534, not medic's user/)
+    expect(seen).toEqual([]) // refused before the judge looked
+    expect(readFileSync(f, 'utf8')).toBe(`${MINE}\nforged 1\n`)
+    expect(readdirSync(d)).toEqual(['x.prom'])
+  })
+
+  it('the judge sees the whole text, not only line 1 (rules/dashboard --file compare it all)', () => {
+    const d = tmp()
+    const f = join(d, 'doc')
+    const big = `${'x'.repeat(4000)}\nlast\n`
+    writeFileSync(f, big)
+    const texts: (string | null)[] = []
+    writeOwned(f, 'new\n', 0o644, (t) => (texts.push(t), t === big ? null : 'not the same'))
+    expect(texts).toEqual([big])
+    expect(readFileSync(f, 'utf8')).toBe('new\n')
   })
 })
