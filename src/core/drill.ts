@@ -33,6 +33,12 @@ export interface DrillFacts {
   service: ProcId
   /** `freeze`: the model runner under the server; otherwise unset (the fault hits `service`). */
   runner?: ProcId
+  /**
+   * The port's other LISTEN owners, all of the service (its forked workers sharing the socket:
+   * a pre-fork server). `kill`, `squat` and `crash-loop` SIGKILL them too, after `service`: a
+   * worker left holding the port would keep it answering with nothing restarted.
+   */
+  coOwners?: ProcId[]
   port: number | null
   url: string | null
   /** A systemd unit the drill may add a runtime drop-in to (crash-loop). */
@@ -108,24 +114,25 @@ export function dropInOwner(text: string): DropInOwner | null {
  */
 export function planDrill(f: DrillFacts, self: {pid: number; startTime: string}): PlanResult {
   const kill = {op: 'signal', signal: 'SIGKILL', target: f.service} as const
+  const kills = [kill, ...(f.coOwners ?? []).filter((p) => p.pid !== f.service.pid).map((target) => ({op: 'signal', signal: 'SIGKILL', target}) as const)]
   const answers = f.url ? `${f.url} answers` : f.port !== null ? `port ${f.port} accepts and its listener is running` : f.unit ? `unit ${f.unit} is active` : 'a process with the same command line runs'
   switch (f.kind) {
     case 'kill':
-      return {ok: true, plan: {kind: f.kind, inject: [kill], recoveredWhen: `a new process serves: ${answers}${f.unit ? ` and ${f.unit} is active with a new MainPID` : ''}`}}
+      return {ok: true, plan: {kind: f.kind, inject: kills, recoveredWhen: `a new process serves: ${answers}${f.unit ? ` and ${f.unit} is active with a new MainPID` : ''}`}}
     case 'stop':
       return {ok: true, plan: {kind: f.kind, inject: [{op: 'signal', signal: 'SIGSTOP', target: f.service}], recoveredWhen: `${procLabel(f.service)} is no longer stopped (killed or resumed) and ${answers}`}}
     case 'squat':
       if (f.port === null) return {ok: false, reason: 'squat needs the port to squat: give --port'}
-      return {ok: true, plan: {kind: f.kind, inject: [{op: 'squatter', port: f.port}, kill, {op: 'await-squatter', port: f.port}], recoveredWhen: `the squatter no longer holds port ${f.port} and ${answers}`}}
+      return {ok: true, plan: {kind: f.kind, inject: [{op: 'squatter', port: f.port}, ...kills, {op: 'await-squatter', port: f.port}], recoveredWhen: `the squatter no longer holds port ${f.port} and ${answers}`}}
     case 'crash-loop':
       if (f.unit) {
         return {ok: true, plan: {kind: f.kind, crashVia: 'drop-in', recoveredWhen: `after the cause is removed, ${answers}${f.port === null && !f.url ? '' : ` and ${f.unit} is active`} with a new MainPID`, inject: [
-          {op: 'drop-in', unit: f.unit, text: crashDropIn(f.kind, self.pid, self.startTime)}, {op: 'daemon-reload'}, kill, {op: 'hold', ms: f.holdMs}, {op: 'remove-drop-in', unit: f.unit}, {op: 'daemon-reload'},
+          {op: 'drop-in', unit: f.unit, text: crashDropIn(f.kind, self.pid, self.startTime)}, {op: 'daemon-reload'}, ...kills, {op: 'hold', ms: f.holdMs}, {op: 'remove-drop-in', unit: f.unit}, {op: 'daemon-reload'},
         ]}}
       }
       if (f.port === null) return {ok: false, reason: 'crash-loop needs --unit (a drop-in makes each start fail) or --port (the port is held so each start fails)'}
       return {ok: true, plan: {kind: f.kind, crashVia: 'port-holder', recoveredWhen: `after the cause is removed, a new process serves: ${answers}`, inject: [
-        {op: 'squatter', port: f.port}, kill, {op: 'await-squatter', port: f.port}, {op: 'hold', ms: f.holdMs}, {op: 'kill-squatter', port: f.port},
+        {op: 'squatter', port: f.port}, ...kills, {op: 'await-squatter', port: f.port}, {op: 'hold', ms: f.holdMs}, {op: 'kill-squatter', port: f.port},
       ]}}
     case 'freeze':
       if (!f.runner) return {ok: false, reason: `no model runner under ${procLabel(f.service)}: nothing to freeze (load a model first)`}
@@ -275,6 +282,8 @@ export function installedGuards(installs: InstalledFact[], port: number | null, 
 
 export interface OwnerObs {
   pid: number
+  /** With pid, its identity: an owner of the baseline is told from a new one. */
+  startTime: string
   comm: string
   state: string
   /** It is the drill's own squatter. */
@@ -300,6 +309,17 @@ export interface RecoveryCriteria {
   /** The main process before the drill: a recovered `kill` is served by another. */
   originalPid: number
   hasUnit: boolean
+  /**
+   * The port's LISTEN owners before the fault, by identity (pid + start time). After a
+   * `kill`, `squat` or `crash-loop` one owner at least must be new: one that was there before
+   * (a forked worker sharing the socket, another service) proves nothing restarted.
+   */
+  baselineOwners?: Pick<ProcId, 'pid' | 'startTime'>[]
+}
+
+/** Was this owner on the port before the fault (same pid, same start time)? */
+export function inBaseline(o: Pick<OwnerObs, 'pid' | 'startTime'>, c: RecoveryCriteria): boolean {
+  return (c.baselineOwners ?? []).some((b) => b.pid === o.pid && b.startTime === o.startTime)
 }
 
 export function isStopped(state: string): boolean {
@@ -326,6 +346,9 @@ export function missing(o: DrillObservation, c: RecoveryCriteria, phase: 'before
     if (o.owners.length === 0) return o.invisibleOwner ? 'the port is held by a process medic cannot see' : 'nothing listens on the port'
     const stopped = o.owners.filter((x) => isStopped(x.state))
     if (stopped.length) return `the port's listener ${stopped.map(procLabel).join(', ')} is stopped`
+    if (after && (c.kind === 'kill' || c.kind === 'squat' || c.kind === 'crash-loop') && o.owners.every((x) => inBaseline(x, c))) {
+      return `no new process holds the port: ${o.owners.map(procLabel).join(', ')} held it before the fault and survived`
+    }
   }
   if (o.probe && !o.probe.ok) return `no answer: ${o.probe.detail}`
   // --pid alone: the service is known only by its command line. Resumed counts; killed
@@ -379,7 +402,7 @@ export function describeObservation(o: DrillObservation, c: RecoveryCriteria): s
   if (o.unit) parts.push(`unit ${o.unit.raw}, MainPID ${o.unit.mainPid ?? 0}`)
   if (o.owners) {
     parts.push(o.owners.length === 0 ? (o.invisibleOwner ? 'port held by an invisible process' : 'port free')
-      : `port held by ${o.owners.map((x) => `${procLabel(x)}${x.squatter ? ' = the squatter' : ''}${isStopped(x.state) ? ', stopped' : ''}`).join(', ')}`)
+      : `port held by ${o.owners.map((x) => `${procLabel(x)}${x.squatter ? ' = the squatter' : ''}${isStopped(x.state) ? ', stopped' : ''}${c.kind !== 'stop' && c.kind !== 'freeze' && x.pid !== c.originalPid && inBaseline(x, c) ? ', there before the fault' : ''}`).join(', ')}`)
   }
   if ((c.kind === 'stop' || c.kind === 'freeze') && o.faulted !== 'gone') parts.push(`${c.kind === 'freeze' ? 'runner' : `pid ${c.originalPid}`} ${o.faulted}`)
   if (o.probe && !o.owners) parts.push(o.probe.ok ? 'answers' : `probe: ${o.probe.detail}`)

@@ -1,5 +1,5 @@
 import {
-  describeObservation, describeStep, dropInOwner, installedGuards, isStopped, shortStep, missing, planDrill, portNotOfPid, portNotOfUnit, procLabel, restoreFor, startRecovery, stepRecovery,
+  describeObservation, describeStep, dropInOwner, inBaseline, installedGuards, isStopped, shortStep, missing, planDrill, portNotOfPid, portNotOfUnit, procLabel, restoreFor, startRecovery, stepRecovery,
   type DrillKind, type DrillObservation, type InstalledFact, type DrillPlan, type DrillStep, type ProcId, type RecoveryCriteria, type RecoveryState,
 } from '../core/drill.js'
 import {formatMs} from '../core/duration.js'
@@ -47,6 +47,8 @@ const UNIT_PROPS = ['LoadState', 'ActiveState', 'SubState', 'MainPID', 'ControlG
 interface Target {
   service: ProcId
   runner?: ProcId
+  /** The port's other LISTEN owners, all of the service (forked workers sharing its socket). */
+  coOwners: ProcId[]
   /** Who might recover it, in words: the unit and its Restart=, a medic supervisor, the parent. */
   guards: string[]
 }
@@ -100,16 +102,18 @@ export async function drill(input: DrillInput, deps: DrillDeps): Promise<Verdict
     checks.push({name: 'target', status: found.status, detail: found.reason})
     return end(found.status, `${found.reason}; nothing injected`)
   }
-  const {service, runner} = found.target
+  const {service, runner, coOwners} = found.target
   const guards = [...found.target.guards, ...installedGuards(await deps.installs(), input.port, input.unit)]
   const faulted = input.kind === 'freeze' ? runner : service
-  checks.push({name: 'target', status: 'OK', detail: `${procLabel(service)}: ${service.cmdline.join(' ')}${runner ? `; runner ${procLabel(runner)}` : ''}`})
+  const killsAll = input.kind === 'kill' || input.kind === 'squat' || input.kind === 'crash-loop'
+  const alsoKilled = killsAll && coOwners.length ? `; with the port's other owners ${coOwners.map(procLabel).join(', ')}` : ''
+  checks.push({name: 'target', status: 'OK', detail: `${procLabel(service)}: ${service.cmdline.join(' ')}${runner ? `; runner ${procLabel(runner)}` : ''}${alsoKilled}`})
   details.push(`target ${procLabel(service)}: ${service.cmdline.join(' ')}`)
   details.push(`protection seen: ${guards.join('; ') || 'none'}`)
 
   // 2. The same protection as every other signal: never pid 1, medic, its ancestors, a
   //    run-dev-safe job or its descendants, or anything matching --protect.
-  for (const p of [service, ...(runner ? [runner] : [])]) {
+  for (const p of [service, ...(runner ? [runner] : []), ...(killsAll ? coOwners : [])]) {
     const refusal = deps.gate.inspect(p.pid, p.startTime)?.refusal
     if (refusal) {
       checks.push({name: 'protection', status: 'ALERT', detail: `${procLabel(p)}: ${refusal.reason}`})
@@ -118,12 +122,12 @@ export async function drill(input: DrillInput, deps: DrillDeps): Promise<Verdict
   }
 
   // 3. The plan.
-  const planned = planDrill({kind: input.kind, service, runner, port: input.port, url: input.url, unit: input.unit, holdMs: input.holdMs}, {pid: deps.selfPid, startTime: procs.stat(deps.selfPid)?.startTime ?? '0'})
+  const planned = planDrill({kind: input.kind, service, runner, coOwners, port: input.port, url: input.url, unit: input.unit, holdMs: input.holdMs}, {pid: deps.selfPid, startTime: procs.stat(deps.selfPid)?.startTime ?? '0'})
   if (!planned.ok) return end('UNKNOWN', planned.reason)
   const plan = planned.plan
   for (const s of plan.inject) details.push(`plan: ${describeStep(s)}`)
   details.push(`plan: then wait up to ${formatMs(input.withinMs)} until ${plan.recoveredWhen}; undo whatever is left (SIGCONT, squatter, drop-in) on every way out`)
-  const criteria: RecoveryCriteria = {kind: input.kind, originalPid: service.pid, hasUnit: input.unit !== null}
+  let criteria: RecoveryCriteria = {kind: input.kind, originalPid: service.pid, hasUnit: input.unit !== null}
 
   let squatter: Squatter | null = null
   const observe = (limitAt: number): Promise<DrillObservation> => observeService(input, deps, faulted!, service, squatter, limitAt, cmdTimeout)
@@ -137,6 +141,8 @@ export async function drill(input: DrillInput, deps: DrillDeps): Promise<Verdict
     return end('ALERT', `not injected: the service is not healthy before the drill: ${gap}`, {target: targetJson(found.target, input), plan: plan.inject.map(describeStep)})
   }
   checks.push({name: 'baseline', status: 'OK', detail: describeObservation(before, criteria)})
+  // Who held the port before the fault, by identity: none of them counts as the new process.
+  criteria = {...criteria, baselineOwners: [...(before.owners ?? []), service, ...coOwners].map((x) => ({pid: x.pid, startTime: x.startTime}))}
 
   if (input.dryRun) {
     return end('UNKNOWN', `dry run, nothing injected: would ${plan.inject.filter((x) => x.op !== 'await-squatter').map(shortStep).join(', ')}`, {target: targetJson(found.target, input), plan: plan.inject.map(describeStep)})
@@ -195,12 +201,14 @@ export async function drill(input: DrillInput, deps: DrillDeps): Promise<Verdict
           if (r === 'bound') return {ok: true, detail: `squatter pid ${sq.pid} holds port ${s.port}`}
           if (r === 'interrupted') return {ok: false, detail: 'interrupted'}
           if (r !== 'tick') throw new NotInjected('UNKNOWN', `the squatter could not take port ${s.port} (${r}): nothing squatted`)
-          const other = (await deps.ports.listeners(s.port)).pids.filter((p) => p !== sq.pid && p !== service.pid)
+          const other = (await deps.ports.listeners(s.port)).pids.filter((p) => p !== sq.pid && p !== service.pid && !coOwners.some((c) => c.pid === p))
           if (other.length) throw new NotInjected('UNKNOWN', `the service re-took port ${s.port} (pid ${other.join(', ')}) before the squatter could: nothing squatted`)
         }
       }
       case 'signal': {
         const r = await signal(s.target, s.signal, restoring)
+        // A forked worker of the service may end with its master before its own SIGKILL: that is the fault done.
+        if (!restoring && s.target.pid !== service.pid && (r === 'gone' || r === 'reused')) return {ok: true, detail: r === 'gone' ? 'gone already' : 'gone already (pid reused: not signalled)'}
         if (r !== 'sent') {
           if (restoring) return {ok: r === 'gone' || r === 'reused', detail: r === 'gone' ? 'gone: nothing to resume' : r === 'reused' ? 'pid reused: not signalled' : r}
           const why = r === 'reused' ? `pid ${s.target.pid} was reused between discovery and the ${s.signal}: nothing sent`
@@ -334,7 +342,7 @@ export async function drill(input: DrillInput, deps: DrillDeps): Promise<Verdict
     return end('ALERT', `--timeout reached before the fault was complete${restoredText}`, extra)
   }
   if (outcome.ok) {
-    const how = describeRecovery(outcome.last, service, faulted!, input)
+    const how = describeRecovery(outcome.last, service, faulted!, input, criteria)
     checks.push({name: 'recovery', status: 'OK', detail: `recovered in ${formatMs(outcome.ms)}: ${how}`})
     if (restoreFailed.length) return end('ALERT', `recovered in ${formatMs(outcome.ms)}${restoredText}`, {...extra, recoveredInMs: Math.round(outcome.ms)})
     return end('OK', `recovered in ${formatMs(outcome.ms)}: ${how}${guards.length ? ` (${protection})` : ''}`, {...extra, recoveredInMs: Math.round(outcome.ms)})
@@ -378,10 +386,10 @@ function targetJson(t: Target, input: DrillInput): Record<string, unknown> {
   return {pid: t.service.pid, comm: t.service.comm, cmdline: t.service.cmdline, runner: t.runner ? {pid: t.runner.pid, comm: t.runner.comm} : null, unit: input.unit, port: input.port, url: input.url}
 }
 
-function describeRecovery(o: DrillObservation, service: ProcId, faulted: ProcId, input: DrillInput): string {
+function describeRecovery(o: DrillObservation, service: ProcId, faulted: ProcId, input: DrillInput, c: RecoveryCriteria): string {
   const parts: string[] = []
   if (input.kind === 'stop' || input.kind === 'freeze') parts.push(`${input.kind === 'freeze' ? 'runner ' : ''}pid ${faulted.pid} ${o.faulted === 'gone' ? 'killed' : 'resumed'}`)
-  const owner = o.owners?.find((x) => x.pid !== service.pid)
+  const owner = o.owners?.find((x) => x.pid !== service.pid && !inBaseline(x, c))
   if (o.unit?.mainPid && o.unit.mainPid !== service.pid) parts.push(`MainPID ${service.pid} → ${o.unit.mainPid}`)
   else if (owner) parts.push(`new ${procLabel(owner)} on port ${input.port}`)
   else if (o.lookalikes?.length) parts.push(`runs again as pid ${o.lookalikes.join(', ')}`)
@@ -403,14 +411,19 @@ async function findTarget(input: DrillInput, deps: DrillDeps, cmdTimeout: () => 
   const {procs} = deps
   const guards: string[] = []
   let pid: number
+  let owners: number[] = []
   if (input.pid !== null) {
     pid = input.pid
     if (input.port !== null && procs.get(pid) !== null) {
       // The port must be this process's: its listeners in its tree (it, below it, or above it).
       const l = await deps.ports.listeners(input.port)
-      const tree = new Set([...procs.descendants([pid]), ...procs.ancestors(pid).map((a) => a.pid)])
+      const below = new Set(procs.descendants([pid]))
+      const tree = new Set([...below, ...procs.ancestors(pid).map((a) => a.pid)])
       const why = portNotOfPid(input.port, pid, l.pids.map((p) => ({pid: p, comm: procs.stat(p)?.comm ?? '?', inMainTree: tree.has(p)})), l.invisible)
       if (why) return {ok: false, status: 'UNKNOWN', reason: why}
+      // Faulted with it: the owners below it (its forked workers), never one above it (a master that
+      // holds the socket of the worker named by --pid: its replacing the worker is the recovery).
+      owners = l.pids.filter((p) => p === pid || below.has(p))
     }
   } else if (input.unit !== null) {
     const r = await deps.units.show(input.unit, UNIT_PROPS, cmdTimeout())
@@ -428,6 +441,7 @@ async function findTarget(input: DrillInput, deps: DrillDeps, cmdTimeout: () => 
       const holders = l.pids.map((p) => ({pid: p, comm: procs.stat(p)?.comm ?? '?', cgroup: procs.cgroup2(p), inMainTree: tree.has(p)}))
       const why = portNotOfUnit(input.port, input.unit, view.cgroup ?? null, holders, l.invisible)
       if (why) return {ok: false, status: 'UNKNOWN', reason: why}
+      owners = l.pids
     }
   } else {
     const l = await deps.ports.listeners(input.port!)
@@ -437,14 +451,16 @@ async function findTarget(input: DrillInput, deps: DrillDeps, cmdTimeout: () => 
         : {ok: false, status: 'ALERT', reason: `nothing listens on port ${input.port}: the service is not running`}
     }
     // Several owners (a master and its forked workers share the socket): the topmost one.
-    const owners = new Set(l.pids)
-    const tops = l.pids.filter((p) => !procs.ancestors(p).some((a) => owners.has(a.pid)))
+    const all = new Set(l.pids)
+    const tops = l.pids.filter((p) => !procs.ancestors(p).some((a) => all.has(a.pid)))
     if (tops.length !== 1) return {ok: false, status: 'UNKNOWN', reason: `port ${input.port} is held by unrelated processes ${tops.join(', ')}: name one with --pid`}
     pid = tops[0]
+    owners = l.pids
   }
   const p = procs.get(pid)
   if (!p) return {ok: false, status: 'UNKNOWN', reason: `no process ${pid}`}
   const service: ProcId = {pid, startTime: p.startTime, comm: p.comm, cmdline: p.cmdline}
+  const coOwners = owners.filter((o) => o !== pid).map((o) => procs.get(o)).filter((o) => o !== null).map((o) => ({pid: o.pid, startTime: o.startTime, comm: o.comm, cmdline: o.cmdline}))
   const sup = procs.ancestors(pid).find((a) => a.cmdline.includes('supervise') && a.cmdline.some((w) => /(^|\/)(medic|run\.js)$/.test(w)))
   if (sup) guards.push(`medic supervise pid ${sup.pid}`)
   let runner: ProcId | undefined
@@ -452,7 +468,7 @@ async function findTarget(input: DrillInput, deps: DrillDeps, cmdTimeout: () => 
     const r = procs.descendants([pid]).filter((x) => x !== pid).map((x) => procs.get(x)).find((x) => x !== null && isRunnerCmdline(x.comm, x.cmdline))
     if (r) runner = {pid: r.pid, startTime: r.startTime, comm: r.comm, cmdline: r.cmdline}
   }
-  return {ok: true, target: {service, runner, guards}}
+  return {ok: true, target: {service, runner, coOwners, guards}}
 }
 
 /** One look at the service: the faulted process, the port's owners, the unit, a probe. */
@@ -468,7 +484,7 @@ async function observeService(input: DrillInput, deps: DrillDeps, faulted: ProcI
   ])
   const owners = listeners ? listeners.pids.map((pid) => {
     const s = procs.stat(pid)
-    return {pid, comm: s?.comm ?? '?', state: s?.state ?? '?', squatter: squatter !== null && pid === squatter.pid}
+    return {pid, startTime: s?.startTime ?? '?', comm: s?.comm ?? '?', state: s?.state ?? '?', squatter: squatter !== null && pid === squatter.pid}
   }) : null
   let u: DrillObservation['unit'] = null
   if (unit) {

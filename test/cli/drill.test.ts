@@ -390,3 +390,78 @@ describe('medic drill: the contract', () => {
     expect(r.code).toBe(1)
   })
 })
+
+describe('attack-fixes B1: --pid with the --port of another process', () => {
+  it('kill --pid A --port <B’s port>: never DRILL_OK from B, which was there before (UNKNOWN: the port is not the pid’s)', async () => {
+    const a = await startService(j, ['--port', '0'])
+    const b = await startService(j, ['--port', '0'])
+    const r = await drill('kill', '--pid', String(a.pid), '--port', String(b.port), '--within', '2s')
+    // Observed: DRILL_OK "recovered: new pid <B> on port" — A stays dead, B held the port all along.
+    expect(r.lines[0]).not.toMatch(/^DRILL_OK/)
+    expect(r.lines[0]).toMatch(/^DRILL_(UNKNOWN|ALERT)/)
+    // Fixed: refused before anything is injected, naming both; A and B untouched.
+    expect(r.code).toBe(3)
+    expect(r.lines[0]).toMatch(new RegExp(`^DRILL_UNKNOWN: kill: --port ${b.port} does not belong to pid ${a.pid}: its listener pid ${b.pid} \\(node\\) is outside its process tree`))
+    expect(alive(a.pid) && alive(b.pid)).toBe(true)
+    for (const extra of [['--dry-run'], ['--json']]) {
+      const d = await drill('squat', '--pid', String(a.pid), '--port', String(b.port), ...extra)
+      expect(d.code).toBe(3)
+      if (extra[0] === '--json') expect(JSON.parse(d.stdout)).toMatchObject({status: 'UNKNOWN'})
+      else expect(d.lines[0]).toMatch(/^DRILL_UNKNOWN: squat: --port \d+ does not belong to pid/)
+    }
+    const binary = await drill('kill', '--pid', String(a.pid), '--port', String(b.port), '--exit-codes', 'binary')
+    expect(binary.code).toBe(1)
+  })
+
+  it('kill --pid A --port <A’s own port>: accepted (the pid holds it) and the drill runs', async () => {
+    const a = await startService(j, ['--port', '0'])
+    const r = await drill('kill', '--pid', String(a.pid), '--port', String(a.port), '--dry-run')
+    expect(r.lines[0]).toMatch(/^DRILL_UNKNOWN: kill: dry run, nothing injected: would SIGKILL pid /)
+  })
+})
+
+describe('attack-fixes B2: a pre-fork server (master and worker share the LISTEN socket)', () => {
+  it('kill --port: the master SIGKILLed, its worker (there before) keeps the port — never DRILL_OK', async () => {
+    const ready = join(j.tmp(), 'ready.json')
+    const c = spawn('python3', [join(ROOT, 'test/fixtures/proc/prefork.py'), ready], {stdio: 'ignore', detached: true})
+    j.child(c)
+    const r = await waitReady(ready, 'prefork server')
+    await until('the worker listens', async () => {
+      const pids = (await listenerPids(r.port)).filter((p) => p !== r.pid)
+      return pids.length ? pids : null
+    })
+    const d = await drill('kill', '--port', String(r.port), '--within', '2s')
+    // Observed: DRILL_OK "recovered in 12ms: new pid <worker> on port" — no process was started.
+    expect(d.lines[0]).not.toMatch(/^DRILL_OK/)
+    expect(d.lines[0]).toMatch(/^DRILL_ALERT/)
+    // Fixed: the whole owner set (master, then its worker) is SIGKILLed through the gate; nothing restarts it.
+    expect(d.lines[0]).toMatch(/not recovered within 2(\.0)?s: nothing listens on the port/)
+    expect(d.code).toBe(2)
+  })
+
+  it('supervised: master and worker SIGKILLed, the supervisor starts a new master (new owners) → DRILL_OK', async () => {
+    const dir = j.tmp()
+    const port = await freePort()
+    const sup = spawn(process.execPath, [BIN, 'supervise', '--name', 'pf', '--state-dir', dir, '--port', String(port), '--health-url', `http://127.0.0.1:${port}/`,
+      ...SUP_PROBES, '--min-uptime', '200ms', '--grace', '500ms', '--', 'python3', join(ROOT, 'test/fixtures/proc/prefork.py'), join(dir, 'ready.json'), String(port)], {stdio: 'ignore', detached: true})
+    j.child(sup)
+    const pids = () => listenerPids(port)
+    j.later(() => [JSON.parse(readFileSync(join(dir, 'supervise', 'pf.json'), 'utf8'))?.child?.pid ?? 0])
+    const before = await until('master and worker listen', async () => ((await pids()).length === 2 && (await answers(port)) ? await pids() : null), 60_000)
+    const d = await drill('kill', '--port', String(port), '--within', '60s', ...SLOW_PROBE)
+    expect(d.lines[0], d.stderr).toMatch(new RegExp(`^DRILL_OK: kill: recovered in \\S+: new pid \\d+ \\(python3\\) on port ${port}, answers`))
+    for (const p of before) expect(alive(p)).toBe(false)
+    sup.kill('SIGTERM')
+    await new Promise((r) => (sup.exitCode !== null ? r(null) : sup.once('exit', r)))
+  }, 90_000)
+
+  it('--dry-run names the whole owner set it would SIGKILL', async () => {
+    const ready = join(j.tmp(), 'ready.json')
+    const c = spawn('python3', [join(ROOT, 'test/fixtures/proc/prefork.py'), ready], {stdio: 'ignore', detached: true})
+    j.child(c)
+    const r = await waitReady(ready, 'prefork server')
+    const worker = await until('the worker listens', async () => (await listenerPids(r.port)).find((p) => p !== r.pid) ?? null)
+    const d = await drill('kill', '--port', String(r.port), '--dry-run')
+    expect(d.lines[0]).toBe(`DRILL_UNKNOWN: kill: dry run, nothing injected: would SIGKILL pid ${r.pid}, SIGKILL pid ${worker}`)
+  })
+})

@@ -52,6 +52,20 @@ describe('planDrill', () => {
   })
 })
 
+describe('planDrill: a port shared by the service\'s forked workers (pre-fork)', () => {
+  const worker: ProcId = {pid: 102, startTime: '5002', comm: 'node', cmdline: ['node', 'gw.js']}
+  it('kill, squat and crash-loop SIGKILL every owner, the main process first; stop only the main process', () => {
+    const kills = (kind: DrillFacts['kind']) => {
+      const r = planDrill(facts({kind, coOwners: [worker]}), SELF)
+      return r.ok ? r.plan.inject.filter((s) => s.op === 'signal').map((s) => s.op === 'signal' && `${s.signal} ${s.target.pid}`) : r.reason
+    }
+    expect(kills('kill')).toEqual(['SIGKILL 100', 'SIGKILL 102'])
+    expect(kills('squat')).toEqual(['SIGKILL 100', 'SIGKILL 102'])
+    expect(kills('crash-loop')).toEqual(['SIGKILL 100', 'SIGKILL 102'])
+    expect(kills('stop')).toEqual(['SIGSTOP 100'])
+  })
+})
+
 describe('restoreFor: what is left to undo, whatever point the drill reached', () => {
   const stop: DrillStep = {op: 'signal', signal: 'SIGSTOP', target: svc}
   const kill: DrillStep = {op: 'signal', signal: 'SIGKILL', target: svc}
@@ -85,25 +99,25 @@ describe('restoreFor: what is left to undo, whatever point the drill reached', (
 const ok = {ok: true, detail: 'TCP connect in 1ms'}
 const down = {ok: false, detail: 'connection refused'}
 const obs = (over: Partial<DrillObservation> = {}): DrillObservation => ({
-  faulted: 'gone', probe: ok, owners: [{pid: 200, comm: 'node', state: 'S', squatter: false}], invisibleOwner: false, unit: null, lookalikes: null, ...over,
+  faulted: 'gone', probe: ok, owners: [{pid: 200, startTime: '2000', comm: 'node', state: 'S', squatter: false}], invisibleOwner: false, unit: null, lookalikes: null, ...over,
 })
 const crit = (kind: RecoveryCriteria['kind'], over: Partial<RecoveryCriteria> = {}): RecoveryCriteria => ({kind, originalPid: 100, hasUnit: false, ...over})
 
 describe('missing: is the service back?', () => {
   it('a baseline must answer with a running listener', () => {
-    expect(missing(obs({faulted: 'running', owners: [{pid: 100, comm: 'node', state: 'S', squatter: false}]}), crit('kill'), 'before')).toBeNull()
+    expect(missing(obs({faulted: 'running', owners: [{pid: 100, startTime: '1000', comm: 'node', state: 'S', squatter: false}]}), crit('kill'), 'before')).toBeNull()
     expect(missing(obs({faulted: 'running', probe: down}), crit('kill'), 'before')).toMatch(/no answer/)
     expect(missing(obs({faulted: 'stopped'}), crit('stop'), 'before')).toMatch(/stopped already/)
   })
 
   it('a stopped process still accepts TCP connections: its listener being stopped is not an answer', () => {
-    const o = obs({faulted: 'stopped', probe: ok, owners: [{pid: 100, comm: 'node', state: 'T', squatter: false}]})
+    const o = obs({faulted: 'stopped', probe: ok, owners: [{pid: 100, startTime: '1000', comm: 'node', state: 'T', squatter: false}]})
     expect(missing(o, crit('stop'), 'after')).toMatch(/still stopped/)
     expect(missing({...o, faulted: 'gone'}, crit('kill'), 'after')).toMatch(/listener pid 100 \(node\) is stopped/)
   })
 
   it('the squatter accepting connections is not the service', () => {
-    expect(missing(obs({owners: [{pid: 300, comm: 'node', state: 'S', squatter: true}]}), crit('squat'), 'after')).toMatch(/squatter still holds/)
+    expect(missing(obs({owners: [{pid: 300, startTime: '3000', comm: 'node', state: 'S', squatter: true}]}), crit('squat'), 'after')).toMatch(/squatter still holds/)
   })
 
   it('systemd: active with a new MainPID; MainPID=0 while it auto-restarts is not back', () => {
@@ -170,9 +184,28 @@ describe('stepRecovery: a step function of now', () => {
   })
 })
 
+describe('missing: a listener that was there before the fault is not a new process', () => {
+  const base = [{pid: 100, startTime: '1000'}, {pid: 200, startTime: '2000'}]
+  const o = (pid: number, startTime: string) => obs({owners: [{pid, startTime, comm: 'node', state: 'S', squatter: false}]})
+  it('kill, squat, crash-loop: only baseline owners on the port (same pid and start time) is not recovered, and says who survived', () => {
+    for (const kind of ['kill', 'squat', 'crash-loop'] as const) {
+      expect(missing(o(200, '2000'), crit(kind, {baselineOwners: base}), 'after')).toBe('no new process holds the port: pid 200 (node) held it before the fault and survived')
+      expect(missing(o(200, '2999'), crit(kind, {baselineOwners: base}), 'after')).toBeNull() // pid reused: a new process
+      expect(missing(o(300, '3000'), crit(kind, {baselineOwners: base}), 'after')).toBeNull()
+    }
+    expect(describeObservation(o(200, '2000'), crit('kill', {baselineOwners: base}))).toBe('port held by pid 200 (node), there before the fault')
+  })
+  it('stop and freeze resume the same process: a baseline owner is the recovery', () => {
+    expect(missing(o(200, '2000'), crit('stop', {baselineOwners: base}), 'after')).toBeNull()
+  })
+  it('the baseline itself needs no new process', () => {
+    expect(missing({...o(200, '2000'), faulted: 'running'}, crit('kill', {baselineOwners: base}), 'before')).toBeNull()
+  })
+})
+
 describe('describeObservation', () => {
   it('names the unit state, who holds the port and the stopped process', () => {
-    const o = obs({faulted: 'stopped', unit: {state: 'active', raw: 'active (running)', mainPid: 100}, owners: [{pid: 100, comm: 'node', state: 'T', squatter: false}, {pid: 7, comm: 'node', state: 'S', squatter: true}]})
+    const o = obs({faulted: 'stopped', unit: {state: 'active', raw: 'active (running)', mainPid: 100}, owners: [{pid: 100, startTime: '1000', comm: 'node', state: 'T', squatter: false}, {pid: 7, startTime: '70', comm: 'node', state: 'S', squatter: true}]})
     expect(describeObservation(o, crit('stop'))).toBe('unit active (running), MainPID 100; port held by pid 100 (node), stopped, pid 7 (node) = the squatter; pid 100 stopped')
     expect(describeObservation(obs({owners: []}), crit('kill'))).toBe('port free')
   })
