@@ -7,7 +7,7 @@ import {systemdView} from '../core/manager-parse.js'
 import {isRunnerCmdline} from '../core/ollama/api.js'
 import type {Action, Check, Status, Verdict} from '../core/verdict.js'
 import type {DrillHelpers, Guard, Squatter} from '../sys/drill-helpers.js'
-import type {HubSignal, SignalHub} from '../sys/signal-hub.js'
+import {JOB_CONTROL_SIGNALS, type HubSignal, type SignalHub} from '../sys/signal-hub.js'
 import type {Prober} from '../sys/probe.js'
 import type {SystemdUnits} from '../sys/systemd-unit.js'
 import type {ProcessDeps} from '../deps.js'
@@ -160,6 +160,13 @@ export async function drill(input: DrillInput, deps: DrillDeps): Promise<Verdict
     deps.progress(`received ${sig}: restoring`)
     wake()
   })
+  // The fault window cannot be suspended: a Ctrl+Z (SIGTSTP) or SIGTTIN while the fault is in
+  // place would keep it there — and --within, --timeout with it — for as long as medic stays
+  // stopped. Ignored until the restore is done; Ctrl+C still restores and ends it.
+  const holdStops = deps.interrupts.subscribe((sig) => {
+    deps.progress(`ignored ${sig}: a drill cannot be suspended while its fault is injected (Ctrl+C restores and ends it)`)
+    deps.log.line(`drill ${input.kind}: ignored ${sig} while the fault is injected`)
+  }, JOB_CONTROL_SIGNALS)
   const nap = (ms: number) => Promise.race([clock.sleep(Math.max(0, ms)), interruptedP])
   const done: DrillStep[] = []
   let guard: Guard | null = null
@@ -321,6 +328,7 @@ export async function drill(input: DrillInput, deps: DrillDeps): Promise<Verdict
       await Promise.race([sq.exited, clock.sleep(1000)])
     }
     unsubscribe()
+    holdStops()
   }
 
   const restoreFailed = restored.filter((r) => !r.ok)

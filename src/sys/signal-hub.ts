@@ -5,14 +5,21 @@
  * node's default for it (die at once) is replaced by the subscribers, so a command can
  * undo what it did before it ends; when the last one unsubscribes, the default is back.
  * SIGKILL cannot be caught; see sys/drill-helpers.ts for what still happens then.
+ * The job-control stops SIGTSTP (Ctrl+Z) and SIGTTIN are delivered only to who names them: a
+ * subscriber replaces their default (medic stops), which is how a drill keeps its fault window
+ * from being suspended. SIGTTOU is deliberately not offered: caught (not ignored), a background
+ * write to a terminal with `stty tostop` is restarted forever — medic spins at 100% CPU (measured);
+ * node cannot set SIG_IGN.
  * This is the only place in src/ that calls `process.on` for a signal.
  */
-export type HubSignal = 'SIGINT' | 'SIGTERM' | 'SIGHUP'
+export type JobControlSignal = 'SIGTSTP' | 'SIGTTIN'
+export type HubSignal = 'SIGINT' | 'SIGTERM' | 'SIGHUP' | JobControlSignal
 
 export const HUB_SIGNALS: readonly HubSignal[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
+export const JOB_CONTROL_SIGNALS: readonly JobControlSignal[] = ['SIGTSTP', 'SIGTTIN']
 
 export interface SignalHub {
-  /** Calls `fn` each time one of `signals` (default: all three) arrives, until the returned unsubscribe. */
+  /** Calls `fn` each time one of `signals` (default: SIGINT, SIGTERM, SIGHUP) arrives, until the returned unsubscribe. */
   subscribe(fn: (signal: HubSignal) => void, signals?: readonly HubSignal[]): () => void
 }
 

@@ -465,3 +465,38 @@ describe('attack-fixes B2: a pre-fork server (master and worker share the LISTEN
     expect(d.lines[0]).toBe(`DRILL_UNKNOWN: kill: dry run, nothing injected: would SIGKILL pid ${r.pid}, SIGKILL pid ${worker}`)
   })
 })
+
+describe('attack-fixes B3: a drill suspended by Ctrl+Z (SIGTSTP) leaves its fault in place', () => {
+  it.each(['SIGTSTP', 'SIGTTIN'] as const)('stop drill, %s to medic while the service is stopped: medic must not sit stopped with the fault injected', async (stopSignal) => {
+    const svc = await startService(j, ['--port', '0', '--http'])
+    // As from a shell with job control (a terminal): medic in a job's process group that is not
+    // orphaned — the kernel discards SIGTSTP to an orphaned group, so a plain detached spawn hides this;
+    // the shell stays (tail --pid) like an interactive one, or the stopped group would be orphaned and SIGHUPed.
+    const pidFile = join(j.tmp(), 'medic.pid')
+    const outFile = join(j.tmp(), 'medic.out')
+    const sh = spawn('bash', ['-c', 'set -m; "$0" "$@" > ' + outFile + ' & echo $! > ' + pidFile + '; tail --pid=$! -f /dev/null', process.execPath, BIN, 'drill', 'stop', '--port', String(svc.port), '--within', '2s', '--interval', '50ms', '--state-dir', j.tmp()], {stdio: 'ignore', detached: true})
+    j.child(sh)
+    const pid = await until('medic started', () => {
+      try {
+        return Number(readFileSync(pidFile, 'utf8').trim()) || null
+      } catch {
+        return null
+      }
+    })
+    j.track(pid) // its own job group (set -m)
+    await until('the service is stopped by the drill', () => procState(svc.pid) === 'T')
+    process.kill(pid, stopSignal) // a person at the terminal presses Ctrl+Z
+    const how = await until('medic exits or sits stopped', () => (!alive(pid) ? 'exited' : procState(pid) === 'T' && procState(svc.pid) === 'T' ? 'stopped with the fault in place' : null), 30_000)
+    try {
+      // Observed: medic stopped (state T), the service SIGSTOPped past --within, the guard waiting on an open pipe.
+      expect(how).toBe('exited')
+      expect(procState(svc.pid)).not.toBe('T')
+      // Fixed: the stop is ignored, the drill runs to its verdict (nothing watches: not recovered) and restores.
+      expect(readFileSync(outFile, 'utf8').split('\n')[0]).toMatch(/^DRILL_ALERT: stop: not recovered within 2(\.0)?s: .*restored \(SIGCONT\)/)
+    } finally {
+      try {
+        process.kill(pid, 'SIGCONT')
+      } catch {}
+    }
+  })
+})

@@ -13,6 +13,7 @@ import {crashDropIn} from '../../src/core/drill.js'
 import {makeSystemdUnits, type SystemdUnits} from '../../src/sys/systemd-unit.js'
 import {systemClock} from '../../src/sys/clock.js'
 import {alive, Janitor, procState, startService} from '../helpers/procs.js'
+import {fakeSignalHub} from '../helpers/fake-signal-hub.js'
 
 const j = new Janitor()
 afterEach(() => j.cleanup())
@@ -133,6 +134,35 @@ describe('drill: an exception in the middle still restores', () => {
     }
     const v = await drill(input({kind: 'stop', port: svc.port, withinMs: 5000}), w.deps)
     expect(v).toMatchObject({status: 'UNKNOWN', summary: 'stop: internal error: boom; restored (SIGCONT)'})
+    expect(procState(svc.pid)).toMatch(/^[RS]$/)
+  })
+})
+
+describe('drill: job-control stops while the fault is injected', () => {
+  it('SIGTSTP and SIGTTIN are held (not an interruption) from before the fault until the restore, released after', async () => {
+    const svc = await startService(j, ['--port', '0'])
+    const w = world()
+    const hub = fakeSignalHub()
+    w.deps.interrupts = hub
+    let calls = 0
+    const progress: string[] = []
+    w.deps.progress = (l) => void progress.push(l)
+    w.deps.prober.tcp = async (...a) => {
+      if (++calls === 2) {
+        expect(procState(svc.pid)).toBe('T')
+        hub.raise('SIGTSTP')
+        hub.raise('SIGTTIN')
+      }
+      return prober.tcp(...a)
+    }
+    const v = await drill(input({kind: 'stop', port: svc.port, withinMs: 300}), w.deps)
+    expect(v.status).toBe('ALERT') // nothing resumes it: not recovered — and not "interrupted"
+    expect(v.summary).toMatch(/^stop: not recovered .*restored \(SIGCONT\)/)
+    expect(progress.filter((l) => l.startsWith('ignored'))).toEqual([
+      'ignored SIGTSTP: a drill cannot be suspended while its fault is injected (Ctrl+C restores and ends it)',
+      'ignored SIGTTIN: a drill cannot be suspended while its fault is injected (Ctrl+C restores and ends it)',
+    ])
+    expect(hub.count()).toBe(0)
     expect(procState(svc.pid)).toMatch(/^[RS]$/)
   })
 })
