@@ -455,6 +455,19 @@ describe('attack-fixes B2: a pre-fork server (master and worker share the LISTEN
     await new Promise((r) => (sup.exitCode !== null ? r(null) : sup.once('exit', r)))
   }, 90_000)
 
+  it('kill --pid <worker>: only the worker is killed; its master, there before, survives and nothing new comes → DRILL_ALERT naming it', async () => {
+    const ready = join(j.tmp(), 'ready.json')
+    const c = spawn('python3', [join(ROOT, 'test/fixtures/proc/prefork.py'), ready], {stdio: 'ignore', detached: true})
+    j.child(c)
+    const r = await waitReady(ready, 'prefork server')
+    const worker = await until('the worker listens', async () => (await listenerPids(r.port)).find((p) => p !== r.pid) ?? null)
+    const d = await drill('kill', '--pid', String(worker), '--port', String(r.port), '--within', '1s')
+    expect(d.lines[0]).toMatch(new RegExp(`^DRILL_ALERT: kill: not recovered within 1(\\.0)?s: no new process holds the port: pid ${r.pid} \\(python3\\) held it before the fault and survived`))
+    expect(d.code).toBe(2)
+    expect(alive(worker)).toBe(false)
+    expect(alive(r.pid)).toBe(true)
+  })
+
   it('--dry-run names the whole owner set it would SIGKILL', async () => {
     const ready = join(j.tmp(), 'ready.json')
     const c = spawn('python3', [join(ROOT, 'test/fixtures/proc/prefork.py'), ready], {stdio: 'ignore', detached: true})
