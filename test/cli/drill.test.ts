@@ -420,6 +420,15 @@ describe('attack-fixes B1: --pid with the --port of another process', () => {
   })
 })
 
+/** The pre-fork fixture: a master and its forked worker, both LISTEN owners of one socket, once the worker listens. */
+async function startPrefork() {
+  const ready = join(j.tmp(), 'ready.json')
+  j.child(spawn('python3', [join(ROOT, 'test/fixtures/proc/prefork.py'), ready], {stdio: 'ignore', detached: true}))
+  const master = await waitReady(ready, 'prefork server')
+  const worker = await until('the worker listens', async () => (await listenerPids(master.port)).find((p) => p !== master.pid) ?? null)
+  return {master, worker}
+}
+
 describe('attack-fixes B2: a pre-fork server (master and worker share the LISTEN socket)', () => {
   it('kill --port: the master SIGKILLed, its worker (there before) keeps the port — never DRILL_OK', async () => {
     const ready = join(j.tmp(), 'ready.json')
@@ -456,11 +465,7 @@ describe('attack-fixes B2: a pre-fork server (master and worker share the LISTEN
   }, 90_000)
 
   it('kill --pid <worker>: only the worker is killed; its master, there before, survives and nothing new comes → DRILL_ALERT naming it', async () => {
-    const ready = join(j.tmp(), 'ready.json')
-    const c = spawn('python3', [join(ROOT, 'test/fixtures/proc/prefork.py'), ready], {stdio: 'ignore', detached: true})
-    j.child(c)
-    const r = await waitReady(ready, 'prefork server')
-    const worker = await until('the worker listens', async () => (await listenerPids(r.port)).find((p) => p !== r.pid) ?? null)
+    const {master: r, worker} = await startPrefork()
     const d = await drill('kill', '--pid', String(worker), '--port', String(r.port), '--within', '1s')
     expect(d.lines[0]).toMatch(new RegExp(`^DRILL_ALERT: kill: not recovered within 1(\\.0)?s: no new process holds the port: pid ${r.pid} \\(python3\\) held it before the fault and survived`))
     expect(d.code).toBe(2)
@@ -469,11 +474,7 @@ describe('attack-fixes B2: a pre-fork server (master and worker share the LISTEN
   })
 
   it('--dry-run names the whole owner set it would SIGKILL', async () => {
-    const ready = join(j.tmp(), 'ready.json')
-    const c = spawn('python3', [join(ROOT, 'test/fixtures/proc/prefork.py'), ready], {stdio: 'ignore', detached: true})
-    j.child(c)
-    const r = await waitReady(ready, 'prefork server')
-    const worker = await until('the worker listens', async () => (await listenerPids(r.port)).find((p) => p !== r.pid) ?? null)
+    const {master: r, worker} = await startPrefork()
     const d = await drill('kill', '--port', String(r.port), '--dry-run')
     expect(d.lines[0]).toBe(`DRILL_UNKNOWN: kill: dry run, nothing injected: would SIGKILL pid ${r.pid}, SIGKILL pid ${worker}`)
   })
