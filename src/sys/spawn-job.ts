@@ -134,15 +134,35 @@ export interface Held {
 /**
  * The spare's shell: waits for one line on its stdin (the release) and execs the command
  * with stdin from /dev/null, as `start` gives it; end of file (a discard, medic gone) ends
- * it. The command comes in the environment (MEDIC_SPARE_<i>, unset before the exec), not
- * in the shell's arguments: `pgrep -f <service>` and the like must not find a spare that
- * is not the service. dash exports PWD, so it is unset as the shim unsets it when medic's
- * env has none.
+ * it. The command comes in the environment (<tag>_<i>, unset before the exec), not in the
+ * shell's arguments: `pgrep -f <service>` and the like must not find a spare that is not the
+ * service. The command reaches the exec through the positional parameters (`set --`), which
+ * are not in the environment, and the release line is read into <tag>_GO, unset too: the
+ * service gets exactly the environment a plain start gives it — its own `_`, `a1` or
+ * `MEDIC_SPARE_1` included (attack-spare F3). The tag is a prefix none of the env's names
+ * has. dash exports PWD, so it is unset as the shim unsets it when medic's env has none.
  */
 function holdShell(argv: string[], env: NodeJS.ProcessEnv): {argv: string[]; env: NodeJS.ProcessEnv} {
-  const names = argv.map((_, i) => `MEDIC_SPARE_${i}`)
-  const script = `[ "$1" = keep ] || unset PWD; read -r _ || exit 0; ${names.map((n, i) => `a${i}=$${n}; `).join('')}unset ${names.join(' ')}; exec ${names.map((_, i) => `"$a${i}"`).join(' ')} </dev/null`
+  let tag = 'MEDIC_SPARE'
+  while (Object.keys(env).some((k) => k.startsWith(`${tag}_`))) tag += '_'
+  const names = argv.map((_, i) => `${tag}_${i}`)
+  const script = `[ "$1" = keep ] || unset PWD; read -r ${tag}_GO || exit 0; set -- ${names.map((n) => `"$${n}"`).join(' ')}; unset ${tag}_GO ${names.join(' ')}; exec "$@" </dev/null`
   return {argv: ['/bin/sh', '-c', script, 'medic-spare', env.PWD === undefined ? 'drop' : 'keep'], env: {...env, ...Object.fromEntries(names.map((n, i) => [n, argv[i]]))}}
+}
+
+/**
+ * node's spawn throws, instead of reporting, what the kernel refuses at the exec itself
+ * (E2BIG: arguments plus environment over ARG_MAX, or one argument over MAX_ARG_STRLEN):
+ * reported as `failed`, after the caller has its handle, as node reports ENOENT.
+ */
+function spawnOrFail(o: Parameters<typeof spawnJob>[0], on: JobEvents): ChildProcess | null {
+  try {
+    return spawnJob(o)
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException
+    queueMicrotask(() => on.failed({code: err.code, message: err.message}))
+    return null
+  }
 }
 
 function wire(c: ChildProcess, o: StartSpec, on: JobEvents): void {
@@ -160,11 +180,15 @@ function wire(c: ChildProcess, o: StartSpec, on: JobEvents): void {
 export const jobSpawner: Spawner = {
   resolve: resolveProgram,
   start(o, on) {
-    wire(spawnJob({argv: o.argv, env: o.env, cwd: o.cwd, cgroup: o.cgroup, stdio: ['ignore', o.output ? 'pipe' : 'ignore', o.output ? 'pipe' : 'ignore']}), o, on)
+    const c = spawnOrFail({argv: o.argv, env: o.env, cwd: o.cwd, cgroup: o.cgroup, stdio: ['ignore', o.output ? 'pipe' : 'ignore', o.output ? 'pipe' : 'ignore']}, on)
+    if (c) wire(c, o, on)
   },
   hold(o, on) {
     const h = holdShell(o.argv, o.env)
-    const c = spawnJob({argv: h.argv, env: h.env, cwd: o.cwd, cgroup: o.cgroup, stdio: ['pipe', o.output ? 'pipe' : 'ignore', o.output ? 'pipe' : 'ignore']})
+    // The hold script grows with the command (~35 bytes an argument): past ~3,500 arguments
+    // it is one exec argument longer than MAX_ARG_STRLEN, and there is no spare (`failed`).
+    const c = spawnOrFail({argv: h.argv, env: h.env, cwd: o.cwd, cgroup: o.cgroup, stdio: ['pipe', o.output ? 'pipe' : 'ignore', o.output ? 'pipe' : 'ignore']}, on)
+    if (!c) return {pid: undefined, release() {}, discard() {}}
     wire(c, o, on)
     c.stdin!.on('error', () => {}) // EPIPE: the spare is gone, its exit says so
     return {pid: c.pid, release: () => void c.stdin!.end('\n'), discard: () => void c.stdin!.end()}
