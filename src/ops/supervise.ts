@@ -82,7 +82,6 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
   let state: SupervisorState = initialState(input.config)
   let childId: {pid: number; startTime: string} | null = null
   const out = new CappedLog(input.childLog, input.childLogMax, (why) => log(why))
-  const quiet = new LogFile(undefined)
   const wallOf = (mono: number) => clock.wall().getTime() - (clock.now() - mono)
   /** Lines held while a restart is under way, written once the new child is started. */
   let deferred: string[] | null = null
@@ -186,8 +185,10 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
       }
       case 'free-port': {
         if (input.port === null) return
-        // Its own log lines (one per start, "port free") are not written: what it did is in the summary.
-        const v = await cleanup({ports: [input.port], graceMs: input.graceMs, killWaitMs: 3000, dryRun: false, deadlineAt: null}, {...deps, log: quiet, progress: () => {}})
+        // Its own log lines (one per start, "port free") are not written: what it did is in
+        // the summary. Its first one comes before it signals a holder and waits: the held
+        // lines are written then, as the reap writes them (attack-spare F2).
+        const v = await cleanup({ports: [input.port], graceMs: input.graceMs, killWaitMs: 3000, dryRun: false, deadlineAt: null}, {...deps, log: new FlushFirst(flushLog), progress: () => {}})
         if (v.status !== 'OK') log(`before start: ${v.summary}`)
         return
       }
@@ -239,6 +240,10 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
     for (let round = 0; round < 6; round++) {
       const found = members()
       if (found.length === 0) return {killed, left: []}
+      // Leftovers: this restart waits out their grace anyway. What is known (why the child
+      // ended) is written now, before the signals and the wait, not held until the next
+      // start — lost if medic dies meanwhile (attack-spare F2).
+      flushLog()
       const frozen = round > 0 && scope.freeze(true)
       const targets: KillTarget[] = found.map((m) => ({pid: m.pid, startTime: m.startTime, label: `pid ${m.pid} (${m.comm}, by ${m.via})`}))
       let r
@@ -269,6 +274,12 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
     exited: ((code: number | null, signal: NodeJS.Signals | null) => void) | null
   }
   let spare: Spare | null = null
+  /**
+   * Set the moment a stop is received (SIGTERM, SIGINT, --timeout), before its event waits
+   * its turn behind a restart under way (a reap's grace, the port): no child is started
+   * after it — the spare is discarded unrun (attack-spare F1).
+   */
+  let stopAsked = false
   let spareFor = -1
   /** The last spare discarded: found by a reap, it is not named as a leftover. */
   let spentSpare: number | null = null
@@ -337,6 +348,11 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
   }
 
   const startChild = () => {
+    if (stopAsked) {
+      // The queued stop comes first (phase stopping), so this ends the supervisor: stopped.
+      discardSpare()
+      return dispatch({type: 'spawn-failed', error: 'a stop was received before its start', permanent: false})
+    }
     // A program that is not there is known before spawning (through the cgroup shim it would only be an exit 127).
     const prog = deps.spawner.resolve(input.command[0], childEnv.PATH)
     if (!prog.ok) {
@@ -348,7 +364,8 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
     deps.spawner.start({argv: input.command, env: childEnv, cgroup, output: true}, {
       output: (d) => out.write(d),
       spawned: (pid) => childSpawned(pid, ''),
-      failed: (err) => dispatch({type: 'spawn-failed', error: `${input.command[0]}: ${err.code ?? err.message}`, permanent: err.code === 'ENOENT' || err.code === 'EACCES'}),
+      // E2BIG (the command and its environment over ARG_MAX) fails the same way every time.
+      failed: (err) => dispatch({type: 'spawn-failed', error: `${input.command[0]}: ${err.code ?? err.message}${err.code === 'E2BIG' ? ' (its arguments and environment are longer than the kernel takes)' : ''}`, permanent: err.code === 'ENOENT' || err.code === 'EACCES' || err.code === 'E2BIG'}),
       exited: childExited,
     })
   }
@@ -382,8 +399,12 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
       })
     : () => {}
 
-  const unsubscribe = deps.signals.subscribe((sig) => dispatch(sig === 'SIGHUP' ? {type: 'restart', reason: 'received SIGHUP'} : {type: 'stop', reason: `received ${sig}`}))
-  const stopDeadline = input.deadlineAt !== null ? after(clock, timerMs(input.deadlineAt - clock.now()), () => dispatch({type: 'stop', reason: '--timeout reached'})) : () => {}
+  const stop = (reason: string) => {
+    stopAsked = true
+    dispatch({type: 'stop', reason})
+  }
+  const unsubscribe = deps.signals.subscribe((sig) => (sig === 'SIGHUP' ? dispatch({type: 'restart', reason: 'received SIGHUP'}) : stop(`received ${sig}`)))
+  const stopDeadline = input.deadlineAt !== null ? after(clock, timerMs(input.deadlineAt - clock.now()), () => stop('--timeout reached')) : () => {}
 
   dispatch({type: 'start'})
   const verdict = await finished
@@ -400,4 +421,15 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
   }
   lock.release()
   return verdict
+}
+
+/** A log that writes nothing of its own; its first line (cleanup is about to signal and wait) writes the held lines first. */
+class FlushFirst extends LogFile {
+  constructor(private readonly flush: () => void) {
+    super(undefined)
+  }
+
+  override line(): void {
+    this.flush()
+  }
 }

@@ -43,11 +43,13 @@ const fakeCgroups = (o: {cgroup?: boolean; escaped?: Map<number, string>} = {}):
   watchEscapes: () => ({ok: true, watch: {drain: () => {}, escaped: () => o.escaped ?? new Map(), overrun: () => 0, close: () => {}}}),
 })
 
-function world(o: {behaviour?: (c: FakeChild, w: {exit: (c: FakeChild, code: number | null, signal: NodeJS.Signals | null) => void}) => void; resolvable?: boolean; probeOk?: () => boolean; cgroups?: SuperviseDeps['cgroups']} = {}) {
+function world(o: {behaviour?: (c: FakeChild, w: {exit: (c: FakeChild, code: number | null, signal: NodeJS.Signals | null) => void}) => void; resolvable?: boolean; startFails?: string; probeOk?: () => boolean; cgroups?: SuperviseDeps['cgroups']} = {}) {
   const t = fakeClock()
   const hub = fakeSignalHub()
   const events: string[] = []
   const announced: string[] = []
+  /** What the supervisor logged (its progress lines), with the fake time each was written. */
+  const lines: string[] = []
   const children: FakeChild[] = []
   let nextPid = 1000
   const at = () => `@${t.now()}`
@@ -62,6 +64,11 @@ function world(o: {behaviour?: (c: FakeChild, w: {exit: (c: FakeChild, code: num
   const spawner: Pick<Spawner, 'resolve' | 'start' | 'hold'> = {
     resolve: (name) => (o.resolvable === false ? {ok: false, code: 'ENOENT', reason: `${name}: not found in PATH (ENOENT)`} : {ok: true, path: `/bin/${name}`}),
     start(opts, on) {
+      if (o.startFails) {
+        // What jobSpawner reports when node's spawn throws (E2BIG): no process, `failed`.
+        events.push(`spawn-failed ${o.startFails}${at()}`)
+        return void queueMicrotask(() => on.failed({code: o.startFails, message: `spawn ${o.startFails}`}))
+      }
       const c: FakeChild = {pid: nextPid++, n: children.length, alive: true, startedAt: t.now(), on, ignoresTerm: false, held: false}
       children.push(c)
       events.push(`spawn ${c.pid} ${opts.argv.join(' ')}${at()}`)
@@ -125,7 +132,7 @@ function world(o: {behaviour?: (c: FakeChild, w: {exit: (c: FakeChild, code: num
     gate: {send, inspect: () => null, resume: () => ({result: 'sent'}), adjust: () => { throw new Error('supervise never renices') }, scope: () => scope},
     locks: {acquire: async () => ({acquired: true, release: () => {}})},
     log: new LogFile(undefined),
-    progress: () => {},
+    progress: (l) => lines.push(`${l}${at()}`),
     selfPid: SELF,
     uid: 0,
     prober: {
@@ -157,7 +164,7 @@ function world(o: {behaviour?: (c: FakeChild, w: {exit: (c: FakeChild, code: num
     children.push(c)
     return c
   }
-  return {t, hub, events, announced, children, running, exit, leftover, dir, state, start, verdict: () => verdict, spawns: () => events.filter((e) => e.startsWith('spawn')), starts: () => events.filter((e) => e.startsWith('spawn') || e.startsWith('release'))}
+  return {t, hub, events, announced, lines, children, running, exit, leftover, dir, state, start, verdict: () => verdict, spawns: () => events.filter((e) => e.startsWith('spawn')), starts: () => events.filter((e) => e.startsWith('spawn') || e.startsWith('release'))}
 }
 
 describe('supervise (ops loop over the supervisor machine, fake world)', () => {
@@ -307,6 +314,40 @@ describe('supervise (ops loop over the supervisor machine, fake world)', () => {
     expect(v.verdict()?.status).toBe('OK')
   })
 
+  // attack-spare F1: a stop that arrives while the dead child's leftovers are being reaped
+  // (their --grace) must not start the service: the spare is discarded, never released.
+  it('a stop received while the dead child\'s leftovers are reaped discards the spare: the command never runs after the stop', async () => {
+    const w = world()
+    void w.start()
+    await w.t.runUntil('a spare', () => w.events.some((e) => e.startsWith('hold')))
+    const left = w.leftover()
+    left.ignoresTerm = true // the reap waits its --grace before the SIGKILL
+    w.exit(w.children[0], null, 'SIGKILL')
+    await w.t.runUntil('the leftover got its SIGTERM', () => w.events.includes(`SIGTERM ${left.pid}@1000`))
+    w.hub.raise('SIGTERM') // `supervise stop` inside the restart window
+    await w.t.runUntil('stopped', () => w.verdict() !== null)
+    expect(w.starts()).toEqual(['spawn 1000 svc --port 8080@0']) // observed: the spare is released after the stop, and the command runs
+    expect(w.events.filter((e) => e.startsWith('discard'))).toHaveLength(1)
+    expect(w.verdict()?.status).toBe('OK')
+  })
+
+  // attack-spare F2: the exit of the child is what an operator needs to see at once; held
+  // until the next start, it is stamped late, and lost if medic dies during the reap.
+  it('the child\'s exit is logged when it is known, not held back while the leftovers are reaped', async () => {
+    const w = world()
+    void w.start()
+    await w.t.runUntil('a spare', () => w.events.some((e) => e.startsWith('hold')))
+    const left = w.leftover()
+    left.ignoresTerm = true
+    w.exit(w.children[0], null, 'SIGKILL')
+    await w.t.runUntil('the leftover got its SIGTERM', () => w.events.includes(`SIGTERM ${left.pid}@1000`))
+    // Within the grace (500 ms): the exit happened at 1000 and medic knows it; the log must say so now.
+    expect(w.lines.filter((l) => l.includes('child killed by SIGKILL'))).toEqual([expect.stringMatching(/@1000$/)])
+    await w.t.runUntil('released', () => w.events.some((e) => e.startsWith('release')))
+    w.hub.raise('SIGTERM')
+    await w.t.runUntil('stopped', () => w.verdict() !== null)
+  })
+
   it('a command that cannot start is ALERT without a spawn', async () => {
     const w = world({resolvable: false})
     void w.start()
@@ -314,5 +355,17 @@ describe('supervise (ops loop over the supervisor machine, fake world)', () => {
     expect(w.spawns()).toEqual([])
     expect(w.verdict()).toMatchObject({status: 'ALERT', summary: 'gw: could not start: svc: not found in PATH (ENOENT): the command cannot start'})
     expect(w.hub.count()).toBe(0)
+  })
+
+  // attack-spare N5: a plain start the kernel refuses at the exec (E2BIG) threw out of the
+  // spawner into the dispatch: the supervisor stayed "starting" with no child and no alert.
+  // It is reported as `failed` now, and — the same command, the same environment — it can
+  // never start: ALERT, the supervisor ends.
+  it('a command the kernel refuses at the exec (E2BIG) is ALERT: the command cannot start', async () => {
+    const w = world({startFails: 'E2BIG'})
+    void w.start()
+    await w.t.runUntil('ended', () => w.verdict() !== null)
+    expect(w.events.filter((e) => e.startsWith('spawn'))).toEqual(['spawn-failed E2BIG@0'])
+    expect(w.verdict()).toMatchObject({status: 'ALERT', summary: expect.stringMatching(/^gw: could not start: svc: E2BIG .*: the command cannot start$/)})
   })
 })

@@ -278,6 +278,72 @@ describe("supervise's spare (a stable run restarts through a child forked ahead 
     expect(await s.exited).toBe(0)
   })
 
+  // attack-spare F1 + F2, end to end: the child dies and leaves a process that ignores
+  // SIGTERM, so the restart waits out --grace. The log says why the child ended at once (not
+  // at the next start), and a stop received during that grace starts nothing: the spare is
+  // discarded unrun, the verdict is that of a stop.
+  it('a stop during the dead child\'s reap starts nothing (the spare ends unrun); the exit is logged before the grace is over', async (ctx) => {
+    if (rootOnly(ctx)) return
+    const dir = j.tmp()
+    const port = await freePort()
+    const run = ['sh', '-c', 'echo $$ >> "$0/starts"; ( trap "" TERM; exec sleep 100000 ) & exec "$1" "$2" --port "$3"', dir, process.execPath, SERVICE, String(port)]
+    const s = superviseRun(['--port', String(port), '--min-uptime', '200ms', '--grace', '5s'], run)
+    const log = () => (existsSync(join(s.dir, 'supervise', 'gw.log')) ? readFileSync(join(s.dir, 'supervise', 'gw.log'), 'utf8') : '')
+    const first = await until('a stable run', () => (s.state()?.stable && s.state().child ? s.state().child.pid as number : null))
+    const spare = await until('its spare, held', () => spareOf(s.child.pid))
+    process.kill(first, 'SIGKILL')
+    // Written before the leftover's SIGTERM; observed before: only after the next start.
+    await until('the exit logged', () => /child killed by SIGKILL after \S+; restart now/.test(log()))
+    expect(log().match(/started child pid/g)).toHaveLength(1) // the next child is not started yet: its spare is held until the leftover is gone
+    s.child.kill('SIGTERM') // within the 5 s grace of the leftover
+    expect(await s.exited).toBe(0)
+    expect(lines(join(dir, 'starts'))).toEqual([String(first)]) // observed before: the spare ran the command after the stop
+    expect(alive(spare)).toBe(false)
+    expect(s.out().trim().split('\n').at(-1)).toMatch(/^SUPERVISOR_OK: gw supervisor stopped; no process of the service left/)
+    expect(log()).toMatch(/child could not start: a stop was received before its start; supervisor stopped/)
+    expect(marked(s.mark)).toEqual([])
+  })
+
+  // attack-spare F3: the hold shell's own variables (`read -r _`, a<i>, MEDIC_SPARE_<i>) once
+  // overwrote or removed the service's: a child started through the spare must get, byte for
+  // byte, the environment of a plain start.
+  it('gives the command the environment of a plain start, byte for byte: its own _, a1, MEDIC_SPARE_1 and MEDIC_SPARE_GO too', async (ctx) => {
+    if (rootOnly(ctx)) return
+    const port = await freePort()
+    const own = ['_=/usr/bin/launcher', 'a1=USERVAL', 'MEDIC_SPARE_1=mine', 'MEDIC_SPARE_GO=go', 'a0=zero']
+    const s = superviseRun(['--port', String(port), '--min-uptime', '200ms', '--inherit-env', ...own.slice(1).flatMap((kv) => ['--env', kv])],
+      [process.execPath, SERVICE, '--port', String(port)], {_: '/usr/bin/launcher'})
+    const first = await until('a stable run', () => (s.state()?.stable && s.state().child ? s.state().child.pid as number : null))
+    const spare = await until('its spare, held', () => spareOf(s.child.pid))
+    const plain = readFileSync(`/proc/${first}/environ`, 'latin1')
+    for (const kv of own) expect(plain.split('\0')).toContain(kv)
+    process.kill(first, 'SIGKILL')
+    await until('the spare running the command', () => s.state()?.child?.pid === spare && readFileSync(`/proc/${spare}/cmdline`, 'latin1').includes(SERVICE))
+    expect(readFileSync(`/proc/${spare}/environ`, 'latin1')).toBe(plain) // observed before: _= (empty), a1=<argv[1]>, no MEDIC_SPARE_1
+    s.child.kill('SIGTERM')
+    expect(await s.exited).toBe(0)
+  })
+
+  // attack-spare F4: past ~3,500 arguments the hold script is longer than one exec argument
+  // may be; hold() threw E2BIG into the dispatch ("internal error" and a stack in the log
+  // after every stable run). Now: no spare, said once per run, and the restart is a plain start.
+  it('a command too long to hold is restarted by a plain start; the log says "no spare", never an internal error', async (ctx) => {
+    if (rootOnly(ctx)) return
+    const dir = j.tmp()
+    const port = await freePort()
+    const many = Array.from({length: 5000}, (_, i) => `x${i}`)
+    const s = superviseRun(['--port', String(port), '--min-uptime', '200ms', '--child-pid-file', join(dir, 'child.pid')],
+      ['sh', '-c', 'echo $$ >> "$0/starts"; exec "$1" "$2" --port "$3"', dir, process.execPath, SERVICE, String(port), ...many])
+    const log = () => (existsSync(join(s.dir, 'supervise', 'gw.log')) ? readFileSync(join(s.dir, 'supervise', 'gw.log'), 'utf8') : '')
+    const first = await until('a stable run', () => (s.state()?.stable && s.state().child ? s.state().child.pid as number : null))
+    await until('no spare, said', () => log().includes('no spare child: E2BIG'))
+    process.kill(first, 'SIGKILL')
+    await until('the second run', () => (lines(join(dir, 'starts')).length === 2 && s.state()?.state === 'running' ? true : null))
+    s.child.kill('SIGTERM')
+    expect(await s.exited).toBe(0)
+    expect(log()).not.toMatch(/internal error/)
+  })
+
   it('ends unrun when the supervisor is SIGKILLed (its pipe closes)', async (ctx) => {
     if (rootOnly(ctx)) return
     const {s, dir, first, spare} = await withSpare([])
