@@ -82,6 +82,7 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
   let state: SupervisorState = initialState(input.config)
   let childId: {pid: number; startTime: string} | null = null
   const out = new CappedLog(input.childLog, input.childLogMax, (why) => log(why))
+  const quiet = new LogFile(undefined)
   const wallOf = (mono: number) => clock.wall().getTime() - (clock.now() - mono)
   /** Lines held while a restart is under way, written once the new child is started. */
   let deferred: string[] | null = null
@@ -186,9 +187,9 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
       case 'free-port': {
         if (input.port === null) return
         // Its own log lines (one per start, "port free") are not written: what it did is in
-        // the summary. Its first one comes before it signals a holder and waits: the held
-        // lines are written then, as the reap writes them (attack-spare F2).
-        const v = await cleanup({ports: [input.port], graceMs: input.graceMs, killWaitMs: 3000, dryRun: false, deadlineAt: null}, {...deps, log: new FlushFirst(flushLog), progress: () => {}})
+        // the summary. Its progress comes only from signalling a holder, before the wait for
+        // it: the held lines are written then (attack-spare F2); a free port keeps them held.
+        const v = await cleanup({ports: [input.port], graceMs: input.graceMs, killWaitMs: 3000, dryRun: false, deadlineAt: null}, {...deps, log: quiet, progress: () => flushLog()})
         if (v.status !== 'OK') log(`before start: ${v.summary}`)
         return
       }
@@ -423,13 +424,3 @@ export async function supervise(input: SuperviseInput, deps: SuperviseDeps): Pro
   return verdict
 }
 
-/** A log that writes nothing of its own; its first line (cleanup is about to signal and wait) writes the held lines first. */
-class FlushFirst extends LogFile {
-  constructor(private readonly flush: () => void) {
-    super(undefined)
-  }
-
-  override line(): void {
-    this.flush()
-  }
-}

@@ -50,6 +50,8 @@ function world(o: {behaviour?: (c: FakeChild, w: {exit: (c: FakeChild, code: num
   const announced: string[] = []
   /** What the supervisor logged (its progress lines), with the fake time each was written. */
   const lines: string[] = []
+  /** Each logged line with the number of events before it: where it was written among them. */
+  const logged: {line: string; after: number}[] = []
   const children: FakeChild[] = []
   let nextPid = 1000
   const at = () => `@${t.now()}`
@@ -132,7 +134,7 @@ function world(o: {behaviour?: (c: FakeChild, w: {exit: (c: FakeChild, code: num
     gate: {send, inspect: () => null, resume: () => ({result: 'sent'}), adjust: () => { throw new Error('supervise never renices') }, scope: () => scope},
     locks: {acquire: async () => ({acquired: true, release: () => {}})},
     log: new LogFile(undefined),
-    progress: (l) => lines.push(`${l}${at()}`),
+    progress: (l) => (lines.push(`${l}${at()}`), logged.push({line: l, after: events.length})),
     selfPid: SELF,
     uid: 0,
     prober: {
@@ -164,7 +166,7 @@ function world(o: {behaviour?: (c: FakeChild, w: {exit: (c: FakeChild, code: num
     children.push(c)
     return c
   }
-  return {t, hub, events, announced, lines, children, running, exit, leftover, dir, state, start, verdict: () => verdict, spawns: () => events.filter((e) => e.startsWith('spawn')), starts: () => events.filter((e) => e.startsWith('spawn') || e.startsWith('release'))}
+  return {t, hub, events, announced, lines, logged, children, running, exit, leftover, dir, state, start, verdict: () => verdict, spawns: () => events.filter((e) => e.startsWith('spawn')), starts: () => events.filter((e) => e.startsWith('spawn') || e.startsWith('release'))}
 }
 
 describe('supervise (ops loop over the supervisor machine, fake world)', () => {
@@ -344,6 +346,21 @@ describe('supervise (ops loop over the supervisor machine, fake world)', () => {
     // Within the grace (500 ms): the exit happened at 1000 and medic knows it; the log must say so now.
     expect(w.lines.filter((l) => l.includes('child killed by SIGKILL'))).toEqual([expect.stringMatching(/@1000$/)])
     await w.t.runUntil('released', () => w.events.some((e) => e.startsWith('release')))
+    w.hub.raise('SIGTERM')
+    await w.t.runUntil('stopped', () => w.verdict() !== null)
+  })
+
+  // The other side of F2: a restart that waits for nothing (no leftover, the port free)
+  // still keeps the log appends off its path — the lines come after the start.
+  it('a restart that waits for nothing writes the exit line after the start, not before it', async () => {
+    const w = world()
+    void w.start()
+    await w.t.runUntil('a spare', () => w.events.some((e) => e.startsWith('hold')))
+    w.exit(w.children[0], null, 'SIGKILL')
+    await w.t.runUntil('released', () => w.events.some((e) => e.startsWith('release')))
+    await w.t.runUntil('logged', () => w.logged.some((l) => l.line.includes('child killed by SIGKILL')))
+    const released = w.events.findIndex((e) => e.startsWith('release'))
+    expect(w.logged.find((l) => l.line.includes('child killed by SIGKILL'))!.after).toBeGreaterThan(released)
     w.hub.raise('SIGTERM')
     await w.t.runUntil('stopped', () => w.verdict() !== null)
   })
