@@ -315,6 +315,7 @@ describe("supervise's spare (a stable run restarts through a child forked ahead 
       [process.execPath, SERVICE, '--port', String(port)], {_: '/usr/bin/launcher'})
     const first = await until('a stable run', () => (s.state()?.stable && s.state().child ? s.state().child.pid as number : null))
     const spare = await until('its spare, held', () => spareOf(s.child.pid))
+    await until('the first run exec\'d (past the cgroup shim)', () => readFileSync(`/proc/${first}/cmdline`, 'latin1').startsWith(`${process.execPath}\0`))
     const plain = readFileSync(`/proc/${first}/environ`, 'latin1')
     for (const kv of own) expect(plain.split('\0')).toContain(kv)
     process.kill(first, 'SIGKILL')
