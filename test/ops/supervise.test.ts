@@ -333,6 +333,20 @@ describe('supervise (ops loop over the supervisor machine, fake world)', () => {
     expect(w.verdict()?.status).toBe('OK')
   })
 
+  // F1 with --timeout: the deadline is a stop too, and falls inside the leftover's grace here.
+  it('a --timeout reached while the dead child\'s leftovers are reaped starts nothing either', async () => {
+    const w = world()
+    void w.start({deadlineAt: 1200})
+    await w.t.runUntil('a spare', () => w.events.some((e) => e.startsWith('hold')))
+    const left = w.leftover()
+    left.ignoresTerm = true
+    w.exit(w.children[0], null, 'SIGKILL')
+    await w.t.runUntil('stopped', () => w.verdict() !== null)
+    expect(w.starts()).toEqual(['spawn 1000 svc --port 8080@0'])
+    expect(w.events.filter((e) => e.startsWith('discard'))).toHaveLength(1)
+    expect(w.verdict()?.status).toBe('OK')
+  })
+
   // attack-spare F2: the exit of the child is what an operator needs to see at once; held
   // until the next start, it is stamped late, and lost if medic dies during the reap.
   it('the child\'s exit is logged when it is known, not held back while the leftovers are reaped', async () => {
