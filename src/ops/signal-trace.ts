@@ -1,7 +1,7 @@
 import {explain, isSignalEvent, parseOomLines, parseStraceLine, parseTraceLine, SIGNALS, type Ending, type Explanation, type GuardAction, type ObservedSignal, type OwnCgroup, type SenderInfo} from '../core/trace.js'
 import type {Clock} from '../sys/clock.js'
 import type {SignalGate} from '../sys/signal-gate.js'
-import type {SignalHub} from '../sys/signal-hub.js'
+import {HUB_SIGNALS, type SignalHub} from '../sys/signal-hub.js'
 import type {ProcessTable} from '../sys/proc-table.js'
 import {formatMs} from '../core/duration.js'
 import type {Progress} from '../deps.js'
@@ -206,14 +206,15 @@ export async function traceSignals(o: TraceOptions): Promise<TraceResult> {
   const stopAt = o.durationMs === null ? null : clock.now() + o.durationMs
   let interrupted = false
   let interruptedBy: NodeJS.Signals | null = null
-  // The same signal medic received goes on to the job (Ctrl+C as SIGINT, `timeout` as SIGTERM),
+  // The same signal medic received goes on to the job (Ctrl+C as SIGINT, `timeout` as SIGTERM,
+  // a closed terminal as SIGHUP),
   // to its process group, member by member through the gate (the job is ours).
   const onInt = (sig: NodeJS.Signals) => {
     interrupted = true
     interruptedBy ??= sig
     if (child?.pid) scope.signalAll(sig, {group: true})
   }
-  const off = o.handleSignals !== false ? o.signals.subscribe(onInt, ['SIGINT', 'SIGTERM']) : () => {}
+  const off = o.handleSignals !== false ? o.signals.subscribe(onInt, HUB_SIGNALS) : () => {}
   o.onStart?.(rootPid)
   // A job started here writes to the same terminal, bypassing medic: one line, no spinner.
   const step = o.progress.step
