@@ -7,7 +7,8 @@ import {exitCodeFor, Refusal, toJson, toSubject, toText, usageVerdict, type Exit
 import {setDeadline, waitingOn} from '../sys/deadline.js'
 import {parseCommandArgv, UsageError} from './parse.js'
 import {progressSink, tokenPainter} from './progress.js'
-import {whenUnhandled} from '../sys/signal-hub.js'
+import {holdUntilExit, whenUnhandled} from '../sys/signal-hub.js'
+import {stopInFlight} from '../sys/exec.js'
 import type {CommandSpec, Parsed} from './spec.js'
 import type {Observer} from '../ops/observe.js'
 import {commonValues, observed} from './common-flags.js'
@@ -168,8 +169,13 @@ export async function runCommand(spec: CommandSpec, argv: string[], env: NodeJS.
 function interrupted(subject: string, current: () => string | undefined, untrap: (() => void)[]): Promise<Verdict> {
   return new Promise((resolve) => {
     untrap.push(whenUnhandled((sig) => {
+      // medic exits right after the verdict: a second signal must not kill it first (the code
+      // would be lost), and the commands it was waiting on must not run on without it.
+      holdUntilExit()
       const during = current()
-      resolve({subject, status: 'UNKNOWN', checks: [], actions: [], summary: `interrupted by ${sig}${during ? ` while ${during}` : ''}; what medic did until then is on stderr`})
+      const stopped = stopInFlight()
+      const also = stopped.length ? `; SIGTERM sent to the command${stopped.length > 1 ? 's' : ''} still running (pid ${stopped.join(', ')})` : ''
+      resolve({subject, status: 'UNKNOWN', checks: [], actions: [], summary: `interrupted by ${sig}${during ? ` while ${during}` : ''}${also}; what medic did until then is on stderr`})
     }))
   })
 }

@@ -16,6 +16,39 @@ export interface ExecResult {
 }
 
 /**
+ * The external commands still running, by pid: medic's own children, not yet reaped (each
+ * leaves the set on its 'exit'), so a pid here cannot have been reused. `group`: it leads
+ * its own process group (runDetached); otherwise it shares medic's.
+ */
+const inFlight = new Map<number, {group: boolean}>()
+
+function track(child: {pid?: number; once(e: 'exit', f: () => void): unknown}, group: boolean): void {
+  const pid = child.pid
+  if (!pid) return
+  inFlight.set(pid, {group})
+  child.once('exit', () => inFlight.delete(pid))
+}
+
+/**
+ * When medic is interrupted and exits at once, the commands it is waiting on must not run
+ * on without it (a --stop-cmd in its own session never sees a Ctrl+C; a command in medic's
+ * group never sees a SIGTERM sent to medic alone): SIGTERM to each one's process group (or
+ * to it, if it shares medic's group). The same exception to the signal gate as the
+ * timeout's SIGKILL below (sys/signal-gate.ts). Returns the pids signalled.
+ */
+export function stopInFlight(sig: NodeJS.Signals = 'SIGTERM'): number[] {
+  const done: number[] = []
+  for (const [pid, {group}] of inFlight) {
+    try {
+      process.kill(group ? -pid : pid, sig)
+      done.push(pid)
+    } catch {}
+  }
+  inFlight.clear()
+  return done
+}
+
+/**
  * Every external command: an argument vector (never a shell), a timeout, SIGKILL when it
  * runs out. Results are data; nothing throws.
  */
@@ -37,6 +70,7 @@ export function run(argv: string[], opts: {timeoutMs: number; env?: NodeJS.Proce
         ms: Date.now() - t0,
       })
     })
+    track(child, false)
     if (opts.input !== undefined) child.stdin?.end(opts.input)
   }))
 }
@@ -59,6 +93,7 @@ export function runDetached(argv: string[], opts: {timeoutMs: number; logFile?: 
     }
     const child = spawn(argv[0], argv.slice(1), {stdio: [opts.input === undefined ? 'ignore' : 'pipe', fd, fd], detached: true, env: opts.env ?? process.env})
     if (typeof fd === 'number') closeSync(fd)
+    track(child, true)
     // A command that never reads its input (or exits first) must not fail medic: EPIPE is ignored.
     child.stdin?.on('error', () => {})
     if (opts.input !== undefined) child.stdin?.end(opts.input)

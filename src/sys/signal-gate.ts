@@ -30,7 +30,9 @@ import type {ProcessTable, ProcInfo} from './proc-table.js'
  * Outside this module one thing signals: sys/exec.ts SIGKILLs the process group of an
  * external command it spawned itself when its timeout expires (the leader is its own
  * unreaped child, so the pid cannot have been reused, and the group id stays reserved
- * while any member lives) — the `timeout(1)` rule for the commands medic runs.
+ * while any member lives) — the `timeout(1)` rule for the commands medic runs — and, by the
+ * same reasoning, SIGTERMs the ones still running when an interrupted medic exits
+ * (stopInFlight).
  */
 
 export type SignalResult = 'sent' | 'gone' | 'reused' | 'denied' | 'refused'

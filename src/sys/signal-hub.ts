@@ -60,3 +60,16 @@ export function whenUnhandled(fn: (signal: HubSignal) => void, signals: readonly
     for (const [s, h] of handlers) process.off(s, h)
   }
 }
+
+let held = false
+const ignore = () => {}
+/**
+ * After an interrupt has decided the verdict, a second signal (a held Ctrl+C, a supervisor
+ * repeating SIGTERM) must not find node's default back and kill medic by the signal before
+ * it exits with the verdict's code: from here until exit, the three signals are ignored.
+ */
+export function holdUntilExit(): void {
+  if (held) return
+  held = true
+  for (const s of HUB_SIGNALS) process.on(s, ignore)
+}

@@ -61,3 +61,49 @@ describe('kill-trace: a closed terminal (SIGHUP) is passed on to the job like Ct
     expect(alive(job)).toBe(false)
   })
 })
+
+describe('health: an interrupt during a manager command does not leave that command running', () => {
+  it('SIGTERM to medic while --stop-cmd runs: the stop command (own session) is not orphaned', async () => {
+    const dir = j.tmp()
+    const stopPid = join(dir, 'stop.pid')
+    const port = 1 // nothing listens: the service is down, the repair starts with stop
+    const c = spawn(process.execPath, [BIN, 'health', '--name', 'atk', '--port', String(port), '--tcp', '--manager', 'command', '--stop-cmd', `${process.execPath} ${JOB} --pid-file ${stopPid}`, '--start-cmd', 'true', '--command-timeout', '1h', '--repair', '--probe-timeout', '200ms', '--reprobe-delay', '10ms', '--state-dir', join(dir, 'state')], {stdio: ['ignore', 'pipe', 'ignore'], env: {...process.env, NO_COLOR: '1'}})
+    j.child(c)
+    let out = ''
+    c.stdout.on('data', (d) => (out += d))
+    const closed = new Promise<number | null>((r) => c.once('close', r))
+    const stop = await until('the stop command', () => pidIn(stopPid))
+    j.track(stop)
+    c.kill('SIGTERM')
+    expect(await closed).toBe(3)
+    expect(out).toMatch(/^ATK_UNKNOWN: interrupted by SIGTERM while stopping/)
+    await until('the stop command to end', () => !alive(stop), 3000).catch(() => {})
+    expect(alive(stop)).toBe(false)
+  })
+})
+
+describe('a second signal after the first never turns the verdict\'s exit code into death by signal', () => {
+  it('SIGINT held down (a burst, as a held Ctrl+C or a repeating supervisor sends): exit 3, not killed by SIGINT', async () => {
+    const {startService} = await import('../helpers/procs.js')
+    const s = await startService(j, ['--orphan', '--ignore-term'])
+    const c = spawn(process.execPath, [BIN, 'cleanup', '--port', String(s.port), '--grace', '1h', '--state-dir', join(j.tmp(), 'state')], {stdio: ['ignore', 'pipe', 'pipe'], env: {...process.env, NO_COLOR: '1'}})
+    j.child(c)
+    let out = ''
+    let err = ''
+    c.stdout.on('data', (d) => (out += d))
+    c.stderr.on('data', (d) => (err += d))
+    const closed = new Promise<{code: number | null; signal: NodeJS.Signals | null}>((r) => c.once('close', (code, signal) => r({code, signal})))
+    await until('SIGTERM sent to the holder', () => err.includes(`SIGTERM → pid ${s.pid} (node): sent`))
+    let done = false
+    void closed.then(() => (done = true))
+    while (!done) {
+      try {
+        c.kill('SIGINT')
+      } catch {}
+      await new Promise((r) => setImmediate(r))
+    }
+    const end = await closed
+    expect(out).toMatch(/^PORT_UNKNOWN: interrupted by SIGINT/)
+    expect(end).toEqual({code: 3, signal: null}) // it used to die by the second SIGINT (shell: 130)
+  })
+})
