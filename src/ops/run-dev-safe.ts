@@ -71,12 +71,14 @@ function outsideKillers(procs: ProcessTable, job: {comm: string; cmdline: string
   return warnings
 }
 
-function report(code: number, trace: TraceResult | null): string[] {
+function report(code: number, trace: TraceResult | null, forwarded: string | null): string[] {
   const who = trace?.explanation.fatal ? ` — sent by ${trace.explanation.headline.split('; sent by ')[1]}` : ''
   const causes = trace?.explanation.causes.length ? trace.explanation.causes.map((c) => `   cause: ${c}`) : []
   if (code === 0) return ['✅ DEV SCRIPT COMPLETED (exit code: 0)']
-  if (code === 143) return [`⚠️  DEV SCRIPT INTERRUPTED BY SIGTERM (exit code: 143)${who}`, ...causes]
   if (code === 130) return ['🛑 DEV SCRIPT INTERRUPTED BY USER (Ctrl+C, exit code: 130)']
+  // The trace sees medic (or, for a node job, the job's own re-raise) send what medic passed on: not the culprit.
+  if (forwarded) return [`🛑 DEV SCRIPT INTERRUPTED BY ${forwarded} (exit code: ${code}): medic received ${forwarded} and passed it on`]
+  if (code === 143) return [`⚠️  DEV SCRIPT INTERRUPTED BY SIGTERM (exit code: 143)${who}`, ...causes]
   if (code === 137) {
     return [
       `❌ DEV SCRIPT KILLED BY SIGKILL (exit code: 137)${who}`,
@@ -252,7 +254,11 @@ export async function runDevSafe(input: DevRunInput, deps: DevRunDeps): Promise<
   }
 
   // SIGINT, SIGTERM, SIGHUP to the wrapper go to the job's process group, member by member through the gate.
-  const off = deps.signals.subscribe((sig) => void scope.signalAll(sig, {group: true}), ['SIGINT', 'SIGTERM', 'SIGHUP'])
+  let forwarded: string | null = null
+  const off = deps.signals.subscribe((sig) => {
+    forwarded ??= sig
+    void scope.signalAll(sig, {group: true})
+  }, ['SIGINT', 'SIGTERM', 'SIGHUP'])
 
   let trace: TraceResult | null = null
   let code: number
@@ -296,7 +302,7 @@ export async function runDevSafe(input: DevRunInput, deps: DevRunDeps): Promise<
     return {subject: 'DEVRUN', status: 'UNKNOWN', summary: `${input.name}: not started: ${refused}`, checks: [...checks, {name: 'limits', status: 'UNKNOWN', detail: refused}], actions: [], extra: {name: input.name, exitCode: 3, started: false}, wrapper: {exitCode: 3}}
   }
   const took = formatMs(clock.now() - t0)
-  const lines = report(code, trace)
+  const lines = report(code, trace, forwarded)
   say(RULE)
   for (const l of lines) say(l)
   say(`   log: ${input.logFile}`)

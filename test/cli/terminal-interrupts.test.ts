@@ -107,3 +107,23 @@ describe('a second signal after the first never turns the verdict\'s exit code i
     expect(end).toEqual({code: 3, signal: null}) // it used to die by the second SIGINT (shell: 130)
   })
 })
+
+describe('run-dev-safe: a signal medic passed on is not blamed on medic or the job', () => {
+  it.each(['SIGTERM', 'SIGHUP'] as const)('%s to the wrapper: the end says medic passed it on, not "sent by" the wrapper or the job itself', async (sig) => {
+    const dir = j.tmp()
+    const pidFile = join(dir, 'job.pid')
+    const c = spawn(process.execPath, [BIN, 'run-dev-safe', '--name', 'atk', '--state-dir', join(dir, 'state'), '--', process.execPath, JOB, '--pid-file', pidFile], {stdio: ['ignore', 'ignore', 'pipe'], env: {...process.env, NO_COLOR: '1'}})
+    j.child(c)
+    let err = ''
+    c.stderr.on('data', (d) => (err += d))
+    const closed = new Promise<number | null>((r) => c.once('close', r))
+    j.track(await until('the job', () => pidIn(pidFile)))
+    c.kill(sig)
+    await closed
+    const end = err.split('\n').find((l) => l.startsWith('DEVRUN_')) ?? ''
+    // it used to say SIGTERM "— sent by pid <the job itself>", SIGHUP "FAILED (exit code: 129) — sent by pid <the wrapper>"
+    expect(end).not.toMatch(/sent by/)
+    expect(end).not.toMatch(/FAILED/)
+    expect(end).toMatch(new RegExp(`INTERRUPTED|interrupted`))
+  })
+})
