@@ -1,6 +1,6 @@
 import {existsSync, lstatSync} from 'node:fs'
 import {homedir} from 'node:os'
-import {join, resolve} from 'node:path'
+import {isAbsolute, join, resolve} from 'node:path'
 import {readTrusted} from './file-gate.js'
 
 /**
@@ -47,7 +47,8 @@ function there(path: string): boolean {
 
 /** Where the config file is looked for, in order (README "Config file"). */
 export function configDirs(env: NodeJS.ProcessEnv = process.env, home = env.HOME || homedir()): string[] {
-  const dirs = [env.XDG_CONFIG_HOME ? join(env.XDG_CONFIG_HOME, 'medic') : '', join(home, '.config', 'medic'), '/etc/medic']
+  // A relative XDG_CONFIG_HOME (or HOME) is invalid (XDG spec): ignored, never read from the working directory.
+  const dirs = [env.XDG_CONFIG_HOME && isAbsolute(env.XDG_CONFIG_HOME) ? join(env.XDG_CONFIG_HOME, 'medic') : '', isAbsolute(home) ? join(home, '.config', 'medic') : '', '/etc/medic']
   return [...new Set(dirs.filter(Boolean))]
 }
 

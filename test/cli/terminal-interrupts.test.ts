@@ -127,3 +127,17 @@ describe('run-dev-safe: a signal medic passed on is not blamed on medic or the j
     expect(end).toMatch(new RegExp(`INTERRUPTED|interrupted`))
   })
 })
+
+describe('config search never reads the working directory, even with a relative XDG_CONFIG_HOME', () => {
+  it('XDG_CONFIG_HOME=. is ignored (XDG: a relative path is invalid), not ./medic/config.json', async () => {
+    const cwd = j.tmp()
+    chmodSync(cwd, 0o755)
+    mkdirSync(join(cwd, 'medic'))
+    writeFileSync(join(cwd, 'medic', 'config.json'), JSON.stringify({protect: ['from-the-cwd']}))
+    const home = j.tmp()
+    const r = await medic(['protect', 'list', '--json', '--state-dir', j.tmp()], {cwd, env: {...registry(), XDG_CONFIG_HOME: '.', HOME: home}})
+    const o = JSON.parse(r.stdout)
+    expect(o.extra?.config ?? o.config ?? null).toBeNull()
+    expect(r.stdout).not.toContain('from-the-cwd')
+  })
+})
