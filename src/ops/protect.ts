@@ -67,7 +67,11 @@ export async function protectVerb(verb: 'list' | 'add' | 'remove', o: {pid?: num
       }
     }
     const removed = mine.filter((p) => unregisterProtected(p.file))
-    if (removed.length) return {...base, status: 'OK', summary: `pattern ${o.pattern} no longer protects anything (${removed.map((p) => p.source).join(', ')})`}
+    // Another user's (root's) registration still protects: never "was not registered" (nor "no longer protects anything") while it does.
+    const others = scanPatterns(places).live.filter((p) => p.pattern === o.pattern && p.fileUid !== me)
+    const byOthers = others.map((p) => `${p.fileUid === 0 ? 'root' : `another user (uid ${p.fileUid})`} (${p.source})`).join(', ')
+    if (removed.length) return {...base, status: 'OK', summary: `pattern ${o.pattern} ${others.length ? 'removed' : 'no longer protects anything'} (${removed.map((p) => p.source).join(', ')})${others.length ? `; still registered by ${byOthers}, not removed` : ''}`}
+    if (others.length) return {...base, status: 'UNKNOWN', summary: `pattern ${o.pattern} is registered by ${byOthers}; not removed`}
     const cfg = await loadConfig(undefined).catch(() => null)
     const inConfig = cfg?.protect.includes(o.pattern) ? `; it is under protect: in ${cfg.path} (remove it with --config ${cfg.path})` : ''
     return {...base, status: 'OK', summary: `pattern ${o.pattern} was not registered${inConfig}`}

@@ -128,6 +128,30 @@ describe('run-dev-safe: a signal medic passed on is not blamed on medic or the j
   })
 })
 
+describe('protect remove --pattern: a user is not told a pattern root registered "was not registered"', () => {
+  it('root registers X; a user removes X: not OK "was not registered" while root\'s X still protects every process', async (ctx) => {
+    const env = registry()
+    const u = users.orSkip(ctx)
+    expect((await medic(['protect', 'add', '--pattern', 'atk-zz', '--state-dir', j.tmp()], {env})).lines[0]).toMatch(/^PROTECT_OK/)
+    const r = await medic(['protect', 'remove', '--pattern', 'atk-zz', '--state-dir', join(u.home, 'state')], {uid: u.uid, env: {...env, HOME: u.home}})
+    expect(readdirSync(env.MEDIC_PROTECTED_DIR!).some((n) => n.startsWith('pattern-0-'))).toBe(true) // root's is still there
+    expect(r.lines[0]).not.toMatch(/was not registered/)
+    expect(r.lines[0]).toMatch(/^PROTECT_UNKNOWN: .*registered by (root|another user)/)
+  })
+
+  it('root and a user both register X; the user removes X: their own goes, and root\'s is named as still protecting', async (ctx) => {
+    const env = registry()
+    const u = users.orSkip(ctx)
+    const as = {uid: u.uid, env: {...env, HOME: u.home}}
+    expect((await medic(['protect', 'add', '--pattern', 'atk-yy', '--state-dir', j.tmp()], {env})).lines[0]).toMatch(/^PROTECT_OK/)
+    expect((await medic(['protect', 'add', '--pattern', 'atk-yy', '--state-dir', join(u.home, 'state')], as)).lines[0]).toMatch(/^PROTECT_OK/)
+    const r = await medic(['protect', 'remove', '--pattern', 'atk-yy', '--state-dir', join(u.home, 'state')], as)
+    expect(readdirSync(env.MEDIC_PROTECTED_DIR!).filter((n) => n.startsWith('pattern-')).map((n) => n.split('-')[1])).toEqual(['0'])
+    expect(r.lines[0]).not.toMatch(/no longer protects anything/)
+    expect(r.lines[0]).toMatch(/^PROTECT_OK: pattern atk-yy removed .*; still registered by root/)
+  })
+})
+
 describe('config search never reads the working directory, even with a relative XDG_CONFIG_HOME', () => {
   it('XDG_CONFIG_HOME=. is ignored (XDG: a relative path is invalid), not ./medic/config.json', async () => {
     const cwd = j.tmp()
