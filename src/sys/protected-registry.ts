@@ -1,4 +1,4 @@
-import {closeSync, constants, chmodSync, fstatSync, lstatSync, mkdirSync, opendirSync, openSync, readSync, statSync} from 'node:fs'
+import {accessSync, closeSync, constants, chmodSync, fstatSync, lstatSync, mkdirSync, opendirSync, openSync, readSync, statSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {entryCounts, entryKey, parseProtectedEntry, type LiveEntry, type ProtectedEntry, type ProtectPattern} from '../core/protect.js'
 import type {ProcessTable} from './proc-table.js'
@@ -180,8 +180,8 @@ export function scanRegistry(places: RegistryPlaces, procs: ProcessTable, opts: 
     return starts.get(pid)!
   }
   const sources: [string, (n: string) => string | null][] = [
-    [places.host, (n) => (/^\d+-\d+\.json$/.test(n) ? n.slice(0, -5) : null)],
-    [places.shm, (n) => (n.startsWith(SHM_PREFIX) && /^\d+-\d+\.json$/.test(n.slice(SHM_PREFIX.length)) ? n.slice(SHM_PREFIX.length, -5) : null)],
+    [places.host, (n) => entryKeyOf(n)],
+    [places.shm, (n) => (n.startsWith(SHM_PREFIX) ? entryKeyOf(n.slice(SHM_PREFIX.length)) : null)],
     ...(places.legacy ? [[places.legacy, (n: string) => (/^\d+-\d+\.json$/.test(n) ? n.slice(0, -5) : null)] as [string, (n: string) => string | null]] : []),
   ]
   const dead = (path: string, seen: Seen | null) => {
@@ -311,7 +311,13 @@ export function fnv1a64(text: string): string {
   return h.toString(16).padStart(16, '0')
 }
 
-const PATTERN_NAME = /^pattern-(\d+)-[0-9a-f]{16}\.json$/
+const PATTERN_NAME = /^(pattern-(\d+)-[0-9a-f]{16})(?:-[0-9a-f]{16})?\.json$/
+
+/** An entry's file name, `<pid>-<start>.json` or (squatted: registerFile) `<pid>-<start>-<16 hex>.json`: its key, or null. */
+function entryKeyOf(name: string): string | null {
+  const m = /^(\d+-\d+)(?:-[0-9a-f]{16})?\.json$/.exec(name)
+  return m ? m[1] : null
+}
 
 export interface RegisteredPattern extends ProtectPattern {
   pattern: string
@@ -350,7 +356,7 @@ export function scanPatterns(places: RegistryPlaces, opts: Omit<ScanOptions, 'de
         out.ignored.push({path, reason: 'not a registered pattern (format v1)'})
         continue
       }
-      if (Number(m[1]) !== f.fileUid || patternFileName(o.pattern, f.fileUid) !== name) {
+      if (Number(m[2]) !== f.fileUid || patternFileName(o.pattern, f.fileUid) !== `${m[1]}.json`) {
         out.ignored.push({path, reason: `its name is not its pattern and its owner (uid ${f.fileUid})`})
         continue
       }
@@ -369,7 +375,14 @@ export function scanPatterns(places: RegistryPlaces, opts: Omit<ScanOptions, 'de
 
 /** Where this user registers now: the host directory (root makes it), else /dev/shm for a user. */
 function registerPlace(places: RegistryPlaces, what: string, name: string): string {
-  const hostProblem = ensureHostRegistry(places)
+  let hostProblem = ensureHostRegistry(places)
+  if (hostProblem === null && uid() !== 0) {
+    try {
+      accessSync(places.host, constants.W_OK) // safe but closed to users (0755): a user falls back to /dev/shm
+    } catch (e) {
+      hostProblem = `${places.host}: ${(e as NodeJS.ErrnoException).code}`
+    }
+  }
   if (hostProblem === null) return join(places.host, name)
   if (uid() !== 0 && untrustedReason(places.shm) === null) return join(places.shm, `${SHM_PREFIX}${name}`)
   throw new RegistryError(`cannot register ${what}: ${hostProblem}${uid() !== 0 ? `; ${places.shm}: ${untrustedReason(places.shm)}` : ''}`)
@@ -377,13 +390,50 @@ function registerPlace(places: RegistryPlaces, what: string, name: string): stri
 
 /** Registers a pattern for every medic on the host (until the next boot, like every registration). */
 export function registerPattern(pattern: string, places: RegistryPlaces): Registration {
-  const path = registerPlace(places, `pattern ${pattern}`, patternFileName(pattern))
-  try {
-    writeFileAtomic(path, JSON.stringify({version: 1, pattern, registeredAt: new Date().toISOString()}, null, 2) + '\n')
-  } catch (e) {
-    throw new RegistryError(`cannot register pattern ${pattern} in ${dirname(path)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
+  return registerFile(places, `pattern ${pattern}`, patternFileName(pattern), JSON.stringify({version: 1, pattern, registeredAt: new Date().toISOString()}, null, 2) + '\n')
+}
+
+/**
+ * Writes a registration under its predictable name — or, when another user already holds
+ * that name (the registry is a shared sticky folder: anyone can create any name, nobody can
+ * replace another's file), under the same name plus `-<16 random hex>`, which no one can
+ * have guessed in advance. The readers accept both: what counts is the file's owner and
+ * content, checked against the name's stem, not who got the name first.
+ */
+function registerFile(places: RegistryPlaces, what: string, name: string, text: string): Registration {
+  const path = registerPlace(places, what, name)
+  const write = (at: string) => {
+    writeFileAtomic(at, text)
+    return {path: at, seen: identify(at)}
   }
-  return {path, seen: identify(path)}
+  try {
+    try {
+      return write(path)
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code
+      if (code !== 'EPERM' && code !== 'EACCES' && code !== 'EEXIST') throw e
+      let owner: number | null = null
+      try {
+        owner = lstatSync(path).uid
+      } catch {}
+      if (owner === null || owner === uid()) throw e
+      return write(path.replace(/\.json$/, `-${randomHex()}.json`))
+    }
+  } catch (e) {
+    throw new RegistryError(`cannot register ${what} in ${dirname(path)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
+  }
+}
+
+/** 16 hex digits from the kernel's random source (not node:crypto: its load costs every run start-up time). */
+function randomHex(): string {
+  const b = Buffer.alloc(8)
+  const fd = openSync('/dev/urandom', 'r')
+  try {
+    readSync(fd, b, 0, 8, null)
+  } finally {
+    closeSync(fd)
+  }
+  return b.toString('hex')
 }
 
 /**
@@ -393,13 +443,7 @@ export function registerPattern(pattern: string, places: RegistryPlaces): Regist
  * caller must not go on as if the process were protected.
  */
 export function registerProtected(entry: ProtectedEntry, places: RegistryPlaces): Registration {
-  const path = registerPlace(places, `pid ${entry.pid}`, `${entryKey(entry)}.json`)
-  try {
-    writeFileAtomic(path, JSON.stringify(entry, null, 2) + '\n')
-  } catch (e) {
-    throw new RegistryError(`cannot register pid ${entry.pid} in ${dirname(path)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
-  }
-  return {path, seen: identify(path)}
+  return registerFile(places, `pid ${entry.pid}`, `${entryKey(entry)}.json`, JSON.stringify(entry, null, 2) + '\n')
 }
 
 /** Removes a registration through the file gate: only the very file it was (not one that replaced it). */

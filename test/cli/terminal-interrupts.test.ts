@@ -1,5 +1,5 @@
 import {spawn, spawnSync} from 'node:child_process'
-import {chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 import {fnv1a64} from '../../src/sys/protected-registry.js'
@@ -163,5 +163,44 @@ describe('config search never reads the working directory, even with a relative 
     const o = JSON.parse(r.stdout)
     expect(o.extra?.config ?? o.config ?? null).toBeNull()
     expect(r.stdout).not.toContain('from-the-cwd')
+  })
+})
+
+describe('protect --pattern: another user cannot keep a user from registering a pattern', () => {
+  it.for(['host', 'shm'] as const)('a file squatted in the %s registry under the victim\'s predictable name does not block the victim', async (where, ctx) => {
+    const env = registry()
+    const victim = users.orSkip(ctx)
+    const squatter = users.create()
+    const name = `pattern-${victim.uid}-${fnv1a64('train\\.py')}.json`
+    const path = where === 'host' ? join(env.MEDIC_PROTECTED_DIR!, name) : join(env.MEDIC_PROTECTED_SHM!, `medic-protected.${name}`)
+    if (where === 'shm') chmodSync(env.MEDIC_PROTECTED_DIR!, 0o755) // the host dir unusable by users: they fall back to /dev/shm
+    asUser(squatter, `require('fs').writeFileSync(${JSON.stringify(path)}, '{}')`)
+    const r = await medic(['protect', 'add', '--pattern', 'train\\.py', '--state-dir', join(victim.home, 'state')], {uid: victim.uid, env: {...env, HOME: victim.home}})
+    expect(r.lines[0]).toMatch(/^PROTECT_OK: pattern train\\\.py protects/)
+    // read back as the victim's (the scan accepts the suffixed name): removing it finds it
+    const rm = await medic(['protect', 'remove', '--pattern', 'train\\.py', '--state-dir', join(victim.home, 'state')], {uid: victim.uid, env: {...env, HOME: victim.home}})
+    expect(rm.lines[0]).toMatch(/^PROTECT_OK: pattern train\\\.py no longer protects anything/)
+    expect(existsSync(path)).toBe(true) // the squatter's file was not replaced
+  })
+
+  it('a pid entry squatted under the victim\'s predictable <pid>-<start>.json does not block the victim\'s protect add --pid', async (ctx) => {
+    const env = registry()
+    const victim = users.orSkip(ctx)
+    const squatter = users.create()
+    const dir = join(victim.home, 'run')
+    mkdirSync(dir)
+    chownSync(dir, victim.uid, victim.gid)
+    const pidFile = join(dir, 'job.pid')
+    const c = spawn(process.execPath, [JOB, '--pid-file', pidFile], {stdio: 'ignore', detached: true, uid: victim.uid, gid: victim.gid, cwd: victim.home})
+    j.child(c)
+    const pid = await until('the victim\'s job', () => pidIn(pidFile))
+    const start = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[19]
+    const path = join(env.MEDIC_PROTECTED_DIR!, `${pid}-${start}.json`)
+    asUser(squatter, `require('fs').writeFileSync(${JSON.stringify(path)}, '{}')`)
+    const as = {uid: victim.uid, env: {...env, HOME: victim.home}}
+    const r = await medic(['protect', 'add', '--pid', String(pid), '--state-dir', join(victim.home, 'state')], as)
+    expect(r.lines[0]).toMatch(/^PROTECT_OK/)
+    const list = await medic(['protect', 'list', '--json', '--state-dir', join(victim.home, 'state')], as)
+    expect(list.stdout).toMatch(new RegExp(`"pid":\\s*${pid}\\b`))
   })
 })
