@@ -33,6 +33,10 @@ export async function main(argv: string[], binUrl: string): Promise<void> {
   // The package root, not bin/: bin/package.json (CommonJS) would pass for oclif's root.
   const dir = new URL('..', binUrl).href
   const oclif = async (args: string[]) => {
+    // oclif and its plugins decide colour (ansis) and the spinner (ux.action) when loaded, and
+    // hear neither NO_COLOR (the spinner) nor CI (colours): said to them the way they hear it.
+    const e = process.env
+    if (e.NO_COLOR || e.CI || e.TERM === 'dumb') Object.assign(e, {FORCE_COLOR: '0', TERM: 'dumb'})
     const {execute} = await import('@oclif/core')
     await execute({dir, args})
   }

@@ -204,3 +204,14 @@ describe('protect --pattern: another user cannot keep a user from registering a 
     expect(list.stdout).toMatch(new RegExp(`"pid":\\s*${pid}\\b`))
   })
 })
+
+describe('no escape bytes with NO_COLOR or CI under a terminal, on oclif\'s paths too (autocomplete)', () => {
+  it.each([{NO_COLOR: '1'}, {CI: '1'}])('medic autocomplete with %o under script: no ESC on the terminal', (over) => {
+    if (spawnSync('script', ['--version']).error) return console.log('skipped: no script(1)')
+    const env: NodeJS.ProcessEnv = {...process.env, TERM: 'xterm-256color', HOME: j.tmp(), ...over}
+    for (const k of ['CI', 'NO_COLOR', 'FORCE_COLOR']) if (!(k in over)) delete env[k]
+    const r = spawnSync('script', ['-qfec', `stty cols 160 rows 40; ${process.execPath} ${BIN} autocomplete bash`, '/dev/null'], {env, encoding: 'utf8'})
+    expect(r.stdout).toContain('autocomplete')
+    expect(r.stdout).not.toContain('\x1b')
+  })
+})
