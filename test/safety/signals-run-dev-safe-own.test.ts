@@ -1,7 +1,7 @@
 // run-dev-safe's own wrapper may always signal its own job (attack-gate D1): a user's
 // run-dev-safe traced by strace forwards SIGTERM/SIGINT/SIGHUP to the job, even though the
 // job's own registration (whose session strace leads) protects it from every other medic.
-import {spawn} from 'node:child_process'
+import {spawn, spawnSync} from 'node:child_process'
 import {chownSync, mkdirSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
@@ -10,6 +10,19 @@ import {alive, BIN, Janitor, SERVICE, until, waitReady} from '../helpers/procs.j
 import {TestUsers} from '../helpers/users.js'
 
 const j = new Janitor()
+// What each process of the wrapper's tree is doing (state, kernel wait channel, argv): said when
+// the job's registration never shows, to tell a hang from a slow machine.
+function tree(root: number): string {
+  const r = spawnSync('ps', ['-eo', 'pid,ppid,stat,wchan:24,etimes,args', '--forest'], {encoding: 'utf8'})
+  const rows = (r.stdout ?? '').split('\n')
+  const pids = new Set([root])
+  const out: string[] = []
+  for (const row of rows) {
+    const [pid, ppid] = row.trim().split(/\s+/).map(Number)
+    if (pids.has(pid) || pids.has(ppid)) (pids.add(pid), out.push(row.trim()))
+  }
+  return out.join(' | ') || 'gone'
+}
 const users = new TestUsers()
 afterEach(async () => {
   await j.cleanup()
@@ -39,7 +52,7 @@ describe('run-dev-safe forwards signals to its own job', () => {
       const svc = await waitReady(ready, `${u.name}'s traced job`, () => true, 60_000)
       j.track(svc.pid)
       // The job registered itself: its own entry is in place before the signal.
-      await until('the job registered', () => /PID: \d+ \(registered in /.test(err), 60_000).catch((e) => Promise.reject(new Error(`${(e as Error).message}; stderr: ${err}`))) // strace's child is looked for by a scan of /proc: slow on a loaded machine
+      await until('the job registered', () => /PID: \d+ \(registered in /.test(err), 60_000).catch((e) => Promise.reject(new Error(`${(e as Error).message}; stderr: ${err}; the wrapper's tree: ${tree(wrapper.pid!)}`))) // strace's child is looked for by a scan of /proc: slow on a loaded machine
       const parent = procTable.stat(procTable.stat(svc.pid)!.ppid)
       expect(parent?.comm, 'the job runs under strace').toBe('strace')
       const exited = new Promise<number | null>((r) => wrapper.once('exit', (c) => r(c)))
