@@ -75,6 +75,8 @@ export interface HostFacts {
   installLog: (stateDir: string, name: string) => string
   /** medic's own record folders in a state dir (the manifests, the last verdicts): no output of an install goes there. */
   recordDirs: (stateDir: string) => string[]
+  /** Where a path really leads (its existing folders' symlinks resolved), or null when that cannot be known; outputs are compared both ways. */
+  real?: (path: string) => string | null
 }
 
 export interface PlannedFile {
@@ -295,12 +297,16 @@ function outputClash(plan: Plan, req: InstallRequest, inner: InnerCommand | null
   ]
   const records = [...new Set([...h.recordDirs(h.stateDir), ...h.recordDirs(stateDir)])]
   const readers = [[h.systemUnitDir, 'systemd'], [h.userUnitDir, 'systemd --user'], [h.cronDir, 'cron']] as const
+  // Each path as given and where it really leads: a symlinked folder does not hide a clash.
+  const forms = (p: string): string[] => [...new Set([normalPath(p), ...[h.real?.(p)].filter((r): r is string => Boolean(r))])]
+  const same = (a: string, b: string) => forms(a).some((x) => forms(b).includes(x))
+  const within = (p: string, d: string) => forms(p).some((x) => forms(d).some((y) => inside(x, y)))
   for (const o of outs.filter((x) => x.given)) {
-    const other = outs.find((x) => x !== o && normalPath(x.path) === normalPath(o.path))
+    const other = outs.find((x) => x !== o && same(x.path, o.path))
     if (other) return `${o.what} ${o.path} is also ${other.what}: an install writes each of its files once`
-    const rec = records.find((d) => inside(o.path, d))
+    const rec = records.find((d) => within(o.path, d))
     if (rec) return `${o.what} ${o.path} is inside medic’s own records (${rec}): choose another path`
-    const reader = readers.find(([d]) => inside(o.path, d))
+    const reader = readers.find(([d]) => within(o.path, d))
     if (reader) return `${o.what} ${o.path} is in ${reader[0]}, where ${reader[1]} reads every file: choose another path`
   }
   return null

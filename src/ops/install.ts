@@ -85,6 +85,16 @@ export async function install(input: InstallInput, deps: InstallDeps): Promise<V
   }
   const target = plan.writes!
   if (target === 'systemd' && !deps.host.root) return {...base, status: 'UNKNOWN', extra, summary: '--target systemd writes /etc/systemd/system and needs root; as a user, use --target systemd-user'}
+  // Every path goes through the file gate's folder rule (§3.5), judged before anything is written.
+  const gated = [
+    ...plan.files.map((f) => ({what: f.role === 'rules' ? '--rules-file ' : '', path: f.path, dir: false})),
+    ...(plan.wsl ? [{what: '--wsl-conf ', path: plan.wsl.path, dir: false}] : []),
+    ...plan.dirs.map((d) => ({what: '--textfile-dir ', path: d, dir: true})),
+  ]
+  for (const g of gated) {
+    const why = deps.files.refused(g.path, g.dir)
+    if (why) return usageVerdict(SUBJECT, `${g.what}refused, nothing written: ${why}`)
+  }
   return locked(deps, plan.name, () => installLocked(input, plan, target, deps), input.dryRun)
 }
 

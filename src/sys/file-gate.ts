@@ -710,3 +710,85 @@ export function unsafeStateDir(dir: string, self = euid()): string | null {
   }
   return unsafePath(facts, self)
 }
+
+/**
+ * Why medic, as root, must not write at `path` (with `isDir`: create or write in the folder `path`) (its folders walked as place() would walk
+ * them; a missing folder is judged by the nearest one that exists, where medic would
+ * create it), or null. Not root: null. For commands that write several files (install),
+ * so they refuse the whole before writing any.
+ */
+export function refusedPlace(path: string, isDir = false): string | null {
+  if (euid() !== 0) return null
+  let dir = isDir ? resolve(path) : dirname(resolve(path))
+  for (;;) {
+    try {
+      walkDir(dir, {label: path}).close()
+      return null
+    } catch (e) {
+      if (!(e instanceof FileError)) return fail(path, e).message
+      if (e.code !== 'ENOENT' || dirname(dir) === dir) return e.message
+      dir = dirname(dir)
+    }
+  }
+}
+
+/** The folders of `dir` that do not exist yet (outermost first): what mkdirs will have created. */
+function missingDirs(dir: string): string[] {
+  const out: string[] = []
+  for (let p = resolve(dir); dirname(p) !== p && !lstatOrNull(p); p = dirname(p)) out.unshift(p)
+  return out
+}
+
+/** mkdir -p through the gate (as root: walked and judged one component at a time); returns the folders it created. Throws FileError. */
+export function makeDirs(dir: string): string[] {
+  const missing = missingDirs(dir)
+  ensureDir(dir)
+  return missing
+}
+
+/**
+ * A file medic keeps exact (install's units, cron file, rules file, wsl.conf): written
+ * through its walked folder (writeOwned), where nothing is (`expect` null) or only over
+ * exactly `expect`. Returns the folders it created. Throws FileError.
+ */
+export function writeExact(path: string, data: string, mode: number, expect: string | null): string[] {
+  const missing = missingDirs(dirname(path))
+  writeOwned(path, data, mode, (text) => (text === null ? null : expect === null ? 'appeared while medic was writing it; not overwriting' : text !== expect ? 'changed while medic was writing it; not overwriting' : null))
+  return missing
+}
+
+/**
+ * Removes `path` through its walked folder only while it is a regular file holding exactly
+ * `expect` (read through O_NOFOLLOW; removed only while it is still that inode). False when
+ * it was already gone. Throws FileError.
+ */
+export function removeExact(path: string, expect: string): boolean {
+  const from = placeFrom(path)
+  if (!from) return false
+  try {
+    let fd: number
+    try {
+      fd = openSync(from.at, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+    } catch (e) {
+      if (code(e) === 'ENOENT') return false
+      throw fail(path, e)
+    }
+    let st: Stats
+    try {
+      st = fstatSync(fd)
+      if (!st.isFile() || readFileSync(fd, 'utf8') !== expect) throw new FileError(path, 'EPERM', 'not what medic wrote; left in place')
+    } finally {
+      closeSync(fd)
+    }
+    const now = lstatOrNull(from.at)
+    if (!now || now.ino !== st.ino || now.dev !== st.dev) throw new FileError(path, 'ESTALE', 'replaced since it was read: left in place')
+    try {
+      unlinkSync(from.at)
+    } catch (e) {
+      throw fail(path, e)
+    }
+    return true
+  } finally {
+    from.dir.close()
+  }
+}

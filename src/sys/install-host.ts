@@ -1,20 +1,22 @@
-import {accessSync, closeSync, linkSync, constants, fsyncSync, fchmodSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, realpathSync, renameSync, rmdirSync, rmSync, unlinkSync, writeSync, existsSync} from 'node:fs'
+import {accessSync, closeSync, constants, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, realpathSync, rmdirSync, rmSync, unlinkSync, writeSync, existsSync} from 'node:fs'
 import {homedir, tmpdir} from 'node:os'
-import {basename, dirname, join} from 'node:path'
+import {basename, dirname, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import type {Manifest, OnDisk} from '../core/units-manifest.js'
 import type {HostFacts} from '../core/units-plan.js'
 import {SANE_PATH} from '../core/units.js'
 import {StateLayout} from './state-layout.js'
 import {readJson, writeFileAtomic} from './state-store.js'
+import {FileError, makeDirs, refusedPlace, removeExact, writeExact} from './file-gate.js'
 import {describeExec, run, type ExecResult} from './exec.js'
 import type {ProcessTable} from './proc-table.js'
 
 /**
- * The files medic install writes and removes. Files only (never through a symlink: the
- * last component is opened O_NOFOLLOW and checked again right before the rename), written
- * atomically (temporary file in the same directory, fsync, rename), and only over exactly
- * the bytes the caller says medic wrote there before. One implementation; the ownership
+ * The files medic install writes and removes, through the file gate (sys/file-gate.ts):
+ * as root each folder is walked from / and held by its fd, so another user's symlink or
+ * folder on the path is refused; never through a symlink at the last component; written
+ * atomically (temporary file in the same directory, fsync, link or rename), and only over
+ * exactly the bytes the caller says medic wrote there before. One implementation; the ownership
  * rules themselves are core/units-manifest.ts.
  */
 export interface InstallFiles {
@@ -24,6 +26,8 @@ export interface InstallFiles {
   /** Removes the file only while it holds exactly `expect`. */
   remove(path: string, expect: string): {ok: boolean; detail: string}
   mkdirs(path: string): {ok: true; created: string[]} | {ok: false; detail: string}
+  /** Why medic must not write at `path`: as root, a folder on its path another user controls (the file gate's walk), or null. */
+  refused(path: string, isDir?: boolean): string | null
   /** rmdir: only an empty directory goes. */
   rmdirIfEmpty(path: string): boolean
   mtimeMs(path: string): number | null
@@ -59,74 +63,34 @@ function readDisk(path: string): OnDisk {
 }
 
 function mkdirs(path: string): {ok: true; created: string[]} | {ok: false; detail: string} {
-  const missing: string[] = []
-  let p = path
-  while (!existsSync(p) && dirname(p) !== p) {
-    missing.unshift(p)
-    p = dirname(p)
-  }
   try {
-    for (const d of missing) mkdirSync(d, {mode: 0o755})
-    return {ok: true, created: missing}
+    return {ok: true, created: makeDirs(path)}
   } catch (e) {
-    return {ok: false, detail: `cannot create ${path}: ${(e as Error).message}`}
+    return {ok: false, detail: e instanceof FileError ? e.message : `cannot create ${path}: ${(e as Error).message}`}
   }
 }
-
-let tmpCounter = 0
 
 export const installFiles: InstallFiles = {
   read: readDisk,
   write(path, text, mode, expect) {
-    const check = (): string | null => {
-      const d = readDisk(path)
-      if (expect === null) return d.kind === 'missing' ? null : `${path} appeared while medic was writing it; not overwriting`
-      if (d.kind !== 'file' || d.text !== expect) return `${path} changed while medic was writing it; not overwriting`
-      return null
+    const d = readDisk(path)
+    if (expect === null ? d.kind !== 'missing' : d.kind !== 'file' || d.text !== expect) {
+      return {ok: false, detail: `${path} ${expect === null ? 'appeared' : 'changed'} while medic was writing it; not overwriting`}
     }
-    const pre = check()
-    if (pre) return {ok: false, detail: pre}
-    const dirs = mkdirs(dirname(path))
-    if (!dirs.ok) return dirs
-    const tmp = join(dirname(path), `.${basename(path)}.medic-${process.pid}.${++tmpCounter}.tmp`)
     try {
-      const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
-      try {
-        writeSync(fd, text)
-        fchmodSync(fd, mode)
-        fsyncSync(fd)
-      } finally {
-        closeSync(fd)
-      }
-      const late = check()
-      if (late) {
-        unlinkSync(tmp)
-        return {ok: false, detail: late}
-      }
-      if (expect === null) {
-        // link(2) fails if the path exists: a file that appeared since the check is never replaced.
-        linkSync(tmp, path)
-        unlinkSync(tmp)
-      } else renameSync(tmp, path)
-      return {ok: true, createdDirs: dirs.created}
+      return {ok: true, createdDirs: writeExact(path, text, mode, expect)}
     } catch (e) {
-      try {
-        unlinkSync(tmp)
-      } catch {}
-      return {ok: false, detail: `cannot write ${path}: ${(e as Error).message}`}
+      return {ok: false, detail: e instanceof FileError ? e.message : `cannot write ${path}: ${(e as Error).message}`}
     }
   },
   remove(path, expect) {
-    const d = readDisk(path)
-    if (d.kind === 'missing') return {ok: true, detail: `${path} was already gone`}
-    if (d.kind !== 'file' || d.text !== expect) return {ok: false, detail: `${path} is not what medic wrote; left in place`}
     try {
-      unlinkSync(path)
-      return {ok: true, detail: `removed ${path}`}
+      return removeExact(path, expect) ? {ok: true, detail: `removed ${path}`} : {ok: true, detail: `${path} was already gone`}
     } catch (e) {
-      return {ok: false, detail: `cannot remove ${path}: ${(e as Error).message}`}
+      return {ok: false, detail: e instanceof FileError ? e.message : `cannot remove ${path}: ${(e as Error).message}`}
     }
   },
+  refused: refusedPlace,
   mkdirs,
   rmdirIfEmpty(path) {
     try {
@@ -244,6 +208,20 @@ export function hostFacts(stateDir: string, wslConf = '/etc/wsl.conf', env: Node
     wslConf,
     installLog: (dir, name) => new StateLayout(dir).installLog(name),
     recordDirs: (dir) => [new StateLayout(dir).installDir, new StateLayout(dir).lastDir],
+    real: realOrNull,
+  }
+}
+
+/** Where `path` really leads: its nearest existing folder resolved (realpath), the rest appended; null if that fails. */
+export function realOrNull(path: string): string | null {
+  const rest: string[] = []
+  for (let p = resolve(path); ; p = dirname(p)) {
+    try {
+      return join(realpathSync(p), ...rest)
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(p) === p) return null
+      rest.unshift(basename(p))
+    }
   }
 }
 

@@ -1,4 +1,4 @@
-import {chmodSync, chownSync, existsSync, linkSync, unlinkSync, mkdirSync, readFileSync, statSync, symlinkSync, lstatSync, writeFileSync} from 'node:fs'
+import {chmodSync, chownSync, existsSync, lchownSync, linkSync, unlinkSync, mkdirSync, readFileSync, renameSync, statSync, symlinkSync, lstatSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 import {expectContract, Janitor, medic, type MedicResult} from '../helpers/procs.js'
@@ -218,5 +218,87 @@ describe('F8: uninstall removes only medic’s own names and content', () => {
       expect(readFileSync(w.rules, 'utf8')).toBe(text)
       expect(existsSync(join(w.state, 'install', 'forged.json'))).toBe(true)
     }
+  })
+})
+
+describe('attack-fixes A1: install writes its files through the file gate (no other user’s symlink on the path)', () => {
+  it('--rules-file under another user’s symlink in a sticky folder is refused, nothing written where it points', async () => {
+    const w = setup()
+    const sticky = join(w.dir, 'sticky')
+    mkdirSync(sticky, {mode: 0o1777})
+    chmodSync(sticky, 0o1777)
+    const victim = join(w.dir, 'victim')
+    mkdirSync(victim)
+    const lnk = join(sticky, 'lnk')
+    symlinkSync(victim, lnk)
+    ;(await import('node:fs')).lchownSync(lnk, 65534, 65534)
+    const r = await medic(['install', ...w.args, '--rules-file', join(lnk, 'medic.yml'), ...BOOT])
+    // rules --file refuses the same path (file gate §3.5); install must too.
+    const rr = await medic(['rules', '--file', join(lnk, 'r.yml')])
+    expectContract(rr, 'RULES_UNKNOWN')
+    expectContract(r, 'INSTALL_UNKNOWN')
+    expect(existsSync(join(victim, 'medic.yml'))).toBe(false)
+  })
+})
+
+describe('attack-fixes A1: every path install and uninstall write or remove goes through the file gate', () => {
+  /** A sticky folder with nobody's symlink `lnk` → `victim` (root's folder). */
+  function sticky() {
+    const w = setup()
+    const s = join(w.dir, 'sticky')
+    mkdirSync(s)
+    chmodSync(s, 0o1777)
+    const victim = join(w.dir, 'victim')
+    mkdirSync(victim)
+    const lnk = join(s, 'lnk')
+    symlinkSync(victim, lnk)
+    lchownSync(lnk, 65534, 65534)
+    return {...w, sticky: s, victim, lnk}
+  }
+
+  it('--wsl-conf and --textfile-dir under another user’s symlink: UNKNOWN exit 3 naming the flag, nothing written', async () => {
+    const w = sticky()
+    writeFileSync(join(w.victim, 'wsl.conf'), '[boot]\nsystemd=true\n')
+    const r = await medic(['install', '--target', 'wsl', '--wsl-conf', join(w.lnk, 'wsl.conf'), '--state-dir', w.state, ...BOOT])
+    expectContract(r, 'INSTALL_UNKNOWN')
+    expect(r.code).toBe(3)
+    expect(r.lines[0]).toMatch(/--wsl-conf .*owned by uid 65534/)
+    expect(readFileSync(join(w.victim, 'wsl.conf'), 'utf8')).toBe('[boot]\nsystemd=true\n')
+    // --textfile-dir is refused before anything (even a dry run: the refusal is of the path itself).
+    const t = await medic(['install', '--target', 'cron', '--every', '5m', '--dry-run', '--state-dir', w.state, '--textfile-dir', join(w.lnk, 'tf'), '--', 'ollama', 'metrics', '--url', 'http://127.0.0.1:1'])
+    expectContract(t, 'INSTALL_UNKNOWN')
+    expect(t.lines[0]).toMatch(/--textfile-dir .*owned by uid 65534/)
+    expect(existsSync(join(w.victim, 'tf'))).toBe(false)
+    expect(existsSync(w.state)).toBe(false)
+  })
+
+  it('uninstall does not remove through a folder another user swapped for a symlink after install', async () => {
+    const w = sticky()
+    const sub = join(w.sticky, 'sub')
+    mkdirSync(sub)
+    const rules = join(sub, 'medic.yml')
+    expectContract(await medic(['install', ...w.args, '--rules-file', rules, ...BOOT]), 'INSTALL_OK')
+    const text = readFileSync(rules, 'utf8')
+    // "nobody" moves sub away and plants its own symlink there, to a folder holding medic's exact text.
+    renameSync(sub, join(w.sticky, 'moved'))
+    writeFileSync(join(w.victim, 'medic.yml'), text)
+    symlinkSync(w.victim, sub)
+    lchownSync(sub, 65534, 65534)
+    const u = await medic(['uninstall', '--name', 'boot-gateway', '--state-dir', w.state])
+    expectContract(u, 'INSTALL_ALERT')
+    expect(u.lines[0]).toMatch(/left in place: .*owned by uid 65534/)
+    expect(readFileSync(join(w.victim, 'medic.yml'), 'utf8')).toBe(text)
+  })
+
+  it('F14 compares where a path really leads: --rules-file through a symlink into medic’s records is UNKNOWN', async () => {
+    const w = setup()
+    mkdirSync(join(w.state, 'install'), {recursive: true})
+    const rl = join(w.dir, 'rl')
+    symlinkSync(join(w.state, 'install'), rl) // root's own symlink: the gate allows it, the clash check must not
+    const r = await medic(['install', ...w.args, '--rules-file', join(rl, 'boot-gateway.json'), ...BOOT])
+    expectContract(r, 'INSTALL_UNKNOWN')
+    expect(r.code).toBe(3)
+    expect(r.lines[0]).toMatch(/--rules-file .*medic’s own records/)
+    expect(existsSync(join(w.state, 'install', 'boot-gateway.json'))).toBe(false)
   })
 })
