@@ -1,5 +1,5 @@
 import {
-  closeSync, constants, fchmodSync, fstatSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, readSync, realpathSync, renameSync, statSync, unlinkSync, writeSync,
+  closeSync, constants, fchmodSync, fstatSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, readSync, realpathSync, renameSync, rmdirSync, statSync, unlinkSync, writeSync,
   type Stats,
 } from 'node:fs'
 import {basename, dirname, join, resolve, sep} from 'node:path'
@@ -788,6 +788,26 @@ export function removeExact(path: string, expect: string): boolean {
       throw fail(path, e)
     }
     return true
+  } finally {
+    from.dir.close()
+  }
+}
+
+/** rmdir through its walked parent: only an empty folder goes, never a symlink; false when refused, absent or not empty. */
+export function removeEmptyDir(path: string): boolean {
+  let from: {dir: HeldDir; at: string} | null
+  try {
+    from = placeFrom(path)
+  } catch {
+    return false
+  }
+  if (!from) return false
+  try {
+    if (!lstatOrNull(from.at)?.isDirectory()) return false
+    rmdirSync(from.at)
+    return true
+  } catch {
+    return false
   } finally {
     from.dir.close()
   }

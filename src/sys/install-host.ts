@@ -1,4 +1,4 @@
-import {accessSync, closeSync, constants, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, realpathSync, rmdirSync, rmSync, unlinkSync, writeSync, existsSync} from 'node:fs'
+import {accessSync, closeSync, constants, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, realpathSync, rmSync, unlinkSync, writeSync, existsSync} from 'node:fs'
 import {homedir, tmpdir} from 'node:os'
 import {basename, dirname, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -7,7 +7,7 @@ import type {HostFacts} from '../core/units-plan.js'
 import {SANE_PATH} from '../core/units.js'
 import {StateLayout} from './state-layout.js'
 import {readJson, writeFileAtomic} from './state-store.js'
-import {FileError, makeDirs, refusedPlace, removeExact, writeExact} from './file-gate.js'
+import {FileError, makeDirs, refusedPlace, removeEmptyDir, removeExact, writeExact} from './file-gate.js'
 import {describeExec, run, type ExecResult} from './exec.js'
 import type {ProcessTable} from './proc-table.js'
 
@@ -92,15 +92,7 @@ export const installFiles: InstallFiles = {
   },
   refused: refusedPlace,
   mkdirs,
-  rmdirIfEmpty(path) {
-    try {
-      if (lstatSync(path).isSymbolicLink()) return false
-      rmdirSync(path)
-      return true
-    } catch {
-      return false
-    }
-  },
+  rmdirIfEmpty: removeEmptyDir,
   mtimeMs(path) {
     try {
       return lstatSync(path).mtimeMs

@@ -290,6 +290,20 @@ describe('attack-fixes A1: every path install and uninstall write or remove goes
     expect(readFileSync(join(w.victim, 'medic.yml'), 'utf8')).toBe(text)
   })
 
+  it('uninstall removes no folder through another user’s symlink (the folders install created)', async () => {
+    const w = sticky()
+    const sub = join(w.sticky, 'sub')
+    mkdirSync(sub)
+    expectContract(await medic(['install', ...w.args, '--rules-file', join(sub, 'made', 'medic.yml'), ...BOOT]), 'INSTALL_OK')
+    renameSync(sub, join(w.sticky, 'moved'))
+    mkdirSync(join(w.victim, 'made')) // empty: rmdir would take it
+    symlinkSync(w.victim, sub)
+    lchownSync(sub, 65534, 65534)
+    const u = await medic(['uninstall', '--name', 'boot-gateway', '--state-dir', w.state])
+    expectContract(u, 'INSTALL_OK') // its file is gone from the path as given; the folder there is not its own
+    expect(statSync(join(w.victim, 'made')).isDirectory()).toBe(true)
+  })
+
   it('F14 compares where a path really leads: --rules-file through a symlink into medic’s records is UNKNOWN', async () => {
     const w = setup()
     mkdirSync(join(w.state, 'install'), {recursive: true})
