@@ -427,8 +427,9 @@ const OWNED_READ_MAX = 8 * 1024 * 1024
  * medic wrote (same device and inode, or refused). A new file is linked in (never over
  * one that appeared meanwhile); an old one is replaced by rename from a temporary in the
  * same folder, mode `mode`. Throws FileError naming `path` (a judge's refusal: EEXIST).
+ * `anyOwner`: the owner check is left to the judge (install's exact-text files).
  */
-export function writeOwned(path: string, data: string, mode: number, judge: (text: string | null) => string | null): void {
+export function writeOwned(path: string, data: string, mode: number, judge: (text: string | null) => string | null, o: {anyOwner?: boolean} = {}): void {
   const {dir, at} = place(path, true)
   try {
     const st = lstatOrNull(at)
@@ -447,7 +448,7 @@ export function writeOwned(path: string, data: string, mode: number, judge: (tex
         if (!f.isFile() || f.ino !== st.ino || f.dev !== st.dev) throw new FileError(path, 'ESTALE', 'changed while medic read it: left alone')
         if (f.nlink !== 1) throw new FileError(path, 'EMLINK', `has ${f.nlink} links: refused (a planted hard link), left alone`)
         const me = euid()
-        if (f.uid !== me) throw new FileError(path, 'EPERM', `owned by uid ${f.uid}, not medic's user (uid ${me}): not medic's whatever it says, left alone`)
+        if (f.uid !== me && !o.anyOwner) throw new FileError(path, 'EPERM', `owned by uid ${f.uid}, not medic's user (uid ${me}): not medic's whatever it says, left alone`)
         if (f.size > OWNED_READ_MAX) throw new FileError(path, 'EEXIST', `${f.size} bytes, larger than medic writes: not medic's, left alone`)
         const buf = Buffer.alloc(f.size + 1)
         let n = 0
@@ -753,7 +754,9 @@ export function makeDirs(dir: string): string[] {
  */
 export function writeExact(path: string, data: string, mode: number, expect: string | null): string[] {
   const missing = missingDirs(dirname(path))
-  writeOwned(path, data, mode, (text) => (text === null ? null : expect === null ? 'appeared while medic was writing it; not overwriting' : text !== expect ? 'changed while medic was writing it; not overwriting' : null))
+  // Any owner: what is replaced must hold exactly medic's text (nothing a forger could choose),
+  // and install puts back its own owner and mode (F2: a file chowned away is rewritten, not "same").
+  writeOwned(path, data, mode, (text) => (text === null ? null : expect === null ? 'appeared while medic was writing it; not overwriting' : text !== expect ? 'changed while medic was writing it; not overwriting' : null), {anyOwner: true})
   return missing
 }
 
