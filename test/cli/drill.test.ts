@@ -2,6 +2,7 @@ import {spawn, type ChildProcess} from 'node:child_process'
 import {readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
+import {ollamaExe} from '../helpers/ollama.js'
 import {alive, BIN, expectContract, freePort, Janitor, medic, procState, ROOT, SERVICE, startProtectedService, startService, until, waitReady, type MedicResult} from '../helpers/procs.js'
 
 const j = new Janitor()
@@ -200,7 +201,8 @@ describe('medic drill freeze: an Ollama whose runner is stopped (API up, inferen
     const f = (n: string) => join(dir, n)
     writeFileSync(f('mode'), 'healthy')
     writeFileSync(f('gpu'), 'idle')
-    const c = spawn(process.execPath, [FAKE, '--mode-file', f('mode'), '--ready', f('ready.json'), '--runner-pid-file', f('runner.pid')], {stdio: 'ignore', detached: true})
+    // Ollama by identity (node under the name `ollama`, with `serve`): frozen-check acts only on that.
+    const c = spawn(ollamaExe(), [FAKE, 'serve', '--mode-file', f('mode'), '--ready', f('ready.json'), '--runner-pid-file', f('runner.pid')], {stdio: 'ignore', detached: true})
     j.child(c)
     const r = await waitReady(f('ready.json'), 'fake ollama')
     const runner = await until('its runner', () => Number(readFileSync(f('runner.pid'), 'utf8').trim()) || null)
