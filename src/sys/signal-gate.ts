@@ -232,9 +232,12 @@ export function makeSignalGate(d: GateDeps): SignalGate {
     if (p.startTime !== startTime) return {result: 'reused', reason: `pid ${pid} now belongs to another process (${p.comm}); not signalled`}
     if (procs.liveness(pid, startTime) !== 'alive') return {result: 'gone'}
     const why = check(p)
-    if (why) return {result: 'refused', reason: typeof why === 'string' ? why : why.reason}
-    // The identity once more, as close to kill(2) as Node allows.
+    // The identity once more, as close to kill(2) as Node allows — and after a refusal too: a
+    // process reaped while it was judged (its uid unreadable, so protected: fail closed) is
+    // gone, not "refused" (nothing is signalled either way; a caller must not report a
+    // protection that was only a dying process's half-read /proc entry).
     const again = procs.liveness(pid, startTime)
+    if (why && again === 'alive') return {result: 'refused', reason: typeof why === 'string' ? why : why.reason}
     if (again !== 'alive') return again === 'reused' ? {result: 'reused', reason: `pid ${pid} was reused while it was checked; not signalled`} : {result: 'gone'}
     try {
       act()

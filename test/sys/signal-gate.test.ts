@@ -53,6 +53,21 @@ describe('the signal gate', () => {
     expect(alive(s.pid)).toBe(true)
   })
 
+  it('a process reaped while it was judged is gone, not refused (its uid unreadable protects it only while it lives)', async () => {
+    const s = await startService(j)
+    const st = procTable.stat(s.pid)!
+    // The target dies between the identity check and the protection check: its /proc status
+    // is gone (uid unknown: fail closed), then so is its stat. A user's session claim is live.
+    let died = false
+    const procs = {...procTable, realUid: (pid: number) => (pid === s.pid ? ((died = true), null) : procTable.realUid(pid)), liveness: (pid: number, start: string) => (pid === s.pid && died ? 'gone' as const : procTable.liveness(pid, start))}
+    const claim: LiveEntry = {...entry(999999, '1'), fileUid: 1000, procUid: 1000, sessionLive: true, session: {sid: st.sid, startTime: '1'}}
+    const g = makeSignalGate({procs, registry: () => [claim], policy: {protect: [], match: null}})
+    expect(g.send(s.pid, st.startTime, 'SIGCONT')).toEqual({result: 'gone'})
+    // Alive, the same unreadable uid is refused (fail closed).
+    const alive2 = makeSignalGate({procs: {...procTable, realUid: (pid: number) => (pid === s.pid ? null : procTable.realUid(pid))}, registry: () => [claim], policy: {protect: [], match: null}})
+    expect(alive2.send(s.pid, st.startTime, 'SIGCONT').result).toBe('refused')
+  })
+
   it('treats a zombie as gone', async () => {
     // The background child exits only once its parent has exec'd into sleep, which never reaps
     // it: a zombie. (Exiting earlier, the shell could reap it before the exec.)
