@@ -2,6 +2,7 @@ import {execFile, spawn} from 'node:child_process'
 import {closeSync} from 'node:fs'
 import {serviceWait, timeLeft} from './deadline.js'
 import {openAppend, PRIVATE_MODE} from './file-gate.js'
+import {track} from './in-flight.js'
 
 export interface ExecResult {
   argv: string[]
@@ -15,38 +16,6 @@ export interface ExecResult {
   ms: number
 }
 
-/**
- * The external commands still running, by pid: medic's own children, not yet reaped (each
- * leaves the set on its 'exit'), so a pid here cannot have been reused. `group`: it leads
- * its own process group (runDetached); otherwise it shares medic's.
- */
-const inFlight = new Map<number, {group: boolean}>()
-
-function track(child: {pid?: number; once(e: 'exit', f: () => void): unknown}, group: boolean): void {
-  const pid = child.pid
-  if (!pid) return
-  inFlight.set(pid, {group})
-  child.once('exit', () => inFlight.delete(pid))
-}
-
-/**
- * When medic is interrupted and exits at once, the commands it is waiting on must not run
- * on without it (a --stop-cmd in its own session never sees a Ctrl+C; a command in medic's
- * group never sees a SIGTERM sent to medic alone): SIGTERM to each one's process group (or
- * to it, if it shares medic's group). The same exception to the signal gate as the
- * timeout's SIGKILL below (sys/signal-gate.ts). Returns the pids signalled.
- */
-export function stopInFlight(sig: NodeJS.Signals = 'SIGTERM'): number[] {
-  const done: number[] = []
-  for (const [pid, {group}] of inFlight) {
-    try {
-      process.kill(group ? -pid : pid, sig)
-      done.push(pid)
-    } catch {}
-  }
-  inFlight.clear()
-  return done
-}
 
 /**
  * Every external command: an argument vector (never a shell), a timeout, SIGKILL when it

@@ -41,6 +41,9 @@ describe('the run path (no TTY)', () => {
     const {r, loaded} = await loadedBy(['cleanup', '--port', String(await freePort()), '--state-dir', join(j.tmp(), 'state')])
     expectContract(r, 'PORT_OK')
     expectLean(loaded)
+    // A free port spawns nothing: node:child_process is ~2–3 ms of start-up (the runner's
+    // interrupt path reaches exec.ts's in-flight commands through sys/in-flight.ts, which imports nothing).
+    expect(loaded.internal.filter((m) => /^NativeModule child_process$/.test(m))).toEqual([])
   })
 
   it('a healthy health run and supervise status load none of them either', async () => {
