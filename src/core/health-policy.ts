@@ -202,6 +202,11 @@ const HOUR = 3_600_000
 /** What `medic health` keeps between runs to count restarts no single look can see. */
 export interface RestartMemory {
   owners: {pid: number; startTime: string}[]
+  /**
+   * Wall ms of the last full look at the port's holders (every process's fds) whose owners
+   * are `owners`. Runs within FULL_LOOK_EVERY_MS of it may take the fast look.
+   */
+  ownersLookedAt?: number
   /** Wall ms at which the set of port owners changed identity between two runs. */
   ownerChanges: number[]
   /** Samples of the managers' lifetime restart counters, to turn them into restarts per hour. */
@@ -235,4 +240,40 @@ export function countRestarts(memory: RestartMemory, owners: {pid: number; start
   const hourly = sources.filter((s) => /last hour|window/.test(s.source))
   const count = Math.max(0, ...hourly.map((s) => s.count))
   return {memory: {owners: ids.length > 0 ? owners.map((o) => ({pid: o.pid, startTime: o.startTime})) : memory.owners, ownerChanges, counters}, count, sources}
+}
+
+/**
+ * How long a full look at the port's holders stands for the fast look (sys/port-table.ts
+ * knownListeners): a holder the fast look cannot see (a socket passed over SCM_RIGHTS, or a
+ * forked holder reparented away while its parent lives) is found by the next full look —
+ * within this time, or at once when an owner changes, the probe fails or anything else is
+ * wrong (fastLookStands).
+ */
+export const FULL_LOOK_EVERY_MS = 10 * 60_000
+
+/**
+ * How long a run on the fast look waits for its first probe before it looks fully anyway:
+ * a holder the fast look missed may be one that accepts and never answers, and the full
+ * look is what lets the run act on it without waiting out the probe's timeout. A healthy
+ * service's probe, sent as the command starts, has answered long before.
+ */
+export const FAST_LOOK_PROBE_WAIT_MS = 250
+
+/** The holders the fast look may start from: the last full look's owners while it is recent; none otherwise (look fully). */
+export function fastLookHolders(memory: RestartMemory, now: number): {pid: number; startTime: string}[] {
+  const at = memory.ownersLookedAt
+  if (typeof at !== 'number' || !(now - at >= 0 && now - at < FULL_LOOK_EVERY_MS)) return []
+  return memory.owners.filter((o) => Number.isInteger(o.pid) && o.pid > 1 && typeof o.startTime === 'string' && o.startTime !== '')
+}
+
+/**
+ * Whether the fast look's owners can stand for this run: none known to be outside the
+ * service, none the signal gate refuses, the manager neither down nor without processes.
+ * The run also needs its probe to pass (ops/health.ts): anything else looks at every
+ * process before it diagnoses, so every problem is judged on every holder.
+ */
+export function fastLookStands(o: {owners: (OwnerFact & {refused?: string})[]; view?: {state: ServiceState; noProcesses?: boolean} | null}): boolean {
+  if (o.owners.length === 0 || o.owners.some((w) => w.inService === false || w.refused !== undefined)) return false
+  if (o.view && (DOWN_STATES.has(o.view.state) || o.view.noProcesses === true)) return false
+  return true
 }

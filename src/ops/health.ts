@@ -1,7 +1,7 @@
 import {formatMs} from '../core/duration.js'
 import type {PerfDatum} from '../core/perfdata.js'
 import {describeSource, type LogPosition, type LogSourceSpec} from '../core/log-match.js'
-import {countRestarts, decide, diagnose, probeDown, probeNotNeeded, repairBudget, skippedProbe, startVerify, stepVerify, type HealthObservation, type OwnerFact, type Problem, type ProbeResult, type ProcFact, type RestartMemory} from '../core/health-policy.js'
+import {countRestarts, decide, diagnose, FAST_LOOK_PROBE_WAIT_MS, fastLookStands, probeDown, probeNotNeeded, repairBudget, skippedProbe, startVerify, stepVerify, type HealthObservation, type OwnerFact, type Problem, type ProbeResult, type ProcFact, type RestartMemory} from '../core/health-policy.js'
 import {unavailableText} from '../core/manager-parse.js'
 import {describeProc} from '../core/protect.js'
 import {foreignSocket, STATE_NAMES} from '../core/proc-parse.js'
@@ -10,9 +10,13 @@ import type {LogSource} from '../sys/log-source.js'
 import type {ManagerStatus, ServiceManager} from '../sys/managers.js'
 import type {PortListeners} from '../sys/port-table.js'
 import type {Prober} from '../sys/probe.js'
+import {after} from '../sys/clock.js'
 import {readJson, writeFileAtomic} from '../sys/state-store.js'
+import {probeService, type HealthState} from './health-early.js'
 import type {ProcessDeps} from '../deps.js'
 import {restartService} from './restart.js'
+
+export {probeService}
 
 export interface HealthInput {
   name: string
@@ -54,16 +58,6 @@ export interface HealthDeps extends ProcessDeps {
   /** What `--manager auto` tried before it settled. */
   detected: string[] | null
   logs?: LogSource
-}
-
-/** Persisted between runs in `<state-dir>/health/<name>.json`. */
-interface HealthState extends RestartMemory {
-  version: 1
-  /** Wall ms of every repair started (the budget). */
-  repairs: number[]
-  lastRepair: {by: number; startedAt: number; finishedAt: number; status: Status; summary: string} | null
-  /** --log-pattern: where the last run stopped reading the service's log. */
-  log?: LogPosition
 }
 
 /** The text each state was read from: a run that changed nothing does not rewrite it (an fsync and a rename). */
@@ -179,6 +173,7 @@ export async function health(input: HealthInput, deps: HealthDeps): Promise<Verd
     // The owners right after our own repair are the new baseline, not a restart to count.
     const after = await deps.ports.listeners(input.port)
     state.owners = after.pids.map((pid) => ({pid, startTime: deps.procs.stat(pid)?.startTime ?? ''}))
+    state.ownersLookedAt = clock.wall().getTime()
     // What the old process logged before the restart is not counted against the new one.
     if (input.log && deps.logs) state.log = (await deps.logs.read(input.log.source, undefined, input.log.pattern, input.log.timeoutMs)).position
     saveState(input.statePath, state, deps) // after acting: best effort, the verdict is what happened
@@ -226,9 +221,15 @@ interface Observed {
   managerText: string
 }
 
-/** One probe of the service: HTTP when it has a URL, else a TCP connect to host:port. */
-export function probeService(prober: Prober, o: Pick<HealthInput, 'url' | 'host' | 'port' | 'probeTimeoutMs' | 'healthy'>): Promise<ProbeResult> {
-  return o.url ? prober.http(o.url, o.probeTimeoutMs, o.healthy) : prober.tcp(o.host, o.port, o.probeTimeoutMs)
+/** The probe's result if it comes within `ms`, else null (the probe goes on). */
+function probeWithin(probing: Promise<ProbeResult>, ms: number, deps: HealthDeps): Promise<ProbeResult | null> {
+  return new Promise((resolve) => {
+    const cancel = after(deps.clock, ms, () => resolve(null))
+    void probing.then((p) => {
+      cancel()
+      resolve(p)
+    })
+  })
 }
 
 async function probeOnce(input: HealthInput, deps: HealthDeps): Promise<ProbeResult> {
@@ -242,18 +243,31 @@ async function observe(input: HealthInput, deps: HealthDeps, state: HealthState,
   const first: {done: ProbeResult | null} = {done: null}
   const probing = (ahead.probe ?? probeOnce(input, deps)).then((p) => (first.done = p))
   const reading = input.log && deps.logs ? deps.logs.read(input.log.source, state.log, input.log.pattern, input.log.timeoutMs) : null
-  const [managerStatus, listeners, logRead] = await Promise.all([deps.manager.status(), ahead.listeners ?? deps.ports.listeners(input.port), reading])
+  const [managerStatus, listenersFirst, logRead] = await Promise.all([deps.manager.status(), ahead.listeners ?? deps.ports.listeners(input.port), reading])
+  let listeners = listenersFirst
   const view = managerStatus.view
   const servicePids = managerStatus.available || view ? deps.manager.servicePids(view) : null
   const serviceSet = servicePids ? new Set(servicePids) : null
-  const owners: Observed['owners'] = []
-  for (const pid of listeners.pids) {
-    const seen = deps.gate.inspect(pid)
-    if (!seen) continue
-    const p = seen.proc
-    const refusal = seen.refusal ?? ((why) => (why ? {reason: why} : null))(foreignSocket(listeners.sockets, pid, deps.procs.realUid(pid)))
-    owners.push({pid, comm: p.comm, state: p.state, startTime: p.startTime, cmdline: p.cmdline, inService: serviceSet ? serviceSet.has(pid) : null, ...(refusal ? {refused: refusal.reason} : {})})
+  const ownersOf = (l: PortListeners): Observed['owners'] => {
+    const found: Observed['owners'] = []
+    for (const pid of l.pids) {
+      const seen = deps.gate.inspect(pid)
+      if (!seen) continue
+      const p = seen.proc
+      const refusal = seen.refusal ?? ((why) => (why ? {reason: why} : null))(foreignSocket(l.sockets, pid, deps.procs.realUid(pid)))
+      found.push({pid, comm: p.comm, state: p.state, startTime: p.startTime, cmdline: p.cmdline, inService: serviceSet ? serviceSet.has(pid) : null, ...(refusal ? {refused: refusal.reason} : {})})
+    }
+    return found
   }
+  let owners = ownersOf(listeners)
+  // The fast look (the last full look's holders, still holding the socket) stands only in a
+  // run that finds nothing wrong with them and whose probe passes within a short wait; any
+  // other run looks at every process before it diagnoses (core/health-policy.ts).
+  if (listeners.via === 'known' && !(fastLookStands({owners, view}) && (first.done ?? (await probeWithin(probing, FAST_LOOK_PROBE_WAIT_MS, deps)))?.ok === true)) {
+    listeners = await deps.ports.listeners(input.port)
+    owners = ownersOf(listeners)
+  }
+  if (listeners.via !== 'known' && listeners.pids.length > 0) state.ownersLookedAt = deps.clock.wall().getTime()
   // The port's holder is known to be outside the service: act now, do not wait out the
   // probe timeouts against an orphan that accepts and never answers.
   const skip = probeNotNeeded(owners, input.port)

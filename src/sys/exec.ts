@@ -24,7 +24,8 @@ export interface ExecResult {
 export function run(argv: string[], opts: {timeoutMs: number; env?: NodeJS.ProcessEnv; input?: string}): Promise<ExecResult> {
   const t0 = Date.now()
   const limit = timeLeft(opts.timeoutMs) // never past the command's --timeout; never 0 (execFile: no timeout)
-  return serviceWait(argv.join(' ').slice(0, 120), () => new Promise((resolve) => {
+  // node:child_process (and node:net, which it loads) only once a command runs: a healthy run spawns nothing (~2.5 ms).
+  return serviceWait(argv.join(' ').slice(0, 120), () => import('node:child_process').then(({execFile}) => new Promise<ExecResult>((resolve) => {
     const child = execFile(argv[0], argv.slice(1), {timeout: limit, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024, env: opts.env ?? process.env, encoding: 'utf8'}, (err, stdout, stderr) => {
       const e = err as (NodeJS.ErrnoException & {killed?: boolean; signal?: string; code?: number | string}) | null
       const missing = e?.code === 'ENOENT' || e?.code === 'EACCES'
@@ -41,7 +42,7 @@ export function run(argv: string[], opts: {timeoutMs: number; env?: NodeJS.Proce
     })
     track(child, false)
     if (opts.input !== undefined) child.stdin?.end(opts.input)
-  }))
+  })))
 }
 
 /**
@@ -53,7 +54,7 @@ export function run(argv: string[], opts: {timeoutMs: number; env?: NodeJS.Proce
 export function runDetached(argv: string[], opts: {timeoutMs: number; logFile?: string; env?: NodeJS.ProcessEnv; input?: string; signal?: AbortSignal}): Promise<ExecResult> {
   const t0 = Date.now()
   const limit = timeLeft(opts.timeoutMs)
-  return serviceWait(argv.join(' ').slice(0, 120), () => new Promise((resolve) => {
+  return serviceWait(argv.join(' ').slice(0, 120), () => import('node:child_process').then(({spawn}) => new Promise<ExecResult>((resolve) => {
     let fd: number | 'ignore' = 'ignore'
     if (opts.logFile) {
       try {
@@ -96,7 +97,7 @@ export function runDetached(argv: string[], opts: {timeoutMs: number; logFile?: 
       opts.signal?.removeEventListener('abort', abandon)
       resolve({argv, code, signal, stdout: '', stderr: '', timedOut, missing: false, ms: Date.now() - t0})
     })
-  }))
+  })))
 }
 
 export function describeExec(r: ExecResult): string {

@@ -1,6 +1,6 @@
-import {readFileSync} from 'node:fs'
+import {close, open, read, readFileSync, readdirSync, readlinkSync} from 'node:fs'
 import {getSystemErrorName} from 'node:util'
-import {parseProcNetTcp, parseSsListeners, type TcpListenSocket} from '../core/proc-parse.js'
+import {parseProcNetTcp, parseSsListeners, parseStat, type TcpListenSocket} from '../core/proc-parse.js'
 import {scanFds} from './files.js'
 
 export interface PortListeners {
@@ -12,7 +12,14 @@ export interface PortListeners {
   pids: number[]
   /** A listening socket whose owner we could not see (not root, another user's process). */
   invisible: boolean
-  via: 'ss' | 'proc'
+  /** `known`: the fast look of knownListeners (holders among processes named beforehand), not a scan of every process. */
+  via: 'ss' | 'proc' | 'known'
+}
+
+/** A process named beforehand as a likely holder: a pid and the start time it had then. */
+export interface KnownHolder {
+  pid: number
+  startTime: string
 }
 
 export type Bindable = {ok: true} | {ok: false; code: string}
@@ -27,10 +34,21 @@ export type Bindable = {ok: true} | {ok: false; code: string}
  */
 export interface PortTable {
   listeners(port: number): Promise<PortListeners>
+  /**
+   * The fast look for a port whose holders are known (health's owners of its last run):
+   * the port's LISTEN sockets from /proc/net/tcp{,6} and their holders among `known`
+   * and their descendants — no scan of every process's fds and no spawn of ss (~10 ms of
+   * a run). null (look fully) unless every known process is alive with the same start
+   * time and holds one of the sockets, and every socket has a holder there. What it can
+   * miss, by construction: a holder that is neither known nor a descendant of one (a
+   * socket passed over SCM_RIGHTS, a forked holder reparented away while its parent
+   * lives); callers use it only where that is acceptable (ops/health.ts).
+   */
+  knownListeners(port: number, known: () => KnownHolder[]): Promise<PortListeners | null>
   bindable(port: number): Promise<Bindable>
 }
 
-function summarise(port: number, all: TcpListenSocket[], via: 'ss' | 'proc'): PortListeners {
+function summarise(port: number, all: TcpListenSocket[], via: PortListeners['via']): PortListeners {
   // medic's own bind test (run alongside the lookup) is never a holder of the port.
   const sockets = all.filter((s) => !(s.owners.length > 0 && s.owners.every((o) => o.pid === process.pid)))
   const pids = [...new Set(sockets.flatMap((s) => s.owners.map((o) => o.pid)))].sort((a, b) => a - b)
@@ -44,6 +62,116 @@ async function viaSs(port: number): Promise<TcpListenSocket[] | null> {
       resolve(err ? null : parseSsListeners(stdout).filter((s) => s.port === port))
     })
   })
+}
+
+/**
+ * The LISTEN section of /proc/net/tcp or tcp6: the kernel lists the listening hash first,
+ * then the established one (net/ipv4/tcp_ipv4.c tcp_get_idx), one page per read() call,
+ * walking the established hash until the page is full or the hash ends: reading a whole
+ * file of TIME_WAIT entries took 3–5 ms here, a page of a family with no connections
+ * the whole walk (~3.5 ms). So pages are read only until a line whose state is not LISTEN
+ * (0A) — everything listening is above it — and on the thread pool, beside the main
+ * thread's work. null when unreadable.
+ */
+function listenSection(path: string): Promise<string | null> {
+  return new Promise((resolve) => {
+    open(path, 'r', (err, fd) => {
+      if (err) return resolve(null)
+      const buf = Buffer.allocUnsafe(65536)
+      let text = ''
+      const done = (r: string | null) => close(fd, () => resolve(r))
+      const next = () => read(fd, buf, 0, buf.length, null, (e, n) => {
+        if (e) return done(null)
+        if (n === 0) return done(text)
+        text += buf.toString('latin1', 0, n)
+        // One read() is one page of the kernel's buffer (4 KiB or more), filled until the next
+        // line would not fit or the table ended: a read this short ended it (every line is
+        // under 256 bytes), and asking again would walk the hash once more for nothing.
+        if (n <= 4096 - 256) return done(text)
+        const lines = text.split('\n')
+        // Complete lines after the header: the first one not in LISTEN ends the section.
+        for (const line of lines.slice(1, -1)) {
+          const st = line.trim().split(/\s+/)[3]
+          if (st !== undefined && st !== '0A') return done(text)
+        }
+        next()
+      })
+      next()
+    })
+  })
+}
+
+/** At most this many processes are looked at (known ones and their descendants); past it, the fast look gives up. */
+const KNOWN_LOOK_LIMIT = 64
+
+async function viaKnown(port: number, knownNow: () => KnownHolder[]): Promise<PortListeners | null> {
+  // The tables first (the thread pool reads them while the holders are looked at here).
+  const tables = Promise.all([listenSection('/proc/net/tcp'), listenSection('/proc/net/tcp6')])
+  const known = knownNow()
+  if (known.length === 0) return null
+  const holders = new Map<number, {pid: number; fd: number; comm: string}[]>() // socket inode → holders
+  const looked = new Set<number>()
+  const todo: number[] = []
+  for (const k of known) {
+    const st = readStat(k.pid)
+    if (!st || st.startTime !== k.startTime || st.state === 'Z' || st.state === 'X') return null
+    todo.push(k.pid)
+  }
+  while (todo.length) {
+    const pid = todo.shift()!
+    if (looked.has(pid)) continue
+    if (looked.size >= KNOWN_LOOK_LIMIT) return null
+    looked.add(pid)
+    const st = readStat(pid)
+    if (!st) continue // a descendant that ended meanwhile
+    let fds: string[]
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`)
+    } catch {
+      if (known.some((k) => k.pid === pid)) return null // a known holder whose fds we cannot see
+      continue
+    }
+    for (const fd of fds) {
+      let link: string
+      try {
+        link = readlinkSync(`/proc/${pid}/fd/${fd}`)
+      } catch {
+        continue
+      }
+      if (!link.startsWith('socket:[')) continue
+      const inode = Number(link.slice(8, -1))
+      holders.set(inode, [...(holders.get(inode) ?? []), {pid, fd: Number(fd), comm: st.comm}])
+    }
+    // A forked child inherits the listening socket: look at every thread's children.
+    let tasks: string[] = []
+    try {
+      tasks = readdirSync(`/proc/${pid}/task`)
+    } catch {}
+    for (const tid of tasks) {
+      let text = ''
+      try {
+        text = readFileSync(`/proc/${pid}/task/${tid}/children`, 'latin1')
+      } catch {}
+      for (const c of text.split(' ')) if (c.trim()) todo.push(Number(c))
+    }
+  }
+  const [v4, v6] = await tables // v6 null: no IPv6 in this kernel
+  if (v4 === null) return null
+  const socks = [...parseProcNetTcp(v4, 4), ...(v6 === null ? [] : parseProcNetTcp(v6, 6))].filter((s) => s.port === port)
+  if (socks.length === 0) return null
+  const sockets: TcpListenSocket[] = socks.map((s) => ({...s, owners: holders.get(s.inode) ?? []}))
+  if (sockets.some((s) => s.owners.length === 0)) return null // a holder outside what we looked at
+  const holding = new Set(sockets.flatMap((s) => s.owners.map((o) => o.pid)))
+  if (known.some((k) => !holding.has(k.pid))) return null // a known holder let go: the owners changed
+  return summarise(port, sockets, 'known')
+}
+
+function readStat(pid: number): ReturnType<typeof parseStat> | null {
+  try {
+    return parseStat(readFileSync(`/proc/${pid}/stat`, 'latin1'))
+  } catch {
+    return null
+  }
 }
 
 function viaProc(port: number): TcpListenSocket[] {
@@ -134,6 +262,7 @@ export const portTable: PortTable = {
     const ss = process.env.MEDIC_PORT_TABLE === 'proc' ? null : await viaSs(port)
     return ss === null ? summarise(port, viaProc(port), 'proc') : summarise(port, ss, 'ss')
   },
+  knownListeners: viaKnown,
   async bindable(port) {
     // A dual-stack bind on [::] conflicts with a listener on any IPv4 or IPv6 address of
     // the port, so one bind answers "is anything at all listening here". Without a host,

@@ -234,6 +234,28 @@ describe('medic health', () => {
     expect(json(r).checks.find((c: {name: string}) => c.name === 'restarts').detail).toMatch(/^1 in the last hour/)
   })
 
+  it('seed 000 after steady runs on the fast look: the child that shares the port outlives its parent — ORPHAN_PROCESS, repaired', async () => {
+    const s = commandService(await freePort(), ['--share'])
+    await healthy(s)
+    const parent = pidOf(s)
+    const child = Number(readFileSync(`/proc/${parent}/task/${parent}/children`, 'utf8').trim().split(' ')[0])
+    j.track(child) // in a session of its own: not in the parent's group
+    const statePath = join(s.dir, 'state', 'health', 'gateway.json')
+    const steady = await medic(['health', ...s.args])
+    expectContract(steady, 'GATEWAY_OK')
+    const before = readFileSync(statePath, 'utf8')
+    expect(JSON.parse(before).owners.map((o: {pid: number}) => o.pid).sort()).toEqual([parent, child].sort())
+    expectContract(await medic(['health', ...s.args]), 'GATEWAY_OK')
+    expect(readFileSync(statePath, 'utf8')).toBe(before) // the fast look: nothing looked at anew, nothing rewritten
+    // The parent dies; its child keeps the socket and answers the probe.
+    process.kill(parent, 'SIGKILL')
+    const r = await medic(['health', ...s.args, '--json'])
+    expect(json(r)).toMatchObject({token: 'GATEWAY_RECOVERED', exitCode: 1})
+    expect(json(r).summary).toMatch(new RegExp(`ORPHAN_PROCESS: port ${s.port} held by orphan pid ${child}`))
+    expect(alive(child)).toBe(false)
+    expect(pidOf(s)).not.toBe(parent)
+  })
+
   it('logs one ISO-8601 line per run and per action', async () => {
     const {port} = await seed000()
     const s = commandService(port)

@@ -65,6 +65,15 @@ describe('the run path (no TTY)', () => {
     expect(loaded.internal.filter((m) => /sync_write_stream|NativeModule tty/.test(m))).toEqual([])
   })
 
+  it('a steady health run (manager auto, holders known from the last run) spawns nothing: no ss, no node:child_process', async () => {
+    const s = await startService(j)
+    const state = join(j.tmp(), 'state')
+    expectContract(await medic(['health', '--port', String(s.port), '--state-dir', state]), 'GATEWAY_OK') // the full look, recorded
+    const h = await loadedBy(['health', '--port', String(s.port), '--state-dir', state])
+    expectContract(h.r, 'GATEWAY_OK')
+    expect(h.loaded.internal.filter((m) => /^NativeModule child_process$/.test(m))).toEqual([])
+  })
+
   it('the probe sees what a run loads: --help goes through oclif', async () => {
     const {r, loaded} = await loadedBy(['--help'])
     expect(r.code).toBe(0)

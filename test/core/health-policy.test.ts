@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {countRestarts, decide, diagnose, probeNotNeeded, repairBudget, skippedProbe, startVerify, stepVerify, type HealthObservation, type ProbeResult} from '../../src/core/health-policy.js'
+import {countRestarts, decide, diagnose, fastLookHolders, fastLookStands, FULL_LOOK_EVERY_MS, probeNotNeeded, repairBudget, skippedProbe, startVerify, stepVerify, type HealthObservation, type OwnerFact, type ProbeResult, type RestartMemory} from '../../src/core/health-policy.js'
 
 const up: ProbeResult = {kind: 'ok', ok: true, status: 200, ms: 3, detail: 'HTTP 200 in 3ms'}
 const refused: ProbeResult = {kind: 'refused', ok: false, ms: 1, detail: 'connection refused'}
@@ -155,5 +155,33 @@ describe('countRestarts', () => {
     const r = countRestarts({owners: [a], ownerChanges: [10, 20]}, [b], [{count: 1, source: 'journal: restart jobs in the last hour'}], 30)
     expect(r.count).toBe(3)
     expect(countRestarts(empty, [a], [{count: 7, source: 'journal: restart jobs in the last hour'}], 30).count).toBe(7)
+  })
+})
+
+describe('the fast look at the port holders', () => {
+  const memory = (o: Partial<RestartMemory> = {}): RestartMemory => ({owners: [{pid: 500, startTime: '5000'}], ownerChanges: [], ownersLookedAt: 1_000_000, ...o})
+
+  it('starts from the last full look while it is recent, never from a record without one', () => {
+    expect(fastLookHolders(memory(), 1_000_000)).toEqual([{pid: 500, startTime: '5000'}])
+    expect(fastLookHolders(memory(), 1_000_000 + FULL_LOOK_EVERY_MS - 1)).toEqual([{pid: 500, startTime: '5000'}])
+    expect(fastLookHolders(memory(), 1_000_000 + FULL_LOOK_EVERY_MS)).toEqual([]) // due for a full look
+    expect(fastLookHolders(memory(), 999_999)).toEqual([]) // a record from the future (clock set back, or forged)
+    expect(fastLookHolders(memory({ownersLookedAt: undefined}), 1_000_000)).toEqual([]) // written before the fast look existed
+  })
+
+  it('never names pid 1, a bad pid or an owner without a start time', () => {
+    const owners = [{pid: 1, startTime: '1'}, {pid: 0, startTime: '1'}, {pid: 1.5, startTime: '1'}, {pid: 600, startTime: ''}, {pid: 700, startTime: '7'}]
+    expect(fastLookHolders(memory({owners}), 1_000_000)).toEqual([{pid: 700, startTime: '7'}])
+  })
+
+  it('stands only for owners in (or not known to be outside) the service, none refused, the manager up', () => {
+    const owner = (o: Partial<OwnerFact & {refused: string}> = {}) => ({pid: 500, comm: 'node', state: 'S' as const, inService: true, ...o})
+    expect(fastLookStands({owners: [owner()], view: {state: 'active'}})).toBe(true)
+    expect(fastLookStands({owners: [owner({inService: null})], view: null})).toBe(true)
+    expect(fastLookStands({owners: [], view: {state: 'active'}})).toBe(false)
+    expect(fastLookStands({owners: [owner(), owner({pid: 501, inService: false})], view: {state: 'active'}})).toBe(false)
+    expect(fastLookStands({owners: [owner({refused: 'protected'})], view: {state: 'active'}})).toBe(false)
+    for (const state of ['inactive', 'failed', 'not-found'] as const) expect(fastLookStands({owners: [owner()], view: {state}})).toBe(false)
+    expect(fastLookStands({owners: [owner()], view: {state: 'activating', noProcesses: true}})).toBe(false)
   })
 })

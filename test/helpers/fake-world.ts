@@ -107,6 +107,7 @@ export function fakeWorld(o: {protect?: RegExp[]} = {}) {
       return {port, listening: pids.length > 0, sockets: pids.length ? [{address: '0.0.0.0', port, owners: pids.map((pid) => ({pid, comm: procs.get(pid)?.comm ?? '?'}))}] as never : [], pids, invisible: false, via: 'ss'}
     },
     bindable: async (port) => ((ports.get(port) ?? []).length ? {ok: false, code: 'EADDRINUSE'} : {ok: true}),
+    knownListeners: async () => null,
   }
   const deps: ProcessDeps = {
     clock, procs: table, ports: portTable, gate,

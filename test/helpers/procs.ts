@@ -158,8 +158,10 @@ export async function startService(j: Janitor, args: string[] = [], opts: {uid?:
   })
   j.child(child)
   const orphan = args.includes('--orphan')
-  const r = await waitReady(ready, `service ${args.join(' ')}`, (x) => !orphan || x.pid !== child.pid)
+  const share = args.includes('--share')
+  const r = await waitReady(ready, `service ${args.join(' ')}`, (x) => (share ? x.sharedWith !== undefined : !orphan || x.pid !== child.pid))
   if (orphan) j.track(r.pid) // the orphan leads its own session and group
+  if (share) j.track(r.sharedWith as number) // so does the child that shares the socket
   return {...r, child, readyFile: ready}
 }
 

@@ -5,6 +5,7 @@ import type {ProbeResult} from '../../src/core/health-policy.js'
 import type {ManagerView} from '../../src/core/manager-parse.js'
 import {health, type HealthDeps, type HealthInput} from '../../src/ops/health.js'
 import type {ServiceManager} from '../../src/sys/managers.js'
+import type {PortListeners} from '../../src/sys/port-table.js'
 import {fakeWorld} from '../helpers/fake-world.js'
 
 const PORT = 18789
@@ -122,5 +123,83 @@ describe('health (ops with a fake world: manager, probe, processes, ports, clock
     expect(v.summary).toMatch(/repair failed: start failed: exit 1/)
     expect(world.events.filter((e) => e === 'manager start')).toHaveLength(1)
     expect(existsSync(state) && JSON.parse(readFileSync(state, 'utf8')).repairs).toHaveLength(1)
+  })
+})
+
+// The fast look (sys/port-table.ts knownListeners) names the last full look's holders that
+// still hold the port; it stands only in a run that finds nothing wrong with them.
+describe('health on the fast look', () => {
+  /** What the fast look would say: these pids hold the port (and no one else it could see). */
+  const fastLook = (pids: number[]): Promise<PortListeners> =>
+    Promise.resolve({port: PORT, listening: true, sockets: [{address: '[::]', port: PORT, inode: 1, uid: 0, owners: pids.map((pid) => ({pid, comm: 'node', fd: 20}))}], pids, invisible: false, via: 'known'})
+  /** Every full look (every process's fds) recorded in the world's events. */
+  const countFullLooks = (deps: HealthDeps) => {
+    const full = deps.ports.listeners.bind(deps.ports)
+    deps.ports = {...deps.ports, listeners: (port) => (world.events.push('full look'), full(port))}
+  }
+
+  it('a healthy run takes the fast look alone; the full look of an earlier run stays the record', async () => {
+    world = fakeWorld()
+    world.add({pid: 500, comm: 'node'})
+    world.listen(PORT, 500)
+    const {deps} = service(world, {state: 'active', mainPid: 500})
+    countFullLooks(deps)
+    const state = join(world.tmp(), 'gw.json')
+    expect((await health(input(state), deps)).status).toBe('OK')
+    const first = JSON.parse(readFileSync(state, 'utf8'))
+    expect(first).toMatchObject({owners: [{pid: 500, startTime: '5000'}], ownersLookedAt: Date.UTC(2026, 0, 1)})
+    world.advance(60_000)
+    world.events.length = 0
+    expect((await health(input(state, {listenersAhead: fastLook([500])}), deps)).status).toBe('OK')
+    expect(world.events).toEqual(['lock health-gw', 'probe', 'unlock health-gw'])
+    expect(JSON.parse(readFileSync(state, 'utf8'))).toEqual(first)
+  })
+
+  it('an orphan the fast look missed, which accepts and never answers: looked at fully after a short wait, ORPHAN_PROCESS without waiting out the probe', async () => {
+    world = fakeWorld()
+    world.add({pid: 500, comm: 'node'})
+    world.add({pid: 777, comm: 'node', ppid: 1, sid: 777}) // reparented away: no descendant of the service
+    world.listen(PORT, 500)
+    world.listen(PORT, 777)
+    const {deps} = service(world, {state: 'active', mainPid: 500})
+    countFullLooks(deps)
+    const v = await health(input(join(world.tmp(), 'gw.json'), {repair: false, probeTimeoutMs: 3_600_000, listenersAhead: fastLook([500])}), deps)
+    expect(v.status).toBe('ALERT')
+    expect(v.summary).toMatch(/ORPHAN_PROCESS/)
+    expect(v.summary).toMatch(/777/)
+    expect(world.events).toContain('full look')
+    expect(v.checks.find((c) => c.name === 'probe')?.detail).toMatch(/not awaited/)
+    expect(world.now()).toBeLessThan(1000) // the fast look's wait for the probe, not the probe's hour
+  })
+
+  it('a failing probe, an owner outside the service or a service without processes: looked at fully before diagnosing', async () => {
+    // The probe refuses: the full look runs before the re-probe decides.
+    world = fakeWorld()
+    world.add({pid: 500, comm: 'node'})
+    world.listen(PORT, 500)
+    let s = service(world, {state: 'active', mainPid: 500})
+    countFullLooks(s.deps)
+    s.deps.prober = {http: async () => (world.events.push('probe'), {kind: 'refused', ok: false, ms: 1, detail: 'connection refused'}), tcp: async () => ({kind: 'refused', ok: false, ms: 1, detail: 'connection refused'})}
+    await health(input(join(world.tmp(), 'gw.json'), {repair: false, listenersAhead: fastLook([500])}), s.deps)
+    expect(world.events.slice(0, 4)).toEqual(['lock health-gw', 'probe', 'full look', 'probe'])
+    // The fast look's holder is outside the service (the manager names another main pid).
+    world = fakeWorld()
+    world.add({pid: 500, comm: 'node'})
+    world.add({pid: 501, comm: 'node'})
+    world.listen(PORT, 501)
+    s = service(world, {state: 'active', mainPid: 500})
+    countFullLooks(s.deps)
+    s.deps.prober = {http: async () => ({kind: 'ok', ok: true, status: 200, ms: 1, detail: 'HTTP 200'}), tcp: async () => ({kind: 'ok', ok: true, ms: 1, detail: 'TCP connect'})} // it answers all the same
+    const v = await health(input(join(world.tmp(), 'gw.json'), {repair: false, listenersAhead: fastLook([501])}), s.deps)
+    expect(world.events).toContain('full look')
+    expect(v.summary).toMatch(/ORPHAN_PROCESS/)
+    // A unit in auto-restart (no processes) whose port is held.
+    world = fakeWorld()
+    world.add({pid: 501, comm: 'node'})
+    world.listen(PORT, 501)
+    s = service(world, {state: 'activating', mainPid: null})
+    countFullLooks(s.deps)
+    await health(input(join(world.tmp(), 'gw.json'), {repair: false, listenersAhead: fastLook([501])}), s.deps)
+    expect(world.events).toContain('full look')
   })
 })

@@ -130,6 +130,7 @@ function world(o: {behaviour?: (c: FakeChild, w: {exit: (c: FakeChild, code: num
     ports: {
       bindable: async (port) => (events.push(`bind-test ${port}${at()}`), {ok: true}),
       listeners: async () => { throw new Error('a free port needs no socket table') },
+      knownListeners: async () => { throw new Error('a free port needs no socket table') },
     },
     gate: {send, inspect: () => null, resume: () => ({result: 'sent'}), adjust: () => { throw new Error('supervise never renices') }, scope: () => scope},
     locks: {acquire: async () => ({acquired: true, release: () => {}})},

@@ -1,4 +1,5 @@
 import {spawnSync} from 'node:child_process'
+import {readFileSync} from 'node:fs'
 import {createServer} from 'node:net'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {portTable} from '../../src/sys/port-table.js'
@@ -117,5 +118,66 @@ describe('bind test on the TCP handle', () => {
     const mod = new URL('../../dist/sys/port-table.js', import.meta.url).href
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', `const {portTable} = await import(${JSON.stringify(mod)}); console.log(JSON.stringify(await portTable.bindable(1)))`], {uid: 65534, gid: 65534, encoding: 'utf8'})
     expect(JSON.parse(r.stdout)).toEqual({ok: false, code: 'EACCES'})
+  })
+})
+
+/** A process's start time as /proc/<pid>/stat says it (the identity knownListeners is given). */
+function startTimeOf(pid: number): string {
+  const st = readFileSync(`/proc/${pid}/stat`, 'latin1')
+  return st.slice(st.lastIndexOf(')') + 2).split(' ')[19]
+}
+
+// health's fast look: the last full look's holders, proved to still hold the port's socket.
+describe('knownListeners (the fast look)', () => {
+  const known = (...pids: number[]) => () => pids.map((pid) => ({pid, startTime: startTimeOf(pid)}))
+
+  it('names the known holder, as the full look does', async () => {
+    const s = await startService(j)
+    const fast = await portTable.knownListeners(s.port, known(s.pid))
+    expect(fast).toMatchObject({listening: true, pids: [s.pid], invisible: false, via: 'known'})
+    expect(fast!.pids).toEqual((await portTable.listeners(s.port)).pids)
+    expect(fast!.sockets.map((x) => x.inode)).toEqual((await portTable.listeners(s.port)).sockets.map((x) => x.inode))
+  })
+
+  it('finds a forked child in a session of its own that shares the socket (a descendant of a known holder)', async () => {
+    const s = await startService(j, ['--share'])
+    const child = s.sharedWith as number
+    const fast = await portTable.knownListeners(s.port, known(s.pid))
+    expect(fast?.pids).toEqual([s.pid, child].sort((a, b) => a - b))
+    expect(fast!.pids).toEqual((await portTable.listeners(s.port)).pids)
+  })
+
+  it('is null for a reused pid: the start time differs', async () => {
+    const s = await startService(j)
+    const fast = await portTable.knownListeners(s.port, () => [{pid: s.pid, startTime: String(Number(startTimeOf(s.pid)) - 1)}])
+    expect(fast).toBeNull()
+  })
+
+  it('is null when the port is held by someone the last look did not know', async () => {
+    const a = await startService(j)
+    const b = await startService(j)
+    // a is alive and listening, but not on b's port: b's socket has no known holder.
+    expect(await portTable.knownListeners(b.port, known(a.pid))).toBeNull()
+    // and a known holder that holds nothing on the port means the owners changed.
+    expect(await portTable.knownListeners(b.port, known(a.pid, b.pid))).toBeNull()
+  })
+
+  it('is null when the known holder is gone (the seed: an orphan kept the port)', async () => {
+    const s = await startService(j, ['--orphan'])
+    // The parent (the last look's holder) exits once the orphan listens.
+    if (s.child.exitCode === null && s.child.signalCode === null) await new Promise((r) => s.child.once('exit', r))
+    expect(await portTable.knownListeners(s.port, () => [{pid: s.child.pid!, startTime: '1'}])).toBeNull()
+  })
+
+  it('is null for a free port and for no known holder; never counts a connected client', async () => {
+    const s = await startService(j, ['--host', '127.0.0.1'])
+    expect(await portTable.knownListeners(s.port, () => [])).toBeNull()
+    const client = await startService(j, ['--connect', String(s.port)])
+    expect((await portTable.knownListeners(s.port, known(s.pid)))?.pids).toEqual([s.pid])
+    // A client named as a holder holds no listening socket: the owners changed, look fully.
+    expect(await portTable.knownListeners(s.port, known(s.pid, client.pid))).toBeNull()
+    process.kill(-s.child.pid!, 'SIGKILL')
+    await new Promise((r) => s.child.once('exit', r))
+    expect(await portTable.knownListeners(s.port, known(client.pid))).toBeNull()
   })
 })

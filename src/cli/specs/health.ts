@@ -78,11 +78,15 @@ GATEWAY_UNKNOWN     bad input, or a concurrent repair is still running past --lo
     const f = parsed.flags
     const port = f.port
     const {url, healthy} = v.healthProbe(f)
-    // The socket table first: its spawn of ss then runs while the rest is set up.
-    const listenersAhead = import('../../sys/port-table.js').then(({portTable}) => portTable.listeners(port))
+    // The port's holders first: a full look's spawn of ss runs while the rest is set up.
+    // A steady service's holders are those of the last full look: the fast look proves they
+    // still hold the port (no ss). The state dir is judged (stateLayout) before anything is
+    // written or decided; this only reads a hint from it.
+    const listenersAhead = Promise.all([import('../../sys/port-table.js'), import('../../ops/health-early.js'), import('../../sys/state-layout.js')]).then(async ([{portTable}, {knownHolders}, {StateLayout, resolveStateDir}]) =>
+      (await portTable.knownListeners(port, () => knownHolders(new StateLayout(resolveStateDir(f['state-dir'])).healthState(name), Date.now()))) ?? portTable.listeners(port))
     listenersAhead.catch(() => {}) // unused when the run waits for the lock
     // …and the first probe: the service answers while the rest is set up (it was the last thing a healthy run waited for).
-    const probeAhead = Promise.all([import('../../ops/health.js'), import('../../sys/probe.js')]).then(([{probeService}, {prober}]) => probeService(prober, {url, host: f.host, port, probeTimeoutMs: f['probe-timeout'], healthy}))
+    const probeAhead = Promise.all([import('../../ops/health-early.js'), import('../../sys/probe.js')]).then(([{probeService}, {prober}]) => probeService(prober, {url, host: f.host, port, probeTimeoutMs: f['probe-timeout'], healthy}))
     probeAhead.catch(() => {})
     const [{health}, {makeProcessDeps}, {buildManager}, {prober}, {LogFile}] = await Promise.all([
       import('../../ops/health.js'), import('../../deps.js'), import('../manager-flags.js'), import('../../sys/probe.js'), import('../../sys/log-file.js'),
