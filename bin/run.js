@@ -21,7 +21,8 @@ function compile(name, withCache) {
     if (withCache) cachedData = readFileSync(`${file}.v8cache`)
   } catch {}
   // The build wrote the bundle inside the wrapper of Node's own CommonJS loader: compiled as it is.
-  const script = new Script(readFileSync(file, 'utf8'), {filename: file, cachedData})
+  // The build writes ASCII only (scripts/build-run.mjs): latin1 decodes it exactly, and faster than UTF-8.
+  const script = new Script(readFileSync(file).toString('latin1'), {filename: file, cachedData})
   return {file, script, cachedData}
 }
 
