@@ -162,9 +162,11 @@ export async function bundleAll() {
  * environment with nothing of this shell's. A run that fails leaves the compile-only cache.
  */
 const TRAINING = {
-  cleanup: ({free}) => ['cleanup', '--port', String(free)],
-  health: ({http}) => ['health', '--port', String(http), '--no-repair'],
-  'supervise-status': () => ['supervise', 'status'],
+  cleanup: ({free}) => [['cleanup', '--port', String(free)]],
+  // Twice: the first run looks at every process for the port's holders (a full look), the
+  // second takes the fast look a steady service gets (ops/health.ts) — the one cron makes most.
+  health: ({http}) => [['health', '--port', String(http), '--no-repair'], ['health', '--port', String(http), '--no-repair']],
+  'supervise-status': () => [['supervise', 'status']],
 }
 
 async function train(dir) {
@@ -181,7 +183,8 @@ async function train(dir) {
     const env = {PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: tmp, LANG: 'C.UTF-8', NO_COLOR: '1', MEDIC_CODE_CACHE: 'train'}
     for (const [stem, argv] of Object.entries(TRAINING)) {
       if (!readdirSync(dir).includes(`${stem}.cjs`)) throw new Error(`training run for ${stem}: no dist/run/${stem}.cjs`)
-      await new Promise((r) => execFile(process.execPath, [join(root, 'bin/run.js'), ...argv({free, http}), '--state-dir', join(tmp, 'state')], {cwd: tmp, env, timeout: 20_000}, r))
+      // Each run compiles with the cache the one before wrote, and writes back all it holds and compiled.
+      for (const args of argv({free, http})) await new Promise((r) => execFile(process.execPath, [join(root, 'bin/run.js'), ...args, '--state-dir', join(tmp, 'state')], {cwd: tmp, env, timeout: 20_000}, r))
     }
   } finally {
     server.close()
