@@ -1,4 +1,3 @@
-import {setTimeout as delay} from 'node:timers/promises'
 import {timerMs} from '../core/duration.js'
 
 /**
@@ -20,7 +19,19 @@ export interface Clock {
 export const systemClock: Clock = {
   now: monotonicMs,
   wall: () => new Date(),
-  sleep: (ms, signal) => (ms > 0 && !signal?.aborted ? delay(timerMs(ms), undefined, {signal}).catch(() => undefined) : Promise.resolve()),
+  // A plain timer (node:timers/promises is a module more on every run's start).
+  sleep: (ms, signal) =>
+    ms > 0 && !signal?.aborted
+      ? new Promise<void>((resolve) => {
+          const done = () => {
+            clearTimeout(timer)
+            signal?.removeEventListener('abort', done)
+            resolve()
+          }
+          const timer = setTimeout(done, timerMs(ms))
+          signal?.addEventListener('abort', done, {once: true})
+        })
+      : Promise.resolve(),
 }
 
 /**
