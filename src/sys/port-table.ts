@@ -2,6 +2,7 @@ import {close, open, read, readFileSync, readdirSync, readlinkSync} from 'node:f
 import {getSystemErrorName} from 'node:util'
 import {parseProcNetTcp, parseSsListeners, parseStat, type TcpListenSocket} from '../core/proc-parse.js'
 import {scanFds} from './files.js'
+import {rawTcp} from './raw-handles.js'
 
 export interface PortListeners {
   port: number
@@ -197,21 +198,6 @@ function viaProc(port: number): TcpListenSocket[] {
     sock.owners.push({comm, pid, fd})
   })
   return [...byInode.values()]
-}
-
-/** node's TCP handle class (what net.Server wraps), or null where this node does not hand it out. */
-interface RawTcp {
-  new (type: number): {bind6(host: string, port: number, flags: number): number; bind(host: string, port: number): number; listen(backlog: number): number; close(): void; onconnection: unknown}
-}
-function rawTcp(): {TCP: RawTcp; SERVER: number} | null {
-  // --pending-deprecation makes process.binding print a warning: node:net then, quietly.
-  if (process.execArgv.includes('--pending-deprecation') || (process.env.NODE_OPTIONS ?? '').includes('--pending-deprecation') || process.env.NODE_PENDING_DEPRECATION === '1') return null
-  try {
-    const b = (process as unknown as {binding(name: string): {TCP: RawTcp; constants: {SERVER: number}}}).binding('tcp_wrap')
-    return typeof b.TCP === 'function' && typeof b.constants?.SERVER === 'number' ? {TCP: b.TCP, SERVER: b.constants.SERVER} : null
-  } catch {
-    return null
-  }
 }
 
 /**
