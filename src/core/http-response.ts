@@ -24,8 +24,8 @@
  * An answer counts once its body has ended: EOF inside a body that has a length is an error
  * (node:http's `aborted`), EOF before a whole head is `socket hang up`. Bytes after the end
  * of the answer are ignored. Memory stays bounded: a head over `maxHeadBytes`, or with
- * more than `maxHeaderBytes` of names, values and reason (node's --max-http-header-size
- * count), is an error; of the body only the first `maxBodyBytes` are kept.
+ * `maxHeaderBytes` (16 KiB) or more of names, values and reason (node's
+ * --max-http-header-size count), is an error; of the body only the first `maxBodyBytes` are kept.
  */
 
 export type ResponseStep =
@@ -34,7 +34,7 @@ export type ResponseStep =
   | {kind: 'error'; code: string; reason: string}
 
 export interface ResponseParserOptions {
-  /** Bytes of status reason, header names and values (and trailers) in one response: node's --max-http-header-size count. */
+  /** Bytes of status reason, header names and values in one response's head (of its trailers, afresh) at which it fails: node's --max-http-header-size count. */
   maxHeaderBytes?: number
   /** Raw bytes of one response's head, line ends and whitespace included. */
   maxHeadBytes?: number
@@ -214,7 +214,7 @@ export class HttpResponseParser {
     if (!/^\d{3}$/.test(line.slice(9, 12))) return this.fail('HPE_INVALID_STATUS', 'Invalid status code')
     if (line.length > 12 && line[12] !== ' ') return this.fail('HPE_INVALID_STATUS', 'Invalid response status')
     this.headerBytes += Math.max(0, line.length - 13)
-    if (this.headerBytes > this.maxHeaderBytes) return this.fail('HPE_HEADER_OVERFLOW', 'Header overflow')
+    if (this.headerBytes >= this.maxHeaderBytes) return this.fail('HPE_HEADER_OVERFLOW', 'Header overflow')
     this.status = Number(line.slice(9, 12))
   }
 
@@ -233,7 +233,7 @@ export class HttpResponseParser {
     if (VALUE_BAD.test(raw)) return this.fail('HPE_INVALID_HEADER_TOKEN', 'Invalid header value char'), null
     const value = raw.replace(/[ \t]+$/, '')
     this.headerBytes += name.length + value.length
-    if (this.headerBytes > this.maxHeaderBytes) return this.fail('HPE_HEADER_OVERFLOW', 'Header overflow'), null
+    if (this.headerBytes >= this.maxHeaderBytes) return this.fail('HPE_HEADER_OVERFLOW', 'Header overflow'), null
     return {name: name.toLowerCase(), value: raw}
   }
 
@@ -241,7 +241,7 @@ export class HttpResponseParser {
     const f = this.field(line)
     if (!f || trailer) return
     if (f.name === 'content-length') {
-      if (this.codings) return this.fail('HPE_UNEXPECTED_CONTENT_LENGTH', "Content-Length can't be present with Transfer-Encoding")
+      if (this.codings) return this.fail('HPE_INVALID_CONTENT_LENGTH', "Content-Length can't be present with Transfer-Encoding")
       if (this.contentLength !== null) return this.fail('HPE_UNEXPECTED_CONTENT_LENGTH', 'Duplicate Content-Length')
       const m = /^(\d*)( *)$/.exec(f.value)
       if (!m) return this.fail('HPE_INVALID_CONTENT_LENGTH', 'Invalid character in Content-Length')
@@ -273,6 +273,7 @@ export class HttpResponseParser {
     }
     const size = digits === '' ? 0 : parseInt(digits, 16)
     if (size === 0) {
+      this.headerBytes = 0 // node counts the trailers afresh
       this.phase = 'trailers'
       return
     }

@@ -1,5 +1,4 @@
 import {formatMs} from '../core/duration.js'
-import {request as httpRequest} from 'node:http'
 import {limitText, serviceWait, timeLeft} from './deadline.js'
 
 export type HttpResult =
@@ -19,7 +18,8 @@ export interface RawBody {
  */
 export async function httpJson(method: 'GET' | 'POST', url: string, timeoutMs: number, payload?: unknown, raw?: RawBody, signal?: AbortSignal): Promise<HttpResult> {
   const u = new URL(url)
-  const request = u.protocol === 'https:' ? (await import('node:https')).request : httpRequest
+  // node:http only when a request is sent: the health probe to an IP literal does without it (sys/raw-http.ts)
+  const request = u.protocol === 'https:' ? (await import('node:https')).request : (await import('node:http')).request
   const t0 = Date.now()
   const limit = timeLeft(timeoutMs) // never past the command's --timeout
   return serviceWait(`${method} ${url}`, () => new Promise((resolve) => {

@@ -1,9 +1,7 @@
-import {formatMs} from '../core/duration.js'
-import {connect} from 'node:net'
 import type {ProbeResult} from '../core/health-policy.js'
 import {monotonicMs} from './clock.js'
 import {limitText, serviceWait, timeLeft} from './deadline.js'
-import {httpJson} from './http-json.js'
+import {rawHttpGet, rawTcpProbe} from './raw-http.js'
 
 export interface Prober {
   http(url: string, timeoutMs: number, healthy: [number, number]): Promise<ProbeResult>
@@ -14,15 +12,23 @@ export interface Prober {
  * HTTP and TCP probes with a hard timeout. Refused or timed out is DOWN — gateway_health.sh
  * v1 counted curl's `000` (no answer at all) as healthy. An answer counts once its body has
  * ended: a service that sends headers and stalls is as wedged as one that never answers.
+ *
+ * To an IP literal (the default http://127.0.0.1:<port>/health, --host 127.0.0.1) both go
+ * out on node's TCP handle (sys/raw-http.ts: no node:http, node:net or streams on a
+ * healthy run, ~3.7 ms of start-up); anything else through node:http / node:net, loaded
+ * only then.
  */
 export const prober: Prober = {
   async http(url, timeoutMs, [lo, hi]) {
-    const r = await httpJson('GET', url, timeoutMs)
+    const r = await (rawHttpGet(url, timeoutMs) ?? (await import('./http-json.js')).httpJson('GET', url, timeoutMs))
     if (r.kind !== 'ok') return {kind: r.kind, ok: false, ms: r.ms, detail: r.detail}
     const ok = r.status >= lo && r.status <= hi
     return {kind: ok ? 'ok' : 'http-error', ok, status: r.status, ms: r.ms, detail: `HTTP ${r.status} in ${r.ms}ms`}
   },
-  tcp(host, port, timeoutMs) {
+  async tcp(host, port, timeoutMs) {
+    const raw = rawTcpProbe(host, port, timeoutMs)
+    if (raw) return raw
+    const {connect} = await import('node:net')
     const t0 = monotonicMs()
     const ms = () => Math.round(monotonicMs() - t0)
     const limit = timeLeft(timeoutMs) // never past the command's --timeout

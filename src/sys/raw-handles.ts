@@ -20,7 +20,8 @@ export interface TcpHandle {
   writeLatin1String(req: WriteReq, text: string): number
   close(cb?: () => void): void
   onconnection: unknown
-  onread: ((buf: ArrayBuffer | undefined) => void) | null
+  /** A function only: node aborts (an assertion in C++) when anything else is assigned. */
+  onread: (buf: ArrayBuffer | undefined) => void
 }
 
 /** A pending connect (tcp_wrap.TCPConnectWrap): `status` is 0 or a negative libuv error. */

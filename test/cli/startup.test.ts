@@ -36,6 +36,16 @@ function expectLean(loaded: Loaded): void {
   expect(loaded.internal.filter((m) => /crypto/.test(m))).toEqual([])
 }
 
+/**
+ * The probe to an IP literal goes out on node's TCP handle (src/sys/raw-http.ts): medic's
+ * code requires neither node:http (~3.7 ms of start-up with net) nor node:net. (node:net
+ * itself still arrives on a health run: internal/child_process loads it for the ss spawn.)
+ */
+function expectNoHttpClient(loaded: Loaded): void {
+  expect(loaded.required.filter((f) => /^(node:)?(http|https|net|tls|dns)$/.test(f))).toEqual([])
+  expect(loaded.internal.filter((m) => /^NativeModule (http|https|_http_\w+|internal\/http)$/.test(m))).toEqual([])
+}
+
 describe('the run path (no TTY)', () => {
   it('cleanup of a free port loads no oclif, listr2, ora or chalk, nothing from node_modules, and no ES module', async () => {
     const {r, loaded} = await loadedBy(['cleanup', '--port', String(await freePort()), '--state-dir', join(j.tmp(), 'state')])
@@ -51,6 +61,11 @@ describe('the run path (no TTY)', () => {
     const h = await loadedBy(['health', '--port', String(s.port), '--manager', 'none', '--state-dir', join(j.tmp(), 'state')])
     expectContract(h.r, 'GATEWAY_OK')
     expectLean(h.loaded)
+    expectNoHttpClient(h.loaded)
+    // --tcp: the connect on the handle too
+    const t = await loadedBy(['health', '--port', String(s.port), '--tcp', '--manager', 'none', '--state-dir', join(j.tmp(), 'state')])
+    expectContract(t.r, 'GATEWAY_OK')
+    expectNoHttpClient(t.loaded)
     const st = await loadedBy(['supervise', 'status', '--state-dir', join(j.tmp(), 'state')])
     expect(st.r.lines[0]).toMatch(/^SUPERVISOR_[A-Z]+: /)
     expectLean(st.loaded)
