@@ -48,7 +48,9 @@ interface Outcome {
 
 /**
  * One connection: connect, then `talk` (if any) with the handle; `done` is called exactly
- * once, and the handle is closed before it (so nothing keeps the event loop alive).
+ * once, and the handle is closed before it (so nothing keeps the event loop alive). Throws
+ * only if the handle does not behave as this node's does, before anything was sent: the
+ * caller goes through node:http / node:net then.
  */
 function connection(raw: RawTcpClient, ip: {v6: boolean; address: string}, port: number, limit: number, timeoutText: string, talk: ((h: TcpHandle, finish: (o: Outcome, status?: number, text?: string) => void) => void) | null, done: (o: Outcome, status?: number, text?: string) => void): void {
   const h = new raw.TCP(raw.SOCKET)
@@ -60,16 +62,39 @@ function connection(raw: RawTcpClient, ip: {v6: boolean; address: string}, port:
     h.close() // (onread stays: node aborts on anything but a function there; a closed handle reads no more)
     done(o, status, text)
   }
-  const timer = setTimeout(() => finish({kind: 'timeout', detail: timeoutText}), limit)
   const req = new raw.TCPConnectWrap()
   req.oncomplete = (status) => {
     if (settled) return
     if (status < 0) return finish(connectFailure(status, ip.address, port))
     if (!talk) return finish({kind: 'ok', detail: ''})
-    talk(h, finish)
+    try {
+      talk(h, finish)
+    } catch (e) {
+      finish({kind: 'error', detail: `${(e as NodeJS.ErrnoException).code ?? 'error'}: ${(e as Error).message}`})
+    }
   }
-  const err = ip.v6 ? h.connect6(req, ip.address, port) : h.connect(req, ip.address, port)
+  let err: number
+  try {
+    err = ip.v6 ? h.connect6(req, ip.address, port) : h.connect(req, ip.address, port)
+  } catch (e) {
+    settled = true
+    h.close()
+    throw e
+  }
+  const timer = setTimeout(() => finish({kind: 'timeout', detail: timeoutText}), limit)
   if (err) finish(connectFailure(err, ip.address, port))
+}
+
+/** `start(resolve)` now, on the raw handle; null when it threw (the handle is not this node's): the caller's node:http / node:net path then. */
+function started<T>(what: string, start: (resolve: (r: T) => void) => void): Promise<T> | null {
+  let resolve!: (r: T) => void
+  const answer = new Promise<T>((r) => (resolve = r))
+  try {
+    start(resolve)
+  } catch {
+    return null
+  }
+  return serviceWait(what, () => answer)
 }
 
 function connectFailure(status: number, address: string, port: number): Outcome {
@@ -100,7 +125,7 @@ export function rawHttpGet(url: string, timeoutMs: number): Promise<HttpResult> 
   const t0 = monotonicMs()
   const ms = () => Math.round(monotonicMs() - t0)
   const limit = timeLeft(timeoutMs) // never past the command's --timeout
-  return serviceWait(`GET ${url}`, () => new Promise((resolve) => {
+  return started<HttpResult>(`GET ${url}`, (resolve) => {
     connection(raw, ip, port, limit, `no answer within ${limitText(timeoutMs, limit)}`, (h, finish) => {
       const parser = new HttpResponseParser()
       const step = (s: ResponseStep) => {
@@ -138,7 +163,7 @@ export function rawHttpGet(url: string, timeoutMs: number): Promise<HttpResult> 
       }
       resolve({kind: 'ok', status: status ?? 0, body, text, ms: ms()})
     })
-  }))
+  })
 }
 
 /** The `--tcp` probe's connect on the raw handle, as prober.tcp does it through node:net; null: not for this client (use node:net). */
@@ -150,10 +175,10 @@ export function rawTcpProbe(host: string, port: number, timeoutMs: number): Prom
   const t0 = monotonicMs()
   const ms = () => Math.round(monotonicMs() - t0)
   const limit = timeLeft(timeoutMs) // never past the command's --timeout
-  return serviceWait(`TCP ${host}:${port}`, () => new Promise((resolve) => {
+  return started<ProbeResult>(`TCP ${host}:${port}`, (resolve) => {
     connection(raw, ip, port, limit, `TCP connect not done within ${limitText(timeoutMs, limit)}`, null, (o) => {
       const t = ms()
       resolve(o.kind === 'ok' ? {kind: 'ok', ok: true, ms: t, detail: `TCP connect in ${t}ms`} : {kind: o.kind, ok: false, ms: t, detail: o.detail})
     })
-  }))
+  })
 }

@@ -307,6 +307,32 @@ describe('the raw client says what node:http says', () => {
   })
 })
 
+describe('a handle that does not behave as this node\'s', () => {
+  it('leaves the request to node:http / node:net when it throws before anything is sent', async () => {
+    const f = await fixture(sends('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'))
+    const p = process as unknown as {binding(name: string): Record<string, unknown>}
+    const real = p.binding
+    p.binding = (name: string) => {
+      const b = real.call(process, name)
+      if (name !== 'tcp_wrap') return b
+      const TCP = b.TCP as new (t: number) => object
+      return {...b, TCP: class extends TCP {
+        connect(): number {
+          throw new TypeError('not this node')
+        }
+      }}
+    }
+    try {
+      expect(rawHttpGet(`http://127.0.0.1:${f.port}/health`, 5000)).toBeNull()
+      expect(rawTcpProbe('127.0.0.1', f.port, 5000)).toBeNull()
+      expect(without(await prober.http(`http://127.0.0.1:${f.port}/health`, 5000, [200, 399]))).toEqual({kind: 'ok', ok: true, status: 200, detail: 'HTTP 200 in Nms'})
+      expect(without(await prober.tcp('127.0.0.1', f.port, 5000))).toEqual({kind: 'ok', ok: true, detail: 'TCP connect in Nms'})
+    } finally {
+      p.binding = real
+    }
+  })
+})
+
 describe('the handle is closed on every path', () => {
   it.each(VIA)('via %s, a process that probed (answer, timeout, refusal, reset, stall) exits by itself, quietly', async (via) => {
     const ok = await fixture(sends('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'))
