@@ -87,6 +87,8 @@ describe('the run path (no TTY)', () => {
     const h = await loadedBy(['health', '--port', String(s.port), '--state-dir', state])
     expectContract(h.r, 'GATEWAY_OK')
     expect(h.loaded.internal.filter((m) => /^NativeModule child_process$/.test(m))).toEqual([])
+    // …nor node:net, streams or node:http: the probe is on node's TCP handle (sys/raw-http.ts).
+    expect(h.loaded.internal.filter((m) => /^NativeModule (net|http|_http_\w+|stream|internal\/streams\/(readable|writable|duplex))$/.test(m))).toEqual([])
   })
 
   it('the probe sees what a run loads: --help goes through oclif', async () => {
