@@ -1,5 +1,5 @@
-import {parseArgs} from 'node:util'
 import {splitArgv} from '../core/argv.js'
+import {parseArgv, type ArgOption} from './argv-parse.js'
 import {parseDuration, parseSize} from '../core/duration.js'
 import {nameProblem} from '../core/names.js'
 import {suggestion} from '../core/suggest.js'
@@ -12,7 +12,7 @@ export {UsageError}
 /** What a thrown value says: an Error's message, anything else as text. */
 export const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e))
 
-type ParseArgsOptions = Record<string, {type: 'string' | 'boolean'; short?: string; multiple?: boolean}>
+type ParseArgsOptions = Record<string, ArgOption>
 
 /**
  * Parse argv (the words after the command id) against a command's declaration. The values
@@ -26,14 +26,15 @@ export function parseCommandArgv<F extends Flags>(spec: CommandSpec<F>, argv: st
   // The words before `--` are parsed; after it, the command a wrapper runs, verbatim.
   const {words, rest: after} = splitArgv(argv)
   const rest = after ?? []
-  let res: ReturnType<typeof parseArgs>
+  let res: ReturnType<typeof parseArgv>
   try {
-    res = parseArgs({args: negativesJoined(spec, words), options, allowPositionals: true, allowNegative: true, strict: true, tokens: true})
+    // node:util parseArgs' rules and texts (strict, positionals, --no- for booleans), without its start-up cost: cli/argv-parse.ts
+    res = parseArgv(negativesJoined(spec, words), options)
   } catch (e) {
     throw new UsageError(friendly(messageOf(e), spec))
   }
-  for (const t of res.tokens ?? []) {
-    if (t.kind === 'option' && t.rawName.startsWith('--no-') && !spec.flags[t.name]?.allowNo) {
+  for (const t of res.negated) {
+    if (t.rawName.startsWith('--no-') && !spec.flags[t.name]?.allowNo) {
       throw new UsageError(`unknown flag ${t.rawName}${suggestion(t.rawName, flagNames(spec), false)}`)
     }
   }
@@ -57,7 +58,7 @@ export function parseCommandArgv<F extends Flags>(spec: CommandSpec<F>, argv: st
 
   const flags: Record<string, FlagValue> = {}
   for (const [name, f] of Object.entries(spec.flags)) {
-    let v = raw[name]
+    let v: string | boolean | (string | boolean)[] | undefined = raw[name]
     if (extra[name]) v = [...(Array.isArray(v) ? v.map(String) : v === undefined ? [] : [String(v)]), ...extra[name]]
     if (v === undefined && f.env && env[f.env] !== undefined && env[f.env] !== '') v = f.multiple ? [env[f.env]!] : env[f.env]
     if (v === undefined && f.default !== undefined) v = f.multiple ? [String(f.default)] : f.default

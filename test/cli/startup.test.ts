@@ -34,6 +34,8 @@ function expectLean(loaded: Loaded): void {
   expect(loaded.internal).not.toContain('NativeModule internal/modules/esm/module_job')
   // node:crypto alone is ~6 ms of start-up (src/sys/protected-registry.ts hashes without it)
   expect(loaded.internal.filter((m) => /crypto/.test(m))).toEqual([])
+  // node:util parseArgs is ~1 ms of loading and first-call compiling: src/cli/argv-parse.ts stands in
+  expect(loaded.internal.filter((m) => /parse_args/.test(m))).toEqual([])
 }
 
 /**
