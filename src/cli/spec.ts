@@ -3,7 +3,7 @@ import type {Progress} from '../deps.js'
 
 /**
  * A command is declared once, as data: the fast entry (bin/run.js → main.ts) parses
- * argv from it with node:util parseArgs, and the oclif adapter turns the same data into
+ * argv from it (cli/argv-parse.ts: node:util parseArgs' rules), and the oclif adapter turns the same data into
  * oclif flags for help, the manifest and the README. One declaration, two readers, and
  * a test that they agree.
  */
