@@ -1,4 +1,4 @@
-import {accessSync, closeSync, constants, chmodSync, fstatSync, lstatSync, mkdirSync, opendirSync, openSync, readSync, statSync} from 'node:fs'
+import {accessSync, closeSync, constants, chmodSync, fstatSync, lstatSync, mkdirSync, opendirSync, openSync, readdirSync, readSync, statSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {entryCounts, entryKey, parseProtectedEntry, type LiveEntry, type ProtectedEntry, type ProtectPattern} from '../core/protect.js'
 import type {ProcessTable} from './proc-table.js'
@@ -141,8 +141,27 @@ function readEntryFile(path: string): {text: string; fileUid: number; seen: Seen
  * scanRegistry reads them: at most `max` names and not past the deadline; `incomplete`
  * says why the rest were not read.
  */
+/**
+ * A folder of the registry holds this many bytes of entries at most to be listed in one
+ * readdir: a few thousand names (an entry is ~20–40 bytes on tmpfs and ext4). Larger — a
+ * flood — it is read name by name through opendir, bounded by MAX_NAMES and the deadline.
+ * Why both: the first opendir of a run loads node's internal/fs/dir (~0.8 ms of every
+ * signalling run's start, issue 16), and a registry is nearly always a handful of names.
+ */
+const SMALL_DIR_BYTES = 64 * 1024
+
+/** The names in a registry folder, at most `maxNames`, read before the deadline; none when it cannot be read. */
 function namesIn(dir: string, opts: ScanOptions = {}): {names: string[]; incomplete: string | null} {
   const max = opts.maxNames ?? MAX_NAMES
+  const tooMany = `${dir} holds more than ${max} names; the rest were not read`
+  try {
+    if (statSync(dir).size <= SMALL_DIR_BYTES) {
+      const all = readdirSync(dir)
+      return all.length > max ? {names: all.slice(0, max), incomplete: tooMany} : {names: all, incomplete: null}
+    }
+  } catch {
+    return {names: [], incomplete: null}
+  }
   const names: string[] = []
   let d
   try {
@@ -152,7 +171,7 @@ function namesIn(dir: string, opts: ScanOptions = {}): {names: string[]; incompl
   }
   try {
     for (let count = 0; ; count++) {
-      if (count >= max) return {names, incomplete: `${dir} holds more than ${max} names; the rest were not read`}
+      if (count >= max) return {names, incomplete: tooMany}
       if ((count & 1023) === 1023 && opts.past?.()) return {names, incomplete: `${dir} could not be read before --timeout (${count} names read)`}
       const ent = d.readSync()
       if (ent === null) return {names, incomplete: null}
@@ -188,70 +207,58 @@ export function scanRegistry(places: RegistryPlaces, procs: ProcessTable, opts: 
     if (opts.dead !== false) out.dead.push({path, seen: seen ?? identify(path)})
   }
   for (const [dir, keyOf] of sources) {
-    let d
-    try {
-      d = opendirSync(dir)
-    } catch {
-      continue
+    const {names, incomplete} = namesIn(dir, {...opts, maxNames: max})
+    if (incomplete) {
+      out.incomplete = incomplete
+      out.ignored.push({path: dir, reason: incomplete})
     }
-    try {
-      for (let count = 0; ; count++) {
-        if (count >= max) {
-          out.incomplete = `${dir} holds more than ${max} names; the rest were not read`
-          out.ignored.push({path: dir, reason: out.incomplete})
-          break
-        }
-        if ((count & 1023) === 1023 && opts.past?.()) {
-          out.incomplete = `${dir} could not be read before --timeout (${count} names read)`
-          out.ignored.push({path: dir, reason: out.incomplete})
-          break
-        }
-        const ent = d.readSync()
-        if (ent === null) break
-        const n = ent.name
-        const key = keyOf(n)
-        if (key === null) continue
-        const path = join(dir, n)
-        // The name is the identity: a gone process costs no open (nor do names planted by the thousand).
-        const [pidText, startText] = key.split('-')
-        if (startOf(Number(pidText)) !== startText) {
-          dead(path, null)
-          continue
-        }
-        const f = readEntryFile(path)
-        if ('error' in f) {
-          out.ignored.push({path, reason: f.error})
-          continue
-        }
-        const e = parseProtectedEntry(f.text)
-        if (!e) {
-          out.ignored.push({path, reason: 'not a registry entry (format v1)'})
-          continue
-        }
-        if (entryKey(e) !== key) {
-          out.ignored.push({path, reason: `names pid ${e.pid} start ${e.startTime}, not ${key}`})
-          continue
-        }
-        const p = procs.get(e.pid)
-        if (!p || p.startTime !== e.startTime || procs.liveness(e.pid, e.startTime) !== 'alive') {
-          dead(path, f.seen)
-          continue
-        }
-        const procUid = procs.realUid(e.pid)
-        if (procUid === null || !entryCounts(f.fileUid, procUid)) {
-          out.ignored.push({path, reason: `written by uid ${f.fileUid} for a process of uid ${procUid ?? '?'}: only root or the process's own user can protect it`})
-          continue
-        }
-        const dedup = `${key}:${f.fileUid}`
-        if (seen.has(dedup)) continue
-        seen.add(dedup)
-        // A session claim counts when its leader is alive and is the registered process or its parent (or root wrote it).
-        const s = e.session
-        const sessionLive = !!s && procs.liveness(s.sid, s.startTime) === 'alive' && (f.fileUid === 0 || s.sid === e.pid || p.ppid === s.sid)
-        out.live.push({...e, fileUid: f.fileUid, procUid, sessionLive, source: path, file: {path, seen: f.seen}})
+    for (let count = 0; count < names.length; count++) {
+      if ((count & 1023) === 1023 && opts.past?.()) {
+        out.incomplete = `${dir} could not be read before --timeout (${count} names read)`
+        out.ignored.push({path: dir, reason: out.incomplete})
+        break
       }
-    } finally {
-      d.closeSync()
+      const n = names[count]
+      const key = keyOf(n)
+      if (key === null) continue
+      const path = join(dir, n)
+      // The name is the identity: a gone process costs no open (nor do names planted by the thousand).
+      const [pidText, startText] = key.split('-')
+      if (startOf(Number(pidText)) !== startText) {
+        dead(path, null)
+        continue
+      }
+      const f = readEntryFile(path)
+      if ('error' in f) {
+        out.ignored.push({path, reason: f.error})
+        continue
+      }
+      const e = parseProtectedEntry(f.text)
+      if (!e) {
+        out.ignored.push({path, reason: 'not a registry entry (format v1)'})
+        continue
+      }
+      if (entryKey(e) !== key) {
+        out.ignored.push({path, reason: `names pid ${e.pid} start ${e.startTime}, not ${key}`})
+        continue
+      }
+      const p = procs.get(e.pid)
+      if (!p || p.startTime !== e.startTime || procs.liveness(e.pid, e.startTime) !== 'alive') {
+        dead(path, f.seen)
+        continue
+      }
+      const procUid = procs.realUid(e.pid)
+      if (procUid === null || !entryCounts(f.fileUid, procUid)) {
+        out.ignored.push({path, reason: `written by uid ${f.fileUid} for a process of uid ${procUid ?? '?'}: only root or the process's own user can protect it`})
+        continue
+      }
+      const dedup = `${key}:${f.fileUid}`
+      if (seen.has(dedup)) continue
+      seen.add(dedup)
+      // A session claim counts when its leader is alive and is the registered process or its parent (or root wrote it).
+      const s = e.session
+      const sessionLive = !!s && procs.liveness(s.sid, s.startTime) === 'alive' && (f.fileUid === 0 || s.sid === e.pid || p.ppid === s.sid)
+      out.live.push({...e, fileUid: f.fileUid, procUid, sessionLive, source: path, file: {path, seen: f.seen}})
     }
   }
   return out
