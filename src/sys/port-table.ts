@@ -109,7 +109,7 @@ async function viaKnown(port: number, knownNow: () => KnownHolder[]): Promise<Po
   // The tables first (the thread pool reads them while the holders are looked at here).
   const tables = Promise.all([listenSection('/proc/net/tcp'), listenSection('/proc/net/tcp6')])
   const known = knownNow()
-  if (known.length === 0) return null
+  if (known.length === 0 || known.length > KNOWN_LOOK_LIMIT) return null
   const holders = new Map<number, {pid: number; fd: number; comm: string}[]>() // socket inode → holders
   const looked = new Set<number>()
   const todo: number[] = []

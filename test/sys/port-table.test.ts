@@ -147,6 +147,13 @@ describe('knownListeners (the fast look)', () => {
     expect(fast!.pids).toEqual((await portTable.listeners(s.port)).pids)
   })
 
+  it('is null past 64 known holders (a forged or runaway record): a full look instead of 64+ /proc reads', async () => {
+    const s = await startService(j)
+    const one = known(s.pid)()[0]
+    expect(await portTable.knownListeners(s.port, () => Array.from({length: 64}, () => one))).not.toBeNull()
+    expect(await portTable.knownListeners(s.port, () => Array.from({length: 65}, () => one))).toBeNull()
+  })
+
   it('is null for a reused pid: the start time differs', async () => {
     const s = await startService(j)
     const fast = await portTable.knownListeners(s.port, () => [{pid: s.pid, startTime: String(Number(startTimeOf(s.pid)) - 1)}])
