@@ -3,6 +3,8 @@
 // heartbeats make most: `cleanup --port <free>` (every ExecStartPre), a healthy `health`
 // and `supervise status`, against `node -e ''` — all interleaved round by round, medians,
 // in a cron-like environment (lib.mjs cronEnv). Targets: cleanup ≤ 1.4×, health ≤ 1.8×.
+// health is measured steady, as cron meets it: the check below makes the first run (a full
+// look at the port's holders), every measured one takes the fast look (ops/health.ts).
 // The inherited environment's figure is printed too when it carries NODE_EXTRA_CA_CERTS.
 import {spawn, spawnSync} from 'node:child_process'
 import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
