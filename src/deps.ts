@@ -55,11 +55,12 @@ export interface GateOptions {
  * The signal gate of one command run: --protect, --match and the config file's `protect:`
  * patterns (loaded here, so no command can forget them), the host's protected registry.
  */
-export async function makeGate(o: GateOptions): Promise<SignalGate> {
+export async function makeGate(o: GateOptions & {layout?: StateLayout}): Promise<SignalGate> {
   const cfg = await configProtect(o.config)
   // A --config named on the command line that cannot be read is bad input; a found one that cannot, fails closed (the gate refuses).
   if (cfg.error && o.config !== undefined) throw new UsageError(cfg.error.replace(/^config file: /, ''))
-  const places = registryPlaces(stateLayout(o.stateDir).dir)
+  // The layout the caller already judged (makeProcessDeps), else judged here.
+  const places = registryPlaces((o.layout ?? stateLayout(o.stateDir)).dir)
   // Read once per run and again only when it changed; bounded by --timeout.
   const read = registryReader(places, procTable, {past: pastDeadline})
   let problem: string | null = null
@@ -84,7 +85,7 @@ export async function makeProcessDeps(opts: GateOptions & {logFile?: string; std
     clock: systemClock,
     procs: procTable,
     ports: portTable,
-    gate: await makeGate({...opts, stateDir}),
+    gate: await makeGate({...opts, stateDir, layout}),
     locks: new LockManager(layout, procTable, systemClock),
     /**
      * Default logs go in the state dir only when it can be written (a read-only container's
