@@ -135,9 +135,14 @@ export async function bundleAll() {
     // A bundle bin/run.js compiles comes wrapped already (its WRAPPER), so the loader hands V8
     // the file's text as it is: no second copy of ~100–200 KB of source to concatenate.
     // ASCII only, so bin/run.js decodes it as latin1 (a copy; UTF-8 decoding of ~200 KB was
-    // ~0.6 ms more of every run). esbuild escapes every non-ASCII character of the code; what
-    // is left is in comments it kept, escaped the same way here.
-    const text = r.outputFiles[0].text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+    // ~0.6 ms more of every run). esbuild escapes non-ASCII in strings and templates; a
+    // comment it kept is escaped here; anywhere else — a regex literal, a tagged template's
+    // raw text, where an escape would change the meaning — fails the build: write it \\u… there.
+    const lines = r.outputFiles[0].text.split('\n')
+    for (const [i, line] of lines.entries()) {
+      if (/[^\x00-\x7f]/.test(line) && !/^\s*(\/\/|\/\*|\*)/.test(line)) throw new Error(`${name}: non-ASCII outside a comment on line ${i + 1} of the bundle (a regex literal or a tagged template?): ${line.trim().slice(0, 120)}`)
+    }
+    const text = lines.join('\n').replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
     out.set(name, wrap ? `${WRAPPER}${text}\n})` : text)
   }
   const stems = [...new Set(Object.values(files))].sort()

@@ -259,11 +259,26 @@ export const FULL_LOOK_EVERY_MS = 10 * 60_000
  */
 export const FAST_LOOK_PROBE_WAIT_MS = 250
 
-/** The holders the fast look may start from: the last full look's owners while it is recent; none otherwise (look fully). */
+/** At most this many recorded owners are proved by the fast look; more (a forged or runaway record) is a full look. */
+export const FAST_LOOK_MAX_OWNERS = 64
+
+/**
+ * The holders the fast look may start from: the last full look's owners while it is
+ * recent; none otherwise (look fully). The whole record or nothing: one owner the fast look
+ * cannot prove like the others (pid 1 — systemd's socket activation holds the socket —, a
+ * malformed entry) makes it a full look, never a fast look over the rest (which would report
+ * a different owner set, counted as a restart).
+ */
 export function fastLookHolders(memory: RestartMemory, now: number): {pid: number; startTime: string}[] {
   const at = memory.ownersLookedAt
   if (typeof at !== 'number' || !(now - at >= 0 && now - at < FULL_LOOK_EVERY_MS)) return []
-  return memory.owners.filter((o) => Number.isInteger(o.pid) && o.pid > 1 && typeof o.startTime === 'string' && o.startTime !== '')
+  const owners: unknown[] = memory.owners
+  if (owners.length === 0 || owners.length > FAST_LOOK_MAX_OWNERS) return []
+  const ok = (o: unknown): o is {pid: number; startTime: string} =>
+    typeof o === 'object' && o !== null && Number.isInteger((o as {pid: unknown}).pid) && (o as {pid: number}).pid > 1 && typeof (o as {startTime: unknown}).startTime === 'string' && /^\d+$/.test((o as {startTime: string}).startTime)
+  if (!owners.every(ok)) return []
+  const seen = new Set<string>()
+  return owners.filter((o) => !seen.has(`${o.pid}:${o.startTime}`) && seen.add(`${o.pid}:${o.startTime}`)).map((o) => ({pid: o.pid, startTime: o.startTime}))
 }
 
 /**

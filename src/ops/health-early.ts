@@ -3,7 +3,7 @@ import type {LogPosition} from '../core/log-match.js'
 import type {Status} from '../core/verdict.js'
 import type {KnownHolder} from '../sys/port-table.js'
 import type {Prober} from '../sys/probe.js'
-import {readJson} from '../sys/state-store.js'
+import {readJsonJudged} from '../sys/state-store.js'
 
 /*
  * What a health run starts before the op's module graph is loaded (cli/specs/health.ts
@@ -24,12 +24,14 @@ export interface HealthState extends RestartMemory {
 /**
  * The port's holders health's last full look recorded, while that look is recent enough
  * for the fast look (core/health-policy.ts fastLookHolders); none otherwise. Read before
- * the lock, as a hint only: sys/port-table.ts knownListeners proves each one still holds
+ * the lock and before the state dir is judged, as a hint only, through the file gate's judged
+ * walk (a folder or file another user can change, a symlink, a FIFO: no hint, a full look): sys/port-table.ts knownListeners proves each one still holds
  * the port's socket, and the op decides on what it proves.
  */
 export function knownHolders(statePath: string, now: number): KnownHolder[] {
-  const s = readJson<HealthState>(statePath)
-  return s && s.version === 1 && Array.isArray(s.owners) ? fastLookHolders(s, now) : []
+  // Read before this run's state dir is judged (makeProcessDeps): only through the file gate's judged walk.
+  const s = readJsonJudged<HealthState>(statePath)
+  return s && typeof s === 'object' && s.version === 1 && Array.isArray(s.owners) ? fastLookHolders(s, now) : []
 }
 
 /** One probe of the service: HTTP when it has a URL, else a TCP connect to host:port. */

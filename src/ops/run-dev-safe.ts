@@ -38,7 +38,7 @@ export interface DevRunInput {
 
 /** The report's lines without the seed's emoji (✅ ⚠️ 🛑 ❌), for anything but a UTF-8 terminal. */
 export function plainText(line: string): string {
-  return line.replace(/(\p{Extended_Pictographic}\u{FE0F}?) +/gu, '').replace(/═/g, '=')
+  return line.replace(/(\p{Extended_Pictographic}\u{FE0F}?) +/gu, '').replace(/\u2550/g, '=')
 }
 
 const RULE = '═'.repeat(60)

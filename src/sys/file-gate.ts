@@ -250,7 +250,7 @@ export function readTrusted(path: string, self = euid(), maxBytes = 1024 * 1024)
   }
   try {
     const st = fstatSync(fd)
-    const why = !st.isFile() ? 'not a regular file' : unsafePath([{path, uid: st.uid, mode: st.mode, symlink: false, target: true}], self)
+    const why = !st.isFile() ? 'not a regular file' : st.size > maxBytes ? `larger than ${maxBytes} bytes` : unsafePath([{path, uid: st.uid, mode: st.mode, symlink: false, target: true}], self)
     if (why) throw new FileError(path, 'EPERM', `refused: ${why}`)
     return readFileSync(fd, 'utf8').slice(0, maxBytes)
   } catch (e) {

@@ -72,12 +72,13 @@ async function viaSs(port: number): Promise<TcpListenSocket[] | null> {
  * file of TIME_WAIT entries took 3–5 ms here, a page of a family with no connections
  * the whole walk (~3.5 ms). So pages are read only until a line whose state is not LISTEN
  * (0A) — everything listening is above it — and on the thread pool, beside the main
- * thread's work. null when unreadable.
+ * thread's work. 'absent' when there is no such table (a kernel without IPv6), null when it
+ * could not be read (EMFILE, EACCES …: the caller looks fully, never reads it as empty).
  */
-function listenSection(path: string): Promise<string | null> {
+function listenSection(path: string): Promise<string | 'absent' | null> {
   return new Promise((resolve) => {
     open(path, 'r', (err, fd) => {
-      if (err) return resolve(null)
+      if (err) return resolve(err.code === 'ENOENT' ? 'absent' : null)
       const buf = Buffer.allocUnsafe(65536)
       let text = ''
       const done = (r: string | null) => close(fd, () => resolve(r))
@@ -104,6 +105,12 @@ function listenSection(path: string): Promise<string | null> {
 
 /** At most this many processes are looked at (known ones and their descendants); past it, the fast look gives up. */
 const KNOWN_LOOK_LIMIT = 64
+/**
+ * …and at most this many of their fds, read on the main thread: a service whose tree holds
+ * more (tens of thousands of connections) is looked at fully — ss reads them in a process of
+ * its own, while this one's event loop stays free for the probe and --timeout.
+ */
+const KNOWN_FD_LIMIT = 2048
 
 async function viaKnown(port: number, knownNow: () => KnownHolder[]): Promise<PortListeners | null> {
   // The tables first (the thread pool reads them while the holders are looked at here).
@@ -112,6 +119,7 @@ async function viaKnown(port: number, knownNow: () => KnownHolder[]): Promise<Po
   if (known.length === 0 || known.length > KNOWN_LOOK_LIMIT) return null
   const holders = new Map<number, {pid: number; fd: number; comm: string}[]>() // socket inode → holders
   const looked = new Set<number>()
+  let fdsRead = 0
   const todo: number[] = []
   for (const k of known) {
     const st = readStat(k.pid)
@@ -132,6 +140,8 @@ async function viaKnown(port: number, knownNow: () => KnownHolder[]): Promise<Po
       if (known.some((k) => k.pid === pid)) return null // a known holder whose fds we cannot see
       continue
     }
+    fdsRead += fds.length
+    if (fdsRead > KNOWN_FD_LIMIT) return null
     for (const fd of fds) {
       let link: string
       try {
@@ -152,13 +162,17 @@ async function viaKnown(port: number, knownNow: () => KnownHolder[]): Promise<Po
       let text = ''
       try {
         text = readFileSync(`/proc/${pid}/task/${tid}/children`, 'latin1')
-      } catch {}
+      } catch {
+        // A thread that ended meanwhile has none; a kernel without the file
+        // (CONFIG_PROC_CHILDREN) cannot show forked holders at all: look fully.
+        if (tid === String(pid) && readStat(pid)) return null
+      }
       for (const c of text.split(' ')) if (c.trim()) todo.push(Number(c))
     }
   }
-  const [v4, v6] = await tables // v6 null: no IPv6 in this kernel
-  if (v4 === null) return null
-  const socks = [...parseProcNetTcp(v4, 4), ...(v6 === null ? [] : parseProcNetTcp(v6, 6))].filter((s) => s.port === port)
+  const [v4, v6] = await tables
+  if (v4 === null || v4 === 'absent' || v6 === null) return null // unreadable: never read as empty
+  const socks = [...parseProcNetTcp(v4, 4), ...(v6 === 'absent' ? [] : parseProcNetTcp(v6, 6))].filter((s) => s.port === port) // absent tcp6: no IPv6 in this kernel
   if (socks.length === 0) return null
   const sockets: TcpListenSocket[] = socks.map((s) => ({...s, owners: holders.get(s.inode) ?? []}))
   if (sockets.some((s) => s.owners.length === 0)) return null // a holder outside what we looked at

@@ -1,5 +1,5 @@
 import {accessSync, constants, readFileSync, statSync} from 'node:fs'
-import {ensureDir} from './file-gate.js'
+import {ensureDir, readTrusted} from './file-gate.js'
 
 /** State files are written through the file gate: atomic, exact mode, nothing left behind on a full disk. */
 export {ensureDir, FileError, writeFileAtomic} from './file-gate.js'
@@ -12,6 +12,19 @@ export function writableDir(dir: string): boolean {
     return true
   } catch {
     return false
+  }
+}
+
+/**
+ * A state file's JSON read as a hint before the state dir was judged for this run (health's
+ * fast look): only through the file gate's judged walk (no folder or file another user can
+ * change, no symlink, a regular file, at most `maxBytes`); null on any refusal or error.
+ */
+export function readJsonJudged<T>(path: string, maxBytes = 256 * 1024): T | null {
+  try {
+    return JSON.parse(readTrusted(path, undefined, maxBytes)) as T
+  } catch {
+    return null
   }
 }
 

@@ -169,9 +169,14 @@ describe('the fast look at the port holders', () => {
     expect(fastLookHolders(memory({ownersLookedAt: undefined}), 1_000_000)).toEqual([]) // written before the fast look existed
   })
 
-  it('never names pid 1, a bad pid or an owner without a start time', () => {
-    const owners = [{pid: 1, startTime: '1'}, {pid: 0, startTime: '1'}, {pid: 1.5, startTime: '1'}, {pid: 600, startTime: ''}, {pid: 700, startTime: '7'}]
-    expect(fastLookHolders(memory({owners}), 1_000_000)).toEqual([{pid: 700, startTime: '7'}])
+  it('takes the whole record or nothing: pid 1 (socket activation), a bad pid or start time, too many owners — a full look', () => {
+    const good = {pid: 700, startTime: '7'}
+    for (const bad of [{pid: 1, startTime: '1'}, {pid: 0, startTime: '1'}, {pid: 1.5, startTime: '1'}, {pid: 600, startTime: ''}, {pid: 600, startTime: 'x'}, null, 'pid'] as unknown as {pid: number; startTime: string}[]) {
+      expect(fastLookHolders(memory({owners: [good, bad]}), 1_000_000), JSON.stringify(bad)).toEqual([])
+    }
+    expect(fastLookHolders(memory({owners: Array.from({length: 64}, () => good)}), 1_000_000)).toEqual([good]) // duplicates folded
+    expect(fastLookHolders(memory({owners: Array.from({length: 65}, () => good)}), 1_000_000)).toEqual([])
+    expect(fastLookHolders(memory({owners: []}), 1_000_000)).toEqual([])
   })
 
   it('stands only for owners in (or not known to be outside) the service, none refused, the manager up', () => {
