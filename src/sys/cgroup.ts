@@ -158,20 +158,66 @@ export async function removeCgroupReleased(cg: Cgroup, sleep: (ms: number) => Pr
 }
 
 /**
+ * How every shim of medic's (the cgroup shim below, supervise's spare, the systemd limits
+ * check) hands the job its environment: exactly the plain start's, byte for byte and in
+ * its order — whatever the names. A shell cannot do it: /bin/sh (dash) rebuilds the
+ * environment it execs with from its own variables, so it drops every name that is not a
+ * shell identifier (`spring.profiles.active`, `my-var`, `1abc`, non-ASCII), resets OPTIND,
+ * PPID and IFS, and adds PWD. So the shell execs `/usr/bin/env -i -S "$ES" CMD ARGS` instead:
+ * each `name=value` of the job's environment rides in the shell's environment as the
+ * value of a carrier `E<i>` (an identifier: dash keeps it and passes it on untouched), and
+ * ES is `-- ${E0} ${E1} …`, which env(1) expands from those carriers — after `-i` emptied
+ * its environment — into the assignments it makes, in order, before its execvp. Chosen
+ * over the alternatives: the values never appear in an argument vector (/proc/<pid>/cmdline
+ * is world-readable; with `env -i NAME=VALUE…` every secret would be visible to `ps` while
+ * env starts); the restart path gains one exec of a small C program, no interpreter (a
+ * node shim would add a node start); and moving the child into the cgroup from medic
+ * between its fork and its exec is not something node's spawn offers. Needs env(1) with
+ * `-S` and `${VAR}` (GNU coreutils ≥ 8.30). The shell's own environment holds only the
+ * carriers, so no name of the job's can collide with them or change what the shell does.
+ */
+export const ENV_EXEC = 'exec /usr/bin/env -i -S "$ES" "$@"'
+
+/** The carriers of `env` for ENV_EXEC: `E<i>` = `name=value` in spawn's order (for…in, undefined left out), and ES. */
+export function envCarriers(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {}
+  const refs = ['--'] // what follows is assignments, then the command: a name starting with - is no option
+  let i = 0
+  for (const k in env) {
+    const v = env[k]
+    if (v === undefined) continue
+    out[`E${i}`] = `${k}=${v}`
+    refs.push(`\${E${i}}`)
+    i++
+  }
+  out.ES = refs.join(' ')
+  return out
+}
+
+/**
+ * The command as env(1) is given it after the assignments: env takes every leading word
+ * with a `=` for one, so a program named with a `=` is run through `nice -n 0 --` (an exec
+ * and nothing else: niceness +0), which takes it as the program.
+ */
+export function envCommand(argv: string[]): string[] {
+  return argv[0]?.includes('=') ? ['/usr/bin/nice', '-n', '0', '--', ...argv] : argv
+}
+
+/**
  * The constant shim a job is started through so it is in its cgroup before its first
  * instruction (and so before it can fork): the shell writes its own pid into
- * cgroup.procs and execs the argument vector. The script is a constant; the cgroup files
- * and the job's argv are positional parameters, never part of the script text. If the
- * membership write fails the job still starts, and says so on its stderr; if joining one
- * of the `limits` cgroups fails it does not start (exit 125): its limits would not bind.
- * The shell exports PWD; it is taken out again unless the job's environment had it
- * (`env` says which).
+ * cgroup.procs and execs the argument vector, through env(1) with the job's environment
+ * (ENV_EXEC: the shell's environment is only the carriers). The script is a constant; the
+ * cgroup files and the job's argv are positional parameters, never part of the script
+ * text. If the membership write fails the job still starts, and says so on its stderr; if
+ * joining one of the `limits` cgroups fails it does not start (exit 125): its limits would
+ * not bind.
  */
-export function cgroupShim(cg: Cgroup | null, argv: string[], env: NodeJS.ProcessEnv, limits: string[] = [], token = ''): string[] {
-  const script = '[ -z "$1" ] || { echo $$ > "$1"; } 2>/dev/null || echo "medic: could not join cgroup $1" >&2; keep=$2; token=$3; shift 3; ' +
+export function cgroupShim(cg: Cgroup | null, argv: string[], env: NodeJS.ProcessEnv, limits: string[] = [], token = ''): {argv: string[]; env: NodeJS.ProcessEnv} {
+  const script = '[ -z "$1" ] || { echo $$ > "$1"; } 2>/dev/null || echo "medic: could not join cgroup $1" >&2; token=$2; shift 2; ' +
     'while [ "$1" != -- ]; do { echo $$ > "$1"; } 2>/dev/null || { echo "medic-shim $token: not started: could not join cgroup $1, its limits would not bind" >&2; exit 125; }; shift; done; ' +
-    'shift; [ "$keep" = keep ] || unset PWD; exec "$@"'
-  return ['/bin/sh', '-c', script, 'medic-cgroup-shim', cg ? join(cg.dir, 'cgroup.procs') : '', env.PWD === undefined ? 'drop' : 'keep', token, ...limits, '--', ...argv]
+    `shift; ${ENV_EXEC}`
+  return {argv: ['/bin/sh', '-c', script, 'medic-cgroup-shim', cg ? join(cg.dir, 'cgroup.procs') : '', token, ...limits, '--', ...envCommand(argv)], env: envCarriers(env)}
 }
 
 /**
@@ -204,7 +250,10 @@ export interface LimitCgroups {
   hierarchy: 'v1' | 'v2' | 'systemd'
   /** cgroup.procs files the job must join before it runs. */
   procsFiles: string[]
-  /** systemd: `systemd-run --scope …` and the check that the limits bind, put before the job's argv (it ends in the shim's token). */
+  /**
+   * systemd: `systemd-run --scope …` and the check that the limits bind, put before the job's argv (it ends in the
+   * shim's token). The check execs the job through ENV_EXEC: start it with `{...env, ...envCarriers(env)}`.
+   */
   prefix: string[]
   /**
    * The memory cgroup as the kernel names it in OOM lines and /proc/<pid>/cgroup (systemd:
@@ -333,10 +382,26 @@ export function applyLimits(cg: Cgroup | null, kind: string, label: string, self
 }
 
 /**
+ * The check systemdScope runs inside the scope, before the job (its argv follows): the
+ * kernel files of the scope hold the limits asked for, or the job is not started (exit 125,
+ * the refusal line); then the job is exec'd through ENV_EXEC, from the carriers its
+ * environment came with (none: not started).
+ */
+export function limitsCheck(v2: string, limits: JobLimits, token: string): string[] {
+  const check = 'while IFS= read -r l; do case $l in 0::*) p=${l#0::};; esac; done < /proc/self/cgroup; d="$1$p"; ' +
+    'for f in "memory.max:$2" "cpu.weight:$3"; do n=${f%%:*}; v=${f#*:}; [ -z "$v" ] && continue; ' +
+    '[ "$(cat "$d/$n" 2>/dev/null)" = "$v" ] || { echo "medic-shim $4: not started: systemd did not set $n to $v in $d (its controller is not available there)" >&2; exit 125; }; done; ' +
+    '[ -n "${ES+x}" ] || { echo "medic-shim $4: not started: its environment did not reach the scope" >&2; exit 125; }; shift 4; ' + ENV_EXEC
+  return ['/bin/sh', '-c', check, 'medic-limits-check', v2, limits.memoryMax !== null ? String(limits.memoryMax) : '', limits.cpuWeight !== null ? String(limits.cpuWeight) : '', token]
+}
+
+/**
  * `systemd-run --scope` (`--user` when not root) with MemoryMax= (MemorySwapMax=0) and
  * CPUWeight=, then a constant check, run inside the scope before the job, that the kernel
  * files say what was asked (systemd sets a limit whose controller is missing silently): if
- * not, the job is not started (exit 125 with the shim's refusal line).
+ * not, the job is not started (exit 125 with the shim's refusal line). The check execs the
+ * job through ENV_EXEC: its caller starts systemd-run with the job's environment plus
+ * envCarriers of it (systemd-run --scope execs with its own environment).
  */
 function systemdScope(kind: string, label: string, self: {pid: number; startTime: string}, limits: JobLimits, v2: string, token: string): LimitCgroups {
   const unit = `medic-${kind}-${label ? `${label}-` : ''}${self.pid}-${self.startTime}.scope`
@@ -344,12 +409,9 @@ function systemdScope(kind: string, label: string, self: {pid: number; startTime
     ...(limits.memoryMax !== null ? ['-p', `MemoryMax=${limits.memoryMax}`, '-p', 'MemorySwapMax=0'] : []),
     ...(limits.cpuWeight !== null ? ['-p', `CPUWeight=${limits.cpuWeight}`] : []),
   ]
-  const check = 'while IFS= read -r l; do case $l in 0::*) p=${l#0::};; esac; done < /proc/self/cgroup; d="$1$p"; ' +
-    'for f in "memory.max:$2" "cpu.weight:$3"; do n=${f%%:*}; v=${f#*:}; [ -z "$v" ] && continue; ' +
-    '[ "$(cat "$d/$n" 2>/dev/null)" = "$v" ] || { echo "medic-shim $4: not started: systemd did not set $n to $v in $d (its controller is not available there)" >&2; exit 125; }; done; shift 4; exec "$@"'
   const prefix = [
     'systemd-run', '--scope', '--quiet', '--collect', ...((process.getuid?.() ?? 0) === 0 ? [] : ['--user']), `--unit=${unit}`, ...props, '--',
-    '/bin/sh', '-c', check, 'medic-limits-check', v2, limits.memoryMax !== null ? String(limits.memoryMax) : '', limits.cpuWeight !== null ? String(limits.cpuWeight) : '', token,
+    ...limitsCheck(v2, limits, token),
   ]
   const set = [...(limits.memoryMax !== null ? [`MemoryMax=${formatBytes(limits.memoryMax)}`] : []), ...(limits.cpuWeight !== null ? [`CPUWeight=${limits.cpuWeight}`] : [])]
   return {hierarchy: 'systemd', procsFiles: [], prefix, memory: limits.memoryMax !== null ? {path: unit, dir: null, limit: limits.memoryMax} : null, oomEvents: null, dirs: [], describe: `systemd scope ${unit}: ${set.join(', ')}`}

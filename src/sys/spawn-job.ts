@@ -2,7 +2,7 @@ import {spawn, type ChildProcess, type StdioOptions} from 'node:child_process'
 import {accessSync, closeSync, constants, statSync} from 'node:fs'
 import {delimiter, join} from 'node:path'
 import type {Readable} from 'node:stream'
-import {cgroupShim, type Cgroup} from './cgroup.js'
+import {cgroupShim, ENV_EXEC, envCarriers, envCommand, type Cgroup} from './cgroup.js'
 import {FileError, LOG_MODE, openAppend} from './file-gate.js'
 
 /**
@@ -43,8 +43,8 @@ export function resolveProgram(name: string, pathEnv: string | undefined): {ok: 
  * an argument vector, never a shell string.
  */
 export function spawnJob(o: {argv: string[]; env: NodeJS.ProcessEnv; cwd?: string; cgroup: Cgroup | null; stdio: StdioOptions; limits?: string[]; token?: string}): ChildProcess {
-  const argv = o.cgroup || o.limits?.length ? cgroupShim(o.cgroup, o.argv, o.env, o.limits, o.token) : o.argv
-  return spawn(argv[0], argv.slice(1), {detached: true, stdio: o.stdio, env: o.env, cwd: o.cwd})
+  const run = o.cgroup || o.limits?.length ? cgroupShim(o.cgroup, o.argv, o.env, o.limits, o.token) : {argv: o.argv, env: o.env}
+  return spawn(run.argv[0], run.argv.slice(1), {detached: true, stdio: o.stdio, env: run.env, cwd: o.cwd})
 }
 
 /** What a started job reports, each at most once except `output`. */
@@ -134,20 +134,19 @@ export interface Held {
 /**
  * The spare's shell: waits for one line on its stdin (the release) and execs the command
  * with stdin from /dev/null, as `start` gives it; end of file (a discard, medic gone) ends
- * it. The command comes in the environment (<tag>_<i>, unset before the exec), not in the
- * shell's arguments: `pgrep -f <service>` and the like must not find a spare that is not the
- * service. The command reaches the exec through the positional parameters (`set --`), which
- * are not in the environment, and the release line is read into <tag>_GO, unset too: the
- * service gets exactly the environment a plain start gives it — its own `_`, `a1` or
- * `MEDIC_SPARE_1` included (attack-spare F3). The tag is a prefix none of the env's names
- * has. dash exports PWD, so it is unset as the shim unsets it when medic's env has none.
+ * it. The command comes in the environment (MEDIC_SPARE_<i>), not in the shell's
+ * arguments: `pgrep -f <service>` and the like must not find a spare that is not the
+ * service. It reaches the exec through the positional parameters (`set --`). The exec is
+ * ENV_EXEC's (cgroup.ts): the shell's environment is only these and the carriers of the
+ * job's, and env(1) starts the command with exactly the environment a plain start gives it
+ * — `_`, `a1`, `MEDIC_SPARE_1`, `spring.profiles.active` or OPTIND of its own included
+ * (attack-spare F3).
  */
 function holdShell(argv: string[], env: NodeJS.ProcessEnv): {argv: string[]; env: NodeJS.ProcessEnv} {
-  let tag = 'MEDIC_SPARE'
-  while (Object.keys(env).some((k) => k.startsWith(`${tag}_`))) tag += '_'
-  const names = argv.map((_, i) => `${tag}_${i}`)
-  const script = `[ "$1" = keep ] || unset PWD; read -r ${tag}_GO || exit 0; set -- ${names.map((n) => `"$${n}"`).join(' ')}; unset ${tag}_GO ${names.join(' ')}; exec "$@" </dev/null`
-  return {argv: ['/bin/sh', '-c', script, 'medic-spare', env.PWD === undefined ? 'drop' : 'keep'], env: {...env, ...Object.fromEntries(names.map((n, i) => [n, argv[i]]))}}
+  const cmd = envCommand(argv)
+  const names = cmd.map((_, i) => `MEDIC_SPARE_${i}`)
+  const script = `read -r go || exit 0; set -- ${names.map((n) => `"$${n}"`).join(' ')}; ${ENV_EXEC} </dev/null`
+  return {argv: ['/bin/sh', '-c', script, 'medic-spare'], env: {...envCarriers(env), ...Object.fromEntries(names.map((n, i) => [n, cmd[i]]))}}
 }
 
 /**
@@ -185,7 +184,7 @@ export const jobSpawner: Spawner = {
   },
   hold(o, on) {
     const h = holdShell(o.argv, o.env)
-    // The hold script grows with the command (~35 bytes an argument): past ~3,500 arguments
+    // The hold script grows with the command (~19 bytes an argument): past ~6,600 arguments
     // it is one exec argument longer than MAX_ARG_STRLEN, and there is no spare (`failed`).
     const c = spawnOrFail({argv: h.argv, env: h.env, cwd: o.cwd, cgroup: o.cgroup, stdio: ['pipe', o.output ? 'pipe' : 'ignore', o.output ? 'pipe' : 'ignore']}, on)
     if (!c) return {pid: undefined, release() {}, discard() {}}

@@ -85,6 +85,19 @@ console.log(JSON.stringify({nice:Number(st.slice(st.lastIndexOf(')')+2).split(' 
     expect(r.stderr).toMatch(/^DEVRUN_OK: /m)
   })
 
+  // The limits shim was a /bin/sh (dash) script whose exec dropped every variable whose name
+  // is not a shell identifier, and reset OPTIND: the job got less than medic's environment.
+  it('the job gets medic\'s environment through the limits shim, names of any kind included', async (ctx) => {
+    if (skipWhen(ctx, cannotLimit())) return
+    const dir = j.tmp()
+    const odd = {'spring.profiles.active': 'prod', 'my-var': 'x y', '1abc': '3', 'é': 'ü', OPTIND: '7', 'nl.value': 'a\nb', 'empty.value': ''}
+    const r = await medic(['isolate', '--state-dir', dir, '--memory-max', '300M', '--', process.execPath, '-e', 'process.stdout.write(JSON.stringify(process.env))'], {env: odd})
+    expect(r.code).toBe(0)
+    expect(r.stderr).toMatch(/limits: cgroup v[12]: /)
+    const env = JSON.parse(r.stdout)
+    expect(Object.fromEntries(Object.keys(odd).map((k) => [k, env[k]]))).toEqual(odd) // observed before: only OPTIND, and as 1
+  })
+
   it('a job whose limits cannot be set is not started (not root: no cgroup of its own)', async (ctx) => {
     if (skipWhen(ctx, users.cannot())) return
     const u = users.create()

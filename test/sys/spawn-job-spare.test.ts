@@ -2,7 +2,8 @@
 // environment a plain start (jobSpawner.start) gives it. The hold shell copies the command
 // from MEDIC_SPARE_<i> into shell variables a<i>; a variable of that name the service was
 // given (--env a1=…, --inherit-env) is exported, so the copy overwrites it in the service's
-// environment, and the unset removes a MEDIC_SPARE_<i> the service was given.
+// environment, and the unset removes a MEDIC_SPARE_<i> the service was given. (Since, the hold
+// shell's environment holds only carriers and env(1) builds the command's: spawn-job-env.test.ts.)
 import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
