@@ -62,6 +62,9 @@ export function makeCgroup(kind: string, label: string, self: {pid: number; star
   if (!/^[a-z]+$/.test(kind) || !/^[A-Za-z0-9@._-]{0,100}$/.test(label)) return {ok: false, reason: `bad cgroup name ${JSON.stringify(name)}`}
   const root = cgroup2Mount()
   if (!root) return {ok: false, reason: 'no cgroup2 hierarchy is mounted'}
+  // A job is started into it through the shim, whose exec is ENV_EXEC's.
+  const noExec = envExecUnavailable()
+  if (noExec) return {ok: false, reason: noExec}
   const own = ownPath()
   if (own === null) return {ok: false, reason: 'medic is in no cgroup2 cgroup (/proc/self/cgroup has no 0:: line)'}
   collectStale(join(root, own), isAlive)
@@ -178,6 +181,28 @@ export async function removeCgroupReleased(cg: Cgroup, sleep: (ms: number) => Pr
  */
 export const ENV_EXEC = 'exec /usr/bin/env -i -S "$ES" "$@"'
 
+let envExecMemo: string | null | undefined
+/**
+ * Why ENV_EXEC cannot start a job here, or null: /usr/bin/env must expand `-S '${VAR}'` as
+ * GNU env (coreutils ≥ 8.30) does — busybox's has no -S. Asked once a process, by running
+ * it (node:child_process is taken only then: a run that starts nothing does not load it).
+ * Where it cannot, medic makes no cgroup (a job then starts plainly, as a non-root one does,
+ * and the reason is said wherever "no cgroup" is) and sets no limits: never a job started
+ * with an environment it was not given.
+ */
+export function envExecUnavailable(): string | null {
+  if (envExecMemo === undefined) envExecMemo = probeEnvExec('/usr/bin/env')
+  return envExecMemo
+}
+
+/** Runs `env` as ENV_EXEC does (it runs itself to print what it made): why that fails, or null. */
+export function probeEnvExec(env: string): string | null {
+  const {spawnSync} = process.getBuiltinModule('node:child_process')
+  const r = spawnSync(env, ['-i', '-S', '-- ${E0}', env, '-0'], {env: {E0: 'a.b=x y'}, encoding: 'latin1', timeout: 5000})
+  return r.stdout === 'a.b=x y\0' ? null
+    : `${env} cannot start a job with its exact environment (it needs -S with \${VAR}: GNU coreutils 8.30 or later)${r.error ? `: ${r.error.message}` : ''}`
+}
+
 /** The carriers of `env` for ENV_EXEC: `E<i>` = `name=value` in spawn's order (for…in, undefined left out), and ES. */
 export function envCarriers(env: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = {}
@@ -290,6 +315,9 @@ function writeLimit(dir: string, file: string, value: string): string | null {
  * the v1 cgroups. The reason when neither can be done: the caller must not start the job.
  */
 export function applyLimits(cg: Cgroup | null, kind: string, label: string, self: {pid: number; startTime: string}, isAlive: (pid: number, startTime: string) => boolean, limits: JobLimits, token = ''): {ok: true; cgroups: LimitCgroups} | {ok: false; reason: string} {
+  // Every way a job joins its limit cgroups (the shim, the systemd check) execs it through ENV_EXEC.
+  const noExec = envExecUnavailable()
+  if (noExec) return {ok: false, reason: noExec}
   const mounts = parseCgroupMounts(readText('/proc/self/mounts') ?? '')
   const want = [...(limits.memoryMax !== null ? ['memory'] : []), ...(limits.cpuWeight !== null ? ['cpu'] : [])]
   const why: string[] = []

@@ -4,11 +4,11 @@
 // whose `exec` let dash rebuild the environment from its own variables: every name that is
 // not a shell identifier (spring.profiles.active, my-var, 1abc, é) was dropped, OPTIND,
 // PPID and IFS were reset, PWD added.
-import {mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync} from 'node:fs'
+import {chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
-import {envCarriers, limitsCheck, makeCgroup, removeCgroup, shimRefusal, type Cgroup} from '../../src/sys/cgroup.js'
+import {envCarriers, limitsCheck, makeCgroup, probeEnvExec, removeCgroup, shimRefusal, type Cgroup} from '../../src/sys/cgroup.js'
 import {jobSpawner, spawnJob, type StartSpec} from '../../src/sys/spawn-job.js'
 
 const dirs: string[] = []
@@ -126,6 +126,17 @@ describe('the shims give the job the environment of a plain start, byte for byte
   it('through a spare (held in a shell, then released): the same bytes', async () => {
     const plain = await viaSpawner('start', {env: ODD, cgroup: null})
     expect(await viaSpawner('hold', {env: ODD, cgroup: null})).toBe(plain)
+  })
+
+  // Where env(1) has no -S (busybox), medic makes no cgroup and sets no limits (cgroup.ts,
+  // envExecUnavailable): a job starts plainly, never with an environment it was not given.
+  it('an env(1) that cannot expand -S \'${VAR}\' is found out before any job is started through it', () => {
+    expect(probeEnvExec('/usr/bin/env')).toBeNull() // this host's: GNU coreutils
+    const fake = join(tmp(), 'env')
+    writeFileSync(fake, '#!/bin/sh\necho "env: unrecognized option: S" >&2; exit 1\n')
+    chmodSync(fake, 0o755)
+    expect(probeEnvExec(fake)).toMatch(/cannot start a job with its exact environment \(it needs -S with \$\{VAR\}/)
+    expect(probeEnvExec(join(tmp(), 'missing'))).toMatch(/ENOENT/)
   })
 
   it('as root, in a real cgroup: a first start and a spare released in it get the plain start\'s bytes', async (ctx) => {
