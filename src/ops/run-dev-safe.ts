@@ -4,7 +4,7 @@ import {SIGNALS, type GuardAction} from '../core/trace.js'
 import type {Check, Status, Verdict} from '../core/verdict.js'
 import {isoLocal} from '../sys/log-file.js'
 import {formatBytes, hasLimits, type JobLimits} from '../core/cgroup-limits.js'
-import {applyLimits, envCarriers, makeCgroup, removeCgroup, removeCgroupReleased, removeLimitCgroups, shimRefusal, type LimitCgroups} from '../sys/cgroup.js'
+import {applyLimits, limitsCheckEnv, makeCgroup, removeCgroup, removeCgroupReleased, removeLimitCgroups, shimRefusal, systemProgram, type LimitCgroups} from '../sys/cgroup.js'
 import type {Clock} from '../sys/clock.js'
 import {setOomScoreAdj} from '../sys/proc-files.js'
 import type {ProcessTable} from '../sys/proc-table.js'
@@ -206,10 +206,11 @@ export async function runDevSafe(input: DevRunInput, deps: DevRunDeps): Promise<
     })
   }
   const spawnJob = (prefix: string[]) => {
-    // `nice -n N -- CMD ARGS`: nice execs the job with its arguments exactly as given.
-    const argv = [...prefix, ...(limited?.prefix ?? []), 'nice', '-n', String(input.nice), '--', ...input.command]
-    // systemd's limits check is a shell too: the job's environment reaches it in carriers (cgroup.ts, ENV_EXEC).
-    const c = deps.spawner.job({argv, env: limited?.hierarchy === 'systemd' ? {...env, ...envCarriers(env)} : env, cwd: input.cwd, cgroup, limits: limited?.procsFiles, token, stdio: ['inherit', 'pipe', 'pipe']})
+    // `nice -n N -- CMD ARGS`: nice execs the job with its arguments exactly as given. nice by
+    // the absolute path medic finds, not through the job's PATH (attack-env F5).
+    const argv = [...prefix, ...(limited?.prefix ?? []), systemProgram('nice') ?? '/usr/bin/nice', '-n', String(input.nice), '--', ...input.command]
+    // systemd's limits check is a shell too: the job's environment reaches it in carriers only (cgroup.ts, ENV_EXEC).
+    const c = deps.spawner.job({argv, env: limited?.hierarchy === 'systemd' ? limitsCheckEnv(env) : env, cwd: input.cwd, cgroup, limits: limited?.procsFiles, token, stdio: ['inherit', 'pipe', 'pipe']})
     if (c.pid) scope.adopt(c.pid)
     job = c
     pipe(c)

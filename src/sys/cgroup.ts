@@ -1,4 +1,4 @@
-import {existsSync, readdirSync, readFileSync, rmdirSync, mkdirSync, writeFileSync} from 'node:fs'
+import {accessSync, constants, existsSync, readdirSync, readFileSync, realpathSync, rmdirSync, mkdirSync, statSync, writeFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {formatBytes, memcgOf, parseCgroupMounts, parseProcCgroup, weightToShares, type JobLimits} from '../core/cgroup-limits.js'
 import {CgroupEscapeWatch} from './cgroup-watch.js'
@@ -168,7 +168,7 @@ export async function removeCgroupReleased(cg: Cgroup, sleep: (ms: number) => Pr
  * shell identifier (`spring.profiles.active`, `my-var`, `1abc`, non-ASCII), resets OPTIND,
  * PPID and IFS, and adds PWD. So the shell execs `/usr/bin/env -i -S "$ES" CMD ARGS` instead:
  * each `name=value` of the job's environment rides in the shell's environment as the
- * value of a carrier `E<i>` (an identifier: dash keeps it and passes it on untouched), and
+ * value of carriers `E<i>` (identifiers: dash keeps them and passes them on untouched), and
  * ES is `-- ${E0} ${E1} …`, which env(1) expands from those carriers — after `-i` emptied
  * its environment — into the assignments it makes, in order, before its execvp. Chosen
  * over the alternatives: the values never appear in an argument vector (/proc/<pid>/cmdline
@@ -178,54 +178,190 @@ export async function removeCgroupReleased(cg: Cgroup, sleep: (ms: number) => Pr
  * between its fork and its exec is not something node's spawn offers. Needs env(1) with
  * `-S` and `${VAR}` (GNU coreutils ≥ 8.30). The shell's own environment holds only the
  * carriers, so no name of the job's can collide with them or change what the shell does.
+ *
+ * Every string the kernel execs with stays under MAX_ARG_STRLEN (128 KiB, its NUL
+ * included), as a plain start's own strings do (attack-env F1, F4): a `name=value` longer
+ * than a carrier takes rides in several (`${E7}${E8}`: one word to env(1)), and when the
+ * references do not fit in one ES they go in a chain — ES = `-S ${ES1} <the last ones>`,
+ * ES1 = `-S ${ES2} …`, the innermost `-- <the first ones>`: env(1) splits each `-S` string
+ * in place and parses the result again, so the innermost comes first, `--` then ends its
+ * options, and the order is the environment's. Only ES (references, no value) is an argument.
  */
 export const ENV_EXEC = 'exec /usr/bin/env -i -S "$ES" "$@"'
+
+/** The longest string the kernel takes in an exec (MAX_ARG_STRLEN, the NUL included). */
+const MAX_ARG_STRLEN = 131_072
+/** A carrier's value, and an ES string, at most (UTF-8 bytes): room for `ES<n>=`, `E<n>=` and `-S ${ES<n>} ` under MAX_ARG_STRLEN. */
+const CARRIED = MAX_ARG_STRLEN - 64
 
 let envExecMemo: string | null | undefined
 /**
  * Why ENV_EXEC cannot start a job here, or null: /usr/bin/env must expand `-S '${VAR}'` as
- * GNU env (coreutils ≥ 8.30) does — busybox's has no -S. Asked once a process, by running
- * it (node:child_process is taken only then: a run that starts nothing does not load it).
- * Where it cannot, medic makes no cgroup (a job then starts plainly, as a non-root one does,
- * and the reason is said wherever "no cgroup" is) and sets no limits: never a job started
- * with an environment it was not given.
+ * GNU env (coreutils ≥ 8.30) does — busybox's has no -S — including the chained form and
+ * values in pieces, and the `nice` that runs a program named with `=` (envCommand) must run.
+ * Asked once a process, by running it (node:child_process is taken only then: a run that
+ * starts nothing does not load it). Where it cannot, medic makes no cgroup (a job then starts
+ * plainly, as a non-root one does, and the reason is said wherever "no cgroup" is) and sets
+ * no limits: never a job started with an environment it was not given.
  */
 export function envExecUnavailable(): string | null {
   if (envExecMemo === undefined) envExecMemo = probeEnvExec('/usr/bin/env')
   return envExecMemo
 }
 
-/** Runs `env` as ENV_EXEC does (it runs itself to print what it made): why that fails, or null. */
-export function probeEnvExec(env: string): string | null {
-  const {spawnSync} = process.getBuiltinModule('node:child_process')
-  const r = spawnSync(env, ['-i', '-S', '-- ${E0}', env, '-0'], {env: {E0: 'a.b=x y'}, encoding: 'latin1', timeout: 5000})
-  return r.stdout === 'a.b=x y\0' ? null
-    : `${env} cannot start a job with its exact environment (it needs -S with \${VAR}: GNU coreutils 8.30 or later)${r.error ? `: ${r.error.message}` : ''}`
+/** Values env(1) must carry unchanged (attack-env F8): names that are no identifier, backslashes, `${`, `$`, quotes, `#`, newlines, a leading `-`, an empty value, non-ASCII. */
+const PROBE_ENV: Record<string, string> = {
+  'a.b': 'x y', '-i': '--', 'sl': 'a\\c \\_ \\n \\', 'dl': '${E0} $ES ${ES1', 'q': `'"# x`, 'nl': 'a\nb\t', 'empty': '', 'é': 'ü€𝄞',
 }
 
-/** The carriers of `env` for ENV_EXEC: `E<i>` = `name=value` in spawn's order (for…in, undefined left out), and ES. */
-export function envCarriers(env: NodeJS.ProcessEnv): Record<string, string> {
-  const out: Record<string, string> = {}
-  const refs = ['--'] // what follows is assignments, then the command: a name starting with - is no option
-  let i = 0
-  for (const k in env) {
-    const v = env[k]
-    if (v === undefined) continue
-    out[`E${i}`] = `${k}=${v}`
-    refs.push(`\${E${i}}`)
-    i++
+/**
+ * Runs `env` as ENV_EXEC does, through `nice` as envCommand does (env prints what it made),
+ * with small carriers and ES strings so that pieces and a chain of -S are used: why that
+ * fails, or null.
+ */
+export function probeEnvExec(env: string, nice: string | null = niceProgram()): string | null {
+  if (!nice) return 'no nice(1) next to /usr/bin/env nor in /usr/bin or /bin (a program named with = is started through it)'
+  const {spawnSync} = process.getBuiltinModule('node:child_process')
+  const carriers = carry(Object.entries(PROBE_ENV), 8, 24) // not spawnEntries: medic's NODE_V8_COVERAGE is no part of it
+  const r = spawnSync(env, ['-i', '-S', carriers.ES, nice, '-n', '0', '--', env, '-0'], {env: carriers, encoding: 'utf8', timeout: 5000})
+  const want = Object.entries(PROBE_ENV).map(([k, v]) => `${k}=${v}\0`).join('')
+  return r.stdout === want ? null
+    : `${env} cannot start a job with its exact environment (it needs -S with \${VAR}, nested -S strings, and ${nice}: GNU coreutils 8.30 or later)${r.error ? `: ${r.error.message}` : ''}`
+}
+
+let niceMemo: string | null | undefined
+/**
+ * The nice(1) envCommand runs a program named with `=` through, by absolute path: the one
+ * next to /usr/bin/env's real file (coreutils: also where /usr/bin holds env alone, NixOS),
+ * else /usr/bin/nice or /bin/nice; null when none is executable.
+ */
+export function niceProgram(): string | null {
+  if (niceMemo !== undefined) return niceMemo
+  let beside: string[] = []
+  try {
+    beside = [join(dirname(realpathSync('/usr/bin/env')), 'nice')]
+  } catch {}
+  niceMemo = [...beside, '/usr/bin/nice', '/bin/nice'].find(executable) ?? null
+  return niceMemo
+}
+
+function executable(p: string): boolean {
+  try {
+    if (!statSync(p).isFile()) return false
+    accessSync(p, constants.X_OK)
+    return true
+  } catch {
+    return false
   }
-  out.ES = refs.join(' ')
+}
+
+/**
+ * A system program (nice, systemd-run) by absolute path, as medic finds it — never through
+ * a job's PATH, which the job's environment sets: /usr/bin, /bin, /usr/sbin, /sbin, then
+ * the absolute directories of medic's own PATH. null when none holds it.
+ */
+export function systemProgram(name: string): string | null {
+  const dirs = ['/usr/bin', '/bin', '/usr/sbin', '/sbin', ...(process.env.PATH ?? '').split(':').filter((d) => d.startsWith('/'))]
+  return dirs.map((d) => join(d, name)).find(executable) ?? null
+}
+
+/**
+ * The entries node's spawn gives the kernel for `env`, in its order: for…in (own names,
+ * then inherited ones), undefined left out, and process.env.NODE_V8_COVERAGE added as an own
+ * name when set and `env` does not own it — node adds it to every spawn's env (attack-env F2).
+ */
+function spawnEntries(env: NodeJS.ProcessEnv): [string, string][] {
+  const cov = process.env.NODE_V8_COVERAGE
+  const addCov = !!cov && !Object.prototype.hasOwnProperty.call(env, 'NODE_V8_COVERAGE')
+  const own: [string, string | undefined][] = []
+  const inherited: [string, string | undefined][] = []
+  for (const k in env) {
+    if (Object.prototype.hasOwnProperty.call(env, k)) own.push([k, env[k]])
+    else if (!(addCov && k === 'NODE_V8_COVERAGE')) inherited.push([k, env[k]])
+  }
+  if (addCov) own.push(['NODE_V8_COVERAGE', cov])
+  return [...own, ...inherited].filter((e): e is [string, string] => e[1] !== undefined)
+}
+
+/** `s` cut into pieces of at most `max` UTF-8 bytes, never inside a character (node encodes each piece alone). */
+function pieces(s: string, max: number): string[] {
+  if (s.length * 3 <= max) return [s]
+  const out: string[] = []
+  let start = 0
+  let bytes = 0
+  for (let i = 0; i < s.length;) {
+    const c = s.codePointAt(i)!
+    const b = c < 0x80 ? 1 : c < 0x800 ? 2 : c <= 0xffff ? 3 : 4 // a lone surrogate: U+FFFD, 3
+    if (bytes + b > max) {
+      out.push(s.slice(start, i))
+      start = i
+      bytes = 0
+    }
+    bytes += b
+    i += c > 0xffff ? 2 : 1
+  }
+  out.push(s.slice(start))
   return out
+}
+
+/**
+ * The carriers of `env` for ENV_EXEC: `E<i>` = `name=value` (or a piece of it) in spawn's
+ * order, and ES (with ES1, ES2, … when chained). A name with `=` is refused
+ * (ERR_INVALID_ARG_VALUE): to the kernel `{'A=x': '1'}` is the variable A, and with a second
+ * entry for A env(1) would keep one where a plain start passes both (attack-env F3).
+ */
+export function envCarriers(env: NodeJS.ProcessEnv): Record<string, string> {
+  return carry(spawnEntries(env), CARRIED, CARRIED)
+}
+
+function carry(entries: [string, string][], piece: number, chunk: number): Record<string, string> {
+  const out: Record<string, string> = {}
+  const chunks: string[][] = [[]]
+  let room = chunk - 16 // `-S ${ES<n>} ` or `-- `
+  let i = 0
+  for (const [k, v] of entries) {
+    if (k.includes('=')) throw Object.assign(new TypeError(`the environment variable name ${JSON.stringify(k)} holds a '=': a job started through medic's shim cannot be given it`), {code: 'ERR_INVALID_ARG_VALUE'})
+    let ref = ''
+    for (const p of pieces(`${k}=${v}`, piece)) {
+      out[`E${i}`] = p
+      ref += `\${E${i}}`
+      i++
+    }
+    if (ref.length + 1 > room && chunks.at(-1)!.length) {
+      chunks.push([])
+      room = chunk - 16
+    }
+    chunks.at(-1)!.push(ref)
+    room -= ref.length + 1
+  }
+  // The first chunk innermost, behind `--`; each outer one `-S` the next inner, then its own.
+  const name = (j: number) => (j === 0 ? 'ES' : `ES${j}`)
+  for (let j = 0; j < chunks.length; j++) {
+    out[name(j)] = [j < chunks.length - 1 ? `-S \${${name(j + 1)}}` : '--', ...chunks[chunks.length - 1 - j]].join(' ')
+  }
+  return out
+}
+
+/**
+ * The environment systemd-run is started with for the limits check (systemd-run --scope
+ * execs the check with its own environment): the carriers of the job's environment — all the
+ * check passes on — and, of medic's own, what systemd-run reads to reach its manager
+ * (XDG_RUNTIME_DIR, DBUS_*, SYSTEMD_*). Not the job's variables themselves: they would ride
+ * twice, and an environment a plain start takes would not fit (attack-env F1b).
+ */
+export function limitsCheckEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  const own: Record<string, string> = {}
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && (k === 'XDG_RUNTIME_DIR' || k.startsWith('DBUS_') || k.startsWith('SYSTEMD_'))) own[k] = v
+  return {...own, ...envCarriers(env)}
 }
 
 /**
  * The command as env(1) is given it after the assignments: env takes every leading word
  * with a `=` for one, so a program named with a `=` is run through `nice -n 0 --` (an exec
- * and nothing else: niceness +0), which takes it as the program.
+ * and nothing else: niceness +0; niceProgram, probed with env), which takes it as the program.
  */
 export function envCommand(argv: string[]): string[] {
-  return argv[0]?.includes('=') ? ['/usr/bin/nice', '-n', '0', '--', ...argv] : argv
+  return argv[0]?.includes('=') ? [niceProgram() ?? '/usr/bin/nice', '-n', '0', '--', ...argv] : argv
 }
 
 /**
@@ -277,7 +413,7 @@ export interface LimitCgroups {
   procsFiles: string[]
   /**
    * systemd: `systemd-run --scope …` and the check that the limits bind, put before the job's argv (it ends in the
-   * shim's token). The check execs the job through ENV_EXEC: start it with `{...env, ...envCarriers(env)}`.
+   * shim's token). The check execs the job through ENV_EXEC: start it with `limitsCheckEnv(env)`.
    */
   prefix: string[]
   /**
@@ -322,7 +458,11 @@ export function applyLimits(cg: Cgroup | null, kind: string, label: string, self
   const want = [...(limits.memoryMax !== null ? ['memory'] : []), ...(limits.cpuWeight !== null ? ['cpu'] : [])]
   const why: string[] = []
   // systemd is PID 1: the tree is its own, so it is asked for a transient scope with the limits.
-  if (existsSync('/run/systemd/system') && mounts.v2) return {ok: true, cgroups: systemdScope(kind, label, self, limits, mounts.v2, token)}
+  if (existsSync('/run/systemd/system') && mounts.v2) {
+    const systemdRun = systemProgram('systemd-run')
+    if (!systemdRun) return {ok: false, reason: 'systemd is PID 1 but systemd-run was not found (/usr/bin, /bin, /usr/sbin, /sbin, medic\'s PATH)'}
+    return {ok: true, cgroups: systemdScope(kind, label, self, limits, mounts.v2, token, systemdRun)}
+  }
   // v2, where the membership cgroup's parent offers (or can be made to offer) the controllers.
   if (cg && mounts.v2) {
     const parent = dirname(cg.dir)
@@ -413,12 +553,15 @@ export function applyLimits(cg: Cgroup | null, kind: string, label: string, self
  * The check systemdScope runs inside the scope, before the job (its argv follows): the
  * kernel files of the scope hold the limits asked for, or the job is not started (exit 125,
  * the refusal line); then the job is exec'd through ENV_EXEC, from the carriers its
- * environment came with (none: not started).
+ * environment came with (none: not started). It runs no program: the files are read with
+ * the shell's own `read`, never a `cat` found through whatever PATH reached it, and `p`
+ * starts empty (attack-env F5).
  */
 export function limitsCheck(v2: string, limits: JobLimits, token: string): string[] {
-  const check = 'while IFS= read -r l; do case $l in 0::*) p=${l#0::};; esac; done < /proc/self/cgroup; d="$1$p"; ' +
+  const check = 'p=; while IFS= read -r l; do case $l in 0::*) p=${l#0::};; esac; done < /proc/self/cgroup; d="$1$p"; ' +
     'for f in "memory.max:$2" "cpu.weight:$3"; do n=${f%%:*}; v=${f#*:}; [ -z "$v" ] && continue; ' +
-    '[ "$(cat "$d/$n" 2>/dev/null)" = "$v" ] || { echo "medic-shim $4: not started: systemd did not set $n to $v in $d (its controller is not available there)" >&2; exit 125; }; done; ' +
+    'x=; IFS= read -r x 2>/dev/null < "$d/$n"; ' +
+    '[ "$x" = "$v" ] || { echo "medic-shim $4: not started: systemd did not set $n to $v in $d (its controller is not available there)" >&2; exit 125; }; done; ' +
     '[ -n "${ES+x}" ] || { echo "medic-shim $4: not started: its environment did not reach the scope" >&2; exit 125; }; shift 4; ' + ENV_EXEC
   return ['/bin/sh', '-c', check, 'medic-limits-check', v2, limits.memoryMax !== null ? String(limits.memoryMax) : '', limits.cpuWeight !== null ? String(limits.cpuWeight) : '', token]
 }
@@ -428,17 +571,18 @@ export function limitsCheck(v2: string, limits: JobLimits, token: string): strin
  * CPUWeight=, then a constant check, run inside the scope before the job, that the kernel
  * files say what was asked (systemd sets a limit whose controller is missing silently): if
  * not, the job is not started (exit 125 with the shim's refusal line). The check execs the
- * job through ENV_EXEC: its caller starts systemd-run with the job's environment plus
- * envCarriers of it (systemd-run --scope execs with its own environment).
+ * job through ENV_EXEC: its caller starts systemd-run with limitsCheckEnv of the job's
+ * environment (systemd-run --scope execs with its own environment). systemd-run by the
+ * absolute path medic finds (systemProgram), not through the job's PATH.
  */
-function systemdScope(kind: string, label: string, self: {pid: number; startTime: string}, limits: JobLimits, v2: string, token: string): LimitCgroups {
+function systemdScope(kind: string, label: string, self: {pid: number; startTime: string}, limits: JobLimits, v2: string, token: string, systemdRun: string): LimitCgroups {
   const unit = `medic-${kind}-${label ? `${label}-` : ''}${self.pid}-${self.startTime}.scope`
   const props = [
     ...(limits.memoryMax !== null ? ['-p', `MemoryMax=${limits.memoryMax}`, '-p', 'MemorySwapMax=0'] : []),
     ...(limits.cpuWeight !== null ? ['-p', `CPUWeight=${limits.cpuWeight}`] : []),
   ]
   const prefix = [
-    'systemd-run', '--scope', '--quiet', '--collect', ...((process.getuid?.() ?? 0) === 0 ? [] : ['--user']), `--unit=${unit}`, ...props, '--',
+    systemdRun, '--scope', '--quiet', '--collect', ...((process.getuid?.() ?? 0) === 0 ? [] : ['--user']), `--unit=${unit}`, ...props, '--',
     ...limitsCheck(v2, limits, token),
   ]
   const set = [...(limits.memoryMax !== null ? [`MemoryMax=${formatBytes(limits.memoryMax)}`] : []), ...(limits.cpuWeight !== null ? [`CPUWeight=${limits.cpuWeight}`] : [])]

@@ -151,12 +151,13 @@ function holdShell(argv: string[], env: NodeJS.ProcessEnv): {argv: string[]; env
 
 /**
  * node's spawn throws, instead of reporting, what the kernel refuses at the exec itself
- * (E2BIG: arguments plus environment over ARG_MAX, or one argument over MAX_ARG_STRLEN):
+ * (E2BIG: arguments plus environment over ARG_MAX, or one argument over MAX_ARG_STRLEN),
+ * and so do the shims for an environment they cannot carry (envCarriers: a name with `=`):
  * reported as `failed`, after the caller has its handle, as node reports ENOENT.
  */
-function spawnOrFail(o: Parameters<typeof spawnJob>[0], on: JobEvents): ChildProcess | null {
+function spawnOrFail(start: () => ChildProcess, on: JobEvents): ChildProcess | null {
   try {
-    return spawnJob(o)
+    return start()
   } catch (e) {
     const err = e as NodeJS.ErrnoException
     queueMicrotask(() => on.failed({code: err.code, message: err.message}))
@@ -179,14 +180,16 @@ function wire(c: ChildProcess, o: StartSpec, on: JobEvents): void {
 export const jobSpawner: Spawner = {
   resolve: resolveProgram,
   start(o, on) {
-    const c = spawnOrFail({argv: o.argv, env: o.env, cwd: o.cwd, cgroup: o.cgroup, stdio: ['ignore', o.output ? 'pipe' : 'ignore', o.output ? 'pipe' : 'ignore']}, on)
+    const c = spawnOrFail(() => spawnJob({argv: o.argv, env: o.env, cwd: o.cwd, cgroup: o.cgroup, stdio: ['ignore', o.output ? 'pipe' : 'ignore', o.output ? 'pipe' : 'ignore']}), on)
     if (c) wire(c, o, on)
   },
   hold(o, on) {
-    const h = holdShell(o.argv, o.env)
     // The hold script grows with the command (~19 bytes an argument): past ~6,600 arguments
     // it is one exec argument longer than MAX_ARG_STRLEN, and there is no spare (`failed`).
-    const c = spawnOrFail({argv: h.argv, env: h.env, cwd: o.cwd, cgroup: o.cgroup, stdio: ['pipe', o.output ? 'pipe' : 'ignore', o.output ? 'pipe' : 'ignore']}, on)
+    const c = spawnOrFail(() => {
+      const h = holdShell(o.argv, o.env)
+      return spawnJob({argv: h.argv, env: h.env, cwd: o.cwd, cgroup: o.cgroup, stdio: ['pipe', o.output ? 'pipe' : 'ignore', o.output ? 'pipe' : 'ignore']})
+    }, on)
     if (!c) return {pid: undefined, release() {}, discard() {}}
     wire(c, o, on)
     c.stdin!.on('error', () => {}) // EPIPE: the spare is gone, its exit says so

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {envCarriers, limitsCheck} from '../../src/sys/cgroup.js'
+import {limitsCheck, limitsCheckEnv} from '../../src/sys/cgroup.js'
 import {announceRealSystemdSkip, realSystemdSkip, useRealSystemd} from '../helpers/real-systemd.js'
 
 /**
@@ -33,13 +33,13 @@ describe.skipIf(realSystemdSkip())('medic isolate under a real systemd', () => {
 
   // The limits check is a /bin/sh (dash) script: its exec once dropped every variable whose
   // name is not a shell identifier. Now env(1) builds the job's environment from carriers
-  // that must cross systemd-run --scope (run-dev-safe starts it with them). No limit is
+  // that must cross systemd-run --scope (run-dev-safe starts it with limitsCheckEnv: them, not the job's variables). No limit is
   // asked here (this host's cgroup2 may have no controller to prove one): the check passes
   // through to the job, whose environment is exactly the one carried.
   it('the job gets exactly its environment across systemd-run --scope and the limits check, names of any kind included', async () => {
     const odd = {PATH: '/usr/bin:/bin', 'spring.profiles.active': 'prod', 'my-var': 'x y', '1abc': '3', OPTIND: '7', 'nl.value': 'a\nb', 'empty.value': ''}
     const argv = ['systemd-run', '--scope', '--quiet', '--collect', '--', ...limitsCheck('/sys/fs/cgroup', {memoryMax: null, cpuWeight: null}, 'T0k'), '/usr/bin/env', '-0']
-    const r = await rs().exec(argv, {env: {...odd, ...envCarriers(odd)}})
+    const r = await rs().exec(argv, {env: limitsCheckEnv(odd)})
     expect(r.stderr).toBe('')
     expect(r.code).toBe(0)
     expect(r.stdout).toBe(Object.entries(odd).map(([k, v]) => `${k}=${v}\0`).join(''))

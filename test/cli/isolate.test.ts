@@ -1,7 +1,7 @@
 // Isolation that binds the kernel: a job in cgroups of its own (v1 controllers on this
 // hybrid host, v2 where its controllers exist), OOM-killed alone when over its budget.
 import {spawnSync} from 'node:child_process'
-import {chmodSync, existsSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
+import {chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it, vi} from 'vitest'
 import {memoryCgroupOf} from '../../src/sys/cgroup.js'
@@ -96,6 +96,25 @@ console.log(JSON.stringify({nice:Number(st.slice(st.lastIndexOf(')')+2).split(' 
     expect(r.stderr).toMatch(/limits: cgroup v[12]: /)
     const env = JSON.parse(r.stdout)
     expect(Object.fromEntries(Object.keys(odd).map((k) => [k, env[k]]))).toEqual(odd) // observed before: only OPTIND, and as 1
+  })
+
+  // attack-env F1: with ~14,200 variables the shim's one ES string passed 128 KiB and isolate said
+  // "internal error: spawn E2BIG" for a job a plain start runs. F5: run-dev-safe's nice was
+  // found through the job's PATH; now it is the one medic finds (/usr/bin first).
+  it('a job with 16,000 more variables starts through the limits shim; a nice first in PATH is not run', async (ctx) => {
+    if (skipWhen(ctx, cannotLimit())) return
+    const dir = j.tmp()
+    const evil = join(dir, 'evil')
+    mkdirSync(evil)
+    writeFileSync(join(evil, 'nice'), `#!/bin/sh\ntouch ${evil}/ran\nshift 3\nexec "$@"\n`)
+    chmodSync(join(evil, 'nice'), 0o755)
+    const many = Object.fromEntries(Array.from({length: 16_000}, (_, i) => [`V${i}`, 'x']))
+    const count = 'process.stdout.write(String(Object.keys(process.env).filter((k) => /^V\\d+$/.test(k)).length))'
+    const r = await medic(['isolate', '--state-dir', dir, '--memory-max', '300M', '--', process.execPath, '-e', count], {env: {...many, PATH: `${evil}:${process.env.PATH}`}})
+    expect(r.stderr).toMatch(/limits: cgroup v[12]: /)
+    expect(r.code).toBe(0)
+    expect(r.stdout).toBe('16000')
+    expect(existsSync(join(evil, 'ran'))).toBe(false)
   })
 
   it('a job whose limits cannot be set is not started (not root: no cgroup of its own)', async (ctx) => {
