@@ -8,11 +8,11 @@ import {rawHttpGet} from '../../src/sys/raw-http.js'
 // Each case: a server that reads the request head, writes the bytes in one write, ends.
 // The left column is what main's health said; every case below differs on ab37e4d.
 
-const servers: Server[] = []
+const servers: {srv: Server; socks: Set<Socket>}[] = []
 afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => new Promise<void>((r) => {
-    s.closeAllConnections?.()
-    s.close(() => r())
+  await Promise.all(servers.splice(0).map(({srv, socks}) => new Promise<void>((r) => {
+    for (const s of socks) s.destroy()
+    srv.close(() => r())
   })))
 })
 
@@ -27,8 +27,7 @@ async function serving(bytes: string): Promise<string> {
       if (head.includes('\r\n\r\n')) sock.end(Buffer.from(bytes, 'latin1'))
     })
   })
-  ;(srv as Server & {closeAllConnections: () => void}).closeAllConnections = () => socks.forEach((s) => s.destroy())
-  servers.push(srv)
+  servers.push({srv, socks})
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()))
   return `http://127.0.0.1:${(srv.address() as {port: number}).port}/health`
 }
