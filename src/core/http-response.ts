@@ -13,7 +13,8 @@
  * - a status line `HTTP/x.y NNN reason` (0.9, 1.0, 1.1, 2.0; three digits; the reason may be
  *   empty); CRLF line ends only; obs-fold and invalid header characters are errors;
  * - 1xx interim responses (100, 102, 103 …, never a body) are skipped and the next parsed;
- *   101 is the answer, without a body, as node reports it;
+ *   101 is the answer, without a body, as node reports it — unless the answer says
+ *   `Connection: upgrade`: then it is an upgrade node's client never answers for (no answer);
  * - 204, 304: no body whatever the headers say;
  * - `Transfer-Encoding` ending in `chunked`: chunks (hex size, `;ext`, trailers, `0\r\n\r\n`);
  *   any other transfer coding: the body runs to EOF;
@@ -23,7 +24,10 @@
  *
  * An answer counts once its body has ended: EOF inside a body that has a length is an error
  * (node:http's `aborted`), EOF before a whole head is `socket hang up`. Bytes after the end
- * of the answer are ignored. Memory stays bounded: a head over `maxHeadBytes`, or with
+ * of the answer that came with it (in the same read) fail it as node's parser does, reading
+ * them as the next message: `Expected HTTP/` (`Data after Connection: close` after one);
+ * Content-Length in the trailers is an error; an empty Transfer-Encoding is none; an empty
+ * chunk-extension value passes. Memory stays bounded: a head over `maxHeadBytes` (1 MiB), or with
  * `maxHeaderBytes` (16 KiB) or more of names, values and reason (node's
  * --max-http-header-size count), is an error; of the body only the first `maxBodyBytes` are kept.
  */
@@ -54,7 +58,7 @@ const TOKEN_CHAR = /[!#$%&'*+\-.^_`|~0-9A-Za-z]/
 const VALUE_BAD = /[^\t\x20-\x7e\x80-\xff]/
 const VERSIONS = new Set(['0.9', '1.0', '1.1', '2.0'])
 
-type Phase = 'head' | 'length' | 'chunk-size' | 'chunk-data' | 'chunk-end' | 'trailers' | 'eof'
+type Phase = 'head' | 'length' | 'chunk-size' | 'chunk-data' | 'chunk-end' | 'trailers' | 'eof' | 'upgraded'
 
 export class HttpResponseParser {
   private readonly maxHeaderBytes: number
@@ -72,13 +76,17 @@ export class HttpResponseParser {
   private headBytes = 0
   private contentLength: number | null = null
   private codings: string[] | null = null
+  /** The answer said `Connection: close`: bytes after it are node's HPE_CLOSED_CONNECTION. */
+  private closeAfter = false
+  /** …and `Connection: upgrade` (a 101 then is an upgrade). */
+  private upgradeAsked = false
   private remaining = 0
   private body: string[] = []
   private kept = 0
 
   constructor(o: ResponseParserOptions = {}) {
     this.maxHeaderBytes = o.maxHeaderBytes ?? 16 * 1024
-    this.maxHeadBytes = o.maxHeadBytes ?? 64 * 1024
+    this.maxHeadBytes = o.maxHeadBytes ?? 1024 * 1024
     this.maxBodyBytes = o.maxBodyBytes ?? 64 * 1024
   }
 
@@ -93,7 +101,7 @@ export class HttpResponseParser {
 
   /** The peer closed its side: a body running to EOF ends here; anything else unfinished fails. */
   end(): ResponseStep {
-    if (this.result.kind !== 'more') return this.result
+    if (this.result.kind !== 'more' || this.phase === 'upgraded') return this.result
     if (this.phase === 'eof') return this.finish()
     if (this.phase === 'head') this.fail(HANG_UP, 'socket hang up')
     else this.fail(ABORTED, 'aborted')
@@ -137,6 +145,9 @@ export class HttpResponseParser {
           if (this.buf.length === 0) return
           this.keep(this.buf.length)
           return
+        case 'upgraded':
+          this.buf = ''
+          return
       }
     }
   }
@@ -165,6 +176,9 @@ export class HttpResponseParser {
 
   /** A lone LF (`missingCr`) or a CR followed by something other than LF, as llhttp names them where it is. */
   private badLineEnd(missingCr: boolean): void {
+    // A CR inside a header's name: llhttp reads the name char by char and stops there.
+    const cr = this.buf.indexOf('\r')
+    if (!missingCr && cr > 0 && ((this.phase === 'head' && this.status >= 0) || this.phase === 'trailers') && !this.buf.slice(0, cr).includes(':')) return this.fail('HPE_INVALID_HEADER_TOKEN', 'Invalid header token')
     const where = this.phase === 'chunk-size' ? 'chunk size' : this.phase === 'head' && this.status < 0 ? 'response line' : this.phase === 'head' && this.buf.startsWith('\r') ? 'headers' : 'header value'
     if (missingCr) this.fail('HPE_CR_EXPECTED', `Missing expected CR after ${where}`)
     else if (where === 'header value') this.fail('HPE_LF_EXPECTED', 'Missing expected LF after header value')
@@ -193,6 +207,9 @@ export class HttpResponseParser {
     if (line !== '') return this.header(line, false)
     // the end of the head
     const st = this.status
+    // 101 with `Connection: upgrade`: an upgrade, which node's client answers with nothing (no
+    // 'upgrade' listener): the probe waits out its timeout, as it did. Without it, 101 is an answer.
+    if (st === 101 && this.upgradeAsked) return void (this.phase = 'upgraded')
     if (st >= 100 && st < 200 && st !== 101) return this.restart() // interim: the answer follows
     if ((st >= 100 && st < 200) || st === 204 || st === 304) return void this.finish()
     const c = this.codings
@@ -239,7 +256,11 @@ export class HttpResponseParser {
 
   private header(line: string, trailer: boolean): void {
     const f = this.field(line)
-    if (!f || trailer) return
+    if (!f) return
+    if (trailer) {
+      if (f.name === 'content-length') this.fail('HPE_INVALID_CONTENT_LENGTH', "Content-Length can't be present with Transfer-Encoding")
+      return
+    }
     if (f.name === 'content-length') {
       if (this.codings) return this.fail('HPE_INVALID_CONTENT_LENGTH', "Content-Length can't be present with Transfer-Encoding")
       if (this.contentLength !== null) return this.fail('HPE_UNEXPECTED_CONTENT_LENGTH', 'Duplicate Content-Length')
@@ -249,7 +270,12 @@ export class HttpResponseParser {
       const n = Number(m[1])
       if (!Number.isSafeInteger(n)) return this.fail('HPE_INVALID_CONTENT_LENGTH', 'Content-Length overflow')
       this.contentLength = n
+    } else if (f.name === 'connection') {
+      const tokens = f.value.split(',').map((t) => t.trim().toLowerCase())
+      if (tokens.includes('close')) this.closeAfter = true
+      if (tokens.includes('upgrade')) this.upgradeAsked = true
     } else if (f.name === 'transfer-encoding') {
+      if (f.value === '') return // empty: no coding at all (llhttp)
       if (this.contentLength !== null) return this.fail('HPE_INVALID_TRANSFER_ENCODING', "Transfer-Encoding can't be present with Content-Length")
       ;(this.codings ??= []).push(...f.value.split(',').map((t) => t.trim().toLowerCase()))
     }
@@ -302,9 +328,19 @@ export class HttpResponseParser {
     this.headBytes = 0
     this.contentLength = null
     this.codings = null
+    this.closeAfter = false
+    this.upgradeAsked = false
   }
 
   private finish(): ResponseStep {
+    // Bytes after a whole answer, in the same read: node's parser goes on with them as the next
+    // message and fails the answer (a body longer than its Content-Length, a body on a 204 …).
+    // (After a 101, llhttp stops: what follows belongs to the upgraded protocol.)
+    const rest = this.phase === 'eof' || this.status === 101 ? '' : this.buf.replace(/^[\r\n]+/, '')
+    if (rest !== '' && !'HTTP/'.startsWith(rest.slice(0, 5))) {
+      if (this.closeAfter) return this.fail('HPE_CLOSED_CONNECTION', 'Data after `Connection: close`'), this.result
+      return this.fail('HPE_INVALID_CONSTANT', 'Expected HTTP/, RTSP/ or ICE/'), this.result
+    }
     const bodyText = Buffer.from(this.body.join(''), 'latin1').toString('utf8')
     this.body = []
     this.buf = ''
@@ -343,7 +379,8 @@ function badExtensions(s: string): string | null {
     } else {
       const v = i
       while (i < s.length && TOKEN_CHAR.test(s[i])) i++
-      if (i === v || (i < s.length && s[i] !== ';')) return 'Invalid character in chunk extensions value'
+      void v
+      if (i < s.length && s[i] !== ';') return 'Invalid character in chunk extensions value' // an empty value passes (llhttp)
     }
   }
   return null
