@@ -36,6 +36,15 @@ function medicWithin(args: string[], killAfterMs: number): Promise<MedicResult &
 }
 
 /** A python3 fixture in a process group of its own (the Janitor kills the group by its pid). */
+/** The end of a python fixture: announce {pid, port} (atomically), then answer every request 200 and close. */
+const ANNOUNCE_AND_SERVE = `json.dump({'pid': os.getpid(), 'port': s.getsockname()[1]}, open(sys.argv[1] + '.tmp', 'w')); os.rename(sys.argv[1] + '.tmp', sys.argv[1])
+while True:
+    c, _ = s.accept()
+    try:
+        c.recv(4096); c.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\nConnection: close\\r\\n\\r\\nok'); c.close()
+    except Exception: pass
+`
+
 async function python(script: string, args: string[]): Promise<{pid: number; port: number; [k: string]: unknown}> {
   const dir = j.tmp()
   const file = join(dir, 'fixture.py')
@@ -79,13 +88,7 @@ for k in range(K):
         s.close(); fds = [os.open('/dev/null', os.O_RDONLY) for _ in range(N)]
         while True: time.sleep(1000)
 fds = [os.open('/dev/null', os.O_RDONLY) for _ in range(N)]
-json.dump({'pid': os.getpid(), 'port': s.getsockname()[1]}, open(sys.argv[1] + '.tmp', 'w')); os.rename(sys.argv[1] + '.tmp', sys.argv[1])
-while True:
-    c, _ = s.accept()
-    try:
-        c.recv(4096); c.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\nConnection: close\\r\\n\\r\\nok'); c.close()
-    except Exception: pass
-`, ['30', String(per)])
+${ANNOUNCE_AND_SERVE}`, ['30', String(per)])
     const state = join(j.tmp(), 'state')
     const args = ['health', '--port', String(s.port), '--state-dir', state, '--manager', 'none', '--timeout', '2s']
     await medic(args) // the full look, recorded
@@ -99,13 +102,7 @@ while True:
     const s = await python(`
 import os, sys, json, socket
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', 0)); s.listen(128)
-json.dump({'pid': os.getpid(), 'port': s.getsockname()[1]}, open(sys.argv[1] + '.tmp', 'w')); os.rename(sys.argv[1] + '.tmp', sys.argv[1])
-while True:
-    c, _ = s.accept()
-    try:
-        c.recv(4096); c.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\nConnection: close\\r\\n\\r\\nok'); c.close()
-    except Exception: pass
-`, [])
+${ANNOUNCE_AND_SERVE}`, [])
     const state = join(j.tmp(), 'state')
     mkdirSync(join(state, 'health'), {recursive: true, mode: 0o700})
     const owner = {pid: s.pid, startTime: startTimeOf(s.pid)}

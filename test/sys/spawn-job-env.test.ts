@@ -76,6 +76,24 @@ function viaSpawner(how: 'start' | 'hold', o: Omit<StartSpec, 'argv' | 'output'>
 
 const entries = (env: NodeJS.ProcessEnv): string => Object.entries(env).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}\0`).join('')
 
+/** As root, a real cgroup of medic's for this test (removed after it); else the test is skipped, saying why. */
+function rootCgroup(ctx: {skip: () => void}): Cgroup | null {
+  if (process.getuid?.() !== 0) {
+    console.log('skipped: needs root (medic makes a cgroup, and so starts through the shim, as root or in a delegated subtree)')
+    ctx.skip()
+    return null
+  }
+  const stat = readFileSync('/proc/self/stat', 'latin1')
+  const made = makeCgroup('envtest', '', {pid: process.pid, startTime: stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]}, () => true)
+  if (!made.ok) {
+    console.log(`skipped: no cgroup: ${made.reason}`)
+    ctx.skip()
+    return null
+  }
+  cgroups.push(made.cgroup)
+  return made.cgroup
+}
+
 describe('the shims give the job the environment of a plain start, byte for byte', () => {
   it('a plain start is the reference: every name, in spawn\'s order', async () => {
     const plain = await viaSpawnJob({env: ODD, cgroup: null})
@@ -238,40 +256,22 @@ describe('the shims give the job the environment of a plain start, byte for byte
   })
 
   it('as root, in a real cgroup: a first start and a spare released in it get the plain start\'s bytes', async (ctx) => {
-    if (process.getuid?.() !== 0) {
-      console.log('skipped: needs root (medic makes a cgroup, and so starts through the shim, as root or in a delegated subtree)')
-      return ctx.skip()
-    }
-    const stat = readFileSync('/proc/self/stat', 'latin1')
-    const made = makeCgroup('envtest', '', {pid: process.pid, startTime: stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]}, () => true)
-    if (!made.ok) {
-      console.log(`skipped: no cgroup: ${made.reason}`)
-      return ctx.skip()
-    }
-    cgroups.push(made.cgroup)
+    const cgroup = rootCgroup(ctx)
+    if (!cgroup) return
     const plain = await viaSpawner('start', {env: ODD, cgroup: null})
-    expect(await viaSpawner('start', {env: ODD, cgroup: made.cgroup})).toBe(plain) // observed before: the names dash drops missing
-    expect(await viaSpawner('hold', {env: ODD, cgroup: made.cgroup})).toBe(plain)
+    expect(await viaSpawner('start', {env: ODD, cgroup})).toBe(plain) // observed before: the names dash drops missing
+    expect(await viaSpawner('hold', {env: ODD, cgroup})).toBe(plain)
   })
 
   // attack-env F1, F4 as root: a spare in a cgroup is carried twice (the cgroup shim carries the
   // hold shell's carriers), the first start once: 16,000 variables and one at the per-string limit.
   it('as root, in a real cgroup: 16,000 variables and one of 131,071 bytes, first start and spare', async (ctx) => {
-    if (process.getuid?.() !== 0) {
-      console.log('skipped: needs root (medic makes a cgroup, and so starts through the shim, as root or in a delegated subtree)')
-      return ctx.skip()
-    }
-    const stat = readFileSync('/proc/self/stat', 'latin1')
-    const made = makeCgroup('envtest', '', {pid: process.pid, startTime: stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]}, () => true)
-    if (!made.ok) {
-      console.log(`skipped: no cgroup: ${made.reason}`)
-      return ctx.skip()
-    }
-    cgroups.push(made.cgroup)
+    const cgroup = rootCgroup(ctx)
+    if (!cgroup) return
     const env: NodeJS.ProcessEnv = {...ODD, ...Object.fromEntries(Array.from({length: 16_000}, (_, i) => [`V${i}`, 'x'])), K: 'v'.repeat(131_069)}
     const plain = await viaSpawner('start', {env, cgroup: null})
     expect(plain).toBe(entries(env))
-    expect(await viaSpawner('start', {env, cgroup: made.cgroup})).toBe(plain) // was: E2BIG
-    expect(await viaSpawner('hold', {env, cgroup: made.cgroup})).toBe(plain)
+    expect(await viaSpawner('start', {env, cgroup})).toBe(plain) // was: E2BIG
+    expect(await viaSpawner('hold', {env, cgroup})).toBe(plain)
   })
 })
