@@ -130,14 +130,14 @@ async function viaKnown(port: number, knownNow: () => KnownHolder[]): Promise<Po
   const holders = new Map<number, {pid: number; fd: number; comm: string}[]>() // socket inode → holders
   const looked = new Set<number>()
   let fdsRead = 0
-  const todo: number[] = []
+  const queue: number[] = []
   for (const k of known) {
     const st = readStat(k.pid)
     if (!st || st.startTime !== k.startTime || st.state === 'Z' || st.state === 'X') return null
-    todo.push(k.pid)
+    queue.push(k.pid)
   }
-  while (todo.length) {
-    const pid = todo.shift()!
+  while (queue.length) {
+    const pid = queue.shift()!
     if (looked.has(pid)) continue
     if (looked.size >= KNOWN_LOOK_LIMIT) return null
     looked.add(pid)
@@ -177,7 +177,7 @@ async function viaKnown(port: number, knownNow: () => KnownHolder[]): Promise<Po
         // (CONFIG_PROC_CHILDREN) cannot show forked holders at all: look fully.
         if (tid === String(pid) && readStat(pid)) return null
       }
-      for (const c of text.split(' ')) if (c.trim()) todo.push(Number(c))
+      for (const c of text.split(' ')) if (c.trim()) queue.push(Number(c))
     }
   }
   const [v4, v6] = await tables
