@@ -1,7 +1,8 @@
 import {closeSync, openSync, read, readFileSync, readdirSync, readlinkSync} from 'node:fs'
 import {getSystemErrorName} from 'node:util'
-import {parseProcNetTcp, parseSsListeners, parseStat, type TcpListenSocket} from '../core/proc-parse.js'
+import {parseProcNetTcp, parseSsListeners, type TcpListenSocket} from '../core/proc-parse.js'
 import {scanFds} from './files.js'
+import {procTable} from './proc-table.js'
 import {rawTcp} from './raw-handles.js'
 
 export interface PortListeners {
@@ -132,7 +133,7 @@ async function viaKnown(port: number, knownNow: () => KnownHolder[]): Promise<Po
   let fdsRead = 0
   const queue: number[] = []
   for (const k of known) {
-    const st = readStat(k.pid)
+    const st = procTable.stat(k.pid)
     if (!st || st.startTime !== k.startTime || st.state === 'Z' || st.state === 'X') return null
     queue.push(k.pid)
   }
@@ -141,7 +142,7 @@ async function viaKnown(port: number, knownNow: () => KnownHolder[]): Promise<Po
     if (looked.has(pid)) continue
     if (looked.size >= KNOWN_LOOK_LIMIT) return null
     looked.add(pid)
-    const st = readStat(pid)
+    const st = procTable.stat(pid)
     if (!st) continue // a descendant that ended meanwhile
     let fds: string[]
     try {
@@ -175,7 +176,7 @@ async function viaKnown(port: number, knownNow: () => KnownHolder[]): Promise<Po
       } catch {
         // A thread that ended meanwhile has none; a kernel without the file
         // (CONFIG_PROC_CHILDREN) cannot show forked holders at all: look fully.
-        if (tid === String(pid) && readStat(pid)) return null
+        if (tid === String(pid) && procTable.stat(pid)) return null
       }
       for (const c of text.split(' ')) if (c.trim()) queue.push(Number(c))
     }
@@ -191,13 +192,6 @@ async function viaKnown(port: number, knownNow: () => KnownHolder[]): Promise<Po
   return summarise(port, sockets, 'known')
 }
 
-function readStat(pid: number): ReturnType<typeof parseStat> | null {
-  try {
-    return parseStat(readFileSync(`/proc/${pid}/stat`, 'latin1'))
-  } catch {
-    return null
-  }
-}
 
 function viaProc(port: number): TcpListenSocket[] {
   const socks: {address: string; port: number; inode: number; uid: number}[] = []
